@@ -1,0 +1,400 @@
+"""`policykb` command line: each command is a thin wrapper over one `KnowledgeBase` method."""
+
+from __future__ import annotations
+
+import csv
+import html
+import io
+import json
+import logging
+import re
+import sys
+from functools import wraps
+from pathlib import Path
+from typing import Any, Callable
+
+import click
+
+from .config import Settings
+from .errors import PolicyKBError
+from .kb import KnowledgeBase
+from .search import MODES
+
+FILTER_OPTIONS = ("territory", "level", "challenge", "theme", "support", "typology", "kind", "language")
+
+
+def handle_errors(fn: Callable) -> Callable:
+    """Domain errors become a clean `Error: ...` line and exit status 1, never a traceback."""
+
+    @wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except PolicyKBError as exc:
+            raise click.ClickException(exc.message) from None
+
+    return wrapper
+
+
+def filter_options(fn: Callable) -> Callable:
+    """The facet filters (repeatable, OR-ed within a facet, AND-ed across) and the year range."""
+    for name in reversed(FILTER_OPTIONS):
+        fn = click.option(f"--{name}", multiple=True, metavar="VALUE",
+                          help=f"Only items with this {name} (id, label or synonym); repeat for OR.")(fn)
+    fn = click.option("--year-to", type=int, help="Only items active in or before this year.")(fn)
+    fn = click.option("--year-from", type=int, help="Only items active in or after this year.")(fn)
+    return fn
+
+
+def collect_filters(kwargs: dict[str, Any]) -> dict[str, list[str]]:
+    return {name: list(kwargs.pop(name)) for name in FILTER_OPTIONS if kwargs.get(name)}
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.option("--home", type=click.Path(file_okay=False, path_type=Path), envvar="POLICYKB_HOME",
+              help="Knowledge-base directory [default: $POLICYKB_HOME, then ./index].")
+@click.option("--model", envvar="POLICYKB_MODEL", help="Embedding model name or local path [default: all-MiniLM-L6-v2].")
+@click.version_option(package_name="policykb")
+@click.pass_context
+def cli(ctx: click.Context, home: Path | None, model: str | None) -> None:
+    """policykb: search cluster and innovation policy examples, guides and case studies by meaning.
+
+    \b
+    Example:
+      policykb ingest ingest/
+      policykb search "how do regions help cluster SMEs go international?" --level regional
+    """
+    logging.basicConfig(level=logging.WARNING, format="policykb: %(message)s")
+    overrides: dict[str, Any] = {}
+    if home is not None:
+        overrides["home"] = home
+    if model:
+        overrides["model"] = model
+    settings = Settings(**overrides)
+    ctx.obj = ctx.with_resource(_LazyKB(settings))
+
+
+class _LazyKB:
+    """Opens the knowledge base only for commands that need it (`--help` and `taxonomy` do not)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._kb: KnowledgeBase | None = None
+
+    def __enter__(self) -> _LazyKB:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._kb is not None:
+            self._kb.close()
+
+    @property
+    def kb(self) -> KnowledgeBase:
+        if self._kb is None:
+            self._kb = KnowledgeBase(self.settings)
+        return self._kb
+
+
+pass_kb = click.make_pass_decorator(_LazyKB)
+
+
+def _print_json(data: Any) -> None:
+    click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--prune", is_flag=True, help="Remove items whose files under PATHS are gone.")
+@click.option("--keep-going", is_flag=True, help="Exit with status 0 even if some input was skipped.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@pass_kb
+@handle_errors
+def ingest(lazy: _LazyKB, paths: tuple[Path, ...], prune: bool, keep_going: bool, as_json: bool) -> None:
+    """Add or update items from record files (YAML, JSON, JSONL, CSV) and documents (PDF, Markdown, text, HTML).
+
+    Unchanged files are not read again and unchanged passages are never embedded twice.
+
+    \b
+    Example:
+      policykb ingest ingest/ --prune
+    """
+    report = lazy.kb.ingest(list(paths), prune=prune, progress=True)
+    if as_json:
+        _print_json(report.to_dict())
+    else:
+        click.echo(
+            f"added {len(report.added)}, updated {len(report.updated)}, unchanged {len(report.unchanged)}, "
+            f"removed {len(report.removed)}, skipped {len(report.skipped)} "
+            f"({report.embedded} passages embedded)"
+        )
+        for problem in report.skipped:
+            click.echo(f"  skipped {problem}", err=True)
+        for problem in report.warnings:
+            click.echo(f"  warning {problem}", err=True)
+        if report.ignored:
+            click.echo(f"  ignored {len(report.ignored)} file(s) of unsupported type: {', '.join(report.ignored[:5])}"
+                       + (" ..." if len(report.ignored) > 5 else ""), err=True)
+    if report.skipped and not keep_going:
+        sys.exit(1)
+
+
+@cli.command()
+@click.argument("query", required=False, default="")
+@click.option("--mode", type=click.Choice(MODES), default="hybrid", show_default=True, help="Ranking.")
+@click.option("--k", "size", type=click.IntRange(1, 1000), default=10, show_default=True, help="Results per page.")
+@click.option("--page", type=click.IntRange(1), default=1, show_default=True, help="Page of results.")
+@filter_options
+@click.option("--facets", "show_facets", is_flag=True, help="Also print facet counts.")
+@click.option("--json", "as_json", is_flag=True, help="Print results as JSON.")
+@click.option("--batch", type=click.File("r"), metavar="FILE.jsonl",
+              help='Run one search per line: {"id", "query", "filters": {facet: [values]}, "k", "mode"}.')
+@pass_kb
+@handle_errors
+def search(lazy: _LazyKB, query: str, mode: str, size: int, page: int, show_facets: bool, as_json: bool,
+           batch: io.TextIOBase | None, year_from: int | None, year_to: int | None, **kwargs: Any) -> None:
+    """Search by meaning and keywords, narrowed by facet filters. An empty QUERY browses.
+
+    \b
+    Example:
+      policykb search "innovation vouchers for SMEs" --challenge digital --territory DE --territory AT
+      policykb search --batch queries.jsonl > results.jsonl
+    """
+    filters = collect_filters(kwargs)
+    if batch is not None:
+        _run_batch(lazy.kb, batch)
+        return
+    result = lazy.kb.search(query, mode=mode, filters=filters, year_from=year_from, year_to=year_to,
+                            page=page, size=size, facets=show_facets or as_json)
+    if as_json:
+        _print_json(result.to_dict())
+        return
+    label = f'for "{query}" ' if query else ""
+    click.echo(f"{result.total} result(s) {label}({mode}), page {page}")
+    for rank, hit in enumerate(result.hits, (page - 1) * size + 1):
+        _print_hit(rank, hit.to_dict())
+    if show_facets:
+        _print_facets(result.facets)
+
+
+def _run_batch(kb: KnowledgeBase, lines: io.TextIOBase) -> None:
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            spec = json.loads(line)
+            if not isinstance(spec, dict):
+                raise ValueError("each line must be a JSON object")
+            result = kb.search(str(spec.get("query", "")), mode=spec.get("mode", "hybrid"),
+                               filters=spec.get("filters") or {}, size=int(spec.get("k", 10)), facets=False,
+                               year_from=spec.get("year_from"), year_to=spec.get("year_to"))
+            out: dict[str, Any] = {"id": spec.get("id", number), "hits": [h.to_dict() for h in result.hits]}
+        except (PolicyKBError, ValueError, TypeError) as exc:
+            message = exc.message if isinstance(exc, PolicyKBError) else str(exc)
+            out = {"id": number, "error": f"line {number}: {message}"}
+            click.echo(out["error"], err=True)
+        click.echo(json.dumps(out, ensure_ascii=False))
+
+
+def _marked(snippet: str) -> str:
+    bold = sys.stdout.isatty()
+    text = re.sub(r"<mark>(.*?)</mark>", (lambda m: click.style(m.group(1), bold=True)) if bold else r"*\1*", snippet)
+    return html.unescape(text)
+
+
+def _print_hit(rank: int, hit: dict[str, Any]) -> None:
+    facets = hit["facets"]
+    where = ", ".join(facets.get("territory", [])) or "-"
+    tags = " · ".join(x for x in (hit["kind"], where, ", ".join(facets.get("level", []))) if x)
+    click.echo(f"\n{rank:>2}. {click.style(hit['title'], bold=sys.stdout.isatty())}  [{tags}]  id={hit['id']}")
+    page = f"p. {hit['page']} · " if hit.get("page") else ""
+    click.echo(f"    {page}{hit['source']}  (score {hit['score']:.4f})")
+    click.echo("    " + _marked(hit["snippet"]))
+
+
+def _print_facets(facets: dict[str, Any]) -> None:
+    for name, facet in facets.items():
+        values = ", ".join(f"{'*' if v['selected'] else ''}{v['label']} ({v['count']})" for v in facet["values"])
+        more = " …" if facet["truncated"] else ""
+        click.echo(f"\n{facet['label']} [{name}]: {values or '-'}{more}")
+
+
+@cli.command()
+@click.argument("item_id")
+@click.option("--json", "as_json", is_flag=True, help="Print the record as JSON.")
+@pass_kb
+@handle_errors
+def show(lazy: _LazyKB, item_id: str, as_json: bool) -> None:
+    """Show one item with its facets and passages.
+
+    \b
+    Example:
+      policykb show eu-clusterxchange
+    """
+    record = lazy.kb.get(item_id)
+    if as_json:
+        _print_json(record)
+        return
+    click.echo(click.style(record["title"], bold=True) + f"  ({record['kind']}, id={record['id']})")
+    for key in ("summary", "organisation", "region", "start_year", "end_year", "url", "source", "pages"):
+        if record.get(key):
+            click.echo(f"{key}: {record[key]}")
+    for facet, labels in record["facet_labels"].items():
+        click.echo(f"{facet}: {', '.join(labels)}")
+    if record["description"]:
+        click.echo("\n" + record["description"])
+    click.echo(f"\n{len(record['passages'])} passage(s)")
+    for p in record["passages"]:
+        page = f"p. {p['page']}: " if p["page"] else ""
+        click.echo(f"  [{p['seq']}] {page}{p['text'][:160]}{'…' if len(p['text']) > 160 else ''}")
+
+
+@cli.command()
+@click.argument("item_id")
+@click.option("--k", type=click.IntRange(1, 100), default=5, show_default=True, help="How many.")
+@filter_options
+@click.option("--json", "as_json", is_flag=True, help="Print results as JSON.")
+@pass_kb
+@handle_errors
+def similar(lazy: _LazyKB, item_id: str, k: int, as_json: bool, year_from: int | None, year_to: int | None,
+            **kwargs: Any) -> None:
+    """Items most similar in meaning to ITEM_ID.
+
+    \b
+    Example:
+      policykb similar de-go-cluster --k 3
+    """
+    hits = lazy.kb.similar(item_id, k=k, filters=collect_filters(kwargs))
+    if as_json:
+        _print_json([h.to_dict() for h in hits])
+        return
+    for rank, hit in enumerate(hits, 1):
+        _print_hit(rank, hit.to_dict())
+
+
+@cli.command()
+@click.argument("query", required=False, default="")
+@click.option("--mode", type=click.Choice(MODES), default="hybrid", show_default=True, help="Ranking.")
+@filter_options
+@click.option("--json", "as_json", is_flag=True, help="Print counts as JSON.")
+@pass_kb
+@handle_errors
+def facets(lazy: _LazyKB, query: str, mode: str, as_json: bool, year_from: int | None, year_to: int | None,
+           **kwargs: Any) -> None:
+    """Facet value counts, for everything or for a QUERY and filters.
+
+    \b
+    Example:
+      policykb facets --territory DE
+    """
+    result = lazy.kb.search(query, mode=mode, filters=collect_filters(kwargs), year_from=year_from,
+                            year_to=year_to, size=1, facet_size=300)
+    if as_json:
+        _print_json(result.facets)
+    else:
+        click.echo(f"{result.total} item(s)")
+        _print_facets(result.facets)
+
+
+@cli.command()
+@click.argument("facet", required=False)
+@click.option("--json", "as_json", is_flag=True, help="Print the taxonomy as JSON.")
+@pass_kb
+@handle_errors
+def taxonomy(lazy: _LazyKB, facet: str | None, as_json: bool) -> None:
+    """List facets and their allowed values (ids, labels, synonyms).
+
+    \b
+    Example:
+      policykb taxonomy support
+    """
+    from .taxonomy import Taxonomy
+
+    described = Taxonomy.default().describe(facet)
+    if as_json:
+        _print_json(described)
+        return
+    for f in described:
+        kind = "several values" if f["multi"] else "one value"
+        click.echo(f"{f['name']} ({f['label']}; record key `{f['record_key']}`, {kind}): {len(f['values'])} values")
+        if f["name"] in ("territory", "language") and not facet:
+            click.echo("  ISO codes, e.g. " + ", ".join(v["id"] for v in f["values"][:12]) + " … (EU for European level)")
+            continue
+        for v in f["values"]:
+            syn = f"  (also: {', '.join(v['synonyms'])})" if v["synonyms"] else ""
+            click.echo(f"  {v['id']:<26} {v['label']}{syn}")
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+@pass_kb
+@handle_errors
+def stats(lazy: _LazyKB, as_json: bool) -> None:
+    """Counts of items, passages and files; they change only when content changes.
+
+    \b
+    Example:
+      policykb stats --json
+    """
+    data = lazy.kb.stats()
+    if as_json:
+        _print_json(data)
+        return
+    kinds = ", ".join(f"{k} {n}" for k, n in data["by_kind"].items())
+    click.echo(f"items: {data['items']} ({kinds})\npassages: {data['passages']}\nfiles: {data['files']}\n"
+               f"territories: {data['territories']}\nmodel: {data['model']}\ngeneration: {data['generation']}")
+
+
+@cli.command()
+@click.option("--format", "fmt", type=click.Choice(["csv", "json", "jsonl"]), default="csv", show_default=True)
+@click.option("--output", "-o", type=click.File("w"), default="-", help="File to write [default: stdout].")
+@click.option("--query", default="", help="Only items matching this search.")
+@click.option("--mode", type=click.Choice(MODES), default="hybrid", show_default=True)
+@filter_options
+@pass_kb
+@handle_errors
+def export(lazy: _LazyKB, fmt: str, output: io.TextIOBase, query: str, mode: str, year_from: int | None,
+           year_to: int | None, **kwargs: Any) -> None:
+    """Export items as CSV, JSON or JSONL, in the same record format `ingest` reads.
+
+    \b
+    Example:
+      policykb export --format csv --challenge green -o green.csv
+    """
+    records = lazy.kb.export(query, mode=mode, filters=collect_filters(kwargs), year_from=year_from, year_to=year_to)
+    write_records(records, fmt, output)
+
+
+def write_records(records: list[dict[str, Any]], fmt: str, out: io.TextIOBase) -> None:
+    if fmt == "json":
+        out.write(json.dumps(records, ensure_ascii=False, indent=2) + "\n")
+    elif fmt == "jsonl":
+        for record in records:
+            out.write(json.dumps(record, ensure_ascii=False) + "\n")
+    else:
+        fields = list(records[0]) if records else ["id", "title"]
+        writer = csv.DictWriter(out, fieldnames=fields, lineterminator="\n")
+        writer.writeheader()
+        for record in records:
+            writer.writerow({k: "; ".join(map(str, v)) if isinstance(v, list) else v for k, v in record.items()})
+
+
+@cli.command()
+@pass_kb
+@handle_errors
+def reindex(lazy: _LazyKB) -> None:
+    """Embed passages that lack a vector for the current model and rebuild the vector index.
+
+    \b
+    Example:
+      POLICYKB_MODEL=/models/my-model policykb reindex
+    """
+    result = lazy.kb.reindex()
+    click.echo(f"index rebuilt: {result['passages']} passages ({result['embedded']} embedded)")
+
+
+def main() -> None:
+    cli(prog_name="policykb")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

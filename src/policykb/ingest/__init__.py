@@ -1,0 +1,1 @@
+"""Turning files into items: record files, documents, chunking into passages."""

@@ -1,0 +1,135 @@
+"""One file in, validated items with passages out (or the reason it was skipped)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from ..errors import PolicyKBError
+from ..models import Item, Passage, Problem
+from ..taxonomy import Taxonomy
+from .chunking import chunk_text
+from .documents import DOCUMENT_SUFFIXES, Section, first_line, load_document, sidecar_path
+from .records import iter_records, record_to_item, slugify
+
+RECORD_SUFFIXES = {".yaml", ".yml", ".json", ".jsonl", ".csv"}
+SUPPORTED = RECORD_SUFFIXES | DOCUMENT_SUFFIXES
+
+
+@dataclass
+class Chunker:
+    """Cuts an item's text into passages that fit the model together with the item's title."""
+
+    count_tokens: Callable[[str], int]
+    max_tokens: int = 256
+    chunk_tokens: int = 200
+    overlap: int = 40
+
+    def passages(self, title: str, sections: list[Section]) -> list[Passage]:
+        budget = max(32, min(self.chunk_tokens, self.max_tokens - self.count_tokens(title) - 4))
+        out: list[Passage] = []
+        for section in sections:
+            text = section.text
+            if section.heading and section.heading != title:
+                text = f"{section.heading}\n\n{text}"
+            for chunk in chunk_text(text, self.count_tokens, budget, min(self.overlap, budget // 3)):
+                out.append(Passage(chunk, page=section.page, seq=len(out), section=section.heading))
+        return out
+
+
+@dataclass
+class FileResult:
+    items: list[Item] = field(default_factory=list)
+    skipped: list[Problem] = field(default_factory=list)
+    warnings: list[Problem] = field(default_factory=list)
+    failed: Problem | None = None
+
+
+def is_sidecar(path: Path) -> bool:
+    return path.name.endswith((".meta.yaml", ".meta.yml"))
+
+
+def scan(paths: list[Path]) -> tuple[list[Path], list[str]]:
+    """Files to ingest under `paths` (sorted, sidecars excluded) and the ones ignored."""
+    files: list[Path] = []
+    ignored: list[str] = []
+    for root in paths:
+        root = Path(root)
+        if not root.exists():
+            raise PolicyKBError(f"no such file or directory: {root}")
+        if root.is_dir():
+            candidates = sorted(
+                p for p in root.rglob("*")
+                if p.is_file() and not any(part.startswith(".") for part in p.relative_to(root).parts)
+            )
+        else:
+            candidates = [root]
+        for path in candidates:
+            if is_sidecar(path):
+                continue
+            if path.suffix.lower() in SUPPORTED:
+                files.append(path.resolve())
+            else:
+                ignored.append(str(path))
+    return list(dict.fromkeys(files)), ignored
+
+
+def extra_inputs(path: Path) -> bytes:
+    """Bytes besides the file itself that change its items (the sidecar)."""
+    side = sidecar_path(path)
+    return side.read_bytes() if side.exists() else b""
+
+
+def load_file(path: Path, data: bytes, source: str, taxonomy: Taxonomy, chunker: Chunker) -> FileResult:
+    result = FileResult()
+    if not data.strip():
+        result.failed = Problem(source, "empty file")
+        return result
+    try:
+        if path.suffix.lower() in RECORD_SUFFIXES:
+            _load_records(path, data, source, taxonomy, chunker, result)
+        else:
+            _load_document(path, data, source, taxonomy, chunker, result)
+    except PolicyKBError as exc:
+        result.failed = Problem(source, exc.message)
+    if result.failed is None and not result.items and not result.skipped:
+        result.failed = Problem(source, "no records in the file")
+    return result
+
+
+def _load_records(path: Path, data: bytes, source: str, taxonomy: Taxonomy, chunker: Chunker, result: FileResult) -> None:
+    from .documents import decode
+
+    text, warning = decode(data)
+    if warning:
+        result.warnings.append(Problem(source, warning, warning=True))
+    for number, record in iter_records(text, path.suffix.lower()):
+        try:
+            if isinstance(record, PolicyKBError):
+                raise record
+            item = record_to_item(record, source, taxonomy)
+        except PolicyKBError as exc:
+            label = "" if number else f"record #{len(result.items) + len(result.skipped) + 1}: "
+            result.skipped.append(Problem(source, label + exc.message, line=number))
+            continue
+        body = "\n\n".join(t for t in (item.summary, item.description) if t) or item.title
+        item.passages = chunker.passages(item.title, [Section(body)])
+        result.items.append(item)
+
+
+def _load_document(path: Path, data: bytes, source: str, taxonomy: Taxonomy, chunker: Chunker, result: FileResult) -> None:
+    doc = load_document(path, data)
+    for warning in doc.warnings:
+        result.warnings.append(Problem(source, warning, warning=True))
+    meta = dict(doc.meta)
+    meta["title"] = meta.get("title") or doc.title or first_line(doc) or path.stem
+    meta["id"] = meta.get("id") or slugify(path.stem)
+    meta.setdefault("kind", "document")
+    if not meta.get("summary"):
+        lead = " ".join(doc.sections[0].text.split())
+        meta["summary"] = lead[:297] + "..." if len(lead) > 300 else lead
+    item = record_to_item(meta, source, taxonomy, default_kind="document")
+    item.pages = doc.pages
+    item.passages = chunker.passages(item.title, doc.sections)
+    result.items.append(item)

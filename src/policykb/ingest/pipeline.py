@@ -1,0 +1,188 @@
+"""The ingest run: scan -> parse -> diff against the store -> embed what is new -> one atomic write.
+
+Order of writes: vectors of new passages go to the store's cache first (harmless on their own);
+then one SQLite transaction writes items, passages and facets, bumps the generation and, before
+it commits, saves the FAISS index for that generation. If the process dies in between, the next
+open sees a manifest whose generation differs from the store's and rebuilds the index from the
+cached vectors, so the store and the index never stay out of step.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Iterable
+
+import numpy as np
+from tqdm import tqdm
+
+from ..index import MANIFEST, read_manifest
+from ..models import IngestReport, Item, Problem, sha256
+from .loader import Chunker, extra_inputs, load_file, scan
+
+if TYPE_CHECKING:
+    from ..kb import KnowledgeBase
+
+CHUNKER_VERSION = 1
+
+
+@dataclass
+class FilePlan:
+    key: str
+    digest: str
+    size: int
+    items: list[Item]
+    old_ids: list[str] = field(default_factory=list)
+
+
+def embed_text(title: str, text: str) -> str:
+    """What the model sees for a passage: the item's title as context, then the passage."""
+    return f"{title}\n{text}"
+
+
+def _bar(iterable: Iterable, progress: bool, **kwargs) -> Iterable:
+    return tqdm(iterable, disable=not (progress and sys.stderr.isatty()), leave=False, **kwargs)
+
+
+def ingest(kb: KnowledgeBase, paths: list[Path], prune: bool = False, progress: bool = False) -> IngestReport:
+    report = IngestReport()
+    files, report.ignored = scan(paths)
+    settings = kb.settings
+    signature = f"{kb.model}|{settings.chunk_tokens}|{settings.chunk_overlap}|{CHUNKER_VERSION}".encode()
+    chunker: Chunker | None = None
+    owners: dict[str, str] = {}  # item id -> file key, for this run
+    plans: list[FilePlan] = []
+    max_bytes = int(settings.max_file_mb * 1024 * 1024)
+
+    for path in _bar(files, progress, desc="reading", unit="file"):
+        key = str(path)
+        size = path.stat().st_size
+        if size > max_bytes:
+            report.skipped.append(Problem(key, f"file is {size / 1e6:.1f} MB, over the {settings.max_file_mb} MB limit"))
+            continue
+        data = path.read_bytes()
+        digest = sha256(data + b"\0" + extra_inputs(path) + b"\0" + signature)
+        known = kb.store.file_record(key)
+        if known and known["hash"] == digest:
+            report.unchanged += known["item_ids"]
+            owners.update({i: key for i in known["item_ids"]})
+            continue
+        if chunker is None:
+            embedder = kb.embedder
+            chunker = Chunker(embedder.count_tokens, embedder.max_tokens, settings.chunk_tokens, settings.chunk_overlap)
+        result = load_file(path, data, key, kb.taxonomy, chunker)
+        report.warnings += result.warnings
+        if result.failed:
+            report.skipped.append(result.failed)  # the file's previous items, if any, stay as they were
+            continue
+        report.skipped += result.skipped
+        plan = FilePlan(key, digest, size, [], known["item_ids"] if known else [])
+        stored = kb.store.item_sources([i.id for i in result.items])
+        for item in result.items:
+            owner = owners.get(item.id) or (stored[item.id][1] if item.id in stored else key)
+            if owner != key and item.id not in plan.old_ids:
+                report.skipped.append(Problem(key, f"id {item.id!r} is already used by {owner}"))
+                continue
+            owners[item.id] = key
+            plan.items.append(item)
+        plans.append(plan)
+
+    removals: list[str] = []
+    for plan in plans:
+        new_ids = {i.id for i in plan.items}
+        removals += [i for i in plan.old_ids if i not in new_ids]
+    gone: list[str] = []
+    if prune:
+        roots = [str(Path(p).resolve()) for p in paths]
+        scanned = {str(p) for p in files}
+        for key in kb.store.file_paths():
+            inside = any(key == r or key.startswith(r.rstrip("/") + "/") for r in roots)
+            if inside and key not in scanned and not Path(key).exists():
+                gone.append(key)
+                removals += kb.store.file_record(key)["item_ids"]
+
+    to_write: list[Item] = []
+    for plan in plans:
+        stored = kb.store.item_sources([i.id for i in plan.items])
+        for item in plan.items:
+            if item.id not in stored:
+                report.added.append(item.id)
+                to_write.append(item)
+            elif stored[item.id][0] != item.content_hash():
+                report.updated.append(item.id)
+                to_write.append(item)
+            else:
+                report.unchanged.append(item.id)
+    report.removed = sorted(set(removals))
+
+    hashes = {id(item): [sha256(embed_text(item.title, p.text)) for p in item.passages] for item in to_write}
+    texts = {h: embed_text(item.title, p.text)
+             for item in to_write for h, p in zip(hashes[id(item)], item.passages)}
+    report.embedded = _embed_and_cache(kb, texts, progress)
+
+    if not (to_write or report.removed or plans or gone):
+        return report
+    _apply(kb, plans, gone, to_write, hashes, report)
+    return report
+
+
+def _embed_and_cache(kb: KnowledgeBase, texts: dict[str, str], progress: bool) -> int:
+    """Embed the texts whose hash has no cached vector; returns how many were embedded."""
+    if not texts:
+        return 0
+    cached = kb.store.cached_vectors(kb.model, list(texts))
+    missing = [h for h in texts if h not in cached]
+    batch = max(kb.settings.batch_size * 8, 256)
+    bar = tqdm(total=len(missing), disable=not (progress and sys.stderr.isatty()), desc="embedding",
+               unit="passage", leave=False)
+    for start in range(0, len(missing), batch):
+        chunk = missing[start:start + batch]
+        vectors = kb.embedder.encode([texts[h] for h in chunk])
+        kb.store.cache_vectors(kb.model, dict(zip(chunk, vectors)))
+        bar.update(len(chunk))
+    bar.close()
+    return len(missing)
+
+
+def _apply(kb: KnowledgeBase, plans: list[FilePlan], gone: list[str], to_write: list[Item],
+           hashes: dict[int, list[str]], report: IngestReport) -> None:
+    index = kb.index  # current generation, loaded or rebuilt before we change anything
+    store = kb.store
+    try:
+        with store.transaction():
+            removed_pids: list[int] = []
+            added_pids: list[int] = []
+            for item_id in report.removed:
+                removed_pids += store.delete_item(item_id)
+            for item in to_write:
+                old, new = store.write_item(item, hashes[id(item)])
+                removed_pids += old
+                added_pids += new
+            for plan in plans:
+                store.upsert_file(plan.key, plan.digest, plan.size, [i.id for i in plan.items])
+            for key in gone:
+                store.delete_file(key)
+            report.passages = len(added_pids)
+            if report.removed or to_write:
+                generation = store.bump_generation()
+                _, vectors = store.passage_vectors(kb.model, added_pids) if added_pids else (None, None)
+                index.remove(removed_pids)
+                if added_pids:
+                    index.add(np.asarray(sorted(added_pids), dtype=np.int64), vectors)
+                index.save(kb.home, kb.model, generation)
+    except BaseException:
+        # The in-memory index may hold half a change, and a manifest may name a generation the
+        # store never committed: forget both, so the next use rebuilds from the store.
+        kb._index = None
+        manifest = read_manifest(kb.home)
+        if manifest and manifest.get("generation") != store.generation:
+            (kb.home / MANIFEST).unlink(missing_ok=True)
+        raise
+    kb._index_generation = store.generation
+
+
+def embed_missing(kb: KnowledgeBase) -> int:
+    """Embed stored passages that have no vector for the current model (after a model change)."""
+    missing = kb.store.passages_missing_vectors(kb.model)
+    return _embed_and_cache(kb, {h: embed_text(title, text) for h, title, text in missing}, progress=True)

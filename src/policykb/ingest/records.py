@@ -1,0 +1,221 @@
+"""Structured records (YAML, JSON, JSONL, CSV) and metadata -> validated `Item`s."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from typing import Any, Iterator
+
+import yaml
+
+from ..errors import InvalidRecord, PolicyKBError
+from ..models import Item
+from ..taxonomy import Taxonomy
+
+ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,199}$")
+TEXT_LIMITS = {"title": 500, "summary": 2_000, "description": 100_000, "organisation": 500, "region": 200}
+# Other spellings accepted in input files, per facet.
+ALIASES = {
+    "territory": ("country", "countries", "territory", "territories"),
+    "level": ("level", "territorial_level"),
+    "challenge": ("challenges", "challenge", "strategic_challenges"),
+    "theme": ("themes", "theme", "thematic_priorities"),
+    "support": ("support", "support_types", "support_type"),
+    "typology": ("typology", "type"),
+    "kind": ("kind",),
+    "language": ("language", "lang"),
+}
+DEFAULT_TYPOLOGY = {"guide": "guide", "case_study": "case-study"}
+
+
+def slugify(text: str) -> str:
+    slug = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+    return slug[:80] or "item"
+
+
+def _as_list(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    if isinstance(value, (list, tuple)):
+        return [v for v in value if v is not None and str(v).strip()]
+    return [v for v in re.split(r"\s*;\s*", str(value)) if v.strip()]
+
+
+def _text(record: dict[str, Any], key: str) -> str:
+    value = record.get(key)
+    if value is None:
+        return ""
+    if not isinstance(value, (str, int, float)):
+        raise InvalidRecord(f"{key} must be text, got {type(value).__name__}")
+    text = str(value).strip()
+    if len(text) > TEXT_LIMITS.get(key, 100_000):
+        raise InvalidRecord(f"{key} is longer than {TEXT_LIMITS[key]} characters")
+    return text
+
+
+def _year(record: dict[str, Any], key: str) -> int | None:
+    value = record.get(key)
+    if value is None or str(value).strip() in ("", "null", "None"):
+        return None
+    try:
+        year = int(float(str(value).strip()))
+    except ValueError:
+        raise InvalidRecord(f"{key} must be a year, got {value!r}") from None
+    if not 1800 <= year <= 2100:
+        raise InvalidRecord(f"{key} {year} is not a plausible year")
+    return year
+
+
+def record_to_item(record: dict[str, Any], source: str, taxonomy: Taxonomy, default_kind: str = "example") -> Item:
+    """Validate one record; facet values are normalised through the taxonomy's synonyms."""
+    if not isinstance(record, dict):
+        raise InvalidRecord(f"a record must be a mapping of fields, got {type(record).__name__}")
+    title = _text(record, "title")
+    if not title:
+        raise InvalidRecord("record has no title")
+    item_id = str(record.get("id") or slugify(title)).strip()
+    if not ID_PATTERN.match(item_id):
+        raise InvalidRecord(f"id {item_id!r} must be letters, digits, '.', '_', ':' or '-' (max 200)")
+    kind = taxonomy.normalise("kind", record.get("kind") or default_kind)
+    facets: dict[str, list[str]] = {}
+    for name in taxonomy.names:
+        keys = ALIASES.get(name, (name, taxonomy.facet(name).record_key))
+        raw: list[Any] = []
+        for key in keys:
+            raw += _as_list(record.get(key))
+        if name == "kind":
+            raw = [kind]
+        elif name == "language" and not raw:
+            raw = ["en"]
+        elif name == "typology" and not raw and kind in DEFAULT_TYPOLOGY:
+            raw = [DEFAULT_TYPOLOGY[kind]]
+        values = taxonomy.normalise_many(name, raw)
+        if len(values) > 1 and not taxonomy.facet(name).multi:
+            raise InvalidRecord(f"{name} takes one value, got {', '.join(values)}")
+        if values:
+            facets[name] = values
+    start, end = _year(record, "start_year"), _year(record, "end_year")
+    if start and end and end < start:
+        raise InvalidRecord(f"end_year {end} is before start_year {start}")
+    links = [str(u).strip() for u in _as_list(record.get("links") or record.get("url"))]
+    bad = [u for u in links if not re.match(r"^(https?://|mailto:)", u)]
+    if bad:
+        raise InvalidRecord(f"links must start with http:// or https://: {bad[0]!r}")
+    return Item(
+        id=item_id,
+        kind=kind,
+        title=title,
+        summary=_text(record, "summary"),
+        description=_text(record, "description"),
+        facets=facets,
+        region=_text(record, "region") or None,
+        organisation=_text(record, "organisation") or None,
+        start_year=start,
+        end_year=end,
+        links=links,
+        source=source,
+    )
+
+
+# -- record files -----------------------------------------------------------------------------
+
+
+def iter_records(text: str, suffix: str) -> Iterator[tuple[int | None, Any]]:
+    """(line number, raw record) pairs from a record file's text; raises PolicyKBError if unreadable."""
+    if suffix in (".yaml", ".yml"):
+        yield from _yaml_records(text)
+    elif suffix == ".json":
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise InvalidRecord(f"invalid JSON at line {exc.lineno}: {exc.msg}") from None
+        for record in _unwrap(data):
+            yield None, record
+    elif suffix == ".jsonl":
+        for number, line in enumerate(text.splitlines(), 1):
+            if line.strip():
+                try:
+                    yield number, json.loads(line)
+                except json.JSONDecodeError as exc:
+                    yield number, InvalidRecord(f"invalid JSON: {exc.msg}")
+    elif suffix == ".csv":
+        yield from _csv_records(text)
+    else:  # pragma: no cover - callers dispatch on suffix
+        raise InvalidRecord(f"not a record file: {suffix}")
+
+
+def _unwrap(data: Any) -> list[Any]:
+    if isinstance(data, dict):
+        for key in ("items", "examples", "records"):
+            if isinstance(data.get(key), list):
+                return data[key]
+        return [data]
+    if isinstance(data, list):
+        return data
+    raise InvalidRecord("expected a list of records or a mapping")
+
+
+def _yaml_records(text: str) -> Iterator[tuple[int | None, Any]]:
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        raise InvalidRecord(f"invalid YAML{where}: {getattr(exc, 'problem', exc)}") from None
+    if data is None:
+        return
+    records = _unwrap(data)
+    lines: list[int | None] = [None] * len(records)
+    if isinstance(node, yaml.SequenceNode):
+        lines = [n.start_mark.line + 1 for n in node.value]
+    elif isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            if isinstance(value, yaml.SequenceNode) and key.value in ("items", "examples", "records"):
+                lines = [n.start_mark.line + 1 for n in value.value]
+    yield from zip(lines, records)
+
+
+def _csv_records(text: str) -> Iterator[tuple[int | None, Any]]:
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        header = [h.strip() for h in next(reader)]
+    except StopIteration:
+        return
+    except csv.Error as exc:
+        raise InvalidRecord(f"unreadable CSV header: {exc}") from None
+    if "title" not in header:
+        raise InvalidRecord(f"CSV header has no 'title' column (columns: {', '.join(header)})")
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            yield reader.line_num, InvalidRecord(f"malformed CSV row: {exc}")
+            continue
+        if not any(cell.strip() for cell in row):
+            continue
+        if len(row) != len(header):
+            yield reader.line_num, InvalidRecord(f"row has {len(row)} cells, the header has {len(header)}")
+            continue
+        yield reader.line_num, {k: (v.strip() or None) for k, v in zip(header, row)}
+
+
+def parse_front_matter(text: str) -> tuple[dict[str, Any], str]:
+    """Split YAML front matter (between `---` lines) from a Markdown body."""
+    match = re.match(r"\A---[ \t]*\r?\n(.*?)\r?\n---[ \t]*(?:\r?\n|\Z)", text, re.S)
+    if not match:
+        return {}, text
+    try:
+        meta = yaml.safe_load(match.group(1)) or {}
+    except yaml.YAMLError as exc:
+        raise InvalidRecord(f"invalid YAML front matter: {exc}") from None
+    if not isinstance(meta, dict):
+        raise InvalidRecord("front matter must be a mapping of fields")
+    return meta, text[match.end():]
+
+
+__all__ = ["record_to_item", "iter_records", "parse_front_matter", "slugify", "PolicyKBError"]

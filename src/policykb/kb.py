@@ -1,0 +1,182 @@
+"""`KnowledgeBase`: the one facade the CLI, the API and the UI call.
+
+It composes the `Store` (SQLite), the `VectorIndex` (FAISS) and an `Embedder`, loads the model
+and the index lazily (keyword search and statistics never import torch), and keeps the store
+and the index in step: the store is the source of truth, the index is derived from the vectors
+cached in it and rebuilt from them whenever its manifest's generation disagrees.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .config import Settings
+from .embed import Embedder, load_embedder, model_key
+from .errors import IndexMismatch, NotFound
+from .index import VectorIndex, load_index, read_manifest
+from .models import SearchResult
+from .store import Store
+from .taxonomy import Taxonomy
+
+log = logging.getLogger("policykb")
+
+
+class KnowledgeBase:
+    """A knowledge-base directory: `kb.sqlite`, `vectors-<generation>.faiss`, `manifest.json`."""
+
+    def __init__(self, settings: Settings | None = None, embedder: Embedder | None = None,
+                 taxonomy: Taxonomy | None = None) -> None:
+        self.settings = settings or Settings()
+        self.home = Path(self.settings.home)
+        self.taxonomy = taxonomy or Taxonomy.default()
+        self.store = Store(self.home / "kb.sqlite")
+        self._embedder = embedder
+        self.model = embedder.name if embedder is not None else model_key(self.settings.model)
+        self._index: VectorIndex | None = None
+        self._index_generation = -1
+        self._lock = threading.RLock()
+
+    def close(self) -> None:
+        self.store.close()
+
+    def __enter__(self) -> KnowledgeBase:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- lazily loaded parts ------------------------------------------------------------------
+
+    @property
+    def embedder(self) -> Embedder:
+        with self._lock:
+            if self._embedder is None:
+                self._embedder = load_embedder(self.settings.model, self.settings.batch_size, self.settings.threads)
+            return self._embedder
+
+    @property
+    def index(self) -> VectorIndex:
+        """The FAISS index, (re)loaded when the store's generation moved on (another process wrote)."""
+        with self._lock:
+            generation = self.store.generation
+            if self._index is None or self._index_generation != generation:
+                self._index = self._load_or_rebuild(generation)
+                self._index_generation = generation
+            return self._index
+
+    def _load_or_rebuild(self, generation: int) -> VectorIndex:
+        manifest = read_manifest(self.home)
+        if manifest is not None and manifest.get("model") != self.model:
+            load_index(self.home, manifest, self.model, manifest.get("dimension", 0))  # raises IndexMismatch
+        if manifest is not None and manifest.get("generation") == generation:
+            return load_index(self.home, manifest, self.model, manifest["dimension"])
+        ids, vectors = self.store.passage_vectors(self.model)
+        total = self.store.stats()["passages"]
+        if len(ids) != total:
+            raise IndexMismatch(
+                f"{total - len(ids)} passage(s) in {self.home} have no vector for model {self.model!r}; "
+                "run `policykb reindex` to embed them"
+            )
+        if manifest is not None:
+            log.warning("index generation %s != store generation %s: rebuilt from stored vectors",
+                        manifest.get("generation"), generation)
+        dim = vectors.shape[1] if len(ids) else (manifest or {}).get("dimension") or self.embedder.dim
+        index = VectorIndex(dim)
+        index.add(ids, vectors)
+        index.save(self.home, self.model, generation)
+        return index
+
+    def reindex(self) -> dict[str, int]:
+        """Embed every passage that lacks a vector for the current model and rebuild the index."""
+        from .ingest.pipeline import embed_missing
+
+        embedded = embed_missing(self)
+        with self._lock:
+            ids, vectors = self.store.passage_vectors(self.model)
+            index = VectorIndex(vectors.shape[1] if len(ids) else self.embedder.dim)
+            index.add(ids, vectors)
+            with self.store.transaction():
+                generation = self.store.bump_generation()
+                index.save(self.home, self.model, generation)
+            self._index, self._index_generation = index, generation
+        return {"embedded": embedded, "passages": len(ids)}
+
+    def embed_query(self, text: str) -> np.ndarray:
+        vec = self.embedder.encode([text])[0]
+        return vec
+
+    # -- the operations -----------------------------------------------------------------------
+
+    def ingest(self, paths: list[Path | str], prune: bool = False, progress: bool = False):  # -> IngestReport
+        from .ingest.pipeline import ingest
+
+        return ingest(self, [Path(p) for p in paths], prune=prune, progress=progress)
+
+    def search(self, query: str = "", *, mode: str = "hybrid", filters: dict[str, Any] | None = None,
+               year_from: int | None = None, year_to: int | None = None, page: int = 1, size: int = 10,
+               facets: bool = True, facet_size: int = 50) -> SearchResult:
+        from .searcher import Searcher
+
+        return Searcher(self).search(query, mode=mode, filters=filters, year_from=year_from, year_to=year_to,
+                                     page=page, size=size, with_facets=facets, facet_size=facet_size)
+
+    def similar(self, item_id: str, k: int = 10, filters: dict[str, Any] | None = None) -> list:
+        from .searcher import Searcher
+
+        return Searcher(self).similar(item_id, k=k, filters=filters)
+
+    def get(self, item_id: str) -> dict[str, Any]:
+        """The full record of one item with its passages and facet labels."""
+        item = self.store.get_items([item_id]).get(item_id)
+        if item is None:
+            raise NotFound(f"no item with id {item_id!r}", {"id": item_id})
+        record = item_record(item, self.taxonomy)
+        record["passages"] = [
+            {"id": pid, "seq": p.seq, "page": p.page, "section": p.section, "text": p.text}
+            for pid, p in self.store.get_passages(item_id)
+        ]
+        record["facet_labels"] = {
+            facet: [self.taxonomy.label(facet, v) for v in values] for facet, values in item.facets.items()
+        }
+        return record
+
+    def export(self, query: str = "", *, mode: str = "hybrid", filters: dict[str, Any] | None = None,
+               year_from: int | None = None, year_to: int | None = None) -> list[dict[str, Any]]:
+        """Every item in scope of a search, as records (the same fields the record loaders read)."""
+        size = max(1, self.store.stats()["items"])
+        result = self.search(query, mode=mode, filters=filters, year_from=year_from, year_to=year_to,
+                             page=1, size=size, facets=False)
+        items = self.store.get_items([h.id for h in result.hits])
+        return [item_record(items[h.id], self.taxonomy) for h in result.hits]
+
+    def stats(self) -> dict[str, Any]:
+        stats = self.store.stats()
+        manifest = read_manifest(self.home) or {}
+        stats["model"] = self.model
+        stats["index"] = {k: manifest.get(k) for k in ("dimension", "count", "generation")}
+        return stats
+
+    def facet_overview(self, facet_size: int = 100) -> dict[str, Any]:
+        """Counts of every facet value over the whole knowledge base."""
+        return self.search("", size=1, facet_size=facet_size).facets
+
+
+def item_record(item, taxonomy: Taxonomy) -> dict[str, Any]:
+    """An item as a flat record keyed like the input files (`country`, `challenges`, ...)."""
+    record: dict[str, Any] = {"id": item.id, "kind": item.kind, "title": item.title, "summary": item.summary,
+                              "description": item.description}
+    for name in taxonomy.names:
+        if name == "kind":
+            continue
+        facet = taxonomy.facet(name)
+        values = item.facets.get(name, [])
+        record[facet.record_key] = values if facet.multi else (values[0] if values else None)
+    record.update({"region": item.region, "organisation": item.organisation, "start_year": item.start_year,
+                   "end_year": item.end_year, "links": item.links, "url": item.url, "source": item.source,
+                   "pages": item.pages})
+    return record

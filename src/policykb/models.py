@@ -1,0 +1,151 @@
+"""Plain data classes passed between the stages (loaders -> knowledge base -> search -> interfaces)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+KINDS = ("example", "guide", "case_study", "document")
+
+
+def sha256(text: str | bytes) -> str:
+    data = text.encode("utf-8") if isinstance(text, str) else text
+    return hashlib.sha256(data).hexdigest()
+
+
+@dataclass
+class Passage:
+    """A piece of an item's text small enough for the model, with the page it came from (1-based)."""
+
+    text: str
+    page: int | None = None
+    seq: int = 0
+    section: str | None = None
+
+
+@dataclass
+class Item:
+    """A policy example, guide, case study or document, with normalised facet ids."""
+
+    id: str
+    kind: str
+    title: str
+    summary: str = ""
+    description: str = ""
+    facets: dict[str, list[str]] = field(default_factory=dict)
+    region: str | None = None
+    organisation: str | None = None
+    start_year: int | None = None
+    end_year: int | None = None
+    links: list[str] = field(default_factory=list)
+    source: str = ""
+    pages: int | None = None
+    passages: list[Passage] = field(default_factory=list)
+
+    @property
+    def url(self) -> str | None:
+        return self.links[0] if self.links else None
+
+    def content_hash(self) -> str:
+        """Changes whenever anything stored for the item changes."""
+        body = asdict(self)
+        return sha256(json.dumps(body, sort_keys=True, ensure_ascii=False))
+
+
+@dataclass
+class Problem:
+    """Something skipped (or only warned about) during ingest, with where and why."""
+
+    source: str
+    reason: str
+    line: int | None = None
+    warning: bool = False
+
+    def __str__(self) -> str:
+        where = f"{self.source}:{self.line}" if self.line else self.source
+        return f"{where}: {self.reason}"
+
+
+@dataclass
+class IngestReport:
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    skipped: list[Problem] = field(default_factory=list)
+    warnings: list[Problem] = field(default_factory=list)
+    ignored: list[str] = field(default_factory=list)
+    embedded: int = 0
+    passages: int = 0
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.added or self.updated or self.removed)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "added": len(self.added),
+            "updated": len(self.updated),
+            "unchanged": len(self.unchanged),
+            "removed": len(self.removed),
+            "skipped": [{"source": p.source, "line": p.line, "reason": p.reason} for p in self.skipped],
+            "warnings": [{"source": p.source, "line": p.line, "reason": p.reason} for p in self.warnings],
+            "ignored": self.ignored,
+            "passages_embedded": self.embedded,
+            "passages_written": self.passages,
+        }
+
+
+@dataclass
+class Hit:
+    """One search result: an item with its best passage."""
+
+    id: str
+    kind: str
+    title: str
+    score: float
+    passage: str
+    page: int | None
+    snippet: str
+    source: str
+    url: str | None
+    facets: dict[str, list[str]]
+    summary: str = ""
+    region: str | None = None
+    start_year: int | None = None
+    end_year: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class FacetCount:
+    value: str
+    label: str
+    count: int
+    selected: bool = False
+
+
+@dataclass
+class SearchResult:
+    query: str
+    mode: str
+    total: int
+    page: int
+    size: int
+    hits: list[Hit]
+    facets: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "query": self.query,
+            "mode": self.mode,
+            "total": self.total,
+            "page": self.page,
+            "size": self.size,
+            "hits": [h.to_dict() for h in self.hits],
+            "facets": self.facets,
+        }

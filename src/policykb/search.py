@@ -1,0 +1,96 @@
+"""Small pure pieces of search: query parsing, reciprocal rank fusion, snippets with highlights."""
+
+from __future__ import annotations
+
+import html
+import re
+from functools import lru_cache
+from typing import Iterable, TypeVar
+
+import snowballstemmer
+
+K = TypeVar("K")
+MODES = ("hybrid", "semantic", "keyword")
+_TOKEN = re.compile(r"\w+", re.UNICODE)
+STOPWORDS = frozenset(
+    """a about above after again against all am an and any are as at be because been before being below
+    between both but by can could did do does doing down during each few for from further had has have
+    having he her here hers him his how i if in into is it its itself just me more most my no nor not of
+    off on once only or other our ours out over own same she should so some such than that the their
+    theirs them then there these they this those through to too under until up very was we were what
+    when where which while who whom why will with would you your yours other others""".split()
+)
+
+
+def terms(query: str) -> list[str]:
+    """Lower-cased query words without stop words (all words if every one is a stop word)."""
+    words = [w.lower() for w in _TOKEN.findall(query)]
+    kept = [w for w in words if w not in STOPWORDS]
+    return list(dict.fromkeys(kept or words))
+
+
+def fts_query(query: str) -> str | None:
+    """An FTS5 expression matching any of the query's terms, every term quoted (no syntax leaks)."""
+    words = terms(query)
+    if not words:
+        return None
+    return " OR ".join(f'"{w}"' for w in words)
+
+
+def rrf(rankings: Iterable[list[K]], k: int = 60) -> dict[K, float]:
+    """Reciprocal rank fusion: each list adds 1 / (k + rank) for the keys it holds."""
+    scores: dict[K, float] = {}
+    for ranking in rankings:
+        for rank, key in enumerate(ranking, 1):
+            scores[key] = scores.get(key, 0.0) + 1.0 / (k + rank)
+    return scores
+
+
+def dedupe_items(passages: Iterable[tuple[int, str]], limit: int) -> list[str]:
+    """Item ids in order of their first passage, at most `limit`."""
+    seen: dict[str, None] = {}
+    for _, item_id in passages:
+        if item_id not in seen:
+            seen[item_id] = None
+            if len(seen) >= limit:
+                break
+    return list(seen)
+
+
+@lru_cache(maxsize=1)
+def _stemmer() -> snowballstemmer.stemmer:
+    return snowballstemmer.stemmer("english")
+
+
+def _stem(word: str) -> str:
+    return _stemmer().stemWord(word.lower())
+
+
+def snippet(text: str, query: str, width: int = 320) -> str:
+    """HTML-escaped excerpt around the densest run of query terms, terms wrapped in <mark>."""
+    stems = {_stem(t) for t in terms(query)} if query.strip() else set()
+    words = list(_TOKEN.finditer(text))
+    hits = [m for m in words if _stem(m.group()) in stems]
+    start = 0
+    if hits and len(text) > width:
+        best, best_count = hits[0].start(), 0
+        for h in hits:
+            count = sum(1 for other in hits if h.start() <= other.start() < h.start() + width)
+            if count > best_count:
+                best, best_count = h.start(), count
+        start = max(0, best - width // 4)
+        while start > 0 and not text[start - 1].isspace():
+            start -= 1
+    end = min(len(text), start + width)
+    while end < len(text) and not text[end - 1].isspace() and end - start < width + 30:
+        end += 1
+    out: list[str] = ["…" if start > 0 else ""]
+    pos = start
+    for m in (h for h in hits if start <= h.start() and h.end() <= end):
+        out.append(html.escape(text[pos:m.start()]))
+        out.append(f"<mark>{html.escape(m.group())}</mark>")
+        pos = m.end()
+    out.append(html.escape(text[pos:end].rstrip()))
+    if end < len(text):
+        out.append("…")
+    return "".join(out).strip()

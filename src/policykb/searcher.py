@@ -1,0 +1,184 @@
+"""Search over a knowledge base: keyword (FTS5 BM25), semantic (FAISS), hybrid (RRF), browse;
+disjunctive facet counts over the result set; similar items.
+
+The result set of a query is what the counts and the total describe: every item matching a
+query term (keyword), the `candidates` items nearest in meaning (semantic), or both (hybrid),
+always inside the filters.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .errors import InvalidQuery
+from .models import Hit, Passage, SearchResult
+from .search import MODES, fts_query, rrf, snippet
+from .store import Scope
+
+if TYPE_CHECKING:
+    from .kb import KnowledgeBase
+
+MAX_PAGE_SIZE = 1000
+
+
+class Searcher:
+    def __init__(self, kb: KnowledgeBase) -> None:
+        self.kb = kb
+        self.store = kb.store
+        self.settings = kb.settings
+        self._qvec: np.ndarray | None = None
+
+    # -- retrievers ---------------------------------------------------------------------------
+
+    def _query_vector(self, query: str) -> np.ndarray:
+        if self._qvec is None:
+            self._qvec = self.kb.embed_query(query)
+        return self._qvec
+
+    def _dense(self, query: str, scope: Scope, items: int) -> list[tuple[int, str, float]]:
+        """(passage id, item id, similarity) for the passages of the `items` nearest items in scope."""
+        index = self.kb.index
+        allowed = None
+        if scope.filters or scope.year_from is not None or scope.year_to is not None or len(index) == 0:
+            allowed = self.store.allowed_passage_ids(scope)
+            if len(allowed) == len(index):
+                allowed = None
+        available = len(index) if allowed is None else len(allowed)
+        k = min(available, items * 4)
+        while True:
+            found = index.search(self._query_vector(query), k, allowed)
+            owners = self.store.passages_by_id([pid for pid, _ in found])
+            out = [(pid, owners[pid][0], score) for pid, score in found if pid in owners]
+            if len({item for _, item, _ in out}) >= items or k >= available:
+                return out
+            k = min(available, k * 4)
+
+    def _keyword(self, scope: Scope, items: int) -> list[tuple[int, str, float]]:
+        out: list[tuple[int, str, float]] = []
+        limit = items * 4
+        while True:
+            out = self.store.keyword_search(scope, limit, self.settings.title_weight)
+            if len({item for _, item, _ in out}) >= items or len(out) < limit:
+                return out
+            limit *= 4
+
+    # -- search -------------------------------------------------------------------------------
+
+    def search(self, query: str = "", *, mode: str = "hybrid", filters: dict[str, Any] | None = None,
+               year_from: int | None = None, year_to: int | None = None, page: int = 1, size: int = 10,
+               with_facets: bool = True, facet_size: int = 50) -> SearchResult:
+        if mode not in MODES:
+            raise InvalidQuery(f"unknown mode {mode!r}; use one of {', '.join(MODES)}", {"mode": mode})
+        if page < 1 or not 1 <= size <= MAX_PAGE_SIZE:
+            raise InvalidQuery(f"page must be >= 1 and size between 1 and {MAX_PAGE_SIZE}")
+        if year_from is not None and year_to is not None and year_from > year_to:
+            raise InvalidQuery(f"year_from {year_from} is after year_to {year_to}")
+        scope = Scope(self.kb.taxonomy.normalise_filters(filters), year_from, year_to)
+        query = query.strip()
+        match = fts_query(query) if mode != "semantic" else None
+        offset = (page - 1) * size
+
+        if not query or (mode == "keyword" and match is None):
+            result_scope = scope if not query else Scope(scope.filters, year_from, year_to, ids=[])
+            total = self.store.count(result_scope)
+            ids = self.store.browse(result_scope, size, offset)
+            hits = self._hits(ids, self.store.first_passages(ids), {}, query)
+        else:
+            depth = max(self.settings.candidates, page * size)
+            kw = self._keyword(Scope(scope.filters, year_from, year_to, match=match), depth) if match else []
+            dense = self._dense(query, scope, self.settings.candidates) if mode != "keyword" else []
+            ranked, best_passage, scores = self._rank(mode, kw, dense)
+            pool = list(dict.fromkeys(item for _, item, _ in dense))[: self.settings.candidates]
+            result_scope = Scope(scope.filters, year_from, year_to, match=match if mode != "semantic" else None,
+                                 ids=pool if mode != "keyword" else None)
+            total = self.store.count(result_scope) if mode != "semantic" else len(pool)
+            page_ids = ranked[offset: offset + size]
+            passages = self.store.passages_by_id([best_passage[i] for i in page_ids])
+            hits = self._hits(page_ids, {i: passages[best_passage[i]][1] for i in page_ids}, scores, query)
+        facets = self._facets(query, mode, result_scope, facet_size) if with_facets else {}
+        return SearchResult(query, mode, total, page, size, hits, facets)
+
+    def _rank(self, mode: str, kw: list[tuple[int, str, float]], dense: list[tuple[int, str, float]]
+              ) -> tuple[list[str], dict[str, int], dict[str, float]]:
+        """Item ranking, each item's best passage, and item scores."""
+        if mode == "keyword" or (mode == "semantic") or not kw or not dense:
+            source = kw if (mode == "keyword" or not dense) else dense
+            ranked: list[str] = []
+            best: dict[str, int] = {}
+            scores: dict[str, float] = {}
+            for pid, item, score in source:
+                if item not in best:
+                    best[item], scores[item] = pid, round(score, 6)
+                    ranked.append(item)
+            return ranked, best, scores
+        k = self.settings.rrf_k
+        item_scores = rrf([_items(kw), _items(dense)], k)
+        passage_scores = rrf([[p for p, _, _ in kw], [p for p, _, _ in dense]], k)
+        best = {}
+        for pid, item, _ in sorted(kw + dense, key=lambda r: -passage_scores[r[0]]):
+            best.setdefault(item, pid)
+        ranked = sorted(item_scores, key=lambda i: (-item_scores[i], i))
+        return ranked, best, {i: round(s, 6) for i, s in item_scores.items()}
+
+    def _hits(self, ids: list[str], passages: dict[str, Passage], scores: dict[str, float], query: str) -> list[Hit]:
+        items = self.store.get_items(ids)
+        hits = []
+        for item_id in ids:
+            item, passage = items[item_id], passages.get(item_id)
+            text = passage.text if passage else item.summary
+            hits.append(Hit(
+                id=item.id, kind=item.kind, title=item.title, score=scores.get(item_id, 0.0), passage=text,
+                page=passage.page if passage else None, snippet=snippet(text, query), source=item.source,
+                url=item.url, facets=item.facets, summary=item.summary, region=item.region,
+                start_year=item.start_year, end_year=item.end_year,
+            ))
+        return hits
+
+    # -- facets -------------------------------------------------------------------------------
+
+    def _facets(self, query: str, mode: str, scope: Scope, facet_size: int) -> dict[str, dict[str, Any]]:
+        """Disjunctive counts: each facet counted with every filter applied except its own."""
+        taxonomy = self.kb.taxonomy
+        out: dict[str, dict[str, Any]] = {}
+        for name in taxonomy.names:
+            facet_scope = scope.without(name)
+            if name in scope.filters and scope.ids is not None:
+                dense = self._dense(query, facet_scope, self.settings.candidates)
+                facet_scope.ids = list(dict.fromkeys(item for _, item, _ in dense))[: self.settings.candidates]
+            counts, truncated = self.store.facet_counts(name, facet_scope, facet_size)
+            selected = scope.filters.get(name, [])
+            values = [
+                {"value": v, "label": taxonomy.label(name, v), "count": n, "selected": v in selected}
+                for v, n in counts
+            ]
+            listed = {v for v, _ in counts}
+            for v in selected:
+                if v not in listed:
+                    n = self.store.count(Scope({**facet_scope.filters, name: [v]}, scope.year_from, scope.year_to,
+                                               facet_scope.match, facet_scope.ids))
+                    values.append({"value": v, "label": taxonomy.label(name, v), "count": n, "selected": True})
+            out[name] = {"label": taxonomy.facet(name).label, "values": values, "truncated": truncated}
+        return out
+
+    # -- similar items ------------------------------------------------------------------------
+
+    def similar(self, item_id: str, k: int = 10, filters: dict[str, Any] | None = None) -> list[Hit]:
+        record = self.kb.get(item_id)  # raises NotFound
+        ids, vectors = self.store.passage_vectors(self.kb.model, [p["id"] for p in record["passages"]])
+        if not len(ids):
+            return []
+        centroid = vectors.mean(axis=0)
+        centroid /= np.linalg.norm(centroid) or 1.0
+        self._qvec = centroid.astype(np.float32)
+        scope = Scope(self.kb.taxonomy.normalise_filters(filters))
+        found = [r for r in self._dense("", scope, k + 1) if r[1] != item_id]
+        ranked, best, scores = self._rank("semantic", [], found)
+        top = ranked[:k]
+        passages = self.store.passages_by_id([best[i] for i in top])
+        return self._hits(top, {i: passages[best[i]][1] for i in top}, scores, "")
+
+
+def _items(rows: list[tuple[int, str, float]]) -> list[str]:
+    return list(dict.fromkeys(item for _, item, _ in rows))

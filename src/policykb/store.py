@@ -1,0 +1,409 @@
+"""`Store` owns the SQLite file: items, facets, passages, FTS5, the vector cache and the generation.
+
+Nobody else writes SQL. Filters always travel as bound parameters; facet names are checked
+against the taxonomy before they get here.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+import sqlite_utils
+
+from .models import Item, Passage
+
+SCHEMA_VERSION = 1
+
+
+@dataclass
+class Scope:
+    """Which items a query covers: facet filters AND year range AND (keyword match OR listed ids).
+
+    With neither `match` nor `ids`, every published item passing the filters is in scope.
+    """
+
+    filters: dict[str, list[str]] = field(default_factory=dict)
+    year_from: int | None = None
+    year_to: int | None = None
+    match: str | None = None
+    ids: list[str] | None = None
+
+    def without(self, facet: str) -> Scope:
+        """The same scope with one facet's filter removed (for disjunctive facet counts)."""
+        filters = {k: v for k, v in self.filters.items() if k != facet}
+        return Scope(filters, self.year_from, self.year_to, self.match, self.ids)
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+class Store:
+    """The knowledge base's SQLite file (`kb.sqlite`)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False, timeout=30)
+        self.db = sqlite_utils.Database(conn)
+        self.conn = conn
+        self.lock = threading.RLock()
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("PRAGMA foreign_keys=ON")
+        self._create_schema()
+
+    def close(self) -> None:
+        self.conn.close()
+
+    # -- schema -------------------------------------------------------------------------------
+
+    def _create_schema(self) -> None:
+        db = self.db
+        if "meta" in db.table_names():
+            return
+        with self.transaction():
+            db["meta"].create({"key": str, "value": str}, pk="key")
+            db["items"].create(
+                {
+                    "id": str, "kind": str, "title": str, "summary": str, "description": str,
+                    "region": str, "organisation": str, "start_year": int, "end_year": int,
+                    "links": str, "language": str, "source": str, "pages": int,
+                    "content_hash": str, "status": str, "added_at": str, "updated_at": str,
+                },
+                pk="id",
+                not_null={"kind", "title"},
+                defaults={"status": "published"},
+            )
+            db["item_facets"].create(
+                {"item_id": str, "facet": str, "value": str},
+                pk=("item_id", "facet", "value"),
+                foreign_keys=[("item_id", "items", "id")],
+            )
+            db["item_facets"].create_index(["facet", "value"])
+            self.conn.execute(
+                "CREATE TABLE passages (id INTEGER PRIMARY KEY AUTOINCREMENT, "
+                "item_id TEXT NOT NULL REFERENCES items(id), seq INTEGER, page INTEGER, section TEXT, "
+                "title TEXT, text TEXT NOT NULL, hash TEXT NOT NULL)"
+            )
+            db["passages"].create_index(["item_id"])
+            self.conn.execute(
+                "CREATE VIRTUAL TABLE passages_fts USING fts5(title, text, content='passages', "
+                "content_rowid='id', tokenize='porter unicode61 remove_diacritics 2')"
+            )
+            self.conn.execute(
+                "CREATE TRIGGER passages_ai AFTER INSERT ON passages BEGIN "
+                "INSERT INTO passages_fts(rowid, title, text) VALUES (new.id, new.title, new.text); END"
+            )
+            self.conn.execute(
+                "CREATE TRIGGER passages_ad AFTER DELETE ON passages BEGIN "
+                "INSERT INTO passages_fts(passages_fts, rowid, title, text) "
+                "VALUES ('delete', old.id, old.title, old.text); END"
+            )
+            db["vectors"].create({"model": str, "hash": str, "vector": bytes}, pk=("model", "hash"))
+            db["files"].create(
+                {"path": str, "hash": str, "size": int, "item_ids": str, "ingested_at": str}, pk="path"
+            )
+            self.conn.executemany(
+                "INSERT INTO meta(key, value) VALUES (?, ?)",
+                [("schema_version", str(SCHEMA_VERSION)), ("generation", "0")],
+            )
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One atomic write: everything inside commits together or not at all."""
+        with self.lock:
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+            except BaseException:
+                self.conn.execute("ROLLBACK")
+                raise
+            self.conn.execute("COMMIT")
+
+    # -- meta ---------------------------------------------------------------------------------
+
+    def get_meta(self, key: str) -> str | None:
+        row = self.conn.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchone()
+        return row[0] if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        self.conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", [key, value])
+
+    @property
+    def generation(self) -> int:
+        return int(self.get_meta("generation") or 0)
+
+    def bump_generation(self) -> int:
+        generation = self.generation + 1
+        self.set_meta("generation", str(generation))
+        return generation
+
+    # -- files --------------------------------------------------------------------------------
+
+    def file_record(self, path: str) -> dict[str, Any] | None:
+        row = self.conn.execute("SELECT hash, size, item_ids FROM files WHERE path = ?", [path]).fetchone()
+        if row is None:
+            return None
+        return {"hash": row[0], "size": row[1], "item_ids": json.loads(row[2])}
+
+    def upsert_file(self, path: str, digest: str, size: int, item_ids: list[str]) -> None:
+        self.conn.execute(
+            "INSERT OR REPLACE INTO files(path, hash, size, item_ids, ingested_at) VALUES (?, ?, ?, ?, ?)",
+            [path, digest, size, json.dumps(item_ids), _now()],
+        )
+
+    def delete_file(self, path: str) -> None:
+        self.conn.execute("DELETE FROM files WHERE path = ?", [path])
+
+    def file_paths(self) -> list[str]:
+        return [r[0] for r in self.conn.execute("SELECT path FROM files ORDER BY path")]
+
+    # -- items --------------------------------------------------------------------------------
+
+    def item_sources(self, ids: list[str]) -> dict[str, tuple[str, str]]:
+        """`{id: (content_hash, source)}` for the ids that exist."""
+        rows = self.conn.execute(
+            "SELECT id, content_hash, source FROM items WHERE id IN (SELECT value FROM json_each(?))",
+            [json.dumps(ids)],
+        )
+        return {r[0]: (r[1], r[2]) for r in rows}
+
+    def passage_ids(self, item_id: str) -> list[int]:
+        return [r[0] for r in self.conn.execute("SELECT id FROM passages WHERE item_id = ? ORDER BY seq", [item_id])]
+
+    def delete_item(self, item_id: str) -> list[int]:
+        """Remove an item with its facets and passages; returns the removed passage ids."""
+        old = self.passage_ids(item_id)
+        self.conn.execute("DELETE FROM passages WHERE item_id = ?", [item_id])
+        self.conn.execute("DELETE FROM item_facets WHERE item_id = ?", [item_id])
+        self.conn.execute("DELETE FROM items WHERE id = ?", [item_id])
+        return old
+
+    def write_item(self, item: Item, passage_hashes: list[str]) -> tuple[list[int], list[int]]:
+        """Insert or replace an item; returns (removed passage ids, new passage ids)."""
+        row = self.conn.execute("SELECT added_at FROM items WHERE id = ?", [item.id]).fetchone()
+        added_at = row[0] if row else _now()
+        old = self.delete_item(item.id)
+        self.conn.execute(
+            "INSERT INTO items(id, kind, title, summary, description, region, organisation, start_year, "
+            "end_year, links, language, source, pages, content_hash, status, added_at, updated_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'published', ?, ?)",
+            [
+                item.id, item.kind, item.title, item.summary, item.description, item.region,
+                item.organisation, item.start_year, item.end_year, json.dumps(item.links),
+                (item.facets.get("language") or [None])[0], item.source, item.pages,
+                item.content_hash(), added_at, _now(),
+            ],
+        )
+        self.conn.executemany(
+            "INSERT INTO item_facets(item_id, facet, value) VALUES (?, ?, ?)",
+            [(item.id, facet, value) for facet, values in item.facets.items() for value in values],
+        )
+        new = []
+        for passage, digest in zip(item.passages, passage_hashes):
+            cur = self.conn.execute(
+                "INSERT INTO passages(item_id, seq, page, section, title, text, hash) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [item.id, passage.seq, passage.page, passage.section, item.title, passage.text, digest],
+            )
+            new.append(int(cur.lastrowid))
+        return old, new
+
+    def _facets_of(self, ids: list[str]) -> dict[str, dict[str, list[str]]]:
+        out: dict[str, dict[str, list[str]]] = {i: {} for i in ids}
+        rows = self.conn.execute(
+            "SELECT item_id, facet, value FROM item_facets WHERE item_id IN (SELECT value FROM json_each(?)) "
+            "ORDER BY item_id, facet, rowid",
+            [json.dumps(ids)],
+        )
+        for item_id, facet, value in rows:
+            out[item_id].setdefault(facet, []).append(value)
+        return out
+
+    def get_items(self, ids: list[str]) -> dict[str, Item]:
+        """Items by id (without passages); missing ids are left out."""
+        rows = self.conn.execute(
+            "SELECT id, kind, title, summary, description, region, organisation, start_year, end_year, "
+            "links, source, pages FROM items WHERE id IN (SELECT value FROM json_each(?))",
+            [json.dumps(ids)],
+        ).fetchall()
+        facets = self._facets_of([r[0] for r in rows])
+        return {
+            r[0]: Item(
+                id=r[0], kind=r[1], title=r[2], summary=r[3] or "", description=r[4] or "", region=r[5],
+                organisation=r[6], start_year=r[7], end_year=r[8], links=json.loads(r[9] or "[]"),
+                source=r[10] or "", pages=r[11], facets=facets[r[0]],
+            )
+            for r in rows
+        }
+
+    def get_passages(self, item_id: str) -> list[tuple[int, Passage]]:
+        rows = self.conn.execute(
+            "SELECT id, seq, page, section, text FROM passages WHERE item_id = ? ORDER BY seq", [item_id]
+        )
+        return [(r[0], Passage(text=r[4], page=r[2], seq=r[1], section=r[3])) for r in rows]
+
+    def passages_by_id(self, passage_ids: list[int]) -> dict[int, tuple[str, Passage]]:
+        """`{passage id: (item id, passage)}`."""
+        rows = self.conn.execute(
+            "SELECT id, item_id, seq, page, section, text FROM passages "
+            "WHERE id IN (SELECT value FROM json_each(?))",
+            [json.dumps([int(i) for i in passage_ids])],
+        )
+        return {r[0]: (r[1], Passage(text=r[5], page=r[3], seq=r[2], section=r[4])) for r in rows}
+
+    def first_passages(self, item_ids: list[str]) -> dict[str, Passage]:
+        """Each item's first passage (for browsing, where no passage is better than another)."""
+        rows = self.conn.execute(
+            "SELECT item_id, seq, page, section, text FROM passages WHERE id IN (SELECT min(id) FROM passages "
+            "WHERE item_id IN (SELECT value FROM json_each(?)) GROUP BY item_id)",
+            [json.dumps(item_ids)],
+        )
+        return {r[0]: Passage(text=r[4], page=r[2], seq=r[1], section=r[3]) for r in rows}
+
+    def item_ids(self) -> list[str]:
+        return [r[0] for r in self.conn.execute("SELECT id FROM items ORDER BY id")]
+
+    # -- vectors ------------------------------------------------------------------------------
+
+    def cached_vectors(self, model: str, hashes: list[str]) -> dict[str, np.ndarray]:
+        rows = self.conn.execute(
+            "SELECT hash, vector FROM vectors WHERE model = ? AND hash IN (SELECT value FROM json_each(?))",
+            [model, json.dumps(hashes)],
+        )
+        return {r[0]: np.frombuffer(r[1], dtype=np.float32) for r in rows}
+
+    def cache_vectors(self, model: str, vectors: dict[str, np.ndarray]) -> None:
+        with self.transaction():
+            self.conn.executemany(
+                "INSERT OR REPLACE INTO vectors(model, hash, vector) VALUES (?, ?, ?)",
+                [(model, h, np.asarray(v, dtype=np.float32).tobytes()) for h, v in vectors.items()],
+            )
+
+    def passage_vectors(self, model: str, passage_ids: list[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(ids, matrix) of stored passages whose vector is cached for `model`; all passages if no ids."""
+        sql = "SELECT p.id, v.vector FROM passages p JOIN vectors v ON v.hash = p.hash AND v.model = ?"
+        params: list[Any] = [model]
+        if passage_ids is not None:
+            sql += " WHERE p.id IN (SELECT value FROM json_each(?))"
+            params.append(json.dumps([int(i) for i in passage_ids]))
+        rows = self.conn.execute(sql + " ORDER BY p.id", params).fetchall()
+        ids = np.array([r[0] for r in rows], dtype=np.int64)
+        if not rows:
+            return ids, np.zeros((0, 0), dtype=np.float32)
+        return ids, np.vstack([np.frombuffer(r[1], dtype=np.float32) for r in rows])
+
+    def passages_missing_vectors(self, model: str) -> list[tuple[str, str, str]]:
+        """(hash, title, text) of passages with no cached vector for `model`."""
+        rows = self.conn.execute(
+            "SELECT DISTINCT p.hash, p.title, p.text FROM passages p LEFT JOIN vectors v "
+            "ON v.hash = p.hash AND v.model = ? WHERE v.hash IS NULL",
+            [model],
+        )
+        return [(r[0], r[1], r[2]) for r in rows]
+
+    def prune_vector_cache(self, model: str) -> int:
+        """Drop cached vectors no passage uses any more."""
+        with self.transaction():
+            cur = self.conn.execute(
+                "DELETE FROM vectors WHERE model = ? AND hash NOT IN (SELECT hash FROM passages)", [model]
+            )
+        return cur.rowcount
+
+    # -- scopes, filters and counts -----------------------------------------------------------
+
+    def _scope_sql(self, scope: Scope) -> tuple[str, list[Any]]:
+        """SQL selecting the ids of the items in `scope`."""
+        sql = ["SELECT id FROM items WHERE status = 'published'"]
+        params: list[Any] = []
+        for facet, values in sorted(scope.filters.items()):
+            sql.append(
+                "AND id IN (SELECT item_id FROM item_facets WHERE facet = ? "
+                "AND value IN (SELECT value FROM json_each(?)))"
+            )
+            params += [facet, json.dumps(values)]
+        if scope.year_from is not None:
+            sql.append("AND (end_year IS NULL OR end_year >= ?)")
+            params.append(scope.year_from)
+        if scope.year_to is not None:
+            sql.append("AND (start_year IS NULL OR start_year <= ?)")
+            params.append(scope.year_to)
+        alternatives = []
+        if scope.match is not None:
+            alternatives.append(
+                "id IN (SELECT p.item_id FROM passages_fts JOIN passages p ON p.id = passages_fts.rowid "
+                "WHERE passages_fts MATCH ?)"
+            )
+            params.append(scope.match)
+        if scope.ids is not None:
+            alternatives.append("id IN (SELECT value FROM json_each(?))")
+            params.append(json.dumps(scope.ids))
+        if alternatives:
+            sql.append("AND (" + " OR ".join(alternatives) + ")")
+        return " ".join(sql), params
+
+    def count(self, scope: Scope) -> int:
+        sql, params = self._scope_sql(scope)
+        return self._query(f"SELECT count(*) FROM ({sql})", params)[0][0]
+
+    def facet_counts(self, facet: str, scope: Scope, limit: int) -> tuple[list[tuple[str, int]], bool]:
+        """Value counts of one facet over a scope, biggest first; `limit + 1` rows flag truncation."""
+        sql, params = self._scope_sql(scope)
+        rows = self._query(
+            f"SELECT value, count(*) AS n FROM item_facets WHERE facet = ? AND item_id IN ({sql}) "
+            "GROUP BY value ORDER BY n DESC, value LIMIT ?",
+            [facet, *params, limit + 1],
+        )
+        return [(r[0], r[1]) for r in rows[:limit]], len(rows) > limit
+
+    def browse(self, scope: Scope, limit: int, offset: int = 0) -> list[str]:
+        """Item ids in scope, in title order."""
+        sql, params = self._scope_sql(scope)
+        rows = self._query(
+            f"SELECT id FROM items WHERE id IN ({sql}) ORDER BY title COLLATE NOCASE, id LIMIT ? OFFSET ?",
+            [*params, limit, offset],
+        )
+        return [r[0] for r in rows]
+
+    def allowed_passage_ids(self, scope: Scope) -> np.ndarray:
+        sql, params = self._scope_sql(scope)
+        rows = self._query(f"SELECT id FROM passages WHERE item_id IN ({sql})", params)
+        return np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+
+    def keyword_search(self, scope: Scope, limit: int, title_weight: float) -> list[tuple[int, str, float]]:
+        """Best BM25 passages (id, item id, score; higher is better) matching `scope.match`."""
+        assert scope.match is not None
+        inner, params = self._scope_sql(Scope(scope.filters, scope.year_from, scope.year_to))
+        rows = self._query(
+            "SELECT p.id, p.item_id, -bm25(passages_fts, ?, 1.0) AS score FROM passages_fts "
+            "JOIN passages p ON p.id = passages_fts.rowid "
+            f"WHERE passages_fts MATCH ? AND p.item_id IN ({inner}) ORDER BY bm25(passages_fts, ?, 1.0) LIMIT ?",
+            [title_weight, scope.match, *params, title_weight, limit],
+        )
+        return [(r[0], r[1], r[2]) for r in rows]
+
+    def _query(self, sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
+        with self.lock:
+            return self.conn.execute(sql, params).fetchall()
+
+    # -- statistics and export ----------------------------------------------------------------
+
+    def stats(self) -> dict[str, Any]:
+        q = self.conn.execute
+        kinds = dict(q("SELECT kind, count(*) FROM items GROUP BY kind ORDER BY kind").fetchall())
+        return {
+            "items": q("SELECT count(*) FROM items").fetchone()[0],
+            "by_kind": kinds,
+            "passages": q("SELECT count(*) FROM passages").fetchone()[0],
+            "files": q("SELECT count(*) FROM files").fetchone()[0],
+            "territories": q("SELECT count(DISTINCT value) FROM item_facets WHERE facet='territory'").fetchone()[0],
+            "generation": self.generation,
+        }
