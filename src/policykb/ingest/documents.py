@@ -40,7 +40,7 @@ def decode(data: bytes) -> tuple[str, str | None]:
     try:
         return data.decode("utf-8-sig"), None
     except UnicodeDecodeError as exc:
-        where = f"byte {exc.start}"
+        where = f"byte offset {exc.start}"
     for encoding in ("cp1252", "latin-1"):
         try:
             return data.decode(encoding), f"not valid UTF-8 ({where}); read as {encoding}"

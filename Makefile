@@ -1,0 +1,32 @@
+# The README's two commands: `make run` and `make test`. Both set up .venv on a fresh machine.
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-stamp
+HOME_DIR ?= index
+QUESTION ?= how do regions help cluster SMEs go international?
+
+.PHONY: run test install build clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check torch==2.13.0
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## build or incrementally update the knowledge base from ingest/
+build: install
+	$(VENV)/bin/policykb --home $(HOME_DIR) ingest ingest/ --prune
+
+## build, then answer a sample question (the API and UI will be served here once they land)
+run: build
+	$(VENV)/bin/policykb --home $(HOME_DIR) stats
+	$(VENV)/bin/policykb --home $(HOME_DIR) search "$(QUESTION)" --k 5
+
+## install what the tests need and run the whole suite
+test: install
+	$(PY) -m pytest -q
+
+clean:
+	rm -rf $(HOME_DIR)

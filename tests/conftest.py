@@ -1,0 +1,127 @@
+"""Fixtures: knowledge bases in `tmp_path`, a small record corpus, real PDFs made with fpdf2."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+from typing import Callable
+
+import pytest
+
+from policykb.config import Settings
+from policykb.kb import KnowledgeBase
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = ROOT.parent / "shared" / "data"
+
+RECORDS = textwrap.dedent(
+    """\
+    - id: de-vouchers
+      title: Cluster internationalisation vouchers
+      summary: Vouchers that help cluster SMEs enter foreign markets through trade missions.
+      country: DE
+      level: national
+      challenges: [internationalisation, sme-growth]
+      themes: [digital]
+      support: [vouchers, internationalisation]
+      typology: national-programme
+      start_year: 2015
+      links: [https://example.org/de-vouchers]
+    - id: fr-es-green
+      title: Green textile cluster partnership
+      summary: A cross-border partnership for circular economy in textile clusters.
+      country: [FR, ES]
+      level: interregional
+      challenges: [green]
+      themes: [textile]
+      support: [networking, funding]
+      typology: eu-partnership
+      start_year: 2019
+      end_year: 2022
+    - id: at-upper-austria
+      title: Upper Austria cluster programme
+      summary: Regional cluster organisations connect companies and research in digital and green projects.
+      country: AT
+      region: Upper Austria
+      level: regional
+      challenges: [innovation, digital, green]
+      themes: [mobility, health]
+      support: [networking, collaborative-rd, training]
+      typology: regional-programme
+      start_year: 1998
+    - id: eu-exchange
+      title: Cluster staff exchange scheme
+      summary: Short exchanges let cluster managers learn from peer clusters in other European countries.
+      country: EU
+      level: european
+      challenges: [skills, internationalisation]
+      themes: [cross-sectoral]
+      support: [staff-mobility, networking]
+      typology: eu-partnership
+      start_year: 2019
+    """
+)
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(home=tmp_path / "kb", model="hashing")
+
+
+@pytest.fixture
+def kb(settings: Settings):
+    with KnowledgeBase(settings) as knowledge_base:
+        yield knowledge_base
+
+
+@pytest.fixture
+def corpus(tmp_path: Path) -> Path:
+    root = tmp_path / "corpus"
+    (root / "examples").mkdir(parents=True)
+    (root / "examples" / "records.yaml").write_text(RECORDS, encoding="utf-8")
+    (root / "guide.md").write_text(
+        "---\nid: guide-abroad\ntitle: Going abroad guide\nkind: guide\nchallenges: [internationalisation]\n"
+        "country: EU\nlevel: european\n---\n# Going abroad guide\n\n## Missions\n\n"
+        "Matchmaking missions take cluster firms to trade fairs abroad. Regions co-fund travel costs.\n\n"
+        "## Monitoring\n\nCount new export contracts and partnerships one year after each mission.\n",
+        encoding="utf-8",
+    )
+    return root
+
+
+def _latin1(text: str) -> str:
+    return text.encode("latin-1", "replace").decode("latin-1")
+
+
+@pytest.fixture
+def make_pdf() -> Callable[..., Path]:
+    """Write a real multi-page PDF: one string per page (None = a page with no text at all)."""
+
+    def make(path: Path, pages: list[str | None], title: str | None = None, password: str | None = None) -> Path:
+        from fpdf import FPDF
+
+        pdf = FPDF()
+        pdf.set_font("Helvetica", size=11)
+        if title:
+            pdf.set_title(title)
+        for text in pages:
+            pdf.add_page()
+            if text is None:
+                pdf.rect(20, 20, 100, 60, style="F")  # a drawing, no text
+            else:
+                pdf.multi_cell(0, 6, _latin1(text))
+        if password:
+            pdf.set_encryption(owner_password="owner", user_password=password)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        pdf.output(str(path))
+        return path
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def minilm():
+    """The real offline model, loaded once per test session (it is stateless)."""
+    from policykb.embed import load_embedder
+
+    return load_embedder("all-MiniLM-L6-v2")

@@ -1,0 +1,41 @@
+import pytest
+
+from policykb.search import dedupe_items, fts_query, rrf, snippet, terms
+
+
+def test_terms_drop_stop_words_but_keep_all_stop_word_queries():
+    assert terms("How do regions fund the clusters?") == ["regions", "fund", "clusters"]
+    assert terms("the and") == ["the", "and"]
+
+
+@pytest.mark.parametrize(
+    "query, expected",
+    [
+        ("green clusters", '"green" OR "clusters"'),
+        ('quote" OR drop NEAR(', '"quote" OR "drop" OR "near"'),
+        ("???", None),
+    ],
+)
+def test_fts_query_quotes_every_term(query, expected):
+    assert fts_query(query) == expected
+
+
+def test_rrf_literal_scores():
+    scores = rrf([["a", "b"], ["b", "c"]], k=1)
+    assert scores == {"a": 1 / 2, "b": 1 / 3 + 1 / 2, "c": 1 / 3}
+
+
+def test_dedupe_items_keeps_first_passage_order():
+    assert dedupe_items([(1, "x"), (2, "y"), (3, "x"), (4, "z")], limit=2) == ["x", "y"]
+
+
+def test_snippet_marks_stemmed_terms_and_escapes_html():
+    assert snippet("Regions fund <b>cluster</b> missions.", "regional clusters") == (
+        "<mark>Regions</mark> fund &lt;b&gt;<mark>cluster</mark>&lt;/b&gt; missions."
+    )
+
+
+def test_snippet_windows_long_text_around_terms():
+    text = "filler " * 100 + "the vouchers scheme " + "filler " * 100
+    out = snippet(text, "vouchers", width=60)
+    assert out.startswith("…") and out.endswith("…") and "<mark>vouchers</mark>" in out
