@@ -1,0 +1,288 @@
+"""KnowledgeBase behaviour with the deterministic hashing embedder (fast; the real model is in test_integration)."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from policykb.config import Settings
+from policykb.embed import HashingEmbedder
+from policykb.errors import IndexMismatch, InvalidQuery, NotFound, UnknownFacetValue
+from policykb.index import VectorIndex
+from policykb.kb import KnowledgeBase
+
+from .conftest import RECORDS
+
+
+class CountingEmbedder(HashingEmbedder):
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls = 0
+        self.texts = 0
+
+    def encode(self, texts):
+        self.calls += 1
+        self.texts += len(texts)
+        return super().encode(texts)
+
+
+def consistent(kb: KnowledgeBase) -> bool:
+    """The index holds exactly the store's passages, at the store's generation."""
+    manifest = json.loads((kb.home / "manifest.json").read_text())
+    ids, _ = kb.store.passage_vectors(kb.model)
+    return manifest["generation"] == kb.store.generation and len(kb.index) == len(ids) == kb.stats()["passages"]
+
+
+def test_ingest_reports_and_is_idempotent(settings, corpus):
+    embedder = CountingEmbedder()
+    with KnowledgeBase(settings, embedder=embedder) as kb:
+        first = kb.ingest([corpus])
+        assert (len(first.added), len(first.updated), len(first.skipped)) == (5, 0, 0)
+        assert first.embedded == embedder.texts > 0
+        stats = kb.stats()
+        calls = embedder.calls
+        second = kb.ingest([corpus])
+        assert (len(second.added), len(second.updated), len(second.unchanged)) == (0, 0, 5)
+        assert second.embedded == 0 and embedder.calls == calls
+        assert kb.stats() == stats and consistent(kb)
+
+
+def test_changed_record_replaces_its_passages(kb, corpus):
+    kb.ingest([corpus])
+    old_ids = kb.store.passage_ids("de-vouchers")
+    path = corpus / "examples" / "records.yaml"
+    path.write_text(path.read_text().replace("through trade missions", "through export coaching"))
+    report = kb.ingest([corpus])
+    assert (report.updated, len(report.unchanged), report.embedded) == (["de-vouchers"], 4, 1)
+    new_ids = kb.store.passage_ids("de-vouchers")
+    assert set(new_ids).isdisjoint(old_ids) and consistent(kb)
+    assert kb.search("coaching", mode="keyword").hits[0].id == "de-vouchers"
+    assert kb.search("trade missions", mode="keyword").total == 1  # only the guide still says "missions"
+
+
+def test_prune_removes_items_of_deleted_files(kb, corpus):
+    kb.ingest([corpus])
+    (corpus / "guide.md").unlink()
+    assert kb.ingest([corpus]).removed == []  # without --prune nothing is removed
+    report = kb.ingest([corpus], prune=True)
+    assert report.removed == ["guide-abroad"]
+    with pytest.raises(NotFound):
+        kb.get("guide-abroad")
+    assert consistent(kb)
+
+
+def test_record_removed_from_file_is_removed(kb, corpus):
+    kb.ingest([corpus])
+    path = corpus / "examples" / "records.yaml"
+    records = yaml.safe_load(path.read_text())
+    path.write_text(yaml.safe_dump([r for r in records if r["id"] != "eu-exchange"]))
+    assert kb.ingest([corpus]).removed == ["eu-exchange"]
+    assert consistent(kb)
+
+
+def test_duplicate_id_in_another_file_is_skipped(kb, corpus):
+    (corpus / "zz-dup.json").write_text(json.dumps([{"id": "de-vouchers", "title": "Impostor"}]))
+    report = kb.ingest([corpus])
+    assert [p.reason for p in report.skipped] == [f"id 'de-vouchers' is already used by {corpus / 'examples' / 'records.yaml'}"]
+    assert kb.get("de-vouchers")["title"] == "Cluster internationalisation vouchers"
+
+
+def test_bad_inputs_are_skipped_and_the_rest_ingested(kb, corpus, make_pdf):
+    (corpus / "broken.pdf").write_bytes(b"%PDF-1.4 garbage")
+    (corpus / "empty.md").write_text("")
+    make_pdf(corpus / "scan.pdf", [None])
+    (corpus / "rows.csv").write_text("id,title,challenges\nok-row,Fine row,green\nbad-row,Bad row,greem\n")
+    (corpus / "notes.docx").write_bytes(b"x")
+    report = kb.ingest([corpus])
+    reasons = {(Path(p.source).name, p.line): p.reason for p in report.skipped}
+    assert set(reasons) == {("broken.pdf", None), ("empty.md", None), ("scan.pdf", None), ("rows.csv", 3)}
+    assert reasons[("empty.md", None)] == "empty file"
+    assert "image-only" in reasons[("scan.pdf", None)]
+    assert len(report.added) == 6 and "ok-row" in report.added
+    assert report.ignored == [str(corpus / "notes.docx")]
+    assert consistent(kb)
+
+
+def test_corrupted_update_keeps_previous_version(kb, tmp_path, make_pdf):
+    pdf = make_pdf(tmp_path / "docs" / "case.pdf", ["Cluster vouchers case study text."])
+    kb.ingest([tmp_path / "docs"])
+    pdf.write_bytes(b"%PDF-1.4 broken now")
+    report = kb.ingest([tmp_path / "docs"])
+    assert len(report.skipped) == 1 and report.removed == []
+    assert kb.get("case")["passages"][0]["text"] == "Cluster vouchers case study text."
+
+
+def test_crash_while_saving_index_leaves_previous_state(kb, corpus, monkeypatch):
+    kb.ingest([corpus])
+    before = (kb.stats(), kb.store.generation)
+    path = corpus / "examples" / "records.yaml"
+    path.write_text(path.read_text().replace("Upper Austria cluster programme", "Renamed programme"))
+
+    def boom(self, home, model, generation):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(VectorIndex, "save", boom)
+    with pytest.raises(OSError):
+        kb.ingest([corpus])
+    monkeypatch.undo()
+    assert (kb.stats(), kb.store.generation) == before
+    assert kb.get("at-upper-austria")["title"] == "Upper Austria cluster programme"
+    assert consistent(kb)
+    assert kb.ingest([corpus]).updated == ["at-upper-austria"] and consistent(kb)
+
+
+def test_stale_manifest_is_rebuilt_from_store(kb, corpus, settings):
+    kb.ingest([corpus])
+    manifest = kb.home / "manifest.json"
+    data = json.loads(manifest.read_text())
+    data["generation"] = 99
+    manifest.write_text(json.dumps(data))
+    with KnowledgeBase(settings) as fresh:
+        assert fresh.search("vouchers", mode="semantic").hits[0].id == "de-vouchers"
+        assert consistent(fresh)
+
+
+def test_index_of_another_model_fails_loudly(kb, corpus, tmp_path):
+    kb.ingest([corpus])
+    other = Settings(home=kb.home, model=str(tmp_path))  # a directory: a different model
+    with KnowledgeBase(other) as mismatched:
+        with pytest.raises(IndexMismatch, match="built with model 'hashing'"):
+            mismatched.index
+
+
+ITEMS = {r["id"]: r for r in yaml.safe_load(RECORDS)}
+FIELDS = {"territory": "country", "level": "level", "challenge": "challenges", "theme": "themes",
+          "support": "support", "typology": "typology"}
+
+
+def expected_ids(filters: dict[str, list[str]]) -> set[str]:
+    """Which fixture records pass the filters, computed without policykb."""
+    def values(record, facet):
+        v = record.get(FIELDS[facet])
+        return set(v if isinstance(v, list) else [v])
+    return {i for i, r in ITEMS.items() if all(values(r, f) & set(vs) for f, vs in filters.items())}
+
+
+FILTER_CASES = [
+    {"territory": ["DE"]},
+    {"territory": ["FR", "AT"]},
+    {"challenge": ["green"], "support": ["networking"]},
+    {"challenge": ["internationalisation"], "level": ["european", "national"]},
+    {"theme": ["textile", "health"], "challenge": ["digital"]},
+    {"support": ["networking"], "typology": ["eu-partnership"], "territory": ["EU"]},
+    {"territory": ["JP"]},
+]
+
+
+@pytest.mark.parametrize("filters", FILTER_CASES)
+@pytest.mark.parametrize("mode", ["hybrid", "semantic", "keyword"])
+def test_filters_never_leak(kb, corpus, filters, mode):
+    (corpus / "guide.md").unlink()
+    kb.ingest([corpus])
+    allowed = expected_ids(filters)
+    for query in ("", "cluster", "green digital partnership"):
+        result = kb.search(query, mode=mode, filters=filters, size=50)
+        got = {h.id for h in result.hits}
+        assert got <= allowed
+        if query == "":
+            assert got == allowed and result.total == len(allowed)
+
+
+@pytest.mark.parametrize("filters", FILTER_CASES)
+def test_disjunctive_facet_counts_match_independent_counts(kb, corpus, filters):
+    (corpus / "guide.md").unlink()
+    kb.ingest([corpus])
+    facets = kb.search("", filters=filters).facets
+    for facet in FIELDS:
+        others = {f: v for f, v in filters.items() if f != facet}
+        counts: dict[str, int] = {}
+        for item_id in expected_ids(others):
+            v = ITEMS[item_id][FIELDS[facet]]
+            for value in v if isinstance(v, list) else [v]:
+                counts[value] = counts.get(value, 0) + 1
+        got = {v["value"]: v["count"] for v in facets[facet]["values"] if v["count"]}
+        assert got == counts, facet
+        assert {v["value"] for v in facets[facet]["values"] if v["selected"]} == set(filters.get(facet, []))
+
+
+def test_keyword_result_set_drives_counts_and_total(kb, corpus):
+    kb.ingest([corpus])
+    result = kb.search("textile", mode="keyword")
+    assert result.total == 1 and [h.id for h in result.hits] == ["fr-es-green"]
+    assert {v["value"]: v["count"] for v in result.facets["territory"]["values"]} == {"ES": 1, "FR": 1}
+
+
+def test_year_range(kb, corpus):
+    kb.ingest([corpus])
+    ids = lambda **kw: sorted(h.id for h in kb.search("", size=50, **kw).hits)  # noqa: E731
+    assert ids(year_from=2023) == ["at-upper-austria", "de-vouchers", "eu-exchange", "guide-abroad"]
+    assert ids(year_to=2000) == ["at-upper-austria", "guide-abroad"]
+    with pytest.raises(InvalidQuery):
+        kb.search("", year_from=2020, year_to=2010)
+
+
+def test_hits_carry_best_passage_snippet_and_facets(kb, corpus):
+    kb.ingest([corpus])
+    hit = kb.search("export contracts monitoring", mode="keyword").hits[0]
+    assert hit.id == "guide-abroad" and hit.kind == "guide"
+    assert hit.passage.startswith("Monitoring")
+    assert "<mark>export</mark> <mark>contracts</mark>" in hit.snippet
+    assert hit.facets["challenge"] == ["internationalisation"] and hit.source.endswith("guide.md")
+
+
+def test_pagination(kb, corpus):
+    kb.ingest([corpus])
+    pages = [kb.search("cluster", mode="hybrid", page=p, size=2) for p in (1, 2, 3)]
+    ids = [h.id for r in pages for h in r.hits]
+    assert len(ids) == len(set(ids)) == pages[0].total == 5
+
+
+def test_similar_excludes_the_item(kb, corpus):
+    kb.ingest([corpus])
+    hits = kb.similar("de-vouchers", k=3)
+    assert len(hits) == 3 and "de-vouchers" not in {h.id for h in hits}
+    with pytest.raises(NotFound):
+        kb.similar("nope")
+
+
+def test_unknown_filter_value_is_a_clear_error(kb, corpus):
+    kb.ingest([corpus])
+    with pytest.raises(UnknownFacetValue, match="'Narnia' for territory"):
+        kb.search("x", filters={"territory": ["Narnia"]})
+
+
+def test_export_round_trips_through_ingest(kb, corpus, tmp_path):
+    from policykb.cli import write_records
+
+    kb.ingest([corpus])
+    for fmt in ("csv", "json", "jsonl"):
+        out = tmp_path / f"export-{fmt}" / f"all.{fmt}"
+        out.parent.mkdir()
+        with out.open("w") as fh:
+            write_records(kb.export(), fmt, fh)
+        with KnowledgeBase(Settings(home=tmp_path / f"kb-{fmt}", model="hashing")) as copy:
+            report = copy.ingest([out])
+            assert (len(report.added), report.skipped) == (5, [])
+            for item_id in ITEMS:
+                original, again = kb.get(item_id), copy.get(item_id)
+                assert {k: again[k] for k in ("title", "country", "challenges", "support", "start_year", "links")} == \
+                       {k: original[k] for k in ("title", "country", "challenges", "support", "start_year", "links")}
+
+
+def test_unchanged_stats_do_not_move(kb, corpus):
+    kb.ingest([corpus])
+    before = kb.stats()
+    kb.ingest([corpus], prune=True)
+    assert kb.stats() == before
+
+
+def test_all_combinations_of_two_filters_stay_inside(kb, corpus):
+    (corpus / "guide.md").unlink()
+    kb.ingest([corpus])
+    for a, b in itertools.combinations(["DE", "FR", "AT", "EU", "ES"], 2):
+        got = {h.id for h in kb.search("cluster", filters={"territory": [a, b]}, size=50).hits}
+        assert got <= expected_ids({"territory": [a, b]})
