@@ -1,0 +1,121 @@
+"""The CLI: clean errors, JSON shapes, batch search, and help that stays honest."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from policykb.cli import cli
+
+ROOT = Path(__file__).resolve().parents[1]
+HIT_KEYS = {"id", "kind", "title", "score", "passage", "page", "source", "url", "facets", "snippet"}
+
+
+@pytest.fixture
+def run(tmp_path):
+    runner = CliRunner()
+
+    def invoke(*args: str, input: str | None = None):
+        return runner.invoke(cli, ["--home", str(tmp_path / "kb"), "--model", "hashing", *args], input=input)
+
+    return invoke
+
+
+def test_ingest_then_search_json(run, corpus):
+    result = run("ingest", str(corpus))
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("added 5, updated 0, unchanged 0, removed 0, skipped 0")
+    out = run("search", "vouchers", "--json", "--territory", "Germany")
+    data = json.loads(out.output)
+    assert data["total"] == 1 and data["hits"][0]["id"] == "de-vouchers"
+    assert HIT_KEYS <= set(data["hits"][0])
+    assert data["hits"][0]["facets"]["territory"] == ["DE"]
+    assert set(data["facets"]) == {"territory", "level", "challenge", "theme", "support", "typology", "kind", "language"}
+
+
+def test_ingest_exit_status_on_skipped_input(run, corpus):
+    (corpus / "bad.csv").write_text("title,level\nX,planetary\n")
+    result = run("ingest", str(corpus))
+    assert result.exit_code == 1
+    assert "bad.csv:2: unknown value 'planetary' for level" in result.output
+    assert run("ingest", str(corpus), "--keep-going").exit_code == 0
+
+
+def test_batch_search(run, corpus, tmp_path):
+    run("ingest", str(corpus))
+    batch = tmp_path / "q.jsonl"
+    batch.write_text(
+        json.dumps({"id": "q1", "query": "textile", "filters": {"challenge": ["green"]}, "k": 2, "mode": "keyword"})
+        + "\n" + json.dumps({"id": "q2", "query": "x", "filters": {"territory": ["Narnia"]}}) + "\n"
+    )
+    result = run("search", "--batch", str(batch))
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [h["id"] for h in lines[0]["hits"]] == ["fr-es-green"] and lines[0]["id"] == "q1"
+    assert "unknown value 'Narnia' for territory" in lines[1]["error"]
+
+
+def test_show_similar_facets_stats_taxonomy_export(run, corpus):
+    run("ingest", str(corpus))
+    shown = json.loads(run("show", "guide-abroad", "--json").output)
+    assert shown["kind"] == "guide" and [p["section"] for p in shown["passages"]] == ["Missions", "Monitoring"]
+    similar = json.loads(run("similar", "de-vouchers", "--json", "--k", "2").output)
+    assert len(similar) == 2 and "de-vouchers" not in {h["id"] for h in similar}
+    facets = json.loads(run("facets", "--json", "--level", "national").output)
+    assert {v["value"]: v["count"] for v in facets["challenge"]["values"]} == {"internationalisation": 1, "sme-growth": 1}
+    stats = json.loads(run("stats", "--json").output)
+    assert (stats["items"], stats["by_kind"]) == (5, {"example": 4, "guide": 1})
+    assert "vouchers" in run("taxonomy", "support").output
+    csv_out = run("export", "--format", "csv", "--territory", "AT").output
+    assert csv_out.splitlines()[1].startswith("at-upper-austria,example,Upper Austria cluster programme")
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["show", "missing"], "Error: no item with id 'missing'"),
+        (["search", "x", "--challenge", "greem"], "Error: unknown value 'greem' for challenge; did you mean 'green'?"),
+        (["search", "x", "--year-from", "2020", "--year-to", "2000"], "Error: year_from 2020 is after year_to 2000"),
+    ],
+)
+def test_errors_are_clean_messages(run, corpus, args, message):
+    run("ingest", str(corpus))
+    result = run(*args)
+    assert result.exit_code == 1 and message in result.output and "Traceback" not in result.output
+
+
+def test_missing_model_names_the_setting(tmp_path, corpus):
+    result = CliRunner().invoke(cli, ["--home", str(tmp_path / "kb"), "--model", "no-such-model", "ingest", str(corpus)])
+    assert result.exit_code == 1
+    assert "embedding model 'no-such-model' is not available offline: POLICYKB_MODEL" in result.output
+
+
+COMMANDS = sorted(cli.commands)
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_command_has_help_with_an_example(command):
+    result = CliRunner().invoke(cli, [command, "--help"])
+    assert result.exit_code == 0 and "Example:" in result.output
+
+
+def test_readme_mentions_every_command_and_its_policykb_lines_parse():
+    readme = (ROOT / "README.md").read_text()
+    for command in COMMANDS:
+        assert f"policykb {command}" in readme or f"policykb --home index {command}" in readme, command
+    for line in re.findall(r"^\s*(?:\$ )?policykb (.+)$", readme, re.M):
+        args = [a.strip('"') for a in re.findall(r'"[^"]*"|\S+', line.split(" > ")[0].split(" | ")[0])]
+        result = CliRunner().invoke(cli, [*args, "--help"] if args[0] != "--help" else args)
+        assert result.exit_code == 0, (line, result.output)
+
+
+def test_readme_make_targets_exist():
+    readme = (ROOT / "README.md").read_text()
+    makefile = (ROOT / "Makefile").read_text()
+    for target in set(re.findall(r"^\s*make (\w+)", readme, re.M)):
+        assert re.search(rf"^{target}:", makefile, re.M), target
+    assert "make run" in readme and "make test" in readme
+    assert (ROOT / ".ci" / "run").read_text().strip().endswith("make test")
