@@ -21,6 +21,7 @@ Rerun from the repository root with::
 from __future__ import annotations
 
 import re
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -108,6 +109,7 @@ def render(meta: dict[str, Any], body: str) -> CaseStudyPDF:
     pdf.set_author(to_latin1(str(meta.get("organisation", ""))))
     pdf.set_keywords(to_latin1(", ".join(meta.get("challenges", []) + meta.get("themes", []))))
     pdf.set_creator("scripts/make_sample_pdf.py (fpdf2)")
+    pdf.set_creation_date(datetime(2026, 11, 21, tzinfo=timezone.utc))  # fixed: reruns give the same bytes
     pdf.set_margins(20, 20, 20)
     pdf.set_auto_page_break(auto=True, margin=20)
     pdf.add_page()
@@ -118,7 +120,7 @@ def render(meta: dict[str, Any], body: str) -> CaseStudyPDF:
             level = int(kind[1])
             pdf.ln(3 if level > 1 else 0)
             pdf.set_font("helvetica", "B", HEADING_SIZES[level])
-            pdf.multi_cell(0, HEADING_SIZES[level] * 0.5, text.replace("**", ""),
+            pdf.multi_cell(0, HEADING_SIZES[level] * 0.5, text.replace("**", ""), align="L",
                            new_x=XPos.LMARGIN, new_y=YPos.NEXT)
             pdf.ln(2)
         elif kind == "li":

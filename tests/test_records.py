@@ -71,3 +71,9 @@ def test_front_matter():
     meta, body = parse_front_matter("---\ntitle: T\nkind: guide\n---\n# Body\n")
     assert meta == {"title": "T", "kind": "guide"} and body == "# Body\n"
     assert parse_front_matter("# no front matter") == ({}, "# no front matter")
+
+
+def test_yaml_no_is_norway_not_false():
+    rows = list(iter_records("- title: A\n  country: NO\n  flag: yes\n  ok: true\n", ".yaml"))
+    assert rows == [(1, {"title": "A", "country": "NO", "flag": "yes", "ok": True})]
+    assert record_to_item(rows[0][1], "f.yaml", TAX).facets["territory"] == ["NO"]

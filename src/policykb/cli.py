@@ -207,8 +207,15 @@ def _print_hit(rank: int, hit: dict[str, Any]) -> None:
     tags = " · ".join(x for x in (hit["kind"], where, ", ".join(facets.get("level", []))) if x)
     click.echo(f"\n{rank:>2}. {click.style(hit['title'], bold=sys.stdout.isatty())}  [{tags}]  id={hit['id']}")
     page = f"p. {hit['page']} · " if hit.get("page") else ""
-    click.echo(f"    {page}{hit['source']}  (score {hit['score']:.4f})")
+    click.echo(f"    {page}{_display_path(hit['source'])}  (score {hit['score']:.4f})")
     click.echo("    " + _marked(hit["snippet"]))
+
+
+def _display_path(source: str) -> str:
+    try:
+        return str(Path(source).relative_to(Path.cwd()))
+    except ValueError:
+        return source
 
 
 def _print_facets(facets: dict[str, Any]) -> None:

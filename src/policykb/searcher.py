@@ -119,7 +119,8 @@ class Searcher:
         best = {}
         for pid, item, _ in sorted(kw + dense, key=lambda r: -passage_scores[r[0]]):
             best.setdefault(item, pid)
-        ranked = sorted(item_scores, key=lambda i: (-item_scores[i], i))
+        dense_rank = {item: rank for rank, item in enumerate(_items(dense))}
+        ranked = sorted(item_scores, key=lambda i: (-item_scores[i], dense_rank.get(i, len(dense_rank)), i))
         return ranked, best, {i: round(s, 6) for i, s in item_scores.items()}
 
     def _hits(self, ids: list[str], passages: dict[str, Passage], scores: dict[str, float], query: str) -> list[Hit]:

@@ -12,7 +12,7 @@ from typing import Any
 import yaml
 
 from ..errors import InvalidRecord
-from .records import parse_front_matter
+from .records import load_yaml, parse_front_matter
 
 DOCUMENT_SUFFIXES = {".pdf", ".md", ".markdown", ".txt", ".text", ".html", ".htm"}
 
@@ -58,7 +58,7 @@ def read_sidecar(path: Path) -> dict[str, Any]:
     if not side.exists():
         return {}
     try:
-        meta = yaml.safe_load(side.read_text(encoding="utf-8")) or {}
+        meta = load_yaml(side.read_text(encoding="utf-8")) or {}
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
         raise InvalidRecord(f"unreadable sidecar {side.name}: {exc}") from None
     if not isinstance(meta, dict):

@@ -30,6 +30,23 @@ ALIASES = {
 DEFAULT_TYPOLOGY = {"guide": "guide", "case_study": "case-study"}
 
 
+class _YAMLLoader(yaml.SafeLoader):
+    """YAML 1.2 booleans: only true/false, so `country: NO` stays Norway and `yes`/`on` stay text."""
+
+
+_YAMLLoader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_YAMLLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
+
+
+def load_yaml(text: str) -> Any:
+    return yaml.load(text, Loader=_YAMLLoader)  # noqa: S506 - a SafeLoader subclass
+
+
 def slugify(text: str) -> str:
     slug = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
     return slug[:80] or "item"
@@ -159,8 +176,8 @@ def _unwrap(data: Any) -> list[Any]:
 
 def _yaml_records(text: str) -> Iterator[tuple[int | None, Any]]:
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        node = yaml.compose(text, Loader=_YAMLLoader)
+        data = load_yaml(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""
@@ -210,7 +227,7 @@ def parse_front_matter(text: str) -> tuple[dict[str, Any], str]:
     if not match:
         return {}, text
     try:
-        meta = yaml.safe_load(match.group(1)) or {}
+        meta = load_yaml(match.group(1)) or {}
     except yaml.YAMLError as exc:
         raise InvalidRecord(f"invalid YAML front matter: {exc}") from None
     if not isinstance(meta, dict):
