@@ -4,6 +4,8 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 HOME_DIR ?= index
 QUESTION ?= how do regions help cluster SMEs go international?
+HOST ?= 127.0.0.1
+PORT ?= 8000
 
 .PHONY: run test install build clean
 
@@ -19,10 +21,11 @@ install: $(STAMP)
 build: install
 	$(VENV)/bin/policykb --home $(HOME_DIR) ingest ingest/ --prune
 
-## build, then answer a sample question (the API and UI will be served here once they land)
+## build, answer a sample question, then serve the HTTP API until Ctrl-C
 run: build
 	$(VENV)/bin/policykb --home $(HOME_DIR) stats
-	$(VENV)/bin/policykb --home $(HOME_DIR) search "$(QUESTION)" --k 5
+	$(VENV)/bin/policykb --home $(HOME_DIR) search "$(QUESTION)" --k 3
+	$(VENV)/bin/policykb --home $(HOME_DIR) serve --host $(HOST) --port $(PORT)
 
 ## install what the tests need and run the whole suite
 test: install

@@ -107,6 +107,15 @@ def test_bad_inputs_are_skipped_and_the_rest_ingested(kb, corpus, make_pdf):
     assert consistent(kb)
 
 
+def test_skipped_rows_are_reported_again_on_the_next_run(kb, corpus):
+    (corpus / "rows.csv").write_text("id,title,level\nok-row,Fine,national\nbad-row,Bad,planetary\n")
+    first = kb.ingest([corpus])
+    again = kb.ingest([corpus])
+    assert [(p.line, p.reason[:30]) for p in again.skipped] == [(3, "unknown value 'planetary' for ")]
+    assert [p.reason for p in again.skipped] == [p.reason for p in first.skipped]
+    assert (again.added, again.updated, again.embedded) == ([], [], 0)
+
+
 def test_corrupted_update_keeps_previous_version(kb, tmp_path, make_pdf):
     pdf = make_pdf(tmp_path / "docs" / "case.pdf", ["Cluster vouchers case study text."])
     kb.ingest([tmp_path / "docs"])
@@ -256,7 +265,7 @@ def test_unknown_filter_value_is_a_clear_error(kb, corpus):
 
 
 def test_export_round_trips_through_ingest(kb, corpus, tmp_path):
-    from policykb.cli import write_records
+    from policykb.export import write_records
 
     kb.ingest([corpus])
     for fmt in ("csv", "json", "jsonl"):

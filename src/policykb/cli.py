@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import html
 import io
 import json
@@ -17,6 +16,7 @@ import click
 
 from .config import Settings
 from .errors import PolicyKBError
+from .export import write_records
 from .kb import KnowledgeBase
 from .search import MODES
 
@@ -371,20 +371,6 @@ def export(lazy: _LazyKB, fmt: str, output: io.TextIOBase, query: str, mode: str
     write_records(records, fmt, output)
 
 
-def write_records(records: list[dict[str, Any]], fmt: str, out: io.TextIOBase) -> None:
-    if fmt == "json":
-        out.write(json.dumps(records, ensure_ascii=False, indent=2) + "\n")
-    elif fmt == "jsonl":
-        for record in records:
-            out.write(json.dumps(record, ensure_ascii=False) + "\n")
-    else:
-        fields = list(records[0]) if records else ["id", "title"]
-        writer = csv.DictWriter(out, fieldnames=fields, lineterminator="\n")
-        writer.writeheader()
-        for record in records:
-            writer.writerow({k: "; ".join(map(str, v)) if isinstance(v, list) else v for k, v in record.items()})
-
-
 @cli.command()
 @pass_kb
 @handle_errors
@@ -397,6 +383,31 @@ def reindex(lazy: _LazyKB) -> None:
     """
     result = lazy.kb.reindex()
     click.echo(f"index rebuilt: {result['passages']} passages ({result['embedded']} embedded)")
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
+@click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True, help="TCP port.")
+@click.option("--workers", type=click.IntRange(1, 32), default=1, show_default=True, help="Worker processes.")
+@pass_kb
+@handle_errors
+def serve(lazy: _LazyKB, host: str, port: int, workers: int) -> None:
+    """Serve the HTTP API (OpenAPI docs at /docs) over the knowledge base.
+
+    \b
+    Example:
+      policykb --home index serve --port 8000
+    """
+    import os
+
+    import uvicorn
+
+    # Workers are separate processes: they read their settings from the environment.
+    os.environ["POLICYKB_HOME"] = str(lazy.settings.home)
+    os.environ["POLICYKB_MODEL"] = lazy.settings.model
+    click.echo(f"policykb API on http://{host}:{port}/ (docs at http://{host}:{port}/docs)")
+    uvicorn.run("policykb.api:app_factory", factory=True, host=host, port=port, workers=workers,
+                log_level="warning")
 
 
 def main() -> None:

@@ -161,6 +161,16 @@ class KnowledgeBase:
         stats["index"] = {k: manifest.get(k) for k in ("dimension", "count", "generation")}
         return stats
 
+    def check(self) -> dict[str, Any]:
+        """Do the store and the index on disk agree (generation and number of vectors)?"""
+        stats = self.store.stats()
+        vectors = len(self.index)  # loads the index, rebuilding it if its generation is stale
+        manifest = read_manifest(self.home) or {}
+        ok = manifest.get("generation") == stats["generation"] and manifest.get("count") == vectors == stats["passages"]
+        return {"status": "ok" if ok else "inconsistent", "generation": stats["generation"],
+                "index_generation": manifest.get("generation"), "items": stats["items"],
+                "passages": stats["passages"], "vectors": vectors}
+
     def facet_overview(self, facet_size: int = 100) -> dict[str, Any]:
         """Counts of every facet value over the whole knowledge base."""
         return self.search("", size=1, facet_size=facet_size).facets

@@ -77,7 +77,8 @@ def ingest(kb: KnowledgeBase, paths: list[Path], prune: bool = False, progress: 
             report.skipped.append(result.failed)  # the file's previous items, if any, stay as they were
             continue
         report.skipped += result.skipped
-        plan = FilePlan(key, digest, size, [], known["item_ids"] if known else [])
+        # A file with skipped records is not marked as seen, so the next run reports them again.
+        plan = FilePlan(key, "" if result.skipped else digest, size, [], known["item_ids"] if known else [])
         stored = kb.store.item_sources([i.id for i in result.items])
         for item in result.items:
             owner = owners.get(item.id) or (stored[item.id][1] if item.id in stored else key)

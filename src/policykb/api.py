@@ -1,0 +1,231 @@
+"""HTTP API over the `KnowledgeBase` facade: `create_app(settings)` builds it, nothing happens at import.
+
+Read-only endpoints for now (search, items, similar, file, facets, stats, health, export); every
+error is `{"error": {"code", "message", "details"}}` with the right status, never a stack trace.
+"""
+
+import io
+import logging
+import threading
+from contextlib import asynccontextmanager
+from pathlib import Path
+from collections.abc import AsyncIterator, Iterator
+from typing import Annotated, Any, Literal
+
+from fastapi import Depends, FastAPI, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse, Response
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from .config import Settings
+from .errors import NotFound, PolicyKBError
+from .export import write_records
+from .kb import KnowledgeBase
+
+log = logging.getLogger("policykb.api")
+
+
+class HitModel(BaseModel):
+    id: str
+    kind: str
+    title: str
+    score: float
+    passage: str
+    page: int | None
+    snippet: str
+    source: str
+    url: str | None
+    facets: dict[str, list[str]]
+    summary: str
+    region: str | None
+    start_year: int | None
+    end_year: int | None
+
+
+class FacetValueModel(BaseModel):
+    value: str
+    label: str
+    count: int
+    selected: bool
+
+
+class FacetModel(BaseModel):
+    label: str
+    values: list[FacetValueModel]
+    truncated: bool
+
+
+class SearchResponse(BaseModel):
+    query: str
+    mode: str
+    total: int
+    page: int
+    size: int
+    hits: list[HitModel]
+    facets: dict[str, FacetModel]
+
+
+class HealthResponse(BaseModel):
+    status: Literal["ok", "inconsistent"]
+    generation: int
+    index_generation: int | None
+    items: int
+    passages: int
+    vectors: int
+
+
+class ErrorBody(BaseModel):
+    code: str
+    message: str
+    details: dict[str, Any]
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorBody
+
+
+def error_response(status: int, code: str, message: str, details: dict[str, Any] | None = None) -> JSONResponse:
+    return JSONResponse({"error": {"code": code, "message": message, "details": details or {}}}, status_code=status)
+
+
+class SearchParams:
+    """Query and filters shared by /search and /export (facet filters are repeatable parameters)."""
+
+    def __init__(
+        self,
+        q: Annotated[str, Query(max_length=1000, description="Question or keywords; empty browses.")] = "",
+        mode: Literal["hybrid", "semantic", "keyword"] = "hybrid",
+        territory: Annotated[list[str], Query(max_length=50)] = [],  # noqa: B006 - FastAPI copies defaults
+        level: Annotated[list[str], Query(max_length=50)] = [],  # noqa: B006
+        challenge: Annotated[list[str], Query(max_length=50)] = [],  # noqa: B006
+        theme: Annotated[list[str], Query(max_length=50)] = [],  # noqa: B006
+        support: Annotated[list[str], Query(max_length=50)] = [],  # noqa: B006
+        typology: Annotated[list[str], Query(max_length=50)] = [],  # noqa: B006
+        kind: Annotated[list[str], Query(max_length=50)] = [],  # noqa: B006
+        language: Annotated[list[str], Query(max_length=50)] = [],  # noqa: B006
+        year_from: Annotated[int | None, Query(ge=1800, le=2100)] = None,
+        year_to: Annotated[int | None, Query(ge=1800, le=2100)] = None,
+    ) -> None:
+        self.q, self.mode, self.year_from, self.year_to = q, mode, year_from, year_to
+        self.filters = {name: values for name, values in {
+            "territory": territory, "level": level, "challenge": challenge, "theme": theme,
+            "support": support, "typology": typology, "kind": kind, "language": language,
+        }.items() if values}
+
+
+def create_app(settings: Settings | None = None, kb: KnowledgeBase | None = None) -> FastAPI:
+    """The FastAPI app over one knowledge base (opened at startup, closed at shutdown).
+
+    No `from __future__ import annotations` in this module: FastAPI must see the real types of
+    the dependency aliases defined inside this function.
+    """
+    settings = settings or Settings()
+    state: dict[str, KnowledgeBase] = {}
+    lock = threading.RLock()  # one SQLite connection per process: requests take turns on it
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        state["kb"] = kb or KnowledgeBase(settings)
+        yield
+        if kb is None:
+            state["kb"].close()
+
+    app = FastAPI(
+        title="policykb",
+        version="0.1.0",
+        description="Search cluster and innovation policy examples, guides and case studies.",
+        lifespan=lifespan,
+        responses={422: {"model": ErrorResponse}, 404: {"model": ErrorResponse}},
+    )
+
+    def get_kb() -> Iterator[KnowledgeBase]:
+        with lock:
+            yield state["kb"]
+
+    KB = Annotated[KnowledgeBase, Depends(get_kb)]
+    Params = Annotated[SearchParams, Depends()]
+
+    @app.exception_handler(PolicyKBError)
+    async def domain_error(request: Request, exc: PolicyKBError) -> JSONResponse:
+        return error_response(exc.status, exc.code, exc.message, exc.details)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [{"loc": list(e.get("loc", [])), "msg": e.get("msg", "")} for e in exc.errors()]
+        first = errors[0] if errors else {"loc": [], "msg": "invalid request"}
+        message = f"{'.'.join(map(str, first['loc']))}: {first['msg']}"
+        return error_response(422, "invalid_request", message, {"errors": errors})
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return error_response(exc.status_code, "http_error", str(exc.detail))
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s", request.url.path)
+        return error_response(500, "internal_error", "internal error; see the server log")
+
+    @app.get("/search", response_model=SearchResponse, summary="Search with filters and facet counts")
+    def search(kb: KB, params: Params, page: Annotated[int, Query(ge=1, le=1000)] = 1,
+               size: Annotated[int, Query(ge=1, le=100)] = 10) -> dict[str, Any]:
+        return kb.search(params.q, mode=params.mode, filters=params.filters, year_from=params.year_from,
+                         year_to=params.year_to, page=page, size=size).to_dict()
+
+    @app.get("/items/{item_id}", summary="One item with facets, passages and pages")
+    def item(kb: KB, item_id: str) -> dict[str, Any]:
+        return kb.get(item_id)
+
+    @app.get("/items/{item_id}/similar", response_model=list[HitModel], summary="Items similar in meaning")
+    def similar(kb: KB, item_id: str, k: Annotated[int, Query(ge=1, le=50)] = 5) -> list[dict[str, Any]]:
+        return [h.to_dict() for h in kb.similar(item_id, k=k)]
+
+    @app.get("/items/{item_id}/file", summary="The original document (PDF, Markdown, ...)",
+             response_class=FileResponse)
+    def item_file(kb: KB, item_id: str) -> FileResponse:
+        source = kb.get(item_id)["source"]
+        path = Path(source)
+        if not source or path.suffix.lower() not in {".pdf", ".md", ".txt", ".html", ".htm", ".markdown"} \
+                or not path.is_file():
+            raise NotFound(f"item {item_id!r} has no original document file", {"id": item_id})
+        media = {".pdf": "application/pdf", ".html": "text/html", ".htm": "text/html"}.get(
+            path.suffix.lower(), "text/plain; charset=utf-8")
+        return FileResponse(path, media_type=media, filename=path.name,
+                            content_disposition_type="inline")
+
+    @app.get("/facets", summary="The taxonomy with labels, synonyms and counts")
+    def facets(kb: KB) -> list[dict[str, Any]]:
+        counts = kb.facet_overview(facet_size=300)
+        described = kb.taxonomy.describe()
+        for facet in described:
+            by_value = {v["value"]: v["count"] for v in counts[facet["name"]]["values"]}
+            for value in facet["values"]:
+                value["count"] = by_value.get(value["id"], 0)
+        return described
+
+    @app.get("/stats", summary="Counts of items, passages and files")
+    def stats(kb: KB) -> dict[str, Any]:
+        return kb.stats()
+
+    @app.get("/health", response_model=HealthResponse, responses={503: {"model": HealthResponse}},
+             summary="Store and index agree")
+    def health(kb: KB) -> Any:
+        body = kb.check()
+        return body if body["status"] == "ok" else JSONResponse(body, status_code=503)
+
+    @app.get("/export", summary="Items of a search as CSV, JSON or JSONL", response_class=Response)
+    def export(kb: KB, params: Params, format: Literal["csv", "json", "jsonl"] = "csv") -> Response:
+        records = kb.export(params.q, mode=params.mode, filters=params.filters, year_from=params.year_from,
+                            year_to=params.year_to)
+        out = io.StringIO()
+        write_records(records, format, out)
+        media = {"csv": "text/csv", "json": "application/json", "jsonl": "application/x-ndjson"}[format]
+        return Response(out.getvalue(), media_type=f"{media}; charset=utf-8",
+                        headers={"Content-Disposition": f'attachment; filename="policykb-export.{format}"'})
+
+    return app
+
+
+def app_factory() -> FastAPI:
+    """For `uvicorn --factory policykb.api:app_factory` (settings from POLICYKB_* variables)."""
+    return create_app(Settings())

@@ -1,0 +1,88 @@
+"""The HTTP API over a tmp_path knowledge base (hashing embedder): every endpoint and its error paths."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from fastapi.testclient import TestClient
+
+from policykb.api import create_app
+from policykb.kb import KnowledgeBase
+
+
+@pytest.fixture
+def client(settings, corpus, make_pdf):
+    make_pdf(corpus / "handbook.pdf", ["Intro page.", "Vouchers for cluster firms on page two."], title="Handbook")
+    with KnowledgeBase(settings) as kb:
+        assert kb.ingest([corpus]).skipped == []
+    with TestClient(create_app(settings)) as test_client:
+        yield test_client
+
+
+def test_search_with_repeatable_filters_and_facets(client):
+    response = client.get("/search", params=[("q", "cluster"), ("territory", "FR"), ("territory", "Austria")])
+    assert response.status_code == 200
+    data = response.json()
+    assert {h["id"] for h in data["hits"]} == {"fr-es-green", "at-upper-austria"} and data["total"] == 2
+    territory = {v["value"]: (v["count"], v["selected"]) for v in data["facets"]["territory"]["values"]}
+    assert territory["FR"] == (1, True) and territory["DE"] == (1, False)
+
+
+def test_search_page_and_browse(client):
+    data = client.get("/search", params={"size": 2, "page": 2}).json()
+    assert data["total"] == 6 and len(data["hits"]) == 2
+
+
+@pytest.mark.parametrize(
+    "params, status, code",
+    [
+        ({"challenge": "greem"}, 422, "unknown_facet_value"),
+        ({"mode": "magic"}, 422, "invalid_request"),
+        ({"size": 0}, 422, "invalid_request"),
+        ({"year_from": 2020, "year_to": 2000}, 422, "invalid_query"),
+    ],
+)
+def test_search_errors_are_uniform(client, params, status, code):
+    response = client.get("/search", params=params)
+    assert response.status_code == status
+    assert response.json()["error"]["code"] == code and response.json()["error"]["message"]
+
+
+def test_item_similar_and_file(client):
+    item = client.get("/items/handbook").json()
+    assert item["pages"] == 2 and [p["page"] for p in item["passages"]] == [1, 2]
+    similar = client.get("/items/de-vouchers/similar", params={"k": 2}).json()
+    assert len(similar) == 2 and "de-vouchers" not in {h["id"] for h in similar}
+    pdf = client.get("/items/handbook/file")
+    assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf" and pdf.content[:5] == b"%PDF-"
+    missing = client.get("/items/de-vouchers/file")
+    assert missing.status_code == 404 and missing.json()["error"]["code"] == "not_found"
+    assert client.get("/items/nope").json() == {
+        "error": {"code": "not_found", "message": "no item with id 'nope'", "details": {"id": "nope"}}
+    }
+
+
+def test_facets_stats_health(client):
+    facets = {f["name"]: f for f in client.get("/facets").json()}
+    vouchers = next(v for v in facets["support"]["values"] if v["id"] == "vouchers")
+    assert vouchers["count"] == 1 and "innovation vouchers" in vouchers["synonyms"]
+    assert client.get("/stats").json()["items"] == 6
+    health = client.get("/health").json()
+    assert health["status"] == "ok" and health["vectors"] == health["passages"]
+
+
+@pytest.mark.parametrize("fmt", ["csv", "json", "jsonl"])
+def test_export_follows_filters(client, fmt):
+    response = client.get("/export", params={"format": fmt, "challenge": "green"})
+    assert response.status_code == 200
+    text = response.text
+    if fmt == "csv":
+        assert [line.split(",")[0] for line in text.splitlines()[1:]] == ["fr-es-green", "at-upper-austria"]
+    else:
+        records = json.loads(text) if fmt == "json" else [json.loads(line) for line in text.splitlines()]
+        assert sorted(r["id"] for r in records) == ["at-upper-austria", "fr-es-green"]
+
+
+def test_openapi_is_served(client):
+    assert "/search" in client.get("/openapi.json").json()["paths"]
