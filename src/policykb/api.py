@@ -22,25 +22,9 @@ from .config import Settings
 from .errors import NotFound, PolicyKBError
 from .export import write_records
 from .kb import KnowledgeBase
+from .models import Hit
 
 log = logging.getLogger("policykb.api")
-
-
-class HitModel(BaseModel):
-    id: str
-    kind: str
-    title: str
-    score: float
-    passage: str
-    page: int | None
-    snippet: str
-    source: str
-    url: str | None
-    facets: dict[str, list[str]]
-    summary: str
-    region: str | None
-    start_year: int | None
-    end_year: int | None
 
 
 class FacetValueModel(BaseModel):
@@ -62,7 +46,7 @@ class SearchResponse(BaseModel):
     total: int
     page: int
     size: int
-    hits: list[HitModel]
+    hits: list[Hit]
     facets: dict[str, FacetModel]
 
 
@@ -176,7 +160,7 @@ def create_app(settings: Settings | None = None, kb: KnowledgeBase | None = None
     def item(kb: KB, item_id: str) -> dict[str, Any]:
         return kb.get(item_id)
 
-    @app.get("/items/{item_id}/similar", response_model=list[HitModel], summary="Items similar in meaning")
+    @app.get("/items/{item_id}/similar", response_model=list[Hit], summary="Items similar in meaning")
     def similar(kb: KB, item_id: str, k: Annotated[int, Query(ge=1, le=50)] = 5) -> list[dict[str, Any]]:
         return [h.to_dict() for h in kb.similar(item_id, k=k)]
 
