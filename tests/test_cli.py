@@ -50,12 +50,19 @@ def test_batch_search(run, corpus, tmp_path):
     batch = tmp_path / "q.jsonl"
     batch.write_text(
         json.dumps({"id": "q1", "query": "textile", "filters": {"challenge": ["green"]}, "k": 2, "mode": "keyword"})
-        + "\n" + json.dumps({"id": "q2", "query": "x", "filters": {"territory": ["Narnia"]}}) + "\n"
+        + "\n" + json.dumps({"id": "q2", "query": "x", "filters": {"territory": ["Narnia"]}})
+        + "\n" + json.dumps({"id": "q3", "query": "x", "filters": ["DE"]})
+        + "\n" + json.dumps({"id": "q4", "query": None, "year_from": "x"})
+        + "\n" + json.dumps({"id": "q5", "query": None, "k": 50}) + "\n"
     )
     result = run("search", "--batch", str(batch))
+    assert result.exit_code == 0
     lines = [json.loads(line) for line in result.stdout.splitlines()]
     assert [h["id"] for h in lines[0]["hits"]] == ["fr-es-green"] and lines[0]["id"] == "q1"
     assert "unknown value 'Narnia' for territory" in lines[1]["error"]
+    assert lines[2]["error"] == 'line 3: "filters" must be an object like {"territory": ["DE"]}'
+    assert lines[3]["error"].startswith("line 4: invalid literal for int()")
+    assert len(lines[4]["hits"]) == 5  # a null query browses
 
 
 def test_show_similar_facets_stats_taxonomy_export(run, corpus):
@@ -91,6 +98,13 @@ def test_missing_model_names_the_setting(tmp_path, corpus):
     result = CliRunner().invoke(cli, ["--home", str(tmp_path / "kb"), "--model", "no-such-model", "ingest", str(corpus)])
     assert result.exit_code == 1
     assert "embedding model 'no-such-model' is not available offline: POLICYKB_MODEL" in result.output
+
+
+def test_invalid_environment_setting_is_a_clean_error(monkeypatch):
+    monkeypatch.setenv("POLICYKB_CANDIDATES", "5")
+    result = CliRunner().invoke(cli, ["stats"])
+    assert result.exit_code == 2 and "invalid setting: POLICYKB_CANDIDATES" in result.output
+    assert "Traceback" not in result.output
 
 
 COMMANDS = sorted(cli.commands)

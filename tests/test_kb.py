@@ -295,3 +295,106 @@ def test_all_combinations_of_two_filters_stay_inside(kb, corpus):
     for a, b in itertools.combinations(["DE", "FR", "AT", "EU", "ES"], 2):
         got = {h.id for h in kb.search("cluster", filters={"territory": [a, b]}, size=50).hits}
         assert got <= expected_ids({"territory": [a, b]})
+
+
+# -- regressions found in review ------------------------------------------------------------------
+
+
+def test_duplicate_id_within_one_file_is_skipped(kb, tmp_path):
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "dup.yaml").write_text(
+        "- {id: same, title: First version, summary: Alpha beta.}\n"
+        "- {id: same, title: Second version, summary: Gamma delta.}\n"
+        "- {id: other, title: Other, summary: Epsilon.}\n"
+    )
+    report = kb.ingest([tmp_path / "in"])
+    assert sorted(report.added) == ["other", "same"]
+    assert [p.reason for p in report.skipped] == ["id 'same' appears twice in this file"]
+    assert kb.get("same")["title"] == "First version" and consistent(kb)
+    assert [p.reason for p in kb.ingest([tmp_path / "in"]).skipped] == ["id 'same' appears twice in this file"]
+
+
+def test_renamed_file_keeps_its_items_with_prune(kb, corpus):
+    kb.ingest([corpus])
+    (corpus / "examples" / "records.yaml").rename(corpus / "examples" / "renamed.yaml")
+    report = kb.ingest([corpus], prune=True)
+    assert (report.skipped, report.removed, len(report.updated)) == ([], [], 4)
+    assert kb.get("de-vouchers")["source"].endswith("renamed.yaml") and consistent(kb)
+
+
+def test_id_conflicts_are_reported_on_every_run_until_fixed(kb, tmp_path):
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "a.yaml").write_text("- {id: x, title: From A}\n")
+    (tmp_path / "in" / "b.yaml").write_text("- {id: x, title: From B}\n- {id: y, title: Y}\n")
+    assert len(kb.ingest([tmp_path / "in"]).skipped) == 1
+    assert len(kb.ingest([tmp_path / "in"]).skipped) == 1
+    (tmp_path / "in" / "a.yaml").unlink()
+    report = kb.ingest([tmp_path / "in"], prune=True)
+    assert report.skipped == [] and kb.get("x")["title"] == "From B" and consistent(kb)
+
+
+def test_record_that_turns_invalid_keeps_its_previous_version(kb, corpus):
+    kb.ingest([corpus])
+    path = corpus / "examples" / "records.yaml"
+    path.write_text(path.read_text().replace("country: DE", "country: Germanyy"))
+    report = kb.ingest([corpus])
+    assert report.removed == [] and len(report.skipped) == 1
+    assert kb.get("de-vouchers")["country"] == ["DE"] and consistent(kb)
+    path.write_text(path.read_text().replace("country: Germanyy", "country: AT"))
+    assert kb.ingest([corpus]).updated == ["de-vouchers"]
+
+
+@pytest.mark.parametrize("value", [".inf", "1e999", "2001.5"])
+def test_impossible_years_are_skipped_cleanly(kb, tmp_path, value):
+    (tmp_path / "y.yaml").write_text(f"- {{id: y, title: Y, start_year: {value}}}\n- {{id: z, title: Z}}\n")
+    report = kb.ingest([tmp_path / "y.yaml"])
+    assert report.added == ["z"] and "start_year must be a" in report.skipped[0].reason
+
+
+def many_records(path: Path, n: int) -> Path:
+    path.write_text("\n".join(json.dumps({"id": f"r{i}", "title": f"Record {i}", "summary": f"cluster topic {i % 7}",
+                                          "country": ["DE", "FR", "AT"][i % 3]}) for i in range(n)))
+    return path
+
+
+@pytest.mark.parametrize("mode", ["semantic", "hybrid"])
+def test_hits_never_exceed_total(tmp_path, mode):
+    with KnowledgeBase(Settings(home=tmp_path / "kb", model="hashing", candidates=10)) as kb:
+        kb.ingest([many_records(tmp_path / "r.jsonl", 60)])
+        result = kb.search("topic 3", mode=mode, size=100)
+        assert len(result.hits) == result.total
+        counted = sum(v["count"] for v in result.facets["territory"]["values"])
+        assert counted == result.total
+        if mode == "semantic":
+            assert result.total == 10
+
+
+def test_export_beyond_one_page_limit(tmp_path):
+    with KnowledgeBase(Settings(home=tmp_path / "kb", model="hashing")) as kb:
+        kb.ingest([many_records(tmp_path / "r.jsonl", 1003)])
+        assert len(kb.export()) == 1003
+        assert len(kb.export(filters={"territory": ["DE"]})) == 335
+
+
+def test_keyword_query_without_terms_counts_nothing(kb, corpus):
+    kb.ingest([corpus])
+    result = kb.search("-", mode="keyword", filters={"territory": ["DE"]})
+    assert result.total == 0 and all(v["count"] == 0 or v["selected"] for v in result.facets["territory"]["values"])
+    assert sum(v["count"] for f in result.facets.values() for v in f["values"]) == 0
+
+
+def test_similar_respects_year_range(kb, corpus):
+    kb.ingest([corpus])
+    hits = kb.similar("de-vouchers", k=5, year_to=2000)
+    assert {h.id for h in hits} == {"at-upper-austria", "guide-abroad"}
+
+
+def test_two_handles_on_one_home_stay_consistent(settings, corpus, tmp_path):
+    with KnowledgeBase(settings) as first, KnowledgeBase(settings) as second:
+        first.ingest([corpus / "examples"])
+        assert len(second.index) == first.stats()["passages"]
+        (tmp_path / "more.yaml").write_text("- {id: more, title: More cluster vouchers}\n")
+        first.ingest([tmp_path / "more.yaml"])
+        second.ingest([corpus / "guide.md"])
+        assert consistent(second) and consistent(first)
+        assert second.search("vouchers", mode="semantic", size=10).total == 6

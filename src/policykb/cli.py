@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 import click
+from pydantic import ValidationError
 
 from .config import Settings
 from .errors import PolicyKBError
@@ -70,7 +71,11 @@ def cli(ctx: click.Context, home: Path | None, model: str | None) -> None:
         overrides["home"] = home
     if model:
         overrides["model"] = model
-    settings = Settings(**overrides)
+    try:
+        settings = Settings(**overrides)
+    except ValidationError as exc:
+        problems = "; ".join(f"POLICYKB_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors())
+        raise click.UsageError(f"invalid setting: {problems}") from None
     ctx.obj = ctx.with_resource(_LazyKB(settings))
 
 
@@ -184,9 +189,12 @@ def _run_batch(kb: KnowledgeBase, lines: io.TextIOBase) -> None:
             spec = json.loads(line)
             if not isinstance(spec, dict):
                 raise ValueError("each line must be a JSON object")
-            result = kb.search(str(spec.get("query", "")), mode=spec.get("mode", "hybrid"),
-                               filters=spec.get("filters") or {}, size=int(spec.get("k", 10)), facets=False,
-                               year_from=spec.get("year_from"), year_to=spec.get("year_to"))
+            filters = spec.get("filters") or {}
+            if not isinstance(filters, dict):
+                raise ValueError('"filters" must be an object like {"territory": ["DE"]}')
+            years = {k: int(spec[k]) if spec.get(k) is not None else None for k in ("year_from", "year_to")}
+            result = kb.search(str(spec.get("query") or ""), mode=str(spec.get("mode") or "hybrid"),
+                               filters=filters, size=int(spec.get("k") or 10), facets=False, **years)
             out: dict[str, Any] = {"id": spec.get("id", number), "hits": [h.to_dict() for h in result.hits]}
         except (PolicyKBError, ValueError, TypeError) as exc:
             message = exc.message if isinstance(exc, PolicyKBError) else str(exc)
@@ -270,7 +278,7 @@ def similar(lazy: _LazyKB, item_id: str, k: int, as_json: bool, year_from: int |
     Example:
       policykb similar de-go-cluster --k 3
     """
-    hits = lazy.kb.similar(item_id, k=k, filters=collect_filters(kwargs))
+    hits = lazy.kb.similar(item_id, k=k, filters=collect_filters(kwargs), year_from=year_from, year_to=year_to)
     if as_json:
         _print_json([h.to_dict() for h in hits])
         return

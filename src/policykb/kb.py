@@ -125,10 +125,11 @@ class KnowledgeBase:
         return Searcher(self).search(query, mode=mode, filters=filters, year_from=year_from, year_to=year_to,
                                      page=page, size=size, with_facets=facets, facet_size=facet_size)
 
-    def similar(self, item_id: str, k: int = 10, filters: dict[str, Any] | None = None) -> list:
+    def similar(self, item_id: str, k: int = 10, filters: dict[str, Any] | None = None,
+                year_from: int | None = None, year_to: int | None = None) -> list:
         from .searcher import Searcher
 
-        return Searcher(self).similar(item_id, k=k, filters=filters)
+        return Searcher(self).similar(item_id, k=k, filters=filters, year_from=year_from, year_to=year_to)
 
     def get(self, item_id: str) -> dict[str, Any]:
         """The full record of one item with its passages and facet labels."""
@@ -148,11 +149,19 @@ class KnowledgeBase:
     def export(self, query: str = "", *, mode: str = "hybrid", filters: dict[str, Any] | None = None,
                year_from: int | None = None, year_to: int | None = None) -> list[dict[str, Any]]:
         """Every item in scope of a search, as records (the same fields the record loaders read)."""
-        size = max(1, self.store.stats()["items"])
-        result = self.search(query, mode=mode, filters=filters, year_from=year_from, year_to=year_to,
-                             page=1, size=size, facets=False)
-        items = self.store.get_items([h.id for h in result.hits])
-        return [item_record(items[h.id], self.taxonomy) for h in result.hits]
+        from .searcher import MAX_PAGE_SIZE
+
+        ids: list[str] = []
+        page = 1
+        while True:
+            result = self.search(query, mode=mode, filters=filters, year_from=year_from, year_to=year_to,
+                                 page=page, size=MAX_PAGE_SIZE, facets=False)
+            ids += [h.id for h in result.hits]
+            if len(result.hits) < MAX_PAGE_SIZE or len(ids) >= result.total:
+                break
+            page += 1
+        items = self.store.get_items(ids)
+        return [item_record(items[i], self.taxonomy) for i in ids]
 
     def stats(self) -> dict[str, Any]:
         stats = self.store.stats()

@@ -89,15 +89,18 @@ class Searcher:
             depth = max(self.settings.candidates, page * size)
             kw = self._keyword(Scope(scope.filters, year_from, year_to, match=match), depth) if match else []
             dense = self._dense(query, scope, self.settings.candidates) if mode != "keyword" else []
+            pool = _items(dense)[: self.settings.candidates]
+            in_pool = set(pool)
+            dense = [row for row in dense if row[1] in in_pool]  # the result set is exactly the pool
             ranked, best_passage, scores = self._rank(mode, kw, dense)
-            pool = list(dict.fromkeys(item for _, item, _ in dense))[: self.settings.candidates]
             result_scope = Scope(scope.filters, year_from, year_to, match=match if mode != "semantic" else None,
                                  ids=pool if mode != "keyword" else None)
             total = self.store.count(result_scope) if mode != "semantic" else len(pool)
             page_ids = ranked[offset: offset + size]
             passages = self.store.passages_by_id([best_passage[i] for i in page_ids])
             hits = self._hits(page_ids, {i: passages[best_passage[i]][1] for i in page_ids}, scores, query)
-        facets = self._facets(query, mode, result_scope, facet_size) if with_facets else {}
+        pooled = bool(query) and mode != "keyword" and result_scope.ids is not None
+        facets = self._facets(query, result_scope, facet_size, pooled) if with_facets else {}
         return SearchResult(query, mode, total, page, size, hits, facets)
 
     def _rank(self, mode: str, kw: list[tuple[int, str, float]], dense: list[tuple[int, str, float]]
@@ -139,15 +142,19 @@ class Searcher:
 
     # -- facets -------------------------------------------------------------------------------
 
-    def _facets(self, query: str, mode: str, scope: Scope, facet_size: int) -> dict[str, dict[str, Any]]:
-        """Disjunctive counts: each facet counted with every filter applied except its own."""
+    def _facets(self, query: str, scope: Scope, facet_size: int, pooled: bool) -> dict[str, dict[str, Any]]:
+        """Disjunctive counts: each facet counted with every filter applied except its own.
+
+        When the result set includes a semantic pool (`pooled`), the pool itself depends on the
+        filters, so it is searched again without the facet's own filter.
+        """
         taxonomy = self.kb.taxonomy
         out: dict[str, dict[str, Any]] = {}
         for name in taxonomy.names:
             facet_scope = scope.without(name)
-            if name in scope.filters and scope.ids is not None:
-                dense = self._dense(query, facet_scope, self.settings.candidates)
-                facet_scope.ids = list(dict.fromkeys(item for _, item, _ in dense))[: self.settings.candidates]
+            if name in scope.filters and pooled:
+                facet_scope.ids = _items(self._dense(query, facet_scope, self.settings.candidates))[
+                    : self.settings.candidates]
             counts, truncated = self.store.facet_counts(name, facet_scope, facet_size)
             selected = scope.filters.get(name, [])
             values = [
@@ -165,7 +172,8 @@ class Searcher:
 
     # -- similar items ------------------------------------------------------------------------
 
-    def similar(self, item_id: str, k: int = 10, filters: dict[str, Any] | None = None) -> list[Hit]:
+    def similar(self, item_id: str, k: int = 10, filters: dict[str, Any] | None = None,
+                year_from: int | None = None, year_to: int | None = None) -> list[Hit]:
         record = self.kb.get(item_id)  # raises NotFound
         ids, vectors = self.store.passage_vectors(self.kb.model, [p["id"] for p in record["passages"]])
         if not len(ids):
@@ -173,7 +181,7 @@ class Searcher:
         centroid = vectors.mean(axis=0)
         centroid /= np.linalg.norm(centroid) or 1.0
         self._qvec = centroid.astype(np.float32)
-        scope = Scope(self.kb.taxonomy.normalise_filters(filters))
+        scope = Scope(self.kb.taxonomy.normalise_filters(filters), year_from, year_to)
         found = [r for r in self._dense("", scope, k + 1) if r[1] != item_id]
         ranked, best, scores = self._rank("semantic", [], found)
         top = ranked[:k]

@@ -50,6 +50,11 @@ def decode(data: bytes) -> tuple[str, str | None]:
 
 
 def sidecar_path(path: Path) -> Path:
+    """`NAME.meta.yaml` (or `NAME.meta.yml`) beside `NAME.pdf`; the .yaml spelling when neither exists."""
+    for suffix in (".meta.yaml", ".meta.yml"):
+        side = path.with_name(path.stem + suffix)
+        if side.exists():
+            return side
     return path.with_name(path.stem + ".meta.yaml")
 
 
@@ -58,8 +63,8 @@ def read_sidecar(path: Path) -> dict[str, Any]:
     if not side.exists():
         return {}
     try:
-        meta = load_yaml(side.read_text(encoding="utf-8")) or {}
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        meta = load_yaml(decode(side.read_bytes())[0]) or {}
+    except yaml.YAMLError as exc:
         raise InvalidRecord(f"unreadable sidecar {side.name}: {exc}") from None
     if not isinstance(meta, dict):
         raise InvalidRecord(f"sidecar {side.name} must be a mapping of fields")

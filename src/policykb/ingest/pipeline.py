@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable
 
-import numpy as np
 from tqdm import tqdm
 
 from ..index import MANIFEST, read_manifest
@@ -34,6 +33,7 @@ class FilePlan:
     size: int
     items: list[Item]
     old_ids: list[str] = field(default_factory=list)
+    kept: list[str] = field(default_factory=list)
 
 
 def embed_text(title: str, text: str) -> str:
@@ -54,6 +54,8 @@ def ingest(kb: KnowledgeBase, paths: list[Path], prune: bool = False, progress: 
     owners: dict[str, str] = {}  # item id -> file key, for this run
     plans: list[FilePlan] = []
     max_bytes = int(settings.max_file_mb * 1024 * 1024)
+    gone = _gone_files(kb, paths, files) if prune else []
+    freed = {i for key in gone for i in kb.store.file_record(key)["item_ids"]}  # ids a moved file may take
 
     for path in _bar(files, progress, desc="reading", unit="file"):
         key = str(path)
@@ -76,33 +78,31 @@ def ingest(kb: KnowledgeBase, paths: list[Path], prune: bool = False, progress: 
         if result.failed:
             report.skipped.append(result.failed)  # the file's previous items, if any, stay as they were
             continue
-        report.skipped += result.skipped
-        # A file with skipped records is not marked as seen, so the next run reports them again.
-        plan = FilePlan(key, "" if result.skipped else digest, size, [], known["item_ids"] if known else [])
+        problems = list(result.skipped)
+        plan = FilePlan(key, digest, size, [], known["item_ids"] if known else [])
         stored = kb.store.item_sources([i.id for i in result.items])
         for item in result.items:
             owner = owners.get(item.id) or (stored[item.id][1] if item.id in stored else key)
-            if owner != key and item.id not in plan.old_ids:
-                report.skipped.append(Problem(key, f"id {item.id!r} is already used by {owner}"))
+            if owner == key and any(i.id == item.id for i in plan.items):
+                problems.append(Problem(key, f"id {item.id!r} appears twice in this file"))
+                continue
+            if owner != key and item.id not in plan.old_ids and item.id not in freed:
+                problems.append(Problem(key, f"id {item.id!r} is already used by {owner}"))
                 continue
             owners[item.id] = key
             plan.items.append(item)
+        if problems:
+            # Not marked as seen, so the next run reports the problems again; items the file had
+            # before and no longer yields cleanly keep their previous version.
+            plan.digest = ""
+            new_ids = {i.id for i in plan.items}
+            plan.kept = [i for i in plan.old_ids if i not in new_ids]
+        report.skipped += problems
         plans.append(plan)
 
-    removals: list[str] = []
-    for plan in plans:
-        new_ids = {i.id for i in plan.items}
-        removals += [i for i in plan.old_ids if i not in new_ids]
-    gone: list[str] = []
-    if prune:
-        roots = [str(Path(p).resolve()) for p in paths]
-        scanned = {str(p) for p in files}
-        for key in kb.store.file_paths():
-            inside = any(key == r or key.startswith(r.rstrip("/") + "/") for r in roots)
-            if inside and key not in scanned and not Path(key).exists():
-                gone.append(key)
-                removals += kb.store.file_record(key)["item_ids"]
-
+    claimed = {i.id for plan in plans for i in plan.items}
+    removals = {i for plan in plans for i in plan.old_ids if i not in claimed and i not in plan.kept}
+    removals |= freed - claimed
     to_write: list[Item] = []
     for plan in plans:
         stored = kb.store.item_sources([i.id for i in plan.items])
@@ -115,7 +115,7 @@ def ingest(kb: KnowledgeBase, paths: list[Path], prune: bool = False, progress: 
                 to_write.append(item)
             else:
                 report.unchanged.append(item.id)
-    report.removed = sorted(set(removals))
+    report.removed = sorted(removals)
 
     hashes = {id(item): [sha256(embed_text(item.title, p.text)) for p in item.passages] for item in to_write}
     texts = {h: embed_text(item.title, p.text)
@@ -125,7 +125,20 @@ def ingest(kb: KnowledgeBase, paths: list[Path], prune: bool = False, progress: 
     if not (to_write or report.removed or plans or gone):
         return report
     _apply(kb, plans, gone, to_write, hashes, report)
+    if prune:
+        kb.store.prune_vector_cache(kb.model)
     return report
+
+
+def _gone_files(kb: KnowledgeBase, paths: list[Path], files: list[Path]) -> list[str]:
+    """Stored files under `paths` that no longer exist (for --prune)."""
+    roots = [str(Path(p).resolve()) for p in paths]
+    scanned = {str(p) for p in files}
+    return [
+        key for key in kb.store.file_paths()
+        if any(key == r or key.startswith(r.rstrip("/") + "/") for r in roots)
+        and key not in scanned and not Path(key).exists()
+    ]
 
 
 def _embed_and_cache(kb: KnowledgeBase, texts: dict[str, str], progress: bool) -> int:
@@ -148,10 +161,12 @@ def _embed_and_cache(kb: KnowledgeBase, texts: dict[str, str], progress: bool) -
 
 def _apply(kb: KnowledgeBase, plans: list[FilePlan], gone: list[str], to_write: list[Item],
            hashes: dict[int, list[str]], report: IngestReport) -> None:
-    index = kb.index  # current generation, loaded or rebuilt before we change anything
     store = kb.store
     try:
         with store.transaction():
+            # Read under the write lock: if another process committed since we planned, the
+            # property reloads the index of that generation before we change it.
+            index = kb.index
             removed_pids: list[int] = []
             added_pids: list[int] = []
             for item_id in report.removed:
@@ -161,16 +176,16 @@ def _apply(kb: KnowledgeBase, plans: list[FilePlan], gone: list[str], to_write: 
                 removed_pids += old
                 added_pids += new
             for plan in plans:
-                store.upsert_file(plan.key, plan.digest, plan.size, [i.id for i in plan.items])
+                store.upsert_file(plan.key, plan.digest, plan.size, [i.id for i in plan.items] + plan.kept)
             for key in gone:
                 store.delete_file(key)
             report.passages = len(added_pids)
             if report.removed or to_write:
                 generation = store.bump_generation()
-                _, vectors = store.passage_vectors(kb.model, added_pids) if added_pids else (None, None)
                 index.remove(removed_pids)
                 if added_pids:
-                    index.add(np.asarray(sorted(added_pids), dtype=np.int64), vectors)
+                    ids, vectors = store.passage_vectors(kb.model, added_pids)
+                    index.add(ids, vectors)
                 index.save(kb.home, kb.model, generation)
     except BaseException:
         # The in-memory index may hold half a change, and a manifest may name a generation the

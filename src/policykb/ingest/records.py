@@ -77,9 +77,12 @@ def _year(record: dict[str, Any], key: str) -> int | None:
     if value is None or str(value).strip() in ("", "null", "None"):
         return None
     try:
-        year = int(float(str(value).strip()))
-    except ValueError:
+        number = float(str(value).strip())
+        year = int(number)
+    except (ValueError, OverflowError):
         raise InvalidRecord(f"{key} must be a year, got {value!r}") from None
+    if number != year:
+        raise InvalidRecord(f"{key} must be a whole year, got {value!r}")
     if not 1800 <= year <= 2100:
         raise InvalidRecord(f"{key} {year} is not a plausible year")
     return year
