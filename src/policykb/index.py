@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ class VectorIndex:
     def __init__(self, dim: int, index: Any | None = None) -> None:
         self.dim = dim
         self.index = index if index is not None else faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
+        self.lock = threading.Lock()  # FAISS indexes are not safe to search while they change
 
     def __len__(self) -> int:
         return int(self.index.ntotal)
@@ -35,12 +37,14 @@ class VectorIndex:
         if len(ids) == 0:
             return
         vectors = np.ascontiguousarray(vectors, dtype=np.float32).reshape(len(ids), self.dim)
-        self.index.add_with_ids(vectors, np.asarray(ids, dtype=np.int64))
+        with self.lock:
+            self.index.add_with_ids(vectors, np.asarray(ids, dtype=np.int64))
 
     def remove(self, ids: list[int] | np.ndarray) -> int:
         if len(ids) == 0:
             return 0
-        return int(self.index.remove_ids(faiss.IDSelectorBatch(np.asarray(ids, dtype=np.int64))))
+        with self.lock:
+            return int(self.index.remove_ids(faiss.IDSelectorBatch(np.asarray(ids, dtype=np.int64))))
 
     def search(self, query: np.ndarray, k: int, allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
         """The exact top-`k` (id, similarity) pairs, only among `allowed` ids when given."""
@@ -51,7 +55,8 @@ class VectorIndex:
         params = None
         if allowed is not None:
             params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(np.asarray(allowed, dtype=np.int64)))
-        scores, ids = self.index.search(q, k, params=params)
+        with self.lock:
+            scores, ids = self.index.search(q, k, params=params)
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i != -1]
 
     def vectors(self, ids: list[int]) -> np.ndarray:
@@ -65,7 +70,8 @@ class VectorIndex:
         home.mkdir(parents=True, exist_ok=True)
         name = f"vectors-{generation}.faiss"
         tmp = home / (name + ".tmp")
-        faiss.write_index(self.index, str(tmp))
+        with self.lock:
+            faiss.write_index(self.index, str(tmp))
         _fsync(tmp)
         os.replace(tmp, home / name)
         manifest = {

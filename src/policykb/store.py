@@ -52,17 +52,40 @@ class Store:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False, timeout=30)
-        self.db = sqlite_utils.Database(conn)
-        self.conn = conn
-        self.lock = threading.RLock()
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=NORMAL")
-        conn.execute("PRAGMA foreign_keys=ON")
+        self._local = threading.local()
+        self._connections: list[sqlite3.Connection] = []
+        self._connections_lock = threading.Lock()
+        self.lock = threading.RLock()  # one writer per process at a time (SQLite enforces it across processes)
         self._create_schema()
 
+    @property
+    def conn(self) -> sqlite3.Connection:
+        """This thread's connection (WAL mode: readers never wait for the writer)."""
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            # Each thread uses only its own connection; check_same_thread=False lets close() run anywhere.
+            conn = sqlite3.connect(str(self.path), isolation_level=None, timeout=30, check_same_thread=False)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA foreign_keys=ON")
+            self._local.conn = conn
+            with self._connections_lock:
+                self._connections.append(conn)
+        return conn
+
+    @property
+    def db(self) -> sqlite_utils.Database:
+        return sqlite_utils.Database(self.conn)
+
     def close(self) -> None:
-        self.conn.close()
+        with self._connections_lock:
+            for conn in self._connections:
+                try:
+                    conn.close()
+                except sqlite3.ProgrammingError:  # created in a thread that is gone
+                    pass
+            self._connections.clear()
+        self._local = threading.local()
 
     # -- schema -------------------------------------------------------------------------------
 
@@ -391,8 +414,7 @@ class Store:
         return [(r[0], r[1], r[2]) for r in rows]
 
     def _query(self, sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
-        with self.lock:
-            return self.conn.execute(sql, params).fetchall()
+        return self.conn.execute(sql, params).fetchall()
 
     # -- statistics and export ----------------------------------------------------------------
 
