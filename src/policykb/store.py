@@ -10,7 +10,6 @@ import json
 import sqlite3
 import threading
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator
@@ -19,35 +18,19 @@ import numpy as np
 import sqlite_utils
 
 from .models import Item, Passage
+from .store_query import QueryMixin, Scope
+
+__all__ = ["Store", "Scope"]
 
 SCHEMA_VERSION = 1
-
-
-@dataclass
-class Scope:
-    """Which items a query covers: facet filters AND year range AND (keyword match OR listed ids).
-
-    With neither `match` nor `ids`, every published item passing the filters is in scope.
-    """
-
-    filters: dict[str, list[str]] = field(default_factory=dict)
-    year_from: int | None = None
-    year_to: int | None = None
-    match: str | None = None
-    ids: list[str] | None = None
-
-    def without(self, facet: str) -> Scope:
-        """The same scope with one facet's filter removed (for disjunctive facet counts)."""
-        filters = {k: v for k, v in self.filters.items() if k != facet}
-        return Scope(filters, self.year_from, self.year_to, self.match, self.ids)
 
 
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-class Store:
-    """The knowledge base's SQLite file (`kb.sqlite`)."""
+class Store(QueryMixin):
+    """The knowledge base's SQLite file (`kb.sqlite`). Query methods live in `store_query.py`."""
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
@@ -213,18 +196,18 @@ class Store:
 
     def write_item(self, item: Item, passage_hashes: list[str]) -> tuple[list[int], list[int]]:
         """Insert or replace an item; returns (removed passage ids, new passage ids)."""
-        row = self.conn.execute("SELECT added_at FROM items WHERE id = ?", [item.id]).fetchone()
-        added_at = row[0] if row else _now()
+        row = self.conn.execute("SELECT added_at, status FROM items WHERE id = ?", [item.id]).fetchone()
+        added_at, status = row if row else (_now(), "published")  # an unpublished item stays unpublished
         old = self.delete_item(item.id)
         self.conn.execute(
             "INSERT INTO items(id, kind, title, summary, description, region, organisation, start_year, "
             "end_year, links, language, source, pages, content_hash, status, added_at, updated_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'published', ?, ?)",
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 item.id, item.kind, item.title, item.summary, item.description, item.region,
                 item.organisation, item.start_year, item.end_year, json.dumps(item.links),
                 (item.facets.get("language") or [None])[0], item.source, item.pages,
-                item.content_hash(), added_at, _now(),
+                item.content_hash(), status, added_at, _now(),
             ],
         )
         self.conn.executemany(
@@ -239,6 +222,13 @@ class Store:
             )
             new.append(int(cur.lastrowid))
         return old, new
+
+    def item_status(self, item_id: str) -> str | None:
+        row = self.conn.execute("SELECT status FROM items WHERE id = ?", [item_id]).fetchone()
+        return row[0] if row else None
+
+    def set_status(self, item_id: str, status: str) -> None:
+        self.conn.execute("UPDATE items SET status = ?, updated_at = ? WHERE id = ?", [status, _now(), item_id])
 
     def _facets_of(self, ids: list[str]) -> dict[str, dict[str, list[str]]]:
         out: dict[str, dict[str, list[str]]] = {i: {} for i in ids}
@@ -312,10 +302,13 @@ class Store:
             )
 
     def passage_vectors(self, model: str, passage_ids: list[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """(ids, matrix) of stored passages whose vector is cached for `model`; all passages if no ids."""
+        """(ids, matrix) of passages whose vector is cached for `model`: the given ones, or all that are
+        searchable (those of published items: exactly what the vector index holds)."""
         sql = "SELECT p.id, v.vector FROM passages p JOIN vectors v ON v.hash = p.hash AND v.model = ?"
         params: list[Any] = [model]
-        if passage_ids is not None:
+        if passage_ids is None:
+            sql += " WHERE p.item_id IN (SELECT id FROM items WHERE status = 'published')"
+        else:
             sql += " WHERE p.id IN (SELECT value FROM json_each(?))"
             params.append(json.dumps([int(i) for i in passage_ids]))
         rows = self.conn.execute(sql + " ORDER BY p.id", params).fetchall()
@@ -341,90 +334,17 @@ class Store:
             )
         return cur.rowcount
 
-    # -- scopes, filters and counts -----------------------------------------------------------
-
-    def _scope_sql(self, scope: Scope) -> tuple[str, list[Any]]:
-        """SQL selecting the ids of the items in `scope`."""
-        sql = ["SELECT id FROM items WHERE status = 'published'"]
-        params: list[Any] = []
-        for facet, values in sorted(scope.filters.items()):
-            sql.append(
-                "AND id IN (SELECT item_id FROM item_facets WHERE facet = ? "
-                "AND value IN (SELECT value FROM json_each(?)))"
-            )
-            params += [facet, json.dumps(values)]
-        if scope.year_from is not None:
-            sql.append("AND (end_year IS NULL OR end_year >= ?)")
-            params.append(scope.year_from)
-        if scope.year_to is not None:
-            sql.append("AND (start_year IS NULL OR start_year <= ?)")
-            params.append(scope.year_to)
-        alternatives = []
-        if scope.match is not None:
-            alternatives.append(
-                "id IN (SELECT p.item_id FROM passages_fts JOIN passages p ON p.id = passages_fts.rowid "
-                "WHERE passages_fts MATCH ?)"
-            )
-            params.append(scope.match)
-        if scope.ids is not None:
-            alternatives.append("id IN (SELECT value FROM json_each(?))")
-            params.append(json.dumps(scope.ids))
-        if alternatives:
-            sql.append("AND (" + " OR ".join(alternatives) + ")")
-        return " ".join(sql), params
-
-    def count(self, scope: Scope) -> int:
-        sql, params = self._scope_sql(scope)
-        return self._query(f"SELECT count(*) FROM ({sql})", params)[0][0]
-
-    def facet_counts(self, facet: str, scope: Scope, limit: int) -> tuple[list[tuple[str, int]], bool]:
-        """Value counts of one facet over a scope, biggest first; `limit + 1` rows flag truncation."""
-        sql, params = self._scope_sql(scope)
-        rows = self._query(
-            f"SELECT value, count(*) AS n FROM item_facets WHERE facet = ? AND item_id IN ({sql}) "
-            "GROUP BY value ORDER BY n DESC, value LIMIT ?",
-            [facet, *params, limit + 1],
-        )
-        return [(r[0], r[1]) for r in rows[:limit]], len(rows) > limit
-
-    def browse(self, scope: Scope, limit: int, offset: int = 0) -> list[str]:
-        """Item ids in scope, in title order."""
-        sql, params = self._scope_sql(scope)
-        rows = self._query(
-            f"SELECT id FROM items WHERE id IN ({sql}) ORDER BY title COLLATE NOCASE, id LIMIT ? OFFSET ?",
-            [*params, limit, offset],
-        )
-        return [r[0] for r in rows]
-
-    def allowed_passage_ids(self, scope: Scope) -> np.ndarray:
-        sql, params = self._scope_sql(scope)
-        rows = self._query(f"SELECT id FROM passages WHERE item_id IN ({sql})", params)
-        return np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-
-    def keyword_search(self, scope: Scope, limit: int, title_weight: float) -> list[tuple[int, str, float]]:
-        """Best BM25 passages (id, item id, score; higher is better) matching `scope.match`."""
-        assert scope.match is not None
-        inner, params = self._scope_sql(Scope(scope.filters, scope.year_from, scope.year_to))
-        rows = self._query(
-            "SELECT p.id, p.item_id, -bm25(passages_fts, ?, 1.0) AS score FROM passages_fts "
-            "JOIN passages p ON p.id = passages_fts.rowid "
-            f"WHERE passages_fts MATCH ? AND p.item_id IN ({inner}) ORDER BY bm25(passages_fts, ?, 1.0) LIMIT ?",
-            [title_weight, scope.match, *params, title_weight, limit],
-        )
-        return [(r[0], r[1], r[2]) for r in rows]
-
-    def _query(self, sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
-        return self.conn.execute(sql, params).fetchall()
-
     # -- statistics and export ----------------------------------------------------------------
 
     def stats(self) -> dict[str, Any]:
         q = self.conn.execute
-        kinds = dict(q("SELECT kind, count(*) FROM items GROUP BY kind ORDER BY kind").fetchall())
+        published = "SELECT id FROM items WHERE status = 'published'"
+        kinds = dict(q(f"SELECT kind, count(*) FROM items WHERE id IN ({published}) GROUP BY kind ORDER BY kind"))
         return {
-            "items": q("SELECT count(*) FROM items").fetchone()[0],
+            "items": q(f"SELECT count(*) FROM ({published})").fetchone()[0],
             "by_kind": kinds,
-            "passages": q("SELECT count(*) FROM passages").fetchone()[0],
+            "unpublished": q("SELECT count(*) FROM items WHERE status != 'published'").fetchone()[0],
+            "passages": q(f"SELECT count(*) FROM passages WHERE item_id IN ({published})").fetchone()[0],
             "files": q("SELECT count(*) FROM files").fetchone()[0],
             "territories": q("SELECT count(DISTINCT value) FROM item_facets WHERE facet='territory'").fetchone()[0],
             "generation": self.generation,

@@ -1,0 +1,108 @@
+"""The read side of `Store`: scopes (filters, keyword match, id lists), counts, facets, keyword search."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+
+@dataclass
+class Scope:
+    """Which items a query covers: facet filters AND year range AND (keyword match OR listed ids).
+
+    With neither `match` nor `ids`, every published item passing the filters is in scope.
+    """
+
+    filters: dict[str, list[str]] = field(default_factory=dict)
+    year_from: int | None = None
+    year_to: int | None = None
+    match: str | None = None
+    ids: list[str] | None = None
+
+    def without(self, facet: str) -> Scope:
+        """The same scope with one facet's filter removed (for disjunctive facet counts)."""
+        filters = {k: v for k, v in self.filters.items() if k != facet}
+        return Scope(filters, self.year_from, self.year_to, self.match, self.ids)
+
+
+class QueryMixin:
+    """Search queries over the store's tables; every value is a bound parameter."""
+
+    conn: sqlite3.Connection
+
+    def _scope_sql(self, scope: Scope) -> tuple[str, list[Any]]:
+        """SQL selecting the ids of the items in `scope`."""
+        sql = ["SELECT id FROM items WHERE status = 'published'"]
+        params: list[Any] = []
+        for facet, values in sorted(scope.filters.items()):
+            sql.append(
+                "AND id IN (SELECT item_id FROM item_facets WHERE facet = ? "
+                "AND value IN (SELECT value FROM json_each(?)))"
+            )
+            params += [facet, json.dumps(values)]
+        if scope.year_from is not None:
+            sql.append("AND (end_year IS NULL OR end_year >= ?)")
+            params.append(scope.year_from)
+        if scope.year_to is not None:
+            sql.append("AND (start_year IS NULL OR start_year <= ?)")
+            params.append(scope.year_to)
+        alternatives = []
+        if scope.match is not None:
+            alternatives.append(
+                "id IN (SELECT p.item_id FROM passages_fts JOIN passages p ON p.id = passages_fts.rowid "
+                "WHERE passages_fts MATCH ?)"
+            )
+            params.append(scope.match)
+        if scope.ids is not None:
+            alternatives.append("id IN (SELECT value FROM json_each(?))")
+            params.append(json.dumps(scope.ids))
+        if alternatives:
+            sql.append("AND (" + " OR ".join(alternatives) + ")")
+        return " ".join(sql), params
+
+    def count(self, scope: Scope) -> int:
+        sql, params = self._scope_sql(scope)
+        return self._query(f"SELECT count(*) FROM ({sql})", params)[0][0]
+
+    def facet_counts(self, facet: str, scope: Scope, limit: int) -> tuple[list[tuple[str, int]], bool]:
+        """Value counts of one facet over a scope, biggest first; `limit + 1` rows flag truncation."""
+        sql, params = self._scope_sql(scope)
+        rows = self._query(
+            f"SELECT value, count(*) AS n FROM item_facets WHERE facet = ? AND item_id IN ({sql}) "
+            "GROUP BY value ORDER BY n DESC, value LIMIT ?",
+            [facet, *params, limit + 1],
+        )
+        return [(r[0], r[1]) for r in rows[:limit]], len(rows) > limit
+
+    def browse(self, scope: Scope, limit: int, offset: int = 0) -> list[str]:
+        """Item ids in scope, in title order."""
+        sql, params = self._scope_sql(scope)
+        rows = self._query(
+            f"SELECT id FROM items WHERE id IN ({sql}) ORDER BY title COLLATE NOCASE, id LIMIT ? OFFSET ?",
+            [*params, limit, offset],
+        )
+        return [r[0] for r in rows]
+
+    def allowed_passage_ids(self, scope: Scope) -> np.ndarray:
+        sql, params = self._scope_sql(scope)
+        rows = self._query(f"SELECT id FROM passages WHERE item_id IN ({sql})", params)
+        return np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+
+    def keyword_search(self, scope: Scope, limit: int, title_weight: float) -> list[tuple[int, str, float]]:
+        """Best BM25 passages (id, item id, score; higher is better) matching `scope.match`."""
+        assert scope.match is not None
+        inner, params = self._scope_sql(Scope(scope.filters, scope.year_from, scope.year_to))
+        rows = self._query(
+            "SELECT p.id, p.item_id, -bm25(passages_fts, ?, 1.0) AS score FROM passages_fts "
+            "JOIN passages p ON p.id = passages_fts.rowid "
+            f"WHERE passages_fts MATCH ? AND p.item_id IN ({inner}) ORDER BY bm25(passages_fts, ?, 1.0) LIMIT ?",
+            [title_weight, scope.match, *params, title_weight, limit],
+        )
+        return [(r[0], r[1], r[2]) for r in rows]
+
+    def _query(self, sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
+        return self.conn.execute(sql, params).fetchall()
