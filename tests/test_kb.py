@@ -398,3 +398,20 @@ def test_two_handles_on_one_home_stay_consistent(settings, corpus, tmp_path):
         second.ingest([corpus / "guide.md"])
         assert consistent(second) and consistent(first)
         assert second.search("vouchers", mode="semantic", size=10).total == 6
+
+
+def test_unpublished_items_vanish_from_every_search_and_come_back(kb, corpus):
+    kb.ingest([corpus])
+    kb.set_published("de-vouchers", False)
+    for mode in ("hybrid", "semantic", "keyword"):
+        assert "de-vouchers" not in {h.id for h in kb.search("vouchers", mode=mode, size=50).hits}
+    assert kb.search("").total == 4 and kb.stats()["unpublished"] == 1 and consistent(kb)
+    with pytest.raises(NotFound):
+        kb.get("de-vouchers")
+    assert kb.get("de-vouchers", include_unpublished=True)["status"] == "unpublished"
+    path = corpus / "examples" / "records.yaml"
+    path.write_text(path.read_text().replace("through trade missions", "through fairs"))
+    assert kb.ingest([corpus]).updated == ["de-vouchers"]
+    assert kb.search("").total == 4 and consistent(kb)  # an update does not publish it again
+    kb.set_published("de-vouchers", True)
+    assert kb.search("fairs", mode="keyword").hits[0].id == "de-vouchers" and consistent(kb)

@@ -10,20 +10,31 @@ from __future__ import annotations
 
 import logging
 import threading
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 
 from .config import Settings
 from .embed import Embedder, load_embedder, model_key
 from .errors import IndexMismatch, NotFound
-from .index import VectorIndex, load_index, read_manifest
+from .index import MANIFEST, VectorIndex, load_index, read_manifest
 from .models import SearchResult
 from .store import Store
 from .taxonomy import Taxonomy
 
 log = logging.getLogger("policykb")
+
+
+@dataclass
+class IndexChange:
+    """Passages a write removes from and adds to the vector index."""
+
+    removed: list[int] = field(default_factory=list)
+    added: list[int] = field(default_factory=list)
+    changed: bool = False
 
 
 class KnowledgeBase:
@@ -106,6 +117,54 @@ class KnowledgeBase:
             self._index, self._index_generation = index, generation
         return {"embedded": embedded, "passages": len(ids)}
 
+    @contextmanager
+    def writing(self) -> Iterator[IndexChange]:
+        """One atomic write of the store and the index.
+
+        Inside: store writes, recorded in the yielded `IndexChange`. On leaving: if anything changed,
+        the generation moves on and the index for it is saved before the SQLite transaction commits.
+        If anything fails, the store rolls back and the index is reloaded or rebuilt from the store.
+        """
+        store = self.store
+        try:
+            with store.transaction():
+                # Read under the write lock: if another process committed since, this reloads the index.
+                index = self.index
+                change = IndexChange()
+                yield change
+                if change.changed:
+                    generation = store.bump_generation()
+                    index.remove(change.removed)
+                    if change.added:
+                        ids, vectors = store.passage_vectors(self.model, change.added, searchable_only=True)
+                        index.add(ids, vectors)
+                    index.save(self.home, self.model, generation)
+        except BaseException:
+            # The in-memory index may hold half a change, and the manifest may name a generation the
+            # store never committed: forget both, so the next use rebuilds from the store.
+            self._index = None
+            manifest = read_manifest(self.home)
+            if manifest and manifest.get("generation") != store.generation:
+                (self.home / MANIFEST).unlink(missing_ok=True)
+            raise
+        self._index_generation = store.generation
+
+    def set_published(self, item_id: str, published: bool) -> None:
+        """Hide an item from every search (kept in the store), or show it again."""
+        status = self.store.item_status(item_id)
+        if status is None:
+            raise NotFound(f"no item with id {item_id!r}", {"id": item_id})
+        if (status == "published") == published:
+            return
+        with self.writing() as change:
+            pids = self.store.passage_ids(item_id)
+            self.store.set_status(item_id, "published" if published else "unpublished")
+            if published:
+                change.added += pids
+            else:
+                change.removed += pids
+            change.changed = True
+
     def embed_query(self, text: str) -> np.ndarray:
         vec = self.embedder.encode([text])[0]
         return vec
@@ -131,12 +190,14 @@ class KnowledgeBase:
 
         return Searcher(self).similar(item_id, k=k, filters=filters, year_from=year_from, year_to=year_to)
 
-    def get(self, item_id: str) -> dict[str, Any]:
+    def get(self, item_id: str, include_unpublished: bool = False) -> dict[str, Any]:
         """The full record of one item with its passages and facet labels."""
         item = self.store.get_items([item_id]).get(item_id)
-        if item is None:
+        status = self.store.item_status(item_id)
+        if item is None or (status != "published" and not include_unpublished):
             raise NotFound(f"no item with id {item_id!r}", {"id": item_id})
         record = item_record(item, self.taxonomy)
+        record["status"] = status
         record["passages"] = [
             {"id": pid, "seq": p.seq, "page": p.page, "section": p.section, "text": p.text}
             for pid, p in self.store.get_passages(item_id)

@@ -301,15 +301,17 @@ class Store(QueryMixin):
                 [(model, h, np.asarray(v, dtype=np.float32).tobytes()) for h, v in vectors.items()],
             )
 
-    def passage_vectors(self, model: str, passage_ids: list[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """(ids, matrix) of passages whose vector is cached for `model`: the given ones, or all that are
-        searchable (those of published items: exactly what the vector index holds)."""
-        sql = "SELECT p.id, v.vector FROM passages p JOIN vectors v ON v.hash = p.hash AND v.model = ?"
+    def passage_vectors(self, model: str, passage_ids: list[int] | None = None,
+                        searchable_only: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """(ids, matrix) of passages whose vector is cached for `model`: the given ones (of published
+        items only if `searchable_only`), or without ids all searchable ones, which is exactly what
+        the vector index holds."""
+        sql = "SELECT p.id, v.vector FROM passages p JOIN vectors v ON v.hash = p.hash AND v.model = ? WHERE 1"
         params: list[Any] = [model]
-        if passage_ids is None:
-            sql += " WHERE p.item_id IN (SELECT id FROM items WHERE status = 'published')"
-        else:
-            sql += " WHERE p.id IN (SELECT value FROM json_each(?))"
+        if passage_ids is None or searchable_only:
+            sql += " AND p.item_id IN (SELECT id FROM items WHERE status = 'published')"
+        if passage_ids is not None:
+            sql += " AND p.id IN (SELECT value FROM json_each(?))"
             params.append(json.dumps([int(i) for i in passage_ids]))
         rows = self.conn.execute(sql + " ORDER BY p.id", params).fetchall()
         ids = np.array([r[0] for r in rows], dtype=np.int64)

@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Iterable
 
 from tqdm import tqdm
 
-from ..index import MANIFEST, read_manifest
 from ..models import IngestReport, Item, Problem, sha256
 from .loader import Chunker, extra_inputs, load_file, scan
 
@@ -162,40 +161,32 @@ def _embed_and_cache(kb: KnowledgeBase, texts: dict[str, str], progress: bool) -
 def _apply(kb: KnowledgeBase, plans: list[FilePlan], gone: list[str], to_write: list[Item],
            hashes: dict[int, list[str]], report: IngestReport) -> None:
     store = kb.store
-    try:
-        with store.transaction():
-            # Read under the write lock: if another process committed since we planned, the
-            # property reloads the index of that generation before we change it.
-            index = kb.index
-            removed_pids: list[int] = []
-            added_pids: list[int] = []
-            for item_id in report.removed:
-                removed_pids += store.delete_item(item_id)
-            for item in to_write:
-                old, new = store.write_item(item, hashes[id(item)])
-                removed_pids += old
-                added_pids += new
-            for plan in plans:
-                store.upsert_file(plan.key, plan.digest, plan.size, [i.id for i in plan.items] + plan.kept)
-            for key in gone:
-                store.delete_file(key)
-            report.passages = len(added_pids)
-            if report.removed or to_write:
-                generation = store.bump_generation()
-                index.remove(removed_pids)
-                if added_pids:
-                    ids, vectors = store.passage_vectors(kb.model, added_pids)
-                    index.add(ids, vectors)
-                index.save(kb.home, kb.model, generation)
-    except BaseException:
-        # The in-memory index may hold half a change, and a manifest may name a generation the
-        # store never committed: forget both, so the next use rebuilds from the store.
-        kb._index = None
-        manifest = read_manifest(kb.home)
-        if manifest and manifest.get("generation") != store.generation:
-            (kb.home / MANIFEST).unlink(missing_ok=True)
-        raise
-    kb._index_generation = store.generation
+    with kb.writing() as change:
+        for item_id in report.removed:
+            change.removed += store.delete_item(item_id)
+        for item in to_write:
+            old, new = store.write_item(item, hashes[id(item)])
+            change.removed += old
+            change.added += new
+        for plan in plans:
+            store.upsert_file(plan.key, plan.digest, plan.size, [i.id for i in plan.items] + plan.kept)
+        for key in gone:
+            store.delete_file(key)
+        report.passages = len(change.added)
+        change.changed = bool(report.removed or to_write)
+
+
+def publish(kb: KnowledgeBase, items: list[Item]) -> IngestReport:
+    """Write items that did not come from an ingested file (approved contributions)."""
+    report = IngestReport()
+    stored = kb.store.item_sources([i.id for i in items])
+    for item in items:
+        (report.updated if item.id in stored else report.added).append(item.id)
+    hashes = {id(item): [sha256(embed_text(item.title, p.text)) for p in item.passages] for item in items}
+    texts = {h: embed_text(item.title, p.text) for item in items for h, p in zip(hashes[id(item)], item.passages)}
+    report.embedded = _embed_and_cache(kb, texts, progress=False)
+    _apply(kb, [], [], items, hashes, report)
+    return report
 
 
 def embed_missing(kb: KnowledgeBase) -> int:
