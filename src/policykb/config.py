@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated, Any
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 
@@ -29,3 +30,23 @@ class Settings(BaseSettings):
     candidates: int = Field(100, ge=10, description="Items each retriever contributes before fusion.")
     title_weight: float = Field(2.0, ge=0, description="BM25 weight of the title column relative to the text.")
     max_file_mb: float = Field(50.0, gt=0, description="Files larger than this are skipped at ingest.")
+    # -- API ----------------------------------------------------------------------------------
+    moderator_tokens: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated moderator bearer tokens, each `token` or `name:token` (the name goes "
+        "to the audit log). Empty: moderation answers 503.",
+    )
+    max_upload_mb: float = Field(10.0, gt=0, description="Largest request body (uploads included), in MB.")
+    contributions_per_hour: int = Field(20, ge=1, description="Contributions one client may submit per hour.")
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="Comma-separated origins allowed by CORS (none by default)."
+    )
+    ui_api_url: str = Field("http://127.0.0.1:8000", description="Where the UI finds the API.")
+
+    @field_validator("moderator_tokens", "cors_origins", mode="before")
+    @classmethod
+    def _split_commas(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+

@@ -68,3 +68,33 @@ class IndexMismatch(PolicyKBError):
 class InvalidQuery(PolicyKBError):
     code = "invalid_query"
     status = 422
+
+
+class Conflict(PolicyKBError):
+    code = "conflict"
+    status = 409
+
+
+class Forbidden(PolicyKBError):
+    code = "forbidden"
+    status = 403
+
+
+class Unauthorized(PolicyKBError):
+    code = "unauthorized"
+    status = 401
+
+
+class RateLimited(PolicyKBError):
+    code = "rate_limited"
+    status = 429
+
+
+class PayloadTooLarge(PolicyKBError):
+    code = "payload_too_large"
+    status = 413
+
+
+class ModerationDisabled(PolicyKBError):
+    code = "moderation_disabled"
+    status = 503

@@ -165,6 +165,19 @@ class KnowledgeBase:
                 change.removed += pids
             change.changed = True
 
+    def chunker(self):  # -> Chunker
+        """Cuts text into passages that fit the model with their title (loads the model)."""
+        from .ingest.loader import Chunker
+
+        e = self.embedder
+        return Chunker(e.count_tokens, e.max_tokens, self.settings.chunk_tokens, self.settings.chunk_overlap)
+
+    @property
+    def contributions(self):  # -> Contributions
+        from .contributions import Contributions
+
+        return Contributions(self)
+
     def embed_query(self, text: str) -> np.ndarray:
         vec = self.embedder.encode([text])[0]
         return vec

@@ -18,6 +18,7 @@ import numpy as np
 import sqlite_utils
 
 from .models import Item, Passage
+from .store_moderation import ModerationMixin
 from .store_query import QueryMixin, Scope
 
 __all__ = ["Store", "Scope"]
@@ -29,7 +30,7 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-class Store(QueryMixin):
+class Store(QueryMixin, ModerationMixin):
     """The knowledge base's SQLite file (`kb.sqlite`). Query methods live in `store_query.py`."""
 
     def __init__(self, path: Path) -> None:
@@ -75,6 +76,7 @@ class Store(QueryMixin):
     def _create_schema(self) -> None:
         db = self.db
         if "meta" in db.table_names():
+            self._create_moderation_schema()  # knowledge bases made before moderation existed
             return
         with self.transaction():
             db["meta"].create({"key": str, "value": str}, pk="key")
@@ -118,6 +120,7 @@ class Store(QueryMixin):
             db["files"].create(
                 {"path": str, "hash": str, "size": int, "item_ids": str, "ingested_at": str}, pk="path"
             )
+            self._create_moderation_schema()
             self.conn.executemany(
                 "INSERT INTO meta(key, value) VALUES (?, ?)",
                 [("schema_version", str(SCHEMA_VERSION)), ("generation", "0")],

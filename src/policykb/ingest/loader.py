@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 from ..errors import PolicyKBError
 from ..models import Item, Passage, Problem
@@ -119,10 +119,16 @@ def _load_records(path: Path, data: bytes, source: str, taxonomy: Taxonomy, chun
 
 
 def _load_document(path: Path, data: bytes, source: str, taxonomy: Taxonomy, chunker: Chunker, result: FileResult) -> None:
+    item, warnings = document_item(path, data, source, taxonomy, chunker)
+    result.warnings += [Problem(source, w, warning=True) for w in warnings]
+    result.items.append(item)
+
+
+def document_item(path: Path, data: bytes, source: str, taxonomy: Taxonomy, chunker: Chunker,
+                  meta: dict[str, Any] | None = None) -> tuple[Item, list[str]]:
+    """A document as one item with passages; `meta` (a contribution's record) wins over front matter."""
     doc = load_document(path, data)
-    for warning in doc.warnings:
-        result.warnings.append(Problem(source, warning, warning=True))
-    meta = dict(doc.meta)
+    meta = {**doc.meta, **{k: v for k, v in (meta or {}).items() if v not in (None, "", [])}}
     meta["title"] = meta.get("title") or doc.title or first_line(doc) or path.stem
     meta["id"] = meta.get("id") or slugify(path.stem)
     meta.setdefault("kind", "document")
@@ -132,4 +138,4 @@ def _load_document(path: Path, data: bytes, source: str, taxonomy: Taxonomy, chu
     item = record_to_item(meta, source, taxonomy, default_kind="document")
     item.pages = doc.pages
     item.passages = chunker.passages(item.title, doc.sections)
-    result.items.append(item)
+    return item, doc.warnings

@@ -69,9 +69,7 @@ def ingest(kb: KnowledgeBase, paths: list[Path], prune: bool = False, progress: 
             report.unchanged += known["item_ids"]
             owners.update({i: key for i in known["item_ids"]})
             continue
-        if chunker is None:
-            embedder = kb.embedder
-            chunker = Chunker(embedder.count_tokens, embedder.max_tokens, settings.chunk_tokens, settings.chunk_overlap)
+        chunker = chunker or kb.chunker()
         result = load_file(path, data, key, kb.taxonomy, chunker)
         report.warnings += result.warnings
         if result.failed:

@@ -1,0 +1,242 @@
+"""Contributions and moderation: submit, check (facet suggestions, duplicates), status, queue,
+edit, approve (published at once), reject, unpublish — every moderator action in the audit log."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .errors import Conflict, Forbidden, InvalidRecord, NotFound, RateLimited
+from .ingest.documents import DOCUMENT_SUFFIXES, Section, load_document
+from .ingest.loader import document_item
+from .ingest.pipeline import embed_text, publish
+from .ingest.records import record_to_item, slugify
+from .models import Item
+
+if TYPE_CHECKING:
+    from .kb import KnowledgeBase
+
+SUGGESTED_FACETS = ("challenge", "theme", "support", "typology", "level")
+DUPLICATE_SIMILARITY = 0.9
+NEIGHBOURS = 10
+CONTRIBUTOR = "contributor"
+
+
+def _hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def _safe_name(name: str) -> str:
+    stem, suffix = Path(name).stem, Path(name).suffix.lower()
+    return (re.sub(r"[^A-Za-z0-9._-]+", "_", stem).strip("._") or "document")[:100] + suffix
+
+
+class Contributions:
+    """The contribution desk of one knowledge base (uploads live under `<home>/uploads/`)."""
+
+    def __init__(self, kb: KnowledgeBase) -> None:
+        self.kb = kb
+        self.store = kb.store
+        self.uploads = kb.home / "uploads"
+
+    # -- contributors -------------------------------------------------------------------------
+
+    def check(self, record: dict[str, Any], document: tuple[str, bytes] | None = None) -> dict[str, Any]:
+        """Facet suggestions from similar published items and possible duplicates (nothing is saved)."""
+        text = " ".join(str(record.get(k) or "") for k in ("summary", "description")).strip()
+        if document is not None:
+            doc = load_document(Path(_safe_name(document[0])), document[1])
+            text = (text + " " + " ".join(s.text for s in doc.sections))[:4000].strip()
+        title = str(record.get("title") or "").strip()
+        if not (title or text):
+            return {"suggestions": {}, "duplicates": []}
+        neighbours = self._neighbours(embed_text(title, text or title))
+        duplicates = {i: 1.0 for i, _ in self.store.items_with_title(title)} if title else {}
+        duplicates.update({i: s for i, s in neighbours if s >= DUPLICATE_SIMILARITY and i not in duplicates})
+        items = self.store.get_items([i for i, _ in neighbours] + list(duplicates))
+        return {
+            "suggestions": self._suggest(record, neighbours, items),
+            "duplicates": [
+                {"id": i, "title": items[i].title, "similarity": round(s, 3)}
+                for i, s in sorted(duplicates.items(), key=lambda kv: -kv[1]) if i in items
+            ],
+        }
+
+    def _neighbours(self, text: str) -> list[tuple[str, float]]:
+        """The most similar published items (id, cosine of their best passage)."""
+        index = self.kb.index
+        found = index.search(self.kb.embed_query(text), NEIGHBOURS * 4)
+        owners = self.store.passages_by_id([pid for pid, _ in found])
+        best: dict[str, float] = {}
+        for pid, score in found:
+            if pid in owners:
+                best.setdefault(owners[pid][0], score)
+        return list(best.items())[:NEIGHBOURS]
+
+    def _suggest(self, record: dict[str, Any], neighbours: list[tuple[str, float]],
+                 items: dict[str, Item]) -> dict[str, list[dict[str, Any]]]:
+        taxonomy = self.kb.taxonomy
+        weights = {i: max(s, 0.0) for i, s in neighbours}
+        total = sum(weights.values()) or 1.0
+        out: dict[str, list[dict[str, Any]]] = {}
+        for facet in SUGGESTED_FACETS:
+            given = set()
+            for key in (facet, taxonomy.facet(facet).record_key):
+                raw = record.get(key)
+                given |= {str(v) for v in (raw if isinstance(raw, list) else [raw] if raw else [])}
+            scores: dict[str, float] = {}
+            for item_id, weight in weights.items():
+                for value in items[item_id].facets.get(facet, []) if item_id in items else []:
+                    scores[value] = scores.get(value, 0.0) + weight / total
+            ranked = [(v, s) for v, s in sorted(scores.items(), key=lambda kv: -kv[1]) if s >= 0.25 and v not in given]
+            if ranked:
+                out[facet] = [{"value": v, "label": taxonomy.label(facet, v), "score": round(s, 3)}
+                              for v, s in ranked[:3]]
+        return out
+
+    def submit(self, record: dict[str, Any], document: tuple[str, bytes] | None, client: str) -> dict[str, Any]:
+        """Validate and queue a contribution; returns its id and the private token for its status."""
+        since = (datetime.now(timezone.utc) - timedelta(hours=1)).isoformat(timespec="seconds")
+        limit = self.kb.settings.contributions_per_hour
+        if self.store.count_contributions_since(client, since) >= limit:
+            raise RateLimited(f"at most {limit} contributions per hour from one client; try again later",
+                              {"retry_after": 3600})
+        record = {k: v for k, v in record.items() if v not in (None, "", [])}
+        record.setdefault("kind", "example" if document is None else "document")
+        record["id"] = self._free_id(record)
+        item = self._build_item(record, document, source="contribution")  # raises on invalid input
+        checks = self.check(record, document)
+        contribution_id = "c-" + secrets.token_hex(6)
+        token = secrets.token_urlsafe(24)
+        file_name = file_path = None
+        if document is not None:
+            file_name = _safe_name(document[0])
+            folder = self.uploads / contribution_id
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / file_name).write_bytes(document[1])
+            file_path = str(folder / file_name)
+        with self.store.transaction():
+            self.store.add_contribution(contribution_id, _hash_token(token), record, file_name, file_path, client, checks)
+            self.store.audit(CONTRIBUTOR, "submit", contribution_id, after=record, note=item.title)
+        return {"id": contribution_id, "token": token, "status": "pending", **checks}
+
+    def _free_id(self, record: dict[str, Any]) -> str:
+        taken = set(self.store.item_sources([str(record.get("id") or "")])) | self.store.pending_ids()
+        wanted = record.get("id")
+        if wanted:
+            if str(wanted) in taken:
+                raise Conflict(f"id {wanted!r} is already used; leave id empty to get a free one", {"id": wanted})
+            return str(wanted)
+        base = slugify(str(record.get("title") or "contribution"))
+        candidate = base
+        while candidate in taken or self.store.item_sources([candidate]):
+            candidate = f"{base}-{secrets.token_hex(2)}"
+        return candidate
+
+    def _build_item(self, record: dict[str, Any], document: tuple[str, bytes] | None, source: str) -> Item:
+        if document is None:
+            item = record_to_item(record, source, self.kb.taxonomy)
+            body = "\n\n".join(t for t in (item.summary, item.description) if t) or item.title
+            item.passages = self.kb.chunker().passages(item.title, [Section(body)])
+            return item
+        name = _safe_name(document[0])
+        if Path(name).suffix not in DOCUMENT_SUFFIXES:
+            raise InvalidRecord(f"unsupported file type {Path(name).suffix or '(none)'}; send PDF, Markdown, "
+                                "text or HTML", {"file": name})
+        item, _ = document_item(Path(name), document[1], source, self.kb.taxonomy, self.kb.chunker(), record)
+        return item
+
+    def status(self, contribution_id: str, token: str) -> dict[str, Any]:
+        found = self.store.contribution(contribution_id)
+        if found is None:
+            raise NotFound(f"no contribution {contribution_id!r}", {"id": contribution_id})
+        if not secrets.compare_digest(found["token_hash"], _hash_token(token or "")):
+            raise Forbidden("the token does not match this contribution")
+        return {k: found[k] for k in ("id", "status", "reason", "item_id", "submitted_at", "updated_at")}
+
+    # -- moderators ---------------------------------------------------------------------------
+
+    def queue(self, status: str | None = "pending", limit: int = 50, offset: int = 0) -> dict[str, Any]:
+        total, rows = self.store.contributions(status, limit, offset)
+        return {"total": total, "items": [self._public(c) for c in rows]}
+
+    def view(self, contribution_id: str) -> dict[str, Any]:
+        return {**self._public(self._get(contribution_id)), "audit": self.store.audit_log(contribution_id)}
+
+    def edit(self, contribution_id: str, changes: dict[str, Any], actor: str) -> dict[str, Any]:
+        found = self._get(contribution_id, "pending")
+        record = {**found["record"], **changes}
+        record = {k: v for k, v in record.items() if v not in (None, "", [])}
+        if record.get("id") != found["record"].get("id"):
+            record["id"] = self._free_id(record)
+        document = self._document(found)
+        self._build_item(record, document, source="contribution")
+        checks = self.check(record, document)
+        with self.store.transaction():
+            self.store.update_contribution(contribution_id, record=record, checks=checks)
+            self.store.audit(actor, "edit", contribution_id, before=found["record"], after=record)
+        return self.view(contribution_id)
+
+    def approve(self, contribution_id: str, actor: str) -> dict[str, Any]:
+        """Publish the contribution as an item: searchable at once, no rebuild."""
+        found = self._get(contribution_id, "pending")
+        record = found["record"]
+        if self.store.item_sources([record["id"]]):
+            raise Conflict(f"id {record['id']!r} was taken meanwhile; edit the contribution's id first")
+        source = found["file_path"] or f"contribution:{contribution_id}"
+        item = self._build_item(record, self._document(found), source)
+        publish(self.kb, [item])
+        with self.store.transaction():
+            self.store.update_contribution(contribution_id, status="approved", item_id=item.id, reason=None)
+            self.store.audit(actor, "approve", contribution_id, before={"status": "pending"},
+                             after={"status": "approved", "item_id": item.id})
+        return self.view(contribution_id)
+
+    def reject(self, contribution_id: str, reason: str, actor: str) -> dict[str, Any]:
+        if not reason.strip():
+            raise InvalidRecord("a rejection needs a reason the contributor can read")
+        self._get(contribution_id, "pending")
+        with self.store.transaction():
+            self.store.update_contribution(contribution_id, status="rejected", reason=reason.strip())
+            self.store.audit(actor, "reject", contribution_id, before={"status": "pending"},
+                             after={"status": "rejected"}, note=reason.strip())
+        return self.view(contribution_id)
+
+    def unpublish(self, item_id: str, reason: str, actor: str, publish_again: bool = False) -> dict[str, Any]:
+        """Hide a published item from search (or show it again), recorded in the audit log."""
+        before = self.store.item_status(item_id)
+        self.kb.set_published(item_id, publish_again)
+        after = self.store.item_status(item_id)
+        with self.store.transaction():
+            self.store.audit(actor, "publish" if publish_again else "unpublish", item_id,
+                             before={"status": before}, after={"status": after}, note=reason or None)
+        return {"id": item_id, "status": after}
+
+    def audit_log(self, target: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+        return self.store.audit_log(target, limit)
+
+    # -- helpers ------------------------------------------------------------------------------
+
+    def _get(self, contribution_id: str, status: str | None = None) -> dict[str, Any]:
+        found = self.store.contribution(contribution_id)
+        if found is None:
+            raise NotFound(f"no contribution {contribution_id!r}", {"id": contribution_id})
+        if status and found["status"] != status:
+            raise Conflict(f"contribution {contribution_id!r} is {found['status']}, not {status}",
+                           {"status": found["status"]})
+        return found
+
+    @staticmethod
+    def _document(found: dict[str, Any]) -> tuple[str, bytes] | None:
+        if not found["file_path"]:
+            return None
+        return found["file_name"], Path(found["file_path"]).read_bytes()
+
+    @staticmethod
+    def _public(found: dict[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in found.items() if k not in ("token_hash", "file_path")}
+

@@ -1,0 +1,106 @@
+"""The contribution queue and the audit log, as part of `Store` (all SQL stays in the store)."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from datetime import datetime, timezone
+from typing import Any
+
+CONTRIBUTION_COLUMNS = ("id", "status", "record", "file_name", "file_path", "client", "reason", "item_id",
+                        "checks", "submitted_at", "updated_at")
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+class ModerationMixin:
+    conn: sqlite3.Connection
+
+    def _create_moderation_schema(self) -> None:
+        self.conn.execute(
+            "CREATE TABLE IF NOT EXISTS contributions (id TEXT PRIMARY KEY, token_hash TEXT NOT NULL, "
+            "status TEXT NOT NULL, record TEXT NOT NULL, file_name TEXT, file_path TEXT, client TEXT, "
+            "reason TEXT, item_id TEXT, checks TEXT, submitted_at TEXT, updated_at TEXT)"
+        )
+        self.conn.execute("CREATE INDEX IF NOT EXISTS contributions_status ON contributions(status, submitted_at)")
+        self.conn.execute(
+            "CREATE TABLE IF NOT EXISTS audit (id INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL, "
+            "actor TEXT NOT NULL, action TEXT NOT NULL, target TEXT NOT NULL, before TEXT, after TEXT, note TEXT)"
+        )
+        self.conn.execute("CREATE INDEX IF NOT EXISTS audit_target ON audit(target, id)")
+
+    def add_contribution(self, contribution_id: str, token_hash: str, record: dict[str, Any], file_name: str | None,
+                         file_path: str | None, client: str, checks: dict[str, Any]) -> None:
+        now = _now()
+        self.conn.execute(
+            "INSERT INTO contributions(id, token_hash, status, record, file_name, file_path, client, checks, "
+            "submitted_at, updated_at) VALUES (?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?)",
+            [contribution_id, token_hash, json.dumps(record), file_name, file_path, client, json.dumps(checks),
+             now, now],
+        )
+
+    def contribution(self, contribution_id: str) -> dict[str, Any] | None:
+        row = self.conn.execute(
+            f"SELECT {', '.join(CONTRIBUTION_COLUMNS)}, token_hash FROM contributions WHERE id = ?", [contribution_id]
+        ).fetchone()
+        if row is None:
+            return None
+        out = dict(zip((*CONTRIBUTION_COLUMNS, "token_hash"), row))
+        out["record"] = json.loads(out["record"])
+        out["checks"] = json.loads(out["checks"] or "{}")
+        return out
+
+    def update_contribution(self, contribution_id: str, **fields: Any) -> None:
+        fields = {k: json.dumps(v) if k in ("record", "checks") else v for k, v in fields.items()}
+        assignments = ", ".join(f"{k} = ?" for k in fields if k in CONTRIBUTION_COLUMNS)
+        params = [v for k, v in fields.items() if k in CONTRIBUTION_COLUMNS]
+        self.conn.execute(f"UPDATE contributions SET {assignments}, updated_at = ? WHERE id = ?",
+                          [*params, _now(), contribution_id])
+
+    def contributions(self, status: str | None, limit: int, offset: int = 0) -> tuple[int, list[dict[str, Any]]]:
+        where, params = ("WHERE status = ?", [status]) if status else ("", [])
+        total = self.conn.execute(f"SELECT count(*) FROM contributions {where}", params).fetchone()[0]
+        rows = self.conn.execute(
+            f"SELECT id FROM contributions {where} ORDER BY submitted_at, id LIMIT ? OFFSET ?",
+            [*params, limit, offset],
+        ).fetchall()
+        return total, [self.contribution(r[0]) for r in rows]
+
+    def pending_ids(self) -> set[str]:
+        """Item ids that pending contributions ask for."""
+        rows = self.conn.execute("SELECT json_extract(record, '$.id') FROM contributions WHERE status = 'pending'")
+        return {r[0] for r in rows if r[0]}
+
+    def count_contributions_since(self, client: str, since: str) -> int:
+        return self.conn.execute(
+            "SELECT count(*) FROM contributions WHERE client = ? AND submitted_at >= ?", [client, since]
+        ).fetchone()[0]
+
+    def audit(self, actor: str, action: str, target: str, before: Any = None, after: Any = None,
+              note: str | None = None) -> None:
+        self.conn.execute(
+            "INSERT INTO audit(at, actor, action, target, before, after, note) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [_now(), actor, action, target, None if before is None else json.dumps(before),
+             None if after is None else json.dumps(after), note],
+        )
+
+    def audit_log(self, target: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+        where, params = ("WHERE target = ?", [target]) if target else ("", [])
+        rows = self.conn.execute(
+            f"SELECT id, at, actor, action, target, before, after, note FROM audit {where} ORDER BY id DESC LIMIT ?",
+            [*params, limit],
+        )
+        return [
+            {"id": r[0], "at": r[1], "actor": r[2], "action": r[3], "target": r[4],
+             "before": json.loads(r[5]) if r[5] else None, "after": json.loads(r[6]) if r[6] else None,
+             "note": r[7]}
+            for r in rows
+        ]
+
+    def items_with_title(self, title: str) -> list[tuple[str, str]]:
+        rows = self.conn.execute(
+            "SELECT id, title FROM items WHERE lower(trim(title)) = lower(trim(?)) AND status = 'published'", [title]
+        )
+        return [(r[0], r[1]) for r in rows]

@@ -1,0 +1,106 @@
+"""Contributions and moderation through the facade (hashing embedder)."""
+
+from __future__ import annotations
+
+import pytest
+
+from policykb.errors import Conflict, Forbidden, InvalidRecord, NotFound, RateLimited, UnknownFacetValue
+
+NEW = {"title": "Cluster export vouchers for Baltic SMEs", "summary": "Vouchers pay for trade fair visits.",
+       "country": "LT", "level": "national", "challenges": ["internationalisation"], "support": ["vouchers"]}
+
+
+@pytest.fixture
+def desk(kb, corpus):
+    kb.ingest([corpus])
+    return kb.contributions
+
+
+def test_submit_status_approve_makes_it_searchable(desk, kb):
+    receipt = desk.submit(dict(NEW), None, client="1.2.3.4")
+    assert receipt["status"] == "pending" and receipt["id"].startswith("c-") and len(receipt["token"]) > 20
+    assert kb.search("Baltic", mode="keyword").total == 0  # not before approval
+    assert desk.status(receipt["id"], receipt["token"])["status"] == "pending"
+    with pytest.raises(Forbidden):
+        desk.status(receipt["id"], "wrong")
+    view = desk.approve(receipt["id"], actor="alice")
+    item_id = view["item_id"]
+    assert item_id == "cluster-export-vouchers-for-baltic-smes" and view["status"] == "approved"
+    assert kb.search("Baltic", mode="keyword").hits[0].id == item_id
+    assert kb.search("Baltic trade fairs", mode="semantic").hits[0].id == item_id
+    assert [(a["actor"], a["action"]) for a in desk.audit_log(receipt["id"])] == [("alice", "approve"),
+                                                                                  ("contributor", "submit")]
+
+
+def test_contribution_with_a_pdf(desk, kb, make_pdf, tmp_path):
+    pdf = make_pdf(tmp_path / "up.pdf", ["Cover page.", "Smart specialisation roadmap for hydrogen valleys."])
+    receipt = desk.submit({"title": "Hydrogen valley roadmap", "kind": "guide", "challenges": ["green"]},
+                          ("up load.pdf", pdf.read_bytes()), client="c")
+    item_id = desk.approve(receipt["id"], actor="bob")["item_id"]
+    hit = kb.search("hydrogen valleys roadmap", mode="keyword").hits[0]
+    assert (hit.id, hit.page, hit.kind) == (item_id, 2, "guide")
+    assert hit.source.endswith("up_load.pdf")
+
+
+def test_invalid_contributions_are_refused_with_reasons(desk, make_pdf, tmp_path):
+    with pytest.raises(UnknownFacetValue, match="'greem' for challenge; did you mean 'green'"):
+        desk.submit({**NEW, "challenges": ["greem"]}, None, client="c")
+    with pytest.raises(InvalidRecord, match="corrupt or unreadable PDF"):
+        desk.submit({"title": "Broken"}, ("x.pdf", b"%PDF-1.4 junk"), client="c")
+    with pytest.raises(InvalidRecord, match="unsupported file type .exe"):
+        desk.submit({"title": "Bad"}, ("x.exe", b"MZ"), client="c")
+    with pytest.raises(Conflict, match="id 'de-vouchers' is already used"):
+        desk.submit({**NEW, "id": "de-vouchers"}, None, client="c")
+
+
+def test_suggestions_and_duplicates(desk):
+    checks = desk.check({"title": "Cluster internationalisation vouchers",
+                         "summary": "Vouchers that help cluster SMEs enter foreign markets through trade missions."})
+    assert checks["duplicates"][0]["id"] == "de-vouchers" and checks["duplicates"][0]["similarity"] >= 0.9
+    assert "vouchers" in {s["value"] for s in checks["suggestions"]["support"]}
+    assert desk.check({"title": ""}) == {"suggestions": {}, "duplicates": []}
+
+
+def test_edit_reject_and_lifecycle_rules(desk):
+    receipt = desk.submit(dict(NEW), None, client="c")
+    edited = desk.edit(receipt["id"], {"themes": ["agri-food"], "title": "Baltic export vouchers"}, actor="alice")
+    assert edited["record"]["themes"] == ["agri-food"] and edited["record"]["title"] == "Baltic export vouchers"
+    with pytest.raises(UnknownFacetValue):
+        desk.edit(receipt["id"], {"themes": ["space opera"]}, actor="alice")
+    with pytest.raises(InvalidRecord, match="needs a reason"):
+        desk.reject(receipt["id"], " ", actor="alice")
+    rejected = desk.reject(receipt["id"], "Please add a source link.", actor="alice")
+    assert rejected["status"] == "rejected" and rejected["reason"] == "Please add a source link."
+    with pytest.raises(Conflict, match="is rejected, not pending"):
+        desk.approve(receipt["id"], actor="alice")
+    assert desk.status(receipt["id"], receipt["token"])["reason"] == "Please add a source link."
+    assert desk.queue("rejected")["total"] == 1 and desk.queue()["total"] == 0
+    with pytest.raises(NotFound):
+        desk.view("c-missing")
+
+
+def test_unpublish_and_publish_again_are_audited(desk, kb):
+    assert desk.unpublish("de-vouchers", "outdated", actor="alice") == {"id": "de-vouchers", "status": "unpublished"}
+    assert "de-vouchers" not in {h.id for h in kb.search("vouchers", size=50).hits}
+    desk.unpublish("de-vouchers", "", actor="bob", publish_again=True)
+    assert kb.search("vouchers", mode="keyword").hits[0].id == "de-vouchers"
+    log = desk.audit_log("de-vouchers")
+    assert [(a["actor"], a["action"], a["after"]) for a in log] == [
+        ("bob", "publish", {"status": "published"}), ("alice", "unpublish", {"status": "unpublished"})]
+
+
+def test_rate_limit_per_client(kb, corpus, settings):
+    kb.settings.contributions_per_hour = 2
+    desk = kb.contributions
+    desk.submit({"title": "One"}, None, client="same")
+    desk.submit({"title": "Two"}, None, client="same")
+    with pytest.raises(RateLimited):
+        desk.submit({"title": "Three"}, None, client="same")
+    desk.submit({"title": "Other client"}, None, client="other")
+
+
+def test_free_ids_do_not_collide_with_pending(desk):
+    first = desk.submit({"title": "Same title"}, None, client="c")
+    second = desk.submit({"title": "Same title"}, None, client="c")
+    ids = {desk.view(first["id"])["record"]["id"], desk.view(second["id"])["record"]["id"]}
+    assert len(ids) == 2 and "same-title" in ids
