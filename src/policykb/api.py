@@ -6,20 +6,21 @@ error is `{"error": {"code", "message", "details"}}` with the right status, neve
 
 import io
 import logging
-import threading
 from contextlib import asynccontextmanager
 from pathlib import Path
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Annotated, Any, Literal
 
 from fastapi import Depends, FastAPI, Query, Request
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .config import Settings
-from .errors import NotFound, PolicyKBError
+from .api_contrib import contribution_router
+from .errors import NotFound, PayloadTooLarge, PolicyKBError
 from .export import write_records
 from .kb import KnowledgeBase
 from .models import Hit
@@ -106,7 +107,6 @@ def create_app(settings: Settings | None = None, kb: KnowledgeBase | None = None
     """
     settings = settings or Settings()
     state: dict[str, KnowledgeBase] = {}
-    lock = threading.RLock()  # one SQLite connection per process: requests take turns on it
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -120,15 +120,20 @@ def create_app(settings: Settings | None = None, kb: KnowledgeBase | None = None
         version="0.1.0",
         description="Search cluster and innovation policy examples, guides and case studies.",
         lifespan=lifespan,
-        responses={422: {"model": ErrorResponse}, 404: {"model": ErrorResponse}},
+        responses={status: {"model": ErrorResponse} for status in (401, 403, 404, 409, 413, 422, 429, 503)},
     )
 
-    def get_kb() -> Iterator[KnowledgeBase]:
-        with lock:
-            yield state["kb"]
+    def get_kb() -> KnowledgeBase:
+        return state["kb"]  # thread-safe: one SQLite connection per thread, the index behind a lock
 
     KB = Annotated[KnowledgeBase, Depends(get_kb)]
     Params = Annotated[SearchParams, Depends()]
+
+    app.add_middleware(BodyLimit, max_bytes=int(settings.max_upload_mb * 1024 * 1024))
+    if settings.cors_origins:
+        app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST", "PATCH"],
+                           allow_headers=["Authorization", "Content-Type", "X-Contribution-Token"])
+    app.include_router(contribution_router(get_kb, settings))
 
     @app.exception_handler(PolicyKBError)
     async def domain_error(request: Request, exc: PolicyKBError) -> JSONResponse:
@@ -208,6 +213,41 @@ def create_app(settings: Settings | None = None, kb: KnowledgeBase | None = None
                         headers={"Content-Disposition": f'attachment; filename="policykb-export.{format}"'})
 
     return app
+
+
+class BodyLimit:
+    """ASGI middleware: request bodies over `max_bytes` get a 413, whether announced or streamed."""
+
+    def __init__(self, app: Any, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            await self._too_large(send)
+            return
+        seen = 0
+
+        async def counting_receive() -> dict[str, Any]:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_bytes:
+                    raise PayloadTooLarge(self._message())
+            return message
+
+        await self.app(scope, counting_receive, send)
+
+    def _message(self) -> str:
+        return f"request body over {self.max_bytes / 1024 / 1024:g} MB (POLICYKB_MAX_UPLOAD_MB)"
+
+    async def _too_large(self, send: Any) -> None:
+        await error_response(413, PayloadTooLarge.code, self._message())({"type": "http"}, None, send)
 
 
 def app_factory() -> FastAPI:

@@ -55,12 +55,11 @@ class Searcher:
                 return out
             k = min(available, k * 4)
 
-    def _keyword(self, scope: Scope, items: int) -> list[tuple[int, str, float]]:
-        out: list[tuple[int, str, float]] = []
+    def _keyword(self, scope: Scope, items: int) -> list[tuple[int, str, float, float]]:
         limit = items * 4
         while True:
             out = self.store.keyword_search(scope, limit, self.settings.title_weight)
-            if len({item for _, item, _ in out}) >= items or len(out) < limit:
+            if len({row[1] for row in out}) >= items or len(out) < limit:
                 return out
             limit *= 4
 
@@ -103,25 +102,38 @@ class Searcher:
         facets = self._facets(query, result_scope, facet_size, pooled) if with_facets else {}
         return SearchResult(query, mode, total, page, size, hits, facets)
 
-    def _rank(self, mode: str, kw: list[tuple[int, str, float]], dense: list[tuple[int, str, float]]
+    def _rank(self, mode: str, kw: list[tuple[int, str, float, float]], dense: list[tuple[int, str, float]]
               ) -> tuple[list[str], dict[str, int], dict[str, float]]:
-        """Item ranking, each item's best passage, and item scores."""
-        if mode == "keyword" or (mode == "semantic") or not kw or not dense:
-            source = kw if (mode == "keyword" or not dense) else dense
-            ranked: list[str] = []
+        """Item ranking, each item's best passage, and item scores.
+
+        Keyword passages answer best by their text-only score (`kw` rows carry it last).
+        """
+        kw_passages = [row[0] for row in sorted(kw, key=lambda r: -r[3])]
+        if mode == "semantic" or (dense and not kw):
+            ranked = _items(dense)
             best: dict[str, int] = {}
             scores: dict[str, float] = {}
-            for pid, item, score in source:
+            for pid, item, score in dense:
                 if item not in best:
                     best[item], scores[item] = pid, round(score, 6)
-                    ranked.append(item)
+            return ranked, best, scores
+        owner = {row[0]: row[1] for row in kw}
+        if mode == "keyword" or not dense:
+            ranked = _items(kw)
+            scores = {}
+            for _, item, score, _ in kw:
+                scores.setdefault(item, round(score, 6))
+            best = {}
+            for pid in kw_passages:
+                best.setdefault(owner[pid], pid)
             return ranked, best, scores
         k = self.settings.rrf_k
         item_scores = rrf([_items(kw), _items(dense)], k)
-        passage_scores = rrf([[p for p, _, _ in kw], [p for p, _, _ in dense]], k)
+        passage_scores = rrf([kw_passages, [p for p, _, _ in dense]], k)
+        owner.update({pid: item for pid, item, _ in dense})
         best = {}
-        for pid, item, _ in sorted(kw + dense, key=lambda r: -passage_scores[r[0]]):
-            best.setdefault(item, pid)
+        for pid in sorted(passage_scores, key=lambda p: -passage_scores[p]):
+            best.setdefault(owner[pid], pid)
         dense_rank = {item: rank for rank, item in enumerate(_items(dense))}
         ranked = sorted(item_scores, key=lambda i: (-item_scores[i], dense_rank.get(i, len(dense_rank)), i))
         return ranked, best, {i: round(s, 6) for i, s in item_scores.items()}
@@ -189,5 +201,6 @@ class Searcher:
         return self._hits(top, {i: passages[best[i]][1] for i in top}, scores, "")
 
 
-def _items(rows: list[tuple[int, str, float]]) -> list[str]:
-    return list(dict.fromkeys(item for _, item, _ in rows))
+def _items(rows: list[tuple[Any, ...]]) -> list[str]:
+    """Item ids in order of their first row (rows are (passage id, item id, ...))."""
+    return list(dict.fromkeys(row[1] for row in rows))

@@ -92,17 +92,21 @@ class QueryMixin:
         rows = self._query(f"SELECT id FROM passages WHERE item_id IN ({sql})", params)
         return np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
 
-    def keyword_search(self, scope: Scope, limit: int, title_weight: float) -> list[tuple[int, str, float]]:
-        """Best BM25 passages (id, item id, score; higher is better) matching `scope.match`."""
+    def keyword_search(self, scope: Scope, limit: int, title_weight: float) -> list[tuple[int, str, float, float]]:
+        """Best BM25 passages matching `scope.match`: (id, item id, score, text-only score), best first.
+
+        The title is repeated in every passage of an item, so it ranks items but says nothing about
+        which of an item's passages answers best: the text-only score is for that choice.
+        """
         assert scope.match is not None
         inner, params = self._scope_sql(Scope(scope.filters, scope.year_from, scope.year_to))
         rows = self._query(
-            "SELECT p.id, p.item_id, -bm25(passages_fts, ?, 1.0) AS score FROM passages_fts "
+            "SELECT p.id, p.item_id, -bm25(passages_fts, ?, 1.0), -bm25(passages_fts, 0.0, 1.0) FROM passages_fts "
             "JOIN passages p ON p.id = passages_fts.rowid "
             f"WHERE passages_fts MATCH ? AND p.item_id IN ({inner}) ORDER BY bm25(passages_fts, ?, 1.0) LIMIT ?",
             [title_weight, scope.match, *params, title_weight, limit],
         )
-        return [(r[0], r[1], r[2]) for r in rows]
+        return [(r[0], r[1], r[2], r[3]) for r in rows]
 
     def _query(self, sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
         return self.conn.execute(sql, params).fetchall()

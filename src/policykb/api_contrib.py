@@ -1,0 +1,202 @@
+"""API routes for contributors (`/contributions`) and moderators (`/moderation/...`)."""
+
+import hashlib
+import json
+import secrets
+from typing import Annotated, Any, Callable, Literal
+
+from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from .config import Settings
+from .errors import InvalidRecord, ModerationDisabled, Unauthorized
+from .kb import KnowledgeBase
+
+Text = Annotated[str, Field(max_length=500)]
+Values = Annotated[list[Annotated[str, Field(max_length=100)]], Field(max_length=30)] | Annotated[str, Field(max_length=500)]
+
+
+class ContributionIn(BaseModel):
+    """A policy example (or a document's metadata) in the record format `ingest` reads."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    title: Annotated[str, Field(min_length=1, max_length=500)]
+    id: Annotated[str, Field(max_length=200)] | None = None
+    kind: Annotated[str, Field(max_length=40)] | None = None
+    summary: Annotated[str, Field(max_length=2000)] | None = None
+    description: Annotated[str, Field(max_length=20000)] | None = None
+    country: Values | None = None
+    region: Text | None = None
+    level: Text | None = None
+    challenges: Values | None = None
+    themes: Values | None = None
+    support: Values | None = None
+    typology: Text | None = None
+    organisation: Text | None = None
+    start_year: Annotated[int, Field(ge=1800, le=2100)] | None = None
+    end_year: Annotated[int, Field(ge=1800, le=2100)] | None = None
+    links: Annotated[list[Annotated[str, Field(max_length=2000)]], Field(max_length=20)] | None = None
+    language: Annotated[str, Field(max_length=40)] | None = None
+
+
+class DraftIn(ContributionIn):
+    """A contribution still being written: every field optional (for live suggestions)."""
+
+    title: Annotated[str, Field(max_length=500)] | None = None  # type: ignore[assignment]
+
+
+class ContributionPatch(DraftIn):
+    """Fields a moderator changes; the others stay."""
+
+
+class Reason(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: Annotated[str, Field(max_length=2000)] = ""
+
+
+class Checks(BaseModel):
+    suggestions: dict[str, list[dict[str, Any]]]
+    duplicates: list[dict[str, Any]]
+
+
+class Receipt(Checks):
+    id: str
+    token: str = Field(description="Private: the only way to read this contribution's status.")
+    status: str
+
+
+class Status(BaseModel):
+    id: str
+    status: str
+    reason: str | None
+    item_id: str | None
+    submitted_at: str
+    updated_at: str
+
+
+UPLOAD_SCHEMA = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {"schema": {"$ref": "#/components/schemas/ContributionIn"}},
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["metadata"],
+                    "properties": {
+                        "metadata": {"type": "string", "description": "ContributionIn as a JSON string"},
+                        "file": {"type": "string", "format": "binary", "description": "PDF, Markdown, text or HTML"},
+                    },
+                }
+            },
+        },
+    }
+}
+
+
+async def _read_contribution(request: Request) -> tuple[dict[str, Any], tuple[str, bytes] | None]:
+    """The record (validated) and the optional uploaded document of a JSON or multipart request."""
+    document = None
+    try:
+        if request.headers.get("content-type", "").startswith("multipart/form-data"):
+            form = await request.form()
+            raw = form.get("metadata")
+            data = json.loads(raw) if isinstance(raw, str) else None
+            upload = form.get("file")
+            if upload is not None and not isinstance(upload, str):
+                document = (upload.filename or "upload", await upload.read())
+        else:
+            data = json.loads(await request.body() or b"null")
+        record = ContributionIn.model_validate(data)
+    except json.JSONDecodeError as exc:
+        raise InvalidRecord(f"the body (or the multipart field 'metadata') is not JSON: {exc.msg}") from None
+    except ValidationError as exc:
+        errors = [{"loc": list(e["loc"]), "msg": e["msg"]} for e in exc.errors()]
+        where = ".".join(map(str, errors[0]["loc"])) or "body"
+        raise InvalidRecord(f"{where}: {errors[0]['msg']}", {"errors": errors}) from None
+    return record.model_dump(exclude_none=True), document
+
+
+def contribution_router(get_kb: Callable[..., KnowledgeBase], settings: Settings) -> APIRouter:
+    router = APIRouter()
+    KB = Annotated[KnowledgeBase, Depends(get_kb)]
+    bearer = HTTPBearer(auto_error=False, description="A token listed in POLICYKB_MODERATOR_TOKENS")
+    moderators = {}
+    for entry in settings.moderator_tokens:
+        name, _, token = entry.rpartition(":")
+        moderators[token] = name or "moderator-" + hashlib.sha256(token.encode()).hexdigest()[:8]
+
+    def moderator(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> str:
+        if not moderators:
+            raise ModerationDisabled(
+                "moderation is disabled: set POLICYKB_MODERATOR_TOKENS to one or more tokens "
+                "(comma-separated, each `token` or `name:token`) and restart the API"
+            )
+        given = credentials.credentials if credentials else ""
+        for token, name in moderators.items():
+            if secrets.compare_digest(token.encode(), given.encode()):
+                return name
+        raise Unauthorized("a moderator bearer token is required (Authorization: Bearer <token>)")
+
+    Actor = Annotated[str, Depends(moderator)]
+
+    @router.post("/contributions", response_model=Receipt, status_code=201, openapi_extra=UPLOAD_SCHEMA,
+                 tags=["contributions"], summary="Submit a policy example, optionally with a document")
+    async def submit(request: Request, kb: KB) -> dict[str, Any]:
+        record, document = await _read_contribution(request)
+        client = request.client.host if request.client else "unknown"
+        return kb.contributions.submit(record, document, client)
+
+    @router.post("/contributions/check", response_model=Checks, tags=["contributions"],
+                 summary="Facet suggestions and possible duplicates for a draft (nothing is saved)")
+    def check(draft: DraftIn, kb: KB) -> dict[str, Any]:
+        return kb.contributions.check(draft.model_dump(exclude_none=True))
+
+    @router.get("/contributions/{contribution_id}", response_model=Status, tags=["contributions"],
+                summary="Status of a contribution (needs its private token)")
+    def status(contribution_id: str, kb: KB,
+               token: Annotated[str | None, Query(max_length=200)] = None,
+               x_contribution_token: Annotated[str | None, Header(max_length=200)] = None) -> dict[str, Any]:
+        return kb.contributions.status(contribution_id, x_contribution_token or token or "")
+
+    @router.get("/moderation/contributions", tags=["moderation"], summary="The queue")
+    def queue(kb: KB, actor: Actor,
+              status: Literal["pending", "approved", "rejected"] | None = "pending",
+              limit: Annotated[int, Query(ge=1, le=200)] = 50,
+              offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0) -> dict[str, Any]:
+        return kb.contributions.queue(status, limit, offset)
+
+    @router.get("/moderation/contributions/{contribution_id}", tags=["moderation"], summary="One contribution")
+    def view(contribution_id: str, kb: KB, actor: Actor) -> dict[str, Any]:
+        return kb.contributions.view(contribution_id)
+
+    @router.patch("/moderation/contributions/{contribution_id}", tags=["moderation"], summary="Edit before approving")
+    def edit(contribution_id: str, patch: ContributionPatch, kb: KB, actor: Actor) -> dict[str, Any]:
+        return kb.contributions.edit(contribution_id, patch.model_dump(exclude_unset=True), actor)
+
+    @router.post("/moderation/contributions/{contribution_id}/approve", tags=["moderation"],
+                 summary="Publish: searchable at once")
+    def approve(contribution_id: str, kb: KB, actor: Actor) -> dict[str, Any]:
+        return kb.contributions.approve(contribution_id, actor)
+
+    @router.post("/moderation/contributions/{contribution_id}/reject", tags=["moderation"],
+                 summary="Reject with a reason the contributor sees")
+    def reject(contribution_id: str, body: Reason, kb: KB, actor: Actor) -> dict[str, Any]:
+        return kb.contributions.reject(contribution_id, body.reason, actor)
+
+    @router.post("/moderation/items/{item_id}/unpublish", tags=["moderation"], summary="Hide an item from search")
+    def unpublish(item_id: str, body: Reason, kb: KB, actor: Actor) -> dict[str, Any]:
+        return kb.contributions.unpublish(item_id, body.reason, actor)
+
+    @router.post("/moderation/items/{item_id}/publish", tags=["moderation"], summary="Show a hidden item again")
+    def publish_again(item_id: str, body: Reason, kb: KB, actor: Actor) -> dict[str, Any]:
+        return kb.contributions.unpublish(item_id, body.reason, actor, publish_again=True)
+
+    @router.get("/moderation/audit", tags=["moderation"], summary="Who did what, when, before and after")
+    def audit(kb: KB, actor: Actor, target: Annotated[str | None, Query(max_length=200)] = None,
+              limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[dict[str, Any]]:
+        return kb.contributions.audit_log(target, limit)
+
+    return router

@@ -1,0 +1,161 @@
+"""Contributions and moderation over HTTP (hashing embedder, tmp_path knowledge base)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from fastapi.testclient import TestClient
+
+from policykb.api import create_app
+from policykb.config import Settings
+from policykb.kb import KnowledgeBase
+
+TOKEN = {"Authorization": "Bearer s3cret"}
+RECORD = {"title": "Baltic cluster export vouchers", "summary": "Vouchers pay SMEs for trade fair visits.",
+          "country": "LT", "level": "national", "challenges": ["internationalisation"], "support": ["vouchers"]}
+
+
+def make_client(settings: Settings, **overrides) -> TestClient:
+    return TestClient(create_app(settings.model_copy(update=overrides)))
+
+
+@pytest.fixture
+def built(settings, corpus):
+    with KnowledgeBase(settings) as kb:
+        kb.ingest([corpus])
+    return settings
+
+
+@pytest.fixture
+def client(built):
+    with make_client(built, moderator_tokens=["alice:s3cret"]) as test_client:
+        yield test_client
+
+
+def test_end_to_end_pdf_contribution_approved_and_found(client, make_pdf, tmp_path):
+    pdf = make_pdf(tmp_path / "roadmap.pdf", ["Cover.", "Hydrogen valley roadmap for cluster firms."])
+    meta = {"title": "Hydrogen valley roadmap", "kind": "guide", "challenges": ["green"], "country": "NL"}
+    response = client.post("/contributions", data={"metadata": json.dumps(meta)},
+                           files={"file": ("roadmap.pdf", pdf.read_bytes(), "application/pdf")})
+    assert response.status_code == 201, response.text
+    receipt = response.json()
+    assert client.get(f"/contributions/{receipt['id']}", headers={"X-Contribution-Token": receipt["token"]}
+                      ).json()["status"] == "pending"
+    assert client.get("/search", params={"q": "hydrogen valley", "mode": "keyword"}).json()["total"] == 0
+    denied = client.post(f"/moderation/contributions/{receipt['id']}/approve")
+    assert denied.status_code == 401 and denied.json()["error"]["code"] == "unauthorized"
+    approved = client.post(f"/moderation/contributions/{receipt['id']}/approve", headers=TOKEN).json()
+    hit = client.get("/search", params={"q": "hydrogen valley", "mode": "keyword"}).json()["hits"][0]
+    assert (hit["id"], hit["page"], hit["kind"]) == (approved["item_id"], 2, "guide")
+    assert client.get(f"/items/{hit['id']}/file").content[:5] == b"%PDF-"
+    status = client.get(f"/contributions/{receipt['id']}", params={"token": receipt["token"]}).json()
+    assert (status["status"], status["item_id"]) == ("approved", hit["id"])
+    audit = client.get("/moderation/audit", params={"target": receipt["id"]}, headers=TOKEN).json()
+    assert [(a["actor"], a["action"]) for a in audit] == [("alice", "approve"), ("contributor", "submit")]
+
+
+def test_json_contribution_with_suggestions_edit_reject(client):
+    receipt = client.post("/contributions", json=RECORD).json()
+    assert "duplicates" in receipt and "suggestions" in receipt
+    queue = client.get("/moderation/contributions", headers=TOKEN).json()
+    assert queue["total"] == 1 and queue["items"][0]["record"]["title"] == RECORD["title"]
+    edited = client.patch(f"/moderation/contributions/{receipt['id']}", json={"themes": ["tourism"]}, headers=TOKEN)
+    assert edited.json()["record"]["themes"] == ["tourism"]
+    rejected = client.post(f"/moderation/contributions/{receipt['id']}/reject", json={"reason": "No source link."},
+                           headers=TOKEN).json()
+    assert rejected["status"] == "rejected"
+    status = client.get(f"/contributions/{receipt['id']}", headers={"X-Contribution-Token": receipt["token"]}).json()
+    assert status["reason"] == "No source link."
+    assert client.get(f"/contributions/{receipt['id']}", params={"token": "nope"}).status_code == 403
+
+
+def test_check_gives_live_suggestions_and_duplicates(client):
+    checks = client.post("/contributions/check", json={
+        "title": "Cluster internationalisation vouchers",
+        "summary": "Vouchers that help cluster SMEs enter foreign markets through trade missions."}).json()
+    assert checks["duplicates"][0]["id"] == "de-vouchers"
+    assert any(s["value"] == "vouchers" for s in checks["suggestions"]["support"])
+
+
+@pytest.mark.parametrize(
+    "body, status, code, fragment",
+    [
+        ({**RECORD, "challenges": ["greem"]}, 422, "unknown_facet_value", "did you mean 'green'"),
+        ({**RECORD, "colour": "red"}, 422, "invalid_record", "colour: Extra inputs are not permitted"),
+        ({"summary": "no title"}, 422, "invalid_record", "title: Field required"),
+        ({**RECORD, "title": "x" * 501}, 422, "invalid_record", "title: String should have at most 500"),
+        ({**RECORD, "id": "de-vouchers"}, 409, "conflict", "already used"),
+    ],
+)
+def test_invalid_contributions(client, body, status, code, fragment):
+    response = client.post("/contributions", json=body)
+    assert response.status_code == status and response.json()["error"]["code"] == code
+    assert fragment in response.json()["error"]["message"]
+
+
+def test_unpublish_and_publish(client):
+    assert client.post("/moderation/items/de-vouchers/unpublish", json={"reason": "outdated"}, headers=TOKEN
+                       ).json()["status"] == "unpublished"
+    assert client.get("/items/de-vouchers").status_code == 404
+    assert client.get("/search", params={"q": "vouchers", "mode": "keyword"}).json()["total"] == 0
+    client.post("/moderation/items/de-vouchers/publish", json={}, headers=TOKEN)
+    assert client.get("/search", params={"q": "vouchers", "mode": "keyword"}).json()["total"] == 1
+
+
+def test_moderation_without_configured_tokens_is_closed(built):
+    with make_client(built) as client:
+        response = client.get("/moderation/contributions", headers=TOKEN)
+        assert response.status_code == 503
+        assert "set POLICYKB_MODERATOR_TOKENS" in response.json()["error"]["message"]
+
+
+def test_upload_size_limit(built, make_pdf, tmp_path):
+    big = " ".join(f"word{i}" for i in range(3000)).encode()  # ~26 KB of text
+    with make_client(built, max_upload_mb=0.01) as client:
+        response = client.post("/contributions", data={"metadata": json.dumps(RECORD)},
+                               files={"file": ("big.txt", big, "text/plain")})
+        assert response.status_code == 413 and response.json()["error"]["code"] == "payload_too_large"
+
+
+def test_rate_limit(built):
+    with make_client(built, contributions_per_hour=2) as client:
+        codes = [client.post("/contributions", json={**RECORD, "title": f"T{i}"}).status_code for i in range(3)]
+        assert codes == [201, 201, 429]
+
+
+def test_cors_closed_by_default_and_configurable(built):
+    preflight = {"Origin": "https://ui.example", "Access-Control-Request-Method": "GET"}
+    with make_client(built) as client:
+        assert "access-control-allow-origin" not in client.options("/search", headers=preflight).headers
+    with make_client(built, cors_origins=["https://ui.example"]) as client:
+        assert client.options("/search", headers=preflight).headers["access-control-allow-origin"] == "https://ui.example"
+
+
+def test_a_second_worker_sees_an_approval_at_once(built):
+    with make_client(built, moderator_tokens=["s3cret"]) as worker_a, make_client(built) as worker_b:
+        assert worker_b.get("/search", params={"q": "Baltic", "mode": "semantic"}).status_code == 200
+        receipt = worker_a.post("/contributions", json=RECORD).json()
+        worker_a.post(f"/moderation/contributions/{receipt['id']}/approve", headers=TOKEN)
+        hits = worker_b.get("/search", params={"q": "Baltic cluster export vouchers", "mode": "semantic"}).json()
+        assert hits["hits"][0]["title"] == RECORD["title"]
+        assert worker_b.get("/health").json()["status"] == "ok"
+
+
+def test_body_limit_also_stops_streamed_bodies_without_length():
+    import asyncio
+
+    from policykb.api import BodyLimit
+    from policykb.errors import PayloadTooLarge
+
+    async def app(scope, receive, send):
+        while (await receive()).get("more_body"):
+            pass
+
+    chunks = [{"type": "http.request", "body": b"x" * 600, "more_body": True} for _ in range(3)]
+
+    async def receive():
+        return chunks.pop(0)
+
+    with pytest.raises(PayloadTooLarge, match="request body over"):
+        asyncio.run(BodyLimit(app, max_bytes=1000)({"type": "http", "headers": []}, receive, None))
