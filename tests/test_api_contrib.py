@@ -159,3 +159,37 @@ def test_body_limit_also_stops_streamed_bodies_without_length():
 
     with pytest.raises(PayloadTooLarge, match="request body over"):
         asyncio.run(BodyLimit(app, max_bytes=1000)({"type": "http", "headers": []}, receive, None))
+
+
+def test_searches_are_served_while_an_approval_is_embedding(settings, corpus):
+    import threading
+
+    from policykb.embed import HashingEmbedder
+
+    armed, started, searched = threading.Event(), threading.Event(), threading.Event()
+
+    class SlowEmbedder(HashingEmbedder):
+        """Holds the approval's embedding until a search has been answered."""
+
+        def encode(self, texts):
+            if armed.is_set() and any("Baltic" in t for t in texts):
+                armed.clear()
+                started.set()
+                assert searched.wait(10), "the search never ran while the approval was embedding"
+            return super().encode(texts)
+
+    with KnowledgeBase(settings, embedder=SlowEmbedder()) as kb:
+        kb.ingest([corpus])
+        app = create_app(settings.model_copy(update={"moderator_tokens": ["s3cret"]}), kb=kb)
+        with TestClient(app) as client:
+            receipt = client.post("/contributions", json=RECORD).json()
+            armed.set()
+            result: dict = {}
+            approving = threading.Thread(target=lambda: result.update(
+                r=client.post(f"/moderation/contributions/{receipt['id']}/approve", headers=TOKEN)))
+            approving.start()
+            assert started.wait(10)
+            assert client.get("/search", params={"q": "vouchers"}).status_code == 200
+            searched.set()
+            approving.join(10)
+            assert result["r"].status_code == 200

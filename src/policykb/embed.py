@@ -71,6 +71,9 @@ class SentenceTransformerEmbedder:
             raise ModelUnavailable(f"sentence-transformers is not installed ({exc})") from exc
         if threads:
             torch.set_num_threads(threads)
+            import faiss
+
+            faiss.omp_set_num_threads(threads)
         _quiet_transformers()
         try:
             self.model = SentenceTransformer(str(path), device="cpu", local_files_only=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import re
+import threading
 from functools import lru_cache
 from typing import Iterable, TypeVar
 
@@ -57,11 +58,18 @@ def dedupe_items(passages: Iterable[tuple[int, str]], limit: int) -> list[str]:
     return list(seen)
 
 
-@lru_cache(maxsize=1)
+_local = threading.local()
+
+
 def _stemmer() -> snowballstemmer.stemmer:
-    return snowballstemmer.stemmer("english")
+    """One stemmer per thread: snowball stemmers keep state while they work."""
+    stemmer = getattr(_local, "stemmer", None)
+    if stemmer is None:
+        stemmer = _local.stemmer = snowballstemmer.stemmer("english")
+    return stemmer
 
 
+@lru_cache(maxsize=100_000)
 def _stem(word: str) -> str:
     return _stemmer().stemWord(word.lower())
 
@@ -69,8 +77,8 @@ def _stem(word: str) -> str:
 def snippet(text: str, query: str, width: int = 320) -> str:
     """HTML-escaped excerpt around the densest run of query terms, terms wrapped in <mark>."""
     stems = {_stem(t) for t in terms(query)} if query.strip() else set()
-    words = list(_TOKEN.finditer(text))
-    hits = [m for m in words if _stem(m.group()) in stems]
+    heads = {stem[:3] for stem in stems}  # a word stems to a query stem only if it starts alike
+    hits = [m for m in _TOKEN.finditer(text) if m.group()[:3].lower() in heads and _stem(m.group()) in stems]
     start = 0
     if hits and len(text) > width:
         best, best_count = hits[0].start(), 0
