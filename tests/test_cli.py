@@ -108,12 +108,33 @@ def test_invalid_environment_setting_is_a_clean_error(monkeypatch):
 
 
 COMMANDS = sorted(cli.commands)
+SUBCOMMANDS = [[name, sub] for name, group in sorted(cli.commands.items())
+               for sub in sorted(getattr(group, "commands", {}))]
 
 
-@pytest.mark.parametrize("command", COMMANDS)
+@pytest.mark.parametrize("command", [[c] for c in COMMANDS] + SUBCOMMANDS, ids=" ".join)
 def test_every_command_has_help_with_an_example(command):
-    result = CliRunner().invoke(cli, [command, "--help"])
+    result = CliRunner().invoke(cli, [*command, "--help"])
     assert result.exit_code == 0 and "Example:" in result.output
+
+
+def test_moderation_from_the_cli(run, corpus, settings, tmp_path):
+    run("ingest", str(corpus))
+    from policykb.config import Settings
+    from policykb.kb import KnowledgeBase
+
+    with KnowledgeBase(Settings(home=tmp_path / "kb", model="hashing")) as kb:
+        receipt = kb.contributions.submit({"title": "Baltic vouchers", "country": "LT"}, None, client="c")
+    assert receipt["id"] in run("moderate", "queue").output
+    assert "approved" in run("moderate", "approve", receipt["id"], "--as", "alice").output
+    assert json.loads(run("search", "Baltic", "--mode", "keyword", "--json").output)["total"] == 1
+    assert run("moderate", "unpublish", "baltic-vouchers", "--reason", "test", "--as", "bob").output == \
+        "baltic-vouchers: unpublished\n"
+    audit = json.loads(run("moderate", "audit", "--json").output)
+    assert [(a["actor"], a["action"]) for a in audit] == [("bob", "unpublish"), ("alice", "approve"),
+                                                          ("contributor", "submit")]
+    missing = run("moderate", "approve", "c-nope")
+    assert missing.exit_code == 1 and "Error: no contribution 'c-nope'" in missing.output
 
 
 def test_readme_mentions_every_command_and_its_policykb_lines_parse():

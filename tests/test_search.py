@@ -39,3 +39,22 @@ def test_snippet_windows_long_text_around_terms():
     text = "filler " * 100 + "the vouchers scheme " + "filler " * 100
     out = snippet(text, "vouchers", width=60)
     assert out.startswith("…") and out.endswith("…") and "<mark>vouchers</mark>" in out
+
+
+def test_snippets_are_the_same_from_many_threads():
+    import threading
+
+    texts = [f"Regional clusters {i} internationalise; policies supporting innovation in regions number {i}."
+             for i in range(50)]
+    expected = [snippet(t, "regional policy innovation") for t in texts]
+    results: list[list[str]] = []
+
+    def work() -> None:
+        results.append([snippet(t, "regional policy innovation") for t in texts])
+
+    threads = [threading.Thread(target=work) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(results) == 8 and all(r == expected for r in results)

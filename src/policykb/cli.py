@@ -8,7 +8,6 @@ import json
 import logging
 import re
 import sys
-from functools import wraps
 from pathlib import Path
 from typing import Any, Callable
 
@@ -18,23 +17,12 @@ from pydantic import ValidationError
 from .config import Settings
 from .errors import PolicyKBError
 from .export import write_records
+from .cli_common import LazyKB, handle_errors, pass_kb, print_json
+from .cli_moderation import moderate
 from .kb import KnowledgeBase
 from .search import MODES
 
 FILTER_OPTIONS = ("territory", "level", "challenge", "theme", "support", "typology", "kind", "language")
-
-
-def handle_errors(fn: Callable) -> Callable:
-    """Domain errors become a clean `Error: ...` line and exit status 1, never a traceback."""
-
-    @wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except PolicyKBError as exc:
-            raise click.ClickException(exc.message) from None
-
-    return wrapper
 
 
 def filter_options(fn: Callable) -> Callable:
@@ -76,35 +64,7 @@ def cli(ctx: click.Context, home: Path | None, model: str | None) -> None:
     except ValidationError as exc:
         problems = "; ".join(f"POLICYKB_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors())
         raise click.UsageError(f"invalid setting: {problems}") from None
-    ctx.obj = ctx.with_resource(_LazyKB(settings))
-
-
-class _LazyKB:
-    """Opens the knowledge base only for commands that need it (`--help` and `taxonomy` do not)."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self._kb: KnowledgeBase | None = None
-
-    def __enter__(self) -> _LazyKB:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._kb is not None:
-            self._kb.close()
-
-    @property
-    def kb(self) -> KnowledgeBase:
-        if self._kb is None:
-            self._kb = KnowledgeBase(self.settings)
-        return self._kb
-
-
-pass_kb = click.make_pass_decorator(_LazyKB)
-
-
-def _print_json(data: Any) -> None:
-    click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+    ctx.obj = ctx.with_resource(LazyKB(settings))
 
 
 @cli.command()
@@ -114,7 +74,7 @@ def _print_json(data: Any) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @pass_kb
 @handle_errors
-def ingest(lazy: _LazyKB, paths: tuple[Path, ...], prune: bool, keep_going: bool, as_json: bool) -> None:
+def ingest(lazy: LazyKB, paths: tuple[Path, ...], prune: bool, keep_going: bool, as_json: bool) -> None:
     """Add or update items from record files (YAML, JSON, JSONL, CSV) and documents (PDF, Markdown, text, HTML).
 
     Unchanged files are not read again and unchanged passages are never embedded twice.
@@ -125,7 +85,7 @@ def ingest(lazy: _LazyKB, paths: tuple[Path, ...], prune: bool, keep_going: bool
     """
     report = lazy.kb.ingest(list(paths), prune=prune, progress=True)
     if as_json:
-        _print_json(report.to_dict())
+        print_json(report.to_dict())
     else:
         click.echo(
             f"added {len(report.added)}, updated {len(report.updated)}, unchanged {len(report.unchanged)}, "
@@ -155,7 +115,7 @@ def ingest(lazy: _LazyKB, paths: tuple[Path, ...], prune: bool, keep_going: bool
               help='Run one search per line: {"id", "query", "filters": {facet: [values]}, "k", "mode"}.')
 @pass_kb
 @handle_errors
-def search(lazy: _LazyKB, query: str, mode: str, size: int, page: int, show_facets: bool, as_json: bool,
+def search(lazy: LazyKB, query: str, mode: str, size: int, page: int, show_facets: bool, as_json: bool,
            batch: io.TextIOBase | None, year_from: int | None, year_to: int | None, **kwargs: Any) -> None:
     """Search by meaning and keywords, narrowed by facet filters. An empty QUERY browses.
 
@@ -171,7 +131,7 @@ def search(lazy: _LazyKB, query: str, mode: str, size: int, page: int, show_face
     result = lazy.kb.search(query, mode=mode, filters=filters, year_from=year_from, year_to=year_to,
                             page=page, size=size, facets=show_facets or as_json)
     if as_json:
-        _print_json(result.to_dict())
+        print_json(result.to_dict())
         return
     label = f'for "{query}" ' if query else ""
     click.echo(f"{result.total} result(s) {label}({mode}), page {page}")
@@ -238,7 +198,7 @@ def _print_facets(facets: dict[str, Any]) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the record as JSON.")
 @pass_kb
 @handle_errors
-def show(lazy: _LazyKB, item_id: str, as_json: bool) -> None:
+def show(lazy: LazyKB, item_id: str, as_json: bool) -> None:
     """Show one item with its facets and passages.
 
     \b
@@ -247,7 +207,7 @@ def show(lazy: _LazyKB, item_id: str, as_json: bool) -> None:
     """
     record = lazy.kb.get(item_id)
     if as_json:
-        _print_json(record)
+        print_json(record)
         return
     click.echo(click.style(record["title"], bold=True) + f"  ({record['kind']}, id={record['id']})")
     for key in ("summary", "organisation", "region", "start_year", "end_year", "url", "source", "pages"):
@@ -270,7 +230,7 @@ def show(lazy: _LazyKB, item_id: str, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print results as JSON.")
 @pass_kb
 @handle_errors
-def similar(lazy: _LazyKB, item_id: str, k: int, as_json: bool, year_from: int | None, year_to: int | None,
+def similar(lazy: LazyKB, item_id: str, k: int, as_json: bool, year_from: int | None, year_to: int | None,
             **kwargs: Any) -> None:
     """Items most similar in meaning to ITEM_ID.
 
@@ -280,7 +240,7 @@ def similar(lazy: _LazyKB, item_id: str, k: int, as_json: bool, year_from: int |
     """
     hits = lazy.kb.similar(item_id, k=k, filters=collect_filters(kwargs), year_from=year_from, year_to=year_to)
     if as_json:
-        _print_json([h.to_dict() for h in hits])
+        print_json([h.to_dict() for h in hits])
         return
     for rank, hit in enumerate(hits, 1):
         _print_hit(rank, hit.to_dict())
@@ -293,7 +253,7 @@ def similar(lazy: _LazyKB, item_id: str, k: int, as_json: bool, year_from: int |
 @click.option("--json", "as_json", is_flag=True, help="Print counts as JSON.")
 @pass_kb
 @handle_errors
-def facets(lazy: _LazyKB, query: str, mode: str, as_json: bool, year_from: int | None, year_to: int | None,
+def facets(lazy: LazyKB, query: str, mode: str, as_json: bool, year_from: int | None, year_to: int | None,
            **kwargs: Any) -> None:
     """Facet value counts, for everything or for a QUERY and filters.
 
@@ -304,7 +264,7 @@ def facets(lazy: _LazyKB, query: str, mode: str, as_json: bool, year_from: int |
     result = lazy.kb.search(query, mode=mode, filters=collect_filters(kwargs), year_from=year_from,
                             year_to=year_to, size=1, facet_size=300)
     if as_json:
-        _print_json(result.facets)
+        print_json(result.facets)
     else:
         click.echo(f"{result.total} item(s)")
         _print_facets(result.facets)
@@ -315,7 +275,7 @@ def facets(lazy: _LazyKB, query: str, mode: str, as_json: bool, year_from: int |
 @click.option("--json", "as_json", is_flag=True, help="Print the taxonomy as JSON.")
 @pass_kb
 @handle_errors
-def taxonomy(lazy: _LazyKB, facet: str | None, as_json: bool) -> None:
+def taxonomy(lazy: LazyKB, facet: str | None, as_json: bool) -> None:
     """List facets and their allowed values (ids, labels, synonyms).
 
     \b
@@ -326,7 +286,7 @@ def taxonomy(lazy: _LazyKB, facet: str | None, as_json: bool) -> None:
 
     described = Taxonomy.default().describe(facet)
     if as_json:
-        _print_json(described)
+        print_json(described)
         return
     for f in described:
         kind = "several values" if f["multi"] else "one value"
@@ -343,7 +303,7 @@ def taxonomy(lazy: _LazyKB, facet: str | None, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
 @pass_kb
 @handle_errors
-def stats(lazy: _LazyKB, as_json: bool) -> None:
+def stats(lazy: LazyKB, as_json: bool) -> None:
     """Counts of items, passages and files; they change only when content changes.
 
     \b
@@ -352,7 +312,7 @@ def stats(lazy: _LazyKB, as_json: bool) -> None:
     """
     data = lazy.kb.stats()
     if as_json:
-        _print_json(data)
+        print_json(data)
         return
     kinds = ", ".join(f"{k} {n}" for k, n in data["by_kind"].items())
     click.echo(f"items: {data['items']} ({kinds})\npassages: {data['passages']}\nfiles: {data['files']}\n"
@@ -367,7 +327,7 @@ def stats(lazy: _LazyKB, as_json: bool) -> None:
 @filter_options
 @pass_kb
 @handle_errors
-def export(lazy: _LazyKB, fmt: str, output: io.TextIOBase, query: str, mode: str, year_from: int | None,
+def export(lazy: LazyKB, fmt: str, output: io.TextIOBase, query: str, mode: str, year_from: int | None,
            year_to: int | None, **kwargs: Any) -> None:
     """Export items as CSV, JSON or JSONL, in the same record format `ingest` reads.
 
@@ -382,7 +342,7 @@ def export(lazy: _LazyKB, fmt: str, output: io.TextIOBase, query: str, mode: str
 @cli.command()
 @pass_kb
 @handle_errors
-def reindex(lazy: _LazyKB) -> None:
+def reindex(lazy: LazyKB) -> None:
     """Embed passages that lack a vector for the current model and rebuild the vector index.
 
     \b
@@ -399,7 +359,7 @@ def reindex(lazy: _LazyKB) -> None:
 @click.option("--workers", type=click.IntRange(1, 32), default=1, show_default=True, help="Worker processes.")
 @pass_kb
 @handle_errors
-def serve(lazy: _LazyKB, host: str, port: int, workers: int) -> None:
+def serve(lazy: LazyKB, host: str, port: int, workers: int) -> None:
     """Serve the HTTP API (OpenAPI docs at /docs) over the knowledge base.
 
     \b
@@ -416,6 +376,9 @@ def serve(lazy: _LazyKB, host: str, port: int, workers: int) -> None:
     click.echo(f"policykb API on http://{host}:{port}/ (docs at http://{host}:{port}/docs)")
     uvicorn.run("policykb.api:app_factory", factory=True, host=host, port=port, workers=workers,
                 log_level="warning")
+
+
+cli.add_command(moderate)
 
 
 def main() -> None:
