@@ -34,7 +34,8 @@ def test_ingest_then_search_json(run, corpus):
     assert data["total"] == 1 and data["hits"][0]["id"] == "de-vouchers"
     assert HIT_KEYS <= set(data["hits"][0])
     assert data["hits"][0]["facets"]["territory"] == ["DE"]
-    assert set(data["facets"]) == {"territory", "level", "challenge", "theme", "support", "typology", "kind", "language"}
+    assert set(data["facets"]) == {"territory", "level", "challenge", "theme", "support", "typology", "kind", "language",
+                                   "stip_theme", "stip_instrument"}
 
 
 def test_ingest_exit_status_on_skipped_input(run, corpus):

@@ -89,6 +89,8 @@ class SearchParams:
         typology: Annotated[list[str], Query(max_length=50)] = [],  # noqa: B006
         kind: Annotated[list[str], Query(max_length=50)] = [],  # noqa: B006
         language: Annotated[list[str], Query(max_length=50)] = [],  # noqa: B006
+        stip_theme: Annotated[list[str], Query(max_length=50)] = [],  # noqa: B006
+        stip_instrument: Annotated[list[str], Query(max_length=50)] = [],  # noqa: B006
         year_from: Annotated[int | None, Query(ge=1800, le=2100)] = None,
         year_to: Annotated[int | None, Query(ge=1800, le=2100)] = None,
     ) -> None:
@@ -96,6 +98,7 @@ class SearchParams:
         self.filters = {name: values for name, values in {
             "territory": territory, "level": level, "challenge": challenge, "theme": theme,
             "support": support, "typology": typology, "kind": kind, "language": language,
+            "stip_theme": stip_theme, "stip_instrument": stip_instrument,
         }.items() if values}
 
 

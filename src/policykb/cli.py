@@ -22,13 +22,14 @@ from .cli_moderation import moderate
 from .kb import KnowledgeBase
 from .search import MODES
 
-FILTER_OPTIONS = ("territory", "level", "challenge", "theme", "support", "typology", "kind", "language")
+FILTER_OPTIONS = ("territory", "level", "challenge", "theme", "support", "typology", "kind", "language",
+                  "stip_theme", "stip_instrument")
 
 
 def filter_options(fn: Callable) -> Callable:
     """The facet filters (repeatable, OR-ed within a facet, AND-ed across) and the year range."""
     for name in reversed(FILTER_OPTIONS):
-        fn = click.option(f"--{name}", multiple=True, metavar="VALUE",
+        fn = click.option(f"--{name.replace('_', '-')}", name, multiple=True, metavar="VALUE",
                           help=f"Only items with this {name} (id, label or synonym); repeat for OR.")(fn)
     fn = click.option("--year-to", type=int, help="Only items active in or before this year.")(fn)
     fn = click.option("--year-from", type=int, help="Only items active in or after this year.")(fn)
@@ -71,10 +72,12 @@ def cli(ctx: click.Context, home: Path | None, model: str | None) -> None:
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @click.option("--prune", is_flag=True, help="Remove items whose files under PATHS are gone.")
 @click.option("--keep-going", is_flag=True, help="Exit with status 0 even if some input was skipped.")
+@click.option("--format", "fmt", type=click.Choice(["auto", "beir", "stip"]), default="auto", show_default=True,
+              help="auto: by file type; beir: BEIR data set directories; stip: OECD STIP Compass CSV exports.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @pass_kb
 @handle_errors
-def ingest(lazy: LazyKB, paths: tuple[Path, ...], prune: bool, keep_going: bool, as_json: bool) -> None:
+def ingest(lazy: LazyKB, paths: tuple[Path, ...], prune: bool, keep_going: bool, fmt: str, as_json: bool) -> None:
     """Add or update items from record files (YAML, JSON, JSONL, CSV) and documents (PDF, Markdown, text, HTML).
 
     Unchanged files are not read again and unchanged passages are never embedded twice.
@@ -82,8 +85,10 @@ def ingest(lazy: LazyKB, paths: tuple[Path, ...], prune: bool, keep_going: bool,
     \b
     Example:
       policykb ingest ingest/ --prune
+      policykb ingest --format stip ../shared/data/stip-compass-2021.csv.gz
+      policykb ingest --format beir ../shared/data/beir-scifact
     """
-    report = lazy.kb.ingest(list(paths), prune=prune, progress=True)
+    report = lazy.kb.ingest(list(paths), prune=prune, progress=True, fmt=fmt)
     if as_json:
         print_json(report.to_dict())
     else:
@@ -337,6 +342,48 @@ def export(lazy: LazyKB, fmt: str, output: io.TextIOBase, query: str, mode: str,
     """
     records = lazy.kb.export(query, mode=mode, filters=collect_filters(kwargs), year_from=year_from, year_to=year_to)
     write_records(records, fmt, output)
+
+
+@cli.command(name="eval")
+@click.argument("beir_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--mode", type=click.Choice([*MODES, "all"]), default="all", show_default=True)
+@click.option("--split", default="test", show_default=True, help="Which qrels/<split>.tsv to use.")
+@click.option("--limit", type=click.IntRange(1), help="Only the first N judged queries (a quick look).")
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
+@click.pass_context
+@handle_errors
+def evaluate(ctx: click.Context, beir_dir: Path, mode: str, split: str, limit: int | None, as_json: bool) -> None:
+    """Measure search quality on a BEIR data set: nDCG@10, recall@100, MRR@10 per mode.
+
+    Ingests the corpus into a temporary knowledge base, unless --home (or POLICYKB_HOME) names one.
+
+    \b
+    Example:
+      policykb eval ../shared/data/beir-scifact --mode all
+    """
+    import tempfile
+
+    from .evaluation import evaluate as run_eval
+
+    lazy: LazyKB = ctx.obj
+    modes = list(MODES) if mode == "all" else [mode]
+    with tempfile.TemporaryDirectory(prefix="policykb-eval-") as tmp:
+        settings = lazy.settings
+        if ctx.parent is None or ctx.parent.params.get("home") is None:
+            settings = settings.model_copy(update={"home": Path(tmp) / "kb"})
+        with KnowledgeBase(settings) as kb:
+            report = kb.ingest([beir_dir], fmt="beir", progress=True)
+            if not as_json:
+                click.echo(f"corpus: {len(report.added) + len(report.updated) + len(report.unchanged)} documents, "
+                           f"{kb.stats()['passages']} passages ({report.embedded} embedded now)")
+            results = run_eval(kb, beir_dir, modes, split, limit)
+    if as_json:
+        print_json(results)
+        return
+    click.echo(f"{'mode':<10}{'nDCG@10':>10}{'recall@100':>12}{'MRR@10':>10}{'queries':>9}{'seconds':>9}")
+    for name, r in results.items():
+        click.echo(f"{name:<10}{r['ndcg@10']:>10.4f}{r['recall@100']:>12.4f}{r['mrr@10']:>10.4f}"
+                   f"{r['queries']:>9}{r['seconds']:>9}")
 
 
 @cli.command()

@@ -184,10 +184,12 @@ class KnowledgeBase:
 
     # -- the operations -----------------------------------------------------------------------
 
-    def ingest(self, paths: list[Path | str], prune: bool = False, progress: bool = False):  # -> IngestReport
+    def ingest(self, paths: list[Path | str], prune: bool = False, progress: bool = False,
+               fmt: str = "auto"):  # -> IngestReport
+        """Add or update items from files; `fmt` "beir" or "stip" reads those public data sets."""
         from .ingest.pipeline import ingest
 
-        return ingest(self, [Path(p) for p in paths], prune=prune, progress=progress)
+        return ingest(self, [Path(p) for p in paths], prune=prune, progress=progress, fmt=fmt)
 
     def search(self, query: str = "", *, mode: str = "hybrid", filters: dict[str, Any] | None = None,
                year_from: int | None = None, year_to: int | None = None, page: int = 1, size: int = 10,

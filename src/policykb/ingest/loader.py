@@ -10,6 +10,7 @@ from ..errors import PolicyKBError
 from ..models import Item, Passage, Problem
 from ..taxonomy import Taxonomy
 from .chunking import chunk_text
+from .importers import beir_corpus, import_items
 from .documents import DOCUMENT_SUFFIXES, Section, first_line, load_document, sidecar_path
 from .records import iter_records, record_to_item, slugify
 
@@ -50,14 +51,25 @@ def is_sidecar(path: Path) -> bool:
     return path.name.endswith((".meta.yaml", ".meta.yml"))
 
 
-def scan(paths: list[Path]) -> tuple[list[Path], list[str]]:
-    """Files to ingest under `paths` (sorted, sidecars excluded) and the ones ignored."""
+def scan(paths: list[Path], fmt: str = "auto") -> tuple[list[Path], list[str]]:
+    """Files to ingest under `paths` (sorted, sidecars excluded) and the ones ignored.
+
+    With `fmt` "beir" each path is a BEIR data set (its corpus.jsonl); with "stip", a STIP export.
+    """
     files: list[Path] = []
     ignored: list[str] = []
     for root in paths:
         root = Path(root)
         if not root.exists():
             raise PolicyKBError(f"no such file or directory: {root}")
+        if fmt == "beir":
+            files.append(beir_corpus(root).resolve())
+            continue
+        if fmt == "stip":
+            if not root.is_file():
+                raise PolicyKBError(f"--format stip takes the export file (.csv or .csv.gz), not {root}")
+            files.append(root.resolve())
+            continue
         if root.is_dir():
             candidates = sorted(
                 p for p in root.rglob("*")
@@ -81,13 +93,16 @@ def extra_inputs(path: Path) -> bytes:
     return side.read_bytes() if side.exists() else b""
 
 
-def load_file(path: Path, data: bytes, source: str, taxonomy: Taxonomy, chunker: Chunker) -> FileResult:
+def load_file(path: Path, data: bytes, source: str, taxonomy: Taxonomy, chunker: Chunker,
+              fmt: str = "auto") -> FileResult:
     result = FileResult()
     if not data.strip():
         result.failed = Problem(source, "empty file")
         return result
     try:
-        if path.suffix.lower() in RECORD_SUFFIXES:
+        if fmt in ("beir", "stip"):
+            import_items(fmt, path, data, source, taxonomy, chunker, result)
+        elif path.suffix.lower() in RECORD_SUFFIXES:
             _load_records(path, data, source, taxonomy, chunker, result)
         else:
             _load_document(path, data, source, taxonomy, chunker, result)

@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Iterable
 from tqdm import tqdm
 
 from ..models import IngestReport, Item, Problem, sha256
+from ..errors import PolicyKBError
+from .importers import FORMATS
 from .loader import Chunker, extra_inputs, load_file, scan
 
 if TYPE_CHECKING:
@@ -44,11 +46,14 @@ def _bar(iterable: Iterable, progress: bool, **kwargs) -> Iterable:
     return tqdm(iterable, disable=not (progress and sys.stderr.isatty()), leave=False, **kwargs)
 
 
-def ingest(kb: KnowledgeBase, paths: list[Path], prune: bool = False, progress: bool = False) -> IngestReport:
+def ingest(kb: KnowledgeBase, paths: list[Path], prune: bool = False, progress: bool = False,
+           fmt: str = "auto") -> IngestReport:
+    if fmt not in FORMATS:
+        raise PolicyKBError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
     report = IngestReport()
-    files, report.ignored = scan(paths)
+    files, report.ignored = scan(paths, fmt)
     settings = kb.settings
-    signature = f"{kb.model}|{settings.chunk_tokens}|{settings.chunk_overlap}|{CHUNKER_VERSION}".encode()
+    signature = f"{kb.model}|{settings.chunk_tokens}|{settings.chunk_overlap}|{CHUNKER_VERSION}|{fmt}".encode()
     chunker: Chunker | None = None
     owners: dict[str, str] = {}  # item id -> file key, for this run
     plans: list[FilePlan] = []
@@ -70,7 +75,7 @@ def ingest(kb: KnowledgeBase, paths: list[Path], prune: bool = False, progress: 
             owners.update({i: key for i in known["item_ids"]})
             continue
         chunker = chunker or kb.chunker()
-        result = load_file(path, data, key, kb.taxonomy, chunker)
+        result = load_file(path, data, key, kb.taxonomy, chunker, fmt)
         report.warnings += result.warnings
         if result.failed:
             report.skipped.append(result.failed)  # the file's previous items, if any, stay as they were
