@@ -415,3 +415,14 @@ def test_unpublished_items_vanish_from_every_search_and_come_back(kb, corpus):
     assert kb.search("").total == 4 and consistent(kb)  # an update does not publish it again
     kb.set_published("de-vouchers", True)
     assert kb.search("fairs", mode="keyword").hits[0].id == "de-vouchers" and consistent(kb)
+
+
+def test_convex_fusion_keeps_filters_and_pages(settings, corpus):
+    with KnowledgeBase(settings.model_copy(update={"fusion": "convex"})) as kb:
+        kb.ingest([corpus])
+        pages = [kb.search("cluster vouchers", page=p, size=2) for p in (1, 2, 3)]
+        ids = [h.id for r in pages for h in r.hits]
+        assert len(ids) == len(set(ids)) == pages[0].total == 5
+        assert pages[0].hits[0].id == "de-vouchers" and pages[0].hits[0].score == 1.0
+        filtered = kb.search("cluster vouchers", filters={"territory": ["AT"]})
+        assert [h.id for h in filtered.hits] == ["at-upper-austria"]

@@ -1,6 +1,6 @@
 import pytest
 
-from policykb.search import dedupe_items, fts_query, rrf, snippet, terms
+from policykb.search import convex, dedupe_items, fts_query, rrf, snippet, terms
 
 
 def test_terms_drop_stop_words_but_keep_all_stop_word_queries():
@@ -58,3 +58,9 @@ def test_snippets_are_the_same_from_many_threads():
     for t in threads:
         t.join()
     assert len(results) == 8 and all(r == expected for r in results)
+
+
+def test_convex_fusion_literal_scores():
+    scores = convex({"a": 10.0, "b": 5.0, "c": 0.0}, {"b": 0.9, "d": 0.5}, alpha=0.25)
+    assert scores == {"a": 0.75, "b": 0.25 * 1.0 + 0.75 * 0.5, "c": 0.0, "d": 0.0}
+    assert convex({"a": 3.0}, {}, alpha=0.5) == {"a": 0.5}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -26,7 +26,11 @@ class Settings(BaseSettings):
     chunk_overlap: int = Field(40, ge=0, le=200, description="Overlap between consecutive passages, in tokens.")
     batch_size: int = Field(32, ge=1, le=1024, description="Embedding batch size.")
     threads: int = Field(0, ge=0, description="CPU threads for the model and FAISS (0 = library default).")
+    fusion: Literal["rrf", "convex"] = Field(
+        "rrf", description="How hybrid search fuses keyword and dense rankings: reciprocal rank fusion, or a "
+        "convex combination of min-max normalised scores (see BENCHMARKS.md).")
     rrf_k: int = Field(60, ge=1, description="Reciprocal-rank-fusion constant.")
+    hybrid_alpha: float = Field(0.5, ge=0, le=1, description="Weight of the dense score in convex fusion.")
     candidates: int = Field(100, ge=10, description="Items each retriever contributes before fusion.")
     title_weight: float = Field(2.0, ge=0, description="BM25 weight of the title column relative to the text.")
     max_file_mb: float = Field(50.0, gt=0, description="Files larger than this are skipped at ingest.")

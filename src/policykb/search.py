@@ -47,6 +47,20 @@ def rrf(rankings: Iterable[list[K]], k: int = 60) -> dict[K, float]:
     return scores
 
 
+def convex(kw: dict[K, float], dense: dict[K, float], alpha: float = 0.5) -> dict[K, float]:
+    """alpha * dense + (1 - alpha) * keyword, each min-max normalised over its candidates (0 if absent)."""
+
+    def scaled(scores: dict[K, float]) -> dict[K, float]:
+        if not scores:
+            return {}
+        low, high = min(scores.values()), max(scores.values())
+        return {key: (value - low) / (high - low) if high > low else 1.0 for key, value in scores.items()}
+
+    kw_scaled, dense_scaled = scaled(kw), scaled(dense)
+    return {key: alpha * dense_scaled.get(key, 0.0) + (1 - alpha) * kw_scaled.get(key, 0.0)
+            for key in {**kw_scaled, **dense_scaled}}
+
+
 def dedupe_items(passages: Iterable[tuple[int, str]], limit: int) -> list[str]:
     """Item ids in order of their first passage, at most `limit`."""
     seen: dict[str, None] = {}

@@ -14,7 +14,7 @@ import numpy as np
 
 from .errors import InvalidQuery
 from .models import Hit, Passage, SearchResult
-from .search import MODES, fts_query, rrf, snippet
+from .search import MODES, convex, fts_query, rrf, snippet
 from .store import Scope
 
 if TYPE_CHECKING:
@@ -128,7 +128,10 @@ class Searcher:
                 best.setdefault(owner[pid], pid)
             return ranked, best, scores
         k = self.settings.rrf_k
-        item_scores = rrf([_items(kw), _items(dense)], k)
+        if self.settings.fusion == "convex":
+            item_scores = convex(_first_scores(kw), _first_scores(dense), self.settings.hybrid_alpha)
+        else:
+            item_scores = rrf([_items(kw), _items(dense)], k)
         passage_scores = rrf([kw_passages, [p for p, _, _ in dense]], k)
         owner.update({pid: item for pid, item, _ in dense})
         best = {}
@@ -199,6 +202,14 @@ class Searcher:
         top = ranked[:k]
         passages = self.store.passages_by_id([best[i] for i in top])
         return self._hits(top, {i: passages[best[i]][1] for i in top}, scores, "")
+
+
+def _first_scores(rows: list[tuple[Any, ...]]) -> dict[str, float]:
+    """Each item's score from its best (first) row."""
+    scores: dict[str, float] = {}
+    for row in rows:
+        scores.setdefault(row[1], row[2])
+    return scores
 
 
 def _items(rows: list[tuple[Any, ...]]) -> list[str]:
