@@ -32,6 +32,11 @@ class Settings(BaseSettings):
     rrf_k: int = Field(60, ge=1, description="Reciprocal-rank-fusion constant.")
     hybrid_alpha: float = Field(0.5, ge=0, le=1, description="Weight of the dense score in convex fusion.")
     candidates: int = Field(100, ge=10, description="Items each retriever contributes before fusion.")
+    ivf_threshold: int = Field(200_000, ge=1000, description="From this many passages on, the vector index is "
+                               "approximate (IVF, 8-bit) instead of exact; selective filters stay exact.")
+    ivf_nprobe: int = Field(32, ge=1, le=4096, description="IVF lists searched per query (recall against speed).")
+    exact_filter_limit: int = Field(20_000, ge=0, description="With an approximate index, filters keeping at most "
+                                    "this many passages are searched exactly over the stored vectors.")
     title_weight: float = Field(2.0, ge=0, description="BM25 weight of the title column relative to the text.")
     max_file_mb: float = Field(50.0, gt=0, description="Files larger than this are skipped at ingest.")
     # -- API ----------------------------------------------------------------------------------

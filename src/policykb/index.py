@@ -1,8 +1,13 @@
 """`VectorIndex` owns FAISS: passage vectors under our own ids, saved with a manifest.
 
+Two kinds, chosen by size: `flat` (exact inner product, IndexIDMap2 over IndexFlatIP) below
+`Settings.ivf_threshold` vectors, and `ivf` above it (IVF with 8-bit scalar quantisation, about
+400 bytes a vector, searched with `nprobe` lists). An `ivf` index is approximate: the searcher
+answers selective filters exactly from the stored float vectors instead (see searcher.py).
+
 Layout of the knowledge-base directory: `vectors-<generation>.faiss` plus `manifest.json`
-(model, dimension, count, generation, version). The manifest is written last, by an atomic
-rename, so it always names a complete index file.
+(model, dimension, count, generation, kind, version). The manifest is written last, by an
+atomic rename, so it always names a complete index file.
 """
 
 from __future__ import annotations
@@ -11,7 +16,7 @@ import json
 import os
 import threading
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 import faiss
 import numpy as np
@@ -23,12 +28,55 @@ MANIFEST = "manifest.json"
 
 
 class VectorIndex:
-    """Exact inner-product search over normalised vectors (IndexIDMap2 over IndexFlatIP)."""
+    """Inner-product search over normalised vectors under our own int64 ids."""
 
-    def __init__(self, dim: int, index: Any | None = None) -> None:
+    def __init__(self, dim: int, index: Any | None = None, nprobe: int = 32) -> None:
         self.dim = dim
         self.index = index if index is not None else faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
+        self.nprobe = nprobe
         self.lock = threading.Lock()  # FAISS indexes are not safe to search while they change
+
+    @property
+    def kind(self) -> str:
+        return "ivf" if isinstance(self.index, faiss.IndexIVF) else "flat"
+
+    @property
+    def approximate(self) -> bool:
+        return self.kind == "ivf"
+
+    @classmethod
+    def build(cls, dim: int, batches: Iterable[tuple[np.ndarray, np.ndarray]], total: int,
+              ivf_threshold: int, nprobe: int = 32) -> VectorIndex:
+        """An index over (ids, vectors) batches: flat below `ivf_threshold` vectors, IVF-SQ8 above."""
+        if total < ivf_threshold:
+            flat = cls(dim, nprobe=nprobe)
+            for ids, vectors in batches:
+                flat.add(ids, vectors)
+            return flat
+        nlist = int(min(16384, max(64, 4 * np.sqrt(total))))
+        ivf = faiss.IndexIVFScalarQuantizer(faiss.IndexFlatIP(dim), dim, nlist, faiss.ScalarQuantizer.QT_8bit,
+                                            faiss.METRIC_INNER_PRODUCT)
+        ivf.set_direct_map_type(faiss.DirectMap.Hashtable)  # remove_ids by our ids
+        index = cls(dim, ivf, nprobe)
+        pending: list[tuple[np.ndarray, np.ndarray]] = []
+        sample = 0
+        for ids, vectors in batches:  # train on the first ~50 vectors per list, then add everything
+            if not ivf.is_trained:
+                pending.append((ids, vectors))
+                sample += len(ids)
+                if sample < 50 * nlist:
+                    continue
+                ivf.train(np.ascontiguousarray(np.vstack([v for _, v in pending]), dtype=np.float32))
+                for pending_ids, pending_vectors in pending:
+                    index.add(pending_ids, pending_vectors)
+                pending = []
+                continue
+            index.add(ids, vectors)
+        if not ivf.is_trained:  # fewer vectors than the sample wanted
+            ivf.train(np.ascontiguousarray(np.vstack([v for _, v in pending]), dtype=np.float32))
+            for pending_ids, pending_vectors in pending:
+                index.add(pending_ids, pending_vectors)
+        return index
 
     def __len__(self) -> int:
         return int(self.index.ntotal)
@@ -43,24 +91,29 @@ class VectorIndex:
     def remove(self, ids: list[int] | np.ndarray) -> int:
         if len(ids) == 0:
             return 0
+        ids = np.ascontiguousarray(ids, dtype=np.int64)
+        # An IVF direct map (hashtable) removes only through an array selector.
+        selector = faiss.IDSelectorArray(len(ids), faiss.swig_ptr(ids)) if self.approximate \
+            else faiss.IDSelectorBatch(ids)
         with self.lock:
-            return int(self.index.remove_ids(faiss.IDSelectorBatch(np.asarray(ids, dtype=np.int64))))
+            return int(self.index.remove_ids(selector))
 
     def search(self, query: np.ndarray, k: int, allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
-        """The exact top-`k` (id, similarity) pairs, only among `allowed` ids when given."""
+        """The top-`k` (id, similarity) pairs, only among `allowed` ids when given (exact for `flat`)."""
         if len(self) == 0 or k <= 0 or (allowed is not None and len(allowed) == 0):
             return []
         k = min(k, len(self) if allowed is None else len(allowed))
         q = np.ascontiguousarray(query, dtype=np.float32).reshape(1, self.dim)
-        params = None
-        if allowed is not None:
-            params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(np.asarray(allowed, dtype=np.int64)))
+        selector = faiss.IDSelectorBatch(np.asarray(allowed, dtype=np.int64)) if allowed is not None else None
+        if self.approximate:
+            params = faiss.SearchParametersIVF(nprobe=self.nprobe)
+            if selector is not None:
+                params.sel = selector
+        else:
+            params = faiss.SearchParameters(sel=selector) if selector is not None else None
         with self.lock:
             scores, ids = self.index.search(q, k, params=params)
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i != -1]
-
-    def vectors(self, ids: list[int]) -> np.ndarray:
-        return np.vstack([self.index.reconstruct(int(i)) for i in ids]) if ids else np.zeros((0, self.dim), "float32")
 
     # -- persistence --------------------------------------------------------------------------
 
@@ -80,6 +133,8 @@ class VectorIndex:
             "dimension": self.dim,
             "count": len(self),
             "generation": generation,
+            "kind": self.kind,
+            "nprobe": self.nprobe,
             "file": name,
             "metric": "inner_product",
         }
@@ -119,7 +174,7 @@ def load_index(home: Path, manifest: dict[str, Any], model: str, dim: int) -> Ve
     index = faiss.read_index(str(Path(home) / manifest["file"]))
     if index.ntotal != manifest.get("count") or index.d != dim:
         raise IndexMismatch(f"index file {manifest['file']} does not match its manifest; run `policykb reindex`")
-    return VectorIndex(dim, index)
+    return VectorIndex(dim, index, int(manifest.get("nprobe", 32)))
 
 
 def _fsync(path: Path) -> None:

@@ -86,21 +86,33 @@ class KnowledgeBase:
             load_index(self.home, manifest, self.model, manifest.get("dimension", 0))  # raises IndexMismatch
         if manifest is not None and manifest.get("generation") == generation:
             return load_index(self.home, manifest, self.model, manifest["dimension"])
-        ids, vectors = self.store.passage_vectors(self.model)
+        index = self._build_index((manifest or {}).get("dimension"))
         total = self.store.stats()["passages"]
-        if len(ids) != total:
+        if len(index) != total:
             raise IndexMismatch(
-                f"{total - len(ids)} passage(s) in {self.home} have no vector for model {self.model!r}; "
+                f"{total - len(index)} passage(s) in {self.home} have no vector for model {self.model!r}; "
                 "run `policykb reindex` to embed them"
             )
         if manifest is not None:
             log.warning("index generation %s != store generation %s: rebuilt from stored vectors",
                         manifest.get("generation"), generation)
-        dim = vectors.shape[1] if len(ids) else (manifest or {}).get("dimension") or self.embedder.dim
-        index = VectorIndex(dim)
-        index.add(ids, vectors)
         index.save(self.home, self.model, generation)
         return index
+
+    def _build_index(self, dim: int | None = None) -> VectorIndex:
+        """A fresh index over every searchable passage's stored vector (flat or IVF by size)."""
+        batches = self.store.iter_passage_vectors(self.model)
+        first = next(batches, None)
+        if first is None:
+            return VectorIndex(dim or self.embedder.dim, nprobe=self.settings.ivf_nprobe)
+
+        def all_batches() -> Iterator[tuple[np.ndarray, np.ndarray]]:
+            yield first
+            yield from batches
+
+        total = self.store.stats()["passages"]
+        return VectorIndex.build(first[1].shape[1], all_batches(), total, self.settings.ivf_threshold,
+                                 self.settings.ivf_nprobe)
 
     def reindex(self) -> dict[str, int]:
         """Embed every passage that lacks a vector for the current model and rebuild the index."""
@@ -108,14 +120,12 @@ class KnowledgeBase:
 
         embedded = embed_missing(self)
         with self._lock:
-            ids, vectors = self.store.passage_vectors(self.model)
-            index = VectorIndex(vectors.shape[1] if len(ids) else self.embedder.dim)
-            index.add(ids, vectors)
+            index = self._build_index()
             with self.store.transaction():
                 generation = self.store.bump_generation()
                 index.save(self.home, self.model, generation)
             self._index, self._index_generation = index, generation
-        return {"embedded": embedded, "passages": len(ids)}
+        return {"embedded": embedded, "passages": len(index)}
 
     @contextmanager
     def writing(self) -> Iterator[IndexChange]:
@@ -138,6 +148,11 @@ class KnowledgeBase:
                     if change.added:
                         ids, vectors = store.passage_vectors(self.model, change.added, searchable_only=True)
                         index.add(ids, vectors)
+                    threshold = self.settings.ivf_threshold
+                    if (index.kind == "flat" and len(index) >= threshold) or (
+                            index.kind == "ivf" and len(index) < threshold // 2):
+                        index = self._build_index(index.dim)  # grew past (or shrank below) the threshold
+                        self._index = index
                     index.save(self.home, self.model, generation)
         except BaseException:
             # The in-memory index may hold half a change, and the manifest may name a generation the

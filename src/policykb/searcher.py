@@ -46,6 +46,8 @@ class Searcher:
             if len(allowed) == len(index):
                 allowed = None
         available = len(index) if allowed is None else len(allowed)
+        if index.approximate and allowed is not None and available <= self.settings.exact_filter_limit:
+            return self._exact(query, allowed, items)
         k = min(available, items * 4)
         while True:
             found = index.search(self._query_vector(query), k, allowed)
@@ -54,6 +56,22 @@ class Searcher:
             if len({item for _, item, _ in out}) >= items or k >= available:
                 return out
             k = min(available, k * 4)
+
+    def _exact(self, query: str, allowed: np.ndarray, items: int) -> list[tuple[int, str, float]]:
+        """Brute force over the stored float vectors of the allowed passages (selective filters)."""
+        ids, vectors = self.store.passage_vectors(self.kb.model, allowed.tolist())
+        if not len(ids):
+            return []
+        scores = vectors @ self._query_vector(query)
+        order = np.argsort(-scores, kind="stable")
+        owners = self.store.passages_by_id([int(ids[i]) for i in order[: items * 4]])
+        out = [(int(ids[i]), owners[int(ids[i])][0], float(scores[i])) for i in order[: items * 4]
+               if int(ids[i]) in owners]
+        if len({item for _, item, _ in out}) < items and len(order) > items * 4:
+            rest = self.store.passages_by_id([int(ids[i]) for i in order[items * 4:]])
+            out += [(int(ids[i]), rest[int(ids[i])][0], float(scores[i])) for i in order[items * 4:]
+                    if int(ids[i]) in rest]
+        return out
 
     def _keyword(self, scope: Scope, items: int) -> list[tuple[int, str, float, float]]:
         limit = items * 4

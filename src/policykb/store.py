@@ -322,6 +322,20 @@ class Store(QueryMixin, ModerationMixin):
             return ids, np.zeros((0, 0), dtype=np.float32)
         return ids, np.vstack([np.frombuffer(r[1], dtype=np.float32) for r in rows])
 
+    def iter_passage_vectors(self, model: str, batch: int = 50_000) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """All searchable passages' (ids, vectors) in batches, so a million never sit in memory twice."""
+        last = -1
+        while True:
+            rows = self.conn.execute(
+                "SELECT p.id, v.vector FROM passages p JOIN vectors v ON v.hash = p.hash AND v.model = ? "
+                "WHERE p.id > ? AND p.item_id IN (SELECT id FROM items WHERE status = 'published') "
+                "ORDER BY p.id LIMIT ?", [model, last, batch]).fetchall()
+            if not rows:
+                return
+            last = rows[-1][0]
+            yield (np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows)),
+                   np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), -1))
+
     def passages_missing_vectors(self, model: str) -> list[tuple[str, str, str]]:
         """(hash, title, text) of passages with no cached vector for `model`."""
         rows = self.conn.execute(

@@ -1,0 +1,81 @@
+"""VectorIndex: flat and IVF kinds, automatic choice by size, exact answers under selective filters."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import numpy as np
+import pytest
+
+from policykb.config import Settings
+from policykb.errors import IndexMismatch
+from policykb.index import VectorIndex, load_index, read_manifest
+from policykb.kb import KnowledgeBase
+
+WORDS = ("cluster vouchers export green digital hydrogen textile tourism skills health steel robots farm food "
+         "ports space chips wind solar water housing design music games mobility batteries").split()
+
+
+def random_records(path, n: int, seed: int = 3):
+    rng = random.Random(seed)
+    lines = []
+    for i in range(n):
+        words = " ".join(rng.choice(WORDS) for _ in range(12))
+        lines.append(json.dumps({"id": f"r{i}", "title": f"Record {i}", "summary": words,
+                                 "country": "MT" if i % 100 == 0 else ("DE" if i % 2 else "FR")}))
+    path.write_text("\n".join(lines))
+    return path
+
+
+def brute_force(kb: KnowledgeBase, query: np.ndarray, allowed: set[str] | None, k: int = 10) -> list[str]:
+    ids, vectors = kb.store.passage_vectors(kb.model)
+    owners = kb.store.passages_by_id(ids.tolist())
+    ranked = [owners[int(ids[i])][0] for i in np.argsort(-(vectors @ query), kind="stable")]
+    return [i for i in ranked if allowed is None or i in allowed][:k]
+
+
+def test_flat_index_round_trip(tmp_path):
+    index = VectorIndex(4)
+    index.add([7, 9], np.eye(4, dtype=np.float32)[:2])
+    assert index.search(np.array([0, 1, 0, 0], dtype=np.float32), 1) == [(9, 1.0)]
+    assert index.search(np.array([0, 1, 0, 0], dtype=np.float32), 2, allowed=np.array([7])) == [(7, 0.0)]
+    index.save(tmp_path, "m", 3)
+    manifest = read_manifest(tmp_path)
+    assert {k: manifest[k] for k in ("model", "dimension", "count", "generation", "kind")} == \
+        {"model": "m", "dimension": 4, "count": 2, "generation": 3, "kind": "flat"}
+    with pytest.raises(IndexMismatch, match="built with model 'm'"):
+        load_index(tmp_path, manifest, "other", 4)
+
+
+def test_large_knowledge_base_switches_to_ivf_and_stays_exact_under_selective_filters(tmp_path):
+    settings = Settings(home=tmp_path / "kb", model="hashing", ivf_threshold=1000, ivf_nprobe=64,
+                        exact_filter_limit=100)
+    with KnowledgeBase(settings) as kb:
+        kb.ingest([random_records(tmp_path / "r.jsonl", 1500)])
+        assert kb.index.kind == "ivf" and len(kb.index) == 1500
+        assert read_manifest(kb.home)["kind"] == "ivf"
+        malta = {f"r{i}" for i in range(0, 1500, 100)}
+        overlap = 0
+        for words in ("cluster vouchers export", "green hydrogen wind solar", "music games design"):
+            q = kb.embed_query(words)
+            selective = [h.id for h in kb.search(words, mode="semantic", filters={"territory": ["MT"]}).hits]
+            assert selective == brute_force(kb, q, malta)  # exact: the stored float vectors
+            approx = [h.id for h in kb.search(words, mode="semantic", size=10).hits]
+            overlap += len(set(approx) & set(brute_force(kb, q, None)))
+        assert overlap / 30 >= 0.8  # approximate, but close
+    with KnowledgeBase(settings) as again:  # loads the IVF index from disk
+        assert again.index.kind == "ivf" and again.check()["status"] == "ok"
+
+
+def test_ivf_index_follows_updates_and_shrinks_back_to_flat(tmp_path):
+    settings = Settings(home=tmp_path / "kb", model="hashing", ivf_threshold=1000)
+    with KnowledgeBase(settings) as kb:
+        path = random_records(tmp_path / "r.jsonl", 1100)
+        kb.ingest([path])
+        assert kb.index.kind == "ivf"
+        random_records(path, 1100, seed=4)  # every record changes
+        assert len(kb.ingest([path]).updated) == 1100 and kb.check()["status"] == "ok"
+        random_records(path, 300)
+        assert len(kb.ingest([path]).removed) == 800
+        assert kb.index.kind == "flat" and kb.check()["status"] == "ok"
