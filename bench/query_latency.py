@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -64,55 +65,102 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
 
 
+def rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def brute_force_top10(kb, query: np.ndarray, allowed: set[int] | None) -> set[int]:
+    """Exact top-10 passage ids over the stored float vectors, read in batches."""
+    best: list[tuple[float, int]] = []
+    for ids, vectors in kb.store.iter_passage_vectors(kb.model):
+        if allowed is not None:
+            keep = np.fromiter((i in allowed for i in ids.tolist()), dtype=bool, count=len(ids))
+            ids, vectors = ids[keep], vectors[keep]
+        scores = vectors @ query
+        top = np.argsort(-scores)[:10]
+        best = sorted(best + [(float(scores[i]), int(ids[i])) for i in top], reverse=True)[:10]
+    return {i for _, i in best}
+
+
+def measure(home: Path, size: int, synthetic: int, claims: list[str], threads: int) -> list[dict]:
+    """Latency per filter and mode, RSS of a process that only serves queries, recall vs exact."""
+    from policykb.config import Settings
+    from policykb.kb import KnowledgeBase
+    from policykb.store import Scope
+
+    results = []
+    started = time.perf_counter()
+    with KnowledgeBase(Settings(home=home, threads=threads)) as kb:
+        kb.search("warm up", mode="hybrid")
+        cold = time.perf_counter() - started
+        print(f"{size:>8} index {kb.index.kind}, {len(kb.index)} vectors; load + first answer {cold:.1f} s", flush=True)
+        for label, filters in FILTERS.items():
+            for mode in ("keyword", "semantic", "hybrid"):
+                times = []
+                for claim in claims:
+                    t0 = time.perf_counter()
+                    kb.search(claim, mode=mode, filters=filters, size=10)
+                    times.append((time.perf_counter() - t0) * 1000)
+                row = {"passages": size, "synthetic": synthetic, "index": kb.index.kind, "filter": label,
+                       "mode": mode, "p50": round(statistics.median(times), 1),
+                       "p95": round(percentile(times, 95), 1), "p99": round(percentile(times, 99), 1)}
+                results.append(row)
+                print(f"{size:>8} {label:<16} {mode:<9} p50 {row['p50']:7.1f}  p95 {row['p95']:7.1f}  "
+                      f"p99 {row['p99']:7.1f} ms", flush=True)
+        rss = rss_mb()
+        print(f"{size:>8} resident memory after the queries: {rss:.0f} MB", flush=True)
+        for label, filters in FILTERS.items():
+            scope = Scope(kb.taxonomy.normalise_filters(filters))
+            allowed = set(kb.store.allowed_passage_ids(scope).tolist()) if filters else None
+            hits = 0
+            for claim in claims[:20]:
+                truth = brute_force_top10(kb, kb.embed_query(claim), allowed)
+                got = kb.search(claim, mode="semantic", filters=filters, size=10, facets=False).hits
+                got_passages = {p for p in kb.store.passage_ids_of([h.id for h in got])}
+                hits += len(truth & got_passages)
+            recall = hits / (10 * len(claims[:20]))
+            results.append({"passages": size, "filter": label, "recall@10_vs_exact": recall, "rss_mb": round(rss)})
+            print(f"{size:>8} {label:<16} semantic recall@10 against exact search: {recall:.3f}", flush=True)
+    return results
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--source", type=Path, required=True, help="a knowledge base built with the real model")
     parser.add_argument("--sizes", default="10000,100000")
     parser.add_argument("--queries", type=int, default=100)
     parser.add_argument("--threads", type=int, default=1, help="POLICYKB_THREADS (1 is best on this 2-core box)")
+    parser.add_argument("--workdir", type=Path, help="keep the built knowledge bases here (default: temporary)")
+    parser.add_argument("--measure", type=Path, help=argparse.SUPPRESS)  # internal: query phase in its own process
+    parser.add_argument("--size", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--synthetic", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
-
-    from policykb.config import Settings
-    from policykb.kb import KnowledgeBase
-    from policykb.store import Scope
 
     claims = [json.loads(line)["text"] for line in
               (ROOT.parent / "shared/data/beir-scifact/queries.jsonl").read_text().splitlines()[: args.queries]]
+    if args.measure:
+        print("RESULTS " + json.dumps(measure(args.measure, args.size, args.synthetic, claims, args.threads)))
+        return
     results = []
     for size in (int(s) for s in args.sizes.split(",")):
-        with tempfile.TemporaryDirectory() as tmp:
+        with tempfile.TemporaryDirectory(dir=args.workdir) as tmp:
             started = time.perf_counter()
             real = build(args.source, Path(tmp) / "kb", size)
-            build_s = time.perf_counter() - started
-            with KnowledgeBase(Settings(home=Path(tmp) / "kb", threads=args.threads)) as kb:
-                kb.search("warm up", mode="semantic")
-                for label, filters in FILTERS.items():
-                    for mode in ("keyword", "semantic", "hybrid"):
-                        times = []
-                        for claim in claims:
-                            t0 = time.perf_counter()
-                            kb.search(claim, mode=mode, filters=filters, size=10)
-                            times.append((time.perf_counter() - t0) * 1000)
-                        results.append({"passages": size, "synthetic": max(0, size - real), "filter": label,
-                                        "mode": mode, "p50": statistics.median(times), "p95": percentile(times, 95),
-                                        "p99": percentile(times, 99)})
-                        r = results[-1]
-                        print(f"{size:>8} {label:<16} {mode:<9} p50 {r['p50']:7.1f}  p95 {r['p95']:7.1f}  "
-                              f"p99 {r['p99']:7.1f} ms", flush=True)
-                    # exactness: dense top-10 under the filter equals brute force over the allowed vectors
-                    scope = Scope(kb.taxonomy.normalise_filters(filters))
-                    allowed = kb.store.allowed_passage_ids(scope)
-                    ids, vectors = kb.store.passage_vectors(kb.model, allowed.tolist() if filters else None)
-                    hits = 0
-                    for claim in claims[:20]:
-                        q = kb.embed_query(claim)
-                        truth = set(ids[np.argsort(-(vectors @ q))[:10]].tolist())
-                        got = {pid for pid, _ in kb.index.search(q, 10, allowed if filters else None)}
-                        hits += len(truth & got)
-                    print(f"{size:>8} {label:<16} dense recall@10 vs brute force: {hits / (10 * 20):.3f}", flush=True)
-            rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-            print(f"{size:>8} built in {build_s:.1f} s ({max(0, size - real)} synthetic passages); "
-                  f"peak RSS so far {rss:.0f} MB", flush=True)
+            synthetic = max(0, size - real)
+            print(f"{size:>8} built in {time.perf_counter() - started:.0f} s ({synthetic} synthetic passages)",
+                  flush=True)
+            out = subprocess.run([sys.executable, __file__, "--source", str(args.source), "--measure",
+                                  str(Path(tmp) / "kb"), "--size", str(size), "--synthetic", str(synthetic),
+                                  "--queries", str(args.queries), "--threads", str(args.threads)],
+                                 capture_output=True, text=True, check=True)
+            for line in out.stdout.splitlines():
+                if line.startswith("RESULTS "):
+                    results += json.loads(line[8:])
+                else:
+                    print(line, flush=True)
     print(json.dumps(results))
 
 

@@ -135,6 +135,7 @@ class Store(QueryMixin, ModerationMixin):
                 yield
             except BaseException:
                 self.conn.execute("ROLLBACK")
+                self._local.slots = {}  # temp scope tables written inside were rolled back too
                 raise
             self.conn.execute("COMMIT")
 
@@ -284,6 +285,11 @@ class Store(QueryMixin, ModerationMixin):
             [json.dumps(item_ids)],
         )
         return {r[0]: Passage(text=r[4], page=r[2], seq=r[1], section=r[3]) for r in rows}
+
+    def passage_ids_of(self, item_ids: list[str]) -> list[int]:
+        rows = self.conn.execute("SELECT id FROM passages WHERE item_id IN (SELECT value FROM json_each(?))",
+                                 [json.dumps(item_ids)])
+        return [r[0] for r in rows]
 
     def item_ids(self) -> list[str]:
         return [r[0] for r in self.conn.execute("SELECT id FROM items ORDER BY id")]
