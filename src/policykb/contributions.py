@@ -68,13 +68,12 @@ class Contributions:
 
     def _neighbours(self, text: str) -> list[tuple[str, float]]:
         """The most similar published items (id, cosine of their best passage)."""
-        index = self.kb.index
-        found = index.search(self.kb.embed_query(text), NEIGHBOURS * 4)
-        owners = self.store.passages_by_id([pid for pid, _ in found])
+        from .searcher import Searcher
+        from .store import Scope
+
         best: dict[str, float] = {}
-        for pid, score in found:
-            if pid in owners:
-                best.setdefault(owners[pid][0], score)
+        for _, item_id, score in Searcher(self.kb)._dense(text, Scope(), NEIGHBOURS):
+            best.setdefault(item_id, score)
         return list(best.items())[:NEIGHBOURS]
 
     def _suggest(self, record: dict[str, Any], neighbours: list[tuple[str, float]],

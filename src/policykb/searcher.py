@@ -38,7 +38,8 @@ class Searcher:
         return self._qvec
 
     def _dense(self, query: str, scope: Scope, items: int) -> list[tuple[int, str, float]]:
-        """(passage id, item id, similarity) for the passages of the `items` nearest items in scope."""
+        """(passage id, item id, similarity), best first, covering at least the `items` nearest items in
+        scope (`query` is embedded once per Searcher; `similar` sets the vector directly)."""
         index = self.kb.index
         allowed = None
         if scope.filters or scope.year_from is not None or scope.year_to is not None or len(index) == 0:
@@ -51,8 +52,8 @@ class Searcher:
         k = min(available, items * 4)
         while True:
             found = index.search(self._query_vector(query), k, allowed)
-            owners = self.store.passages_by_id([pid for pid, _ in found])
-            out = [(pid, owners[pid][0], score) for pid, score in found if pid in owners]
+            owners = self.store.passage_items([pid for pid, _ in found])
+            out = [(pid, owners[pid], score) for pid, score in found if pid in owners]
             if len({item for _, item, _ in out}) >= items or k >= available:
                 return out
             k = min(available, k * 4)
@@ -63,15 +64,9 @@ class Searcher:
         if not len(ids):
             return []
         scores = vectors @ self._query_vector(query)
-        order = np.argsort(-scores, kind="stable")
-        owners = self.store.passages_by_id([int(ids[i]) for i in order[: items * 4]])
-        out = [(int(ids[i]), owners[int(ids[i])][0], float(scores[i])) for i in order[: items * 4]
-               if int(ids[i]) in owners]
-        if len({item for _, item, _ in out}) < items and len(order) > items * 4:
-            rest = self.store.passages_by_id([int(ids[i]) for i in order[items * 4:]])
-            out += [(int(ids[i]), rest[int(ids[i])][0], float(scores[i])) for i in order[items * 4:]
-                    if int(ids[i]) in rest]
-        return out
+        owners = self.store.passage_items(ids.tolist())
+        return [(int(ids[i]), owners[int(ids[i])], float(scores[i]))
+                for i in np.argsort(-scores, kind="stable") if int(ids[i]) in owners]
 
     def _keyword(self, scope: Scope, items: int) -> list[tuple[int, str, float, float]]:
         limit = items * 4
