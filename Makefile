@@ -6,6 +6,7 @@ HOME_DIR ?= index
 QUESTION ?= how do regions help cluster SMEs go international?
 HOST ?= 127.0.0.1
 PORT ?= 8000
+UI_PORT ?= 8501
 
 .PHONY: run test install build clean
 
@@ -21,14 +22,15 @@ install: $(STAMP)
 build: install
 	$(VENV)/bin/policykb --home $(HOME_DIR) ingest ingest/ --prune
 
-## build, answer a sample question, then serve the HTTP API until Ctrl-C
+## build, answer a sample question, then serve the HTTP API and the UI beside it until Ctrl-C
 run: build
 	$(VENV)/bin/policykb --home $(HOME_DIR) stats
 	$(VENV)/bin/policykb --home $(HOME_DIR) search "$(QUESTION)" --k 3
-	$(VENV)/bin/policykb --home $(HOME_DIR) serve --host $(HOST) --port $(PORT)
+	VENV=$(VENV) HOME_DIR=$(HOME_DIR) HOST=$(HOST) PORT=$(PORT) UI_PORT=$(UI_PORT) sh scripts/run.sh
 
 ## install what the tests need and run the whole suite
 test: install
+	command -v chromium >/dev/null && command -v chromedriver >/dev/null || (apt-get update && apt-get install -y chromium chromium-driver)
 	$(PY) -m pytest -q
 
 clean:

@@ -1,0 +1,37 @@
+"""Entry point of the UI: page config, navigation, then the selected page (nothing runs at import)."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from .nav import all_pages
+
+CSS = """
+<style>
+mark { background: #fde68a; color: inherit; padding: 0 .1em; border-radius: 2px; }
+.pk-snippet { font-size: 0.95rem; line-height: 1.5; color: #31333f; }
+[data-testid="stMainBlockContainer"] { padding-top: 4.5rem; }
+.st-key-item-title h1 { font-size: 2.25rem; line-height: 1.2; }
+.st-key-facets td:first-child { white-space: nowrap; color: #555; }
+/* result titles: links to the item page that read as headings */
+[class*="st-key-hit-"] [data-testid="stPageLink-NavLink"],
+[class*="st-key-similar-"] [data-testid="stPageLink-NavLink"] { padding: 0; background: none; }
+[class*="st-key-hit-"] [data-testid="stPageLink-NavLink"] p { font-size: 1.15rem; font-weight: 600; color: #1d4ed8; }
+[class*="st-key-similar-"] [data-testid="stPageLink-NavLink"] p { font-weight: 600; color: #1d4ed8; }
+[class*="st-key-hit-"] [data-testid="stPageLink-NavLink"]:hover p,
+[class*="st-key-similar-"] [data-testid="stPageLink-NavLink"]:hover p { text-decoration: underline; }
+[class*="st-key-hit-"] { gap: 0.4rem; }
+/* facet pills: wrap long labels instead of hiding the count behind an ellipsis */
+[data-testid="stSidebar"] [data-testid="stButtonGroup"] button { height: auto; min-height: 2rem; text-align: left; }
+[data-testid="stSidebar"] [data-testid="stButtonGroup"] button * { white-space: normal; overflow: visible;
+  text-overflow: clip; }
+</style>
+"""
+
+
+def main(default: str = "search") -> None:
+    """Run the app; `default` picks the page that `/` opens (tests use it to open one page directly)."""
+    st.set_page_config(page_title="policykb", page_icon=":material/travel_explore:", layout="wide",
+                       initial_sidebar_state="expanded")
+    st.html(CSS)
+    st.navigation(all_pages(default), position="sidebar").run()

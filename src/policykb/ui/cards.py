@@ -1,0 +1,64 @@
+"""A search hit as a card: title, kind badge, country and level, facet tags, best passage, page link."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import streamlit as st
+
+from .common import KIND_COLORS, api, badges, has_document, label, md_escape, years
+from .nav import page
+
+TAG_FACETS = (("challenge", "orange"), ("theme", "green"), ("support", "blue"), ("typology", "gray"))
+MAX_TAGS = 8
+
+
+def where(facets: dict[str, list[str]], region: str | None = None) -> str:
+    """'Austria · Upper Austria · Regional' from a hit's facets."""
+    parts = [", ".join(label("territory", t) for t in facets.get("territory", []))]
+    parts += [region or "", ", ".join(label("level", v) for v in facets.get("level", []))]
+    return " · ".join(p for p in parts if p)
+
+
+def tags(facets: dict[str, list[str]], limit: int = MAX_TAGS) -> str:
+    """Facet values as coloured Markdown badges (challenges, themes, support, typology)."""
+    pairs = [(label(name, value), color) for name, color in TAG_FACETS for value in facets.get(name, [])]
+    more = len(pairs) - limit
+    return badges(pairs[:limit]) + (f" +{more} more" if more > 0 else "")
+
+
+def hit_card(hit: dict[str, Any], rank: int) -> None:
+    """One result; the title opens the item page, "p. N" opens the document at that page."""
+    facets = hit.get("facets") or {}
+    kind = hit.get("kind") or "example"
+    with st.container(border=True, key=f"hit-{rank}"):
+        st.page_link(page("item"), label=hit["title"], query_params={"id": hit["id"]}, width="stretch")
+        head = [badges([(label("kind", kind), KIND_COLORS.get(kind, "gray"))])]
+        place = where(facets, hit.get("region"))
+        if place:
+            head.append(md_escape(place))
+        span = years(hit.get("start_year"), hit.get("end_year"))
+        if span:
+            head.append(span)
+        st.markdown(" · ".join(head))
+        tag_line = tags(facets)
+        if tag_line:
+            st.markdown(tag_line)
+        if hit.get("snippet"):
+            st.html(f'<div class="pk-snippet">{hit["snippet"]}</div>')  # the API escapes it and adds <mark>
+        links = []
+        if hit.get("page") and has_document(hit.get("source")):
+            links.append(f"[p. {hit['page']}]({api().file_url(hit['id'], hit['page'])})")
+        elif hit.get("page"):
+            links.append(f"p. {hit['page']}")
+        elif has_document(hit.get("source")):
+            links.append(f"[Open the document]({api().file_url(hit['id'])})")
+        if hit.get("url"):
+            links.append(f"[Source ↗](<{hit['url']}>)")
+        with st.container(horizontal=True, vertical_alignment="center", gap="medium"):
+            if links:
+                st.markdown(" · ".join(links), width="content")
+            with st.popover("Details", type="tertiary", icon=":material/info:"):
+                st.markdown(f"**Score** {hit.get('score', 0):.4f}  \n**Rank** {rank}  \n**Id** `{hit['id']}`")
+                if hit.get("source"):
+                    st.caption(f"Source file: {hit['source']}")

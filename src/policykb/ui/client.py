@@ -1,0 +1,203 @@
+"""A small typed client for the policykb HTTP API: one method per endpoint, two clear errors.
+
+The UI never touches the knowledge base directly; everything it shows comes through here, so what
+people see is exactly what the API serves.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, Literal
+from urllib.parse import quote
+
+import httpx
+
+Json = dict[str, Any]
+FACETS = ("territory", "level", "challenge", "theme", "support", "typology", "kind", "language")
+DOCUMENT_SUFFIXES = (".pdf", ".md", ".markdown", ".txt", ".html", ".htm")
+SLOW = 300.0  # seconds for calls that embed a whole document (submit, edit, approve)
+
+
+class ApiUnavailable(Exception):
+    """The API cannot be reached (not started, wrong address, timed out)."""
+
+    def __init__(self, base_url: str, reason: str) -> None:
+        super().__init__(f"the policykb API is not reachable at {base_url} ({reason})")
+        self.base_url = base_url
+        self.reason = reason
+
+
+@dataclass
+class ApiError(Exception):
+    """The API answered with an error body `{"error": {"code", "message", "details"}}`."""
+
+    status: int
+    code: str
+    message: str
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        return self.message
+
+    def field_errors(self) -> dict[str, str]:
+        """Messages keyed by the record field they are about (for errors shown next to form fields)."""
+        out: dict[str, str] = {}
+        for error in self.details.get("errors") or []:
+            loc = [str(part) for part in error.get("loc", []) if part not in ("body", "query")]
+            if loc:
+                out.setdefault(loc[0], str(error.get("msg", "invalid value")))
+        if self.code == "unknown_facet_value" and self.details.get("facet"):
+            out.setdefault(str(self.details["facet"]), self.message)
+        if self.code == "conflict" and "id" in self.details:
+            out.setdefault("id", self.message)
+        return out
+
+
+@dataclass
+class SearchQuery:
+    """A query with its filters, as `/search` and `/export` take it."""
+
+    q: str = ""
+    mode: str = "hybrid"
+    filters: dict[str, list[str]] = field(default_factory=dict)
+    year_from: int | None = None
+    year_to: int | None = None
+
+    def params(self) -> list[tuple[str, str]]:
+        """Query-string pairs; facet values repeat (OR within a facet)."""
+        pairs: list[tuple[str, str]] = [("q", self.q), ("mode", self.mode)]
+        for name in FACETS:
+            pairs += [(name, value) for value in self.filters.get(name, [])]
+        if self.year_from is not None:
+            pairs.append(("year_from", str(self.year_from)))
+        if self.year_to is not None:
+            pairs.append(("year_to", str(self.year_to)))
+        return pairs
+
+
+class ApiClient:
+    """Calls the API at `base_url`; raises `ApiUnavailable` or `ApiError`, never raw httpx errors."""
+
+    def __init__(self, base_url: str, timeout: float = 30.0, transport: httpx.BaseTransport | None = None) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._http = httpx.Client(base_url=self.base_url, timeout=timeout, transport=transport)
+
+    def close(self) -> None:
+        self._http.close()
+
+    # -- plumbing -------------------------------------------------------------------------------
+
+    def _request(self, method: str, path: str, *, token: str | None = None, **kwargs: Any) -> httpx.Response:
+        headers = dict(kwargs.pop("headers", None) or {})
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        try:
+            response = self._http.request(method, path, headers=headers, **kwargs)
+        except httpx.TimeoutException:
+            raise ApiUnavailable(self.base_url, "timed out") from None
+        except httpx.TransportError as exc:
+            raise ApiUnavailable(self.base_url, type(exc).__name__) from None
+        if response.status_code >= 400:
+            raise _error(response)
+        return response
+
+    def _json(self, method: str, path: str, **kwargs: Any) -> Any:
+        return self._request(method, path, **kwargs).json()
+
+    # -- public endpoints -----------------------------------------------------------------------
+
+    def health(self) -> Json:
+        """`GET /health` (a 503 "inconsistent" body is returned, not raised)."""
+        try:
+            return self._json("GET", "/health")
+        except ApiError as exc:
+            if exc.status == 503 and exc.details.get("status"):
+                return exc.details
+            raise
+
+    def stats(self) -> Json:
+        return self._json("GET", "/stats")
+
+    def search(self, query: SearchQuery, page: int = 1, size: int = 10) -> Json:
+        params = query.params() + [("page", str(page)), ("size", str(size))]
+        return self._json("GET", "/search", params=params)
+
+    def item(self, item_id: str) -> Json:
+        return self._json("GET", f"/items/{quote(item_id, safe='')}")
+
+    def similar(self, item_id: str, k: int = 5) -> list[Json]:
+        return self._json("GET", f"/items/{quote(item_id, safe='')}/similar", params={"k": k})
+
+    def file_url(self, item_id: str, page: int | None = None) -> str:
+        """Where a browser opens the item's original document (at `page` for a PDF)."""
+        url = f"{self.base_url}/items/{quote(item_id, safe='')}/file"
+        return f"{url}#page={page}" if page else url
+
+    def facets(self) -> list[Json]:
+        """The taxonomy: `[{name, label, record_key, multi, values: [{id, label, synonyms, count}]}]`."""
+        return self._json("GET", "/facets")
+
+    def export(self, query: SearchQuery, fmt: Literal["csv", "json", "jsonl"] = "csv") -> bytes:
+        return self._request("GET", "/export", params=query.params() + [("format", fmt)]).content
+
+    # -- contributors ---------------------------------------------------------------------------
+
+    def check(self, draft: Json) -> Json:
+        """Facet suggestions and possible duplicates for a draft; nothing is saved."""
+        return self._json("POST", "/contributions/check", json=draft)
+
+    def submit(self, record: Json, document: tuple[str, bytes] | None = None) -> Json:
+        """Submit a contribution (multipart when a document is attached); answers id, token, checks."""
+        if document is None:
+            return self._json("POST", "/contributions", json=record, timeout=SLOW)
+        return self._json("POST", "/contributions", data={"metadata": json.dumps(record)},
+                          files={"file": (document[0], document[1])}, timeout=SLOW)
+
+    def status(self, contribution_id: str, token: str) -> Json:
+        return self._json("GET", f"/contributions/{quote(contribution_id, safe='')}",
+                          headers={"X-Contribution-Token": token})
+
+    def status_url(self, contribution_id: str, token: str) -> str:
+        return f"{self.base_url}/contributions/{quote(contribution_id, safe='')}?token={quote(token, safe='')}"
+
+    # -- moderators -----------------------------------------------------------------------------
+
+    def queue(self, token: str, status: str = "pending", limit: int = 50) -> Json:
+        return self._json("GET", "/moderation/contributions", token=token, params={"status": status, "limit": limit})
+
+    def contribution(self, token: str, contribution_id: str) -> Json:
+        return self._json("GET", f"/moderation/contributions/{quote(contribution_id, safe='')}", token=token)
+
+    def edit(self, token: str, contribution_id: str, changes: Json) -> Json:
+        return self._json("PATCH", f"/moderation/contributions/{quote(contribution_id, safe='')}", token=token,
+                          json=changes, timeout=SLOW)
+
+    def approve(self, token: str, contribution_id: str) -> Json:
+        return self._json("POST", f"/moderation/contributions/{quote(contribution_id, safe='')}/approve", token=token,
+                          timeout=SLOW)
+
+    def reject(self, token: str, contribution_id: str, reason: str) -> Json:
+        return self._json("POST", f"/moderation/contributions/{quote(contribution_id, safe='')}/reject", token=token,
+                          json={"reason": reason})
+
+    def audit(self, token: str, target: str | None = None, limit: int = 100) -> list[Json]:
+        params: dict[str, Any] = {"limit": limit}
+        if target:
+            params["target"] = target
+        return self._json("GET", "/moderation/audit", token=token, params=params)
+
+
+def _error(response: httpx.Response) -> ApiError:
+    """An `ApiError` from an error response, whatever its body looks like."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if isinstance(body, dict) and isinstance(body.get("error"), dict):
+        error = body["error"]
+        return ApiError(response.status_code, str(error.get("code", "error")), str(error.get("message", "")),
+                        dict(error.get("details") or {}))
+    if isinstance(body, dict) and "status" in body:  # /health's 503 body
+        return ApiError(response.status_code, "unhealthy", f"the API reports {body['status']}", body)
+    return ApiError(response.status_code, "http_error", f"HTTP {response.status_code}: {response.text[:200]}")

@@ -1,0 +1,95 @@
+"""Pieces every page uses: the API client, the taxonomy, labels and the friendly error states."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import streamlit as st
+
+from ..config import Settings
+from .client import DOCUMENT_SUFFIXES, ApiClient, ApiError, ApiUnavailable
+
+TAXONOMY_KEY = "pk_taxonomy"
+EXAMPLE_QUESTION = "e.g. how do regions help cluster SMEs go international?"
+KIND_COLORS = {"example": "blue", "guide": "green", "case_study": "violet", "document": "gray"}
+
+
+def api() -> ApiClient:
+    """A client for the API at `Settings().ui_api_url` (env `POLICYKB_UI_API_URL`), one per session."""
+    client = st.session_state.get("pk_client")
+    if client is None:
+        client = st.session_state["pk_client"] = ApiClient(Settings().ui_api_url)
+    return client
+
+
+def show_unavailable(error: ApiUnavailable) -> None:
+    """Say that the API is down and how to start it."""
+    st.error(
+        f"**The policykb API is not reachable** at `{error.base_url}` ({error.reason}).\n\n"
+        "Start it with `make run` (it starts the API and this UI), or on its own with "
+        "`policykb serve --port 8000`. If it runs elsewhere, set `POLICYKB_UI_API_URL` and restart the UI.",
+        icon=":material/cloud_off:",
+    )
+
+
+@contextmanager
+def api_errors() -> Iterator[None]:
+    """Turn API failures inside the block into friendly messages and stop the page there."""
+    try:
+        yield
+    except ApiUnavailable as exc:
+        show_unavailable(exc)
+        st.stop()
+    except ApiError as exc:
+        st.error(f"The API refused this request: {exc.message}", icon=":material/error:")
+        st.stop()
+
+
+def taxonomy() -> dict[str, dict[str, Any]]:
+    """The taxonomy by facet name, each with `labels` {id: label}; fetched once per session."""
+    cached = st.session_state.get(TAXONOMY_KEY)
+    if cached is None:
+        facets = api().facets()
+        cached = {f["name"]: {**f, "labels": {v["id"]: v["label"] for v in f["values"]}} for f in facets}
+        st.session_state[TAXONOMY_KEY] = cached
+    return cached
+
+
+def label(name: str, value: str) -> str:
+    """The label of a facet value (the value itself when unknown or the taxonomy is unavailable)."""
+    try:
+        return taxonomy().get(name, {}).get("labels", {}).get(value, value)
+    except (ApiUnavailable, ApiError):
+        return value
+
+
+def years(start: int | None, end: int | None) -> str:
+    if start and end:
+        return f"{start}–{end}" if end != start else str(start)
+    if start:
+        return f"since {start}"
+    return f"until {end}" if end else ""
+
+
+def has_document(source: str | None) -> bool:
+    """Whether the API can serve the item's original document (`/items/{id}/file`)."""
+    return bool(source) and str(source).lower().endswith(DOCUMENT_SUFFIXES)
+
+
+def badges(values: list[tuple[str, str]]) -> str:
+    """Markdown badges (`:color-badge[text]`) for (text, color) pairs, safe for arbitrary text."""
+    return " ".join(f":{color}-badge[{_escape_badge(text)}]" for text, color in values if text)
+
+
+def _escape_badge(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("[", "\\[").replace("]", "\\]")
+
+
+def md_escape(text: str) -> str:
+    """Escape Markdown (and Streamlit's `$` maths and `:` directives) in plain text."""
+    out = []
+    for char in str(text):
+        out.append("\\" + char if char in "\\`*_{}[]()#+-.!|$<>~:" else char)
+    return "".join(out)

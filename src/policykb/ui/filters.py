@@ -1,0 +1,76 @@
+"""Sidebar facet filters with live counts, and the active filters as removable chips."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import streamlit as st
+
+from .client import FACETS
+from .common import label
+from .state import YEAR_MAX, YEAR_MIN, SearchState, clear_all, clear_query, clear_years, facet_key, remove_filter
+
+OPEN_FACETS = ("kind", "challenge", "level")  # expanded by default; the others open when they have a selection
+
+
+def canonical_filters(state: SearchState, facets: dict[str, Any]) -> dict[str, list[str]]:
+    """The filters as the API understood them (ids instead of labels or synonyms typed in a URL)."""
+    out: dict[str, list[str]] = {}
+    for name, values in state.filters.items():
+        selected = [v["value"] for v in facets.get(name, {}).get("values", []) if v["selected"]]
+        out[name] = selected if selected and set(selected) != set(values) else values
+    return out
+
+
+def sidebar_filters(facets: dict[str, Any], state: SearchState) -> None:
+    """One group of pills per facet, each value with its count for the current query and other filters."""
+    with st.sidebar:
+        st.subheader("Filters", anchor=False)
+        st.caption("Counts follow your query and the other filters.")
+        for name in FACETS:
+            facet = facets.get(name) or {"label": name.title(), "values": []}
+            counts = {v["value"]: v["count"] for v in facet["values"]}
+            labels = {v["value"]: v["label"] for v in facet["values"]}
+            selected = state.filters.get(name, [])
+            options = [v["value"] for v in facet["values"] if v["count"] or v["value"] in selected]
+            options += [v for v in selected if v not in options]
+            title = facet["label"] + (f" · {len(selected)} selected" if selected else "")
+            with st.expander(title, expanded=bool(selected) or name in OPEN_FACETS):
+                if not options:
+                    st.caption("No values in these results.")
+                    continue
+                st.pills(
+                    facet["label"], options, selection_mode="multi", key=facet_key(name),
+                    format_func=lambda v, c=counts, lab=labels, n=name: f"{lab.get(v) or label(n, v)} · {c.get(v, 0)}",
+                    label_visibility="collapsed",
+                )
+                if facet.get("truncated"):
+                    st.caption("Showing the most frequent values.")
+        with st.expander("Years", expanded=state.year_from is not None or state.year_to is not None):
+            left, right = st.columns(2)
+            left.number_input("From", min_value=YEAR_MIN, max_value=YEAR_MAX, step=1, key="year_from",
+                              placeholder="any")
+            right.number_input("To", min_value=YEAR_MIN, max_value=YEAR_MAX, step=1, key="year_to",
+                               placeholder="any")
+
+
+def active_chips(state: SearchState, facets: dict[str, Any], show_query: bool = False) -> None:
+    """The query (optionally), filters and years in force, each a chip that removes itself when clicked."""
+    chips: list[tuple[str, Any, tuple[Any, ...], str]] = []
+    if show_query and state.q:
+        chips.append((f"“{state.q}”", clear_query, (), "chip-q"))
+    for name, values in state.filters.items():
+        labels = {v["value"]: v["label"] for v in facets.get(name, {}).get("values", [])}
+        for value in values:
+            text = labels.get(value) or label(name, value)
+            chips.append((text, remove_filter, (name, value), f"chip-{name}-{value}"))
+    if state.year_from is not None or state.year_to is not None:
+        chips.append((f"Years {state.year_from or '…'}–{state.year_to or '…'}", clear_years, (), "chip-years"))
+    if not chips:
+        return
+    with st.container(horizontal=True, gap="small", key="pk-chips"):
+        for text, callback, args, key in chips:
+            st.button(text, key=key, on_click=callback, args=args, icon=":material/close:", icon_position="right",
+                      help="Remove this filter")
+        if len(chips) > 1:
+            st.button("Clear all", key="chip-clear-all", on_click=clear_all, type="tertiary")

@@ -1,0 +1,175 @@
+"""The search state (query, mode, filters, years, page), kept in the URL so a search can be shared.
+
+One canonical copy lives in session state (`pk_search`) so that the Insights page follows the
+same filters as Search; the widgets hold the live values; the URL mirrors them after every run.
+A URL the app did not write itself (a shared link, a new tab) wins over the session.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import streamlit as st
+
+from .client import FACETS, SearchQuery
+
+MODES = ("hybrid", "semantic", "keyword")
+STATE_KEY = "pk_search"
+URL_KEY = "pk_url"
+YEAR_MIN, YEAR_MAX = 1800, 2100
+
+
+def facet_key(name: str) -> str:
+    """The session-state key of a facet's filter widget."""
+    return f"f_{name}"
+
+
+def page_key(state: SearchState) -> str:
+    """The pager's key: a new one for each query and filters, so a new search starts at page 1."""
+    return "page-" + hashlib.sha1(repr(state.signature()).encode()).hexdigest()[:12]
+
+
+@dataclass
+class SearchState:
+    q: str = ""
+    mode: str = "hybrid"
+    filters: dict[str, list[str]] = field(default_factory=dict)
+    year_from: int | None = None
+    year_to: int | None = None
+    page: int = 1
+
+    def query(self) -> SearchQuery:
+        return SearchQuery(self.q, self.mode, {k: list(v) for k, v in self.filters.items() if v},
+                           self.year_from, self.year_to)
+
+    def signature(self) -> tuple[Any, ...]:
+        """Everything but the page: when it changes, paging starts again at page 1."""
+        return (self.q, self.mode, tuple((k, tuple(v)) for k, v in sorted(self.filters.items()) if v),
+                self.year_from, self.year_to)
+
+    def url_params(self) -> dict[str, str | list[str]]:
+        """Query-string parameters, defaults left out so links stay short."""
+        params: dict[str, str | list[str]] = {}
+        if self.q:
+            params["q"] = self.q
+        if self.mode != "hybrid":
+            params["mode"] = self.mode
+        for name in FACETS:
+            if self.filters.get(name):
+                params[name] = list(self.filters[name])
+        if self.year_from is not None:
+            params["year_from"] = str(self.year_from)
+        if self.year_to is not None:
+            params["year_to"] = str(self.year_to)
+        if self.page > 1:
+            params["page"] = str(self.page)
+        return params
+
+    @classmethod
+    def from_url(cls, query_params: Any) -> SearchState | None:
+        """The state a URL describes, or None when it carries no search parameter at all."""
+        names = ("q", "mode", "year_from", "year_to", "page", *FACETS)
+        if not any(name in query_params for name in names):
+            return None
+        mode = query_params.get("mode") or "hybrid"
+        return cls(
+            q=(query_params.get("q") or "")[:1000],
+            mode=mode if mode in MODES else "hybrid",
+            filters={name: _unique(query_params.get_all(name)) for name in FACETS if query_params.get_all(name)},
+            year_from=_year(query_params.get("year_from")),
+            year_to=_year(query_params.get("year_to")),
+            page=max(1, _int(query_params.get("page")) or 1),
+        )
+
+
+def _int(text: str | None) -> int | None:
+    try:
+        return int(text) if text not in (None, "") else None
+    except ValueError:
+        return None
+
+
+def _year(text: str | None) -> int | None:
+    value = _int(text)
+    return value if value is not None and YEAR_MIN <= value <= YEAR_MAX else None
+
+
+def _unique(values: list[str]) -> list[str]:
+    return list(dict.fromkeys(v for v in values if v))
+
+
+def _flat(params: dict[str, str | list[str]]) -> list[tuple[str, str]]:
+    return sorted((k, v) for k, vs in params.items() for v in ([vs] if isinstance(vs, str) else vs))
+
+
+def _push(state: SearchState) -> None:
+    """Set the widget keys from `state` (only before the widgets are drawn in this run)."""
+    ss = st.session_state
+    ss["q"], ss["mode"] = state.q, state.mode
+    ss["year_from"], ss["year_to"] = state.year_from, state.year_to
+    for name in FACETS:
+        ss[facet_key(name)] = list(state.filters.get(name, []))
+
+
+def load_state() -> SearchState:
+    """The current search: from a URL the app did not write, else from the widgets and the session."""
+    ss = st.session_state
+    from_url = SearchState.from_url(st.query_params)
+    if from_url is not None and _flat(from_url.url_params()) != ss.get(URL_KEY):
+        _push(from_url)
+        return from_url
+    stored = SearchState(**ss[STATE_KEY]) if STATE_KEY in ss else SearchState()
+    for key, value in (("q", stored.q), ("mode", stored.mode), ("year_from", stored.year_from),
+                       ("year_to", stored.year_to)):
+        ss.setdefault(key, value)
+    for name in FACETS:
+        ss.setdefault(facet_key(name), list(stored.filters.get(name, [])))
+    state = SearchState(
+        q=str(ss["q"] or "").strip()[:1000],
+        mode=ss["mode"] if ss["mode"] in MODES else "hybrid",
+        filters={name: list(ss[facet_key(name)]) for name in FACETS if ss[facet_key(name)]},
+        year_from=ss["year_from"], year_to=ss["year_to"],
+    )
+    same_search = state.signature() == stored.signature()
+    state.page = int(ss.get(page_key(state)) or (stored.page if same_search else 1))
+    return state
+
+
+def set_filters(state: SearchState, filters: dict[str, list[str]]) -> None:
+    """Replace the filters (e.g. with the API's canonical ids) before the widgets are drawn."""
+    state.filters = {k: v for k, v in filters.items() if v}
+    for name in FACETS:
+        st.session_state[facet_key(name)] = list(state.filters.get(name, []))
+
+
+def save_state(state: SearchState, write_url: bool = True) -> None:
+    """Remember the state for the other pages and mirror it in the URL."""
+    st.session_state[STATE_KEY] = asdict(state)
+    if write_url:
+        params = state.url_params()
+        st.session_state[URL_KEY] = _flat(params)
+        st.query_params.from_dict(params)
+
+
+# -- callbacks for chips and buttons (they run before the script, so they may set widget keys) ---
+
+def remove_filter(name: str, value: str) -> None:
+    key = facet_key(name)
+    st.session_state[key] = [v for v in st.session_state.get(key, []) if v != value]
+
+
+def clear_query() -> None:
+    st.session_state["q"] = ""
+
+
+def clear_years() -> None:
+    st.session_state["year_from"] = st.session_state["year_to"] = None
+
+
+def clear_all() -> None:
+    clear_query()
+    clear_years()
+    for name in FACETS:
+        st.session_state[facet_key(name)] = []

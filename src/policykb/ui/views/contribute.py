@@ -1,0 +1,179 @@
+"""Contribute: a taxonomy-driven form, optional document upload, live facet suggestions and duplicate
+warnings, errors next to the fields, and a confirmation with the private status link."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import quote
+
+import streamlit as st
+
+from ...config import Settings
+from ..client import ApiError, ApiUnavailable
+from ..common import api, md_escape, show_unavailable
+from ..nav import page
+from ..record_form import (
+    FACET_FIELDS,
+    LABELS,
+    MULTI,
+    clear_record,
+    field_name,
+    key,
+    read_record,
+    record_fields,
+    validate,
+)
+
+PREFIX = "contrib"
+UPLOAD_TYPES = ["pdf", "md", "markdown", "txt", "html", "htm"]
+ERRORS, RECEIPT, CHECK, NONCE, RESET = "pk_contrib_errors", "pk_receipt", "pk_check", "pk_upload_nonce", "pk_reset"
+
+
+def add_suggestion(field: str, value: str) -> None:
+    """Callback: put a suggested facet value into its field."""
+    k = key(PREFIX, field)
+    if field in MULTI:
+        st.session_state[k] = [*(st.session_state.get(k) or []), value]
+    else:
+        st.session_state[k] = value
+
+
+def live_checks(record: dict[str, Any]) -> None:
+    """Suggestions from similar published items and possible duplicates, as the draft is written."""
+    draft = {k: v for k, v in record.items() if k in ("title", "summary", "description", *FACET_FIELDS)}
+    if not (draft.get("title") or draft.get("summary") or draft.get("description")):
+        st.caption("Facet suggestions and duplicate warnings appear here once you give a title or a summary.")
+        return
+    signature = json.dumps(draft, sort_keys=True)
+    cached = st.session_state.get(CHECK)
+    if not cached or cached[0] != signature:
+        try:
+            cached = st.session_state[CHECK] = (signature, api().check(draft))
+        except (ApiError, ApiUnavailable) as exc:
+            st.caption(f"Live suggestions are unavailable: {exc}")
+            return
+    checks = cached[1]
+    for dup in checks.get("duplicates", []):
+        with st.container(border=True):
+            st.warning(f"Possible duplicate ({dup['similarity']:.0%} similar): **{md_escape(dup['title'])}**",
+                       icon=":material/content_copy:")
+            st.page_link(page("item"), label="Open the existing item", query_params={"id": dup["id"]})
+    suggestions = checks.get("suggestions") or {}
+    if not suggestions:
+        return
+    st.markdown("**Suggested facets** from similar published items — click one to add it:")
+    reverse = {facet: field for field, facet in FACET_FIELDS.items()}
+    for facet, values in suggestions.items():
+        field = reverse.get(facet, facet)
+        with st.container(horizontal=True, gap="small", vertical_alignment="center"):
+            st.markdown(f"{LABELS.get(field, facet)}:", width=170)
+            for value in values:
+                st.button(value["label"], key=f"suggest-{facet}-{value['value']}", icon=":material/add:",
+                          on_click=add_suggestion, args=(field, value["value"]), type="secondary")
+
+
+def confirmation(receipt: dict[str, Any]) -> None:
+    """What happened, and the private link to follow the contribution."""
+    status_params = {"status": receipt["id"], "token": receipt["token"]}
+    st.success(f"**Thank you — your contribution was received** (id `{receipt['id']}`). A moderator will review "
+               "it; once approved it is searchable at once.", icon=":material/check_circle:")
+    ui_url = f"{str(st.context.url or '').split('?')[0]}?status={quote(receipt['id'])}&token={quote(receipt['token'])}"
+    st.markdown("Keep this **private status link** (it contains your token; the token is shown only once):")
+    st.code(ui_url, language=None, wrap_lines=True)
+    with st.container(horizontal=True):
+        st.page_link(page("contribute"), label="Check the status now", icon=":material/pending:",
+                     query_params=status_params)
+        st.link_button("Status as JSON (API)", api().status_url(receipt["id"], receipt["token"]),
+                       icon=":material/data_object:", type="tertiary")
+        st.button("Contribute another", on_click=st.session_state.pop, args=(RECEIPT, None), type="tertiary")
+
+
+def status_box(contribution_id: str, token: str) -> None:
+    """The status of one contribution, for the person holding its token."""
+    try:
+        status = api().status(contribution_id, token)
+    except ApiUnavailable as exc:
+        show_unavailable(exc)
+        return
+    except ApiError as exc:
+        st.warning(f"Cannot show the status of {contribution_id}: {exc.message}", icon=":material/lock:")
+        return
+    icon = {"pending": ":material/hourglass_top:", "approved": ":material/check_circle:",
+            "rejected": ":material/cancel:"}.get(status["status"], ":material/info:")
+    with st.container(border=True):
+        st.markdown(f"{icon} Contribution `{status['id']}` is **{status['status']}** "
+                    f"(submitted {status['submitted_at'][:16].replace('T', ' ')}, "
+                    f"updated {status['updated_at'][:16].replace('T', ' ')}).")
+        if status.get("reason"):
+            st.markdown(f"Moderator's reason: *{md_escape(status['reason'])}*")
+        if status.get("item_id"):
+            st.page_link(page("item"), label="Open the published item", query_params={"id": status["item_id"]},
+                         icon=":material/open_in_new:")
+
+
+def submit(record: dict[str, Any], upload: Any) -> None:
+    """Validate, send, and remember the receipt or the errors for the next run."""
+    errors = validate(record)
+    if errors:
+        st.session_state[ERRORS] = errors
+        return
+    document = (upload.name, upload.getvalue()) if upload is not None else None
+    try:
+        with st.spinner("Submitting and checking for similar items…"):
+            receipt = api().submit(record, document)
+    except ApiUnavailable as exc:
+        show_unavailable(exc)
+        st.stop()
+    except ApiError as exc:
+        fields = {field_name(k): v for k, v in exc.field_errors().items()}
+        st.session_state[ERRORS] = fields or {"_form": exc.message}
+        if fields and exc.message not in fields.values():
+            st.session_state[ERRORS]["_form"] = exc.message
+        return
+    st.session_state[RECEIPT] = receipt
+    st.session_state[RESET] = True
+    st.session_state.pop(ERRORS, None)
+
+
+def render() -> None:
+    ss = st.session_state
+    if ss.pop(RESET, False):  # after a successful submission: an empty form (and a fresh upload widget)
+        clear_record(PREFIX)
+        ss.pop(CHECK, None)
+        ss[NONCE] = ss.get(NONCE, 0) + 1
+    st.title("Contribute a policy example", anchor=False)
+    st.caption("Share a cluster or innovation policy example, guide or case study. A moderator reviews every "
+               "contribution before it is published. Fields marked * are required.")
+    if st.query_params.get("status") and st.query_params.get("token"):
+        status_box(st.query_params["status"], st.query_params["token"])
+    if ss.get(RECEIPT):
+        confirmation(ss[RECEIPT])
+        return
+    errors: dict[str, str] = ss.get(ERRORS) or {}
+    try:
+        record_fields(PREFIX, errors)
+    except ApiUnavailable as exc:  # the taxonomy comes from the API
+        show_unavailable(exc)
+        return
+    upload = st.file_uploader("Document (optional): PDF, Markdown, text or HTML", type=UPLOAD_TYPES,
+                              key=f"contrib-file-{ss.get(NONCE, 0)}",
+                              max_upload_size=max(1, int(Settings().max_upload_mb)),
+                              help="Its text becomes searchable passages, with page numbers for a PDF.")
+    _field_error(errors, "file")
+    record = read_record(PREFIX)
+    with st.container(border=True):
+        st.markdown("**Before you submit**")
+        live_checks(record)
+    if errors.get("_form"):
+        st.error(errors["_form"], icon=":material/error:")
+    elif errors:
+        st.error("Please fix the fields marked above.", icon=":material/error:")
+    if st.button("Submit for review", type="primary", icon=":material/send:"):
+        submit(record, upload)
+        st.rerun()
+
+
+def _field_error(errors: dict[str, str], field: str) -> None:
+    if errors.get(field):
+        st.error(errors[field], icon=":material/error:")

@@ -1,0 +1,137 @@
+"""Item: the full record, every facet, the passages (with pages), the source and similar items."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import streamlit as st
+
+from ..cards import tags, where
+from ..client import ApiError, ApiUnavailable
+from ..common import KIND_COLORS, api, badges, has_document, label, md_escape, show_unavailable, years
+from ..nav import page
+from ..state import STATE_KEY, SearchState
+
+SHOWN_PASSAGES = 5
+FACET_ROWS = ("territory", "level", "challenge", "theme", "support", "typology", "kind", "language")
+
+
+def back_to_search() -> None:
+    """A link back to the search the visitor came from (its query and filters)."""
+    stored = st.session_state.get(STATE_KEY)
+    params = SearchState(**stored).url_params() if stored else {}
+    st.page_link(page("search"), label="Back to search", icon=":material/arrow_back:", query_params=params)
+
+
+def facet_table(record: dict[str, Any]) -> None:
+    """Every facet with its labels, as a two-column Markdown table."""
+    names = {"territory": "Territory", "level": "Territorial level", "challenge": "Strategic challenge",
+             "theme": "Thematic priority", "support": "Type of support", "typology": "Typology", "kind": "Kind",
+             "language": "Language"}
+    labels: dict[str, list[str]] = record.get("facet_labels") or {}
+    rows = ["| Facet | Values |", "|---|---|"]
+    for name in FACET_ROWS:
+        values = ", ".join(md_escape(v) for v in labels.get(name, [])) or "—"
+        rows.append(f"| {names[name]} | {values} |")
+    extra = [("Region", record.get("region")), ("Organisation", record.get("organisation")),
+             ("Years", years(record.get("start_year"), record.get("end_year"))), ("Id", record.get("id"))]
+    rows += [f"| {k} | {md_escape(str(v))} |" for k, v in extra if v]
+    st.markdown("\n".join(rows))
+
+
+def passage_box(record_id: str, passage: dict[str, Any], document: bool) -> None:
+    """One passage, headed by its page (a link into the PDF) and section."""
+    where_ = []
+    if passage.get("page"):
+        where_.append(f"[p. {passage['page']}]({api().file_url(record_id, passage['page'])})"
+                      if document else f"p. {passage['page']}")
+    section = passage.get("section") or ""
+    if section:
+        where_.append(f"§ {md_escape(section)}")
+    text = str(passage.get("text", ""))
+    if section and text.startswith(section):  # passages repeat their heading for the model; not for people
+        text = text[len(section):].lstrip()
+    with st.container(border=True):
+        if where_:
+            st.caption(" · ".join(where_))
+        st.markdown(md_escape(text))
+
+
+def passages(record: dict[str, Any]) -> None:
+    """The item's passages: the first few, the rest behind an expander."""
+    items = record.get("passages") or []
+    st.subheader(f"Passages ({len(items)})", anchor=False)
+    document = has_document(record.get("source"))
+    for passage in items[:SHOWN_PASSAGES]:
+        passage_box(record["id"], passage, document)
+    if len(items) > SHOWN_PASSAGES:
+        with st.expander(f"Show the other {len(items) - SHOWN_PASSAGES} passages"):
+            for passage in items[SHOWN_PASSAGES:]:
+                passage_box(record["id"], passage, document)
+
+
+def similar(item_id: str) -> None:
+    """Items nearest in meaning, as links to their own item pages."""
+    st.subheader("Similar items", anchor=False)
+    try:
+        hits = api().similar(item_id, k=5)
+    except (ApiError, ApiUnavailable) as exc:
+        st.caption(f"Similar items are unavailable: {exc}")
+        return
+    if not hits:
+        st.caption("No similar items yet.")
+    for rank, hit in enumerate(hits):
+        with st.container(border=True, key=f"similar-{rank}"):
+            st.page_link(page("item"), label=hit["title"], query_params={"id": hit["id"]}, width="stretch")
+            kind = hit.get("kind") or "example"
+            st.markdown(badges([(label("kind", kind), KIND_COLORS.get(kind, "gray"))]) + " "
+                        + md_escape(where(hit.get("facets") or {}, hit.get("region"))))
+
+
+def render() -> None:
+    item_id = (st.query_params.get("id") or "").strip()
+    back_to_search()
+    if not item_id:
+        st.info("Open an item from the search results to see it here.", icon=":material/info:")
+        return
+    client = api()
+    try:
+        record = client.item(item_id)
+    except ApiUnavailable as exc:
+        show_unavailable(exc)
+        return
+    except ApiError as exc:
+        if exc.status == 404:
+            st.warning(f"There is no published item with id “{item_id}”. It may have been unpublished or the "
+                       "link may be mistyped.", icon=":material/search_off:")
+        else:
+            st.error(f"The API refused this request: {exc.message}")
+        return
+    kind = record.get("kind") or "example"
+    with st.container(key="item-title"):
+        st.title(record["title"], anchor=False)
+    facets = {name: [v] if isinstance(v, str) else list(v or []) for name, v in (
+        ("territory", record.get("country")), ("level", record.get("level")), ("challenge", record.get("challenges")),
+        ("theme", record.get("themes")), ("support", record.get("support")), ("typology", record.get("typology")))}
+    st.markdown(" · ".join(p for p in (badges([(label("kind", kind), KIND_COLORS.get(kind, "gray"))]),
+                                       md_escape(where(facets, record.get("region")))) if p))
+    st.markdown(tags(facets, limit=30))
+    main, side = st.columns([7, 5], gap="large")
+    with main:
+        if record.get("summary"):
+            st.markdown(f"**{md_escape(record['summary'])}**")
+        if record.get("description"):
+            st.markdown(md_escape(record["description"]))
+        with st.container(horizontal=True):
+            if record.get("url"):
+                st.link_button("Source", record["url"], icon=":material/open_in_new:")
+            if has_document(record.get("source")):
+                st.link_button("Open the document", client.file_url(item_id), icon=":material/picture_as_pdf:")
+        passages(record)
+    with side:
+        st.subheader("Facets", anchor=False)
+        with st.container(key="facets"):
+            facet_table(record)
+        for link in (record.get("links") or [])[1:]:
+            st.markdown(f"- [{md_escape(link)}](<{link}>)")
+        similar(item_id)

@@ -1,0 +1,195 @@
+"""Moderate: sign in with a moderator token, see the queue, preview, edit, approve or reject with a
+reason, and read the audit history."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from ..client import ApiError, ApiUnavailable
+from ..common import api, md_escape, show_unavailable
+from ..nav import page
+from ..record_form import labelled, read_record, record_fields, set_record, validate
+
+TOKEN, FLASH, LOADED, PREFIX = "pk_mod_token", "pk_mod_flash", "pk_mod_loaded", "mod"
+STATUSES = ("pending", "approved", "rejected")
+
+
+def sign_in() -> str | None:
+    """The moderator token of this session, asking for one (and checking it with the API) if needed."""
+    ss = st.session_state
+    if ss.get(TOKEN):
+        return ss[TOKEN]
+    with st.form("mod-sign-in", border=True, width=520):
+        st.text_input("Moderator token", type="password", key="mod-token-input",
+                      help="One of the tokens in POLICYKB_MODERATOR_TOKENS on the API server.")
+        signed = st.form_submit_button("Sign in", type="primary", icon=":material/login:")
+    if signed:
+        token = str(ss.get("mod-token-input") or "").strip()
+        try:
+            api().queue(token, limit=1)
+        except ApiUnavailable as exc:
+            show_unavailable(exc)
+            return None
+        except ApiError as exc:
+            if exc.status == 401:
+                st.error("This token is not accepted. Ask the API's operator for a moderator token.",
+                         icon=":material/lock:")
+            else:
+                st.error(exc.message, icon=":material/block:")
+            return None
+        ss[TOKEN] = token
+        st.rerun()
+    return None
+
+
+def sign_out() -> None:
+    for k in (TOKEN, LOADED, FLASH):
+        st.session_state.pop(k, None)
+
+
+def flash() -> None:
+    """The outcome of the last action (kept across the rerun that refreshes the queue)."""
+    message = st.session_state.pop(FLASH, None)
+    if message:
+        kind, text, item_id = message
+        (st.success if kind == "ok" else st.error)(text, icon=":material/check_circle:" if kind == "ok" else None)
+        if item_id:
+            st.page_link(page("item"), label="Open the published item", query_params={"id": item_id},
+                         icon=":material/open_in_new:")
+
+
+def record_table(record: dict[str, Any]) -> None:
+    """The submitted record, field by field, facet values with their labels."""
+    rows = ["| Field | Value |", "|---|---|"]
+    rows += [f"| {name} | {md_escape(text[:600])} |" for name, text in labelled(record)]
+    with st.container(key="facets"):
+        st.markdown("\n".join(rows))
+
+
+def audit_frame(entries: list[dict[str, Any]]) -> pd.DataFrame:
+    def compact(value: Any) -> str:
+        return "" if value is None else json.dumps(value, ensure_ascii=False)[:300]
+
+    return pd.DataFrame([{"when": e["at"].replace("T", " ")[:19], "who": e["actor"], "action": e["action"],
+                          "target": e["target"], "note": e.get("note") or "", "before": compact(e.get("before")),
+                          "after": compact(e.get("after"))} for e in entries])
+
+
+def act(token: str, action: str, contribution: dict[str, Any], reason: str = "") -> None:
+    """Approve, reject or save edits; the outcome is flashed after a rerun."""
+    client, cid = api(), contribution["id"]
+    try:
+        with st.spinner("Publishing…" if action == "approve" else "Saving…"):
+            if action == "approve":
+                done = client.approve(token, cid)
+                message = ("ok", f"Approved “{contribution['record']['title']}”: it is published and searchable now.",
+                           done.get("item_id"))
+            elif action == "reject":
+                client.reject(token, cid, reason)
+                message = ("ok", f"Rejected “{contribution['record']['title']}”. The contributor sees your reason.",
+                           None)
+            else:
+                client.edit(token, cid, read_record(PREFIX))
+                message = ("ok", "Changes saved.", None)
+    except ApiUnavailable as exc:
+        show_unavailable(exc)
+        st.stop()
+    except ApiError as exc:
+        message = ("error", f"Could not {action}: {exc.message}", None)
+    st.session_state[FLASH] = message
+    st.session_state.pop(LOADED, None)
+    st.rerun()
+
+
+def preview(token: str, contribution: dict[str, Any]) -> None:
+    """One contribution: its record, hints, actions (when pending) and audit history."""
+    record = contribution["record"]
+    st.subheader(record.get("title", contribution["id"]), anchor=False)
+    st.caption(f"{contribution['id']} · {contribution['status']} · submitted "
+               f"{contribution['submitted_at'][:16].replace('T', ' ')}"
+               + (f" · file: {contribution['file_name']}" if contribution.get("file_name") else ""))
+    if contribution.get("reason"):
+        st.markdown(f"Reason given: *{md_escape(contribution['reason'])}*")
+    checks = contribution.get("checks") or {}
+    for dup in checks.get("duplicates", []):
+        st.warning(f"Possible duplicate of **{md_escape(dup['title'])}** ({dup['similarity']:.0%} similar)",
+                   icon=":material/content_copy:")
+    record_table(record)
+    if contribution["status"] == "pending":
+        with st.expander("Edit before approving", icon=":material/edit:"):
+            loaded = (contribution["id"], contribution["updated_at"])
+            if st.session_state.get(LOADED) != loaded:
+                set_record(PREFIX, record)
+                st.session_state[LOADED] = loaded
+            record_fields(PREFIX)
+            draft = read_record(PREFIX)
+            problems = validate(draft)
+            for problem in problems.values():
+                st.error(problem)
+            if st.button("Save changes", icon=":material/save:", disabled=bool(problems)):
+                act(token, "edit", contribution)
+        left, right = st.columns(2, gap="medium")
+        with left.container(border=True, height="stretch"):
+            st.markdown("**Approve**  \nPublish it now: it becomes searchable at once.")
+            if st.button("Approve and publish", type="primary", icon=":material/check:", key="mod-approve"):
+                act(token, "approve", contribution)
+        with right.container(border=True, height="stretch"):
+            reason = st.text_input("**Reject** with a reason the contributor will read", key="mod-reason",
+                                   placeholder="e.g. No source link; please add one and submit again.")
+            if st.button("Reject", icon=":material/close:", key="mod-reject"):
+                if not reason.strip():
+                    st.error("A rejection needs a reason the contributor can read.", icon=":material/error:")
+                else:
+                    act(token, "reject", contribution, reason.strip())
+    st.markdown("**History**")
+    st.dataframe(audit_frame(contribution.get("audit") or []), hide_index=True, width="stretch")
+
+
+def queue_tab(token: str) -> None:
+    status = st.segmented_control("Status", STATUSES, key="mod-status", required=True, default="pending",
+                                  format_func=str.capitalize)
+    queue = api().queue(token, status=status or "pending")
+    if not queue["items"]:
+        st.info(f"No {status} contributions." + (" The queue is empty — nothing to review." if status == "pending"
+                                                  else ""), icon=":material/inbox:")
+        return
+    items = {c["id"]: c for c in queue["items"]}
+    chosen = st.selectbox(f"{queue['total']} {status} contribution{'s' * (queue['total'] != 1)}", list(items),
+                          key="mod-selected",
+                          format_func=lambda cid: f"{items[cid]['record'].get('title', cid)} · {cid}")
+    if chosen:
+        preview(token, api().contribution(token, chosen))
+
+
+def render() -> None:
+    st.title("Moderate contributions", anchor=False)
+    token = sign_in()
+    if not token:
+        st.caption("Moderation needs a token. Without configured tokens the API keeps moderation closed.")
+        return
+    with st.container(horizontal=True, vertical_alignment="center"):
+        st.caption("Signed in as a moderator.", width="content")
+        st.button("Sign out", on_click=sign_out, type="tertiary", icon=":material/logout:")
+    flash()
+    queue, audit = st.tabs(["Queue", "Audit log"])
+    try:
+        with queue:
+            queue_tab(token)
+        with audit:
+            entries = api().audit(token, limit=200)
+            if entries:
+                st.dataframe(audit_frame(entries), hide_index=True, width="stretch")
+            else:
+                st.info("Nothing has happened yet.", icon=":material/history:")
+    except ApiUnavailable as exc:
+        show_unavailable(exc)
+    except ApiError as exc:
+        if exc.status == 401:
+            sign_out()
+            st.error("The token is no longer accepted; sign in again.", icon=":material/lock:")
+        else:
+            st.error(exc.message)

@@ -1,0 +1,119 @@
+"""Search: one query box, mode toggle, facet filters with live counts, result cards, paging, downloads."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import streamlit as st
+
+from ..cards import hit_card
+from ..client import ApiClient, ApiError, ApiUnavailable, SearchQuery
+from ..common import EXAMPLE_QUESTION, api, api_errors, label, md_escape
+from ..filters import active_chips, canonical_filters, sidebar_filters
+from ..state import MODES, SearchState, load_state, page_key, remove_filter, save_state, set_filters
+
+PAGE_SIZE = 10
+MAX_PAGES = 1000  # the API's page limit
+
+
+def run_search(client: ApiClient, state: SearchState) -> dict[str, Any]:
+    """Search, dropping filter values the API does not know (with a warning) instead of failing."""
+    for _ in range(10):
+        try:
+            return client.search(state.query(), page=state.page, size=PAGE_SIZE)
+        except ApiError as exc:
+            facet, value = exc.details.get("facet"), exc.details.get("value")
+            if exc.code != "unknown_facet_value" or value not in state.filters.get(facet, []):
+                raise
+            st.warning(f"Ignored the unknown {facet} filter “{value}”. {exc.message}", icon=":material/warning:")
+            set_filters(state, {**state.filters, facet: [v for v in state.filters[facet] if v != value]})
+    raise ApiError(422, "invalid_request", "too many unknown filter values")
+
+
+def search_box() -> None:
+    """The query box and the mode toggle (their values live in session state under `q` and `mode`)."""
+    left, right = st.columns([5, 2], vertical_alignment="center")
+    left.text_input("Search", key="q", placeholder=EXAMPLE_QUESTION, label_visibility="collapsed",
+                    icon=":material/search:", max_chars=1000)
+    right.segmented_control("Mode", MODES, key="mode", required=True, format_func=str.capitalize,
+                            label_visibility="collapsed",
+                            help="Hybrid blends meaning and keywords; semantic matches meaning; keyword matches words.")
+
+
+def summary_line(result: dict[str, Any], state: SearchState) -> str:
+    total, first = result["total"], (state.page - 1) * PAGE_SIZE + 1
+    shown = f"{first}–{first + len(result['hits']) - 1} of " if total > len(result["hits"]) else ""
+    if not state.q:
+        return f"Browsing {shown}**{total}** item{'s' * (total != 1)} in title order. Type a question to rank them."
+    return f"{shown}**{total}** result{'s' * (total != 1)} for “{md_escape(state.q)}” ({state.mode})"
+
+
+def no_results(client: ApiClient, state: SearchState, facets: dict[str, Any]) -> None:
+    """Say so, and which filter to remove to get results back (each suggestion is a button)."""
+    st.info("**No results.** Try fewer words, another mode, or remove a filter.", icon=":material/search_off:")
+    for name, values in list(state.filters.items())[:6]:
+        for value in values[:3]:
+            without = SearchState(**{**state.__dict__, "filters": {**state.filters, name: [
+                v for v in values if v != value]}, "page": 1})
+            try:
+                count = client.search(without.query(), size=1)["total"]
+            except (ApiError, ApiUnavailable):
+                continue
+            if count:
+                text = f"Remove {facets.get(name, {}).get('label', name)}: {label(name, value)} → {count} result" \
+                       + ("s" if count != 1 else "")
+                st.button(text, key=f"suggest-{name}-{value}", on_click=remove_filter, args=(name, value),
+                          icon=":material/filter_alt_off:")
+
+
+def downloads(client: ApiClient, query: SearchQuery) -> None:
+    """'Download these results' as CSV or JSON (fetched from /export only when clicked)."""
+
+    def fetch(fmt: str) -> bytes:
+        try:
+            return client.export(query, fmt)  # type: ignore[arg-type]
+        except (ApiError, ApiUnavailable) as exc:
+            return f"export failed: {exc}".encode()
+
+    with st.container(horizontal=True, vertical_alignment="center", gap="small", horizontal_alignment="right",
+                      wrap=False):
+        st.caption("Download these results:", width="content")
+        st.download_button("CSV", data=lambda: fetch("csv"), file_name="policykb-results.csv", mime="text/csv",
+                           on_click="ignore", icon=":material/download:", key="dl-csv")
+        st.download_button("JSON", data=lambda: fetch("json"), file_name="policykb-results.json",
+                           mime="application/json", on_click="ignore", icon=":material/download:", key="dl-json")
+
+
+def render() -> None:
+    state = load_state()
+    client = api()
+    st.title("Search policy examples", anchor=False)
+    st.caption("Cluster and innovation policy examples, smart guides and case studies — ask a question or browse.")
+    search_box()
+    with api_errors(), st.spinner("Searching…"):
+        result = run_search(client, state)
+        pages = max(1, min(MAX_PAGES, math.ceil(result["total"] / PAGE_SIZE)))
+        if state.page > pages:  # e.g. a shared link to a page that no longer exists
+            state.page = pages
+            result = client.search(state.query(), page=state.page, size=PAGE_SIZE)
+    facets = result["facets"]
+    canonical = canonical_filters(state, facets)
+    if canonical != state.filters:
+        page = state.page
+        set_filters(state, canonical)
+        state.page = page
+    sidebar_filters(facets, state)
+    active_chips(state, facets)
+    if not result["hits"]:
+        no_results(client, state, facets)
+    else:
+        left, right = st.columns([3, 2], vertical_alignment="center")
+        left.markdown(summary_line(result, state))
+        with right:
+            downloads(client, state.query())
+        for rank, hit in enumerate(result["hits"], start=(state.page - 1) * PAGE_SIZE + 1):
+            hit_card(hit, rank)
+        if pages > 1:
+            st.pagination(pages, default=state.page, key=page_key(state), max_visible_pages=7)
+    save_state(state)

@@ -1,0 +1,310 @@
+"""The Streamlit UI with `AppTest`, against a real API (uvicorn in a thread) over a tmp_path knowledge base."""
+
+from __future__ import annotations
+
+import socket
+import textwrap
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+from streamlit.testing.v1 import AppTest
+
+from policykb.api import create_app
+from policykb.config import Settings
+from policykb.kb import KnowledgeBase
+
+TOKEN = "tok"
+ALL_TITLES = ["Cluster internationalisation vouchers", "Cluster staff exchange scheme", "Going abroad guide",
+              "Green textile cluster partnership", "Upper Austria cluster programme"]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def running_api(settings: Settings, corpus: Path) -> Iterator[str]:
+    """Ingest `corpus`, serve the API on a free loopback port in a thread, yield its base URL."""
+    with KnowledgeBase(settings) as kb:
+        kb.ingest([corpus])
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning",
+                                           access_log=False))
+    thread = threading.Thread(target=server.run, name="policykb-test-api", daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{base}/health", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline or not thread.is_alive():
+                raise RuntimeError("the test API did not start")
+            time.sleep(0.05)
+        yield base
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture
+def ui_settings(settings: Settings) -> Settings:
+    return settings.model_copy(update={"moderator_tokens": [f"tester:{TOKEN}"]})
+
+
+@pytest.fixture
+def api_url(ui_settings: Settings, corpus: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    with running_api(ui_settings, corpus) as base:
+        monkeypatch.setenv("POLICYKB_UI_API_URL", base)
+        yield base
+
+
+def _app(name: str) -> None:
+    from policykb.ui.app import main
+
+    main(name)
+
+
+def open_page(name: str, **params: str | list[str]) -> AppTest:
+    """Run the app with `name` as the opening page and `params` in the URL."""
+    at = AppTest.from_function(_app, args=(name,), default_timeout=30)
+    for key, value in params.items():
+        at.query_params[key] = value
+    return at.run()
+
+
+def ok(at: AppTest) -> AppTest:
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def titles(at: AppTest) -> list[str]:
+    return [link.proto.label for link in at.page_link if link.proto.page == "item"]
+
+
+def pills(at: AppTest, facet: str) -> list[str]:
+    return list(at.pills(key=f"f_{facet}").options)
+
+
+# -- Search ---------------------------------------------------------------------------------------
+
+
+def test_empty_query_browses_everything_with_counts(api_url):
+    at = ok(open_page("search"))
+    assert titles(at) == ALL_TITLES
+    assert at.markdown[0].value.startswith("Browsing **5** items in title order")
+    assert at.text_input(key="q").proto.placeholder.startswith("e.g. how do regions")
+    assert pills(at, "kind") == ["Policy example · 4", "Smart guide · 1"]
+    assert pills(at, "territory")[0] == "European Union · 2"
+    assert [b.proto.label for b in at.get("download_button")] == ["CSV", "JSON"]
+
+
+def test_filter_changes_counts_url_and_chips(api_url):
+    at = ok(open_page("search"))
+    at.pills(key="f_challenge").set_value(["internationalisation"]).run()
+    ok(at)
+    assert titles(at) == ["Cluster internationalisation vouchers", "Cluster staff exchange scheme",
+                          "Going abroad guide"]
+    assert pills(at, "kind") == ["Policy example · 2", "Smart guide · 1"]
+    assert pills(at, "territory") == ["European Union · 2", "Germany · 1"]
+    assert "Internationalisation · 3" in pills(at, "challenge")  # own facet: counts without its own filter
+    assert at.query_params == {"challenge": "internationalisation"}
+    chip = at.button(key="chip-challenge-internationalisation")
+    assert chip.label == "Internationalisation"
+    chip.click().run()
+    assert titles(ok(at)) == ALL_TITLES and at.query_params == {}
+
+
+def test_shared_link_restores_query_mode_and_filters(api_url):
+    at = ok(open_page("search", q="trade missions", mode="keyword", territory="Germany"))
+    assert at.text_input(key="q").value == "trade missions"
+    assert at.segmented_control(key="mode").value == "keyword"
+    assert at.pills(key="f_territory").value == ["DE"]  # the label in the link became the id
+    assert titles(at) == ["Cluster internationalisation vouchers"]
+    assert any("<mark>trade</mark> <mark>missions</mark>" in h.value for h in at.html)
+    assert at.query_params == {"q": "trade missions", "mode": "keyword", "territory": "DE"}
+
+
+def test_no_results_suggests_the_filter_to_remove(api_url):
+    at = ok(open_page("search", territory="DE", challenge="green"))
+    assert "No results" in at.info[0].value
+    suggestions = [b.label for b in at.button if b.key.startswith("suggest-")]
+    assert suggestions == ["Remove Territory: Germany → 2 results",
+                           "Remove Strategic challenge: Green transition → 1 result"]
+    at.button(key="suggest-territory-DE").click().run()
+    assert titles(ok(at)) == ["Green textile cluster partnership", "Upper Austria cluster programme"]
+
+
+def test_unknown_filter_value_in_a_link_is_dropped_with_a_warning(api_url):
+    at = ok(open_page("search", territory=["Narnia", "AT"]))
+    assert "Ignored the unknown territory filter “Narnia”" in at.warning[0].value
+    assert titles(at) == ["Upper Austria cluster programme"] and at.query_params == {"territory": "AT"}
+
+
+def test_paging_and_pdf_page_links(ui_settings, corpus, make_pdf, monkeypatch):
+    records = "".join(f"- {{id: extra-{i:02d}, title: Extra cluster scheme {i:02d}, country: IT}}\n" for i in range(8))
+    (corpus / "more.yaml").write_text(records, encoding="utf-8")
+    make_pdf(corpus / "docs" / "hydrogen.pdf", ["Cover page.", "Hydrogen valley roadmap for cluster firms."])
+    (corpus / "docs" / "hydrogen.meta.yaml").write_text("title: Hydrogen valley roadmap\nkind: guide\n")
+    with running_api(ui_settings, corpus) as base:
+        monkeypatch.setenv("POLICYKB_UI_API_URL", base)
+        at = ok(open_page("search"))
+        assert at.markdown[0].value.startswith("Browsing 1–10 of **14** items")
+        at.pagination[0].set_value(2).run()
+        assert ok(at).markdown[0].value.startswith("Browsing 11–14 of **14** items")
+        assert at.query_params == {"page": "2"}
+        at.text_input(key="q").input("hydrogen valley").run()  # a new query starts again at page 1
+        hit = ok(at)
+        assert titles(hit)[0] == "Hydrogen valley roadmap"
+        assert any(f"[p. 2]({base}/items/hydrogen/file#page=2)" in m.value for m in hit.markdown)
+
+
+# -- Item -----------------------------------------------------------------------------------------
+
+
+def test_item_page_shows_record_facets_passages_and_similar(api_url):
+    at = ok(open_page("item", id="de-vouchers"))
+    assert at.title[0].value == "Cluster internationalisation vouchers"
+    table = next(m.value for m in at.markdown if m.value.startswith("| Facet"))
+    for row in ("| Territory | Germany |", "| Strategic challenge | Internationalisation, SME growth and scale\\-up |",
+                "| Typology | National programme |", "| Years | since 2015 |"):
+        assert row in table
+    assert [b.proto.url for b in at.link_button] == ["https://example.org/de-vouchers"]
+    assert any(s.value == "Passages (1)" for s in at.subheader)
+    similar = titles(at)
+    assert len(similar) == 4 and "Cluster internationalisation vouchers" not in similar
+
+
+def test_item_page_for_an_unknown_id(api_url):
+    at = ok(open_page("item", id="nope"))
+    assert "no published item with id “nope”" in at.warning[0].value
+
+
+# -- Insights -------------------------------------------------------------------------------------
+
+
+def test_insights_charts_follow_the_filters(api_url):
+    at = ok(open_page("insights"))
+    assert [(m.label, m.value) for m in at.metric][:2] == [("Items", "5"), ("Countries", "5")]
+    assert {s.value for s in at.subheader} >= {"By country", "By strategic challenge", "By type of support",
+                                               "By start year"}
+    assert len(at.get("vega_lite_chart")) == 4
+    at.pills(key="f_territory").set_value(["EU"]).run()
+    assert [(m.label, m.value) for m in ok(at).metric][:2] == [("Items", "2"), ("Countries", "1")]
+    assert at.query_params == {"territory": "EU"}
+
+
+# -- Contribute -----------------------------------------------------------------------------------
+
+
+def test_contribute_shows_errors_next_to_fields(api_url):
+    at = ok(open_page("contribute"))
+    at.number_input(key="contrib-start_year").set_value(2020)
+    at.number_input(key="contrib-end_year").set_value(2010)
+    at.button[-1].click().run()  # "Submit for review"
+    errors = [e.value for e in ok(at).error]
+    assert "A title is required." in errors and "The end year is before the start year." in errors
+
+
+def test_contribute_live_hints_then_submit_and_status(api_url):
+    at = ok(open_page("contribute"))
+    at.text_input(key="contrib-title").input("Cluster internationalisation vouchers").run()
+    assert "Possible duplicate" in ok(at).warning[0].value
+    at.button(key="suggest-support-vouchers").click().run()
+    assert ok(at).multiselect(key="contrib-support").value == ["vouchers"]
+    at.text_input(key="contrib-title").input("Baltic export vouchers").run()
+    at.multiselect(key="contrib-country").set_value(["LT"])
+    at.button[-1].click().run()
+    ok(at)
+    assert "your contribution was received" in at.success[0].value
+    status_url = at.code[0].value
+    assert "?status=c-" in status_url and "&token=" in status_url
+    params = dict(part.split("=", 1) for part in status_url.split("?", 1)[1].split("&"))
+    status = ok(open_page("contribute", **params))
+    assert any("is **pending**" in m.value for m in status.markdown)
+
+
+def test_contribute_with_a_pdf_upload(api_url, make_pdf, tmp_path):
+    pdf = make_pdf(tmp_path / "roadmap.pdf", ["Cover.", "Hydrogen valley roadmap for cluster firms."])
+    at = ok(open_page("contribute"))
+    at.text_input(key="contrib-title").input("Hydrogen valley roadmap")
+    at.selectbox(key="contrib-kind").select("guide")
+    at.file_uploader[0].set_value(("roadmap.pdf", pdf.read_bytes(), "application/pdf"))
+    at.button[-1].click().run()
+    assert "your contribution was received" in ok(at).success[0].value
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    queued = httpx.get(f"{api_url}/moderation/contributions", headers=headers).json()["items"][0]
+    assert (queued["file_name"], queued["record"]["kind"]) == ("roadmap.pdf", "guide")
+    httpx.post(f"{api_url}/moderation/contributions/{queued['id']}/approve", headers=headers).raise_for_status()
+    found = ok(open_page("search", q="hydrogen valley", mode="keyword"))
+    assert titles(found)[0] == "Hydrogen valley roadmap"
+    assert any("#page=2)" in m.value and "[p. 2]" in m.value for m in found.markdown)
+
+
+# -- Moderate -------------------------------------------------------------------------------------
+
+
+def sign_in(token: str) -> AppTest:
+    at = ok(open_page("moderate"))
+    at.text_input(key="mod-token-input").input(token)
+    return at.button[0].click().run()
+
+
+def test_moderation_rejects_a_wrong_token(api_url):
+    at = ok(sign_in("wrong"))
+    assert "not accepted" in at.error[0].value
+
+
+def test_moderator_edits_rejects_and_approves(api_url):
+    for title in ("Baltic export vouchers", "Spam offer"):
+        httpx.post(f"{api_url}/contributions", json={"title": title, "country": "LT"}).raise_for_status()
+    at = ok(sign_in(TOKEN))
+    assert at.selectbox(key="mod-selected").label == "2 pending contributions"
+    queue = at.selectbox(key="mod-selected")
+    queue.select_index(next(i for i, o in enumerate(queue.options) if o.startswith("Spam offer"))).run()
+    at.button(key="mod-reject").click().run()
+    assert "needs a reason" in ok(at).error[0].value
+    at.text_input(key="mod-reason").input("Advertising, not a policy.")
+    at.button(key="mod-reject").click().run()
+    assert "Rejected “Spam offer”" in ok(at).success[0].value
+    at.multiselect(key="mod-challenges").set_value(["internationalisation"])
+    next(b for b in at.button if b.label == "Save changes").click().run()
+    assert ok(at).success[0].value == "Changes saved."
+    at.button(key="mod-approve").click().run()
+    assert "it is published and searchable now" in ok(at).success[0].value
+    assert "No pending contributions" in at.info[0].value
+    audit = at.dataframe[-1].value
+    assert list(audit["action"])[:4] == ["approve", "edit", "reject", "submit"]
+    hits = httpx.get(f"{api_url}/search", params={"q": "Baltic export vouchers", "challenge": "internationalisation",
+                                                  "mode": "keyword"}).json()["hits"]
+    assert hits[0]["title"] == "Baltic export vouchers"
+
+
+# -- API down -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["search", "item", "insights", "contribute", "moderate"])
+def test_every_page_says_when_the_api_is_down(name, monkeypatch):
+    monkeypatch.setenv("POLICYKB_UI_API_URL", f"http://127.0.0.1:{free_port()}")
+    at = open_page(name, id="de-vouchers") if name == "item" else open_page(name)
+    if name == "moderate":
+        at = sign_in(TOKEN)
+    ok(at)
+    assert any("not reachable" in e.value and "make run" in e.value for e in at.error), [e.value for e in at.error]
+
+
+def test_thin_entry_point_runs_the_package_app(api_url):
+    at = AppTest.from_file(str(Path(__file__).resolve().parents[1] / "ui" / "app.py"), default_timeout=30).run()
+    assert ok(at).title[0].value == "Search policy examples"
+    assert textwrap.dedent(Path(__file__).resolve().parents[1].joinpath("ui", "app.py").read_text()).count("\n") < 8
