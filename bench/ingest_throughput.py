@@ -43,10 +43,7 @@ def main() -> None:
             report = kb.ingest([source], fmt="beir")
             ingest_s = time.perf_counter() - started
             passages = kb.stats()["passages"]
-            texts = []
-            for item_id in kb.store.item_ids():
-                title = kb.store.get_items([item_id])[item_id].title
-                texts += [embed_text(title, p.text) for _, p in kb.store.get_passages(item_id)]
+            texts = [embed_text(title, text) for _, title, text in kb.store.passage_texts()]
             started = time.perf_counter()
             kb.embedder.encode(texts)
             encode_s = time.perf_counter() - started

@@ -238,7 +238,7 @@ def test_hits_carry_best_passage_snippet_and_facets(kb, corpus):
     kb.ingest([corpus])
     hit = kb.search("export contracts monitoring", mode="keyword").hits[0]
     assert hit.id == "guide-abroad" and hit.kind == "guide"
-    assert hit.passage.startswith("Monitoring")
+    assert (hit.section, hit.passage) == ("Monitoring", "Count new export contracts and partnerships one year after each mission.")
     assert "<mark>export</mark> <mark>contracts</mark>" in hit.snippet
     assert hit.facets["challenge"] == ["internationalisation"] and hit.source.endswith("guide.md")
 

@@ -25,6 +25,12 @@ class Passage:
     section: str | None = None
 
 
+def passage_context(title: str, section: str | None) -> str:
+    """What stands before a passage's text for the model and in the FTS title column: the item's
+    title, and the section heading when there is one."""
+    return f"{title} — {section}" if section and section != title else title
+
+
 @dataclass
 class Item:
     """A policy example, guide, case study or document, with normalised facet ids."""
@@ -116,6 +122,7 @@ class Hit:
     region: str | None = None
     start_year: int | None = None
     end_year: int | None = None
+    section: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

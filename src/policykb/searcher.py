@@ -164,7 +164,7 @@ class Searcher:
                 id=item.id, kind=item.kind, title=item.title, score=scores.get(item_id, 0.0), passage=text,
                 page=passage.page if passage else None, snippet=snippet(text, query), source=item.source,
                 url=item.url, facets=item.facets, summary=item.summary, region=item.region,
-                start_year=item.start_year, end_year=item.end_year,
+                start_year=item.start_year, end_year=item.end_year, section=passage.section if passage else None,
             ))
         return hits
 

@@ -17,7 +17,7 @@ from typing import Any, Iterator
 import numpy as np
 import sqlite_utils
 
-from .models import Item, Passage
+from .models import Item, Passage, passage_context
 from .store_moderation import ModerationMixin
 from .store_query import QueryMixin, Scope
 
@@ -222,7 +222,8 @@ class Store(QueryMixin, ModerationMixin):
         for passage, digest in zip(item.passages, passage_hashes):
             cur = self.conn.execute(
                 "INSERT INTO passages(item_id, seq, page, section, title, text, hash) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [item.id, passage.seq, passage.page, passage.section, item.title, passage.text, digest],
+                [item.id, passage.seq, passage.page, passage.section, passage_context(item.title, passage.section),
+                 passage.text, digest],
             )
             new.append(int(cur.lastrowid))
         return old, new
@@ -347,6 +348,10 @@ class Store(QueryMixin, ModerationMixin):
             last = rows[-1][0]
             yield (np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows)),
                    np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), -1))
+
+    def passage_texts(self) -> list[tuple[str, str, str]]:
+        """(hash, context, text) of every passage, as the model sees them."""
+        return self.conn.execute("SELECT hash, title, text FROM passages ORDER BY id").fetchall()
 
     def passages_missing_vectors(self, model: str) -> list[tuple[str, str, str]]:
         """(hash, title, text) of passages with no cached vector for `model`."""

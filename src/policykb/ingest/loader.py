@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ..errors import PolicyKBError
-from ..models import Item, Passage, Problem
+from ..models import Item, Passage, Problem, passage_context
 from ..taxonomy import Taxonomy
 from .chunking import chunk_text
 from .importers import beir_corpus, import_items
@@ -28,13 +28,11 @@ class Chunker:
     overlap: int = 40
 
     def passages(self, title: str, sections: list[Section]) -> list[Passage]:
-        budget = max(32, min(self.chunk_tokens, self.max_tokens - self.count_tokens(title) - 4))
         out: list[Passage] = []
         for section in sections:
-            text = section.text
-            if section.heading and section.heading != title:
-                text = f"{section.heading}\n\n{text}"
-            for chunk in chunk_text(text, self.count_tokens, budget, min(self.overlap, budget // 3)):
+            context = passage_context(title, section.heading)  # goes before the text, so it counts
+            budget = max(32, min(self.chunk_tokens, self.max_tokens - self.count_tokens(context) - 4))
+            for chunk in chunk_text(section.text, self.count_tokens, budget, min(self.overlap, budget // 3)):
                 out.append(Passage(chunk, page=section.page, seq=len(out), section=section.heading))
         return out
 

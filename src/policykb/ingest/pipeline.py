@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Iterable
 
 from tqdm import tqdm
 
-from ..models import IngestReport, Item, Problem, sha256
+from ..models import IngestReport, Item, Problem, passage_context, sha256
 from ..errors import PolicyKBError
 from .importers import FORMATS
 from .loader import Chunker, extra_inputs, load_file, scan
@@ -24,7 +24,7 @@ from .loader import Chunker, extra_inputs, load_file, scan
 if TYPE_CHECKING:
     from ..kb import KnowledgeBase
 
-CHUNKER_VERSION = 1
+CHUNKER_VERSION = 2  # 2: section headings moved from the text to the context
 
 
 @dataclass
@@ -37,9 +37,13 @@ class FilePlan:
     kept: list[str] = field(default_factory=list)
 
 
-def embed_text(title: str, text: str) -> str:
-    """What the model sees for a passage: the item's title as context, then the passage."""
-    return f"{title}\n{text}"
+def embed_text(context: str, text: str) -> str:
+    """What the model sees for a passage: its context (item title, section heading), then the text."""
+    return f"{context}\n{text}"
+
+
+def passage_texts(item: Item) -> list[str]:
+    return [embed_text(passage_context(item.title, p.section), p.text) for p in item.passages]
 
 
 def _bar(iterable: Iterable, progress: bool, **kwargs) -> Iterable:
@@ -119,9 +123,8 @@ def ingest(kb: KnowledgeBase, paths: list[Path], prune: bool = False, progress: 
                 report.unchanged.append(item.id)
     report.removed = sorted(removals)
 
-    hashes = {id(item): [sha256(embed_text(item.title, p.text)) for p in item.passages] for item in to_write}
-    texts = {h: embed_text(item.title, p.text)
-             for item in to_write for h, p in zip(hashes[id(item)], item.passages)}
+    hashes = {id(item): [sha256(t) for t in passage_texts(item)] for item in to_write}
+    texts = {sha256(t): t for item in to_write for t in passage_texts(item)}
     report.embedded = _embed_and_cache(kb, texts, progress)
 
     if not (to_write or report.removed or plans or gone):
@@ -185,8 +188,8 @@ def publish(kb: KnowledgeBase, items: list[Item]) -> IngestReport:
     stored = kb.store.item_sources([i.id for i in items])
     for item in items:
         (report.updated if item.id in stored else report.added).append(item.id)
-    hashes = {id(item): [sha256(embed_text(item.title, p.text)) for p in item.passages] for item in items}
-    texts = {h: embed_text(item.title, p.text) for item in items for h, p in zip(hashes[id(item)], item.passages)}
+    hashes = {id(item): [sha256(t) for t in passage_texts(item)] for item in items}
+    texts = {sha256(t): t for item in items for t in passage_texts(item)}
     report.embedded = _embed_and_cache(kb, texts, progress=False)
     _apply(kb, [], [], items, hashes, report)
     return report

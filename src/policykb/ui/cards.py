@@ -46,7 +46,7 @@ def hit_card(hit: dict[str, Any], rank: int) -> None:
             st.markdown(tag_line)
         if hit.get("snippet"):
             st.html(f'<div class="pk-snippet">{hit["snippet"]}</div>')  # the API escapes it and adds <mark>
-        links = []
+        links = [f"§ {md_escape(hit['section'])}"] if hit.get("section") else []
         if hit.get("page") and has_document(hit.get("source")):
             links.append(f"[p. {hit['page']}]({api().file_url(hit['id'], hit['page'])})")
         elif hit.get("page"):

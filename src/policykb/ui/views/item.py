@@ -49,8 +49,6 @@ def passage_box(record_id: str, passage: dict[str, Any], document: bool) -> None
     if section:
         where_.append(f"§ {md_escape(section)}")
     text = str(passage.get("text", ""))
-    if section and text.startswith(section):  # passages repeat their heading for the model; not for people
-        text = text[len(section):].lstrip()
     with st.container(border=True):
         if where_:
             st.caption(" · ".join(where_))
