@@ -43,6 +43,9 @@ def test_end_to_end_pdf_contribution_approved_and_found(client, make_pdf, tmp_pa
     assert client.get(f"/contributions/{receipt['id']}", headers={"X-Contribution-Token": receipt["token"]}
                       ).json()["status"] == "pending"
     assert client.get("/search", params={"q": "hydrogen valley", "mode": "keyword"}).json()["total"] == 0
+    preview = client.get(f"/moderation/contributions/{receipt['id']}/file", headers=TOKEN)
+    assert preview.status_code == 200 and preview.content == pdf.read_bytes()
+    assert client.get(f"/moderation/contributions/{receipt['id']}/file").status_code == 401
     denied = client.post(f"/moderation/contributions/{receipt['id']}/approve")
     assert denied.status_code == 401 and denied.json()["error"]["code"] == "unauthorized"
     approved = client.post(f"/moderation/contributions/{receipt['id']}/approve", headers=TOKEN).json()
@@ -58,6 +61,8 @@ def test_end_to_end_pdf_contribution_approved_and_found(client, make_pdf, tmp_pa
 def test_json_contribution_with_suggestions_edit_reject(client):
     receipt = client.post("/contributions", json=RECORD).json()
     assert "duplicates" in receipt and "suggestions" in receipt
+    no_file = client.get(f"/moderation/contributions/{receipt['id']}/file", headers=TOKEN)
+    assert no_file.status_code == 404 and "has no document" in no_file.json()["error"]["message"]
     queue = client.get("/moderation/contributions", headers=TOKEN).json()
     assert queue["total"] == 1 and queue["items"][0]["record"]["title"] == RECORD["title"]
     edited = client.patch(f"/moderation/contributions/{receipt['id']}", json={"themes": ["tourism"]}, headers=TOKEN)

@@ -6,6 +6,7 @@ import secrets
 from typing import Annotated, Any, Callable, Literal
 
 from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi.responses import FileResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -171,6 +172,13 @@ def contribution_router(get_kb: Callable[..., KnowledgeBase], settings: Settings
     @router.get("/moderation/contributions/{contribution_id}", tags=["moderation"], summary="One contribution")
     def view(contribution_id: str, kb: KB, actor: Actor) -> dict[str, Any]:
         return kb.contributions.view(contribution_id)
+
+    @router.get("/moderation/contributions/{contribution_id}/file", tags=["moderation"],
+                response_class=FileResponse, summary="The uploaded document, to preview before approving")
+    def contribution_file(contribution_id: str, kb: KB, actor: Actor) -> FileResponse:
+        path, name = kb.contributions.document_path(contribution_id)
+        return FileResponse(path, filename=name, content_disposition_type="inline",
+                            media_type="application/pdf" if name.lower().endswith(".pdf") else None)
 
     @router.patch("/moderation/contributions/{contribution_id}", tags=["moderation"], summary="Edit before approving")
     def edit(contribution_id: str, patch: ContributionPatch, kb: KB, actor: Actor) -> dict[str, Any]:

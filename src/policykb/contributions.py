@@ -166,6 +166,13 @@ class Contributions:
     def view(self, contribution_id: str) -> dict[str, Any]:
         return {**self._public(self._get(contribution_id)), "audit": self.store.audit_log(contribution_id)}
 
+    def document_path(self, contribution_id: str) -> tuple[Path, str]:
+        """Where a contribution's uploaded document is, and its file name."""
+        found = self._get(contribution_id)
+        if not found["file_path"] or not Path(found["file_path"]).is_file():
+            raise NotFound(f"contribution {contribution_id!r} has no document", {"id": contribution_id})
+        return Path(found["file_path"]), found["file_name"]
+
     def edit(self, contribution_id: str, changes: dict[str, Any], actor: str) -> dict[str, Any]:
         found = self._get(contribution_id, "pending")
         record = {**found["record"], **changes}

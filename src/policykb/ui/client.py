@@ -169,6 +169,11 @@ class ApiClient:
     def contribution(self, token: str, contribution_id: str) -> Json:
         return self._json("GET", f"/moderation/contributions/{quote(contribution_id, safe='')}", token=token)
 
+    def contribution_file(self, token: str, contribution_id: str) -> bytes:
+        """The uploaded document of a contribution (moderators only)."""
+        return self._request("GET", f"/moderation/contributions/{quote(contribution_id, safe='')}/file",
+                             token=token).content
+
     def edit(self, token: str, contribution_id: str, changes: Json) -> Json:
         return self._json("PATCH", f"/moderation/contributions/{quote(contribution_id, safe='')}", token=token,
                           json=changes, timeout=SLOW)

@@ -119,6 +119,11 @@ def preview(token: str, contribution: dict[str, Any]) -> None:
         st.warning(f"Possible duplicate of **{md_escape(dup['title'])}** ({dup['similarity']:.0%} similar)",
                    icon=":material/content_copy:")
     record_table(record)
+    if contribution.get("file_name"):
+        name = contribution["file_name"]
+        st.download_button(f"Download {name} to preview it", icon=":material/description:",
+                           data=lambda: api().contribution_file(token, contribution["id"]), file_name=name,
+                           key=f"file-{contribution['id']}", on_click="ignore")
     if contribution["status"] == "pending":
         with st.expander("Edit before approving", icon=":material/edit:"):
             loaded = (contribution["id"], contribution["updated_at"])
