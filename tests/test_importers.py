@@ -52,6 +52,7 @@ def test_stip_slice_is_merged_per_initiative_and_mapped(kb, stip_slice):
     expected_support = {s for i in instruments for s in stip_mapping()["instruments"][i]}
     assert set(record["support"]) == expected_support
     assert record["country"] == ["LU"] and record["level"] == "national" and record["language"] == "en"
+    assert not any("<br" in kb.get(h.id)["description"] for h in kb.search("", size=1000, facets=False).hits)
     again = kb.ingest([path], fmt="stip")
     assert (again.added, again.updated, again.embedded) == ([], [], 0)
 

@@ -77,3 +77,10 @@ def test_yaml_no_is_norway_not_false():
     rows = list(iter_records("- title: A\n  country: NO\n  flag: yes\n  ok: true\n", ".yaml"))
     assert rows == [(1, {"title": "A", "country": "NO", "flag": "yes", "ok": True})]
     assert record_to_item(rows[0][1], "f.yaml", TAX).facets["territory"] == ["NO"]
+
+
+def test_stip_text_loses_its_html():
+    from policykb.ingest.importers import _plain
+
+    assert _plain("Two <b>clusters</b> were renewed.<br/>Next&nbsp;year: 6 &amp; more.") == \
+        "Two clusters were renewed.\nNext\xa0year: 6 & more."

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import gzip
+import html
 import io
 import json
 import re
@@ -128,12 +129,12 @@ def _stip_record(key: str, rows: list[dict[str, str]], themes: list[str]) -> dic
         parts.append(f"Original name: {original}.")
     if first.get("YearlyBudgetRange", "").strip():
         parts.append(f"Yearly budget range: {first['YearlyBudgetRange'].strip()}.")
-    description = "\n\n".join(dict.fromkeys(p.strip() for p in parts if p and p.strip()))
+    description = "\n\n".join(dict.fromkeys(_plain(p) for p in parts if p and _plain(p)))
     links = [first.get(f"InternetLinks{i}", "").strip() for i in range(1, 10)]
     return {
         "id": "stip-" + key.rstrip("/").rsplit("/", 1)[-1],
         "title": title[:500],
-        "summary": (first.get("ShortDescription", "").strip() or description[:300])[:2000],
+        "summary": (_plain(first.get("ShortDescription", "")) or description[:300])[:2000],
         "description": description,
         "country": where["territory"],
         "region": where.get("region"),
@@ -150,6 +151,12 @@ def _stip_record(key: str, rows: list[dict[str, str]], themes: list[str]) -> dic
         "stip_themes": theme_codes,
         "stip_instruments": instruments,
     }
+
+
+def _plain(text: str) -> str:
+    """STIP texts carry some HTML (`<br/>`, entities): plain text with line breaks instead."""
+    text = re.sub(r"<br\s*/?>|</p>", "\n", text, flags=re.I)
+    return html.unescape(re.sub(r"<[^>]+>", "", text)).strip()
 
 
 def _year(value: str) -> int | None:
