@@ -89,7 +89,6 @@ def measure(home: Path, size: int, synthetic: int, claims: list[str], threads: i
     """Latency per filter and mode, RSS of a process that only serves queries, recall vs exact."""
     from policykb.config import Settings
     from policykb.kb import KnowledgeBase
-    from policykb.store import Scope
 
     results = []
     started = time.perf_counter()
@@ -113,8 +112,9 @@ def measure(home: Path, size: int, synthetic: int, claims: list[str], threads: i
         rss = rss_mb()
         print(f"{size:>8} resident memory after the queries: {rss:.0f} MB", flush=True)
         for label, filters in FILTERS.items():
-            scope = Scope(kb.taxonomy.normalise_filters(filters))
-            allowed = set(kb.store.allowed_passage_ids(scope).tolist()) if filters else None
+            facets = kb.facet_index
+            keep = facets.mask(kb.taxonomy.normalise_filters(filters))
+            allowed = set(facets.passages(keep).tolist()) if filters else None
             hits = 0
             for claim in claims[:20]:
                 truth = brute_force_top10(kb, kb.embed_query(claim), allowed)

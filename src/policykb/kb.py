@@ -50,6 +50,7 @@ class KnowledgeBase:
         self.model = embedder.name if embedder is not None else model_key(self.settings.model)
         self._index: VectorIndex | None = None
         self._index_generation = -1
+        self._facets: tuple[int, Any] | None = None  # (generation, FacetIndex)
         self._lock = threading.RLock()
 
     def close(self) -> None:
@@ -79,6 +80,17 @@ class KnowledgeBase:
                 self._index = self._load_or_rebuild(generation)
                 self._index_generation = generation
             return self._index
+
+    @property
+    def facet_index(self):  # -> FacetIndex
+        """Facet values, years and passages of the published items in memory, rebuilt per generation."""
+        from .facet_index import FacetIndex
+
+        with self._lock:
+            generation = self.store.generation
+            if self._facets is None or self._facets[0] != generation:
+                self._facets = (generation, FacetIndex(self.store, self.taxonomy.names))
+            return self._facets[1]
 
     def _load_or_rebuild(self, generation: int) -> VectorIndex:
         manifest = read_manifest(self.home)

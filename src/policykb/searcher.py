@@ -29,6 +29,22 @@ class Searcher:
         self.store = kb.store
         self.settings = kb.settings
         self._qvec: np.ndarray | None = None
+        self.facets = kb.facet_index
+        self._matches: dict[str, list[str]] = {}
+
+    def _keep(self, scope: Scope) -> np.ndarray:
+        """The items in a scope, as a mask over the facet index."""
+        ids: set[str] | None = None
+        if scope.match is not None or scope.ids is not None:
+            ids = set(scope.ids or [])
+            if scope.match is not None:
+                if scope.match not in self._matches:
+                    self._matches[scope.match] = self.store.matching_items(scope.match)
+                ids.update(self._matches[scope.match])
+        return self.facets.mask(scope.filters, scope.year_from, scope.year_to, ids)
+
+    def _count(self, scope: Scope) -> int:
+        return int(self._keep(scope).sum())
 
     # -- retrievers ---------------------------------------------------------------------------
 
@@ -43,7 +59,7 @@ class Searcher:
         index = self.kb.index
         allowed = None
         if scope.filters or scope.year_from is not None or scope.year_to is not None or len(index) == 0:
-            allowed = self.store.allowed_passage_ids(scope)
+            allowed = self.facets.passages(self._keep(scope))
             if len(allowed) == len(index):
                 allowed = None
         available = len(index) if allowed is None else len(allowed)
@@ -94,8 +110,9 @@ class Searcher:
 
         if not query or (mode == "keyword" and match is None):
             result_scope = scope if not query else Scope(scope.filters, year_from, year_to, ids=[])
-            total = self.store.count(result_scope)
-            ids = self.store.browse(result_scope, size, offset)
+            keep = self._keep(result_scope)
+            total = int(keep.sum())
+            ids = self.facets.browse(keep, size, offset)
             hits = self._hits(ids, self.store.first_passages(ids), {}, query)
         else:
             depth = max(self.settings.candidates, page * size)
@@ -107,7 +124,7 @@ class Searcher:
             ranked, best_passage, scores = self._rank(mode, kw, dense)
             result_scope = Scope(scope.filters, year_from, year_to, match=match if mode != "semantic" else None,
                                  ids=pool if mode != "keyword" else None)
-            total = self.store.count(result_scope) if mode != "semantic" else len(pool)
+            total = self._count(result_scope) if mode != "semantic" else len(pool)
             page_ids = ranked[offset: offset + size]
             passages = self.store.passages_by_id([best_passage[i] for i in page_ids])
             hits = self._hits(page_ids, {i: passages[best_passage[i]][1] for i in page_ids}, scores, query)
@@ -183,7 +200,7 @@ class Searcher:
             if name in scope.filters and pooled:
                 facet_scope.ids = _items(self._dense(query, facet_scope, self.settings.candidates))[
                     : self.settings.candidates]
-            counts, truncated = self.store.facet_counts(name, facet_scope, facet_size)
+            counts, truncated = self.facets.counts(name, self._keep(facet_scope), facet_size)
             selected = scope.filters.get(name, [])
             values = [
                 {"value": v, "label": taxonomy.label(name, v), "count": n, "selected": v in selected}
@@ -192,8 +209,8 @@ class Searcher:
             listed = {v for v, _ in counts}
             for v in selected:
                 if v not in listed:
-                    n = self.store.count(Scope({**facet_scope.filters, name: [v]}, scope.year_from, scope.year_to,
-                                               facet_scope.match, facet_scope.ids))
+                    n = self._count(Scope({**facet_scope.filters, name: [v]}, scope.year_from, scope.year_to,
+                                          facet_scope.match, facet_scope.ids))
                     values.append({"value": v, "label": taxonomy.label(name, v), "count": n, "selected": True})
             out[name] = {"label": taxonomy.facet(name).label, "values": values, "truncated": truncated}
         return out

@@ -135,7 +135,6 @@ class Store(QueryMixin, ModerationMixin):
                 yield
             except BaseException:
                 self.conn.execute("ROLLBACK")
-                self._local.slots = {}  # temp scope tables written inside were rolled back too
                 raise
             self.conn.execute("COMMIT")
 
@@ -348,6 +347,26 @@ class Store(QueryMixin, ModerationMixin):
             last = rows[-1][0]
             yield (np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows)),
                    np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), -1))
+
+    def published_items(self) -> list[tuple[str, int | None, int | None]]:
+        """(id, start year, end year) of the searchable items, in browse (title) order."""
+        return self.conn.execute(
+            "SELECT id, start_year, end_year FROM items WHERE status = 'published' "
+            "ORDER BY title COLLATE NOCASE, id").fetchall()
+
+    def facet_pairs(self, facet: str) -> list[tuple[str, str]]:
+        return self.conn.execute("SELECT item_id, value FROM item_facets WHERE facet = ?", [facet]).fetchall()
+
+    def published_passages(self) -> list[tuple[int, str]]:
+        return self.conn.execute(
+            "SELECT id, item_id FROM passages WHERE item_id IN (SELECT id FROM items WHERE status = 'published')"
+        ).fetchall()
+
+    def matching_items(self, match: str) -> list[str]:
+        """Items with a passage matching an FTS5 expression."""
+        rows = self.conn.execute("SELECT DISTINCT p.item_id FROM passages_fts JOIN passages p "
+                                 "ON p.id = passages_fts.rowid WHERE passages_fts MATCH ?", [match])
+        return [r[0] for r in rows]
 
     def passage_texts(self) -> list[tuple[str, str, str]]:
         """(hash, context, text) of every passage, as the model sees them."""
