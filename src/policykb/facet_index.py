@@ -32,21 +32,41 @@ class FacetIndex:
             rows = np.fromiter((r for r, _ in pairs), dtype=np.int64, count=len(pairs))
             codes = np.fromiter((code[v] for _, v in pairs), dtype=np.int64, count=len(pairs))
             self.facets[name] = (values, rows, codes)
-        passages = store.published_passages()  # (passage id, item id)
+        passages = sorted(store.published_passages())  # (passage id, item id), by passage id
         self.passage_ids = np.fromiter((p for p, _ in passages), dtype=np.int64, count=len(passages))
         self.passage_rows = np.fromiter((self.row[i] for _, i in passages), dtype=np.int64, count=len(passages))
 
     def __len__(self) -> int:
         return len(self.ids)
 
+    def rows_of_passages(self, passage_ids: np.ndarray) -> np.ndarray:
+        """Item row of each passage id; -1 where the passage is not searchable."""
+        passage_ids = np.asarray(passage_ids, dtype=np.int64)
+        at = np.searchsorted(self.passage_ids, passage_ids)
+        at = np.minimum(at, max(len(self.passage_ids) - 1, 0))
+        if not len(self.passage_ids):
+            return np.full(len(passage_ids), -1, dtype=np.int64)
+        return np.where(self.passage_ids[at] == passage_ids, self.passage_rows[at], -1)
+
+    def base(self, ids: Iterable[str] = (), passage_ids: np.ndarray | None = None) -> np.ndarray:
+        """Items listed by id, or owning one of the passages."""
+        keep = np.zeros(len(self.ids), dtype=bool)
+        keep[[self.row[i] for i in ids if i in self.row]] = True
+        if passage_ids is not None and len(passage_ids):
+            rows = self.rows_of_passages(passage_ids)
+            keep[rows[rows >= 0]] = True
+        return keep
+
     def mask(self, filters: dict[str, list[str]], year_from: int | None = None, year_to: int | None = None,
-             ids: Iterable[str] | None = None) -> np.ndarray:
-        """Items passing every filter (values OR-ed within a facet) and the years; only `ids` if given."""
-        if ids is None:
-            keep = np.ones(len(self.ids), dtype=bool)
+             ids: Iterable[str] | None = None, base: np.ndarray | None = None) -> np.ndarray:
+        """Items passing every filter (values OR-ed within a facet) and the years, among `base` (a mask)
+        or `ids` if given, else among all."""
+        if base is not None:
+            keep = base.copy()
+        elif ids is not None:
+            keep = self.base(ids)
         else:
-            keep = np.zeros(len(self.ids), dtype=bool)
-            keep[[self.row[i] for i in ids if i in self.row]] = True
+            keep = np.ones(len(self.ids), dtype=bool)
         for name, wanted in filters.items():
             values, rows, codes = self.facets[name]
             wanted_codes = [c for c, v in enumerate(values) if v in set(wanted)]

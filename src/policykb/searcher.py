@@ -14,7 +14,7 @@ import numpy as np
 
 from .errors import InvalidQuery
 from .models import Hit, Passage, SearchResult
-from .search import MODES, convex, fts_query, rrf, snippet
+from .search import MODES, convex, fts_query, rrf, snippet, term_hits
 from .store import Scope
 
 if TYPE_CHECKING:
@@ -30,18 +30,16 @@ class Searcher:
         self.settings = kb.settings
         self._qvec: np.ndarray | None = None
         self.facets = kb.facet_index
-        self._matches: dict[str, list[str]] = {}
+        self._matches: dict[str, np.ndarray] = {}  # FTS expression -> matching passage ids
 
     def _keep(self, scope: Scope) -> np.ndarray:
         """The items in a scope, as a mask over the facet index."""
-        ids: set[str] | None = None
+        base = None
         if scope.match is not None or scope.ids is not None:
-            ids = set(scope.ids or [])
-            if scope.match is not None:
-                if scope.match not in self._matches:
-                    self._matches[scope.match] = self.store.matching_items(scope.match)
-                ids.update(self._matches[scope.match])
-        return self.facets.mask(scope.filters, scope.year_from, scope.year_to, ids)
+            if scope.match is not None and scope.match not in self._matches:
+                self._matches[scope.match] = self.store.keyword_matches(scope.match)
+            base = self.facets.base(scope.ids or (), self._matches.get(scope.match) if scope.match else None)
+        return self.facets.mask(scope.filters, scope.year_from, scope.year_to, base=base)
 
     def _count(self, scope: Scope) -> int:
         return int(self._keep(scope).sum())
@@ -84,13 +82,22 @@ class Searcher:
         return [(int(ids[i]), owners[int(ids[i])], float(scores[i]))
                 for i in np.argsort(-scores, kind="stable") if int(ids[i]) in owners]
 
-    def _keyword(self, scope: Scope, items: int) -> list[tuple[int, str, float, float]]:
+    def _keyword(self, query: str, scope: Scope, items: int) -> list[tuple[int, str, float, float]]:
+        """(passage id, item id, BM25 score, query terms in the text) covering the `items` best items
+        inside the scope's filters: top passages from the full-text index, filtered in memory."""
+        keep = self.facets.mask(scope.filters, scope.year_from, scope.year_to)
         limit = items * 4
         while True:
-            out = self.store.keyword_search(scope, limit, self.settings.title_weight)
-            if len({row[1] for row in out}) >= items or len(out) < limit:
-                return out
+            found = self.store.keyword_top(scope.match, limit, self.settings.title_weight)
+            rows = self.facets.rows_of_passages(np.fromiter((p for p, _ in found), dtype=np.int64, count=len(found)))
+            out = [(pid, self.facets.ids[row], score) for (pid, score), row in zip(found, rows.tolist())
+                   if row >= 0 and keep[row]]
+            if len({item for _, item, _ in out}) >= items or len(found) < limit:
+                break
             limit *= 4
+        texts = self.store.passages_by_id([pid for pid, _, _ in out[: items * 4]])
+        return [(pid, item, score, term_hits(texts[pid][1].text, query) if pid in texts else 0)
+                for pid, item, score in out]
 
     # -- search -------------------------------------------------------------------------------
 
@@ -116,7 +123,7 @@ class Searcher:
             hits = self._hits(ids, self.store.first_passages(ids), {}, query)
         else:
             depth = max(self.settings.candidates, page * size)
-            kw = self._keyword(Scope(scope.filters, year_from, year_to, match=match), depth) if match else []
+            kw = self._keyword(query, Scope(scope.filters, year_from, year_to, match=match), depth) if match else []
             dense = self._dense(query, scope, self.settings.candidates) if mode != "keyword" else []
             pool = _items(dense)[: self.settings.candidates]
             in_pool = set(pool)
@@ -136,9 +143,10 @@ class Searcher:
               ) -> tuple[list[str], dict[str, int], dict[str, float]]:
         """Item ranking, each item's best passage, and item scores.
 
-        Keyword passages answer best by their text-only score (`kw` rows carry it last).
+        Among an item's keyword passages, the one whose text holds most query terms answers best (the
+        title, repeated in every passage, would otherwise favour short ones); `kw` rows carry that count last.
         """
-        kw_passages = [row[0] for row in sorted(kw, key=lambda r: -r[3])]
+        kw_passages = [row[0] for row in sorted(kw, key=lambda r: -r[3])]  # stable: BM25 order within a count
         if mode == "semantic" or (dense and not kw):
             ranked = _items(dense)
             best: dict[str, int] = {}

@@ -362,12 +362,6 @@ class Store(QueryMixin, ModerationMixin):
             "SELECT id, item_id FROM passages WHERE item_id IN (SELECT id FROM items WHERE status = 'published')"
         ).fetchall()
 
-    def matching_items(self, match: str) -> list[str]:
-        """Items with a passage matching an FTS5 expression."""
-        rows = self.conn.execute("SELECT DISTINCT p.item_id FROM passages_fts JOIN passages p "
-                                 "ON p.id = passages_fts.rowid WHERE passages_fts MATCH ?", [match])
-        return [r[0] for r in rows]
-
     def passage_texts(self) -> list[tuple[str, str, str]]:
         """(hash, context, text) of every passage, as the model sees them."""
         return self.conn.execute("SELECT hash, title, text FROM passages ORDER BY id").fetchall()
