@@ -82,9 +82,9 @@ class Searcher:
         return [(int(ids[i]), owners[int(ids[i])], float(scores[i]))
                 for i in np.argsort(-scores, kind="stable") if int(ids[i]) in owners]
 
-    def _keyword(self, query: str, scope: Scope, items: int) -> list[tuple[int, str, float, float]]:
-        """(passage id, item id, BM25 score, query terms in the text) covering the `items` best items
-        inside the scope's filters: top passages from the full-text index, filtered in memory."""
+    def _keyword(self, scope: Scope, items: int) -> list[tuple[int, str, float]]:
+        """(passage id, item id, BM25 score) covering the `items` best items inside the scope's
+        filters: top passages from the full-text index, filtered in memory."""
         keep = self.facets.mask(scope.filters, scope.year_from, scope.year_to)
         limit = items * 4
         while True:
@@ -93,11 +93,8 @@ class Searcher:
             out = [(pid, self.facets.ids[row], score) for (pid, score), row in zip(found, rows.tolist())
                    if row >= 0 and keep[row]]
             if len({item for _, item, _ in out}) >= items or len(found) < limit:
-                break
+                return out
             limit *= 4
-        texts = self.store.passages_by_id([pid for pid, _, _ in out[: items * 4]])
-        return [(pid, item, score, term_hits(texts[pid][1].text, query) if pid in texts else 0)
-                for pid, item, score in out]
 
     # -- search -------------------------------------------------------------------------------
 
@@ -123,61 +120,59 @@ class Searcher:
             hits = self._hits(ids, self.store.first_passages(ids), {}, query)
         else:
             depth = max(self.settings.candidates, page * size)
-            kw = self._keyword(query, Scope(scope.filters, year_from, year_to, match=match), depth) if match else []
+            kw = self._keyword(Scope(scope.filters, year_from, year_to, match=match), depth) if match else []
             dense = self._dense(query, scope, self.settings.candidates) if mode != "keyword" else []
             pool = _items(dense)[: self.settings.candidates]
             in_pool = set(pool)
             dense = [row for row in dense if row[1] in in_pool]  # the result set is exactly the pool
-            ranked, best_passage, scores = self._rank(mode, kw, dense)
+            ranked, scores = self._rank(mode, kw, dense)
             result_scope = Scope(scope.filters, year_from, year_to, match=match if mode != "semantic" else None,
                                  ids=pool if mode != "keyword" else None)
             total = self._count(result_scope) if mode != "semantic" else len(pool)
             page_ids = ranked[offset: offset + size]
-            passages = self.store.passages_by_id([best_passage[i] for i in page_ids])
-            hits = self._hits(page_ids, {i: passages[best_passage[i]][1] for i in page_ids}, scores, query)
+            best_passage = self._best_passages(page_ids, kw, dense, query)
+            passages = self.store.passages_by_id(list(best_passage.values()))
+            hits = self._hits(page_ids, {i: passages[p][1] for i, p in best_passage.items()}, scores, query)
         pooled = bool(query) and mode != "keyword" and result_scope.ids is not None
         facets = self._facets(query, result_scope, facet_size, pooled) if with_facets else {}
         return SearchResult(query, mode, total, page, size, hits, facets)
 
-    def _rank(self, mode: str, kw: list[tuple[int, str, float, float]], dense: list[tuple[int, str, float]]
-              ) -> tuple[list[str], dict[str, int], dict[str, float]]:
-        """Item ranking, each item's best passage, and item scores.
-
-        Among an item's keyword passages, the one whose text holds most query terms answers best (the
-        title, repeated in every passage, would otherwise favour short ones); `kw` rows carry that count last.
-        """
-        kw_passages = [row[0] for row in sorted(kw, key=lambda r: -r[3])]  # stable: BM25 order within a count
+    def _rank(self, mode: str, kw: list[tuple[int, str, float]], dense: list[tuple[int, str, float]]
+              ) -> tuple[list[str], dict[str, float]]:
+        """Item ranking and item scores (an item scores by its best passage in each retriever)."""
         if mode == "semantic" or (dense and not kw):
-            ranked = _items(dense)
-            best: dict[str, int] = {}
-            scores: dict[str, float] = {}
-            for pid, item, score in dense:
-                if item not in best:
-                    best[item], scores[item] = pid, round(score, 6)
-            return ranked, best, scores
-        owner = {row[0]: row[1] for row in kw}
+            scores = _first_scores(dense)
+            return _items(dense), {i: round(v, 6) for i, v in scores.items()}
         if mode == "keyword" or not dense:
-            ranked = _items(kw)
-            scores = {}
-            for _, item, score, _ in kw:
-                scores.setdefault(item, round(score, 6))
-            best = {}
-            for pid in kw_passages:
-                best.setdefault(owner[pid], pid)
-            return ranked, best, scores
-        k = self.settings.rrf_k
+            scores = _first_scores(kw)
+            return _items(kw), {i: round(v, 6) for i, v in scores.items()}
         if self.settings.fusion == "convex":
             item_scores = convex(_first_scores(kw), _first_scores(dense), self.settings.hybrid_alpha)
         else:
-            item_scores = rrf([_items(kw), _items(dense)], k)
-        passage_scores = rrf([kw_passages, [p for p, _, _ in dense]], k)
-        owner.update({pid: item for pid, item, _ in dense})
-        best = {}
-        for pid in sorted(passage_scores, key=lambda p: -passage_scores[p]):
-            best.setdefault(owner[pid], pid)
+            item_scores = rrf([_items(kw), _items(dense)], self.settings.rrf_k)
         dense_rank = {item: rank for rank, item in enumerate(_items(dense))}
         ranked = sorted(item_scores, key=lambda i: (-item_scores[i], dense_rank.get(i, len(dense_rank)), i))
-        return ranked, best, {i: round(s, 6) for i, s in item_scores.items()}
+        return ranked, {i: round(s, 6) for i, s in item_scores.items()}
+
+    def _best_passages(self, page_ids: list[str], kw: list[tuple[int, str, float]],
+                       dense: list[tuple[int, str, float]], query: str) -> dict[str, int]:
+        """Each shown item's best passage: by rank fusion of its keyword and dense passages.
+
+        Among an item's keyword passages, the ones whose text holds more query terms come first (the
+        title, repeated in every passage, would otherwise favour short passages such as a cover page).
+        """
+        shown = set(page_ids)
+        kw_rows = [row for row in kw if row[1] in shown]
+        texts = self.store.passages_by_id([pid for pid, _, _ in kw_rows])
+        hits = {pid: term_hits(texts[pid][1].text, query) for pid, _, _ in kw_rows if pid in texts}
+        kw_order = [pid for pid, _, _ in sorted(kw_rows, key=lambda r: -hits.get(r[0], 0))]  # stable
+        dense_order = [pid for pid, item, _ in dense if item in shown]
+        fused = rrf([kw_order, dense_order], self.settings.rrf_k)
+        owner = {pid: item for pid, item, _ in kw_rows} | {pid: item for pid, item, _ in dense if item in shown}
+        best: dict[str, int] = {}
+        for pid in sorted(fused, key=lambda p: -fused[p]):
+            best.setdefault(owner[pid], pid)
+        return {item: best[item] for item in page_ids if item in best}
 
     def _hits(self, ids: list[str], passages: dict[str, Passage], scores: dict[str, float], query: str) -> list[Hit]:
         items = self.store.get_items(ids)
@@ -236,10 +231,11 @@ class Searcher:
         self._qvec = centroid.astype(np.float32)
         scope = Scope(self.kb.taxonomy.normalise_filters(filters), year_from, year_to)
         found = [r for r in self._dense("", scope, k + 1) if r[1] != item_id]
-        ranked, best, scores = self._rank("semantic", [], found)
+        ranked, scores = self._rank("semantic", [], found)
         top = ranked[:k]
-        passages = self.store.passages_by_id([best[i] for i in top])
-        return self._hits(top, {i: passages[best[i]][1] for i in top}, scores, "")
+        best = self._best_passages(top, [], found, "")
+        passages = self.store.passages_by_id(list(best.values()))
+        return self._hits(top, {i: passages[p][1] for i, p in best.items()}, scores, "")
 
 
 def _first_scores(rows: list[tuple[Any, ...]]) -> dict[str, float]:
