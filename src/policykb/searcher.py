@@ -86,7 +86,8 @@ class Searcher:
         """(passage id, item id, BM25 score) covering the `items` best items inside the scope's
         filters: top passages from the full-text index, filtered in memory."""
         keep = self.facets.mask(scope.filters, scope.year_from, scope.year_to)
-        limit = items * 4
+        share = keep.mean() if len(keep) else 1.0  # a selective filter needs a deeper first read
+        limit = int(min(items * 4 / max(share, 1e-6), 10_000_000))
         while True:
             found = self.store.keyword_top(scope.match, limit, self.settings.title_weight)
             rows = self.facets.rows_of_passages(np.fromiter((p for p, _ in found), dtype=np.int64, count=len(found)))
