@@ -14,7 +14,9 @@ from urllib.parse import quote
 import httpx
 
 Json = dict[str, Any]
-FACETS = ("territory", "level", "challenge", "theme", "support", "typology", "kind", "language")
+FACETS = ("territory", "level", "challenge", "theme", "support", "typology", "kind", "language",
+          "stip_theme", "stip_instrument")
+OPTIONAL_FACETS = ("stip_theme", "stip_instrument")  # only shown when the knowledge base holds STIP data
 DOCUMENT_SUFFIXES = (".pdf", ".md", ".markdown", ".txt", ".html", ".htm")
 SLOW = 300.0  # seconds for calls that embed a whole document (submit, edit, approve)
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import streamlit as st
 
-from .client import FACETS
+from .client import FACETS, OPTIONAL_FACETS
 from .common import label
 from .state import YEAR_MAX, YEAR_MIN, SearchState, clear_all, clear_query, clear_years, facet_key, remove_filter
 
@@ -34,6 +34,8 @@ def sidebar_filters(facets: dict[str, Any], state: SearchState) -> None:
             selected = state.filters.get(name, [])
             options = [v["value"] for v in facet["values"] if v["count"] or v["value"] in selected]
             options += [v for v in selected if v not in options]
+            if name in OPTIONAL_FACETS and not options:
+                continue
             title = facet["label"] + (f" · {len(selected)} selected" if selected else "")
             with st.expander(title, expanded=bool(selected) or name in OPEN_FACETS):
                 if not options:
