@@ -1,6 +1,6 @@
 import pytest
 
-from policykb.search import convex, dedupe_items, fts_query, rrf, snippet, terms
+from policykb.search import convex, fts_query, rrf, snippet, terms
 
 
 def test_terms_drop_stop_words_but_keep_all_stop_word_queries():
@@ -23,10 +23,6 @@ def test_fts_query_quotes_every_term(query, expected):
 def test_rrf_literal_scores():
     scores = rrf([["a", "b"], ["b", "c"]], k=1)
     assert scores == {"a": 1 / 2, "b": 1 / 3 + 1 / 2, "c": 1 / 3}
-
-
-def test_dedupe_items_keeps_first_passage_order():
-    assert dedupe_items([(1, "x"), (2, "y"), (3, "x"), (4, "z")], limit=2) == ["x", "y"]
 
 
 def test_snippet_marks_stemmed_terms_and_escapes_html():

@@ -61,17 +61,6 @@ def convex(kw: dict[K, float], dense: dict[K, float], alpha: float = 0.5) -> dic
             for key in {**kw_scaled, **dense_scaled}}
 
 
-def dedupe_items(passages: Iterable[tuple[int, str]], limit: int) -> list[str]:
-    """Item ids in order of their first passage, at most `limit`."""
-    seen: dict[str, None] = {}
-    for _, item_id in passages:
-        if item_id not in seen:
-            seen[item_id] = None
-            if len(seen) >= limit:
-                break
-    return list(seen)
-
-
 _local = threading.local()
 
 
