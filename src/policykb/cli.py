@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import html
 import io
 import json
 import logging
-import re
 import sys
 from pathlib import Path
 from typing import Any, Callable
@@ -17,7 +15,7 @@ from pydantic import ValidationError
 from .config import Settings
 from .errors import PolicyKBError
 from .export import write_records
-from .cli_common import LazyKB, handle_errors, pass_kb, print_json
+from .cli_common import LazyKB, handle_errors, pass_kb, print_facets, print_hit, print_json
 from .cli_moderation import moderate
 from .kb import KnowledgeBase
 from .search import MODES
@@ -141,9 +139,9 @@ def search(lazy: LazyKB, query: str, mode: str, size: int, page: int, show_facet
     label = f'for "{query}" ' if query else ""
     click.echo(f"{result.total} result(s) {label}({mode}), page {page}")
     for rank, hit in enumerate(result.hits, (page - 1) * size + 1):
-        _print_hit(rank, hit.to_dict())
+        print_hit(rank, hit.to_dict())
     if show_facets:
-        _print_facets(result.facets)
+        print_facets(result.facets)
 
 
 def _run_batch(kb: KnowledgeBase, lines: io.TextIOBase) -> None:
@@ -166,36 +164,6 @@ def _run_batch(kb: KnowledgeBase, lines: io.TextIOBase) -> None:
             out = {"id": number, "error": f"line {number}: {message}"}
             click.echo(out["error"], err=True)
         click.echo(json.dumps(out, ensure_ascii=False))
-
-
-def _marked(snippet: str) -> str:
-    bold = sys.stdout.isatty()
-    text = re.sub(r"<mark>(.*?)</mark>", (lambda m: click.style(m.group(1), bold=True)) if bold else r"*\1*", snippet)
-    return html.unescape(text)
-
-
-def _print_hit(rank: int, hit: dict[str, Any]) -> None:
-    facets = hit["facets"]
-    where = ", ".join(facets.get("territory", [])) or "-"
-    tags = " · ".join(x for x in (hit["kind"], where, ", ".join(facets.get("level", []))) if x)
-    click.echo(f"\n{rank:>2}. {click.style(hit['title'], bold=sys.stdout.isatty())}  [{tags}]  id={hit['id']}")
-    page = f"p. {hit['page']} · " if hit.get("page") else ""
-    click.echo(f"    {page}{_display_path(hit['source'])}  (score {hit['score']:.4f})")
-    click.echo("    " + _marked(hit["snippet"]))
-
-
-def _display_path(source: str) -> str:
-    try:
-        return str(Path(source).relative_to(Path.cwd()))
-    except ValueError:
-        return source
-
-
-def _print_facets(facets: dict[str, Any]) -> None:
-    for name, facet in facets.items():
-        values = ", ".join(f"{'*' if v['selected'] else ''}{v['label']} ({v['count']})" for v in facet["values"])
-        more = " …" if facet["truncated"] else ""
-        click.echo(f"\n{facet['label']} [{name}]: {values or '-'}{more}")
 
 
 @cli.command()
@@ -248,7 +216,7 @@ def similar(lazy: LazyKB, item_id: str, k: int, as_json: bool, year_from: int | 
         print_json([h.to_dict() for h in hits])
         return
     for rank, hit in enumerate(hits, 1):
-        _print_hit(rank, hit.to_dict())
+        print_hit(rank, hit.to_dict())
 
 
 @cli.command()
@@ -272,7 +240,7 @@ def facets(lazy: LazyKB, query: str, mode: str, as_json: bool, year_from: int | 
         print_json(result.facets)
     else:
         click.echo(f"{result.total} item(s)")
-        _print_facets(result.facets)
+        print_facets(result.facets)
 
 
 @cli.command()

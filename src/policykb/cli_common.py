@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import html
 import json
+import re
+import sys
 from functools import wraps
+from pathlib import Path
 from typing import Any, Callable
 
 import click
@@ -52,3 +56,33 @@ pass_kb = click.make_pass_decorator(LazyKB)
 
 def print_json(data: Any) -> None:
     click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+
+
+def marked(snippet: str) -> str:
+    bold = sys.stdout.isatty()
+    text = re.sub(r"<mark>(.*?)</mark>", (lambda m: click.style(m.group(1), bold=True)) if bold else r"*\1*", snippet)
+    return html.unescape(text)
+
+
+def print_hit(rank: int, hit: dict[str, Any]) -> None:
+    facets = hit["facets"]
+    where = ", ".join(facets.get("territory", [])) or "-"
+    tags = " · ".join(x for x in (hit["kind"], where, ", ".join(facets.get("level", []))) if x)
+    click.echo(f"\n{rank:>2}. {click.style(hit['title'], bold=sys.stdout.isatty())}  [{tags}]  id={hit['id']}")
+    page = f"p. {hit['page']} · " if hit.get("page") else ""
+    click.echo(f"    {page}{display_path(hit['source'])}  (score {hit['score']:.4f})")
+    click.echo("    " + marked(hit["snippet"]))
+
+
+def display_path(source: str) -> str:
+    try:
+        return str(Path(source).relative_to(Path.cwd()))
+    except ValueError:
+        return source
+
+
+def print_facets(facets: dict[str, Any]) -> None:
+    for name, facet in facets.items():
+        values = ", ".join(f"{'*' if v['selected'] else ''}{v['label']} ({v['count']})" for v in facet["values"])
+        more = " …" if facet["truncated"] else ""
+        click.echo(f"\n{facet['label']} [{name}]: {values or '-'}{more}")
