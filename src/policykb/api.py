@@ -23,21 +23,14 @@ from .api_contrib import contribution_router
 from .errors import NotFound, PayloadTooLarge, PolicyKBError
 from .export import write_records
 from .kb import KnowledgeBase
-from .models import Hit
+from .models import FacetCount, Hit
 
 log = logging.getLogger("policykb.api")
 
 
-class FacetValueModel(BaseModel):
-    value: str
-    label: str
-    count: int
-    selected: bool
-
-
 class FacetModel(BaseModel):
     label: str
-    values: list[FacetValueModel]
+    values: list[FacetCount]
     truncated: bool
 
 
