@@ -358,7 +358,7 @@ def evaluate(ctx: click.Context, beir_dir: Path, mode: str, split: str, limit: i
 @pass_kb
 @handle_errors
 def reindex(lazy: LazyKB) -> None:
-    """Embed passages that lack a vector for the current model and rebuild the vector index.
+    """Embed passages that lack a vector for the current model and rebuild the vector and keyword indexes.
 
     \b
     Example:
@@ -366,6 +366,30 @@ def reindex(lazy: LazyKB) -> None:
     """
     result = lazy.kb.reindex()
     click.echo(f"index rebuilt: {result['passages']} passages ({result['embedded']} embedded)")
+
+
+@cli.command()
+@click.option("--sample", default=20, show_default=True, help="Passages whose keyword postings are checked.")
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+@pass_kb
+@handle_errors
+def check(lazy: LazyKB, sample: int, as_json: bool) -> None:
+    """Check that the store, the vector index and the keyword index agree; exit status 1 if not.
+
+    \b
+    Example:
+      policykb check --sample 1000
+    """
+    data = lazy.kb.check(sample=sample)
+    if as_json:
+        print_json(data)
+    else:
+        click.echo(f"status: {data['status']}\ngeneration: {data['generation']} (vector index: "
+                   f"{data['index_generation']})\npassages: {data['passages']}, vectors: {data['vectors']}\n"
+                   f"keyword postings of {data['keyword_checked']} passages checked, disagreeing: "
+                   f"{', '.join(map(str, data['keyword_disagreeing'])) or 'none'}")
+    if data["status"] != "ok":
+        raise SystemExit(1)
 
 
 @cli.command()

@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Iterable
 
 import numpy as np
 
+from .bm25 import Corpus
+
 if TYPE_CHECKING:
     from .store import Store
 
@@ -32,21 +34,27 @@ class FacetIndex:
             rows = np.fromiter((r for r, _ in pairs), dtype=np.int64, count=len(pairs))
             codes = np.fromiter((code[v] for _, v in pairs), dtype=np.int64, count=len(pairs))
             self.facets[name] = (values, rows, codes)
-        passages = sorted(store.published_passages())  # (passage id, item id), by passage id
-        self.passage_ids = np.fromiter((p for p, _ in passages), dtype=np.int64, count=len(passages))
-        self.passage_rows = np.fromiter((self.row[i] for _, i in passages), dtype=np.int64, count=len(passages))
+        passages = store.published_passages()  # (passage id, item id, tokens), by passage id
+        self.passage_ids = np.fromiter((p[0] for p in passages), dtype=np.int64, count=len(passages))
+        self.passage_rows = np.fromiter((self.row[p[1]] for p in passages), dtype=np.int64, count=len(passages))
+        lengths = np.fromiter((p[2] or 0 for p in passages), dtype=np.float64, count=len(passages))
+        self.corpus = Corpus.build(self.passage_ids, lengths)  # for BM25: positions are passage_ids' order
+        self._filter_cache: dict[tuple[str, tuple[str, ...]], np.ndarray] = {}
 
     def __len__(self) -> int:
         return len(self.ids)
 
     def rows_of_passages(self, passage_ids: np.ndarray) -> np.ndarray:
         """Item row of each passage id; -1 where the passage is not searchable."""
-        passage_ids = np.asarray(passage_ids, dtype=np.int64)
-        at = np.searchsorted(self.passage_ids, passage_ids)
-        at = np.minimum(at, max(len(self.passage_ids) - 1, 0))
-        if not len(self.passage_ids):
-            return np.full(len(passage_ids), -1, dtype=np.int64)
-        return np.where(self.passage_ids[at] == passage_ids, self.passage_rows[at], -1)
+        at = self.corpus.positions(np.asarray(passage_ids, dtype=np.int64))
+        if not len(self.passage_rows):
+            return at
+        return np.where(at >= 0, self.passage_rows[at], -1)
+
+    def owners(self, passage_ids: list[int]) -> dict[int, str]:
+        """`{passage id: item id}` of the searchable ones among `passage_ids`."""
+        rows = self.rows_of_passages(np.asarray(passage_ids, dtype=np.int64)).tolist()
+        return {int(p): self.ids[r] for p, r in zip(passage_ids, rows) if r >= 0}
 
     def base(self, ids: Iterable[str] = (), passage_ids: np.ndarray | None = None) -> np.ndarray:
         """Items listed by id, or owning one of the passages."""
@@ -68,16 +76,26 @@ class FacetIndex:
         else:
             keep = np.ones(len(self.ids), dtype=bool)
         for name, wanted in filters.items():
-            values, rows, codes = self.facets[name]
-            wanted_codes = [c for c, v in enumerate(values) if v in set(wanted)]
-            passing = np.zeros(len(self.ids), dtype=bool)
-            passing[rows[np.isin(codes, wanted_codes)]] = True
-            keep &= passing
+            keep &= self._passing(name, tuple(sorted(wanted)))
         if year_from is not None:
             keep &= self.end >= year_from
         if year_to is not None:
             keep &= self.start <= year_to
         return keep
+
+    def _passing(self, name: str, wanted: tuple[str, ...]) -> np.ndarray:
+        """Items holding any of the wanted values of a facet (cached: a search asks several times)."""
+        key = (name, wanted)
+        passing = self._filter_cache.get(key)
+        if passing is None:
+            values, rows, codes = self.facets[name]
+            wanted_codes = [c for c, v in enumerate(values) if v in set(wanted)]
+            passing = np.zeros(len(self.ids), dtype=bool)
+            passing[rows[np.isin(codes, wanted_codes)]] = True
+            if len(self._filter_cache) > 256:
+                self._filter_cache.clear()
+            self._filter_cache[key] = passing
+        return passing
 
     def counts(self, name: str, keep: np.ndarray, limit: int) -> tuple[list[tuple[str, int]], bool]:
         """Value counts of one facet over the kept items, biggest first (ties by value); truncated?"""

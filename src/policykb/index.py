@@ -115,6 +115,20 @@ class VectorIndex:
             scores, ids = self.index.search(q, k, params=params)
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i != -1]
 
+    def similarities(self, query: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Every id of a `flat` index with its exact inner product with `query`: one matrix-vector
+        product over FAISS's own storage (no copy), which filters then mask at no extra cost."""
+        if self.approximate:
+            raise ValueError("similarities() needs a flat index")
+        q = np.ascontiguousarray(query, dtype=np.float32).reshape(self.dim)
+        with self.lock:
+            n = len(self)
+            if n == 0:
+                return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+            flat = faiss.downcast_index(self.index.index)
+            vectors = faiss.rev_swig_ptr(flat.get_xb(), n * self.dim).reshape(n, self.dim)
+            return faiss.vector_to_array(self.index.id_map), vectors @ q
+
     # -- persistence --------------------------------------------------------------------------
 
     def save(self, home: Path, model: str, generation: int) -> None:

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import logging
 import threading
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator, TypeVar
 
 import numpy as np
 
@@ -26,6 +27,7 @@ from .store import Store
 from .taxonomy import Taxonomy
 
 log = logging.getLogger("policykb")
+T = TypeVar("T")
 
 
 @dataclass
@@ -52,8 +54,12 @@ class KnowledgeBase:
         self._index_generation = -1
         self._facets: tuple[int, Any] | None = None  # (generation, FacetIndex)
         self._lock = threading.RLock()
+        self._pool: ThreadPoolExecutor | None = None
 
     def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
         self.store.close()
 
     def __enter__(self) -> KnowledgeBase:
@@ -127,10 +133,12 @@ class KnowledgeBase:
                                  self.settings.ivf_nprobe)
 
     def reindex(self) -> dict[str, int]:
-        """Embed every passage that lacks a vector for the current model and rebuild the index."""
+        """Embed every passage that lacks a vector for the current model, rebuild the vector index,
+        and write the keyword index again in one segment per term."""
         from .ingest.pipeline import embed_missing
 
         embedded = embed_missing(self)
+        self.store.rebuild_postings()
         with self._lock:
             index = self._build_index()
             with self.store.transaction():
@@ -206,8 +214,15 @@ class KnowledgeBase:
         return Contributions(self)
 
     def embed_query(self, text: str) -> np.ndarray:
-        vec = self.embedder.encode([text])[0]
-        return vec
+        return self.embedder.encode_query(text)
+
+    def in_background(self, fn: Callable[..., T], *args: Any) -> Future[T]:
+        """Run `fn` on the knowledge base's helper thread (a search embeds its query there while
+        it reads the keyword index: on two cores that hides most of the keyword time)."""
+        with self._lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="policykb")
+            return self._pool.submit(fn, *args)
 
     # -- the operations -----------------------------------------------------------------------
 
@@ -273,15 +288,19 @@ class KnowledgeBase:
         stats["index"] = {k: manifest.get(k) for k in ("dimension", "count", "generation")}
         return stats
 
-    def check(self) -> dict[str, Any]:
-        """Do the store and the index on disk agree (generation and number of vectors)?"""
+    def check(self, sample: int = 20) -> dict[str, Any]:
+        """Do the store and the indexes agree? The vector index on disk: generation and number of
+        vectors; the keyword index: the postings of `sample` passages against their stored text."""
         stats = self.store.stats()
         vectors = len(self.index)  # loads the index, rebuilding it if its generation is stale
         manifest = read_manifest(self.home) or {}
         ok = manifest.get("generation") == stats["generation"] and manifest.get("count") == vectors == stats["passages"]
-        return {"status": "ok" if ok else "inconsistent", "generation": stats["generation"],
+        checked, disagree = self.store.postings_disagreeing(sample)
+        return {"status": "ok" if ok and not disagree else "inconsistent", "generation": stats["generation"],
                 "index_generation": manifest.get("generation"), "items": stats["items"],
-                "passages": stats["passages"], "vectors": vectors}
+                "passages": stats["passages"], "vectors": vectors,
+                "keyword_checked": checked,
+                "keyword_disagreeing": disagree}
 
     def facet_overview(self, facet_size: int = 100) -> dict[str, Any]:
         """Counts of every facet value over the whole knowledge base."""

@@ -10,6 +10,8 @@ from typing import Iterable, TypeVar
 
 import snowballstemmer
 
+from .bm25 import query_terms
+
 K = TypeVar("K")
 MODES = ("hybrid", "semantic", "keyword")
 _TOKEN = re.compile(r"\w+", re.UNICODE)
@@ -28,6 +30,11 @@ def terms(query: str) -> list[str]:
     words = [w.lower() for w in _TOKEN.findall(query)]
     kept = [w for w in words if w not in STOPWORDS]
     return list(dict.fromkeys(kept or words))
+
+
+def keyword_terms(query: str) -> tuple[str, ...] | None:
+    """The index terms (stemmed, distinct) a keyword search for `query` looks up; None if none."""
+    return query_terms(terms(query)) or None
 
 
 def fts_query(query: str) -> str | None:

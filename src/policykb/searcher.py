@@ -8,13 +8,14 @@ always inside the filters.
 
 from __future__ import annotations
 
+from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .errors import InvalidQuery
 from .models import Hit, Passage, SearchResult
-from .search import MODES, convex, fts_query, rrf, snippet, term_hits
+from .search import MODES, convex, keyword_terms, rrf, snippet, term_hits
 from .store import Scope
 
 if TYPE_CHECKING:
@@ -29,16 +30,29 @@ class Searcher:
         self.store = kb.store
         self.settings = kb.settings
         self._qvec: np.ndarray | None = None
+        self._qfuture: Future[np.ndarray] | None = None
+        self._sims: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # flat index: ids, rows, scores
         self.facets = kb.facet_index
-        self._matches: dict[str, np.ndarray] = {}  # FTS expression -> matching passage ids
+        self._scored: dict[tuple[str, ...], tuple[np.ndarray, np.ndarray]] = {}  # terms -> BM25 of matches
+        self._bases: dict[tuple[Any, ...], np.ndarray] = {}
+
+    def _bm25(self, match: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
+        """(positions in the facet index's passages, BM25 scores) of the passages matching any term."""
+        if match not in self._scored:
+            self._scored[match] = self.facets.corpus.scores(self.store.postings(match), self.settings.title_weight)
+        return self._scored[match]
 
     def _keep(self, scope: Scope) -> np.ndarray:
         """The items in a scope, as a mask over the facet index."""
         base = None
         if scope.match is not None or scope.ids is not None:
-            if scope.match is not None and scope.match not in self._matches:
-                self._matches[scope.match] = self.store.keyword_matches(scope.match)
-            base = self.facets.base(scope.ids or (), self._matches.get(scope.match) if scope.match else None)
+            key = (scope.match, tuple(scope.ids or ()))
+            if key not in self._bases:
+                base = self.facets.base(scope.ids or ())
+                if scope.match is not None:
+                    base[self.facets.passage_rows[self._bm25(scope.match)[0]]] = True
+                self._bases[key] = base
+            base = self._bases[key]
         return self.facets.mask(scope.filters, scope.year_from, scope.year_to, base=base)
 
     def _count(self, scope: Scope) -> int:
@@ -48,29 +62,48 @@ class Searcher:
 
     def _query_vector(self, query: str) -> np.ndarray:
         if self._qvec is None:
-            self._qvec = self.kb.embed_query(query)
+            self._qvec = self._qfuture.result() if self._qfuture is not None else self.kb.embed_query(query)
         return self._qvec
 
     def _dense(self, query: str, scope: Scope, items: int) -> list[tuple[int, str, float]]:
         """(passage id, item id, similarity), best first, covering at least the `items` nearest items in
         scope (`query` is embedded once per Searcher; `similar` sets the vector directly)."""
         index = self.kb.index
+        filtered = bool(scope.filters) or scope.year_from is not None or scope.year_to is not None
+        if not index.approximate:
+            return self._flat(query, self._keep(scope) if filtered else None, items)
         allowed = None
-        if scope.filters or scope.year_from is not None or scope.year_to is not None or len(index) == 0:
+        if filtered:
             allowed = self.facets.passages(self._keep(scope))
             if len(allowed) == len(index):
                 allowed = None
         available = len(index) if allowed is None else len(allowed)
-        if index.approximate and allowed is not None and available <= self.settings.exact_filter_limit:
+        if allowed is not None and available <= self.settings.exact_filter_limit:
             return self._exact(query, allowed, items)
         k = min(available, items * 4)
         while True:
             found = index.search(self._query_vector(query), k, allowed)
-            owners = self.store.passage_items([pid for pid, _ in found])
+            owners = self.facets.owners([pid for pid, _ in found])
             out = [(pid, owners[pid], score) for pid, score in found if pid in owners]
             if len({item for _, item, _ in out}) >= items or k >= available:
                 return out
             k = min(available, k * 4)
+
+    def _flat(self, query: str, keep: np.ndarray | None, items: int) -> list[tuple[int, str, float]]:
+        """Exact dense search: every passage's similarity is computed once per query, and each scope
+        (the result's, and each facet's for disjunctive counts) is a mask over them."""
+        if self._sims is None:
+            ids, scores = self.kb.index.similarities(self._query_vector(query))
+            rows = self.facets.rows_of_passages(ids)
+            searchable = rows >= 0
+            self._sims = (ids[searchable], rows[searchable], scores[searchable])
+        ids, rows, scores = self._sims
+        if keep is not None:
+            inside = keep[rows]
+            ids, rows, scores = ids[inside], rows[inside], scores[inside]
+        top = _best(scores, ids, rows, items)
+        return [(pid, self.facets.ids[row], score) for pid, row, score in
+                zip(ids[top].tolist(), rows[top].tolist(), scores[top].tolist())]
 
     def _exact(self, query: str, allowed: np.ndarray, items: int) -> list[tuple[int, str, float]]:
         """Brute force over the stored float vectors of the allowed passages (selective filters)."""
@@ -78,24 +111,22 @@ class Searcher:
         if not len(ids):
             return []
         scores = vectors @ self._query_vector(query)
-        owners = self.store.passage_items(ids.tolist())
+        owners = self.facets.owners(ids.tolist())
         return [(int(ids[i]), owners[int(ids[i])], float(scores[i]))
                 for i in np.argsort(-scores, kind="stable") if int(ids[i]) in owners]
 
     def _keyword(self, scope: Scope, items: int) -> list[tuple[int, str, float]]:
-        """(passage id, item id, BM25 score) covering the `items` best items inside the scope's
-        filters: top passages from the full-text index, filtered in memory."""
+        """(passage id, item id, BM25 score), best first, covering the `items` best items inside the
+        scope's filters (ties by passage id)."""
         keep = self.facets.mask(scope.filters, scope.year_from, scope.year_to)
-        share = keep.mean() if len(keep) else 1.0  # a selective filter needs a deeper first read
-        limit = int(min(items * 4 / max(share, 1e-6), 10_000_000))
-        while True:
-            found = self.store.keyword_top(scope.match, limit, self.settings.title_weight)
-            rows = self.facets.rows_of_passages(np.fromiter((p for p, _ in found), dtype=np.int64, count=len(found)))
-            out = [(pid, self.facets.ids[row], score) for (pid, score), row in zip(found, rows.tolist())
-                   if row >= 0 and keep[row]]
-            if len({item for _, item, _ in out}) >= items or len(found) < limit:
-                return out
-            limit *= 4
+        positions, scores = self._bm25(scope.match)
+        rows = self.facets.passage_rows[positions]
+        inside = keep[rows]
+        positions, scores, rows = positions[inside], scores[inside], rows[inside]
+        top = _best(scores, positions, rows, items)
+        pids = self.facets.passage_ids[positions[top]].tolist()
+        return [(pid, self.facets.ids[row], score) for pid, row, score in
+                zip(pids, rows[top].tolist(), scores[top].tolist())]
 
     # -- search -------------------------------------------------------------------------------
 
@@ -110,7 +141,7 @@ class Searcher:
             raise InvalidQuery(f"year_from {year_from} is after year_to {year_to}")
         scope = Scope(self.kb.taxonomy.normalise_filters(filters), year_from, year_to)
         query = query.strip()
-        match = fts_query(query) if mode != "semantic" else None
+        match = keyword_terms(query) if mode != "semantic" else None
         offset = (page - 1) * size
 
         if not query or (mode == "keyword" and match is None):
@@ -121,6 +152,8 @@ class Searcher:
             hits = self._hits(ids, self.store.first_passages(ids), {}, query)
         else:
             depth = max(self.settings.candidates, page * size)
+            if match and mode == "hybrid":  # embed the query while the keyword index is read
+                self._qfuture = self.kb.in_background(self.kb.embed_query, query)
             kw = self._keyword(Scope(scope.filters, year_from, year_to, match=match), depth) if match else []
             dense = self._dense(query, scope, self.settings.candidates) if mode != "keyword" else []
             pool = _items(dense)[: self.settings.candidates]
@@ -229,7 +262,7 @@ class Searcher:
             return []
         centroid = vectors.mean(axis=0)
         centroid /= np.linalg.norm(centroid) or 1.0
-        self._qvec = centroid.astype(np.float32)
+        self._qvec, self._sims = centroid.astype(np.float32), None
         scope = Scope(self.kb.taxonomy.normalise_filters(filters), year_from, year_to)
         found = [r for r in self._dense("", scope, k + 1) if r[1] != item_id]
         ranked, scores = self._rank("semantic", [], found)
@@ -237,6 +270,20 @@ class Searcher:
         best = self._best_passages(top, [], found, "")
         passages = self.store.passages_by_id(list(best.values()))
         return self._hits(top, {i: passages[p][1] for i, p in best.items()}, scores, "")
+
+
+def _best(scores: np.ndarray, ties: np.ndarray, rows: np.ndarray, items: int) -> np.ndarray:
+    """Indices of the highest scores, best first (equal scores by `ties`), as many as it takes to
+    cover `items` different `rows` (items), or all."""
+    limit = items * 4
+    while True:
+        if limit >= len(scores):
+            return np.lexsort((ties, -scores))
+        top = np.argpartition(-scores, limit)[:limit]
+        top = top[np.lexsort((ties[top], -scores[top]))]
+        if len(np.unique(rows[top])) >= items:
+            return top
+        limit *= 4
 
 
 def _first_scores(rows: list[tuple[Any, ...]]) -> dict[str, float]:

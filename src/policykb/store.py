@@ -17,8 +17,10 @@ from typing import Any, Iterator
 import numpy as np
 import sqlite_utils
 
+from .bm25 import term_counts
 from .models import Item, Passage, passage_context
 from .store_moderation import ModerationMixin
+from .store_postings import PostingsMixin
 from .store_query import QueryMixin, Scope
 
 __all__ = ["Store", "Scope"]
@@ -30,8 +32,9 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-class Store(QueryMixin, ModerationMixin):
-    """The knowledge base's SQLite file (`kb.sqlite`). Query methods live in `store_query.py`."""
+class Store(QueryMixin, PostingsMixin, ModerationMixin):
+    """The knowledge base's SQLite file (`kb.sqlite`). Query methods live in `store_query.py`, the
+    keyword index's postings in `store_postings.py`, contributions and audit in `store_moderation.py`."""
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
@@ -40,7 +43,9 @@ class Store(QueryMixin, ModerationMixin):
         self._connections: list[sqlite3.Connection] = []
         self._connections_lock = threading.Lock()
         self.lock = threading.RLock()  # one writer per process at a time (SQLite enforces it across processes)
+        self._reset_postings()
         self._create_schema()
+        self._create_postings_schema()
 
     @property
     def conn(self) -> sqlite3.Connection:
@@ -77,7 +82,7 @@ class Store(QueryMixin, ModerationMixin):
         db = self.db
         if "meta" in db.table_names():
             self._create_moderation_schema()  # knowledge bases made before moderation existed
-            return
+            return  # (and `_create_postings_schema` adds the keyword index to those made before it)
         with self.transaction():
             db["meta"].create({"key": str, "value": str}, pk="key")
             db["items"].create(
@@ -100,7 +105,7 @@ class Store(QueryMixin, ModerationMixin):
             self.conn.execute(
                 "CREATE TABLE passages (id INTEGER PRIMARY KEY AUTOINCREMENT, "
                 "item_id TEXT NOT NULL REFERENCES items(id), seq INTEGER, page INTEGER, section TEXT, "
-                "title TEXT, text TEXT NOT NULL, hash TEXT NOT NULL)"
+                "title TEXT, text TEXT NOT NULL, hash TEXT NOT NULL, tokens INTEGER)"
             )
             db["passages"].create_index(["item_id"])
             self.conn.execute(
@@ -133,8 +138,10 @@ class Store(QueryMixin, ModerationMixin):
             self.conn.execute("BEGIN IMMEDIATE")
             try:
                 yield
+                self._flush_postings()
             except BaseException:
                 self.conn.execute("ROLLBACK")
+                self._reset_postings()
                 raise
             self.conn.execute("COMMIT")
 
@@ -219,12 +226,15 @@ class Store(QueryMixin, ModerationMixin):
         )
         new = []
         for passage, digest in zip(item.passages, passage_hashes):
+            context = passage_context(item.title, passage.section)
+            counts, length = term_counts(context, passage.text)
             cur = self.conn.execute(
-                "INSERT INTO passages(item_id, seq, page, section, title, text, hash) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [item.id, passage.seq, passage.page, passage.section, passage_context(item.title, passage.section),
-                 passage.text, digest],
+                "INSERT INTO passages(item_id, seq, page, section, title, text, hash, tokens) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [item.id, passage.seq, passage.page, passage.section, context, passage.text, digest, length],
             )
             new.append(int(cur.lastrowid))
+            self._add_postings(new[-1], counts)
         return old, new
 
     def item_status(self, item_id: str) -> str | None:
@@ -357,10 +367,11 @@ class Store(QueryMixin, ModerationMixin):
     def facet_pairs(self, facet: str) -> list[tuple[str, str]]:
         return self.conn.execute("SELECT item_id, value FROM item_facets WHERE facet = ?", [facet]).fetchall()
 
-    def published_passages(self) -> list[tuple[int, str]]:
+    def published_passages(self) -> list[tuple[int, str, int]]:
+        """(passage id, item id, length in tokens) of the searchable passages, by passage id."""
         return self.conn.execute(
-            "SELECT id, item_id FROM passages WHERE item_id IN (SELECT id FROM items WHERE status = 'published')"
-        ).fetchall()
+            "SELECT id, item_id, tokens FROM passages WHERE item_id IN (SELECT id FROM items WHERE status = 'published') "
+            "ORDER BY id").fetchall()
 
     def passage_texts(self) -> list[tuple[str, str, str]]:
         """(hash, context, text) of every passage, as the model sees them."""

@@ -6,8 +6,6 @@ import sqlite3
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
-
 
 
 @dataclass
@@ -20,7 +18,7 @@ class Scope:
     filters: dict[str, list[str]] = field(default_factory=dict)
     year_from: int | None = None
     year_to: int | None = None
-    match: str | None = None
+    match: tuple[str, ...] | None = None  # index terms (see `search.keyword_terms`)
     ids: list[str] | None = None
 
     def without(self, facet: str) -> Scope:
@@ -30,9 +28,9 @@ class Scope:
 
 
 class QueryMixin:
-    """Keyword search over the full-text index; every value is a bound parameter.
-
-    Filters, totals, facet counts and browsing are computed in memory by `FacetIndex`.
+    """SQLite FTS5's own BM25: the reference the tests hold the keyword index to (and a way in for
+    anyone querying `kb.sqlite` directly). Searches use `bm25.Corpus` over the postings instead;
+    filters, totals, facet counts and browsing are computed in memory by `FacetIndex`.
     """
 
     conn: sqlite3.Connection
@@ -46,11 +44,6 @@ class QueryMixin:
             [title_weight, match, title_weight, limit],
         )
         return [(r[0], r[1]) for r in rows]
-
-    def keyword_matches(self, match: str) -> np.ndarray:
-        """Ids of every passage matching an FTS5 expression."""
-        rows = self._query("SELECT rowid FROM passages_fts WHERE passages_fts MATCH ?", [match])
-        return np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
 
     def _query(self, sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
         return self.conn.execute(sql, params).fetchall()

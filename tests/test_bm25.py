@@ -1,0 +1,131 @@
+"""Keyword scoring in numpy: FTS5-compatible tokens, BM25 by hand, and equality with SQLite FTS5's own
+`bm25()` over the shipped sample corpus (real SQLite, real FTS5)."""
+
+from __future__ import annotations
+
+import math
+import sqlite3
+
+import numpy as np
+import pytest
+
+from policykb import bm25
+from policykb.config import Settings
+from policykb.kb import KnowledgeBase
+from policykb.search import fts_query, keyword_terms
+
+from .conftest import ROOT
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("Clusters' innovation policies", ["cluster", "innov", "polici"]),
+    ("Technology assembly possibly", ["technolog", "assembl", "possibl"]),  # FTS5's -logi / -bli rules
+    ("Café Müller, Kraków", ["cafe", "muller", "krakow"]),
+    ("COVID-19 R&D snake_case", ["covid", "19", "r", "d", "snake", "case"]),
+    ("as is was", ["as", "is", "wa"]),  # fewer than three letters: not stemmed
+    ("5µm", ["5μm"]),  # case folding maps the micro sign to mu, as FTS5 does
+])
+def test_tokens_follow_fts5_porter_unicode61(text, expected):
+    assert bm25.tokens(text) == expected
+
+
+def test_tokens_equal_fts5_tokens_in_many_scripts():
+    """SQLite's own tokenizer is the oracle (an in-memory FTS5 table, one word per row). Known
+    difference: Porter steps on words with non-ASCII letters (FTS5 stems "straße" to "straß")."""
+    words = ("Łódź Ærø Øresund São Kraków Île-de-France naïve coöperation Ελλάδα Россия Dvořák "
+             "ﬁnance ½ x² 東京 İstanbul Ångström résumé Việt generalisations relational").split()
+    conn = sqlite3.connect(":memory:")
+    conn.execute("CREATE VIRTUAL TABLE t USING fts5(w, tokenize='porter unicode61 remove_diacritics 2')")
+    conn.execute("CREATE VIRTUAL TABLE v USING fts5vocab(t, 'instance')")
+    conn.executemany("INSERT INTO t(rowid, w) VALUES (?, ?)", list(enumerate(words, 1)))
+    fts5: dict[int, list[str]] = {}
+    for term, doc in conn.execute("SELECT term, doc FROM v ORDER BY doc, offset"):
+        fts5.setdefault(doc, []).append(term)
+    assert {w: bm25.tokens(w) for w in words} == {w: fts5[i] for i, w in enumerate(words, 1)}
+
+
+def test_query_terms_are_distinct_stems():
+    assert keyword_terms("Cluster clusters, the COVID-19 vouchers") == ("cluster", "covid", "19", "voucher")
+    assert keyword_terms("the of") == ("the", "of")  # only stop words: search them anyway
+    assert keyword_terms("  ...  ") is None
+
+
+def test_term_counts_per_column_and_length():
+    counts, length = bm25.term_counts("Cluster vouchers", "Vouchers for cluster firms; vouchers again.")
+    assert counts == {"cluster": (1, 1), "voucher": (1, 2), "for": (0, 1), "firm": (0, 1), "again": (0, 1)}
+    assert length == 8
+
+
+def _postings(rows: list[tuple[int, int, int]]) -> np.ndarray:
+    return np.array(rows, dtype=bm25.POSTING)
+
+
+def test_scores_by_hand():
+    # Three passages (ids 10, 11, 12) of 4, 8 and 12 tokens: avgdl = 8.
+    corpus = bm25.Corpus.build(np.array([10, 11, 12]), np.array([4, 8, 12]))
+    term = _postings([(10, 1, 0), (12, 0, 2)])  # in the title of 10, twice in the text of 12
+    positions, scores = corpus.scores([term], title_weight=2.0)
+    idf = math.log((3 - 2 + 0.5) / (2 + 0.5))  # negative: clamped to 1e-6, as FTS5 does
+    assert idf < 0
+    expected_10 = 1e-6 * 2.0 * 2.2 / (2.0 + 1.2 * (0.25 + 0.75 * 4 / 8))
+    expected_12 = 1e-6 * 2.0 * 2.2 / (2.0 + 1.2 * (0.25 + 0.75 * 12 / 8))
+    assert positions.tolist() == [0, 2]
+    assert scores == pytest.approx([expected_10, expected_12], rel=1e-12)
+
+    rare = _postings([(11, 0, 1)])
+    positions, scores = corpus.scores([rare])
+    assert positions.tolist() == [1]
+    assert scores[0] == pytest.approx(math.log(2.5 / 1.5) * 2.2 / (1 + 1.2), rel=1e-12)
+
+
+def test_dead_and_unknown_passages_are_ignored():
+    corpus = bm25.Corpus.build(np.array([3, 5]), np.array([10, 10]))
+    term = _postings([(3, 0, 1), (4, 0, 1), (99, 0, 1)])  # 4 was deleted, 99 is beyond every known id
+    positions, _ = corpus.scores([term])
+    assert positions.tolist() == [0]
+    assert corpus.positions(np.array([5, 4, 99, 3])).tolist() == [1, -1, -1, 0]
+
+
+def test_merge_sorts_and_drops_dead_passages():
+    merged = bm25.merge([_postings([(7, 0, 1), (2, 1, 0)]), _postings([(5, 0, 3)])], live=np.array([2, 5]))
+    assert merged.tolist() == [(2, 1, 0), (5, 0, 3)]
+
+
+@pytest.fixture(scope="module")
+def sample(tmp_path_factory):
+    home = tmp_path_factory.mktemp("bm25") / "kb"
+    with KnowledgeBase(Settings(home=home, model="hashing")) as kb:
+        assert kb.ingest([ROOT / "ingest"]).skipped == []
+        yield kb
+
+
+@pytest.mark.parametrize("query", [
+    "cluster internationalisation vouchers",
+    "green transition textile circular economy",
+    "how did regions fund staff exchanges between clusters",
+    "digital innovation hubs artificial intelligence",
+    "smart specialisation monitoring indicators",
+])
+def test_scores_equal_sqlite_fts5_bm25(sample, query):
+    """The numpy scores are FTS5's own `bm25(passages_fts, 2.0, 1.0)`, passage for passage."""
+    reference = sample.store.keyword_top(fts_query(query), 10_000, 2.0)
+    assert len(reference) > 20
+    facets = sample.facet_index
+    positions, scores = facets.corpus.scores(sample.store.postings(keyword_terms(query)), 2.0)
+    ours = dict(zip(facets.passage_ids[positions].tolist(), scores.tolist()))
+    assert set(ours) == {pid for pid, _ in reference}
+    for pid, score in reference:
+        assert ours[pid] == pytest.approx(score, rel=1e-9)
+
+
+def test_keyword_search_ranks_items_as_fts5_does_under_a_filter(sample):
+    query, filters = "cluster vouchers for small firms", {"territory": ["DE", "FR", "IT", "ES"]}
+    keep = set(sample.store.passage_ids_of([h.id for h in sample.search(filters=filters, size=1000).hits]))
+    owners = sample.facet_index.owners(list(keep))
+    expected: list[str] = []
+    for pid, _ in sample.store.keyword_top(fts_query(query), 10_000, 2.0):
+        if pid in keep and owners[pid] not in expected:
+            expected.append(owners[pid])
+    got = sample.search(query, mode="keyword", filters=filters, size=10)
+    assert [h.id for h in got.hits] == expected[:10]
+    assert got.total == len(expected)

@@ -1,0 +1,122 @@
+"""The keyword index's postings stay in step with the passages: segments, merges, rollbacks,
+knowledge bases made before the postings existed, and `policykb check`."""
+
+from __future__ import annotations
+
+import pytest
+from click.testing import CliRunner
+
+from policykb import store_postings
+from policykb.cli import cli
+from policykb.config import Settings
+from policykb.kb import KnowledgeBase
+from policykb.models import Item, Passage
+
+
+def _item(i: int, text: str) -> Item:
+    return Item(id=f"item-{i}", kind="document", title=f"Item {i}", source="test", passages=[Passage(text)],
+                facets={"territory": ["DE" if i % 2 else "FR"], "kind": ["document"], "language": ["en"]})
+
+
+def _write(kb: KnowledgeBase, items: list[Item]) -> None:
+    with kb.writing() as change:
+        for item in items:
+            change.added += kb.store.write_item(item, [f"hash-{item.id}-{hash(item.passages[0].text)}"])[1]
+        change.changed = True
+
+
+def _segments(kb: KnowledgeBase, term: str) -> list[int]:
+    return [len(p) for p in kb.store._segments(
+        [r[0] for r in kb.store.conn.execute("SELECT id FROM postings WHERE term = ? ORDER BY id", [term])])]
+
+
+def _keyword_ids(kb: KnowledgeBase, query: str) -> list[str]:
+    return [h.id for h in kb.search(query, mode="keyword", size=1000, facets=False).hits]
+
+
+def test_segments_merge_like_a_binary_counter(kb):
+    for i in range(64):  # 64 writes of one item each, every one holding "cluster"
+        _write(kb, [_item(i, f"cluster number {i}")])
+    sizes = _segments(kb, "cluster")
+    assert sum(sizes) == 64
+    assert len(sizes) <= 7  # log2(64) + 1
+    assert all(older > 2 * newer for older, newer in zip(sizes, sizes[1:]))
+    assert sorted(_keyword_ids(kb, "cluster")) == sorted(f"item-{i}" for i in range(64))
+
+
+def test_rewritten_items_leave_no_postings_behind_once_merged(kb):
+    for version in range(40):
+        _write(kb, [_item(1, f"cluster vouchers version {version}")])
+    assert _keyword_ids(kb, "vouchers") == ["item-1"]
+    assert _keyword_ids(kb, "version 3") == ["item-1"]
+    assert sum(_segments(kb, "voucher")) < 8  # 40 written, dead ones dropped at each merge
+
+
+def test_rolled_back_write_adds_no_postings(kb):
+    _write(kb, [_item(1, "cluster vouchers")])
+    before = kb.store.postings_stats()
+    with pytest.raises(RuntimeError):
+        with kb.writing() as change:
+            change.added += kb.store.write_item(_item(2, "regional innovation vouchers"), ["h2"])[1]
+            change.changed = True
+            raise RuntimeError("disk full")
+    assert kb.store.postings_stats() == before
+    _write(kb, [_item(3, "cluster missions")])  # nothing from the failed write leaks into the next one
+    assert _keyword_ids(kb, "innovation") == []
+    assert _keyword_ids(kb, "missions") == ["item-3"]
+
+
+def test_long_write_flushes_in_parts_with_the_same_results(tmp_path, monkeypatch, corpus):
+    with KnowledgeBase(Settings(home=tmp_path / "one", model="hashing")) as kb:
+        kb.ingest([corpus])
+        expected = {q: _keyword_ids(kb, q) for q in ("cluster", "green textile", "missions abroad")}
+    monkeypatch.setattr(store_postings, "FLUSH_POSTINGS", 7)
+    flushes = []
+    flush = store_postings.PostingsMixin._flush_postings
+    monkeypatch.setattr(store_postings.PostingsMixin, "_flush_postings",
+                        lambda self: flushes.append(len(self._pending[0])) or flush(self))
+    with KnowledgeBase(Settings(home=tmp_path / "parts", model="hashing")) as kb:
+        kb.ingest([corpus])
+        assert len([n for n in flushes if n]) > 3  # written in many parts inside one transaction
+        assert {q: _keyword_ids(kb, q) for q in expected} == expected
+
+
+def test_knowledge_base_made_before_postings_is_indexed_on_open(settings, corpus):
+    with KnowledgeBase(settings) as kb:
+        kb.ingest([corpus])
+        expected = kb.search("cluster vouchers abroad", mode="keyword").hits
+        with kb.store.transaction():  # what a knowledge base of the previous schema looks like
+            kb.store.conn.execute("DROP TABLE postings")
+            kb.store.conn.execute("ALTER TABLE passages DROP COLUMN tokens")
+    with KnowledgeBase(settings) as kb:
+        assert kb.store.postings_stats()["terms"] > 50
+        assert kb.search("cluster vouchers abroad", mode="keyword").hits == expected
+        assert kb.check()["status"] == "ok"
+
+
+def test_reindex_compacts_to_one_segment_per_term(kb, corpus):
+    kb.ingest([corpus])
+    for version in range(5):
+        _write(kb, [_item(1, f"cluster note {version}")])
+    expected = _keyword_ids(kb, "cluster note")
+    kb.reindex()
+    stats = kb.store.postings_stats()
+    assert stats["segments"] == stats["terms"]
+    assert _keyword_ids(kb, "cluster note") == expected
+
+
+def test_check_compares_postings_with_the_stored_text(settings, corpus):
+    with KnowledgeBase(settings) as kb:
+        kb.ingest([corpus])
+        passages = kb.store.stats()["passages"]
+        report = kb.check(sample=1000)
+        assert report["status"] == "ok" and report["keyword_checked"] == passages
+        assert report["keyword_disagreeing"] == []
+        with kb.store.transaction():  # lose one term's postings
+            kb.store.conn.execute("DELETE FROM postings WHERE term = 'voucher'")
+        holders = kb.store.passage_ids("de-vouchers")  # the only item that mentions vouchers
+        report = kb.check(sample=1000)
+        assert report["status"] == "inconsistent" and report["keyword_disagreeing"] == holders
+    result = CliRunner().invoke(cli, ["--home", str(settings.home), "--model", "hashing", "check", "--sample", "1000"])
+    assert result.exit_code == 1
+    assert f"disagreeing: {', '.join(map(str, holders))}" in result.output
