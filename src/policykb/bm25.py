@@ -91,14 +91,25 @@ def tokens(text: str) -> list[str]:
 
 
 def query_terms(words: Iterable[str]) -> tuple[str, ...]:
-    """Distinct stemmed tokens of query words (a word such as `covid-19` may give two)."""
-    return tuple(dict.fromkeys(t for w in words for t in tokens(w)))
+    """The stemmed tokens of distinct query words (`covid-19` gives two). Two words with one stem
+    ("cell", "cells") give that term twice, and it counts twice, as in FTS5 (BM25's query term
+    frequency)."""
+    return tuple(t for w in dict.fromkeys(words) for t in tokens(w))
 
 
 def term_counts(title: str, text: str) -> tuple[dict[str, tuple[int, int]], int]:
     """`{term: (count in title, count in text)}` and the passage's length in tokens."""
-    in_title, in_text = Counter(tokens(title or "")), Counter(tokens(text))
-    counts = {t: (min(in_title.get(t, 0), MAX_TF), min(in_text.get(t, 0), MAX_TF)) for t in in_title | in_text}
+    in_title = Counter(_TOKEN.findall(_fold(title or "")))  # words first: each distinct one is stemmed once
+    in_text = Counter(_TOKEN.findall(_fold(text)))
+    counts: dict[str, tuple[int, int]] = {}
+    for word, n in in_title.items():
+        term = stem(word)
+        t, x = counts.get(term, (0, 0))
+        counts[term] = (min(t + n, MAX_TF), x)
+    for word, n in in_text.items():
+        term = stem(word)
+        t, x = counts.get(term, (0, 0))
+        counts[term] = (t, min(x + n, MAX_TF))
     return counts, sum(in_title.values()) + sum(in_text.values())
 
 
@@ -153,9 +164,13 @@ class Corpus:
         return found, total[found]
 
 
-def merge(parts: list[np.ndarray], live: np.ndarray | None = None) -> np.ndarray:
-    """One postings array from several, sorted by passage, without the passages not in `live`."""
+def merge(parts: list[np.ndarray], alive: np.ndarray | None = None) -> np.ndarray:
+    """One postings array from several, sorted by passage, keeping only the passages whose id is
+    True in `alive` (a boolean array indexed by passage id) if given."""
     merged = np.concatenate(parts) if parts else np.zeros(0, dtype=POSTING)
-    if live is not None:
-        merged = merged[np.isin(merged["passage"], live)]
+    if alive is not None:
+        ids = merged["passage"].astype(np.int64)
+        keep = ids < len(alive)
+        keep[keep] = alive[ids[keep]]
+        merged = merged[keep]
     return merged[np.argsort(merged["passage"], kind="stable")]

@@ -39,7 +39,9 @@ class Searcher:
     def _bm25(self, match: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
         """(positions in the facet index's passages, BM25 scores) of the passages matching any term."""
         if match not in self._scored:
-            self._scored[match] = self.facets.corpus.scores(self.store.postings(match), self.settings.title_weight)
+            found = self.store.postings(match)
+            self._scored[match] = self.facets.corpus.scores([found[t] for t in match if t in found],
+                                                            self.settings.title_weight)
         return self._scored[match]
 
     def _keep(self, scope: Scope) -> np.ndarray:

@@ -103,7 +103,7 @@ class PostingsMixin:
                 "SELECT term, id, size FROM postings WHERE term IN (SELECT value FROM json_each(?)) ORDER BY id",
                 [json.dumps(touched)]):
             segments.setdefault(term, []).append((seg_id, size))
-        live: np.ndarray | None = None
+        alive: np.ndarray | None = None
         rows, drop = [], []
         for term, start, end in zip(touched, starts.tolist(), ends.tolist()):
             new = postings[start:end]
@@ -115,9 +115,11 @@ class PostingsMixin:
                 absorbed += 1
             if absorbed:
                 merged_ids = [seg_id for seg_id, _ in older[len(older) - absorbed:]]
-                if live is None:
+                if alive is None:
                     live = self._live_passages()
-                new = bm25.merge(self._segments(merged_ids) + [new], live)
+                    alive = np.zeros(int(live.max(initial=0)) + 1, dtype=bool)
+                    alive[live] = True
+                new = bm25.merge(self._segments(merged_ids) + [new], alive)
                 drop += merged_ids
             rows.append((term, len(new), new.tobytes()))
         if drop:
@@ -129,9 +131,10 @@ class PostingsMixin:
                                  [json.dumps(segment_ids)])
         return [np.frombuffer(r[0], dtype=bm25.POSTING) for r in rows]
 
-    def postings(self, terms: tuple[str, ...]) -> list[np.ndarray]:
+    def postings(self, terms: tuple[str, ...]) -> dict[str, np.ndarray]:
         """Every posting of each term found (dead passages included: `bm25.Corpus` skips them)."""
-        return [p for p in self._postings_by_term(list(terms)) if len(p)]
+        distinct = list(dict.fromkeys(terms))
+        return {t: p for t, p in zip(distinct, self._postings_by_term(distinct)) if len(p)}
 
     def _postings_by_term(self, terms: list[str]) -> list[np.ndarray]:
         parts: dict[str, list[np.ndarray]] = {t: [] for t in terms}
