@@ -71,13 +71,15 @@ def test_long_write_flushes_in_parts_with_the_same_results(tmp_path, monkeypatch
         kb.ingest([corpus])
         expected = {q: _keyword_ids(kb, q) for q in ("cluster", "green textile", "missions abroad")}
     monkeypatch.setattr(store_postings, "FLUSH_POSTINGS", 7)
-    flushes = []
-    flush = store_postings.PostingsMixin._flush_postings
-    monkeypatch.setattr(store_postings.PostingsMixin, "_flush_postings",
-                        lambda self: flushes.append(len(self._pending[0])) or flush(self))
+    writes = []
+    write = store_postings.PostingsMixin._write_segments
+    monkeypatch.setattr(store_postings.PostingsMixin, "_write_segments",
+                        lambda self: writes.append(len(self._pending[0])) or write(self))
     with KnowledgeBase(Settings(home=tmp_path / "parts", model="hashing")) as kb:
         kb.ingest([corpus])
-        assert len([n for n in flushes if n]) > 3  # written in many parts inside one transaction
+        assert len([n for n in writes if n]) > 3  # written in many parts inside one transaction
+        stats = kb.store.postings_stats()
+        assert stats["segments"] == stats["terms"]  # and merged at commit
         assert {q: _keyword_ids(kb, q) for q in expected} == expected
 
 

@@ -1,7 +1,8 @@
 """The keyword index's side of `Store`: postings of every term, kept in step with the passages.
 
-Each passage's terms are counted when it is written and buffered until its transaction commits,
-then written as one new *segment* per term (`postings` rows: term, size, a blob of `bm25.POSTING`).
+Each passage's terms are counted when it is written and buffered until its transaction commits
+(or the buffer is full), then written as one new *segment* per term (`postings` rows: term, size,
+a blob of `bm25.POSTING`); segments merge at commit.
 Passages are never updated in place (a changed item gets new passage ids, which are never reused),
 so a posting stays true for as long as its passage exists; deleted passages' postings are skipped
 at query time and dropped when segments merge. Segments merge like a binary counter: a new segment
@@ -26,9 +27,10 @@ class PostingsMixin:
     conn: sqlite3.Connection
 
     def _reset_postings(self) -> None:
-        """Forget the buffered postings (after they are written, or rolled back)."""
+        """Forget the buffered postings (after a rollback, or before the first transaction)."""
         self._term_ids: dict[str, int] = {}
         self._pending = (array("I"), array("I"), array("H"), array("H"))  # term id, passage, title tf, text tf
+        self._touched: set[str] = set()  # terms given a new segment in this transaction
 
     def _create_postings_schema(self) -> None:
         """The postings table and the passages' token counts; filled from the passages when a
@@ -78,10 +80,18 @@ class PostingsMixin:
             in_title.append(t)
             in_text.append(x)
         if len(terms) >= FLUSH_POSTINGS:
-            self._flush_postings()
+            self._write_segments()
 
     def _flush_postings(self) -> None:
-        """Write the buffered postings as new segments and merge segments where due."""
+        """At commit: write what is buffered, then merge the segments of every term written to."""
+        self._write_segments()
+        if self._touched:
+            self._merge_segments(sorted(self._touched))
+        self._touched = set()
+
+    def _write_segments(self) -> None:
+        """The buffered postings as one new segment per term (a long write does this several times
+        and merges once, at commit)."""
         term_ids, passages, in_title, in_text = self._pending
         if not term_ids:
             return
@@ -93,38 +103,45 @@ class PostingsMixin:
         postings["text"] = np.frombuffer(in_text, dtype=np.uint16)
         order = np.argsort(ids, kind="stable")
         ids, postings = ids[order], postings[order]
-        starts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]])
-        ends = np.r_[starts[1:], len(ids)]
-        self._reset_postings()
+        starts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]]).tolist()
+        ends = starts[1:] + [len(ids)]
+        touched = self._touched
+        self._term_ids, self._pending = {}, (array("I"), array("I"), array("H"), array("H"))
+        self._touched = touched
+        rows = [(names[ids[a]], b - a, postings[a:b].tobytes()) for a, b in zip(starts, ends)]
+        self.conn.executemany("INSERT INTO postings(term, size, data) VALUES (?, ?, ?)", rows)
+        touched.update(r[0] for r in rows)
 
-        touched = [names[ids[s]] for s in starts]
-        segments: dict[str, list[tuple[int, int]]] = {}
-        for term, seg_id, size in self.conn.execute(
-                "SELECT term, id, size FROM postings WHERE term IN (SELECT value FROM json_each(?)) ORDER BY id",
-                [json.dumps(touched)]):
-            segments.setdefault(term, []).append((seg_id, size))
+    def _merge_segments(self, terms: list[str], batch: int = 500) -> None:
+        """For each term, the newest segment absorbs the ones before it while each is at most twice
+        the size gathered so far; postings of passages that no longer exist are dropped."""
         alive: np.ndarray | None = None
-        rows, drop = [], []
-        for term, start, end in zip(touched, starts.tolist(), ends.tolist()):
-            new = postings[start:end]
-            older = segments.get(term, [])
-            absorbed = 0  # how many of the newest older segments the new one absorbs
-            size = len(new)
-            while absorbed < len(older) and older[-1 - absorbed][1] <= 2 * size:
-                size += older[-1 - absorbed][1]
-                absorbed += 1
-            if absorbed:
-                merged_ids = [seg_id for seg_id, _ in older[len(older) - absorbed:]]
+        for at in range(0, len(terms), batch):
+            segments: dict[str, list[tuple[int, int]]] = {}
+            for term, seg_id, size in self.conn.execute(
+                    "SELECT term, id, size FROM postings WHERE term IN (SELECT value FROM json_each(?)) ORDER BY id",
+                    [json.dumps(terms[at: at + batch])]):
+                segments.setdefault(term, []).append((seg_id, size))
+            rows, drop = [], []
+            for term, older in segments.items():
+                absorbed, size = 1, older[-1][1]
+                while absorbed < len(older) and older[-1 - absorbed][1] <= 2 * size:
+                    size += older[-1 - absorbed][1]
+                    absorbed += 1
+                if absorbed == 1:
+                    continue
                 if alive is None:
                     live = self._live_passages()
                     alive = np.zeros(int(live.max(initial=0)) + 1, dtype=bool)
                     alive[live] = True
-                new = bm25.merge(self._segments(merged_ids) + [new], alive)
+                merged_ids = [seg_id for seg_id, _ in older[-absorbed:]]
+                merged = bm25.merge(self._segments(merged_ids), alive)
                 drop += merged_ids
-            rows.append((term, len(new), new.tobytes()))
-        if drop:
-            self.conn.execute("DELETE FROM postings WHERE id IN (SELECT value FROM json_each(?))", [json.dumps(drop)])
-        self.conn.executemany("INSERT INTO postings(term, size, data) VALUES (?, ?, ?)", rows)
+                rows.append((term, len(merged), merged.tobytes()))
+            if drop:
+                self.conn.execute("DELETE FROM postings WHERE id IN (SELECT value FROM json_each(?))",
+                                  [json.dumps(drop)])
+            self.conn.executemany("INSERT INTO postings(term, size, data) VALUES (?, ?, ?)", rows)
 
     def _segments(self, segment_ids: list[int]) -> list[np.ndarray]:
         rows = self.conn.execute("SELECT data FROM postings WHERE id IN (SELECT value FROM json_each(?)) ORDER BY id",
