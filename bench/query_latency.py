@@ -6,7 +6,7 @@ source size get their vector slightly perturbed, which is stated in the output (
 Items get a `territory` so that one filter keeps ~50% of them and another ~1%. Queries are real
 SciFact claims, embedded at query time (the figures include query embedding).
 
-    .venv/bin/python bench/query_latency.py --source /tmp/kb-scifact --sizes 10000,100000 [--queries 100]
+    .venv/bin/python bench/query_latency.py --source /tmp/kb-scifact --sizes 10000,100000 [--queries 100] [--repeat 3]
 """
 
 from __future__ import annotations
@@ -89,14 +89,15 @@ def brute_force_top10(kb, queries: np.ndarray, allowed: dict[str, np.ndarray | N
     return {label: [set(i.tolist()) for i in best_ids[label]] for label in allowed}
 
 
-def measure(home: Path, size: int, synthetic: int, claims: list[str], threads: int) -> list[dict]:
-    """Latency per filter and mode, RSS of a process that only serves queries, recall vs exact."""
+def measure(home: Path, size: int, synthetic: int, claims: list[str], threads: int, recall: bool) -> list[dict]:
+    """Latency per filter and mode, RSS of a process that only serves queries, recall vs exact.
+    Query embeddings are not cached (POLICYKB_QUERY_CACHE=0): every search embeds its query."""
     from policykb.config import Settings
     from policykb.kb import KnowledgeBase
 
     results = []
     started = time.perf_counter()
-    with KnowledgeBase(Settings(home=home, threads=threads)) as kb:
+    with KnowledgeBase(Settings(home=home, threads=threads, query_cache=0)) as kb:
         kb.search("warm up", mode="hybrid")
         cold = time.perf_counter() - started
         print(f"{size:>8} index {kb.index.kind}, {len(kb.index)} vectors; load + first answer {cold:.1f} s", flush=True)
@@ -115,6 +116,9 @@ def measure(home: Path, size: int, synthetic: int, claims: list[str], threads: i
                       f"p99 {row['p99']:7.1f} ms", flush=True)
         rss = rss_mb()
         print(f"{size:>8} resident memory after the queries: {rss:.0f} MB", flush=True)
+        results.append({"passages": size, "rss_mb": round(rss)})
+        if not recall:
+            return results
         facets = kb.facet_index
         allowed = {label: facets.passages(facets.mask(kb.taxonomy.normalise_filters(filters))) if filters else None
                    for label, filters in FILTERS.items()}
@@ -126,7 +130,7 @@ def measure(home: Path, size: int, synthetic: int, claims: list[str], threads: i
                 got = kb.search(claim, mode="semantic", filters=filters, size=10, facets=False).hits
                 hits += len(exact & set(kb.store.passage_ids_of([h.id for h in got])))
             recall = hits / (10 * len(checked))
-            results.append({"passages": size, "filter": label, "recall@10_vs_exact": recall, "rss_mb": round(rss)})
+            results.append({"passages": size, "filter": label, "recall@10_vs_exact": recall})
             print(f"{size:>8} {label:<16} semantic recall@10 against exact search: {recall:.3f}", flush=True)
     return results
 
@@ -136,17 +140,20 @@ def main() -> None:
     parser.add_argument("--source", type=Path, required=True, help="a knowledge base built with the real model")
     parser.add_argument("--sizes", default="10000,100000")
     parser.add_argument("--queries", type=int, default=100)
-    parser.add_argument("--threads", type=int, default=1, help="POLICYKB_THREADS (1 is best on this 2-core box)")
+    parser.add_argument("--threads", type=int, default=0, help="POLICYKB_THREADS (0: the libraries' default)")
+    parser.add_argument("--repeat", type=int, default=3, help="measuring runs per size (medians are reported)")
     parser.add_argument("--workdir", type=Path, help="keep the built knowledge bases here (default: temporary)")
     parser.add_argument("--measure", type=Path, help=argparse.SUPPRESS)  # internal: query phase in its own process
     parser.add_argument("--size", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--synthetic", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--recall", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
 
     claims = [json.loads(line)["text"] for line in
               (ROOT.parent / "shared/data/beir-scifact/queries.jsonl").read_text().splitlines()[: args.queries]]
     if args.measure:
-        print("RESULTS " + json.dumps(measure(args.measure, args.size, args.synthetic, claims, args.threads)))
+        print("RESULTS " + json.dumps(measure(args.measure, args.size, args.synthetic, claims, args.threads,
+                                              recall=args.recall)))
         return
     results = []
     for size in (int(s) for s in args.sizes.split(",")):
@@ -156,15 +163,26 @@ def main() -> None:
             synthetic = max(0, size - real)
             print(f"{size:>8} built in {time.perf_counter() - started:.0f} s ({synthetic} synthetic passages)",
                   flush=True)
-            out = subprocess.run([sys.executable, __file__, "--source", str(args.source), "--measure",
-                                  str(Path(tmp) / "kb"), "--size", str(size), "--synthetic", str(synthetic),
-                                  "--queries", str(args.queries), "--threads", str(args.threads)],
-                                 capture_output=True, text=True, check=True)
-            for line in out.stdout.splitlines():
-                if line.startswith("RESULTS "):
-                    results += json.loads(line[8:])
-                else:
-                    print(line, flush=True)
+            for run in range(args.repeat):  # each run in a fresh process; recall is checked in the first
+                out = subprocess.run([sys.executable, __file__, "--source", str(args.source), "--measure",
+                                      str(Path(tmp) / "kb"), "--size", str(size), "--synthetic", str(synthetic),
+                                      "--queries", str(args.queries), "--threads", str(args.threads)]
+                                     + (["--recall"] if run == 0 else []), capture_output=True, text=True, check=True)
+                for line in out.stdout.splitlines():
+                    if line.startswith("RESULTS "):
+                        results += [dict(r, run=run) for r in json.loads(line[8:])]
+                    else:
+                        print(line, flush=True)
+    print(f"\nmedians over {args.repeat} run(s), ms:")
+    for size in sorted({r["passages"] for r in results}):
+        for label in FILTERS:
+            cells = []
+            for mode in ("keyword", "semantic", "hybrid"):
+                runs = [r for r in results if r["passages"] == size and r.get("filter") == label and r.get("mode") == mode]
+                cells.append(" / ".join(f"{statistics.median(r[p] for r in runs):.1f}" for p in ("p50", "p95", "p99")))
+            print(f"{size:>8} {label:<16} keyword {cells[0]:<20} semantic {cells[1]:<20} hybrid {cells[2]}")
+        rss = [r["rss_mb"] for r in results if r["passages"] == size and "rss_mb" in r]
+        print(f"{size:>8} resident memory (median): {statistics.median(rss):.0f} MB")
     print(json.dumps(results))
 
 

@@ -6,6 +6,7 @@ import itertools
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 
@@ -426,3 +427,22 @@ def test_convex_fusion_keeps_filters_and_pages(settings, corpus):
         assert pages[0].hits[0].id == "de-vouchers" and pages[0].hits[0].score == 1.0
         filtered = kb.search("cluster vouchers", filters={"territory": ["AT"]})
         assert [h.id for h in filtered.hits] == ["at-upper-austria"]
+
+
+class QueryRecorder(HashingEmbedder):
+    def __init__(self) -> None:
+        super().__init__()
+        self.queries: list[str] = []
+
+    def encode_query(self, text: str):
+        self.queries.append(text)
+        return super().encode_query(text)
+
+
+@pytest.mark.parametrize("cache, expected", [(2, ["a", "b", "c", "b", "a"]), (0, ["a", "b", "a", "c", "b", "a"])])
+def test_query_embeddings_are_remembered_least_recently_used_first(tmp_path, cache, expected):
+    embedder = QueryRecorder()
+    with KnowledgeBase(Settings(home=tmp_path / "kb", model="hashing", query_cache=cache), embedder=embedder) as kb:
+        vectors = [kb.embed_query(q) for q in ("a", "b", "a", "c", "b", "a")]
+    assert embedder.queries == expected  # with 2 remembered, "c" evicts "b" (used before "a"), then each other
+    assert np.array_equal(vectors[0], vectors[2]) and np.array_equal(vectors[0], vectors[5])

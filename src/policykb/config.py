@@ -37,6 +37,8 @@ class Settings(BaseSettings):
     ivf_nprobe: int = Field(32, ge=1, le=4096, description="IVF lists searched per query (recall against speed).")
     exact_filter_limit: int = Field(20_000, ge=0, description="With an approximate index, filters keeping at most "
                                     "this many passages are searched exactly over the stored vectors.")
+    query_cache: int = Field(1024, ge=0, description="Query embeddings remembered (0: none); repeating a "
+                             "query with other filters or another page then skips the model.")
     title_weight: float = Field(2.0, ge=0, description="BM25 weight of the title column relative to the text.")
     max_file_mb: float = Field(50.0, gt=0, description="Files larger than this are skipped at ingest.")
     # -- API ----------------------------------------------------------------------------------

@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import logging
 import threading
-from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator, TypeVar
+from typing import Any, Iterator
 
 import numpy as np
 
@@ -27,7 +26,6 @@ from .store import Store
 from .taxonomy import Taxonomy
 
 log = logging.getLogger("policykb")
-T = TypeVar("T")
 
 
 @dataclass
@@ -54,12 +52,10 @@ class KnowledgeBase:
         self._index_generation = -1
         self._facets: tuple[int, Any] | None = None  # (generation, FacetIndex)
         self._lock = threading.RLock()
-        self._pool: ThreadPoolExecutor | None = None
+        self._queries: dict[str, np.ndarray] = {}  # query text -> vector, least recently used first
+        self._layout: tuple[Any, ...] | None = None  # see flat_layout()
 
     def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True)
-            self._pool = None
         self.store.close()
 
     def __enter__(self) -> KnowledgeBase:
@@ -214,15 +210,32 @@ class KnowledgeBase:
         return Contributions(self)
 
     def embed_query(self, text: str) -> np.ndarray:
-        return self.embedder.encode_query(text)
-
-    def in_background(self, fn: Callable[..., T], *args: Any) -> Future[T]:
-        """Run `fn` on the knowledge base's helper thread (a search embeds its query there while
-        it reads the keyword index: on two cores that hides most of the keyword time)."""
+        """The query's vector; the last `POLICYKB_QUERY_CACHE` ones are remembered (a user who
+        clicks a filter or turns a page asks the same query again)."""
+        size = self.settings.query_cache
+        if not size:
+            return self.embedder.encode_query(text)
         with self._lock:
-            if self._pool is None:
-                self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="policykb")
-            return self._pool.submit(fn, *args)
+            vec = self._queries.pop(text, None)
+        if vec is None:
+            vec = self.embedder.encode_query(text)
+            vec.setflags(write=False)
+        with self._lock:
+            self._queries[text] = vec  # (re)inserted last: the dict's order is the use order
+            while len(self._queries) > size:
+                del self._queries[next(iter(self._queries))]
+        return vec
+
+    def flat_layout(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """For exact search over a flat index whose entries hold passage `ids`: which entries are
+        searchable (a mask) and their item rows in the facet index; cached until either changes."""
+        facets = self.facet_index
+        key = (id(facets), len(ids), int(ids.sum()))
+        with self._lock:
+            if self._layout is None or self._layout[0] != key:
+                rows = facets.rows_of_passages(ids)
+                self._layout = (key, (rows >= 0, rows), facets)  # (holding facets keeps its id unique)
+            return self._layout[1]
 
     # -- the operations -----------------------------------------------------------------------
 

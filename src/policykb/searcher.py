@@ -8,7 +8,6 @@ always inside the filters.
 
 from __future__ import annotations
 
-from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -30,7 +29,6 @@ class Searcher:
         self.store = kb.store
         self.settings = kb.settings
         self._qvec: np.ndarray | None = None
-        self._qfuture: Future[np.ndarray] | None = None
         self._sims: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # flat index: ids, rows, scores
         self.facets = kb.facet_index
         self._scored: dict[tuple[str, ...], tuple[np.ndarray, np.ndarray]] = {}  # terms -> BM25 of matches
@@ -64,7 +62,7 @@ class Searcher:
 
     def _query_vector(self, query: str) -> np.ndarray:
         if self._qvec is None:
-            self._qvec = self._qfuture.result() if self._qfuture is not None else self.kb.embed_query(query)
+            self._qvec = self.kb.embed_query(query)
         return self._qvec
 
     def _dense(self, query: str, scope: Scope, items: int) -> list[tuple[int, str, float]]:
@@ -96,8 +94,7 @@ class Searcher:
         (the result's, and each facet's for disjunctive counts) is a mask over them."""
         if self._sims is None:
             ids, scores = self.kb.index.similarities(self._query_vector(query))
-            rows = self.facets.rows_of_passages(ids)
-            searchable = rows >= 0
+            searchable, rows = self.kb.flat_layout(ids)
             self._sims = (ids[searchable], rows[searchable], scores[searchable])
         ids, rows, scores = self._sims
         if keep is not None:
@@ -154,8 +151,6 @@ class Searcher:
             hits = self._hits(ids, self.store.first_passages(ids), {}, query)
         else:
             depth = max(self.settings.candidates, page * size)
-            if match and mode == "hybrid":  # embed the query while the keyword index is read
-                self._qfuture = self.kb.in_background(self.kb.embed_query, query)
             kw = self._keyword(Scope(scope.filters, year_from, year_to, match=match), depth) if match else []
             dense = self._dense(query, scope, self.settings.candidates) if mode != "keyword" else []
             pool = _items(dense)[: self.settings.candidates]
