@@ -1,5 +1,7 @@
-"""Search over a knowledge base: keyword (FTS5 BM25), semantic (FAISS), hybrid (RRF), browse;
-disjunctive facet counts over the result set; similar items.
+"""Search over a knowledge base: keyword (BM25 over the postings), semantic (exact over a flat
+index, or FAISS IVF), hybrid (RRF), browse; disjunctive facet counts over the result set; similar
+items. Per query, the BM25 scores of every matching passage and (flat index) the similarity of
+every passage are computed once; each scope asked about (the result's, each facet's) is a mask.
 
 The result set of a query is what the counts and the total describe: every item matching a
 query term (keyword), the `candidates` items nearest in meaning (semantic), or both (hybrid),
@@ -8,11 +10,13 @@ always inside the filters.
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .errors import InvalidQuery
+from .index import matvec
 from .models import Hit, Passage, SearchResult
 from .search import MODES, convex, keyword_terms, rrf, snippet, term_hits
 from .store import Scope
@@ -109,7 +113,7 @@ class Searcher:
         ids, vectors = self.store.passage_vectors(self.kb.model, allowed.tolist())
         if not len(ids):
             return []
-        scores = vectors @ self._query_vector(query)
+        scores = matvec(vectors, self._query_vector(query))
         owners = self.facets.owners(ids.tolist())
         return [(int(ids[i]), owners[int(ids[i])], float(scores[i]))
                 for i in np.argsort(-scores, kind="stable") if int(ids[i]) in owners]
@@ -194,8 +198,10 @@ class Searcher:
         """
         shown = set(page_ids)
         kw_rows = [row for row in kw if row[1] in shown]
-        texts = self.store.passages_by_id([pid for pid, _, _ in kw_rows])
-        hits = {pid: term_hits(texts[pid][1].text, query) for pid, _, _ in kw_rows if pid in texts}
+        per_item = Counter(item for _, item, _ in kw_rows)
+        several = [pid for pid, item, _ in kw_rows if per_item[item] > 1]  # only there is there a choice
+        texts = self.store.passages_by_id(several)
+        hits = {pid: term_hits(texts[pid][1].text, query) for pid in several if pid in texts}
         kw_order = [pid for pid, _, _ in sorted(kw_rows, key=lambda r: -hits.get(r[0], 0))]  # stable
         dense_order = [pid for pid, item, _ in dense if item in shown]
         fused = rrf([kw_order, dense_order], self.settings.rrf_k)

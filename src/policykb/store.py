@@ -1,4 +1,5 @@
-"""`Store` owns the SQLite file: items, facets, passages, FTS5, the vector cache and the generation.
+"""`Store` owns the SQLite file: items, facets, passages, keyword postings, FTS5, the vector cache
+and the generation.
 
 Nobody else writes SQL. Filters always travel as bound parameters; facet names are checked
 against the taxonomy before they get here.
