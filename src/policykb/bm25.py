@@ -117,50 +117,51 @@ def term_counts(title: str, text: str) -> tuple[dict[str, tuple[int, int]], int]
 class Corpus:
     """What BM25 needs to know about the searchable passages, which sit at positions 0..n-1.
 
-    `position` maps a passage id to its position (-1: not searchable, e.g. deleted or unpublished);
-    `lengths` holds each position's length in tokens.
+    `position` maps a passage id to its position; every other id (deleted, unpublished, or newer
+    than this corpus) maps to n, a scratch slot, so that scoring needs no filtering pass. `norm`
+    holds each position's length normalisation, `k1 * (1 - b + b * length / avgdl)`.
     """
 
     position: np.ndarray
-    lengths: np.ndarray
+    norm: np.ndarray
 
     @classmethod
     def build(cls, passage_ids: np.ndarray, lengths: np.ndarray) -> Corpus:
-        top = int(passage_ids.max()) + 1 if len(passage_ids) else 0
-        position = np.full(top, -1, dtype=np.int64)
-        position[passage_ids] = np.arange(len(passage_ids))
-        return cls(position, np.asarray(lengths, dtype=np.float64))
+        n = len(passage_ids)
+        position = np.full(int(passage_ids.max(initial=-1)) + 2, n, dtype=np.int64)
+        position[passage_ids] = np.arange(n)
+        lengths = np.asarray(lengths, dtype=np.float64)
+        avgdl = float(lengths.mean()) if n else 1.0
+        norm = np.append(K1 * (1 - B + B * lengths / (avgdl or 1.0)), 1.0)
+        return cls(position, norm)
+
+    def __len__(self) -> int:
+        return len(self.norm) - 1
+
+    def _at(self, passage_ids: np.ndarray) -> np.ndarray:
+        return np.take(self.position, passage_ids, mode="clip")  # ids beyond the table: the scratch slot
 
     def positions(self, passage_ids: np.ndarray) -> np.ndarray:
-        ids = passage_ids.astype(np.int64)
-        inside = ids < len(self.position)
-        out = np.full(len(ids), -1, dtype=np.int64)
-        out[inside] = self.position[ids[inside]]
-        return out
+        """Position of each passage id; -1 where it is not searchable."""
+        at = self._at(np.asarray(passage_ids, dtype=np.int64))
+        at[at == len(self)] = -1
+        return at
 
     def scores(self, postings: Iterable[np.ndarray], title_weight: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
         """BM25 over the searchable passages: (positions of the passages matching any term, their
         scores), one `postings` array (dtype POSTING) per query term."""
-        n = len(self.lengths)
-        total = np.zeros(n, dtype=np.float64)
-        matched = np.zeros(n, dtype=bool)
-        if not n:
-            return np.zeros(0, dtype=np.int64), np.zeros(0)
-        avgdl = float(self.lengths.mean()) or 1.0
+        n = len(self)
+        total = np.zeros(n + 1, dtype=np.float64)
         for term in postings:
-            at = self.positions(term["passage"])
-            live = at >= 0
-            at, term = at[live], term[live]
-            hits = len(at)
+            at = self._at(term["passage"])
+            hits = len(at) - int(np.count_nonzero(at == n))
             if not hits:
                 continue
             idf = math.log((n - hits + 0.5) / (hits + 0.5))
             idf = idf if idf > 0 else 1e-6  # as FTS5: a term in most passages still counts a little
-            freq = title_weight * term["title"] + term["text"].astype(np.float64)
-            norm = K1 * (1 - B + B * self.lengths[at] / avgdl)
-            total[at] += idf * freq * (K1 + 1) / (freq + norm)
-            matched[at] = True
-        found = np.flatnonzero(matched)
+            freq = term["text"] + title_weight * term["title"]
+            total[at] += idf * (K1 + 1) * freq / (freq + self.norm[at])
+        found = np.flatnonzero(total[:n])  # every term adds more than 0
         return found, total[found]
 
 
