@@ -60,6 +60,14 @@ def build(source: Path, home: Path, size: int, seed: int = 7) -> int:
     return real
 
 
+def source_passages(source: Path) -> int:
+    from policykb.config import Settings
+    from policykb.kb import KnowledgeBase
+
+    with KnowledgeBase(Settings(home=source)) as src:
+        return src.store.stats()["passages"]
+
+
 def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
@@ -142,7 +150,8 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=100)
     parser.add_argument("--threads", type=int, default=0, help="POLICYKB_THREADS (0: the libraries' default)")
     parser.add_argument("--repeat", type=int, default=3, help="measuring runs per size (medians are reported)")
-    parser.add_argument("--workdir", type=Path, help="keep the built knowledge bases here (default: temporary)")
+    parser.add_argument("--workdir", type=Path, help="build the knowledge bases here (default: the system's temp)")
+    parser.add_argument("--keep", type=Path, help="build each size once into KEEP/kb-<size> and reuse it later")
     parser.add_argument("--measure", type=Path, help=argparse.SUPPRESS)  # internal: query phase in its own process
     parser.add_argument("--size", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--synthetic", type=int, default=0, help=argparse.SUPPRESS)
@@ -158,14 +167,19 @@ def main() -> None:
     results = []
     for size in (int(s) for s in args.sizes.split(",")):
         with tempfile.TemporaryDirectory(dir=args.workdir) as tmp:
+            home = (args.keep / f"kb-{size}") if args.keep else Path(tmp) / "kb"
             started = time.perf_counter()
-            real = build(args.source, Path(tmp) / "kb", size)
+            if (home / "manifest.json").exists():  # built by an earlier run with --keep
+                real = source_passages(args.source)
+                print(f"{size:>8} reusing {home}", flush=True)
+            else:
+                real = build(args.source, home, size)
+                print(f"{size:>8} built in {time.perf_counter() - started:.0f} s", flush=True)
             synthetic = max(0, size - real)
-            print(f"{size:>8} built in {time.perf_counter() - started:.0f} s ({synthetic} synthetic passages)",
-                  flush=True)
+            print(f"{size:>8} {synthetic} synthetic passages", flush=True)
             for run in range(args.repeat):  # each run in a fresh process; recall is checked in the first
                 out = subprocess.run([sys.executable, __file__, "--source", str(args.source), "--measure",
-                                      str(Path(tmp) / "kb"), "--size", str(size), "--synthetic", str(synthetic),
+                                      str(home), "--size", str(size), "--synthetic", str(synthetic),
                                       "--queries", str(args.queries), "--threads", str(args.threads)]
                                      + (["--recall"] if run == 0 else []), capture_output=True, text=True, check=True)
                 for line in out.stdout.splitlines():

@@ -33,10 +33,11 @@ class Settings(BaseSettings):
     hybrid_alpha: float = Field(0.5, ge=0, le=1, description="Weight of the dense score in convex fusion.")
     candidates: int = Field(100, ge=10, description="Items each retriever contributes before fusion.")
     ivf_threshold: int = Field(200_000, ge=1000, description="From this many passages on, the vector index is "
-                               "approximate (IVF, 8-bit) instead of exact; selective filters stay exact.")
+                               "approximate (IVF, 8-bit) instead of exact (recall@10 is in BENCHMARKS.md).")
     ivf_nprobe: int = Field(32, ge=1, le=4096, description="IVF lists searched per query (recall against speed).")
     exact_filter_limit: int = Field(20_000, ge=0, description="With an approximate index, filters keeping at most "
-                                    "this many passages are searched exactly over the stored vectors.")
+                                    "this many passages scan every IVF list rather than the nprobe nearest (their "
+                                    "few passages may sit anywhere); candidates are always re-scored exactly.")
     query_cache: int = Field(1024, ge=0, description="Query embeddings remembered (0: none); repeating a "
                              "query with other filters or another page then skips the model.")
     title_weight: float = Field(2.0, ge=0, description="BM25 weight of the title column relative to the text.")

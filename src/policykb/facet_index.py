@@ -27,6 +27,7 @@ class FacetIndex:
         self.start = np.array([r[1] if r[1] is not None else -np.inf for r in items], dtype=float)
         self.end = np.array([r[2] if r[2] is not None else np.inf for r in items], dtype=float)
         self.facets: dict[str, tuple[list[str], np.ndarray, np.ndarray]] = {}
+        self.single: dict[str, np.ndarray] = {}  # facet -> each item's value code (len(values): none)
         for name in facets:
             pairs = [(self.row[i], v) for i, v in store.facet_pairs(name) if i in self.row]
             values = sorted({v for _, v in pairs})
@@ -34,6 +35,10 @@ class FacetIndex:
             rows = np.fromiter((r for r, _ in pairs), dtype=np.int64, count=len(pairs))
             codes = np.fromiter((code[v] for _, v in pairs), dtype=np.int64, count=len(pairs))
             self.facets[name] = (values, rows, codes)
+            if len(np.unique(rows)) == len(rows):  # at most one value per item: count by item
+                item_codes = np.full(len(self.ids), len(values), dtype=np.int32)
+                item_codes[rows] = codes
+                self.single[name] = item_codes
         passages = store.published_passages()  # (passage id, item id, tokens), by passage id
         self.passage_ids = np.fromiter((p[0] for p in passages), dtype=np.int64, count=len(passages))
         self.passage_rows = np.fromiter((self.row[p[1]] for p in passages), dtype=np.int64, count=len(passages))
@@ -97,11 +102,18 @@ class FacetIndex:
             self._filter_cache[key] = passing
         return passing
 
-    def counts(self, name: str, keep: np.ndarray, limit: int) -> tuple[list[tuple[str, int]], bool]:
-        """Value counts of one facet over the kept items, biggest first (ties by value); truncated?"""
+    def counts(self, name: str, keep: np.ndarray, limit: int, kept: np.ndarray | None = None
+               ) -> tuple[list[tuple[str, int]], bool]:
+        """Value counts of one facet over the kept items, biggest first (ties by value); truncated?
+        `kept` (the row numbers of `keep`, if known) makes single-valued facets cheaper to count."""
         values, rows, codes = self.facets[name]
-        counted = np.bincount(codes[keep[rows]], minlength=len(values))
-        present = [(values[c], int(n)) for c, n in enumerate(counted) if n]
+        if not values:
+            return [], False
+        if name in self.single and kept is not None:
+            counted = np.bincount(self.single[name][kept], minlength=len(values) + 1)[: len(values)]
+        else:
+            counted = np.bincount(codes[keep[rows]], minlength=len(values))
+        present = [(values[c], int(n)) for c in np.flatnonzero(counted).tolist() for n in [counted[c]]]
         present.sort(key=lambda vn: (-vn[1], vn[0]))
         return present[:limit], len(present) > limit
 

@@ -99,8 +99,10 @@ class VectorIndex:
         with self.lock:
             return int(self.index.remove_ids(selector))
 
-    def search(self, query: np.ndarray, k: int, allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
-        """The top-`k` (id, similarity) pairs, only among `allowed` ids when given (exact for `flat`)."""
+    def search(self, query: np.ndarray, k: int, allowed: np.ndarray | None = None,
+               every_list: bool = False) -> list[tuple[int, float]]:
+        """The top-`k` (id, similarity) pairs, only among `allowed` ids when given (exact for `flat`;
+        for `ivf`, `every_list` scans all lists instead of the `nprobe` nearest)."""
         if len(self) == 0 or k <= 0 or (allowed is not None and len(allowed) == 0):
             return []
         k = min(k, len(self) if allowed is None else len(allowed))
@@ -112,12 +114,16 @@ class VectorIndex:
             bitmap = np.packbits(bits, bitorder="little")  # (kept alive until the search returns)
             selector = faiss.IDSelectorBitmap(len(bitmap), faiss.swig_ptr(bitmap))
         if self.approximate:
-            params = faiss.SearchParametersIVF(nprobe=self.nprobe)
+            params = faiss.SearchParametersIVF(nprobe=self.index.nlist if every_list else self.nprobe)
             if selector is not None:
                 params.sel = selector
         else:
             params = faiss.SearchParameters(sel=selector) if selector is not None else None
         with self.lock:
+            if self.approximate:
+                # One query gains nothing from FAISS's OpenMP threads, and their spinning after the
+                # search starves the model's threads on a small machine (a hybrid search took 4x).
+                faiss.omp_set_num_threads(1)
             scores, ids = self.index.search(q, k, params=params)
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i != -1]
 

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from .kb import KnowledgeBase
 
 MAX_PAGE_SIZE = 1000
+RERANK = 400  # approximate (IVF) candidates re-scored exactly per search
 
 
 class Searcher:
@@ -82,13 +83,13 @@ class Searcher:
             if len(allowed) == len(index):
                 allowed = None
         available = len(index) if allowed is None else len(allowed)
-        if allowed is not None and available <= self.settings.exact_filter_limit:
-            return self._exact(query, allowed, items)
-        k = min(available, items * 4)
+        # A selective filter scans every list (its few passages may sit anywhere); the 8-bit
+        # scores of the candidates are then replaced by exact ones from the stored vectors.
+        every_list = allowed is not None and available <= self.settings.exact_filter_limit
+        k = min(available, max(items * 4, RERANK))
         while True:
-            found = index.search(self._query_vector(query), k, allowed)
-            owners = self.facets.owners([pid for pid, _ in found])
-            out = [(pid, owners[pid], score) for pid, score in found if pid in owners]
+            found = index.search(self._query_vector(query), k, allowed, every_list=every_list)
+            out = self._rescored(query, [pid for pid, _ in found])
             if len({item for _, item, _ in out}) >= items or k >= available:
                 return out
             k = min(available, k * 4)
@@ -108,15 +109,15 @@ class Searcher:
         return [(pid, self.facets.ids[row], score) for pid, row, score in
                 zip(ids[top].tolist(), rows[top].tolist(), scores[top].tolist())]
 
-    def _exact(self, query: str, allowed: np.ndarray, items: int) -> list[tuple[int, str, float]]:
-        """Brute force over the stored float vectors of the allowed passages (selective filters)."""
-        ids, vectors = self.store.passage_vectors(self.kb.model, allowed.tolist())
+    def _rescored(self, query: str, passage_ids: list[int]) -> list[tuple[int, str, float]]:
+        """Exact similarities of approximate candidates, from their stored float vectors, best first."""
+        ids, vectors = self.store.passage_vectors(self.kb.model, passage_ids)
         if not len(ids):
             return []
         scores = matvec(vectors, self._query_vector(query))
         owners = self.facets.owners(ids.tolist())
-        return [(int(ids[i]), owners[int(ids[i])], float(scores[i]))
-                for i in np.argsort(-scores, kind="stable") if int(ids[i]) in owners]
+        order = np.lexsort((ids, -scores))
+        return [(int(ids[i]), owners[int(ids[i])], float(scores[i])) for i in order if int(ids[i]) in owners]
 
     def _keyword(self, scope: Scope, items: int) -> list[tuple[int, str, float]]:
         """(passage id, item id, BM25 score), best first, covering the `items` best items inside the
@@ -235,12 +236,18 @@ class Searcher:
         """
         taxonomy = self.kb.taxonomy
         out: dict[str, dict[str, Any]] = {}
+        keep = self._keep(scope)
+        kept = np.flatnonzero(keep)  # shared by every facet that has no filter of its own
         for name in taxonomy.names:
             facet_scope = scope.without(name)
             if name in scope.filters and pooled:
                 facet_scope.ids = _items(self._dense(query, facet_scope, self.settings.candidates))[
                     : self.settings.candidates]
-            counts, truncated = self.facets.counts(name, self._keep(facet_scope), facet_size)
+            if name in scope.filters:
+                facet_keep = self._keep(facet_scope)
+                counts, truncated = self.facets.counts(name, facet_keep, facet_size, np.flatnonzero(facet_keep))
+            else:
+                counts, truncated = self.facets.counts(name, keep, facet_size, kept)
             selected = scope.filters.get(name, [])
             values = [
                 {"value": v, "label": taxonomy.label(name, v), "count": n, "selected": v in selected}
