@@ -197,7 +197,7 @@ def create_app(settings: Settings | None = None, kb: KnowledgeBase | None = None
     @app.get("/health", response_model=HealthResponse, responses={503: {"model": HealthResponse}},
              summary="Store and index agree")
     def health(kb: KB) -> Any:
-        body = kb.check(sample=5)
+        body = kb.check(sample=1)
         return body if body["status"] == "ok" else JSONResponse(body, status_code=503)
 
     @app.get("/export", summary="Items of a search as CSV, JSON or JSONL", response_class=Response)
