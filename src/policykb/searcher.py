@@ -168,7 +168,8 @@ class Searcher:
             page_ids = ranked[offset: offset + size]
             best_passage = self._best_passages(page_ids, kw, dense, query)
             passages = self.store.passages_by_id(list(best_passage.values()))
-            hits = self._hits(page_ids, {i: passages[p][1] for i, p in best_passage.items()}, scores, query)
+            shown = {i: passages[p][1] for i, p in best_passage.items() if p in passages}  # (a write may race)
+            hits = self._hits(page_ids, shown, scores, query)
         pooled = bool(query) and mode != "keyword" and result_scope.ids is not None
         facets = self._facets(query, result_scope, facet_size, pooled) if with_facets else {}
         return SearchResult(query, mode, total, page, size, hits, facets)
@@ -216,6 +217,8 @@ class Searcher:
         items = self.store.get_items(ids)
         hits = []
         for item_id in ids:
+            if item_id not in items:  # deleted by a write since this search began
+                continue
             item, passage = items[item_id], passages.get(item_id)
             text = passage.text if passage else item.summary
             hits.append(Hit(
@@ -279,7 +282,7 @@ class Searcher:
         top = ranked[:k]
         best = self._best_passages(top, [], found, "")
         passages = self.store.passages_by_id(list(best.values()))
-        return self._hits(top, {i: passages[p][1] for i, p in best.items()}, scores, "")
+        return self._hits(top, {i: passages[p][1] for i, p in best.items() if p in passages}, scores, "")
 
 
 def _best(scores: np.ndarray, ties: np.ndarray, rows: np.ndarray, items: int) -> np.ndarray:
