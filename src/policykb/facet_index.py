@@ -61,13 +61,10 @@ class FacetIndex:
         rows = self.rows_of_passages(np.asarray(passage_ids, dtype=np.int64)).tolist()
         return {int(p): self.ids[r] for p, r in zip(passage_ids, rows) if r >= 0}
 
-    def base(self, ids: Iterable[str] = (), passage_ids: np.ndarray | None = None) -> np.ndarray:
-        """Items listed by id, or owning one of the passages."""
+    def base(self, ids: Iterable[str] = ()) -> np.ndarray:
+        """Items listed by id."""
         keep = np.zeros(len(self.ids), dtype=bool)
         keep[[self.row[i] for i in ids if i in self.row]] = True
-        if passage_ids is not None and len(passage_ids):
-            rows = self.rows_of_passages(passage_ids)
-            keep[rows[rows >= 0]] = True
         return keep
 
     def mask(self, filters: dict[str, list[str]], year_from: int | None = None, year_to: int | None = None,

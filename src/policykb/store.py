@@ -297,12 +297,6 @@ class Store(QueryMixin, PostingsMixin, ModerationMixin):
         )
         return {r[0]: Passage(text=r[4], page=r[2], seq=r[1], section=r[3]) for r in rows}
 
-    def passage_items(self, passage_ids: list[int]) -> dict[int, str]:
-        """`{passage id: item id}` (no text: cheap for thousands of ids)."""
-        rows = self.conn.execute("SELECT id, item_id FROM passages WHERE id IN (SELECT value FROM json_each(?))",
-                                 [json.dumps([int(i) for i in passage_ids])])
-        return dict(rows.fetchall())
-
     def passage_ids_of(self, item_ids: list[str]) -> list[int]:
         rows = self.conn.execute("SELECT id FROM passages WHERE item_id IN (SELECT value FROM json_each(?))",
                                  [json.dumps(item_ids)])
