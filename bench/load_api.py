@@ -22,6 +22,8 @@ from pathlib import Path
 
 import httpx
 
+from policykb.ui.client import ApiClient, ApiUnavailable
+
 ROOT = Path(__file__).resolve().parents[1]
 QUERIES = [
     {"q": "how do regions help cluster SMEs go international?"},
@@ -57,17 +59,11 @@ def main() -> None:
                               stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{args.port}"
     try:
-        started = time.perf_counter()
-        while True:
+        with ApiClient(base, timeout=2) as client:
             try:
-                if httpx.get(f"{base}/health", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.perf_counter() - started > 60:
-                sys.exit("the API did not start within 60 s")
-            time.sleep(0.2)
-        cold = time.perf_counter() - started
+                cold = client.wait_until_healthy(60, running=lambda: server.poll() is None, interval=0.2)
+            except ApiUnavailable as exc:
+                sys.exit(str(exc))
         httpx.get(f"{base}/search", params={"q": "warm up", "mode": "semantic"}, timeout=30)
 
         latencies: list[float] = []

@@ -5,7 +5,6 @@ from __future__ import annotations
 import socket
 import textwrap
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,6 +17,7 @@ from streamlit.testing.v1 import AppTest
 from policykb.api import create_app
 from policykb.config import Settings
 from policykb.kb import KnowledgeBase
+from policykb.ui.client import ApiClient, ApiUnavailable
 
 TOKEN = "tok"
 ALL_TITLES = ["Cluster internationalisation vouchers", "Cluster staff exchange scheme", "Going abroad guide",
@@ -42,16 +42,8 @@ def running_api(settings: Settings, corpus: Path) -> Iterator[str]:
     thread.start()
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{base}/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline or not thread.is_alive():
-                raise RuntimeError("the test API did not start")
-            time.sleep(0.05)
+        with ApiClient(base, timeout=2) as client:
+            client.wait_until_healthy(30, running=thread.is_alive)
         yield base
     finally:
         server.should_exit = True
@@ -308,3 +300,9 @@ def test_thin_entry_point_runs_the_package_app(api_url):
     at = AppTest.from_file(str(Path(__file__).resolve().parents[1] / "ui" / "app.py"), default_timeout=30).run()
     assert ok(at).title[0].value == "Search policy examples"
     assert textwrap.dedent(Path(__file__).resolve().parents[1].joinpath("ui", "app.py").read_text()).count("\n") < 8
+
+
+def test_waiting_for_an_api_that_never_answers_gives_up_with_a_clear_error():
+    with ApiClient(f"http://127.0.0.1:{free_port()}", timeout=0.2) as client:
+        with pytest.raises(ApiUnavailable, match="not healthy after"):
+            client.wait_until_healthy(0.3)

@@ -7,8 +7,9 @@ people see is exactly what the API serves.
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Callable, Literal
 from urllib.parse import quote
 
 import httpx
@@ -88,6 +89,12 @@ class ApiClient:
     def close(self) -> None:
         self._http.close()
 
+    def __enter__(self) -> ApiClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     # -- plumbing -------------------------------------------------------------------------------
 
     def _request(self, method: str, path: str, *, token: str | None = None, **kwargs: Any) -> httpx.Response:
@@ -108,6 +115,21 @@ class ApiClient:
         return self._request(method, path, **kwargs).json()
 
     # -- public endpoints -----------------------------------------------------------------------
+
+    def wait_until_healthy(self, timeout: float, running: Callable[[], bool] = lambda: True,
+                           interval: float = 0.05) -> float:
+        """Poll `/health` until the API answers "ok"; returns the seconds waited. Raises
+        `ApiUnavailable` after `timeout` seconds, or as soon as `running()` says the server stopped."""
+        started = time.monotonic()
+        while True:
+            try:
+                if self.health().get("status") == "ok":
+                    return time.monotonic() - started
+            except (ApiUnavailable, ApiError):
+                pass
+            if time.monotonic() - started > timeout or not running():
+                raise ApiUnavailable(self.base_url, f"not healthy after {time.monotonic() - started:.0f} s")
+            time.sleep(interval)
 
     def health(self) -> Json:
         """`GET /health` (a 503 "inconsistent" body is returned, not raised)."""

@@ -8,7 +8,7 @@ A URL the app did not write itself (a shared link, a new tab) wins over the sess
 from __future__ import annotations
 
 import hashlib
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import streamlit as st
@@ -32,12 +32,9 @@ def page_key(state: SearchState) -> str:
 
 
 @dataclass
-class SearchState:
-    q: str = ""
-    mode: str = "hybrid"
-    filters: dict[str, list[str]] = field(default_factory=dict)
-    year_from: int | None = None
-    year_to: int | None = None
+class SearchState(SearchQuery):
+    """A search query and the page shown."""
+
     page: int = 1
 
     def query(self) -> SearchQuery:
