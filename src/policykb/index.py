@@ -120,11 +120,15 @@ class VectorIndex:
         else:
             params = faiss.SearchParameters(sel=selector) if selector is not None else None
         with self.lock:
-            if self.approximate:
-                # One query gains nothing from FAISS's OpenMP threads, and their spinning after the
-                # search starves the model's threads on a small machine (a hybrid search took 4x).
-                faiss.omp_set_num_threads(1)
-            scores, ids = self.index.search(q, k, params=params)
+            # One query gains nothing from FAISS's OpenMP threads, and their spinning after the search
+            # starves the model's threads on a small machine (a hybrid search took 2x at 1M): one
+            # thread for the search only, so building an index keeps all of them.
+            threads = faiss.omp_get_max_threads()
+            faiss.omp_set_num_threads(1)
+            try:
+                scores, ids = self.index.search(q, k, params=params)
+            finally:
+                faiss.omp_set_num_threads(threads)
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i != -1]
 
     def similarities(self, query: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
