@@ -27,10 +27,13 @@ class PostingsMixin:
     conn: sqlite3.Connection
 
     def _reset_postings(self) -> None:
-        """Forget the buffered postings (after a rollback, or before the first transaction)."""
+        """Forget the buffered postings and the terms written (after a rollback, or at the start)."""
+        self._clear_buffer()
+        self._touched: set[str] = set()  # terms given a new segment in this transaction
+
+    def _clear_buffer(self) -> None:
         self._term_ids: dict[str, int] = {}
         self._pending = (array("I"), array("I"), array("H"), array("H"))  # term id, passage, title tf, text tf
-        self._touched: set[str] = set()  # terms given a new segment in this transaction
 
     def _create_postings_schema(self) -> None:
         """The postings table and the passages' token counts; filled from the passages when a
@@ -105,12 +108,10 @@ class PostingsMixin:
         ids, postings = ids[order], postings[order]
         starts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]]).tolist()
         ends = starts[1:] + [len(ids)]
-        touched = self._touched
-        self._term_ids, self._pending = {}, (array("I"), array("I"), array("H"), array("H"))
-        self._touched = touched
+        self._clear_buffer()
         rows = [(names[ids[a]], b - a, postings[a:b].tobytes()) for a, b in zip(starts, ends)]
         self.conn.executemany("INSERT INTO postings(term, size, data) VALUES (?, ?, ?)", rows)
-        touched.update(r[0] for r in rows)
+        self._touched.update(r[0] for r in rows)
 
     def _merge_segments(self, terms: list[str], batch: int = 500) -> None:
         """For each term, the newest segment absorbs the ones before it while each is at most twice
