@@ -37,7 +37,8 @@ class Searcher:
         self._sims: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # flat index: ids, rows, scores
         self.facets = kb.facet_index
         self._scored: dict[tuple[str, ...], tuple[np.ndarray, np.ndarray]] = {}  # terms -> BM25 of matches
-        self._bases: dict[tuple[Any, ...], np.ndarray] = {}
+        self._bases: dict[tuple[Any, ...], np.ndarray] = {}  # (terms, ids) -> items, before filters
+        self._kept: dict[tuple[Any, ...], np.ndarray] = {}  # see _keep
 
     def _bm25(self, match: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
         """(positions in the facet index's passages, BM25 scores) of the passages matching any term."""
@@ -48,7 +49,16 @@ class Searcher:
         return self._scored[match]
 
     def _keep(self, scope: Scope) -> np.ndarray:
-        """The items in a scope, as a mask over the facet index."""
+        """The items in a scope, as a mask over the facet index (asked again, the same mask: the
+        total and the facet counts often ask about one scope; callers only read it)."""
+        key = (scope.match, None if scope.ids is None else tuple(scope.ids), scope.year_from, scope.year_to,
+               tuple(sorted((name, tuple(values)) for name, values in scope.filters.items())))
+        if key not in self._kept:
+            self._kept[key] = self._mask(scope)
+            self._kept[key].setflags(write=False)
+        return self._kept[key]
+
+    def _mask(self, scope: Scope) -> np.ndarray:
         base = None
         if scope.match is not None or scope.ids is not None:
             key = (scope.match, tuple(scope.ids or ()))
