@@ -125,3 +125,11 @@ def minilm():
     from policykb.embed import load_embedder
 
     return load_embedder("all-MiniLM-L6-v2")
+
+
+@pytest.fixture(scope="session")
+def real_sample(tmp_path_factory, minilm):
+    """The shipped sample corpus built once with the real model; read-only for the tests using it."""
+    with KnowledgeBase(Settings(home=tmp_path_factory.mktemp("sample") / "kb"), embedder=minilm) as kb:
+        assert kb.ingest([ROOT / "ingest"]).skipped == []
+        yield kb

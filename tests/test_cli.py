@@ -78,7 +78,7 @@ def test_show_similar_facets_stats_taxonomy_export(run, corpus):
     assert (stats["items"], stats["by_kind"]) == (5, {"example": 4, "guide": 1})
     assert "vouchers" in run("taxonomy", "support").output
     csv_out = run("export", "--format", "csv", "--territory", "AT").output
-    assert csv_out.splitlines()[1].startswith("at-upper-austria,example,Upper Austria cluster programme")
+    assert csv_out.splitlines()[1].startswith("1,,at-upper-austria,example,Upper Austria cluster programme")
 
 
 @pytest.mark.parametrize(

@@ -50,7 +50,7 @@ def test_flat_index_round_trip(tmp_path):
 
 def test_large_knowledge_base_switches_to_ivf_and_stays_exact_under_selective_filters(tmp_path):
     settings = Settings(home=tmp_path / "kb", model="hashing", ivf_threshold=1000, ivf_nprobe=64,
-                        exact_filter_limit=800)
+                        exact_filter_limit=800, min_similarity=-1)  # every item relevant: ranking alone is tested
     with KnowledgeBase(settings) as kb:
         kb.ingest([random_records(tmp_path / "r.jsonl", 1500)])
         assert kb.index.kind == "ivf" and len(kb.index) == 1500

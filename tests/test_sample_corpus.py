@@ -46,14 +46,6 @@ def test_the_pdf_case_study_has_pages(sample):
     assert record["pages"] >= 4 and {p["page"] for p in record["passages"]} >= {1, 2, 3, 4}
 
 
-@pytest.fixture(scope="module")
-def real_sample(tmp_path_factory, minilm):
-    """Read-only for the tests that use it: built once with the real model."""
-    with KnowledgeBase(Settings(home=tmp_path_factory.mktemp("sample") / "kb"), embedder=minilm) as kb:
-        assert kb.ingest([CORPUS]).skipped == []
-        yield kb
-
-
 @pytest.mark.integration
 @pytest.mark.parametrize(
     "query, filters, expected",

@@ -3,9 +3,10 @@ import pytest
 from policykb.search import convex, fts_query, rrf, snippet, terms
 
 
-def test_terms_drop_stop_words_but_keep_all_stop_word_queries():
+def test_terms_drop_stop_words_and_question_words():
     assert terms("How do regions fund the clusters?") == ["regions", "fund", "clusters"]
-    assert terms("the and") == ["the", "and"]
+    assert terms("the and") == []
+    assert terms("What is it? How does it work?") == ["work"]
 
 
 @pytest.mark.parametrize(

@@ -130,7 +130,7 @@ def test_shared_link_restores_query_mode_and_filters(api_url):
 
 def test_no_results_suggests_the_filter_to_remove(api_url):
     at = ok(open_page("search", territory="DE", challenge="green"))
-    assert "No results" in at.info[0].value
+    assert "No items" in at.info[0].value
     suggestions = [b.label for b in at.button if b.key.startswith("suggest-")]
     assert suggestions == ["Remove Territory: Germany → 2 results",
                            "Remove Strategic challenge: Green transition → 1 result"]
@@ -174,8 +174,15 @@ def test_item_page_shows_record_facets_passages_and_similar(api_url):
         assert row in table
     assert [b.proto.url for b in at.link_button] == ["https://example.org/de-vouchers"]
     assert any(s.value == "Passages (1)" for s in at.subheader)
-    similar = titles(at)
-    assert len(similar) == 4 and "Cluster internationalisation vouchers" not in similar
+    assert titles(at) == ["Cluster staff exchange scheme", "Going abroad guide"]  # only those over the floor
+
+
+def test_no_close_match_says_so_and_sets_the_nearest_items_apart(api_url):
+    at = ok(open_page("search", q="zebra quagga", mode="semantic"))
+    assert at.info[0].value.startswith("**No close match** for “zebra quagga”")
+    assert "No item contains “zebra”, “quagga”" in " ".join(m.value for m in at.markdown)
+    assert any(m.value.startswith("**Nearest items — not matches.**") for m in at.markdown)
+    assert len(titles(at)) == 3 and not [b for b in at.get("download_button")]  # nothing to download
 
 
 def test_item_page_for_an_unknown_id(api_url):

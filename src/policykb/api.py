@@ -42,6 +42,9 @@ class SearchResponse(BaseModel):
     size: int
     hits: list[Hit]
     facets: dict[str, FacetModel]
+    nearest: list[Hit] = []
+    absent_terms: list[str] = []
+    total_without_filters: int | None = None
 
 
 class HealthResponse(BaseModel):
@@ -170,9 +173,8 @@ def create_app(settings: Settings | None = None, kb: KnowledgeBase | None = None
     @app.get("/items/{item_id}/file", summary="The original document (PDF, Markdown, ...)",
              response_class=FileResponse)
     def item_file(kb: KB, item_id: str) -> FileResponse:
-        source = kb.get(item_id)["source"]
-        path = Path(source)
-        if not source or path.suffix.lower() not in {".pdf", ".md", ".txt", ".html", ".htm", ".markdown"} \
+        path = kb.document_path(item_id)
+        if path is None or path.suffix.lower() not in {".pdf", ".md", ".txt", ".html", ".htm", ".markdown"} \
                 or not path.is_file():
             raise NotFound(f"item {item_id!r} has no original document file", {"id": item_id})
         media = {".pdf": "application/pdf", ".html": "text/html", ".htm": "text/html"}.get(

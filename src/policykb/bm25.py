@@ -164,6 +164,30 @@ class Corpus:
         found = np.flatnonzero(total[:n])  # every term adds more than 0
         return found, total[found]
 
+    def weight(self, hits: int) -> float:
+        """How informative a term found in `hits` searchable passages is: Lucene's BM25 idf,
+        `ln(1 + (n - hits + 0.5) / (hits + 0.5))`, always positive, small for a term in most
+        passages and largest for a term found nowhere."""
+        n = len(self)
+        return math.log(1 + (n - hits + 0.5) / (hits + 0.5))
+
+    def coverage(self, postings: Iterable[np.ndarray | None]) -> tuple[np.ndarray, np.ndarray]:
+        """Per position, the share of the query's informative weight its passage holds (the
+        weights of the distinct query terms it contains over the weights of all of them; a term
+        found nowhere, `None` or empty, still counts in the whole), and how many of the terms it
+        holds. Index n is the scratch slot."""
+        n = len(self)
+        held = np.zeros(n + 1, dtype=np.float64)
+        count = np.zeros(n + 1, dtype=np.int32)
+        whole = 0.0
+        for term in postings:
+            at = self._at(term["passage"]) if term is not None and len(term) else np.zeros(0, dtype=np.int64)
+            w = self.weight(len(at) - int(np.count_nonzero(at == n)))
+            whole += w
+            held[at] += w
+            count[at] += 1
+        return (held / whole if whole else held), count
+
 
 def merge(parts: list[np.ndarray], alive: np.ndarray | None = None) -> np.ndarray:
     """One postings array from several, sorted by passage, keeping only the passages whose id is

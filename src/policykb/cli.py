@@ -15,7 +15,8 @@ from pydantic import ValidationError
 from .config import Settings
 from .errors import PolicyKBError
 from .export import write_records
-from .cli_common import LazyKB, handle_errors, pass_kb, print_facets, print_hit, print_json
+from .cli_common import LazyKB, handle_errors, pass_kb, print_facets, print_hit, print_json, print_no_match
+from .cli_eval import evaluate
 from .cli_moderation import moderate
 from .kb import KnowledgeBase
 from .search import MODES
@@ -140,6 +141,8 @@ def search(lazy: LazyKB, query: str, mode: str, size: int, page: int, show_facet
     click.echo(f"{result.total} result(s) {label}({mode}), page {page}")
     for rank, hit in enumerate(result.hits, (page - 1) * size + 1):
         print_hit(rank, hit.to_dict())
+    if query and not result.total:
+        print_no_match(result.to_dict())
     if show_facets:
         print_facets(result.facets)
 
@@ -312,48 +315,6 @@ def export(lazy: LazyKB, fmt: str, output: io.TextIOBase, query: str, mode: str,
     write_records(records, fmt, output)
 
 
-@cli.command(name="eval")
-@click.argument("beir_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
-@click.option("--mode", type=click.Choice([*MODES, "all"]), default="all", show_default=True)
-@click.option("--split", default="test", show_default=True, help="Which qrels/<split>.tsv to use.")
-@click.option("--limit", type=click.IntRange(1), help="Only the first N judged queries (a quick look).")
-@click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
-@click.pass_context
-@handle_errors
-def evaluate(ctx: click.Context, beir_dir: Path, mode: str, split: str, limit: int | None, as_json: bool) -> None:
-    """Measure search quality on a BEIR data set: nDCG@10, recall@100, MRR@10 per mode.
-
-    Ingests the corpus into a temporary knowledge base, unless --home (or POLICYKB_HOME) names one.
-
-    \b
-    Example:
-      policykb eval ../shared/data/beir-scifact --mode all
-    """
-    import tempfile
-
-    from .evaluation import evaluate as run_eval
-
-    lazy: LazyKB = ctx.obj
-    modes = list(MODES) if mode == "all" else [mode]
-    with tempfile.TemporaryDirectory(prefix="policykb-eval-") as tmp:
-        settings = lazy.settings
-        if ctx.parent is None or ctx.parent.params.get("home") is None:
-            settings = settings.model_copy(update={"home": Path(tmp) / "kb"})
-        with KnowledgeBase(settings) as kb:
-            report = kb.ingest([beir_dir], fmt="beir", progress=True)
-            if not as_json:
-                click.echo(f"corpus: {len(report.added) + len(report.updated) + len(report.unchanged)} documents, "
-                           f"{kb.stats()['passages']} passages ({report.embedded} embedded now)")
-            results = run_eval(kb, beir_dir, modes, split, limit)
-    if as_json:
-        print_json(results)
-        return
-    click.echo(f"{'mode':<10}{'nDCG@10':>10}{'recall@100':>12}{'MRR@10':>10}{'queries':>9}{'seconds':>9}")
-    for name, r in results.items():
-        click.echo(f"{name:<10}{r['ndcg@10']:>10.4f}{r['recall@100']:>12.4f}{r['mrr@10']:>10.4f}"
-                   f"{r['queries']:>9}{r['seconds']:>9}")
-
-
 @cli.command()
 @pass_kb
 @handle_errors
@@ -418,6 +379,7 @@ def serve(lazy: LazyKB, host: str, port: int, workers: int) -> None:
 
 
 cli.add_command(moderate)
+cli.add_command(evaluate)
 
 
 def main() -> None:

@@ -74,6 +74,20 @@ def print_hit(rank: int, hit: dict[str, Any]) -> None:
     click.echo("    " + marked(hit["snippet"]))
 
 
+def print_no_match(result: dict[str, Any]) -> None:
+    """What to try when nothing is relevant: misspelt words, filters, and the nearest items,
+    which are listed as what they are (not matches)."""
+    click.echo("No close match.")
+    if result.get("absent_terms"):
+        click.echo("No item contains: " + ", ".join(result["absent_terms"]) + " (check the spelling).")
+    if result.get("total_without_filters"):
+        click.echo(f"{result['total_without_filters']} match(es) without the filters.")
+    if result.get("nearest"):
+        click.echo("Nearest items (not matches):")
+        for hit in result["nearest"]:
+            click.echo(f"  - {hit['title']}  id={hit['id']}  (score {hit['score']:.4f})")
+
+
 def display_path(source: str) -> str:
     try:
         return str(Path(source).relative_to(Path.cwd()))

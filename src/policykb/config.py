@@ -27,11 +27,23 @@ class Settings(BaseSettings):
     batch_size: int = Field(32, ge=1, le=1024, description="Embedding batch size.")
     threads: int = Field(0, ge=0, description="CPU threads for the model and FAISS (0 = library default).")
     fusion: Literal["rrf", "convex"] = Field(
-        "rrf", description="How hybrid search fuses keyword and dense rankings: reciprocal rank fusion, or a "
-        "convex combination of min-max normalised scores (see BENCHMARKS.md).")
+        "convex", description="How hybrid search ranks its result set: a convex combination of min-max normalised "
+        "keyword and dense scores, or reciprocal rank fusion (see BENCHMARKS.md).")
     rrf_k: int = Field(60, ge=1, description="Reciprocal-rank-fusion constant.")
     hybrid_alpha: float = Field(0.5, ge=0, le=1, description="Weight of the dense score in convex fusion.")
     candidates: int = Field(100, ge=10, description="Items each retriever contributes before fusion.")
+    min_similarity: float | None = Field(
+        None, ge=-1, le=1, description="Semantic relevance floor: an item is a semantic match when its best passage's "
+        "cosine similarity with the query reaches this. Unset: the value calibrated for the model (relevance.py).")
+    similarity_margin: float | None = Field(
+        None, ge=0, le=2, description="Also require a semantic match to score within this much of the best passage "
+        "in the knowledge base (unset: the model's calibrated default; 2: no margin).")
+    keyword_share: float = Field(
+        0.4, gt=0, le=1, description="Keyword relevance: a passage matches when it holds this share of the query's "
+        "informative (IDF-weighted) terms (and two of its terms, if it has two).")
+    keyword_support: float | None = Field(
+        None, ge=-1, le=1, description="Hybrid mode: a keyword match counts when its passage's similarity with the "
+        "query reaches this (the model does not find it unrelated). Unset: the model's calibrated value; -1: always.")
     ivf_threshold: int = Field(200_000, ge=1000, description="From this many passages on, the vector index is "
                                "approximate (IVF, 8-bit) instead of exact (recall@10 is in BENCHMARKS.md).")
     ivf_nprobe: int = Field(32, ge=1, le=4096, description="IVF lists searched per query (recall against speed).")

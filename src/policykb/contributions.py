@@ -69,12 +69,8 @@ class Contributions:
     def _neighbours(self, text: str) -> list[tuple[str, float]]:
         """The most similar published items (id, cosine of their best passage)."""
         from .searcher import Searcher
-        from .store import Scope
 
-        best: dict[str, float] = {}
-        for _, item_id, score in Searcher(self.kb)._dense(text, Scope(), NEIGHBOURS):
-            best.setdefault(item_id, score)
-        return list(best.items())[:NEIGHBOURS]
+        return Searcher(self.kb).neighbours(text, NEIGHBOURS)
 
     def _suggest(self, record: dict[str, Any], neighbours: list[tuple[str, float]],
                  items: dict[str, Item]) -> dict[str, list[dict[str, Any]]]:

@@ -1,4 +1,6 @@
-"""Measured search quality on a BEIR data set: nDCG@10, recall@100 and MRR@10 per search mode."""
+"""Measured search quality on a BEIR data set: nDCG@10, recall@100 and MRR@10 per search mode,
+and the result sets' size and recall (share of the judged-relevant documents inside the set) per
+mode and over a curve of cut-offs (how a model's similarity floor is calibrated)."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import PolicyKBError
 from .ingest.importers import beir_item_id
+from .relevance import Cutoff
 
 if TYPE_CHECKING:
     from .kb import KnowledgeBase
@@ -55,27 +58,76 @@ def load_beir(directory: Path, split: str = "test") -> tuple[dict[str, str], dic
     return queries, qrels
 
 
-def evaluate(kb: KnowledgeBase, directory: Path, modes: list[str], split: str = "test",
-             limit: int | None = None) -> dict[str, dict[str, Any]]:
-    """Run every judged query in every mode; the knowledge base must hold the data set's corpus."""
+def _judged(directory: Path, split: str, limit: int | None
+            ) -> tuple[dict[str, str], dict[str, dict[str, int]], dict[str, str]]:
+    """Judged queries, qrels, and item id -> corpus id (the importer makes corpus ids safe as ids)."""
     queries, qrels = load_beir(directory, split)
     if limit:
         queries = dict(list(queries.items())[:limit])
-    # Item ids are the corpus ids, made safe for ids by the importer: map them back.
     corpus = (Path(directory) / "corpus.jsonl").read_text(encoding="utf-8")
     original = {beir_item_id(str(json.loads(line)["_id"])): str(json.loads(line)["_id"])
                 for line in corpus.splitlines() if line.strip()}
+    return queries, qrels, original
+
+
+def evaluate(kb: KnowledgeBase, directory: Path, modes: list[str], split: str = "test",
+             limit: int | None = None) -> dict[str, dict[str, Any]]:
+    """Run every judged query in every mode; the knowledge base must hold the data set's corpus.
+    Also reports each mode's result sets: median and 90th-percentile size, and set recall."""
+    queries, qrels, original = _judged(directory, split, limit)
     results: dict[str, dict[str, Any]] = {}
     for mode in modes:
         started = time.perf_counter()
         totals = {"ndcg@10": 0.0, "recall@100": 0.0, "mrr@10": 0.0}
+        sizes: list[int] = []
         for qid, text in queries.items():
-            hits = kb.search(text, mode=mode, size=100, facets=False).hits
-            ranked = [original.get(h.id, h.id) for h in hits]
+            result = kb.search(text, mode=mode, size=100, facets=False)
+            ranked = [original.get(h.id, h.id) for h in result.hits]
             totals["ndcg@10"] += ndcg_at_k(ranked, qrels[qid])
             totals["recall@100"] += recall_at_k(ranked, qrels[qid])
             totals["mrr@10"] += mrr_at_k(ranked, qrels[qid])
+            sizes.append(result.total)
         n = max(1, len(queries))
         results[mode] = {**{k: round(v / n, 4) for k, v in totals.items()}, "queries": len(queries),
                          "seconds": round(time.perf_counter() - started, 1)}
+        results[mode].update(set_figures(kb, queries, qrels, mode, None))
     return results
+
+
+def set_figures(kb: KnowledgeBase, queries: dict[str, str], qrels: dict[str, dict[str, int]], mode: str,
+                cut: Cutoff | None) -> dict[str, float]:
+    """Result-set size (median, 90th percentile, and the median as a share of the corpus) and set
+    recall (judged-relevant documents inside the set, over all of them) under a cut-off (None: the
+    knowledge base's own)."""
+    from .searcher import Searcher
+
+    searcher = Searcher(kb, cut)
+    rows = searcher.facets.row
+    sizes, inside, judged = [], 0, 0
+    for qid, text in queries.items():
+        relevant = Searcher(kb, searcher.cutoff).relevant(text, mode)
+        sizes.append(int(relevant.sum()))
+        wanted = [rows[i] for doc, grade in qrels[qid].items() if grade > 0 for i in [beir_item_id(doc)] if i in rows]
+        inside += int(relevant[wanted].sum())
+        judged += len(wanted)
+    sizes.sort()
+    median = sizes[len(sizes) // 2] if sizes else 0
+    return {"set_median": median, "set_p90": sizes[int(0.9 * (len(sizes) - 1))] if sizes else 0,
+            "set_median_share": round(median / max(1, len(rows)), 4),
+            "set_recall": round(inside / judged, 4) if judged else 0.0}
+
+
+def cutoff_curve(kb: KnowledgeBase, directory: Path, modes: list[str], floors: list[float],
+                 shares: list[float], margin: float | None, split: str = "test",
+                 limit: int | None = None) -> list[dict[str, Any]]:
+    """Set size and set recall per mode over a grid of similarity floors and keyword shares: the
+    data a model's default floor is chosen from (BENCHMARKS.md)."""
+    queries, qrels, _ = _judged(directory, split, limit)
+    out = []
+    for mode in modes:
+        for floor in floors if mode != "keyword" else [floors[0]]:
+            for share in shares if mode != "semantic" else [shares[0]]:
+                figures = set_figures(kb, queries, qrels, mode, Cutoff(floor, margin, share))
+                out.append({"mode": mode, "floor": floor if mode != "keyword" else None, "margin": margin,
+                            "keyword_share": share if mode != "semantic" else None, **figures})
+    return out

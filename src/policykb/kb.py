@@ -21,7 +21,7 @@ from .config import Settings
 from .embed import Embedder, load_embedder, model_key
 from .errors import IndexMismatch, NotFound
 from .index import MANIFEST, VectorIndex, load_index, read_manifest
-from .models import SearchResult
+from .models import SearchResult, public_source
 from .store import Store
 from .taxonomy import Taxonomy
 
@@ -266,7 +266,7 @@ class KnowledgeBase:
         status = self.store.item_status(item_id)
         if item is None or (status != "published" and not include_unpublished):
             raise NotFound(f"no item with id {item_id!r}", {"id": item_id})
-        record = item_record(item, self.taxonomy)
+        record = item_record(item, self.taxonomy, self.home)
         record["status"] = status
         record["passages"] = [
             {"id": pid, "seq": p.seq, "page": p.page, "section": p.section, "text": p.text}
@@ -279,20 +279,30 @@ class KnowledgeBase:
 
     def export(self, query: str = "", *, mode: str = "hybrid", filters: dict[str, Any] | None = None,
                year_from: int | None = None, year_to: int | None = None) -> list[dict[str, Any]]:
-        """Every item in scope of a search, as records (the same fields the record loaders read)."""
+        """Every item of a search's result set, in rank order, as records (the fields the record
+        loaders read, which ignore the rest) with `rank`, `score` (none when browsing) and each
+        facet's labels beside its ids."""
         from .searcher import MAX_PAGE_SIZE
 
-        ids: list[str] = []
+        ranked: list[tuple[str, float | None]] = []
         page = 1
         while True:
             result = self.search(query, mode=mode, filters=filters, year_from=year_from, year_to=year_to,
                                  page=page, size=MAX_PAGE_SIZE, facets=False)
-            ids += [h.id for h in result.hits]
-            if len(result.hits) < MAX_PAGE_SIZE or len(ids) >= result.total:
+            ranked += [(h.id, h.score if query.strip() else None) for h in result.hits]
+            if len(result.hits) < MAX_PAGE_SIZE or len(ranked) >= result.total:
                 break
             page += 1
-        items = self.store.get_items(ids)
-        return [item_record(items[i], self.taxonomy) for i in ids]
+        items = self.store.get_items([i for i, _ in ranked])
+        return [{"rank": rank, "score": score, **item_record(items[i], self.taxonomy, self.home, labels=True)}
+                for rank, (i, score) in enumerate(((i, s) for i, s in ranked if i in items), 1)]
+
+    def document_path(self, item_id: str) -> Path | None:
+        """The original document file of a published item, if it has one on this machine."""
+        self.get(item_id)  # raises NotFound for unknown and unpublished items
+        source = self.store.item_sources([item_id])[item_id][1]
+        path = Path(source) if source and not source.startswith("contribution") else None
+        return path if path is not None and path.is_file() else None
 
     def stats(self) -> dict[str, Any]:
         stats = self.store.stats()
@@ -320,17 +330,24 @@ class KnowledgeBase:
         return self.search("", size=1, facet_size=facet_size).facets
 
 
-def item_record(item, taxonomy: Taxonomy) -> dict[str, Any]:
-    """An item as a flat record keyed like the input files (`country`, `challenges`, ...)."""
+def item_record(item, taxonomy: Taxonomy, home: Path, labels: bool = False) -> dict[str, Any]:
+    """An item as a flat record keyed like the input files (`country`, `challenges`, ...); with
+    `labels`, each facet's labels follow its ids (`country_label`, ...). `source` is the public
+    form of where the item came from (never an absolute path on the server)."""
     record: dict[str, Any] = {"id": item.id, "kind": item.kind, "title": item.title, "summary": item.summary,
                               "description": item.description}
+    if labels:
+        record["kind_label"] = taxonomy.label("kind", item.kind)
     for name in taxonomy.names:
         if name == "kind":
             continue
         facet = taxonomy.facet(name)
         values = item.facets.get(name, [])
         record[facet.record_key] = values if facet.multi else (values[0] if values else None)
+        if labels:
+            names = [taxonomy.label(name, v) for v in values]
+            record[f"{facet.record_key}_label"] = names if facet.multi else (names[0] if names else None)
     record.update({"region": item.region, "organisation": item.organisation, "start_year": item.start_year,
-                   "end_year": item.end_year, "links": item.links, "url": item.url, "source": item.source,
-                   "pages": item.pages})
+                   "end_year": item.end_year, "links": item.links, "url": item.url,
+                   "source": public_source(item.source, home), "pages": item.pages})
     return record

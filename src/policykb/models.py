@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 KINDS = ("example", "guide", "case_study", "document")
@@ -145,6 +146,11 @@ class SearchResult:
     size: int
     hits: list[Hit]
     facets: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # When nothing is relevant (total 0): the nearest items, which are *not* matches; the query's
+    # words that no item contains; and the number of matches without the filters (if any were set).
+    nearest: list[Hit] = field(default_factory=list)
+    absent_terms: list[str] = field(default_factory=list)
+    total_without_filters: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -155,4 +161,26 @@ class SearchResult:
             "size": self.size,
             "hits": [h.to_dict() for h in self.hits],
             "facets": self.facets,
+            "nearest": [h.to_dict() for h in self.nearest],
+            "absent_terms": self.absent_terms,
+            "total_without_filters": self.total_without_filters,
         }
+
+
+def public_source(source: str, home: Path) -> str:
+    """Where an item came from, as a user may see it: the path as it was ingested when relative
+    (`ingest/examples/eu.yaml`), an uploaded document's file name, "contribution" for a record
+    contributed through the API; an absolute path becomes relative to the working directory, or
+    its last folder and file name."""
+    if not source or source.startswith("contribution"):
+        return "contribution" if source else ""
+    path = Path(source)
+    if not path.is_absolute():
+        return source
+    for root, keep_parent in ((Path(home).resolve() / "uploads", False), (Path.cwd(), True)):
+        try:
+            relative = path.relative_to(root)
+        except ValueError:
+            continue
+        return str(relative) if keep_parent else path.name
+    return str(Path(path.parent.name) / path.name)

@@ -21,15 +21,16 @@ STOPWORDS = frozenset(
     having he her here hers him his how i if in into is it its itself just me more most my no nor not of
     off on once only or other our ours out over own same she should so some such than that the their
     theirs them then there these they this those through to too under until up very was we were what
-    when where which while who whom why will with would you your yours other others""".split()
+    when where which while who whom whose why will with would you your yours other others also may might
+    must shall us via whether etc eg ie please tell show give find list""".split()
 )
 
 
 def terms(query: str) -> list[str]:
-    """Lower-cased query words without stop words (all words if every one is a stop word)."""
+    """Lower-cased query words without stop words and question words (none if every one is one:
+    "what is it" matches no passage by its words)."""
     words = [w.lower() for w in _TOKEN.findall(query)]
-    kept = [w for w in words if w not in STOPWORDS]
-    return list(dict.fromkeys(kept or words))
+    return list(dict.fromkeys(w for w in words if w not in STOPWORDS))
 
 
 def keyword_terms(query: str) -> tuple[str, ...] | None:

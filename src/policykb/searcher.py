@@ -3,9 +3,9 @@ index, or FAISS IVF), hybrid (RRF), browse; disjunctive facet counts over the re
 items. Per query, the BM25 scores of every matching passage and (flat index) the similarity of
 every passage are computed once; each scope asked about (the result's, each facet's) is a mask.
 
-The result set of a query is what the counts and the total describe: every item matching a
-query term (keyword), the `candidates` items nearest in meaning (semantic), or both (hybrid),
-always inside the filters.
+The result set of a query is what the counts, the total, paging and exports describe: the items
+relevant to it (`relevance.py`: a similarity floor, a keyword minimum-should-match, their union
+in hybrid mode), inside the filters. Ranking happens inside that set.
 """
 
 from __future__ import annotations
@@ -17,28 +17,65 @@ import numpy as np
 
 from .errors import InvalidQuery
 from .index import matvec
-from .models import Hit, Passage, SearchResult
-from .search import MODES, convex, keyword_terms, rrf, snippet, term_hits
-from .store import Scope
+from .models import Hit, Passage, SearchResult, public_source
+from .relevance import Cutoff, cutoff
+from .search import MODES, convex, keyword_terms, rrf, snippet, term_hits, terms
 
 if TYPE_CHECKING:
     from .kb import KnowledgeBase
 
 MAX_PAGE_SIZE = 1000
 RERANK = 400  # approximate (IVF) candidates re-scored exactly per search
+SQ8_SLACK = 0.02  # how far an 8-bit IVF score may fall below the exact one
+NEAREST = 3  # nearest items offered (as not matches) when nothing is relevant
 
 
 class Searcher:
-    def __init__(self, kb: KnowledgeBase) -> None:
+    """One search (or one similar-items request) over a knowledge base's current generation."""
+
+    def __init__(self, kb: KnowledgeBase, cut: Cutoff | None = None) -> None:
         self.kb = kb
+        self._cutoff = cut
         self.store = kb.store
         self.settings = kb.settings
+        self.facets = kb.facet_index
         self._qvec: np.ndarray | None = None
         self._sims: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # flat index: ids, rows, scores
-        self.facets = kb.facet_index
         self._scored: dict[tuple[str, ...], tuple[np.ndarray, np.ndarray]] = {}  # terms -> BM25 of matches
-        self._bases: dict[tuple[Any, ...], np.ndarray] = {}  # (terms, ids) -> items, before filters
-        self._kept: dict[tuple[Any, ...], np.ndarray] = {}  # see _keep
+        self._masks: dict[tuple[Any, ...], np.ndarray] = {}  # see _mask
+
+    @property
+    def cutoff(self) -> Cutoff:
+        if self._cutoff is None:
+            s = self.settings
+            self._cutoff = cutoff(self.kb.model, s.min_similarity, s.similarity_margin, s.keyword_share,
+                                  s.keyword_support)
+        return self._cutoff
+
+    def relevant(self, query: str, mode: str) -> np.ndarray:
+        """The items relevant to a query in a mode (a mask over the facet index's items, whatever
+        the filters)."""
+        match = keyword_terms(query) if mode != "semantic" else None
+        relevant = np.zeros(len(self.facets), dtype=bool)
+        if match:
+            relevant = self._keyword_set(match, query if mode == "hybrid" else None)
+        if mode != "keyword":
+            relevant |= self._semantic_set(query)
+        relevant.setflags(write=False)
+        return relevant
+
+    # -- masks over the facet index's items ----------------------------------------------------
+
+    def _mask(self, filters: dict[str, list[str]], year_from: int | None, year_to: int | None,
+              relevant: np.ndarray | None) -> np.ndarray:
+        """Items passing the filters and years, among the relevant ones if given (asked again, the
+        same read-only mask: the total and the facet counts often ask about one scope)."""
+        key = (tuple(sorted((name, tuple(values)) for name, values in filters.items())), year_from, year_to,
+               relevant is None)
+        if key not in self._masks:
+            self._masks[key] = self.facets.mask(filters, year_from, year_to, base=relevant)
+            self._masks[key].setflags(write=False)
+        return self._masks[key]
 
     def _bm25(self, match: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
         """(positions in the facet index's passages, BM25 scores) of the passages matching any term."""
@@ -48,50 +85,97 @@ class Searcher:
                                                             self.settings.title_weight)
         return self._scored[match]
 
-    def _keep(self, scope: Scope) -> np.ndarray:
-        """The items in a scope, as a mask over the facet index (asked again, the same mask: the
-        total and the facet counts often ask about one scope; callers only read it)."""
-        key = (scope.match, None if scope.ids is None else tuple(scope.ids), scope.year_from, scope.year_to,
-               tuple(sorted((name, tuple(values)) for name, values in scope.filters.items())))
-        if key not in self._kept:
-            self._kept[key] = self._mask(scope)
-            self._kept[key].setflags(write=False)
-        return self._kept[key]
+    def _keyword_set(self, match: tuple[str, ...], supported_by: str | None = None) -> np.ndarray:
+        """Items with a passage holding the keyword share of the query's informative weight and at
+        least two of its terms (if it has two).
+        `supported_by` (hybrid: the query): only passages the model does not find unrelated to it."""
+        distinct = list(dict.fromkeys(match))
+        found = self.store.postings(tuple(distinct))
+        corpus = self.facets.corpus
+        share, count = corpus.coverage([found.get(t) for t in distinct])
+        matching = np.flatnonzero((share[: len(corpus)] >= self.cutoff.required_share(len(distinct)) - 1e-9) & (
+            count[: len(corpus)] >= min(2, len(distinct))))
+        if supported_by is not None and self.cutoff.support > -1 and len(matching):
+            similarity = self._passage_similarities(supported_by, self.facets.passage_ids[matching])
+            matching = matching[similarity >= self.cutoff.support]
+        relevant = np.zeros(len(self.facets), dtype=bool)
+        relevant[self.facets.passage_rows[matching]] = True
+        return relevant
 
-    def _mask(self, scope: Scope) -> np.ndarray:
-        base = None
-        if scope.match is not None or scope.ids is not None:
-            key = (scope.match, tuple(scope.ids or ()))
-            if key not in self._bases:
-                base = self.facets.base(scope.ids or ())
-                if scope.match is not None:
-                    base[self.facets.passage_rows[self._bm25(scope.match)[0]]] = True
-                self._bases[key] = base
-            base = self._bases[key]
-        return self.facets.mask(scope.filters, scope.year_from, scope.year_to, base=base)
+    def _absent_words(self, query: str) -> list[str]:
+        """The query's words that no searchable passage contains (typing errors, or off-topic)."""
+        words = {w: set(keyword_terms(w) or ()) for w in terms(query)}
+        found = self.store.postings(tuple({t for stems in words.values() for t in stems}))
+        corpus = self.facets.corpus
+        present = {t for t, p in found.items() if (corpus.positions(p["passage"]) >= 0).any()}
+        return [w for w, stems in words.items() if stems and not stems & present]
 
-    def _count(self, scope: Scope) -> int:
-        return int(self._keep(scope).sum())
+    def _semantic_set(self, query: str) -> np.ndarray:
+        """Items whose best passage clears the similarity cut-off (over the whole knowledge base)."""
+        relevant = np.zeros(len(self.facets), dtype=bool)
+        if self.cutoff.floor <= -1:  # no cut-off: every item is relevant
+            relevant[:] = True
+            return relevant
+        index = self.kb.index
+        if not index.approximate:
+            _, rows, scores = self._similarities(query)
+            if len(scores):
+                relevant[rows[scores >= self.cutoff.similarity_cut(float(scores.max()))]] = True
+            return relevant
+        k = 256
+        while True:  # read deeper until the approximate scores fall below the cut (8-bit slack)
+            found = index.search(self._query_vector(query), k)
+            exact = self._rescored(query, [pid for pid, _ in found])
+            if not exact:
+                return relevant
+            cut = self.cutoff.similarity_cut(exact[0][2])
+            if len(found) < k or found[-1][1] < cut - SQ8_SLACK or k >= len(index):
+                break
+            k *= 4
+        relevant[[self.facets.row[item] for _, item, score in exact if score >= cut]] = True
+        return relevant
 
-    # -- retrievers ---------------------------------------------------------------------------
+    # -- retrievers (inside a mask of items) -------------------------------------------------------
 
     def _query_vector(self, query: str) -> np.ndarray:
         if self._qvec is None:
             self._qvec = self.kb.embed_query(query)
         return self._qvec
 
-    def _dense(self, query: str, scope: Scope, items: int) -> list[tuple[int, str, float]]:
-        """(passage id, item id, similarity), best first, covering at least the `items` nearest items in
-        scope (`query` is embedded once per Searcher; `similar` sets the vector directly)."""
+    def _similarities(self, query: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Flat index: every searchable passage's (id, item row, similarity), computed once."""
+        if self._sims is None:
+            ids, scores = self.kb.index.similarities(self._query_vector(query))
+            searchable, rows = self.kb.flat_layout(ids)
+            self._sims = (ids[searchable], rows[searchable], scores[searchable])
+        return self._sims
+
+    def _passage_similarities(self, query: str, passage_ids: np.ndarray) -> np.ndarray:
+        """The query's exact similarity with each of these searchable passages (from the flat
+        index's own storage, or from the stored vectors behind an approximate one)."""
+        if not self.kb.index.approximate:
+            ids, _, scores = self._similarities(query)
+            order = np.argsort(ids)
+            return scores[order[np.searchsorted(ids, passage_ids, sorter=order)]]
+        found, vectors = self.store.passage_vectors(self.kb.model, passage_ids.tolist())
+        by_id = dict(zip(found.tolist(), matvec(vectors, self._query_vector(query)).tolist()))
+        return np.array([by_id.get(int(p), -1.0) for p in passage_ids.tolist()])
+
+    def _dense(self, query: str, keep: np.ndarray | None, items: int) -> list[tuple[int, str, float]]:
+        """(passage id, item id, similarity), best first, covering at least the `items` nearest items
+        among `keep` (all if None); `query` is embedded once per Searcher, `similar` sets the vector."""
         index = self.kb.index
-        filtered = bool(scope.filters) or scope.year_from is not None or scope.year_to is not None
         if not index.approximate:
-            return self._flat(query, self._keep(scope) if filtered else None, items)
-        allowed = None
-        if filtered:
-            allowed = self.facets.passages(self._keep(scope))
-            if len(allowed) == len(index):
-                allowed = None
+            ids, rows, scores = self._similarities(query)
+            if keep is not None:
+                inside = keep[rows]
+                ids, rows, scores = ids[inside], rows[inside], scores[inside]
+            top = _best(scores, ids, rows, items)
+            return [(pid, self.facets.ids[row], score) for pid, row, score in
+                    zip(ids[top].tolist(), rows[top].tolist(), scores[top].tolist())]
+        allowed = None if keep is None else self.facets.passages(keep)
+        if allowed is not None and len(allowed) == len(index):
+            allowed = None
         available = len(index) if allowed is None else len(allowed)
         # A selective filter scans every list (its few passages may sit anywhere); the 8-bit
         # scores of the candidates are then replaced by exact ones from the stored vectors.
@@ -104,21 +188,6 @@ class Searcher:
                 return out
             k = min(available, k * 4)
 
-    def _flat(self, query: str, keep: np.ndarray | None, items: int) -> list[tuple[int, str, float]]:
-        """Exact dense search: every passage's similarity is computed once per query, and each scope
-        (the result's, and each facet's for disjunctive counts) is a mask over them."""
-        if self._sims is None:
-            ids, scores = self.kb.index.similarities(self._query_vector(query))
-            searchable, rows = self.kb.flat_layout(ids)
-            self._sims = (ids[searchable], rows[searchable], scores[searchable])
-        ids, rows, scores = self._sims
-        if keep is not None:
-            inside = keep[rows]
-            ids, rows, scores = ids[inside], rows[inside], scores[inside]
-        top = _best(scores, ids, rows, items)
-        return [(pid, self.facets.ids[row], score) for pid, row, score in
-                zip(ids[top].tolist(), rows[top].tolist(), scores[top].tolist())]
-
     def _rescored(self, query: str, passage_ids: list[int]) -> list[tuple[int, str, float]]:
         """Exact similarities of approximate candidates, from their stored float vectors, best first."""
         ids, vectors = self.store.passage_vectors(self.kb.model, passage_ids)
@@ -129,11 +198,10 @@ class Searcher:
         order = np.lexsort((ids, -scores))
         return [(int(ids[i]), owners[int(ids[i])], float(scores[i])) for i in order if int(ids[i]) in owners]
 
-    def _keyword(self, scope: Scope, items: int) -> list[tuple[int, str, float]]:
-        """(passage id, item id, BM25 score), best first, covering the `items` best items inside the
-        scope's filters (ties by passage id)."""
-        keep = self.facets.mask(scope.filters, scope.year_from, scope.year_to)
-        positions, scores = self._bm25(scope.match)
+    def _keyword(self, match: tuple[str, ...], keep: np.ndarray, items: int) -> list[tuple[int, str, float]]:
+        """(passage id, item id, BM25 score), best first, covering the `items` best items among
+        `keep` (ties by passage id)."""
+        positions, scores = self._bm25(match)
         rows = self.facets.passage_rows[positions]
         inside = keep[rows]
         positions, scores, rows = positions[inside], scores[inside], rows[inside]
@@ -141,6 +209,11 @@ class Searcher:
         pids = self.facets.passage_ids[positions[top]].tolist()
         return [(pid, self.facets.ids[row], score) for pid, row, score in
                 zip(pids, rows[top].tolist(), scores[top].tolist())]
+
+    def neighbours(self, text: str, items: int) -> list[tuple[str, float]]:
+        """The published items nearest to a text (id, similarity of its best passage), best first,
+        whatever the cut-off (contributions use it to suggest facets and spot duplicates)."""
+        return [(i, s) for i, s in _first_scores(self._dense(text, None, items)).items()][:items]
 
     # -- search -------------------------------------------------------------------------------
 
@@ -153,37 +226,56 @@ class Searcher:
             raise InvalidQuery(f"page must be >= 1 and size between 1 and {MAX_PAGE_SIZE}")
         if year_from is not None and year_to is not None and year_from > year_to:
             raise InvalidQuery(f"year_from {year_from} is after year_to {year_to}")
-        scope = Scope(self.kb.taxonomy.normalise_filters(filters), year_from, year_to)
+        filters = self.kb.taxonomy.normalise_filters(filters)
         query = query.strip()
-        match = keyword_terms(query) if mode != "semantic" else None
         offset = (page - 1) * size
-
-        if not query or (mode == "keyword" and match is None):
-            result_scope = scope if not query else Scope(scope.filters, year_from, year_to, ids=[])
-            keep = self._keep(result_scope)
-            total = int(keep.sum())
+        result = SearchResult(query, mode, 0, page, size, [])
+        relevant = None
+        if not query:
+            keep = self._mask(filters, year_from, year_to, None)
+            result.total = int(keep.sum())
             ids = self.facets.browse(keep, size, offset)
-            hits = self._hits(ids, self.store.first_passages(ids), {}, query)
+            result.hits = self._hits(ids, self.store.first_passages(ids), {}, query)
         else:
-            depth = max(self.settings.candidates, page * size)
-            kw = self._keyword(Scope(scope.filters, year_from, year_to, match=match), depth) if match else []
-            dense = self._dense(query, scope, self.settings.candidates) if mode != "keyword" else []
-            pool = _items(dense)[: self.settings.candidates]
-            in_pool = set(pool)
-            dense = [row for row in dense if row[1] in in_pool]  # the result set is exactly the pool
-            ranked, scores = self._rank(mode, kw, dense)
-            result_scope = Scope(scope.filters, year_from, year_to, match=match if mode != "semantic" else None,
-                                 ids=pool if mode != "keyword" else None)
-            total = self._count(result_scope) if mode != "semantic" else len(pool)
-            page_ids = ranked[offset: offset + size]
-            best_passage = self._best_passages(page_ids, kw, dense, query)
-            passages = self.store.passages_by_id(list(best_passage.values()))
-            shown = {i: passages[p][1] for i, p in best_passage.items() if p in passages}  # (a write may race)
-            hits = self._hits(page_ids, shown, scores, query)
-        pooled = bool(query) and mode != "keyword" and result_scope.ids is not None
-        facets = self._facets(query, result_scope, facet_size, pooled) if with_facets else {}
-        return SearchResult(query, mode, total, page, size, hits, facets)
+            match = keyword_terms(query) if mode != "semantic" else None
+            relevant = self.relevant(query, mode)
+            keep = self._mask(filters, year_from, year_to, relevant)
+            result.total = int(keep.sum())
+            if result.total:
+                depth = max(self.settings.candidates, offset + size)
+                kw = self._keyword(match, keep, depth) if match else []
+                dense = self._dense(query, keep, depth) if mode != "keyword" else []
+                ranked, scores = self._rank(mode, kw, dense)
+                result.hits = self._ranked_hits(ranked[offset: offset + size], kw, dense, scores, query)
+            else:
+                self._no_match(result, match, filters, year_from, year_to, relevant)
+        if with_facets:
+            result.facets = self._facets(filters, year_from, year_to, relevant, facet_size)
+        return result
 
+    def _no_match(self, result: SearchResult, match: tuple[str, ...] | None, filters: dict[str, list[str]], year_from: int | None, year_to: int | None,
+                  relevant: np.ndarray) -> None:
+        """Nothing relevant: the few nearest items (clearly not matches), the query's words that no
+        item contains, and how many matches the query has without its filters."""
+        base = self.facets.mask(filters, year_from, year_to)
+        if result.mode == "keyword":
+            rows = self._keyword(match, base, NEAREST) if match else []
+        else:
+            rows = self._dense(result.query, base, NEAREST)
+        ids = _items(rows)[:NEAREST]
+        scores = {i: round(s, 6) for i, s in _first_scores(rows).items()}
+        result.nearest = self._ranked_hits(ids, rows if result.mode == "keyword" else [],
+                                           rows if result.mode != "keyword" else [], scores, result.query)
+        result.absent_terms = self._absent_words(result.query)
+        if filters or year_from is not None or year_to is not None:
+            result.total_without_filters = int(relevant.sum())
+
+    def _ranked_hits(self, page_ids: list[str], kw: list[tuple[int, str, float]],
+                     dense: list[tuple[int, str, float]], scores: dict[str, float], query: str) -> list[Hit]:
+        best_passage = self._best_passages(page_ids, kw, dense, query)
+        passages = self.store.passages_by_id(list(best_passage.values()))
+        shown = {i: passages[p][1] for i, p in best_passage.items() if p in passages}  # (a write may race)
+        return self._hits(page_ids, shown, scores, query)
     def _rank(self, mode: str, kw: list[tuple[int, str, float]], dense: list[tuple[int, str, float]]
               ) -> tuple[list[str], dict[str, float]]:
         """Item ranking and item scores (an item scores by its best passage in each retriever)."""
@@ -233,7 +325,7 @@ class Searcher:
             text = passage.text if passage else item.summary
             hits.append(Hit(
                 id=item.id, kind=item.kind, title=item.title, score=scores.get(item_id, 0.0), passage=text,
-                page=passage.page if passage else None, snippet=snippet(text, query), source=item.source,
+                page=passage.page if passage else None, snippet=snippet(text, query), source=public_source(item.source, self.kb.home),
                 url=item.url, facets=item.facets, summary=item.summary, region=item.region,
                 start_year=item.start_year, end_year=item.end_year, section=passage.section if passage else None,
             ))
@@ -241,27 +333,22 @@ class Searcher:
 
     # -- facets -------------------------------------------------------------------------------
 
-    def _facets(self, query: str, scope: Scope, facet_size: int, pooled: bool) -> dict[str, dict[str, Any]]:
-        """Disjunctive counts: each facet counted with every filter applied except its own.
-
-        When the result set includes a semantic pool (`pooled`), the pool itself depends on the
-        filters, so it is searched again without the facet's own filter.
-        """
+    def _facets(self, filters: dict[str, list[str]], year_from: int | None, year_to: int | None,
+                relevant: np.ndarray | None, facet_size: int) -> dict[str, dict[str, Any]]:
+        """Disjunctive counts over the relevant items: each facet counted with every filter applied
+        except its own (relevance does not depend on filters, so each count is one mask)."""
         taxonomy = self.kb.taxonomy
         out: dict[str, dict[str, Any]] = {}
-        keep = self._keep(scope)
+        keep = self._mask(filters, year_from, year_to, relevant)
         kept = np.flatnonzero(keep)  # shared by every facet that has no filter of its own
         for name in taxonomy.names:
-            facet_scope = scope.without(name)
-            if name in scope.filters and pooled:
-                facet_scope.ids = _items(self._dense(query, facet_scope, self.settings.candidates))[
-                    : self.settings.candidates]
-            if name in scope.filters:
-                facet_keep = self._keep(facet_scope)
+            others = {k: v for k, v in filters.items() if k != name}
+            if name in filters:
+                facet_keep = self._mask(others, year_from, year_to, relevant)
                 counts, truncated = self.facets.counts(name, facet_keep, facet_size, np.flatnonzero(facet_keep))
             else:
                 counts, truncated = self.facets.counts(name, keep, facet_size, kept)
-            selected = scope.filters.get(name, [])
+            selected = filters.get(name, [])
             values = [
                 {"value": v, "label": taxonomy.label(name, v), "count": n, "selected": v in selected}
                 for v, n in counts
@@ -269,8 +356,7 @@ class Searcher:
             listed = {v for v, _ in counts}
             for v in selected:
                 if v not in listed:
-                    n = self._count(Scope({**facet_scope.filters, name: [v]}, scope.year_from, scope.year_to,
-                                          facet_scope.match, facet_scope.ids))
+                    n = int(self._mask({**others, name: [v]}, year_from, year_to, relevant).sum())
                     values.append({"value": v, "label": taxonomy.label(name, v), "count": n, "selected": True})
             out[name] = {"label": taxonomy.facet(name).label, "values": values, "truncated": truncated}
         return out
@@ -279,6 +365,8 @@ class Searcher:
 
     def similar(self, item_id: str, k: int = 10, filters: dict[str, Any] | None = None,
                 year_from: int | None = None, year_to: int | None = None) -> list[Hit]:
+        """Items near in meaning to an item (its passages' centroid), only those that clear the
+        similarity floor: none rather than unrelated ones."""
         record = self.kb.get(item_id)  # raises NotFound
         ids, vectors = self.store.passage_vectors(self.kb.model, [p["id"] for p in record["passages"]])
         if not len(ids):
@@ -286,13 +374,11 @@ class Searcher:
         centroid = vectors.mean(axis=0)
         centroid /= np.linalg.norm(centroid) or 1.0
         self._qvec, self._sims = centroid.astype(np.float32), None
-        scope = Scope(self.kb.taxonomy.normalise_filters(filters), year_from, year_to)
-        found = [r for r in self._dense("", scope, k + 1) if r[1] != item_id]
+        keep = self.facets.mask(self.kb.taxonomy.normalise_filters(filters), year_from, year_to)
+        floor = self.cutoff.floor
+        found = [r for r in self._dense("", keep, k + 1) if r[1] != item_id and r[2] >= floor]
         ranked, scores = self._rank("semantic", [], found)
-        top = ranked[:k]
-        best = self._best_passages(top, [], found, "")
-        passages = self.store.passages_by_id(list(best.values()))
-        return self._hits(top, {i: passages[p][1] for i, p in best.items() if p in passages}, scores, "")
+        return self._ranked_hits(ranked[:k], [], found, scores, "")
 
 
 def _best(scores: np.ndarray, ties: np.ndarray, rows: np.ndarray, items: int) -> np.ndarray:

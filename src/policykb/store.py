@@ -22,9 +22,9 @@ from .bm25 import term_counts
 from .models import Item, Passage, passage_context
 from .store_moderation import ModerationMixin
 from .store_postings import PostingsMixin
-from .store_query import QueryMixin, Scope
+from .store_query import QueryMixin
 
-__all__ = ["Store", "Scope"]
+__all__ = ["Store"]
 
 SCHEMA_VERSION = 1
 

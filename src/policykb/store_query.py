@@ -1,30 +1,9 @@
-"""The read side of `Store`: scopes (filters, keyword match, id lists), counts, facets, keyword search."""
+"""The read side of `Store`: FTS5's own keyword search (the reference for `bm25.py`)."""
 
 from __future__ import annotations
 
 import sqlite3
-from dataclasses import dataclass, field
 from typing import Any
-
-
-
-@dataclass
-class Scope:
-    """Which items a query covers: facet filters AND year range AND (keyword match OR listed ids).
-
-    With neither `match` nor `ids`, every published item passing the filters is in scope.
-    """
-
-    filters: dict[str, list[str]] = field(default_factory=dict)
-    year_from: int | None = None
-    year_to: int | None = None
-    match: tuple[str, ...] | None = None  # index terms (see `search.keyword_terms`)
-    ids: list[str] | None = None
-
-    def without(self, facet: str) -> Scope:
-        """The same scope with one facet's filter removed (for disjunctive facet counts)."""
-        filters = {k: v for k, v in self.filters.items() if k != facet}
-        return Scope(filters, self.year_from, self.year_to, self.match, self.ids)
 
 
 class QueryMixin:

@@ -77,7 +77,7 @@ def similar(item_id: str) -> None:
         st.caption(f"Similar items are unavailable: {exc}")
         return
     if not hits:
-        st.caption("No similar items yet.")
+        st.caption("No item is close enough in meaning to count as similar.")
     for rank, hit in enumerate(hits):
         with st.container(border=True, key=f"similar-{rank}"):
             st.page_link(page("item"), label=hit["title"], query_params={"id": hit["id"]}, width="stretch")

@@ -11,6 +11,7 @@ from ..cards import hit_card
 from ..client import ApiClient, ApiError, ApiUnavailable, SearchQuery
 from ..common import EXAMPLE_QUESTION, api, api_errors, label, md_escape
 from ..filters import active_chips, canonical_filters, sidebar_filters
+from ..nav import page
 from ..state import MODES, SearchState, load_state, page_key, remove_filter, save_state, set_filters
 
 PAGE_SIZE = 10
@@ -49,9 +50,21 @@ def summary_line(result: dict[str, Any], state: SearchState) -> str:
     return f"{shown}**{total}** result{'s' * (total != 1)} for “{md_escape(state.q)}” ({state.mode})"
 
 
-def no_results(client: ApiClient, state: SearchState, facets: dict[str, Any]) -> None:
-    """Say so, and which filter to remove to get results back (each suggestion is a button)."""
-    st.info("**No results.** Try fewer words, another mode, or remove a filter.", icon=":material/search_off:")
+def no_results(client: ApiClient, state: SearchState, result: dict[str, Any]) -> None:
+    """Say so plainly; then what to try: words no item contains, filters to remove (each a button),
+    and the nearest items, set apart and labelled as not matches."""
+    facets = result["facets"]
+    if state.q:
+        st.info(f"**No close match** for “{md_escape(state.q)}”. Nothing in the knowledge base is close enough "
+                "in meaning or words to count as a result.", icon=":material/search_off:")
+    else:
+        st.info("**No items** with these filters.", icon=":material/search_off:")
+    if result.get("absent_terms"):
+        st.markdown("No item contains " + ", ".join(f"“{md_escape(w)}”" for w in result["absent_terms"])
+                    + " — check the spelling, or try another word.")
+    if result.get("total_without_filters"):
+        n = result["total_without_filters"]
+        st.markdown(f"Without the filters, the question has **{n}** result{'s' * (n != 1)}.")
     for name, values in list(state.filters.items())[:6]:
         for value in values[:3]:
             without = SearchState(**{**state.__dict__, "filters": {**state.filters, name: [
@@ -65,6 +78,12 @@ def no_results(client: ApiClient, state: SearchState, facets: dict[str, Any]) ->
                        + ("s" if count != 1 else "")
                 st.button(text, key=f"suggest-{name}-{value}", on_click=remove_filter, args=(name, value),
                           icon=":material/filter_alt_off:")
+    if result.get("nearest"):
+        with st.container(border=True, key="nearest"):
+            st.markdown("**Nearest items — not matches.** The closest the knowledge base has, shown so you can "
+                        "judge the gap; they are not counted or downloaded as results.")
+            for hit in result["nearest"]:
+                st.page_link(page("item"), label=hit["title"], query_params={"id": hit["id"]}, width="stretch")
 
 
 def downloads(client: ApiClient, query: SearchQuery) -> None:
@@ -106,7 +125,7 @@ def render() -> None:
     sidebar_filters(facets, state)
     active_chips(state, facets)
     if not result["hits"]:
-        no_results(client, state, facets)
+        no_results(client, state, result)
     else:
         left, right = st.columns([3, 2], vertical_alignment="center")
         left.markdown(summary_line(result, state))

@@ -1,0 +1,75 @@
+"""When an item is relevant to a query: the cut-offs that decide a result set.
+
+A result set is what every count describes (`total`, facet counts, paging, exports), so it holds
+the items that clear a bar, never "the N nearest":
+
+- semantic: the item's best passage has cosine similarity >= `floor` with the query, and (when a
+  `margin` is set) >= the best passage in the whole knowledge base minus `margin`;
+- keyword: one of the item's passages holds at least `keyword_share` of the query's informative
+  weight (each distinct query term weighs its IDF, so a word found in most passages weighs
+  almost nothing and a word found nowhere weighs most; a query of three terms or fewer needs 0.6)
+  and at least two of its terms when it has two or more: a search engine's minimum-should-match;
+- hybrid: the semantic matches, and the keyword matches whose matching passage the model does
+  not find unrelated (similarity >= `support`), so a chance word match ("capital", "sit") in an
+  unrelated text does not count.
+
+None of these depends on the filters, so the set under a filter is the unfiltered set intersected
+with it, and disjunctive facet counts are plain masks. Cosine levels differ between models, so
+the floor is calibrated per model on judged data (`policykb eval --curve`; BENCHMARKS.md, "Result
+sets") and can be overridden with POLICYKB_MIN_SIMILARITY and its neighbours.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .errors import PolicyKBError
+
+
+SHORT_QUERY_SHARE = 0.6
+
+
+@dataclass(frozen=True)
+class Cutoff:
+    floor: float
+    margin: float | None = None
+    keyword_share: float = 0.4
+    support: float = -1.0
+
+    def required_share(self, terms: int) -> float:
+        """The keyword share a passage needs for a query of this many distinct terms: short
+        queries (three terms or fewer) need more of their weight, as search engines' conditional
+        minimum-should-match does, since one rare word of three is mostly chance."""
+        return max(self.keyword_share, SHORT_QUERY_SHARE) if terms <= 3 else self.keyword_share
+
+    def similarity_cut(self, best: float) -> float:
+        """The lowest similarity that is relevant when the best passage scores `best`."""
+        return self.floor if self.margin is None else max(self.floor, best - self.margin)
+
+
+# Calibrated per model key (BENCHMARKS.md, "Result sets"). The hashing embedder is a test double:
+# its floor only separates texts that share words from texts that do not.
+CALIBRATED: dict[str, Cutoff] = {
+    "all-MiniLM-L6-v2": Cutoff(floor=0.40, margin=0.25, support=0.25),
+    "hashing": Cutoff(floor=0.25, margin=None, support=-1.0),
+}
+
+
+def cutoff(model: str, min_similarity: float | None = None, margin: float | None = None,
+           keyword_share: float = 0.4, support: float | None = None) -> Cutoff:
+    """The cut-off for `model`: each setting where given, else the value calibrated for the model.
+    A model with no calibration and no POLICYKB_MIN_SIMILARITY is an error naming the setting
+    (there is no safe guess: cosine levels differ from model to model)."""
+    known = CALIBRATED.get(model)
+    if known is None and min_similarity is None:
+        raise PolicyKBError(
+            f"no calibrated similarity floor for the model {model!r}: set POLICYKB_MIN_SIMILARITY "
+            "(`policykb eval --curve` on a judged data set shows set size and recall per value)",
+            {"setting": "POLICYKB_MIN_SIMILARITY", "model": model})
+    default = known or Cutoff(floor=min_similarity if min_similarity is not None else 0.0)
+    return Cutoff(
+        floor=min_similarity if min_similarity is not None else default.floor,
+        margin=(None if margin >= 2 else margin) if margin is not None else default.margin,
+        keyword_share=keyword_share,
+        support=support if support is not None else default.support,
+    )

@@ -1,0 +1,242 @@
+"""Result sets: the items relevant to a query (similarity floor, keyword minimum-should-match, the
+hybrid rule), and everything that counts them (total, facet counts, paging, exports)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+
+import numpy as np
+import pytest
+
+from policykb import bm25
+from policykb.config import Settings
+from policykb.errors import PolicyKBError
+from policykb.export import write_records
+from policykb.kb import KnowledgeBase
+from policykb.models import public_source
+from policykb.relevance import Cutoff, cutoff
+
+# -- the cut-off itself ------------------------------------------------------------------------
+
+
+def test_calibrated_cutoff_per_model_and_overrides():
+    assert cutoff("all-MiniLM-L6-v2") == Cutoff(floor=0.40, margin=0.25, keyword_share=0.4, support=0.25)
+    assert cutoff("all-MiniLM-L6-v2", min_similarity=0.3, margin=2, support=-1) == Cutoff(0.3, None, 0.4, -1)
+    assert cutoff("hashing", keyword_share=0.5) == Cutoff(0.25, None, 0.5, -1)
+    assert cutoff("/models/mine", min_similarity=0.5) == Cutoff(0.5, None, 0.4, -1)
+    with pytest.raises(PolicyKBError, match="POLICYKB_MIN_SIMILARITY"):
+        cutoff("/models/mine")
+
+
+@pytest.mark.parametrize("terms, share", [(1, 0.6), (2, 0.6), (3, 0.6), (4, 0.4), (12, 0.4)])
+def test_short_queries_need_more_of_their_weight(terms, share):
+    assert Cutoff(0.4).required_share(terms) == share
+
+
+def test_similarity_cut_takes_the_margin_below_the_best_hit():
+    assert Cutoff(0.4, margin=0.25).similarity_cut(0.9) == pytest.approx(0.65)
+    assert Cutoff(0.4, margin=0.25).similarity_cut(0.5) == 0.4
+    assert Cutoff(0.4).similarity_cut(0.9) == 0.4
+
+
+def test_coverage_weighs_terms_by_idf_and_counts_absent_ones():
+    corpus = bm25.Corpus.build(np.array([0, 1, 2, 3]), np.array([5, 5, 5, 5]))
+    common = np.array([(0, 0, 1), (1, 0, 1), (2, 0, 1)], dtype=bm25.POSTING)  # in 3 of 4 passages
+    rare = np.array([(3, 0, 1)], dtype=bm25.POSTING)
+    share, count = corpus.coverage([common, rare, None])
+    w_common, w_rare, w_absent = math.log(1 + 1.5 / 3.5), math.log(1 + 3.5 / 1.5), math.log(1 + 4.5 / 0.5)
+    whole = w_common + w_rare + w_absent
+    assert share[:4] == pytest.approx([w_common / whole] * 3 + [w_rare / whole])
+    assert count[:4].tolist() == [1, 1, 1, 1]
+    assert corpus.weight(0) == pytest.approx(w_absent) and corpus.weight(3) == pytest.approx(w_common)
+
+
+# -- keyword sets (hashing embedder: fast, deterministic) --------------------------------------
+
+
+def test_a_word_in_most_items_does_not_make_every_item_a_match(kb, corpus):
+    kb.ingest([corpus])
+    assert kb.search("cluster", mode="keyword").total == 5  # every item holds it; asked alone, that is the answer
+    result = kb.search("cluster vouchers", mode="keyword")
+    assert [h.id for h in result.hits] == ["de-vouchers"] and result.total == 1
+    assert [h.id for h in kb.search("which cluster vouchers help SMEs?", mode="keyword").hits] == ["de-vouchers"]
+
+
+@pytest.mark.parametrize("mode", ["keyword", "hybrid"])
+def test_stop_words_and_question_words_never_match_on_their_own(kb, corpus, mode):
+    kb.ingest([corpus])
+    result = kb.search("What is it? How does it do that, and why?", mode=mode)
+    assert (result.total, result.hits) == (0, [])
+
+
+def test_nothing_relevant_is_an_answer_with_the_nearest_items_apart(kb, corpus):
+    kb.ingest([corpus])
+    for mode in ("hybrid", "semantic", "keyword"):
+        result = kb.search("zebra quagga", mode=mode)
+        assert (result.total, result.hits) == (0, [])
+        assert all(v["count"] == 0 for f in result.facets.values() for v in f["values"])
+        assert kb.export("zebra quagga", mode=mode) == []
+    result = kb.search("zebra quagga", mode="semantic")
+    assert len(result.nearest) == 3 and result.absent_terms == ["zebra", "quagga"]
+    assert kb.search("zebra quagga", mode="keyword").nearest == []  # no word in common: no nearest either
+    filtered = kb.search("green textile", filters={"territory": ["DE"]})
+    assert (filtered.total, filtered.total_without_filters) == (0, 1)  # fr-es-green, outside the filter
+    assert [h.id for h in filtered.nearest] == ["de-vouchers"]  # the nearest inside the filter
+
+
+# -- semantic sets: every item over the floor, whatever the number of candidates -------------
+
+
+def brute_force_set(kb: KnowledgeBase, query: str, floor: float) -> set[str]:
+    ids, vectors = kb.store.passage_vectors(kb.model)
+    owners = kb.store.passages_by_id(ids.tolist())
+    scores = vectors @ kb.embedder.encode_query(query)
+    return {owners[int(pid)][0] for pid, s in zip(ids, scores) if s >= floor}
+
+
+@pytest.mark.parametrize("ivf", [False, True])
+def test_semantic_set_is_every_item_over_the_floor(tmp_path, ivf):
+    from .test_index import random_records
+
+    settings = Settings(home=tmp_path / "kb", model="hashing", candidates=10,
+                        ivf_threshold=1000 if ivf else 200_000, ivf_nprobe=256)
+    with KnowledgeBase(settings) as kb:
+        kb.ingest([random_records(tmp_path / "r.jsonl", 1200)])
+        assert kb.index.approximate == ivf
+        for query in ("cluster vouchers export", "green hydrogen wind solar"):
+            expected = brute_force_set(kb, query, 0.25)
+            result = kb.search(query, mode="semantic", size=1000, facets=False)
+            assert 10 < len(expected) < 1200 and {h.id for h in result.hits} == expected
+            assert result.total == len(expected)
+
+
+# -- everything that counts follows the set --------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", ["hybrid", "semantic", "keyword"])
+def test_total_facets_pages_and_export_describe_the_same_set(kb, corpus, mode):
+    kb.ingest([corpus])
+    query = "cluster missions abroad"
+    result = kb.search(query, mode=mode, size=2)
+    every = [h.id for p in range(1, 4) for h in kb.search(query, mode=mode, page=p, size=2).hits]
+    assert len(every) == len(set(every)) == result.total > 0
+    assert sum(v["count"] for v in result.facets["level"]["values"]) == result.total  # one level per item
+    records = kb.export(query, mode=mode)
+    assert [r["id"] for r in records] == every and [r["rank"] for r in records] == list(range(1, len(every) + 1))
+    assert all(isinstance(r["score"], float) for r in records)
+    assert kb.search("", size=1).total == 5  # browsing still covers everything
+
+
+def test_export_carries_rank_score_and_labels_in_every_format(kb, corpus):
+    kb.ingest([corpus])
+    records = kb.export("cluster vouchers")
+    out = io.StringIO()
+    write_records(records, "csv", out)
+    rows = list(csv.DictReader(io.StringIO(out.getvalue())))
+    assert list(rows[0])[:4] == ["rank", "score", "id", "kind"]
+    assert {k: rows[0][k] for k in ("rank", "id", "country", "country_label", "challenges_label", "kind_label")} == {
+        "rank": "1", "id": "de-vouchers", "country": "DE", "country_label": "Germany",
+        "challenges_label": "Internationalisation; SME growth and scale-up", "kind_label": "Policy example"}
+    assert not rows[0]["source"].startswith("/") and rows[0]["source"].endswith("examples/records.yaml")
+    browse = kb.export(filters={"territory": ["AT"]})
+    assert [(r["rank"], r["score"], r["id"]) for r in browse] == [(1, None, "at-upper-austria")]
+
+
+@pytest.mark.parametrize("source, shown", [
+    ("ingest/examples/eu.yaml", "ingest/examples/eu.yaml"),
+    ("contribution", "contribution"),
+    ("contribution:c-12ab", "contribution"),
+    ("/srv/kb/uploads/c-12ab/report.pdf", "report.pdf"),
+    ("/elsewhere/guides/guide.pdf", "guides/guide.pdf"),
+    ("", ""),
+])
+def test_public_source_never_shows_an_absolute_server_path(source, shown):
+    from pathlib import Path
+
+    assert public_source(source, Path("/srv/kb")) == shown
+
+
+def test_public_source_is_relative_to_the_working_directory(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    assert public_source(str(tmp_path / "ingest" / "a.pdf"), tmp_path / "kb") == "ingest/a.pdf"
+
+
+def test_similar_items_clear_the_floor_or_there_are_none(kb, corpus):
+    kb.ingest([corpus])
+    assert all(h.score >= 0.25 for h in kb.similar("fr-es-green", k=10))
+    assert kb.similar("fr-es-green", k=10, filters={"territory": ["DE"]}) == []
+
+
+# -- the real model over the shipped sample corpus ---------------------------------------------
+
+ON_TOPIC = [  # (question, an item that must be in the hybrid and semantic result sets)
+    ('innovation vouchers for small firms', 'ie-innovation-voucher'),
+    ('how do other countries fund cluster internationalisation?', 'eu-escp-4i'),
+    ('how do regions help cluster SMEs go international?', 'guide-cluster-internationalisation'),
+    ('short exchanges for cluster staff in another country', 'eu-clusterxchange'),
+    ('quality label for cluster management', 'eu-cluster-management-excellence-labels'),
+    ('industrial symbiosis where waste from one firm feeds another', 'dk-kalundborg-symbiosis'),
+    ('green transition of a manufacturing cluster', 'case-green-transition-cluster'),
+    ('vouchers to help SMEs adopt digital technologies', 'case-digital-vouchers-cluster-smes'),
+    ('digital innovation hubs for SMEs', 'eu-edih'),
+    ('regulatory sandbox for fintech firms', 'gb-fca-regulatory-sandbox'),
+    ('public procurement of innovation', 'fi-keino'),
+    ('competition for leading-edge clusters in Germany', 'de-leading-edge-cluster-competition'),
+    ('French competitiveness clusters', 'fr-poles-de-competitivite'),
+    ('Norwegian cluster programme with arena and global centres of expertise', 'no-norwegian-innovation-clusters'),
+    ('smart specialisation strategies support', 'eu-s3-platform'),
+    ('interregional innovation investments', 'eu-i3-instrument'),
+    ('programme for young entrepreneurs to learn abroad', 'eu-erasmus-young-entrepreneurs'),
+    ('network that helps SMEs find business partners abroad', 'eu-enterprise-europe-network'),
+    ('raw materials supply for European industry', 'eu-european-raw-materials-alliance'),
+    ('social economy and cooperatives', 'eu-social-economy-action-plan'),
+    ('research grants for small businesses in the United States', 'us-sbir'),
+    ('innovation parks in Switzerland', 'ch-switzerland-innovation'),
+    ('funding for regional technology hubs in the US', 'us-eda-tech-hubs'),
+    ('life science cluster across Denmark and Sweden', 'dk-se-medicon-valley-alliance'),
+    ('tourism ecosystem transition', 'eu-tourism-transition-pathway'),
+    ('large cross-border industrial projects with state aid', 'eu-ipcei'),
+    ('start-up ecosystem in France', 'fr-la-french-tech'),
+    ('university city innovation ecosystem agreements', 'fi-innovation-ecosystem-agreements'),
+    ('matchmaking platform for cluster organisations in Europe', 'eu-eccp'),
+    ('accelerator funding for deep tech start-ups', 'eu-eic-accelerator'),
+]
+OFF_TOPIC = [  # random strings, everyday topics, other domains
+    'xyzzy qwerty', 'asdkjh qwpoeiru zxmcnv', 'lorem ipsum dolor sit amet', 'zzzz', '1234 5678 9999',
+    'qwertyuiop asdfghjkl', 'blorf snazzle wibble', 'chocolate cake recipe', 'how to bake sourdough bread',
+    'best hiking trails in the alps', 'football world cup results', 'weather forecast tomorrow',
+    'how to repair a bicycle puncture', 'cheap flights to Barcelona in August',
+    'symptoms of the flu in children', 'how to train a puppy to sit', 'lyrics of a famous love song',
+    'who won the Oscar for best actor', 'how to knit a scarf', 'tips for growing tomatoes on a balcony',
+    'how do black holes form', "Shakespeare's sonnets about love", 'how to change a car tyre',
+    'yoga poses for back pain', 'the rules of chess castling', 'how to make a cocktail with gin',
+    'what is the capital of Australia', 'meditation for better sleep', 'how to remove a red wine stain',
+    'the life cycle of a butterfly',
+]
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("mode", ["hybrid", "semantic", "keyword"])
+def test_off_topic_questions_have_no_results_in_any_mode(real_sample, mode):
+    found = {q: real_sample.search(q, mode=mode, facets=False).total for q in OFF_TOPIC}
+    assert {q: n for q, n in found.items() if n} == {}
+
+
+@pytest.mark.integration
+def test_on_topic_questions_find_their_item_in_every_mode(real_sample):
+    for question, expected in ON_TOPIC:
+        for mode in ("hybrid", "semantic", "keyword"):
+            result = real_sample.search(question, mode=mode, size=100, facets=False)
+            assert 0 < result.total < 40, (question, mode, result.total)  # of 78 items
+            if mode != "keyword":
+                assert expected in {h.id for h in result.hits}, (question, mode)
+
+
+@pytest.mark.integration
+def test_a_plausible_count_for_the_readme_question(real_sample):
+    result = real_sample.search("how do regions help cluster SMEs go international?")
+    assert 5 <= result.total <= 30 and result.hits[0].id in {"guide-cluster-internationalisation", "eu-escp-4i"}
+    similar = real_sample.similar("dk-kalundborg-symbiosis", k=10)
+    assert similar[0].id == "case-green-transition-cluster" and all(h.score >= 0.40 for h in similar)
