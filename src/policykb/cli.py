@@ -208,7 +208,7 @@ def show(lazy: LazyKB, item_id: str, as_json: bool) -> None:
 @handle_errors
 def similar(lazy: LazyKB, item_id: str, k: int, as_json: bool, year_from: int | None, year_to: int | None,
             **kwargs: Any) -> None:
-    """Items most similar in meaning to ITEM_ID.
+    """Items most similar in meaning to ITEM_ID (only those over the similarity floor).
 
     \b
     Example:
@@ -218,6 +218,8 @@ def similar(lazy: LazyKB, item_id: str, k: int, as_json: bool, year_from: int | 
     if as_json:
         print_json([h.to_dict() for h in hits])
         return
+    if not hits:
+        click.echo("No item is close enough in meaning to count as similar.")
     for rank, hit in enumerate(hits, 1):
         print_hit(rank, hit.to_dict())
 

@@ -62,12 +62,15 @@ class Settings(BaseSettings):
     )
     max_upload_mb: float = Field(10.0, gt=0, description="Largest request body (uploads included), in MB.")
     contributions_per_hour: int = Field(20, ge=1, description="Contributions one client may submit per hour.")
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="Comma-separated addresses or networks of reverse proxies whose "
+        "X-Forwarded-For is believed (none by default: the client is the socket peer).")
     cors_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="Comma-separated origins allowed by CORS (none by default)."
     )
     ui_api_url: str = Field("http://127.0.0.1:8000", description="Where the UI finds the API.")
 
-    @field_validator("moderator_tokens", "cors_origins", mode="before")
+    @field_validator("moderator_tokens", "cors_origins", "trusted_proxies", mode="before")
     @classmethod
     def _split_commas(cls, value: Any) -> Any:
         if isinstance(value, str):

@@ -120,14 +120,17 @@ def set_figures(kb: KnowledgeBase, queries: dict[str, str], qrels: dict[str, dic
 def cutoff_curve(kb: KnowledgeBase, directory: Path, modes: list[str], floors: list[float],
                  shares: list[float], margin: float | None, split: str = "test",
                  limit: int | None = None) -> list[dict[str, Any]]:
-    """Set size and set recall per mode over a grid of similarity floors and keyword shares: the
-    data a model's default floor is chosen from (BENCHMARKS.md)."""
+    """Set size and set recall per mode over a grid of similarity floors and keyword shares (with
+    the model's calibrated hybrid support): the data a model's default floor is chosen from."""
+    from .searcher import Searcher
+
     queries, qrels, _ = _judged(directory, split, limit)
+    support = Searcher(kb).cutoff.support  # the model's hybrid support stays as calibrated
     out = []
     for mode in modes:
         for floor in floors if mode != "keyword" else [floors[0]]:
             for share in shares if mode != "semantic" else [shares[0]]:
-                figures = set_figures(kb, queries, qrels, mode, Cutoff(floor, margin, share))
+                figures = set_figures(kb, queries, qrels, mode, Cutoff(floor, margin, share, support))
                 out.append({"mode": mode, "floor": floor if mode != "keyword" else None, "margin": margin,
                             "keyword_share": share if mode != "semantic" else None, **figures})
     return out

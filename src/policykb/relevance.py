@@ -7,7 +7,7 @@ the items that clear a bar, never "the N nearest":
   `margin` is set) >= the best passage in the whole knowledge base minus `margin`;
 - keyword: one of the item's passages holds at least `keyword_share` of the query's informative
   weight (each distinct query term weighs its IDF, so a word found in most passages weighs
-  almost nothing and a word found nowhere weighs most; a query of three terms or fewer needs 0.6)
+  almost nothing and a word found nowhere weighs most; short queries need more, long ones less)
   and at least two of its terms when it has two or more: a search engine's minimum-should-match;
 - hybrid: the semantic matches, and the keyword matches whose matching passage the model does
   not find unrelated (similarity >= `support`), so a chance word match ("capital", "sit") in an
@@ -21,12 +21,10 @@ sets") and can be overridden with POLICYKB_MIN_SIMILARITY and its neighbours.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from .errors import PolicyKBError
-
-
-SHORT_QUERY_SHARE = 0.6
 
 
 @dataclass(frozen=True)
@@ -37,10 +35,15 @@ class Cutoff:
     support: float = -1.0
 
     def required_share(self, terms: int) -> float:
-        """The keyword share a passage needs for a query of this many distinct terms: short
-        queries (three terms or fewer) need more of their weight, as search engines' conditional
-        minimum-should-match does, since one rare word of three is mostly chance."""
-        return max(self.keyword_share, SHORT_QUERY_SHARE) if terms <= 3 else self.keyword_share
+        """The keyword share a passage needs for a query of this many distinct terms, conditional
+        as search engines' minimum-should-match is: a short query (three terms or fewer) needs 1.5
+        times `keyword_share` (0.6 by default), since one rare word of three is mostly chance; from
+        four terms on, the share shrinks with the square root of the length, down to half of it
+        (0.4 at four terms, 0.28 at eight, 0.2 from sixteen), since a long question's answer
+        rarely repeats most of its words."""
+        if terms <= 3:
+            return min(1.0, 1.5 * self.keyword_share)
+        return self.keyword_share * max(math.sqrt(4 / terms), 0.5)
 
     def similarity_cut(self, best: float) -> float:
         """The lowest similarity that is relevant when the best passage scores `best`."""

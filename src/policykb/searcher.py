@@ -155,8 +155,10 @@ class Searcher:
         index's own storage, or from the stored vectors behind an approximate one)."""
         if not self.kb.index.approximate:
             ids, _, scores = self._similarities(query)
-            order = np.argsort(ids)
-            return scores[order[np.searchsorted(ids, passage_ids, sorter=order)]]
+            at = np.full(int(max(ids.max(initial=0), passage_ids.max(initial=0))) + 1, -1, dtype=np.int64)
+            at[ids] = np.arange(len(ids))
+            where = at[passage_ids]
+            return np.where(where >= 0, scores[where], -1.0)
         found, vectors = self.store.passage_vectors(self.kb.model, passage_ids.tolist())
         by_id = dict(zip(found.tolist(), matvec(vectors, self._query_vector(query)).tolist()))
         return np.array([by_id.get(int(p), -1.0) for p in passage_ids.tolist()])
