@@ -19,7 +19,7 @@ def app(tmp_path_factory):
     root = tmp_path_factory.mktemp("schema")
     (root / "corpus").mkdir()
     (root / "corpus" / "records.yaml").write_text(RECORDS, encoding="utf-8")
-    settings = Settings(home=root / "kb", model="hashing", moderator_tokens=["tester:secret-token"],
+    settings = Settings(home=root / "kb", model="hashing", moderator_tokens=["tester:secret-token-for-tests"],
                         contributions_per_hour=10_000)
     with KnowledgeBase(settings) as kb:
         kb.ingest([root / "corpus"])
@@ -39,6 +39,6 @@ def test_api_conforms_to_its_schema(app):
             # Facet parameters are free text in the schema (ids, labels and synonyms are all accepted)
             # and checked against the taxonomy at run time: a 422 for an unknown value is by design.
             case.call_and_validate(excluded_checks=[positive_data_acceptance],
-                                   headers={"Authorization": "Bearer secret-token"})
+                                   headers={"Authorization": "Bearer secret-token-for-tests"})
 
         check()

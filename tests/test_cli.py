@@ -129,8 +129,8 @@ def test_moderation_from_the_cli(run, corpus, settings, tmp_path):
     assert receipt["id"] in run("moderate", "queue").output
     assert "approved" in run("moderate", "approve", receipt["id"], "--as", "alice").output
     assert json.loads(run("search", "Baltic", "--mode", "keyword", "--json").output)["total"] == 1
-    assert run("moderate", "unpublish", "baltic-vouchers", "--reason", "test", "--as", "bob").output == \
-        "baltic-vouchers: unpublished\n"
+    item_id = json.loads(run("search", "Baltic", "--mode", "keyword", "--json").output)["hits"][0]["id"]
+    assert run("moderate", "unpublish", item_id, "--reason", "test", "--as", "bob").output == f"{item_id}: unpublished\n"
     audit = json.loads(run("moderate", "audit", "--json").output)
     assert [(a["actor"], a["action"]) for a in audit] == [("bob", "unpublish"), ("alice", "approve"),
                                                           ("contributor", "submit")]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from policykb.errors import Conflict, Forbidden, InvalidRecord, NotFound, RateLimited, UnknownFacetValue
@@ -25,7 +27,7 @@ def test_submit_status_approve_makes_it_searchable(desk, kb):
         desk.status(receipt["id"], "wrong")
     view = desk.approve(receipt["id"], actor="alice")
     item_id = view["item_id"]
-    assert item_id == "cluster-export-vouchers-for-baltic-smes" and view["status"] == "approved"
+    assert re.fullmatch(r"cluster-export-vouchers-for-baltic-smes-[0-9a-f]{6}", item_id) and view["status"] == "approved"
     assert kb.search("Baltic", mode="keyword").hits[0].id == item_id
     assert kb.search("Baltic trade fairs", mode="semantic").hits[0].id == item_id
     assert [(a["actor"], a["action"]) for a in desk.audit_log(receipt["id"])] == [("alice", "approve"),
@@ -49,8 +51,10 @@ def test_invalid_contributions_are_refused_with_reasons(desk, make_pdf, tmp_path
         desk.submit({"title": "Broken"}, ("x.pdf", b"%PDF-1.4 junk"), client="c")
     with pytest.raises(InvalidRecord, match="unsupported file type .exe"):
         desk.submit({"title": "Bad"}, ("x.exe", b"MZ"), client="c")
-    with pytest.raises(Conflict, match="id 'de-vouchers' is already used"):
-        desk.submit({**NEW, "id": "de-vouchers"}, None, client="c")
+    receipt = desk.submit({**NEW, "id": "de-vouchers"}, None, client="c")  # a chosen id is not used
+    assert re.fullmatch(r"cluster-export-vouchers-for-baltic-smes-[0-9a-f]{6}", desk.view(receipt["id"])["record"]["id"])
+    with pytest.raises(Conflict, match="id 'de-vouchers' is already used"):  # a moderator may choose one
+        desk.edit(receipt["id"], {"id": "de-vouchers"}, actor="alice")
 
 
 def test_suggestions_and_duplicates(desk):
@@ -103,4 +107,4 @@ def test_free_ids_do_not_collide_with_pending(desk):
     first = desk.submit({"title": "Same title"}, None, client="c")
     second = desk.submit({"title": "Same title"}, None, client="c")
     ids = {desk.view(first["id"])["record"]["id"], desk.view(second["id"])["record"]["id"]}
-    assert len(ids) == 2 and "same-title" in ids
+    assert len(ids) == 2 and all(re.fullmatch(r"same-title-[0-9a-f]{6}", i) for i in ids)

@@ -19,7 +19,7 @@ from policykb.config import Settings
 from policykb.kb import KnowledgeBase
 from policykb.ui.client import ApiClient, ApiUnavailable
 
-TOKEN = "tok"
+TOKEN = "tok-for-the-ui-tests"
 ALL_TITLES = ["Cluster internationalisation vouchers", "Cluster staff exchange scheme", "Going abroad guide",
               "Green textile cluster partnership", "Upper Austria cluster programme"]
 

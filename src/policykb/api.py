@@ -24,8 +24,10 @@ from .errors import NotFound, PayloadTooLarge, PolicyKBError
 from .export import write_records
 from .kb import KnowledgeBase
 from .models import FacetCount, Hit
+from .security import SecurityHeaders, document_response, moderator_tokens, trusted_networks
 
 log = logging.getLogger("policykb.api")
+MAX_MESSAGE = 500  # an error message never echoes a hostile input at length
 
 
 class FacetModel(BaseModel):
@@ -107,6 +109,8 @@ def create_app(settings: Settings | None = None, kb: KnowledgeBase | None = None
     the dependency aliases defined inside this function.
     """
     settings = settings or Settings()
+    tokens = moderator_tokens(settings.moderator_tokens)  # raises ConfigError: the server must not start
+    proxies = trusted_networks(settings.trusted_proxies)
     state: dict[str, KnowledgeBase] = {}
 
     @asynccontextmanager
@@ -131,14 +135,16 @@ def create_app(settings: Settings | None = None, kb: KnowledgeBase | None = None
     Params = Annotated[SearchParams, Depends()]
 
     app.add_middleware(BodyLimit, max_bytes=int(settings.max_upload_mb * 1024 * 1024))
+    app.add_middleware(SecurityHeaders)
     if settings.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST", "PATCH"],
                            allow_headers=["Authorization", "Content-Type", "X-Contribution-Token"])
-    app.include_router(contribution_router(get_kb, settings))
+    app.include_router(contribution_router(get_kb, tokens, proxies))
 
     @app.exception_handler(PolicyKBError)
     async def domain_error(request: Request, exc: PolicyKBError) -> JSONResponse:
-        return error_response(exc.status, exc.code, exc.message, exc.details)
+        message = exc.message if len(exc.message) <= MAX_MESSAGE else exc.message[:MAX_MESSAGE] + "…"
+        return error_response(exc.status, exc.code, message, exc.details)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -177,10 +183,7 @@ def create_app(settings: Settings | None = None, kb: KnowledgeBase | None = None
         if path is None or path.suffix.lower() not in {".pdf", ".md", ".txt", ".html", ".htm", ".markdown"} \
                 or not path.is_file():
             raise NotFound(f"item {item_id!r} has no original document file", {"id": item_id})
-        media = {".pdf": "application/pdf", ".html": "text/html", ".htm": "text/html"}.get(
-            path.suffix.lower(), "text/plain; charset=utf-8")
-        return FileResponse(path, media_type=media, filename=path.name,
-                            content_disposition_type="inline")
+        return document_response(path, path.name)
 
     @app.get("/facets", summary="The taxonomy with labels, synonyms and counts")
     def facets(kb: KB) -> list[dict[str, Any]]:
@@ -192,9 +195,9 @@ def create_app(settings: Settings | None = None, kb: KnowledgeBase | None = None
                 value["count"] = by_value.get(value["id"], 0)
         return described
 
-    @app.get("/stats", summary="Counts of items, passages and files")
+    @app.get("/stats", summary="Counts of the published items and passages")
     def stats(kb: KB) -> dict[str, Any]:
-        return kb.stats()
+        return kb.stats(public=True)
 
     @app.get("/health", response_model=HealthResponse, responses={503: {"model": HealthResponse}},
              summary="Store and index agree")

@@ -1,30 +1,29 @@
 """API routes for contributors (`/contributions`) and moderators (`/moderation/...`)."""
 
-import hashlib
 import json
-import secrets
 from typing import Annotated, Any, Callable, Literal
 
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import FileResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from .config import Settings
-from .errors import InvalidRecord, ModerationDisabled, Unauthorized
+from .errors import InvalidRecord, ModerationDisabled, Unauthorized, UnsupportedMediaType
 from .kb import KnowledgeBase
+from .security import client_address, document_response, find_moderator
 
 Text = Annotated[str, Field(max_length=500)]
 Values = Annotated[list[Annotated[str, Field(max_length=100)]], Field(max_length=30)] | Annotated[str, Field(max_length=500)]
 
 
 class ContributionIn(BaseModel):
-    """A policy example (or a document's metadata) in the record format `ingest` reads."""
+    """A policy example (or a document's metadata) in the record format `ingest` reads. Its id is
+    made by the server (a chosen id could probe for hidden items); a moderator may change it."""
 
     model_config = ConfigDict(extra="forbid")
 
     title: Annotated[str, Field(min_length=1, max_length=500)]
-    id: Annotated[str, Field(max_length=200)] | None = None
     kind: Annotated[str, Field(max_length=40)] | None = None
     summary: Annotated[str, Field(max_length=2000)] | None = None
     description: Annotated[str, Field(max_length=20000)] | None = None
@@ -50,6 +49,8 @@ class DraftIn(ContributionIn):
 
 class ContributionPatch(DraftIn):
     """Fields a moderator changes; the others stay."""
+
+    id: Annotated[str, Field(max_length=200)] | None = None
 
 
 class Reason(BaseModel):
@@ -98,10 +99,16 @@ UPLOAD_SCHEMA = {
 
 
 async def _read_contribution(request: Request) -> tuple[dict[str, Any], tuple[str, bytes] | None]:
-    """The record (validated) and the optional uploaded document of a JSON or multipart request."""
+    """The record (validated) and the optional uploaded document of a JSON or multipart request.
+    Any other content type is refused (415): a `text/plain` body is what a foreign web page can
+    post from a visitor's browser without asking (a CORS "simple request")."""
     document = None
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media not in ("application/json", "multipart/form-data"):
+        raise UnsupportedMediaType(f"send the contribution as application/json or multipart/form-data, "
+                                   f"not {media or 'a body without a content type'}")
     try:
-        if request.headers.get("content-type", "").startswith("multipart/form-data"):
+        if media == "multipart/form-data":
             form = await request.form()
             raw = form.get("metadata")
             data = json.loads(raw) if isinstance(raw, str) else None
@@ -113,6 +120,10 @@ async def _read_contribution(request: Request) -> tuple[dict[str, Any], tuple[st
         record = ContributionIn.model_validate(data)
     except json.JSONDecodeError as exc:
         raise InvalidRecord(f"the body (or the multipart field 'metadata') is not JSON: {exc.msg}") from None
+    except UnicodeDecodeError:
+        raise InvalidRecord("the body (or the multipart field 'metadata') is not UTF-8 text") from None
+    except RecursionError:
+        raise InvalidRecord("the body (or the multipart field 'metadata') is nested too deeply") from None
     except ValidationError as exc:
         errors = [{"loc": list(e["loc"]), "msg": e["msg"]} for e in exc.errors()]
         where = ".".join(map(str, errors[0]["loc"])) or "body"
@@ -120,14 +131,13 @@ async def _read_contribution(request: Request) -> tuple[dict[str, Any], tuple[st
     return record.model_dump(exclude_none=True), document
 
 
-def contribution_router(get_kb: Callable[..., KnowledgeBase], settings: Settings) -> APIRouter:
+def contribution_router(get_kb: Callable[..., KnowledgeBase], moderators: dict[str, str],
+                        proxies: list[Any]) -> APIRouter:
+    """Contributor and moderator routes; `moderators` maps each (validated) token to a name,
+    `proxies` are the trusted reverse proxies (see `security.client_address`)."""
     router = APIRouter()
     KB = Annotated[KnowledgeBase, Depends(get_kb)]
     bearer = HTTPBearer(auto_error=False, description="A token listed in POLICYKB_MODERATOR_TOKENS")
-    moderators = {}
-    for entry in settings.moderator_tokens:
-        name, _, token = entry.rpartition(":")
-        moderators[token] = name or "moderator-" + hashlib.sha256(token.encode()).hexdigest()[:8]
 
     def moderator(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> str:
         if not moderators:
@@ -135,11 +145,10 @@ def contribution_router(get_kb: Callable[..., KnowledgeBase], settings: Settings
                 "moderation is disabled: set POLICYKB_MODERATOR_TOKENS to one or more tokens "
                 "(comma-separated, each `token` or `name:token`) and restart the API"
             )
-        given = credentials.credentials if credentials else ""
-        for token, name in moderators.items():
-            if secrets.compare_digest(token.encode(), given.encode()):
-                return name
-        raise Unauthorized("a moderator bearer token is required (Authorization: Bearer <token>)")
+        name = find_moderator(moderators, credentials.credentials if credentials else "")
+        if name is None:
+            raise Unauthorized("a moderator bearer token is required (Authorization: Bearer <token>)")
+        return name
 
     Actor = Annotated[str, Depends(moderator)]
 
@@ -147,8 +156,10 @@ def contribution_router(get_kb: Callable[..., KnowledgeBase], settings: Settings
                  tags=["contributions"], summary="Submit a policy example, optionally with a document")
     async def submit(request: Request, kb: KB) -> dict[str, Any]:
         record, document = await _read_contribution(request)
-        client = request.client.host if request.client else "unknown"
-        return kb.contributions.submit(record, document, client)
+        # Parsing, checking and embedding run in a worker thread (the document itself in a bounded
+        # child process): one upload never holds up the requests of others.
+        return await run_in_threadpool(kb.contributions.submit, record, document,
+                                       client_address(request.scope, proxies))
 
     @router.post("/contributions/check", response_model=Checks, tags=["contributions"],
                  summary="Facet suggestions and possible duplicates for a draft (nothing is saved)")
@@ -176,9 +187,7 @@ def contribution_router(get_kb: Callable[..., KnowledgeBase], settings: Settings
     @router.get("/moderation/contributions/{contribution_id}/file", tags=["moderation"],
                 response_class=FileResponse, summary="The uploaded document, to preview before approving")
     def contribution_file(contribution_id: str, kb: KB, actor: Actor) -> FileResponse:
-        path, name = kb.contributions.document_path(contribution_id)
-        return FileResponse(path, filename=name, content_disposition_type="inline",
-                            media_type="application/pdf" if name.lower().endswith(".pdf") else None)
+        return document_response(*kb.contributions.document_path(contribution_id))
 
     @router.patch("/moderation/contributions/{contribution_id}", tags=["moderation"], summary="Edit before approving")
     def edit(contribution_id: str, patch: ContributionPatch, kb: KB, actor: Actor) -> dict[str, Any]:

@@ -372,12 +372,18 @@ def serve(lazy: LazyKB, host: str, port: int, workers: int) -> None:
 
     import uvicorn
 
+    from .security import moderator_tokens, trusted_networks
+
+    moderator_tokens(lazy.settings.moderator_tokens)  # a bad token or proxy stops here, with its reason
+    trusted_networks(lazy.settings.trusted_proxies)
     # Workers are separate processes: they read their settings from the environment.
     os.environ["POLICYKB_HOME"] = str(lazy.settings.home)
     os.environ["POLICYKB_MODEL"] = lazy.settings.model
     click.echo(f"policykb API on http://{host}:{port}/ (docs at http://{host}:{port}/docs)")
+    # proxy_headers=False: uvicorn would otherwise believe X-Forwarded-For from any local peer; the
+    # app decides whom to believe (POLICYKB_TRUSTED_PROXIES).
     uvicorn.run("policykb.api:app_factory", factory=True, host=host, port=port, workers=workers,
-                log_level="warning")
+                log_level="warning", proxy_headers=False)
 
 
 cli.add_command(moderate)

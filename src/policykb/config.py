@@ -61,6 +61,10 @@ class Settings(BaseSettings):
         "to the audit log). Empty: moderation answers 503.",
     )
     max_upload_mb: float = Field(10.0, gt=0, description="Largest request body (uploads included), in MB.")
+    max_upload_pages: int = Field(500, ge=1, description="Pages an uploaded PDF may have.")
+    max_upload_chars: int = Field(1_000_000, ge=1000, description="Characters of text an uploaded document may hold.")
+    upload_parse_seconds: float = Field(20.0, gt=0, description="Time a separate process gets to read one "
+                                        "uploaded document before it is stopped and the upload refused.")
     contributions_per_hour: int = Field(20, ge=1, description="Contributions one client may submit per hour.")
     trusted_proxies: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="Comma-separated addresses or networks of reverse proxies whose "

@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .errors import Conflict, Forbidden, InvalidRecord, NotFound, RateLimited
-from .ingest.documents import DOCUMENT_SUFFIXES, Section, load_document
+from .ingest.documents import DOCUMENT_SUFFIXES, Document, Section
+from .ingest.sandbox import UploadLimits, parse_upload
 from .ingest.loader import document_item
 from .ingest.pipeline import embed_text, publish
 from .ingest.records import record_to_item, slugify
@@ -42,6 +43,17 @@ class Contributions:
         self.kb = kb
         self.store = kb.store
         self.uploads = kb.home / "uploads"
+        self._parsed: dict[str, Document] = {}  # sha256 of an upload -> its parsed document
+
+    def _parse(self, document: tuple[str, bytes]) -> Document:
+        """An uploaded document, read in a bounded child process (the file is hostile until read),
+        once per desk even when checks and the item both need it."""
+        key = hashlib.sha256(document[1]).hexdigest() + _safe_name(document[0])
+        if key not in self._parsed:
+            settings = self.kb.settings
+            limits = UploadLimits(settings.max_upload_pages, settings.max_upload_chars, settings.upload_parse_seconds)
+            self._parsed[key] = parse_upload(_safe_name(document[0]), document[1], limits)
+        return self._parsed[key]
 
     # -- contributors -------------------------------------------------------------------------
 
@@ -49,7 +61,7 @@ class Contributions:
         """Facet suggestions from similar published items and possible duplicates (nothing is saved)."""
         text = " ".join(str(record.get(k) or "") for k in ("summary", "description")).strip()
         if document is not None:
-            doc = load_document(Path(_safe_name(document[0])), document[1])
+            doc = self._parse(document)
             text = (text + " " + " ".join(s.text for s in doc.sections))[:4000].strip()
         title = str(record.get("title") or "").strip()
         if not (title or text):
@@ -100,9 +112,9 @@ class Contributions:
         if self.store.count_contributions_since(client, since) >= limit:
             raise RateLimited(f"at most {limit} contributions per hour from one client; try again later",
                               {"retry_after": 3600})
-        record = {k: v for k, v in record.items() if v not in (None, "", [])}
+        record = {k: v for k, v in record.items() if v not in (None, "", []) and k != "id"}
         record.setdefault("kind", "example" if document is None else "document")
-        record["id"] = self._free_id(record)
+        record["id"] = self._new_id(record)
         item = self._build_item(record, document, source="contribution")  # raises on invalid input
         checks = self.check(record, document)
         contribution_id = "c-" + secrets.token_hex(6)
@@ -119,18 +131,24 @@ class Contributions:
             self.store.audit(CONTRIBUTOR, "submit", contribution_id, after=record, note=item.title)
         return {"id": contribution_id, "token": token, "status": "pending", **checks}
 
+    def _new_id(self, record: dict[str, Any]) -> str:
+        """A fresh item id for a contribution: its title's slug and a random suffix, so that no
+        answer tells a contributor whether some (perhaps hidden) item already has an id."""
+        base = slugify(str(record.get("title") or "contribution"))[:80].rstrip("-") or "contribution"
+        taken = self.store.pending_ids()
+        while True:
+            candidate = f"{base}-{secrets.token_hex(3)}"
+            if candidate not in taken and not self.store.item_sources([candidate]):
+                return candidate
+
     def _free_id(self, record: dict[str, Any]) -> str:
-        taken = set(self.store.item_sources([str(record.get("id") or "")])) | self.store.pending_ids()
-        wanted = record.get("id")
-        if wanted:
-            if str(wanted) in taken:
-                raise Conflict(f"id {wanted!r} is already used; leave id empty to get a free one", {"id": wanted})
-            return str(wanted)
-        base = slugify(str(record.get("title") or "contribution"))
-        candidate = base
-        while candidate in taken or self.store.item_sources([candidate]):
-            candidate = f"{base}-{secrets.token_hex(2)}"
-        return candidate
+        """A moderator's chosen id, if no item or pending contribution has it (moderators may know)."""
+        wanted = str(record.get("id") or "")
+        if not wanted:
+            return self._new_id(record)
+        if self.store.item_sources([wanted]) or wanted in self.store.pending_ids():
+            raise Conflict(f"id {wanted!r} is already used; leave id empty to get a free one", {"id": wanted})
+        return wanted
 
     def _build_item(self, record: dict[str, Any], document: tuple[str, bytes] | None, source: str) -> Item:
         if document is None:
@@ -142,7 +160,8 @@ class Contributions:
         if Path(name).suffix not in DOCUMENT_SUFFIXES:
             raise InvalidRecord(f"unsupported file type {Path(name).suffix or '(none)'}; send PDF, Markdown, "
                                 "text or HTML", {"file": name})
-        item, _ = document_item(Path(name), document[1], source, self.kb.taxonomy, self.kb.chunker(), record)
+        item, _ = document_item(Path(name), document[1], source, self.kb.taxonomy, self.kb.chunker(), record,
+                                self._parse(document))
         return item
 
     def status(self, contribution_id: str, token: str) -> dict[str, Any]:
@@ -187,15 +206,20 @@ class Contributions:
         """Publish the contribution as an item: searchable at once, no rebuild."""
         found = self._get(contribution_id, "pending")
         record = found["record"]
-        if self.store.item_sources([record["id"]]):
-            raise Conflict(f"id {record['id']!r} was taken meanwhile; edit the contribution's id first")
         source = found["file_path"] or f"contribution:{contribution_id}"
         item = self._build_item(record, self._document(found), source)
-        publish(self.kb, [item])
-        with self.store.transaction():
+
+        def still_free() -> None:  # under the write lock: another moderator or an ingest may have acted
+            self._get(contribution_id, "pending")
+            if self.store.item_sources([record["id"]]):
+                raise Conflict(f"id {record['id']!r} was taken meanwhile; edit the contribution's id first")
+
+        def record_approval() -> None:  # in the write that publishes the item: all or nothing
             self.store.update_contribution(contribution_id, status="approved", item_id=item.id, reason=None)
             self.store.audit(actor, "approve", contribution_id, before={"status": "pending"},
                              after={"status": "approved", "item_id": item.id})
+
+        publish(self.kb, [item], first=still_free, then=record_approval)
         return self.view(contribution_id)
 
     def reject(self, contribution_id: str, reason: str, actor: str) -> dict[str, Any]:
@@ -210,13 +234,12 @@ class Contributions:
 
     def unpublish(self, item_id: str, reason: str, actor: str, publish_again: bool = False) -> dict[str, Any]:
         """Hide a published item from search (or show it again), recorded in the audit log."""
-        before = self.store.item_status(item_id)
-        self.kb.set_published(item_id, publish_again)
-        after = self.store.item_status(item_id)
-        with self.store.transaction():
+        def audit(before: str, after: str) -> None:  # in the same transaction as the change
             self.store.audit(actor, "publish" if publish_again else "unpublish", item_id,
                              before={"status": before}, after={"status": after}, note=reason or None)
-        return {"id": item_id, "status": after}
+
+        self.kb.set_published(item_id, publish_again, then=audit)
+        return {"id": item_id, "status": self.store.item_status(item_id)}
 
     def audit_log(self, target: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
         return self.store.audit_log(target, limit)

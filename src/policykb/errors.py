@@ -98,3 +98,15 @@ class PayloadTooLarge(PolicyKBError):
 class ModerationDisabled(PolicyKBError):
     code = "moderation_disabled"
     status = 503
+
+
+class ConfigError(PolicyKBError):
+    """A setting that must not be used (the server refuses to start with it)."""
+
+    code = "config_error"
+    status = 500
+
+
+class UnsupportedMediaType(PolicyKBError):
+    code = "unsupported_media_type"
+    status = 415

@@ -13,7 +13,7 @@ import threading
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
@@ -180,21 +180,24 @@ class KnowledgeBase:
             raise
         self._index_generation = store.generation
 
-    def set_published(self, item_id: str, published: bool) -> None:
-        """Hide an item from every search (kept in the store), or show it again."""
-        status = self.store.item_status(item_id)
-        if status is None:
-            raise NotFound(f"no item with id {item_id!r}", {"id": item_id})
-        if (status == "published") == published:
-            return
+    def set_published(self, item_id: str, published: bool, then: Callable[[str, str], None] | None = None) -> None:
+        """Hide an item from every search (kept in the store), or show it again; `then(before,
+        after)` runs inside the same transaction (the audit entry), even when nothing changes."""
         with self.writing() as change:
-            pids = self.store.passage_ids(item_id)
-            self.store.set_status(item_id, "published" if published else "unpublished")
-            if published:
-                change.added += pids
-            else:
-                change.removed += pids
-            change.changed = True
+            status = self.store.item_status(item_id)
+            if status is None:
+                raise NotFound(f"no item with id {item_id!r}", {"id": item_id})
+            wanted = "published" if published else "unpublished"
+            if status != wanted:
+                pids = self.store.passage_ids(item_id)
+                self.store.set_status(item_id, wanted)
+                if published:
+                    change.added += pids
+                else:
+                    change.removed += pids
+                change.changed = True
+            if then is not None:
+                then(status, wanted)
 
     def chunker(self):  # -> Chunker
         """Cuts text into passages that fit the model with their title (loads the model)."""
@@ -304,8 +307,12 @@ class KnowledgeBase:
         path = Path(source) if source and not source.startswith("contribution") else None
         return path if path is not None and path.is_file() else None
 
-    def stats(self) -> dict[str, Any]:
+    def stats(self, public: bool = False) -> dict[str, Any]:
+        """Counts of what is published; `public` leaves out what only an operator may know (how
+        many items are hidden, how many files were ingested)."""
         stats = self.store.stats()
+        if public:
+            stats = {k: v for k, v in stats.items() if k not in ("unpublished", "files")}
         manifest = read_manifest(self.home) or {}
         stats["model"] = self.model
         stats["index"] = {k: manifest.get(k) for k in ("dimension", "count", "generation")}

@@ -401,6 +401,7 @@ class Store(QueryMixin, PostingsMixin, ModerationMixin):
             "unpublished": q("SELECT count(*) FROM items WHERE status != 'published'").fetchone()[0],
             "passages": q(f"SELECT count(*) FROM passages WHERE item_id IN ({published})").fetchone()[0],
             "files": q("SELECT count(*) FROM files").fetchone()[0],
-            "territories": q("SELECT count(DISTINCT value) FROM item_facets WHERE facet='territory'").fetchone()[0],
+            "territories": q("SELECT count(DISTINCT value) FROM item_facets WHERE facet='territory' "
+                             f"AND item_id IN ({published})").fetchone()[0],
             "generation": self.generation,
         }

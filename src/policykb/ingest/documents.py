@@ -26,6 +26,14 @@ class Section:
     heading: str | None = None
 
 
+@dataclass(frozen=True)
+class Limits:
+    """Bounds on one document: pages (PDF) and extracted characters (0: none)."""
+
+    pages: int = 0
+    chars: int = 0
+
+
 @dataclass
 class Document:
     title: str | None
@@ -71,13 +79,17 @@ def read_sidecar(path: Path) -> dict[str, Any]:
     return meta
 
 
-def load_document(path: Path, data: bytes) -> Document:
-    """Parse a document's bytes; raises InvalidRecord with a reason a person understands."""
+def load_document(path: Path, data: bytes, sidecar: bool = True, limits: Limits = Limits()) -> Document:
+    """Parse a document's bytes; raises InvalidRecord with a reason a person understands. The
+    sidecar `NAME.meta.yaml` beside `path` is read only with `sidecar` (a file being ingested;
+    never an upload, whose name means nothing on this machine); `limits` bound pages and text."""
     suffix = path.suffix.lower()
     if suffix == ".pdf":
-        doc = _pdf(data)
+        doc = _pdf(data, limits)
     else:
         text, warning = decode(data)
+        if limits.chars and len(text) > limits.chars:
+            raise InvalidRecord(f"the document has more than {limits.chars:,} characters of text")
         if suffix in (".md", ".markdown"):
             doc = _markdown(text)
         elif suffix in (".html", ".htm"):
@@ -88,8 +100,8 @@ def load_document(path: Path, data: bytes) -> Document:
             doc.warnings.append(warning)
     if not any(s.text.strip() for s in doc.sections):
         raise InvalidRecord("no text in the document")
-    meta = read_sidecar(path)
-    doc.meta = {**doc.meta, **meta}
+    if sidecar:
+        doc.meta = {**doc.meta, **read_sidecar(path)}
     return doc
 
 
@@ -105,7 +117,7 @@ def first_line(doc: Document) -> str | None:
 # -- PDF ------------------------------------------------------------------------------------------
 
 
-def _pdf(data: bytes) -> Document:
+def _pdf(data: bytes, limits: Limits = Limits()) -> Document:
     import io
 
     import pypdf
@@ -121,9 +133,14 @@ def _pdf(data: bytes) -> Document:
                 ok = 0
             if not ok:
                 raise InvalidRecord("encrypted PDF (needs a password); decrypt it and ingest again")
-        sections = []
+        if limits.pages and len(reader.pages) > limits.pages:
+            raise InvalidRecord(f"the PDF has {len(reader.pages):,} pages, more than the {limits.pages:,} accepted")
+        sections, chars = [], 0
         for number, page in enumerate(reader.pages, 1):
             text = page.extract_text() or ""
+            chars += len(text)
+            if limits.chars and chars > limits.chars:
+                raise InvalidRecord(f"the PDF has more than {limits.chars:,} characters of text")
             if text.strip():
                 sections.append(Section(_clean_pdf_text(text), page=number))
         title = None

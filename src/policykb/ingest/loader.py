@@ -11,7 +11,7 @@ from ..models import Item, Passage, Problem, passage_context
 from ..taxonomy import Taxonomy
 from .chunking import chunk_text
 from .importers import beir_corpus, import_items
-from .documents import DOCUMENT_SUFFIXES, Section, first_line, load_document, sidecar_path
+from .documents import DOCUMENT_SUFFIXES, Document, Section, first_line, load_document, sidecar_path
 from .records import iter_records, record_to_item, slugify
 
 RECORD_SUFFIXES = {".yaml", ".yml", ".json", ".jsonl", ".csv"}
@@ -138,9 +138,11 @@ def _load_document(path: Path, data: bytes, source: str, taxonomy: Taxonomy, chu
 
 
 def document_item(path: Path, data: bytes, source: str, taxonomy: Taxonomy, chunker: Chunker,
-                  meta: dict[str, Any] | None = None) -> tuple[Item, list[str]]:
-    """A document as one item with passages; `meta` (a contribution's record) wins over front matter."""
-    doc = load_document(path, data)
+                  meta: dict[str, Any] | None = None, doc: Document | None = None) -> tuple[Item, list[str]]:
+    """A document as one item with passages; `meta` (a contribution's record, given for uploads)
+    wins over front matter, and an upload never reads a sidecar file; `doc`, if given, is the
+    document already parsed (uploads are parsed in a bounded process, see `sandbox.py`)."""
+    doc = doc or load_document(path, data, sidecar=meta is None)
     meta = {**doc.meta, **{k: v for k, v in (meta or {}).items() if v not in (None, "", [])}}
     meta["title"] = meta.get("title") or doc.title or first_line(doc) or path.stem
     meta["id"] = meta.get("id") or slugify(path.stem)

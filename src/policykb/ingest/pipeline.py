@@ -12,7 +12,7 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING, Callable, Iterable
 
 from tqdm import tqdm
 
@@ -165,9 +165,14 @@ def _embed_and_cache(kb: KnowledgeBase, texts: dict[str, str], progress: bool) -
 
 
 def _apply(kb: KnowledgeBase, plans: list[FilePlan], gone: list[str], to_write: list[Item],
-           hashes: dict[int, list[str]], report: IngestReport) -> None:
+           hashes: dict[int, list[str]], report: IngestReport, first: Callable[[], None] | None = None,
+           then: Callable[[], None] | None = None) -> None:
+    """One atomic write; `first` runs before it under the write lock (to check what others may have
+    changed), `then` last inside it (its writes commit with the items, or nothing does)."""
     store = kb.store
     with kb.writing() as change:
+        if first is not None:
+            first()
         for item_id in report.removed:
             change.removed += store.delete_item(item_id)
         for item in to_write:
@@ -180,10 +185,14 @@ def _apply(kb: KnowledgeBase, plans: list[FilePlan], gone: list[str], to_write: 
             store.delete_file(key)
         report.passages = len(change.added)
         change.changed = bool(report.removed or to_write)
+        if then is not None:
+            then()
 
 
-def publish(kb: KnowledgeBase, items: list[Item]) -> IngestReport:
-    """Write items that did not come from an ingested file (approved contributions)."""
+def publish(kb: KnowledgeBase, items: list[Item], first: Callable[[], None] | None = None,
+            then: Callable[[], None] | None = None) -> IngestReport:
+    """Write items that did not come from an ingested file (approved contributions); `first` and
+    `then` run inside the same transaction (the approval's checks, status and audit entry)."""
     report = IngestReport()
     stored = kb.store.item_sources([i.id for i in items])
     for item in items:
@@ -191,7 +200,7 @@ def publish(kb: KnowledgeBase, items: list[Item]) -> IngestReport:
     hashes = {id(item): [sha256(t) for t in passage_texts(item)] for item in items}
     texts = {sha256(t): t for item in items for t in passage_texts(item)}
     report.embedded = _embed_and_cache(kb, texts, progress=False)
-    _apply(kb, [], [], items, hashes, report)
+    _apply(kb, [], [], items, hashes, report, first, then)
     return report
 
 

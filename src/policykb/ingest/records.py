@@ -30,8 +30,30 @@ ALIASES = {
 DEFAULT_TYPOLOGY = {"guide": "guide", "case_study": "case-study"}
 
 
+MAX_DEPTH = 20  # nesting of lists and mappings in a record file (a record needs 3)
+
+
 class _YAMLLoader(yaml.SafeLoader):
-    """YAML 1.2 booleans: only true/false, so `country: NO` stays Norway and `yes`/`on` stay text."""
+    """YAML 1.2 booleans: only true/false, so `country: NO` stays Norway and `yes`/`on` stay text.
+
+    No aliases (`*name`): records never need them, and nine levels of them expand a 561-byte file
+    into gigabytes; no nesting deeper than MAX_DEPTH (the composer recurses)."""
+
+    _depth = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise yaml.composer.ComposerError(None, None, "aliases (*name) are not allowed in records",
+                                              event.start_mark)
+        self._depth += 1
+        try:
+            if self._depth > MAX_DEPTH:
+                raise yaml.composer.ComposerError(None, None, f"nested deeper than {MAX_DEPTH} levels",
+                                                  self.peek_event().start_mark)
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
 
 
 _YAMLLoader.yaml_implicit_resolvers = {
@@ -45,6 +67,14 @@ _YAMLLoader.add_implicit_resolver(
 
 def load_yaml(text: str) -> Any:
     return yaml.load(text, Loader=_YAMLLoader)  # noqa: S506 - a SafeLoader subclass
+
+
+def load_json(text: str) -> Any:
+    """JSON; nesting deep enough to exhaust Python's stack (200,000 `[`) is an InvalidRecord."""
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise InvalidRecord("JSON nested too deeply") from None
 
 
 def slugify(text: str) -> str:
@@ -148,7 +178,7 @@ def iter_records(text: str, suffix: str) -> Iterator[tuple[int | None, Any]]:
         yield from _yaml_records(text)
     elif suffix == ".json":
         try:
-            data = json.loads(text)
+            data = load_json(text)
         except json.JSONDecodeError as exc:
             raise InvalidRecord(f"invalid JSON at line {exc.lineno}: {exc.msg}") from None
         for record in _unwrap(data):
@@ -157,9 +187,11 @@ def iter_records(text: str, suffix: str) -> Iterator[tuple[int | None, Any]]:
         for number, line in enumerate(text.splitlines(), 1):
             if line.strip():
                 try:
-                    yield number, json.loads(line)
+                    yield number, load_json(line)
                 except json.JSONDecodeError as exc:
                     yield number, InvalidRecord(f"invalid JSON: {exc.msg}")
+                except InvalidRecord as exc:
+                    yield number, exc
     elif suffix == ".csv":
         yield from _csv_records(text)
     else:  # pragma: no cover - callers dispatch on suffix
@@ -199,7 +231,11 @@ def _yaml_records(text: str) -> Iterator[tuple[int | None, Any]]:
 
 
 def _csv_records(text: str) -> Iterator[tuple[int | None, Any]]:
-    reader = csv.reader(io.StringIO(text, newline=""))
+    """Rows as records, each with the line it starts on. The reader is strict: a row whose quote
+    never closes (which a lenient reader would merge with every row after it) is reported as
+    malformed, and reading starts again on the next line."""
+    lines = re.split(r"(?<=\n)", text)
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     try:
         header = [h.strip() for h in next(reader)]
     except StopIteration:
@@ -208,20 +244,23 @@ def _csv_records(text: str) -> Iterator[tuple[int | None, Any]]:
         raise InvalidRecord(f"unreadable CSV header: {exc}") from None
     if "title" not in header:
         raise InvalidRecord(f"CSV header has no 'title' column (columns: {', '.join(header)})")
-    while True:
+    start = reader.line_num  # lines before the current reader's text
+    while start < len(lines):
+        reader = csv.reader(io.StringIO("".join(lines[start:]), newline=""), strict=True)
+        first = start + 1  # where the next row starts (1-based)
         try:
-            row = next(reader)
-        except StopIteration:
+            for row in reader:
+                line, first = first, start + reader.line_num + 1
+                if not any(cell.strip() for cell in row):
+                    continue
+                if len(row) != len(header):
+                    yield line, InvalidRecord(f"row has {len(row)} cells, the header has {len(header)}")
+                    continue
+                yield line, {k: (v.strip() or None) for k, v in zip(header, row)}
             return
         except csv.Error as exc:
-            yield reader.line_num, InvalidRecord(f"malformed CSV row: {exc}")
-            continue
-        if not any(cell.strip() for cell in row):
-            continue
-        if len(row) != len(header):
-            yield reader.line_num, InvalidRecord(f"row has {len(row)} cells, the header has {len(header)}")
-            continue
-        yield reader.line_num, {k: (v.strip() or None) for k, v in zip(header, row)}
+            yield first, InvalidRecord(f"malformed CSV row ({exc}; a quote that is never closed?)")
+            start = first  # read again from the line after the one the broken row starts on
 
 
 def parse_front_matter(text: str) -> tuple[dict[str, Any], str]:

@@ -1,0 +1,352 @@
+"""Regression tests for the attacks and operator mistakes of the public-opening probe (issue
+"Safe to open to the public"): each failed on the code before its fix."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+
+from policykb.api import create_app
+from policykb.config import Settings
+from policykb.errors import ConfigError
+from policykb.kb import KnowledgeBase
+from policykb.security import client_address, moderator_tokens
+
+from .test_ui import free_port
+
+MOD = "alice:a-long-moderator-token"
+AUTH = {"Authorization": "Bearer a-long-moderator-token"}
+RECORD = {"title": "Baltic cluster export vouchers", "summary": "Vouchers pay SMEs for trade fair visits.",
+          "country": "LT", "challenges": ["internationalisation"]}
+
+
+@pytest.fixture
+def built(settings, corpus):
+    with KnowledgeBase(settings) as kb:
+        kb.ingest([corpus])
+    return settings
+
+
+def client_for(settings: Settings, **overrides) -> TestClient:
+    return TestClient(create_app(settings.model_copy(update={"moderator_tokens": [MOD], **overrides})))
+
+
+# -- 1. moderator tokens -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("tokens", [["mod:"], ["alice:"], ["short"], [":"], ["bob:a-long-moderator-token", MOD]])
+def test_empty_short_or_repeated_tokens_stop_the_server(built, tokens):
+    with pytest.raises(ConfigError, match="POLICYKB_MODERATOR_TOKENS"):
+        create_app(built.model_copy(update={"moderator_tokens": tokens}))
+
+
+def test_serve_refuses_a_short_token_with_a_clean_message(built):
+    env = {**os.environ, "POLICYKB_MODERATOR_TOKENS": "alice:", "POLICYKB_HOME": str(built.home),
+           "POLICYKB_MODEL": "hashing"}
+    done = subprocess.run([sys.executable, "-m", "policykb.cli", "serve", "--port", str(free_port())], env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1 and "Traceback" not in done.stderr + done.stdout
+    assert "the token of moderator 'alice' has 0 characters; use at least 16" in done.stderr + done.stdout
+
+
+def test_name_and_token_split_at_the_first_colon(built):
+    assert moderator_tokens(["alice:pa:ss-and-more-characters"]) == {"pa:ss-and-more-characters": "alice"}
+    with client_for(built, moderator_tokens=["alice:pa:ss-and-more-characters"]) as client:
+        assert client.get("/moderation/contributions", headers={"Authorization": "Bearer pa:ss-and-more-characters"}
+                          ).status_code == 200
+        assert client.get("/moderation/contributions", headers={"Authorization": "Bearer ss-and-more-characters"}
+                          ).status_code == 401
+        assert client.get("/moderation/contributions").status_code == 401
+
+
+# -- 2. whose address counts for the rate limit ----------------------------------------------------
+
+
+def test_forwarded_for_is_believed_only_from_trusted_proxies():
+    scope = {"client": ("127.0.0.1", 5000), "headers": [(b"x-forwarded-for", b"6.6.6.6, 10.0.0.7")]}
+    assert client_address(scope, []) == "127.0.0.1"
+    from policykb.security import trusted_networks
+
+    assert client_address(scope, trusted_networks(["127.0.0.1"])) == "10.0.0.7"  # the hop the proxy saw
+    assert client_address(scope, trusted_networks(["127.0.0.0/8", "10.0.0.0/8"])) == "6.6.6.6"
+    assert client_address({"client": ("8.8.8.8", 1), "headers": scope["headers"]},
+                          trusted_networks(["127.0.0.1"])) == "8.8.8.8"  # not a proxy: its header is ignored
+
+
+def test_spoofed_forwarded_for_does_not_escape_the_rate_limit_of_a_served_api(built):
+    port = free_port()
+    env = {**os.environ, "POLICYKB_HOME": str(built.home), "POLICYKB_MODEL": "hashing",
+           "POLICYKB_CONTRIBUTIONS_PER_HOUR": "3"}
+    server = subprocess.Popen([sys.executable, "-m", "policykb.cli", "serve", "--port", str(port)], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{base}/health", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        statuses = [httpx.post(f"{base}/contributions", json={**RECORD, "title": f"Spoof {i}"},
+                               headers={"X-Forwarded-For": f"203.0.113.{i}"}, timeout=30).status_code
+                    for i in range(5)]
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+    assert statuses == [201, 201, 201, 429, 429]
+    with KnowledgeBase(built) as kb:
+        assert {c["client"] for c in kb.store.contributions("pending", 10, 0)[1]} == {"127.0.0.1"}
+
+
+# -- 3. content types a foreign page cannot send -----------------------------------------------------
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", None])
+def test_contributions_need_json_or_multipart(built, content_type):
+    with client_for(built) as client:
+        headers = {"Content-Type": content_type} if content_type else {}
+        response = client.post("/contributions", content=json.dumps(RECORD).encode(), headers=headers)
+        assert response.status_code == 415 and response.json()["error"]["code"] == "unsupported_media_type"
+        assert client.get("/moderation/contributions", headers=AUTH).json()["total"] == 0
+
+
+# -- 4. hidden items do not leak -------------------------------------------------------------------
+
+
+def test_stats_count_only_what_the_public_sees(built):
+    with client_for(built) as client:
+        before = client.get("/stats").json()
+        client.post("/moderation/items/at-upper-austria/unpublish", json={"reason": "x"}, headers=AUTH)
+        after = client.get("/stats").json()
+    assert (before["territories"], after["territories"]) == (5, 4)  # AT had only that item
+    assert "unpublished" not in after and after["items"] == before["items"] - 1
+
+
+def test_a_contribution_cannot_probe_for_hidden_ids(built):
+    with client_for(built) as client:
+        client.post("/moderation/items/de-vouchers/unpublish", json={"reason": "x"}, headers=AUTH)
+        hidden = client.post("/contributions", json={**RECORD, "id": "de-vouchers"})
+        free = client.post("/contributions", json={**RECORD, "id": "no-such-item"})
+        assert hidden.status_code == free.status_code == 422
+        assert hidden.json() == free.json()  # the same answer whether the id exists or not
+        made = client.post("/contributions", json=RECORD).json()
+        record = client.get(f"/moderation/contributions/{made['id']}", headers=AUTH).json()["record"]
+        assert record["id"].startswith("baltic-cluster-export-vouchers-")
+
+
+# -- 5. contributed files are never rendered on the API's origin ------------------------------------
+
+
+def test_uploaded_html_is_downloaded_never_rendered(built):
+    page = b"<html><head><title>Trade missions</title></head><body><script>alert(1)</script>" \
+           b"<p>Cluster trade missions to Japan for SMEs.</p></body></html>"
+    with client_for(built) as client:
+        receipt = client.post("/contributions", data={"metadata": json.dumps(RECORD)},
+                              files={"file": ("page.html", page, "text/html")}).json()
+        preview = client.get(f"/moderation/contributions/{receipt['id']}/file", headers=AUTH)
+        item_id = client.post(f"/moderation/contributions/{receipt['id']}/approve", headers=AUTH).json()["item_id"]
+        served = client.get(f"/items/{item_id}/file")
+        for response in (preview, served):
+            assert response.status_code == 200 and response.content == page
+            assert response.headers["content-type"] == "application/octet-stream"
+            assert response.headers["content-disposition"].startswith("attachment")
+            assert response.headers["x-content-type-options"] == "nosniff"
+            assert "default-src 'none'" in response.headers["content-security-policy"]
+        for path in ("/search?q=cluster", "/stats", "/items/nope"):
+            headers = client.get(path).headers
+            assert headers["x-content-type-options"] == "nosniff" and "default-src 'none'" in \
+                headers["content-security-policy"]
+
+
+# -- 6. one upload never freezes the API -------------------------------------------------------------
+
+
+def many_pages(pages: int) -> bytes:
+    from pypdf import PdfWriter
+
+    writer = PdfWriter()
+    for _ in range(pages):
+        writer.add_blank_page(72, 72)
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def inflating_pdf(chars: int) -> bytes:
+    """A small PDF whose one page's compressed content stream draws `chars` characters of text."""
+    import zlib
+
+    text = b"BT /F1 8 Tf 10 10 Td (" + b"cluster " * (chars // 8) + b") Tj ET"
+    stream = zlib.compress(text, 9)
+    objects = [b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+               b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
+               b"/Resources << /Font << /F1 5 0 R >> >> >>",
+               b"<< /Length %d /Filter /FlateDecode >>stream\n" % len(stream) + stream + b"\nendstream",
+               b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>"]
+    out, offsets = bytearray(b"%PDF-1.4\n"), []
+    for number, body in enumerate(objects, 1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
+    return bytes(out)
+
+
+ANCHORS = ("---\ntitle: Bomb\na: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
+           "c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c]\n"
+           "e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d]\nf: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e]\n"
+           "g: [*f, *f, *f, *f, *f, *f, *f, *f, *f]\n---\n# Bomb\n\nText.\n").encode()
+
+
+@pytest.mark.parametrize("name, data, reason", [
+    ("pages.pdf", many_pages(5000), "the PDF has 5,000 pages, more than the 500 accepted"),
+    ("stream.pdf", inflating_pdf(2_000_000), "more than 1,000,000 characters of text"),
+    ("bomb.md", ANCHORS, "aliases (*name) are not allowed"),
+])
+def test_hostile_uploads_are_refused_quickly_with_a_short_reason(built, name, data, reason):
+    with client_for(built) as client:
+        started = time.monotonic()
+        response = client.post("/contributions", data={"metadata": json.dumps(RECORD)}, files={"file": (name, data)})
+        assert response.status_code == 422 and reason in response.json()["error"]["message"]
+        assert len(response.text) < 1000 and time.monotonic() - started < 15
+
+
+def test_a_document_that_reads_too_slowly_is_stopped(built):
+    with client_for(built, upload_parse_seconds=0.3) as client:
+        response = client.post("/contributions", data={"metadata": json.dumps(RECORD)},
+                               files={"file": ("slow.pdf", inflating_pdf(900_000))})
+        assert response.status_code == 422 and "took longer than 0.3 s to read" in response.json()["error"]["message"]
+
+
+def test_health_answers_while_an_upload_is_being_refused(built):
+    app = create_app(built.model_copy(update={"moderator_tokens": [MOD]}))
+    slow = inflating_pdf(900_000)  # seconds of text extraction (under the character limit)
+
+    async def scenario() -> tuple[float, int]:
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://api") as client:
+                upload = asyncio.create_task(client.post(
+                    "/contributions", data={"metadata": json.dumps(RECORD)}, files={"file": ("slow.pdf", slow)},
+                    timeout=120))
+                await asyncio.sleep(0.3)  # the upload is being read now
+                started = time.monotonic()
+                health = await client.get("/health")
+                waited = time.monotonic() - started
+                assert health.status_code == 200 and not upload.done()
+                return waited, (await upload).status_code
+
+    waited, status = asyncio.run(scenario())
+    assert waited < 1.0 and status in (201, 422)
+
+
+# -- 7. malformed bodies are 4xx, not 500 ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("body", [b'{"title": "\xff\xfe bad"}', b"[" * 100_000, b'{"title": ' + b"[" * 50_000])
+def test_undecodable_or_deeply_nested_bodies_are_refused(built, body):
+    with client_for(built) as client:
+        response = client.post("/contributions", content=body, headers={"Content-Type": "application/json"})
+        assert response.status_code == 422 and response.json()["error"]["code"] == "invalid_record"
+        if body.startswith(b"["):  # the same nesting in a multipart form's metadata field
+            files = {"file": ("a.txt", b"Some text about clusters.")}
+            response = client.post("/contributions", data={"metadata": body.decode()}, files=files)
+            assert response.status_code == 422 and "nested too deeply" in response.json()["error"]["message"]
+
+
+# -- 8. an upload never reads a sidecar from the server's disk ---------------------------------------
+
+
+def test_uploads_ignore_sidecars_in_the_working_directory(built, make_pdf, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "good.meta.yaml").write_text("summary: planted by someone else\nchallenges: [green]\n")
+    pdf = make_pdf(tmp_path / "upload-source.pdf", ["Cluster export vouchers for Baltic SMEs."])
+    with client_for(built) as client:
+        receipt = client.post("/contributions", data={"metadata": json.dumps({"title": "Mine", "country": "LT"})},
+                              files={"file": ("good.pdf", pdf.read_bytes(), "application/pdf")}).json()
+        item_id = client.post(f"/moderation/contributions/{receipt['id']}/approve", headers=AUTH).json()["item_id"]
+        item = client.get(f"/items/{item_id}").json()
+    assert item["summary"] != "planted by someone else" and item["challenges"] == []
+
+
+# -- 9 and 10. hostile record files are skipped, the good ones ingested -------------------------------
+
+
+def test_deep_or_aliased_record_files_are_skipped_and_the_rest_ingested(kb, tmp_path):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "good.yaml").write_text("- {id: good, title: A good cluster programme}\n")
+    (folder / "deep.json").write_text("[" * 200_000)
+    (folder / "deep.yaml").write_text("[" * 5_000)
+    (folder / "lines.jsonl").write_text('{"id": "fine", "title": "Fine line"}\n' + "[" * 200_000 + "\n")
+    (folder / "bomb.yaml").write_text(
+        "- title: x\n  summary: &a [a, a, a, a, a, a, a, a, a]\n  description: &b [*a, *a, *a, *a, *a, *a, *a]\n")
+    report = kb.ingest([folder])
+    assert sorted(report.added) == ["fine", "good"]
+    reasons = {Path(p.source).name: p.reason for p in report.skipped}
+    assert reasons["deep.json"] == "JSON nested too deeply"
+    assert "nested deeper than 20 levels" in reasons["deep.yaml"]
+    assert "aliases (*name) are not allowed" in reasons["bomb.yaml"]
+    assert [(p.line, p.reason) for p in report.skipped if p.source.endswith("lines.jsonl")] == [
+        (2, "JSON nested too deeply")]
+
+
+def test_a_csv_quote_that_never_closes_is_a_malformed_row_not_a_merge(kb, tmp_path):
+    path = tmp_path / "rows.csv"
+    path.write_text('id,title,summary\nbroken,Broken row,"never closed\ngood,Good row,fine\nalso,Also good,"a, b"\n')
+    report = kb.ingest([path])
+    assert sorted(report.added) == ["also", "good"]
+    assert [(p.line, p.reason.split(" (")[0]) for p in report.skipped] == [(2, "malformed CSV row")]
+    assert kb.get("good")["title"] == "Good row"
+
+
+# -- 13. an approval (or unpublishing) is one transaction ---------------------------------------------
+
+
+@pytest.mark.parametrize("step", ["write_item", "update_contribution", "audit"])
+def test_an_approval_that_fails_at_any_step_leaves_nothing_half_done(kb, corpus, monkeypatch, step):
+    kb.ingest([corpus])
+    desk = kb.contributions
+    receipt = desk.submit(dict(RECORD), None, client="c")
+
+    def killed(*args: object, **kwargs: object) -> None:
+        raise RuntimeError(f"killed in {step}")
+
+    monkeypatch.setattr(kb.store, step, killed)
+    with pytest.raises(RuntimeError, match=f"killed in {step}"):
+        desk.approve(receipt["id"], actor="alice")
+    monkeypatch.undo()
+    assert desk.view(receipt["id"])["status"] == "pending"
+    assert kb.search("Baltic", mode="keyword").total == 0 and kb.stats()["items"] == 5
+    assert [a["action"] for a in desk.audit_log(receipt["id"])] == ["submit"]
+    assert kb.check()["status"] == "ok"
+    assert desk.approve(receipt["id"], actor="alice")["status"] == "approved"  # and it can be approved now
+    assert kb.search("Baltic", mode="keyword").total == 1
+
+
+def test_unpublishing_and_its_audit_entry_commit_together(kb, corpus, monkeypatch):
+    kb.ingest([corpus])
+    desk = kb.contributions
+
+    def killed(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("killed in audit")
+
+    monkeypatch.setattr(kb.store, "audit", killed)
+    with pytest.raises(RuntimeError):
+        desk.unpublish("de-vouchers", "outdated", actor="alice")
+    monkeypatch.undo()
+    assert kb.store.item_status("de-vouchers") == "published" and kb.check()["status"] == "ok"
+    assert desk.audit_log("de-vouchers") == []
