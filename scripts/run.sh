@@ -9,7 +9,9 @@ PORT=${PORT:-8000}
 UI_PORT=${UI_PORT:-8501}
 API_URL="http://$HOST:$PORT"
 
-"$VENV/bin/policykb" --home "$HOME_DIR" serve --host "$HOST" --port "$PORT" &
+# The UI runs on this host and forwards each visitor's address: the API believes it from here.
+POLICYKB_TRUSTED_PROXIES=${POLICYKB_TRUSTED_PROXIES:-127.0.0.1} \
+    "$VENV/bin/policykb" --home "$HOME_DIR" serve --host "$HOST" --port "$PORT" &
 API=$!
 trap 'kill "$API" 2>/dev/null || true' EXIT INT TERM
 

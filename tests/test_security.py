@@ -109,6 +109,23 @@ def test_spoofed_forwarded_for_does_not_escape_the_rate_limit_of_a_served_api(bu
         assert {c["client"] for c in kb.store.contributions("pending", 10, 0)[1]} == {"127.0.0.1"}
 
 
+def test_the_ui_gives_each_visitor_their_own_bucket_when_the_api_trusts_it(settings, corpus):
+    from policykb.ui.client import ApiClient
+
+    from .test_ui import running_api
+
+    trusted = settings.model_copy(update={"trusted_proxies": ["127.0.0.1"], "contributions_per_hour": 1,
+                                          "moderator_tokens": [MOD]})
+    with running_api(trusted, corpus) as url, ApiClient(url) as ui:
+        ui.submit({**RECORD, "title": "First visitor"}, on_behalf_of="198.51.100.7")
+        ui.submit({**RECORD, "title": "Second visitor"}, on_behalf_of="198.51.100.8")  # not the first's limit
+        with pytest.raises(Exception, match="at most 1 contributions per hour"):
+            ui.submit({**RECORD, "title": "First again"}, on_behalf_of="198.51.100.7")
+    with KnowledgeBase(trusted) as kb:
+        assert sorted(c["client"] for c in kb.store.contributions("pending", 10, 0)[1]) == [
+            "198.51.100.7", "198.51.100.8"]
+
+
 # -- 3. content types a foreign page cannot send -----------------------------------------------------
 
 

@@ -171,12 +171,16 @@ class ApiClient:
         """Facet suggestions and possible duplicates for a draft; nothing is saved."""
         return self._json("POST", "/contributions/check", json=draft)
 
-    def submit(self, record: Json, document: tuple[str, bytes] | None = None) -> Json:
-        """Submit a contribution (multipart when a document is attached); answers id, token, checks."""
+    def submit(self, record: Json, document: tuple[str, bytes] | None = None, on_behalf_of: str | None = None) -> Json:
+        """Submit a contribution (multipart when a document is attached); answers id, token, checks.
+        `on_behalf_of`: the address of the person using the UI, sent as X-Forwarded-For so that
+        each person has their own rate limit (the API believes it only when it trusts this UI's
+        address, POLICYKB_TRUSTED_PROXIES)."""
+        headers = {"X-Forwarded-For": on_behalf_of} if on_behalf_of else {}
         if document is None:
-            return self._json("POST", "/contributions", json=record, timeout=SLOW)
+            return self._json("POST", "/contributions", json=record, timeout=SLOW, headers=headers)
         return self._json("POST", "/contributions", data={"metadata": json.dumps(record)},
-                          files={"file": (document[0], document[1])}, timeout=SLOW)
+                          files={"file": (document[0], document[1])}, timeout=SLOW, headers=headers)
 
     def status(self, contribution_id: str, token: str) -> Json:
         return self._json("GET", f"/contributions/{quote(contribution_id, safe='')}",

@@ -121,7 +121,7 @@ def submit(record: dict[str, Any], upload: Any) -> None:
     document = (upload.name, upload.getvalue()) if upload is not None else None
     try:
         with st.spinner("Submitting and checking for similar items…"):
-            receipt = api().submit(record, document)
+            receipt = api().submit(record, document, on_behalf_of=st.context.ip_address)
     except ApiUnavailable as exc:
         show_unavailable(exc)
         st.stop()
