@@ -367,3 +367,101 @@ def test_unpublishing_and_its_audit_entry_commit_together(kb, corpus, monkeypatc
     monkeypatch.undo()
     assert kb.store.item_status("de-vouchers") == "published" and kb.check()["status"] == "ok"
     assert desk.audit_log("de-vouchers") == []
+
+
+# -- 11. writers take turns; prune removes only what a file owns ------------------------------------
+
+
+def records_file(path: Path, ids: range, tag: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(json.dumps({"id": f"r{i}", "title": f"Programme {i} from {tag}",
+                                          "summary": f"cluster support number {i}"}) for i in ids))
+    return path
+
+
+def test_two_ingests_at_once_keep_the_one_owner_rule(settings, tmp_path):
+    a = records_file(tmp_path / "a" / "a.jsonl", range(0, 1500), "a")
+    b = records_file(tmp_path / "b" / "b.jsonl", range(1450, 2950), "b")  # r1450..r1499 in both
+    env = {**os.environ, "POLICYKB_HOME": str(settings.home), "POLICYKB_MODEL": "hashing"}
+    runs = [subprocess.Popen([sys.executable, "-m", "policykb.cli", "ingest", str(folder), "--keep-going"],
+                             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            for folder in (a.parent, b.parent)]
+    outputs = [run.communicate(timeout=300)[0] for run in runs]
+    added = sorted(int(line.split("added ")[1].split(",")[0]) for out in outputs for line in out.splitlines()
+                   if line.startswith("added "))
+    assert added == [1450, 1500], outputs  # the later one finds the 50 shared ids taken
+    assert sum(out.count("is already used by") for out in outputs) == 50
+    with KnowledgeBase(settings) as kb:
+        assert kb.stats()["items"] == 2950 and kb.check()["status"] == "ok"
+        owner = kb.get("r1460")["source"]
+        (owner_folder := (a.parent if owner.endswith("a.jsonl") else b.parent))
+        other = b if owner_folder == a.parent else a
+        other.unlink()  # the file that lost the race goes: prune must not take the winner's items
+        kb.ingest([other.parent], prune=True)
+        assert kb.get("r1460")["source"] == owner and kb.check()["status"] == "ok"
+        assert kb.stats()["items"] == 1500
+
+
+def test_check_notices_a_file_listing_an_item_it_does_not_own(kb, corpus, tmp_path):
+    kb.ingest([corpus])
+    extra = records_file(tmp_path / "x" / "x.jsonl", range(3), "x")
+    kb.ingest([extra])
+    with kb.store.transaction():  # what racing writers used to leave behind
+        kb.store.upsert_file(str(extra), "stale", 1, ["r0", "r1", "r2", "de-vouchers"])
+    result = kb.check()
+    assert result["status"] == "inconsistent" and result["files_disagreeing"] == [f"{extra}: de-vouchers"]
+
+
+# -- 12. searches see one generation while others write ----------------------------------------------
+
+
+def test_searches_on_two_api_processes_while_a_third_publishes_and_unpublishes(settings, corpus):
+    with KnowledgeBase(settings) as kb:
+        kb.ingest([corpus])
+        kb.ingest([records_file(corpus.parent / "more" / "more.jsonl", range(300), "more")])
+    env = {**os.environ, "POLICYKB_HOME": str(settings.home), "POLICYKB_MODEL": "hashing"}
+    ports = [free_port(), free_port()]
+    servers = [subprocess.Popen([sys.executable, "-m", "policykb.cli", "serve", "--port", str(p)], env=env,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for p in ports]
+    toggler = None
+    try:
+        for port in ports:
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                try:
+                    if httpx.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    time.sleep(0.2)
+        script = ("import sys\nfrom policykb.config import Settings\nfrom policykb.kb import KnowledgeBase\n"
+                  "with KnowledgeBase(Settings()) as kb:\n"
+                  "    for n in range(100_000):\n"
+                  "        kb.set_published(['r%d' % (n % 7), 'de-vouchers', 'fr-es-green'][n % 3], n % 2 == 1)\n")
+        toggler = subprocess.Popen([sys.executable, "-c", script], env=env)
+        failures, count = [], 0
+        queries = [{"q": "cluster support"}, {"q": "vouchers", "mode": "semantic"}, {"q": "programme", "mode": "keyword"},
+                   {"q": "cluster", "territory": "DE"}, {"q": ""}]
+        while count < 300:
+            port = ports[count % 2]
+            params = queries[count % len(queries)]
+            try:
+                response = httpx.get(f"http://127.0.0.1:{port}/search", params=params, timeout=30)
+                if response.status_code != 200:
+                    failures.append((response.status_code, response.text[:200]))
+                else:
+                    body = response.json()
+                    assert len(body["hits"]) <= body["total"]
+            except (httpx.HTTPError, ValueError) as exc:
+                failures.append((type(exc).__name__, str(exc)[:200]))
+            count += 1
+        assert toggler.poll() is None  # it was writing all along
+    finally:
+        for process in [*servers, *([toggler] if toggler else [])]:
+            process.terminate()
+            process.wait(timeout=10)
+    assert failures == []
+    with KnowledgeBase(settings) as kb:
+        for published in (False, True, False, True):  # the next writes clear what the killed writer left
+            kb.set_published("eu-exchange", published)
+        assert kb.check()["status"] == "ok"
+        assert [p.name for p in settings.home.iterdir() if p.name.endswith(".tmp")] == []

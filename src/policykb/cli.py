@@ -16,6 +16,7 @@ from .config import Settings
 from .errors import PolicyKBError
 from .export import write_records
 from .cli_common import LazyKB, handle_errors, pass_kb, print_facets, print_hit, print_json, print_no_match
+from .cli_admin import ADMIN_COMMANDS
 from .cli_eval import evaluate
 from .cli_moderation import moderate
 from .kb import KnowledgeBase
@@ -318,44 +319,6 @@ def export(lazy: LazyKB, fmt: str, output: io.TextIOBase, query: str, mode: str,
 
 
 @cli.command()
-@pass_kb
-@handle_errors
-def reindex(lazy: LazyKB) -> None:
-    """Embed passages that lack a vector for the current model and rebuild the vector and keyword indexes.
-
-    \b
-    Example:
-      POLICYKB_MODEL=/models/my-model policykb reindex
-    """
-    result = lazy.kb.reindex()
-    click.echo(f"index rebuilt: {result['passages']} passages ({result['embedded']} embedded)")
-
-
-@cli.command()
-@click.option("--sample", default=20, show_default=True, help="Passages whose keyword postings are checked.")
-@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
-@pass_kb
-@handle_errors
-def check(lazy: LazyKB, sample: int, as_json: bool) -> None:
-    """Check that the store, the vector index and the keyword index agree; exit status 1 if not.
-
-    \b
-    Example:
-      policykb check --sample 1000
-    """
-    data = lazy.kb.check(sample=sample)
-    if as_json:
-        print_json(data)
-    else:
-        click.echo(f"status: {data['status']}\ngeneration: {data['generation']} (vector index: "
-                   f"{data['index_generation']})\npassages: {data['passages']}, vectors: {data['vectors']}\n"
-                   f"keyword postings of {data['keyword_checked']} passages checked, disagreeing: "
-                   f"{', '.join(map(str, data['keyword_disagreeing'])) or 'none'}")
-    if data["status"] != "ok":
-        raise SystemExit(1)
-
-
-@cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
 @click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True, help="TCP port.")
 @click.option("--workers", type=click.IntRange(1, 32), default=1, show_default=True, help="Worker processes.")
@@ -387,6 +350,8 @@ def serve(lazy: LazyKB, host: str, port: int, workers: int) -> None:
 
 
 cli.add_command(moderate)
+for command in ADMIN_COMMANDS:
+    cli.add_command(command)
 cli.add_command(evaluate)
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import sys
 import threading
 from pathlib import Path
@@ -99,6 +100,11 @@ class VectorIndex:
         with self.lock:
             return int(self.index.remove_ids(selector))
 
+    def copy(self) -> VectorIndex:
+        """An independent copy (a writer changes the copy; searches keep using this one)."""
+        with self.lock:
+            return VectorIndex(self.dim, faiss.clone_index(self.index), self.nprobe)
+
     def search(self, query: np.ndarray, k: int, allowed: np.ndarray | None = None,
                every_list: bool = False) -> list[tuple[int, float]]:
         """The top-`k` (id, similarity) pairs, only among `allowed` ids when given (exact for `flat`;
@@ -148,11 +154,14 @@ class VectorIndex:
     # -- persistence --------------------------------------------------------------------------
 
     def save(self, home: Path, model: str, generation: int) -> None:
-        """Write `vectors-<generation>.faiss`, then switch the manifest to it atomically."""
+        """Write `vectors-<generation>.faiss`, then switch the manifest to it atomically. Temporary
+        files are private to the writing process; the previous generation's file stays (a reader
+        may be about to load it), older ones go."""
         home = Path(home)
         home.mkdir(parents=True, exist_ok=True)
         name = f"vectors-{generation}.faiss"
-        tmp = home / (name + ".tmp")
+        private = f"{os.getpid()}-{secrets.token_hex(4)}.tmp"
+        tmp = home / f".{name}.{private}"
         with self.lock:
             faiss.write_index(self.index, str(tmp))
         _fsync(tmp)
@@ -168,13 +177,18 @@ class VectorIndex:
             "file": name,
             "metric": "inner_product",
         }
-        tmp_manifest = home / (MANIFEST + ".tmp")
+        tmp_manifest = home / f".{MANIFEST}.{private}"
         tmp_manifest.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
         _fsync(tmp_manifest)
         os.replace(tmp_manifest, home / MANIFEST)
-        for stale in home.glob("vectors-*.faiss*"):
-            if stale.name != name:
+        for stale in home.glob("vectors-*.faiss"):
+            number = stale.name.removeprefix("vectors-").removesuffix(".faiss")
+            if number.isdigit() and int(number) < generation - 1:
                 stale.unlink(missing_ok=True)
+        for leftover in home.glob(".*.tmp"):  # of writers that died while saving
+            pid = leftover.name.rsplit(".", 2)[-2].split("-")[0]
+            if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+                leftover.unlink(missing_ok=True)
 
 
 def matvec(matrix: np.ndarray, vector: np.ndarray) -> np.ndarray:
@@ -215,6 +229,16 @@ def load_index(home: Path, manifest: dict[str, Any], model: str, dim: int) -> Ve
     if index.ntotal != manifest.get("count") or index.d != dim:
         raise IndexMismatch(f"index file {manifest['file']} does not match its manifest; run `policykb reindex`")
     return VectorIndex(dim, index, int(manifest.get("nprobe", 32)))
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
 
 
 def _fsync(path: Path) -> None:

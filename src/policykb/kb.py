@@ -8,7 +8,9 @@ cached in it and rebuilt from them whenever its manifest's generation disagrees.
 
 from __future__ import annotations
 
+import fcntl
 import logging
+import os
 import threading
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -52,6 +54,8 @@ class KnowledgeBase:
         self._index_generation = -1
         self._facets: tuple[int, Any] | None = None  # (generation, FacetIndex)
         self._lock = threading.RLock()
+        self._write_lock = threading.RLock()  # one writing thread per process; the file lock, one process
+        self._writer = threading.local()  # .depth: how deep this thread is inside writing_lock()
         self._queries: dict[str, np.ndarray] = {}  # query text -> vector, least recently used first
         self._layout: tuple[Any, ...] | None = None  # see flat_layout()
 
@@ -76,30 +80,80 @@ class KnowledgeBase:
     @property
     def index(self) -> VectorIndex:
         """The FAISS index, (re)loaded when the store's generation moved on (another process wrote)."""
-        with self._lock:
-            generation = self.store.generation
-            if self._index is None or self._index_generation != generation:
-                self._index = self._load_or_rebuild(generation)
-                self._index_generation = generation
-            return self._index
+        return self.snapshot()[0]
 
     @property
     def facet_index(self):  # -> FacetIndex
         """Facet values, years and passages of the published items in memory, rebuilt per generation."""
+        return self.snapshot()[1]
+
+    def snapshot(self):  # -> tuple[VectorIndex, FacetIndex]
+        """The vector index and the facet index of one and the same generation, for one search
+        (neither object changes afterwards: a writer replaces them, never edits them in place),
+        each (re)built from one committed state of the store."""
+        with self._lock, self.store.reading():
+            generation = self.store.generation
+            return self._index_for(generation), self._facets_for(generation)
+
+    def _index_for(self, generation: int) -> VectorIndex:
+        if self._index is None or self._index_generation != generation:
+            self._index = self._load_or_rebuild(generation)
+            self._index_generation = generation
+        return self._index
+
+    def _facets_for(self, generation: int):  # -> FacetIndex
         from .facet_index import FacetIndex
 
+        if self._facets is None or self._facets[0] != generation:
+            self._facets = (generation, FacetIndex(self.store, self.taxonomy.names))
+        return self._facets[1]
+
+    def forget_index(self) -> None:
+        """Load the index again at next use (after a restore replaced the store)."""
         with self._lock:
-            generation = self.store.generation
-            if self._facets is None or self._facets[0] != generation:
-                self._facets = (generation, FacetIndex(self.store, self.taxonomy.names))
-            return self._facets[1]
+            self._index, self._facets = None, None
+
+    @contextmanager
+    def writing_lock(self, wait: bool = True) -> Iterator[bool]:
+        """Hold the knowledge base's write lock: one writer at a time across threads and processes
+        (a file lock on `write.lock`), for the whole of a write, deciding included (an ingest reads
+        what is stored, plans, embeds and writes under it). Re-entrant in one thread. With
+        `wait=False` it is only taken if free; the context value says whether it was."""
+        if not self._write_lock.acquire(blocking=wait):
+            yield False
+            return
+        try:
+            depth = getattr(self._writer, "depth", 0)
+            handle = None
+            if depth == 0:
+                self.home.mkdir(parents=True, exist_ok=True)
+                handle = os.open(self.home / "write.lock", os.O_CREAT | os.O_RDWR, 0o644)
+                try:
+                    fcntl.flock(handle, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    os.close(handle)
+                    yield False
+                    return
+            self._writer.depth = depth + 1
+            try:
+                yield True
+            finally:
+                self._writer.depth = depth
+                if handle is not None:
+                    fcntl.flock(handle, fcntl.LOCK_UN)
+                    os.close(handle)
+        finally:
+            self._write_lock.release()
 
     def _load_or_rebuild(self, generation: int) -> VectorIndex:
         manifest = read_manifest(self.home)
         if manifest is not None and manifest.get("model") != self.model:
             load_index(self.home, manifest, self.model, manifest.get("dimension", 0))  # raises IndexMismatch
         if manifest is not None and manifest.get("generation") == generation:
-            return load_index(self.home, manifest, self.model, manifest["dimension"])
+            try:
+                return load_index(self.home, manifest, self.model, manifest["dimension"])
+            except RuntimeError:  # its file went away (a writer moved two generations on): rebuild
+                log.warning("index file %s is gone; rebuilt from stored vectors", manifest.get("file"))
         index = self._build_index((manifest or {}).get("dimension"))
         total = self.store.stats()["passages"]
         if len(index) != total:
@@ -110,12 +164,18 @@ class KnowledgeBase:
         if manifest is not None:
             log.warning("index generation %s != store generation %s: rebuilt from stored vectors",
                         manifest.get("generation"), generation)
-        index.save(self.home, self.model, generation)
+        # Index files are written under the write lock only: a reader saves the rebuilt index only
+        # if no writer is at work (and the store is still at this generation); else it keeps it in memory.
+        with self.writing_lock(wait=False) as mine:
+            if mine and self.store.generation == generation:
+                index.save(self.home, self.model, generation)
         return index
 
-    def _build_index(self, dim: int | None = None) -> VectorIndex:
-        """A fresh index over every searchable passage's stored vector (flat or IVF by size)."""
-        batches = self.store.iter_passage_vectors(self.model)
+    def _build_index(self, dim: int | None = None, store: Store | None = None) -> VectorIndex:
+        """A fresh index over every searchable passage's stored vector (flat or IVF by size), from
+        this knowledge base's store or another one (a restore's)."""
+        store = store or self.store
+        batches = store.iter_passage_vectors(self.model)
         first = next(batches, None)
         if first is None:
             return VectorIndex(dim or self.embedder.dim, nprobe=self.settings.ivf_nprobe)
@@ -124,7 +184,7 @@ class KnowledgeBase:
             yield first
             yield from batches
 
-        total = self.store.stats()["passages"]
+        total = store.stats()["passages"]
         return VectorIndex.build(first[1].shape[1], all_batches(), total, self.settings.ivf_threshold,
                                  self.settings.ivf_nprobe)
 
@@ -133,14 +193,15 @@ class KnowledgeBase:
         and write the keyword index again in one segment per term."""
         from .ingest.pipeline import embed_missing
 
-        embedded = embed_missing(self)
-        self.store.rebuild_postings()
-        with self._lock:
+        with self.writing_lock():
+            embedded = embed_missing(self)
+            self.store.rebuild_postings()
             index = self._build_index()
             with self.store.transaction():
                 generation = self.store.bump_generation()
                 index.save(self.home, self.model, generation)
-            self._index, self._index_generation = index, generation
+            with self._lock:
+                self._index, self._index_generation = index, generation
         return {"embedded": embedded, "passages": len(index)}
 
     @contextmanager
@@ -152,33 +213,39 @@ class KnowledgeBase:
         If anything fails, the store rolls back and the index is reloaded or rebuilt from the store.
         """
         store = self.store
-        try:
-            with store.transaction():
-                # Read under the write lock: if another process committed since, this reloads the index.
-                index = self.index
-                change = IndexChange()
-                yield change
-                if change.changed:
-                    generation = store.bump_generation()
-                    index.remove(change.removed)
-                    if change.added:
-                        ids, vectors = store.passage_vectors(self.model, change.added, searchable_only=True)
-                        index.add(ids, vectors)
-                    threshold = self.settings.ivf_threshold
-                    if (index.kind == "flat" and len(index) >= threshold) or (
-                            index.kind == "ivf" and len(index) < threshold // 2):
-                        index = self._build_index(index.dim)  # grew past (or shrank below) the threshold
-                        self._index = index
-                    index.save(self.home, self.model, generation)
-        except BaseException:
-            # The in-memory index may hold half a change, and the manifest may name a generation the
-            # store never committed: forget both, so the next use rebuilds from the store.
-            self._index = None
-            manifest = read_manifest(self.home)
-            if manifest and manifest.get("generation") != store.generation:
-                (self.home / MANIFEST).unlink(missing_ok=True)
-            raise
-        self._index_generation = store.generation
+        committed: tuple[VectorIndex, int] | None = None
+        with self.writing_lock():
+            try:
+                with store.transaction():
+                    # Read under the write lock: if another process committed since, this reloads the index.
+                    index = self.index
+                    change = IndexChange()
+                    yield change
+                    if change.changed:
+                        generation = store.bump_generation()
+                        index = index.copy()  # searches holding the current one are not disturbed
+                        index.remove(change.removed)
+                        if change.added:
+                            ids, vectors = store.passage_vectors(self.model, change.added, searchable_only=True)
+                            index.add(ids, vectors)
+                        threshold = self.settings.ivf_threshold
+                        if (index.kind == "flat" and len(index) >= threshold) or (
+                                index.kind == "ivf" and len(index) < threshold // 2):
+                            index = self._build_index(index.dim)  # grew past (or shrank below) the threshold
+                        index.save(self.home, self.model, generation)
+                        committed = (index, generation)
+            except BaseException:
+                # The index in memory may be of a generation the store never committed, and so may the
+                # manifest: forget both, so the next use loads or rebuilds from the store.
+                with self._lock:
+                    self._index = None
+                manifest = read_manifest(self.home)
+                if manifest and manifest.get("generation") != store.generation:
+                    (self.home / MANIFEST).unlink(missing_ok=True)
+                raise
+            if committed is not None:  # only now: until the commit, searches use the old generation
+                with self._lock:
+                    self._index, self._index_generation = committed
 
     def set_published(self, item_id: str, published: bool, then: Callable[[str, str], None] | None = None) -> None:
         """Hide an item from every search (kept in the store), or show it again; `then(before,
@@ -229,10 +296,10 @@ class KnowledgeBase:
                 del self._queries[next(iter(self._queries))]
         return vec
 
-    def flat_layout(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def flat_layout(self, ids: np.ndarray, facets: Any) -> tuple[np.ndarray, np.ndarray]:
         """For exact search over a flat index whose entries hold passage `ids`: which entries are
-        searchable (a mask) and their item rows in the facet index; cached until either changes."""
-        facets = self.facet_index
+        searchable (a mask) and their item rows in `facets` (the search's FacetIndex); cached until
+        either changes."""
         key = (id(facets), len(ids), int(ids.sum()))
         with self._lock:
             if self._layout is None or self._layout[0] != key:
@@ -307,6 +374,18 @@ class KnowledgeBase:
         path = Path(source) if source and not source.startswith("contribution") else None
         return path if path is not None and path.is_file() else None
 
+    def backup(self, target: Path | str) -> dict[str, Any]:
+        """A consistent copy of this knowledge base in a new folder, safe while others write."""
+        from .backup import backup
+
+        return backup(self, Path(target))
+
+    def restore(self, source: Path | str) -> dict[str, Any]:
+        """Replace this knowledge base with a backup (the index is rebuilt from its vectors)."""
+        from .backup import restore
+
+        return restore(self, Path(source))
+
     def stats(self, public: bool = False) -> dict[str, Any]:
         """Counts of what is published; `public` leaves out what only an operator may know (how
         many items are hidden, how many files were ingested)."""
@@ -326,11 +405,12 @@ class KnowledgeBase:
         manifest = read_manifest(self.home) or {}
         ok = manifest.get("generation") == stats["generation"] and manifest.get("count") == vectors == stats["passages"]
         checked, disagree = self.store.postings_disagreeing(sample)
-        return {"status": "ok" if ok and not disagree else "inconsistent", "generation": stats["generation"],
-                "index_generation": manifest.get("generation"), "items": stats["items"],
-                "passages": stats["passages"], "vectors": vectors,
-                "keyword_checked": checked,
-                "keyword_disagreeing": disagree}
+        owners = self.store.files_disagreeing()
+        return {"status": "ok" if ok and not disagree and not owners else "inconsistent",
+                "generation": stats["generation"], "index_generation": manifest.get("generation"),
+                "items": stats["items"], "passages": stats["passages"], "vectors": vectors,
+                "keyword_checked": checked, "keyword_disagreeing": disagree,
+                "files_disagreeing": [f"{path}: {item}" for path, item in owners[:20]]}
 
     def facet_overview(self, facet_size: int = 100) -> dict[str, Any]:
         """Counts of every facet value over the whole knowledge base."""

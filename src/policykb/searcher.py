@@ -38,7 +38,7 @@ class Searcher:
         self._cutoff = cut
         self.store = kb.store
         self.settings = kb.settings
-        self.facets = kb.facet_index
+        self.index, self.facets = kb.snapshot()  # one generation for the whole search
         self._qvec: np.ndarray | None = None
         self._sims: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # flat index: ids, rows, scores
         self._scored: dict[tuple[str, ...], tuple[np.ndarray, np.ndarray]] = {}  # terms -> BM25 of matches
@@ -116,7 +116,7 @@ class Searcher:
         if self.cutoff.floor <= -1:  # no cut-off: every item is relevant
             relevant[:] = True
             return relevant
-        index = self.kb.index
+        index = self.index
         if not index.approximate:
             _, rows, scores = self._similarities(query)
             if len(scores):
@@ -145,15 +145,15 @@ class Searcher:
     def _similarities(self, query: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Flat index: every searchable passage's (id, item row, similarity), computed once."""
         if self._sims is None:
-            ids, scores = self.kb.index.similarities(self._query_vector(query))
-            searchable, rows = self.kb.flat_layout(ids)
+            ids, scores = self.index.similarities(self._query_vector(query))
+            searchable, rows = self.kb.flat_layout(ids, self.facets)
             self._sims = (ids[searchable], rows[searchable], scores[searchable])
         return self._sims
 
     def _passage_similarities(self, query: str, passage_ids: np.ndarray) -> np.ndarray:
         """The query's exact similarity with each of these searchable passages (from the flat
         index's own storage, or from the stored vectors behind an approximate one)."""
-        if not self.kb.index.approximate:
+        if not self.index.approximate:
             ids, _, scores = self._similarities(query)
             at = np.full(int(max(ids.max(initial=0), passage_ids.max(initial=0))) + 1, -1, dtype=np.int64)
             at[ids] = np.arange(len(ids))
@@ -166,7 +166,7 @@ class Searcher:
     def _dense(self, query: str, keep: np.ndarray | None, items: int) -> list[tuple[int, str, float]]:
         """(passage id, item id, similarity), best first, covering at least the `items` nearest items
         among `keep` (all if None); `query` is embedded once per Searcher, `similar` sets the vector."""
-        index = self.kb.index
+        index = self.index
         if not index.approximate:
             ids, rows, scores = self._similarities(query)
             if keep is not None:

@@ -20,6 +20,7 @@ import sqlite_utils
 
 from .bm25 import term_counts
 from .models import Item, Passage, passage_context
+from .store_backup import BackupMixin
 from .store_moderation import ModerationMixin
 from .store_postings import PostingsMixin
 from .store_query import QueryMixin
@@ -33,7 +34,7 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-class Store(QueryMixin, PostingsMixin, ModerationMixin):
+class Store(QueryMixin, PostingsMixin, ModerationMixin, BackupMixin):
     """The knowledge base's SQLite file (`kb.sqlite`). Query methods live in `store_query.py`, the
     keyword index's postings in `store_postings.py`, contributions and audit in `store_moderation.py`."""
 
@@ -146,6 +147,19 @@ class Store(QueryMixin, PostingsMixin, ModerationMixin):
                 raise
             self.conn.execute("COMMIT")
 
+    @contextmanager
+    def reading(self) -> Iterator[None]:
+        """Every read inside sees one committed state (a read transaction; WAL mode lets writers go
+        on meanwhile). Inside a write transaction of this thread, that transaction's state."""
+        if self.conn.in_transaction:
+            yield
+            return
+        self.conn.execute("BEGIN")
+        try:
+            yield
+        finally:
+            self.conn.execute("COMMIT")
+
     # -- meta ---------------------------------------------------------------------------------
 
     def get_meta(self, key: str) -> str | None:
@@ -183,6 +197,12 @@ class Store(QueryMixin, PostingsMixin, ModerationMixin):
 
     def file_paths(self) -> list[str]:
         return [r[0] for r in self.conn.execute("SELECT path FROM files ORDER BY path")]
+
+    def files_disagreeing(self) -> list[tuple[str, str]]:
+        """(file, item id) pairs where a file lists an item that is missing or owned by another file."""
+        return [(r[0], r[1]) for r in self.conn.execute(
+            "SELECT f.path, j.value FROM files f, json_each(f.item_ids) j LEFT JOIN items i ON i.id = j.value "
+            "WHERE i.source IS NOT f.path ORDER BY f.path, j.value")]
 
     # -- items --------------------------------------------------------------------------------
 

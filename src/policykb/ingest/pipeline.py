@@ -52,6 +52,13 @@ def _bar(iterable: Iterable, progress: bool, **kwargs) -> Iterable:
 
 def ingest(kb: KnowledgeBase, paths: list[Path], prune: bool = False, progress: bool = False,
            fmt: str = "auto") -> IngestReport:
+    """Under the knowledge base's write lock from the first read to the commit: what is stored
+    decides what is written, so no other writer may change it in between."""
+    with kb.writing_lock():
+        return _ingest(kb, paths, prune, progress, fmt)
+
+
+def _ingest(kb: KnowledgeBase, paths: list[Path], prune: bool, progress: bool, fmt: str) -> IngestReport:
     if fmt not in FORMATS:
         raise PolicyKBError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
     report = IngestReport()
@@ -107,8 +114,12 @@ def ingest(kb: KnowledgeBase, paths: list[Path], prune: bool = False, progress: 
         plans.append(plan)
 
     claimed = {i.id for plan in plans for i in plan.items}
-    removals = {i for plan in plans for i in plan.old_ids if i not in claimed and i not in plan.kept}
-    removals |= freed - claimed
+    candidates = {i: plan.key for plan in plans for i in plan.old_ids if i not in claimed and i not in plan.kept}
+    candidates |= {i: key for key in gone for i in kb.store.file_record(key)["item_ids"] if i not in claimed}
+    # An item is removed only by the file that owns it (its stored source), never by another
+    # file that once listed it.
+    owned_by = {i: source for i, (_, source) in kb.store.item_sources(list(candidates)).items()}
+    removals = {i for i, key in candidates.items() if owned_by.get(i) == key}
     to_write: list[Item] = []
     for plan in plans:
         stored = kb.store.item_sources([i.id for i in plan.items])

@@ -121,7 +121,8 @@ def submit(record: dict[str, Any], upload: Any) -> None:
     document = (upload.name, upload.getvalue()) if upload is not None else None
     try:
         with st.spinner("Submitting and checking for similar items…"):
-            receipt = api().submit(record, document, on_behalf_of=st.context.ip_address)
+            visitor = st.context.ip_address  # None when unknown (and not a string in tests)
+            receipt = api().submit(record, document, on_behalf_of=visitor if isinstance(visitor, str) else None)
     except ApiUnavailable as exc:
         show_unavailable(exc)
         st.stop()
