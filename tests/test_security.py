@@ -37,6 +37,17 @@ def built(settings, corpus):
     return settings
 
 
+def serve(env: dict[str, str], port: int) -> subprocess.Popen:
+    """`policykb serve` in its own process, as an operator runs it; returns once it answers."""
+    from policykb.ui.client import ApiClient
+
+    server = subprocess.Popen([sys.executable, "-m", "policykb.cli", "serve", "--port", str(port)], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    with ApiClient(f"http://127.0.0.1:{port}", timeout=2) as client:
+        client.wait_until_healthy(60, running=lambda: server.poll() is None)
+    return server
+
+
 def client_for(settings: Settings, **overrides) -> TestClient:
     return TestClient(create_app(settings.model_copy(update={"moderator_tokens": [MOD], **overrides})))
 
@@ -87,17 +98,9 @@ def test_spoofed_forwarded_for_does_not_escape_the_rate_limit_of_a_served_api(bu
     port = free_port()
     env = {**os.environ, "POLICYKB_HOME": str(built.home), "POLICYKB_MODEL": "hashing",
            "POLICYKB_CONTRIBUTIONS_PER_HOUR": "3"}
-    server = subprocess.Popen([sys.executable, "-m", "policykb.cli", "serve", "--port", str(port)], env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = serve(env, port)
     try:
         base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{base}/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.2)
         statuses = [httpx.post(f"{base}/contributions", json={**RECORD, "title": f"Spoof {i}"},
                                headers={"X-Forwarded-For": f"203.0.113.{i}"}, timeout=30).status_code
                     for i in range(5)]
@@ -421,18 +424,9 @@ def test_searches_on_two_api_processes_while_a_third_publishes_and_unpublishes(s
         kb.ingest([records_file(corpus.parent / "more" / "more.jsonl", range(300), "more")])
     env = {**os.environ, "POLICYKB_HOME": str(settings.home), "POLICYKB_MODEL": "hashing"}
     ports = [free_port(), free_port()]
-    servers = [subprocess.Popen([sys.executable, "-m", "policykb.cli", "serve", "--port", str(p)], env=env,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for p in ports]
+    servers = [serve(env, port) for port in ports]
     toggler = None
     try:
-        for port in ports:
-            deadline = time.monotonic() + 60
-            while time.monotonic() < deadline:
-                try:
-                    if httpx.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    time.sleep(0.2)
         script = ("import sys\nfrom policykb.config import Settings\nfrom policykb.kb import KnowledgeBase\n"
                   "with KnowledgeBase(Settings()) as kb:\n"
                   "    for n in range(100_000):\n"

@@ -7,7 +7,6 @@ error is `{"error": {"code", "message", "details"}}` with the right status, neve
 import io
 import logging
 from contextlib import asynccontextmanager
-from pathlib import Path
 from collections.abc import AsyncIterator
 from typing import Annotated, Any, Literal
 
