@@ -23,7 +23,8 @@ from .config import Settings
 from .embed import Embedder, load_embedder, model_key
 from .errors import IndexMismatch, NotFound
 from .index import MANIFEST, VectorIndex, load_index, read_manifest
-from .models import SearchResult, public_source
+from .export import item_record
+from .models import SearchResult
 from .store import Store
 from .taxonomy import Taxonomy
 
@@ -415,26 +416,3 @@ class KnowledgeBase:
     def facet_overview(self, facet_size: int = 100) -> dict[str, Any]:
         """Counts of every facet value over the whole knowledge base."""
         return self.search("", size=1, facet_size=facet_size).facets
-
-
-def item_record(item, taxonomy: Taxonomy, home: Path, labels: bool = False) -> dict[str, Any]:
-    """An item as a flat record keyed like the input files (`country`, `challenges`, ...); with
-    `labels`, each facet's labels follow its ids (`country_label`, ...). `source` is the public
-    form of where the item came from (never an absolute path on the server)."""
-    record: dict[str, Any] = {"id": item.id, "kind": item.kind, "title": item.title, "summary": item.summary,
-                              "description": item.description}
-    if labels:
-        record["kind_label"] = taxonomy.label("kind", item.kind)
-    for name in taxonomy.names:
-        if name == "kind":
-            continue
-        facet = taxonomy.facet(name)
-        values = item.facets.get(name, [])
-        record[facet.record_key] = values if facet.multi else (values[0] if values else None)
-        if labels:
-            names = [taxonomy.label(name, v) for v in values]
-            record[f"{facet.record_key}_label"] = names if facet.multi else (names[0] if names else None)
-    record.update({"region": item.region, "organisation": item.organisation, "start_year": item.start_year,
-                   "end_year": item.end_year, "links": item.links, "url": item.url,
-                   "source": public_source(item.source, home), "pages": item.pages})
-    return record
