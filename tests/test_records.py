@@ -30,6 +30,8 @@ def test_record_is_normalised():
         ({"title": "x", "start_year": 2020, "end_year": 2010}, "end_year 2010 is before start_year 2020"),
         ({"title": "x", "level": ["national", "regional"]}, "level takes one value"),
         ({"title": "x", "links": ["ftp://x"]}, "links must start with http"),
+        ({"title": "x", "links": ["https://example.com/>)[x](javascript:alert(10)"]}, "no spaces, quotes or angle brackets"),
+        ({"title": "x", "links": ["https://example.com/a b"]}, "no spaces, quotes or angle brackets"),
     ],
 )
 def test_invalid_records(record, message):

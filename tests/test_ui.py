@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import socket
 import textwrap
 import threading
@@ -18,6 +19,7 @@ from policykb.api import create_app
 from policykb.config import Settings
 from policykb.kb import KnowledgeBase
 from policykb.ui.client import ApiClient, ApiUnavailable
+from policykb.ui.common import md_escape
 
 TOKEN = "tok-for-the-ui-tests"
 ALL_TITLES = ["Cluster internationalisation vouchers", "Cluster staff exchange scheme", "Going abroad guide",
@@ -212,7 +214,7 @@ def test_contribute_shows_errors_next_to_fields(api_url):
     at.number_input(key="contrib-start_year").set_value(2020)
     at.number_input(key="contrib-end_year").set_value(2010)
     at.button[-1].click().run()  # "Submit for review"
-    errors = [e.value for e in ok(at).error]
+    errors = [re.sub(r"\\(.)", r"\1", e.value) for e in ok(at).error]  # as displayed (Markdown unescaped)
     assert "A title is required." in errors and "The end year is before the start year." in errors
 
 
@@ -313,3 +315,43 @@ def test_waiting_for_an_api_that_never_answers_gives_up_with_a_clear_error():
     with ApiClient(f"http://127.0.0.1:{free_port()}", timeout=0.2) as client:
         with pytest.raises(ApiUnavailable, match="not healthy after"):
             client.wait_until_healthy(0.3)
+
+
+# -- Contributed text is literal text --------------------------------------------------------------
+
+XSS_TITLE = "XSS test <img src=x onerror=alert(1)> cluster **bold** [click](javascript:alert(11)) :red[red]"
+XSS_LINK = "https://example.com/>)[x](javascript:alert(10)"
+FORMATTING = ("**bold**", "[click](", ":red[", "<img", "](javascript")
+
+
+def shown_text(at: AppTest) -> list[str]:
+    """Every Markdown source the page hands to Streamlit (titles, text, alerts, link labels), with
+    the characters it escapes taken out: what is left is what Markdown would act on."""
+    out = [e.value for kind in ("title", "subheader", "markdown", "caption", "success", "info", "warning", "error")
+           for e in getattr(at, kind)]
+    return [re.sub(r"\\.", "", text) for text in out + [link.proto.label for link in at.page_link]]
+
+
+def test_contributed_text_is_shown_as_literal_text_everywhere(api_url):
+    refused = httpx.post(f"{api_url}/contributions", json={"title": XSS_TITLE, "links": [XSS_LINK]})
+    assert refused.status_code == 422 and "no spaces, quotes or angle brackets" in refused.json()["error"]["message"]
+    httpx.post(f"{api_url}/contributions", json={
+        "title": XSS_TITLE, "summary": "A **bold** [click](javascript:alert(1)) cluster summary :red[red]",
+        "organisation": "<b>Org</b> **x**", "links": ["https://example.com/ok"]}).raise_for_status()
+    escaped = md_escape(XSS_TITLE)
+
+    at = ok(sign_in(TOKEN))  # the moderator's preview
+    assert at.subheader[0].value == escaped
+    assert not [t for t in shown_text(at) if any(f in t for f in FORMATTING)]
+    at.button(key="mod-approve").click().run()
+    assert ok(at).success[0].value.startswith(f"Approved “{escaped}”")
+
+    found = ok(open_page("search", q="XSS test cluster", mode="keyword"))  # the result card
+    assert titles(found) == [escaped]
+    assert not [t for t in shown_text(found) if any(f in t for f in FORMATTING)]
+
+    item_id = httpx.get(f"{api_url}/search", params={"q": "XSS test", "mode": "keyword"}).json()["hits"][0]["id"]
+    item = ok(open_page("item", id=item_id))
+    assert item.title[0].value == escaped
+    assert not [t for t in shown_text(item) if any(f in t for f in FORMATTING)]
+    assert "Source: [https\\://example\\.com/ok](<https://example.com/ok>)" in [c.value for c in item.caption]

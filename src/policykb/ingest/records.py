@@ -65,6 +65,15 @@ _YAMLLoader.add_implicit_resolver(
 )
 
 
+WEB_LINK = re.compile(r"^https?://[A-Za-z0-9.-]+(?::\d+)?(?:[/?#][^\s\"'<>\\`]*)?$")
+
+
+def is_web_link(url: str) -> bool:
+    """An http(s) URL with a plain host and no spaces, quotes, angle brackets, backslashes or
+    backticks: safe to show, and to put in a link, without breaking out of it."""
+    return len(url) <= 2000 and WEB_LINK.match(url) is not None
+
+
 def load_yaml(text: str) -> Any:
     return yaml.load(text, Loader=_YAMLLoader)  # noqa: S506 - a SafeLoader subclass
 
@@ -150,9 +159,10 @@ def record_to_item(record: dict[str, Any], source: str, taxonomy: Taxonomy, defa
     if start and end and end < start:
         raise InvalidRecord(f"end_year {end} is before start_year {start}")
     links = [str(u).strip() for u in _as_list(record.get("links") or record.get("url"))]
-    bad = [u for u in links if not re.match(r"^(https?://|mailto:)", u)]
+    bad = [u for u in links if not is_web_link(u)]
     if bad:
-        raise InvalidRecord(f"links must start with http:// or https://: {bad[0]!r}")
+        raise InvalidRecord(f"links must start with http:// or https:// and hold no spaces, quotes or angle "
+                            f"brackets: {bad[0][:200]!r}")
     return Item(
         id=item_id,
         kind=kind,

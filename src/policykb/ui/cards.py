@@ -6,7 +6,8 @@ from typing import Any
 
 import streamlit as st
 
-from .common import KIND_COLORS, api, badges, has_document, label, md_escape, years
+from ..ingest.records import is_web_link
+from .common import KIND_COLORS, api, badges, has_document, label, md_escape, web_link, years
 from .nav import page
 
 TAG_FACETS = (("challenge", "orange"), ("theme", "green"), ("support", "blue"), ("typology", "gray"))
@@ -32,7 +33,7 @@ def hit_card(hit: dict[str, Any], rank: int) -> None:
     facets = hit.get("facets") or {}
     kind = hit.get("kind") or "example"
     with st.container(border=True, key=f"hit-{rank}"):
-        st.page_link(page("item"), label=hit["title"], query_params={"id": hit["id"]}, width="stretch")
+        st.page_link(page("item"), label=md_escape(hit["title"]), query_params={"id": hit["id"]}, width="stretch")
         head = [badges([(label("kind", kind), KIND_COLORS.get(kind, "gray"))])]
         place = where(facets, hit.get("region"))
         if place:
@@ -53,8 +54,8 @@ def hit_card(hit: dict[str, Any], rank: int) -> None:
             links.append(f"p. {hit['page']}")
         elif has_document(hit.get("source")):
             links.append(f"[Open the document]({api().file_url(hit['id'])})")
-        if hit.get("url"):
-            links.append(f"[Source ↗](<{hit['url']}>)")
+        if hit.get("url") and is_web_link(hit["url"]):
+            links.append(web_link(hit["url"], "Source ↗"))
         with st.container(horizontal=True, vertical_alignment="center", gap="medium"):
             if links:
                 st.markdown(" · ".join(links), width="content")

@@ -9,6 +9,7 @@ from typing import Any
 import streamlit as st
 
 from ..config import Settings
+from ..ingest.records import is_web_link
 from .client import DOCUMENT_SUFFIXES, ApiClient, ApiError, ApiUnavailable
 
 TAXONOMY_KEY = "pk_taxonomy"
@@ -43,7 +44,7 @@ def api_errors() -> Iterator[None]:
         show_unavailable(exc)
         st.stop()
     except ApiError as exc:
-        st.error(f"The API refused this request: {exc.message}", icon=":material/error:")
+        st.error(f"The API refused this request: {md_escape(exc.message)}", icon=":material/error:")
         st.stop()
 
 
@@ -85,6 +86,16 @@ def badges(values: list[tuple[str, str]]) -> str:
 
 def _escape_badge(text: str) -> str:
     return text.replace("\\", "\\\\").replace("[", "\\[").replace("]", "\\]")
+
+
+def web_link(url: str | None, label: str | None = None) -> str:
+    """A Markdown link to a well-formed http(s) URL, its text the literal URL (or a fixed `label`);
+    anything else as literal text, never a link (contributed links are hostile until checked)."""
+    if not url:
+        return ""
+    if not is_web_link(str(url)):
+        return md_escape(str(url))
+    return f"[{md_escape(label or str(url))}](<{url}>)"
 
 
 def md_escape(text: str) -> str:

@@ -7,7 +7,8 @@ from typing import Any
 
 import streamlit as st
 
-from .common import taxonomy
+from ..ingest.records import is_web_link
+from .common import md_escape, taxonomy
 
 # record key -> facet name, for the fields whose values come from the taxonomy
 FACET_FIELDS = {"kind": "kind", "country": "territory", "level": "level", "challenges": "challenge",
@@ -88,15 +89,16 @@ def validate(record: dict[str, Any]) -> dict[str, str]:
     start, end = record.get("start_year"), record.get("end_year")
     if start and end and end < start:
         errors["end_year"] = "The end year is before the start year."
-    bad = [link for link in record.get("links", []) if not link.startswith(("http://", "https://"))]
+    bad = [link for link in record.get("links", []) if not is_web_link(link)]
     if bad:
-        errors["links"] = f"Links must start with http:// or https:// ({bad[0]})."
+        errors["links"] = (f"Links must start with http:// or https:// and hold no spaces, quotes or angle "
+                           f"brackets ({bad[0][:200]}).")
     return errors
 
 
 def _error(errors: dict[str, str], field: str) -> None:
-    if errors.get(field):
-        st.error(errors[field], icon=":material/error:")
+    if errors.get(field):  # messages may quote what was typed: shown as literal text
+        st.error(md_escape(errors[field]), icon=":material/error:")
 
 
 def _select(prefix: str, field: str, label: str, errors: dict[str, str], help: str | None = None) -> None:

@@ -97,7 +97,8 @@ def status_box(contribution_id: str, token: str) -> None:
         show_unavailable(exc)
         return
     except ApiError as exc:
-        st.warning(f"Cannot show the status of {contribution_id}: {exc.message}", icon=":material/lock:")
+        st.warning(f"Cannot show the status of {md_escape(contribution_id)}: {md_escape(exc.message)}",
+                   icon=":material/lock:")
         return
     icon = {"pending": ":material/hourglass_top:", "approved": ":material/check_circle:",
             "rejected": ":material/cancel:"}.get(status["status"], ":material/info:")
@@ -167,7 +168,7 @@ def render() -> None:
         st.markdown("**Before you submit**")
         live_checks(record)
     if errors.get("_form"):
-        st.error(errors["_form"], icon=":material/error:")
+        st.error(md_escape(errors["_form"]), icon=":material/error:")
     elif errors:
         st.error("Please fix the fields marked above.", icon=":material/error:")
     if st.button("Submit for review", type="primary", icon=":material/send:"):
@@ -177,4 +178,4 @@ def render() -> None:
 
 def _field_error(errors: dict[str, str], field: str) -> None:
     if errors.get(field):
-        st.error(errors[field], icon=":material/error:")
+        st.error(md_escape(errors[field]), icon=":material/error:")

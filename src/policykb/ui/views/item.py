@@ -8,7 +8,8 @@ import streamlit as st
 
 from ..cards import tags, where
 from ..client import ApiError, ApiUnavailable
-from ..common import KIND_COLORS, api, badges, has_document, label, md_escape, show_unavailable, years
+from ...ingest.records import is_web_link
+from ..common import KIND_COLORS, api, badges, has_document, label, md_escape, show_unavailable, web_link, years
 from ..nav import page
 from ..state import STATE_KEY, SearchState
 
@@ -80,7 +81,8 @@ def similar(item_id: str) -> None:
         st.caption("No item is close enough in meaning to count as similar.")
     for rank, hit in enumerate(hits):
         with st.container(border=True, key=f"similar-{rank}"):
-            st.page_link(page("item"), label=hit["title"], query_params={"id": hit["id"]}, width="stretch")
+            st.page_link(page("item"), label=md_escape(hit["title"]), query_params={"id": hit["id"]},
+                         width="stretch", help=hit["title"])
             kind = hit.get("kind") or "example"
             st.markdown(badges([(label("kind", kind), KIND_COLORS.get(kind, "gray"))]) + " "
                         + md_escape(where(hit.get("facets") or {}, hit.get("region"))))
@@ -100,14 +102,14 @@ def render() -> None:
         return
     except ApiError as exc:
         if exc.status == 404:
-            st.warning(f"There is no published item with id “{item_id}”. It may have been unpublished or the "
+            st.warning(f"There is no published item with id “{md_escape(item_id)}”. It may have been unpublished or the "
                        "link may be mistyped.", icon=":material/search_off:")
         else:
-            st.error(f"The API refused this request: {exc.message}")
+            st.error(f"The API refused this request: {md_escape(exc.message)}")
         return
     kind = record.get("kind") or "example"
     with st.container(key="item-title"):
-        st.title(record["title"], anchor=False)
+        st.title(md_escape(record["title"]), anchor=False)
     facets = {name: [v] if isinstance(v, str) else list(v or []) for name, v in (
         ("territory", record.get("country")), ("level", record.get("level")), ("challenge", record.get("challenges")),
         ("theme", record.get("themes")), ("support", record.get("support")), ("typology", record.get("typology")))}
@@ -121,7 +123,7 @@ def render() -> None:
         if record.get("description"):
             st.markdown(md_escape(record["description"]))
         with st.container(horizontal=True):
-            if record.get("url"):
+            if record.get("url") and is_web_link(record["url"]):
                 st.link_button("Source", record["url"], icon=":material/open_in_new:")
             if has_document(record.get("source")):
                 st.link_button("Open the document", client.file_url(item_id), icon=":material/picture_as_pdf:")
@@ -130,6 +132,8 @@ def render() -> None:
         st.subheader("Facets", anchor=False)
         with st.container(key="facets"):
             facet_table(record)
+        if record.get("url"):
+            st.caption("Source: " + web_link(record["url"]))
         for link in (record.get("links") or [])[1:]:
-            st.markdown(f"- [{md_escape(link)}](<{link}>)")
+            st.markdown("- " + web_link(link))
         similar(item_id)

@@ -39,7 +39,7 @@ def sign_in() -> str | None:
                 st.error("This token is not accepted. Ask the API's operator for a moderator token.",
                          icon=":material/lock:")
             else:
-                st.error(exc.message, icon=":material/block:")
+                st.error(md_escape(exc.message), icon=":material/block:")
             return None
         ss[TOKEN] = token
         st.rerun()
@@ -65,7 +65,8 @@ def flash() -> None:
 def record_table(record: dict[str, Any]) -> None:
     """The submitted record, field by field, facet values with their labels."""
     rows = ["| Field | Value |", "|---|---|"]
-    rows += [f"| {name} | {md_escape(text[:600])} |" for name, text in labelled(record)]
+    # One line per cell: a line break inside a Markdown table cell would end the table there.
+    rows += [f"| {name} | {md_escape(' '.join(text[:600].split()))} |" for name, text in labelled(record)]
     with st.container(key="facets"):
         st.markdown("\n".join(rows))
 
@@ -86,12 +87,12 @@ def act(token: str, action: str, contribution: dict[str, Any], reason: str = "")
         with st.spinner("Publishing…" if action == "approve" else "Saving…"):
             if action == "approve":
                 done = client.approve(token, cid)
-                message = ("ok", f"Approved “{contribution['record']['title']}”: it is published and searchable now.",
-                           done.get("item_id"))
+                message = ("ok", f"Approved “{md_escape(contribution['record']['title'])}”: it is published and "
+                           "searchable now.", done.get("item_id"))
             elif action == "reject":
                 client.reject(token, cid, reason)
-                message = ("ok", f"Rejected “{contribution['record']['title']}”. The contributor sees your reason.",
-                           None)
+                message = ("ok", f"Rejected “{md_escape(contribution['record']['title'])}”. The contributor sees "
+                           "your reason.", None)
             else:
                 client.edit(token, cid, read_record(PREFIX))
                 message = ("ok", "Changes saved.", None)
@@ -99,7 +100,7 @@ def act(token: str, action: str, contribution: dict[str, Any], reason: str = "")
         show_unavailable(exc)
         st.stop()
     except ApiError as exc:
-        message = ("error", f"Could not {action}: {exc.message}", None)
+        message = ("error", f"Could not {action}: {md_escape(exc.message)}", None)
     st.session_state[FLASH] = message
     st.session_state.pop(LOADED, None)
     st.rerun()
@@ -108,7 +109,7 @@ def act(token: str, action: str, contribution: dict[str, Any], reason: str = "")
 def preview(token: str, contribution: dict[str, Any]) -> None:
     """One contribution: its record, hints, actions (when pending) and audit history."""
     record = contribution["record"]
-    st.subheader(record.get("title", contribution["id"]), anchor=False)
+    st.subheader(md_escape(record.get("title", contribution["id"])), anchor=False)
     st.caption(f"{contribution['id']} · {contribution['status']} · submitted "
                f"{contribution['submitted_at'][:16].replace('T', ' ')}"
                + (f" · file: {contribution['file_name']}" if contribution.get("file_name") else ""))
@@ -134,7 +135,7 @@ def preview(token: str, contribution: dict[str, Any]) -> None:
             draft = read_record(PREFIX)
             problems = validate(draft)
             for problem in problems.values():
-                st.error(problem)
+                st.error(md_escape(problem))
             if st.button("Save changes", icon=":material/save:", disabled=bool(problems)):
                 act(token, "edit", contribution)
         left, right = st.columns(2, gap="medium")
@@ -197,4 +198,4 @@ def render() -> None:
             sign_out()
             st.error("The token is no longer accepted; sign in again.", icon=":material/lock:")
         else:
-            st.error(exc.message)
+            st.error(md_escape(exc.message))

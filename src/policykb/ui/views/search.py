@@ -27,7 +27,8 @@ def run_search(client: ApiClient, state: SearchState) -> dict[str, Any]:
             facet, value = exc.details.get("facet"), exc.details.get("value")
             if exc.code != "unknown_facet_value" or value not in state.filters.get(facet, []):
                 raise
-            st.warning(f"Ignored the unknown {facet} filter “{value}”. {exc.message}", icon=":material/warning:")
+            st.warning(f"Ignored the unknown {facet} filter “{md_escape(value)}”. {md_escape(exc.message)}",
+                       icon=":material/warning:")
             set_filters(state, {**state.filters, facet: [v for v in state.filters[facet] if v != value]})
     raise ApiError(422, "invalid_request", "too many unknown filter values")
 
@@ -83,7 +84,8 @@ def no_results(client: ApiClient, state: SearchState, result: dict[str, Any]) ->
             st.markdown("**Nearest items — not matches.** The closest the knowledge base has, shown so you can "
                         "judge the gap; they are not counted or downloaded as results.")
             for hit in result["nearest"]:
-                st.page_link(page("item"), label=hit["title"], query_params={"id": hit["id"]}, width="stretch")
+                st.page_link(page("item"), label=md_escape(hit["title"]), query_params={"id": hit["id"]},
+                             width="stretch")
 
 
 def downloads(client: ApiClient, query: SearchQuery) -> None:
