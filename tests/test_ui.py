@@ -355,3 +355,20 @@ def test_contributed_text_is_shown_as_literal_text_everywhere(api_url):
     assert item.title[0].value == escaped
     assert not [t for t in shown_text(item) if any(f in t for f in FORMATTING)]
     assert "Source: [https\\://example\\.com/ok](<https://example.com/ok>)" in [c.value for c in item.caption]
+
+
+def test_years_in_the_wrong_order_keep_the_page_usable(api_url):
+    at = ok(open_page("search", year_from="2020", year_to="2000"))
+    assert at.number_input(key="year_from").value == 2020 and pills(at, "territory")  # the sidebar is there
+    assert "is after “To” (2000)" in at.sidebar.warning[0].value
+    assert any("Browsing" in m.value for m in at.markdown)  # the results, without the years
+    at.button(key="years-clear").click().run()
+    assert not ok(at).sidebar.warning and at.number_input(key="year_from").value is None
+
+
+def test_a_refused_search_keeps_the_filters_and_offers_a_way_back(api_url):
+    at = ok(open_page("search", q="cluster", page="5000", territory="DE"))  # the API pages up to 1000
+    assert "This search could not be run" in at.error[0].value
+    assert at.number_input(key="year_from") is not None and len(at.sidebar.expander) >= 1
+    at.button(key="recover-clear-all").click().run()
+    assert not ok(at).error and at.text_input(key="q").value == ""

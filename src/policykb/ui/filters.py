@@ -54,6 +54,10 @@ def sidebar_filters(facets: dict[str, Any], state: SearchState) -> None:
                               placeholder="any")
             right.number_input("To", min_value=YEAR_MIN, max_value=YEAR_MAX, step=1, key="year_to",
                                placeholder="any")
+            if state.year_from is not None and state.year_to is not None and state.year_from > state.year_to:
+                st.warning(f"“From” ({state.year_from}) is after “To” ({state.year_to}): the years are not "
+                           "applied until one of them changes.", icon=":material/event_busy:")
+                st.button("Clear the years", on_click=clear_years, key="years-clear")
 
 
 def active_chips(state: SearchState, facets: dict[str, Any], show_query: bool = False) -> None:

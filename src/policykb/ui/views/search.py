@@ -9,20 +9,29 @@ import streamlit as st
 
 from ..cards import hit_card
 from ..client import ApiClient, ApiError, ApiUnavailable, SearchQuery
-from ..common import EXAMPLE_QUESTION, api, api_errors, label, md_escape
+from ..common import EXAMPLE_QUESTION, api, label, md_escape, show_unavailable
 from ..filters import active_chips, canonical_filters, sidebar_filters
 from ..nav import page
-from ..state import MODES, SearchState, load_state, page_key, remove_filter, save_state, set_filters
+from ..state import MODES, SearchState, clear_all, load_state, page_key, remove_filter, save_state, set_filters
 
 PAGE_SIZE = 10
 MAX_PAGES = 1000  # the API's page limit
+
+
+def effective_query(state: SearchState) -> SearchQuery:
+    """The query to send: the years only when they make a range (a start after the end is said
+    next to the year boxes, not sent to the API to be refused)."""
+    query = state.query()
+    if query.year_from is not None and query.year_to is not None and query.year_from > query.year_to:
+        query.year_from = query.year_to = None
+    return query
 
 
 def run_search(client: ApiClient, state: SearchState) -> dict[str, Any]:
     """Search, dropping filter values the API does not know (with a warning) instead of failing."""
     for _ in range(10):
         try:
-            return client.search(state.query(), page=state.page, size=PAGE_SIZE)
+            return client.search(effective_query(state), page=state.page, size=PAGE_SIZE)
         except ApiError as exc:
             facet, value = exc.details.get("facet"), exc.details.get("value")
             if exc.code != "unknown_facet_value" or value not in state.filters.get(facet, []):
@@ -112,12 +121,23 @@ def render() -> None:
     st.title("Search policy examples", anchor=False)
     st.caption("Cluster and innovation policy examples, smart guides and case studies — ask a question or browse.")
     search_box()
-    with api_errors(), st.spinner("Searching…"):
-        result = run_search(client, state)
-        pages = max(1, min(MAX_PAGES, math.ceil(result["total"] / PAGE_SIZE)))
-        if state.page > pages:  # e.g. a shared link to a page that no longer exists
-            state.page = pages
-            result = client.search(state.query(), page=state.page, size=PAGE_SIZE)
+    try:
+        with st.spinner("Searching…"):
+            result = run_search(client, state)
+            pages = max(1, min(MAX_PAGES, math.ceil(result["total"] / PAGE_SIZE)))
+            if state.page > pages:  # e.g. a shared link to a page that no longer exists
+                state.page = pages
+                result = client.search(effective_query(state), page=state.page, size=PAGE_SIZE)
+    except ApiUnavailable as exc:
+        show_unavailable(exc)
+        st.stop()
+    except ApiError as exc:  # the filters stay at hand, with a way back
+        sidebar_filters({}, state)
+        st.error(f"This search could not be run: {md_escape(exc.message)}", icon=":material/error:")
+        st.button("Clear the query, filters and years", on_click=clear_all, icon=":material/filter_alt_off:",
+                  key="recover-clear-all")
+        save_state(state)
+        return
     facets = result["facets"]
     canonical = canonical_filters(state, facets)
     if canonical != state.filters:
@@ -132,7 +152,7 @@ def render() -> None:
         left, right = st.columns([3, 2], vertical_alignment="center")
         left.markdown(summary_line(result, state))
         with right:
-            downloads(client, state.query())
+            downloads(client, effective_query(state))
         for rank, hit in enumerate(result["hits"], start=(state.page - 1) * PAGE_SIZE + 1):
             hit_card(hit, rank)
         if pages > 1:
