@@ -239,3 +239,19 @@ def test_search_filter_item_contribute_approve_find(ui: str, browser: WebDriver)
     see(browser, "results for “Baltic export vouchers”")
     link(browser, "Baltic cluster export vouchers")
     shot(browser, "search-found")
+
+
+def test_a_phone_sees_results_first_and_whole_titles(ui: str, browser: WebDriver) -> None:
+    browser.set_window_size(390, 844)
+    browser.get(f"{ui}/?q=cluster+internationalisation+vouchers+for+trade+missions&mode=keyword")
+    see(browser, "results for")
+    idle(browser)
+    sidebar = browser.find_element(By.CSS_SELECTOR, '[data-testid="stSidebar"]')
+    assert sidebar.get_attribute("data-collapsed") == "true" and sidebar.rect["x"] < 0  # filters start closed
+    titles = browser.find_elements(By.CSS_SELECTOR, '[class*="st-key-hit-"] [data-testid="stPageLink-NavLink"] p')
+    assert titles
+    cut = browser.execute_script(
+        "return arguments[0].filter(e => e.scrollWidth > e.clientWidth + 1).map(e => e.textContent)", titles)
+    assert cut == []  # every title wraps instead of being cut
+    SHOTS.mkdir(exist_ok=True)
+    browser.save_screenshot(str(SHOTS / "phone-search.png"))

@@ -21,6 +21,14 @@ mark { background: #fde68a; color: inherit; padding: 0 .1em; border-radius: 2px;
 [class*="st-key-hit-"] [data-testid="stPageLink-NavLink"]:hover p,
 [class*="st-key-similar-"] [data-testid="stPageLink-NavLink"]:hover p { text-decoration: underline; }
 [class*="st-key-hit-"] { gap: 0.4rem; }
+/* long titles wrap (phones, similar items) instead of being cut mid-word */
+[class*="st-key-hit-"] [data-testid="stPageLink-NavLink"] *,
+[class*="st-key-similar-"] [data-testid="stPageLink-NavLink"] *,
+.st-key-nearest [data-testid="stPageLink-NavLink"] * { white-space: normal !important; overflow: visible !important;
+  text-overflow: clip !important; overflow-wrap: anywhere; }
+/* the facet table keeps to its column: long values wrap */
+.st-key-facets table { table-layout: fixed; width: 100%; }
+.st-key-facets td { overflow-wrap: anywhere; }
 /* facet pills: wrap long labels instead of hiding the count behind an ellipsis */
 [data-testid="stSidebar"] [data-testid="stButtonGroup"] button { height: auto; min-height: 2rem; text-align: left; }
 [data-testid="stSidebar"] [data-testid="stButtonGroup"] button * { white-space: normal; overflow: visible;
@@ -31,7 +39,8 @@ mark { background: #fde68a; color: inherit; padding: 0 .1em; border-radius: 2px;
 
 def main(default: str = "search") -> None:
     """Run the app; `default` picks the page that `/` opens (tests use it to open one page directly)."""
+    # "auto": the filter sidebar starts open on a desktop and closed on a phone, where it would cover the results
     st.set_page_config(page_title="policykb", page_icon=":material/travel_explore:", layout="wide",
-                       initial_sidebar_state="expanded")
+                       initial_sidebar_state="auto")
     st.html(CSS)
     st.navigation(all_pages(default), position="sidebar").run()
