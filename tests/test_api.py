@@ -87,3 +87,13 @@ def test_export_follows_filters(client, fmt):
 
 def test_openapi_is_served(client):
     assert "/search" in client.get("/openapi.json").json()["paths"]
+
+
+def test_counts_describe_the_result_set_for_filters_and_for_charts(client):
+    counts = client.get("/counts", params={"q": "cluster", "mode": "keyword", "territory": "EU"}).json()
+    search = client.get("/search", params={"q": "cluster", "mode": "keyword", "territory": "EU"}).json()
+    assert counts["total"] == search["total"] == 2
+    assert counts["facets"]["territory"] == search["facets"]["territory"]  # disjunctive, for the filters
+    assert counts["values"]["territory"] == {"EU": 2}  # the set itself, for charts
+    assert counts["values"]["kind"] == {"example": 1, "guide": 1}
+    assert counts["start_years"] == {"2019": 1} and counts["undated"] == 1

@@ -167,6 +167,11 @@ def create_app(settings: Settings | None = None, kb: KnowledgeBase | None = None
         return kb.search(params.q, mode=params.mode, filters=params.filters, year_from=params.year_from,
                          year_to=params.year_to, page=page, size=size).to_dict()
 
+    @app.get("/counts", summary="Counts over a search's result set: total, every facet value, start years")
+    def counts(kb: KB, params: Params) -> dict[str, Any]:
+        return kb.counts(params.q, mode=params.mode, filters=params.filters, year_from=params.year_from,
+                         year_to=params.year_to)
+
     @app.get("/items/{item_id}", summary="One item with facets, passages and pages")
     def item(kb: KB, item_id: str) -> dict[str, Any]:
         return kb.get(item_id)

@@ -151,6 +151,10 @@ class SearchResult:
     nearest: list[Hit] = field(default_factory=list)
     absent_terms: list[str] = field(default_factory=list)
     total_without_filters: int | None = None
+    # (counts only) each facet's values counted over the result set itself, items per start year
+    values: dict[str, dict[str, int]] | None = None
+    start_years: dict[int, int] | None = None
+    undated: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -221,7 +221,7 @@ class Searcher:
 
     def search(self, query: str = "", *, mode: str = "hybrid", filters: dict[str, Any] | None = None,
                year_from: int | None = None, year_to: int | None = None, page: int = 1, size: int = 10,
-               with_facets: bool = True, facet_size: int = 50) -> SearchResult:
+               with_facets: bool = True, facet_size: int = 50, with_years: bool = False) -> SearchResult:
         if mode not in MODES:
             raise InvalidQuery(f"unknown mode {mode!r}; use one of {', '.join(MODES)}", {"mode": mode})
         if page < 1 or not 1 <= size <= MAX_PAGE_SIZE:
@@ -253,6 +253,16 @@ class Searcher:
                 self._no_match(result, match, filters, year_from, year_to, relevant)
         if with_facets:
             result.facets = self._facets(filters, year_from, year_to, relevant, facet_size)
+        if with_years:  # what the result set itself holds, for charts: values of every facet, start years
+            keep = self._mask(filters, year_from, year_to, relevant)
+            kept = np.flatnonzero(keep)
+            result.values = {name: dict(self.facets.counts(name, keep, 1_000_000, kept)[0])
+                             for name in self.kb.taxonomy.names}
+            starts = self.facets.start[keep]
+            known = starts[np.isfinite(starts)].astype(int)
+            years, counts = np.unique(known, return_counts=True)
+            result.start_years = dict(zip(years.tolist(), counts.tolist()))
+            result.undated = int(len(starts) - len(known))
         return result
 
     def _no_match(self, result: SearchResult, match: tuple[str, ...] | None, filters: dict[str, list[str]], year_from: int | None, year_to: int | None,

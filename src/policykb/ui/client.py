@@ -147,6 +147,10 @@ class ApiClient:
         params = query.params() + [("page", str(page)), ("size", str(size))]
         return self._json("GET", "/search", params=params)
 
+    def counts(self, query: SearchQuery) -> Json:
+        """Total, every facet's value counts and start years of a search's result set."""
+        return self._json("GET", "/counts", params=query.params())
+
     def item(self, item_id: str) -> Json:
         return self._json("GET", f"/items/{quote(item_id, safe='')}")
 

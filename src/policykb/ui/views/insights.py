@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from typing import Any
 
@@ -10,7 +9,6 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from ..client import ApiClient
 from ..common import api, api_errors, label
 from ..filters import active_chips, canonical_filters, sidebar_filters
 from ..state import load_state, save_state, set_filters
@@ -19,41 +17,40 @@ TOP = 25  # bars per chart
 COLOR = "#2563eb"
 
 
-def count_values(records: list[dict[str, Any]], key: str) -> Counter[str]:
-    """How many records carry each value of `key` (a list or a single value)."""
-    counts: Counter[str] = Counter()
-    for record in records:
-        value = record.get(key)
-        for v in value if isinstance(value, list) else [value] if value not in (None, "") else []:
-            counts[str(v)] += 1
-    return counts
+def facet_counts(counts: dict[str, Any], facet: str) -> Counter[str]:
+    """A facet's value counts over the result set itself (every value, none left out)."""
+    return Counter({v: n for v, n in (counts.get("values") or {}).get(facet, {}).items() if n})
 
 
-def bar(title: str, counts: Counter[str], facet: str, what: str) -> None:
+def bar(title: str, counts: Counter[str], facet: str, what: str, top: int | None = TOP) -> None:
     """A horizontal bar chart of the most frequent values, largest first, with full labels and counts."""
     st.subheader(title, anchor=False)
     if not counts:
         st.caption(f"No {what} in these items.")
         return
-    frame = pd.DataFrame([{"value": label(facet, v), "items": n} for v, n in counts.most_common(TOP)])
+    shown = counts.most_common(top)
+    frame = pd.DataFrame([{"value": label(facet, v), "items": n} for v, n in shown])
     order = alt.EncodingSortField(field="items", order="descending")
+    most = max(n for _, n in shown)
     base = alt.Chart(frame).encode(
         y=alt.Y("value:N", sort=order, title=None, axis=alt.Axis(labelLimit=260, labelFontSize=12, labelOverlap=False)),
-        x=alt.X("items:Q", title="items", axis=alt.Axis(tickMinStep=1, format="d")),
+        # room right of the longest bar for its number
+        x=alt.X("items:Q", title="items", axis=alt.Axis(tickMinStep=1, format="d"),
+                scale=alt.Scale(domain=[0, most * 1.18 + 1])),
         tooltip=[alt.Tooltip("value:N", title=title.removeprefix("By ").capitalize()), "items:Q"],
     )
     chart = base.mark_bar(color=COLOR, cornerRadiusEnd=3) + base.mark_text(align="left", dx=4, fontSize=12).encode(
         text="items:Q")
     height = 28 * len(frame) + 50  # room for every label, plus the axis
     st.altair_chart(chart.properties(height=height - 50), width="stretch", height=height)
-    if len(counts) > TOP:
-        st.caption(f"The {TOP} most frequent of {len(counts)}.")
+    if top is not None and len(counts) > top:
+        st.caption(f"The {top} most frequent of {len(counts)} {what}.")
 
 
-def by_year(records: list[dict[str, Any]]) -> None:
+def by_year(years: dict[str, int], undated: int) -> None:
     """Items by start year, every year of the span shown (gaps are years with none)."""
     st.subheader("By start year", anchor=False)
-    counts = Counter(int(r["start_year"]) for r in records if r.get("start_year"))
+    counts = {int(y): n for y, n in (years or {}).items()}
     if not counts:
         st.caption("No start years in these items.")
         return
@@ -65,13 +62,8 @@ def by_year(records: list[dict[str, Any]]) -> None:
         tooltip=["year:O", "items:Q"],
     )
     st.altair_chart(chart.properties(height=240), width="stretch", height=300)
-    undated = sum(1 for r in records if not r.get("start_year"))
     if undated:
         st.caption(f"{undated} item{'s' * (undated != 1)} without a start year.")
-
-
-def fetch_records(client: ApiClient, query: Any) -> list[dict[str, Any]]:
-    return json.loads(client.export(query, "json") or b"[]")
 
 
 def render() -> None:
@@ -79,30 +71,34 @@ def render() -> None:
     client = api()
     st.title("Insights", anchor=False)
     st.caption("What the knowledge base holds. Every chart follows the filters in the sidebar (and the query "
-               "from Search).")
+               "from Search: only the items relevant to it are counted).")
     with api_errors(), st.spinner("Counting…"):
-        result = client.search(state.query(), size=1)
-        facets = result["facets"]
+        counts = client.counts(state.query())
+        facets = counts["facets"]
         canonical = canonical_filters(state, facets)
         if canonical != state.filters:
             set_filters(state, canonical)
-        records = fetch_records(client, state.query())
+            counts = client.counts(state.query())
+            facets = counts["facets"]
     sidebar_filters(facets, state)
     active_chips(state, facets, show_query=True)
-    if not records:
+    if not counts["total"]:
         st.info("No items match these filters. Remove a filter to see charts again.", icon=":material/search_off:")
         save_state(state)
         return
-    kinds = count_values(records, "kind")
-    metrics = [("Items", len(records)), ("Countries", len(count_values(records, "country")))]
+    kinds = facet_counts(counts, "kind")
+    countries = facet_counts(counts, "territory")
+    metrics = [("Items", counts["total"]), ("Countries", len(countries))]
     metrics += [(label("kind", k), n) for k, n in kinds.most_common(3)]
     for column, (name, value) in zip(st.columns(len(metrics)), metrics):
         column.metric(name, value, border=True)
     left, right = st.columns(2, gap="large")
     with left:
-        bar("By country", count_values(records, "country"), "territory", "countries")
+        every = st.toggle("Show every country", key="insights-all-countries", value=False) \
+            if len(countries) > TOP else False
+        bar("By country", countries, "territory", "countries", None if every else TOP)
     with right:
-        bar("By strategic challenge", count_values(records, "challenges"), "challenge", "challenges")
-        bar("By type of support", count_values(records, "support"), "support", "support types")
-    by_year(records)
+        bar("By strategic challenge", facet_counts(counts, "challenge"), "challenge", "challenges")
+        bar("By type of support", facet_counts(counts, "support"), "support", "support types")
+    by_year(counts.get("start_years") or {}, counts.get("undated") or 0)
     save_state(state)
