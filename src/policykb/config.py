@@ -73,6 +73,9 @@ class Settings(BaseSettings):
         default_factory=list, description="Comma-separated origins allowed by CORS (none by default)."
     )
     ui_api_url: str = Field("http://127.0.0.1:8000", description="Where the UI finds the API.")
+    ui_public_api_url: str | None = Field(
+        None, description="Where visitors' browsers find the API, for links to documents (unset: POLICYKB_UI_API_URL; "
+        "set it when the UI is opened from other machines, e.g. https://policykb.example.org/api).")
 
     @field_validator("moderator_tokens", "cors_origins", "trusted_proxies", mode="before")
     @classmethod

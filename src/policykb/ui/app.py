@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from .common import developer_toggle
 from .nav import all_pages
 
 CSS = """
@@ -44,3 +45,4 @@ def main(default: str = "search") -> None:
                        initial_sidebar_state="auto")
     st.html(CSS)
     st.navigation(all_pages(default), position="sidebar").run()
+    developer_toggle()

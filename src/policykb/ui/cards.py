@@ -7,7 +7,7 @@ from typing import Any
 import streamlit as st
 
 from ..ingest.records import is_web_link
-from .common import KIND_COLORS, api, badges, has_document, label, md_escape, web_link, years
+from .common import KIND_COLORS, api, badges, developer_mode, has_document, label, md_escape, web_link, years
 from .nav import page
 
 TAG_FACETS = (("challenge", "orange"), ("theme", "green"), ("support", "blue"), ("typology", "gray"))
@@ -59,7 +59,9 @@ def hit_card(hit: dict[str, Any], rank: int) -> None:
         with st.container(horizontal=True, vertical_alignment="center", gap="medium"):
             if links:
                 st.markdown(" · ".join(links), width="content")
-            with st.popover("Details", type="tertiary", icon=":material/info:"):
-                st.markdown(f"**Score** {hit.get('score', 0):.4f}  \n**Rank** {rank}  \n**Id** `{hit['id']}`")
-                if hit.get("source"):
-                    st.caption(f"Source file: {hit['source']}")
+            if developer_mode():
+                with st.popover("Details", type="tertiary", icon=":material/info:"):
+                    st.markdown(f"**Score** {hit.get('score', 0):.4f}  \n**Rank** {rank}  \n"
+                                f"**Id** {md_escape(hit['id'])}")
+                    if hit.get("source"):
+                        st.caption(f"Source file: {md_escape(hit['source'])}")

@@ -82,8 +82,11 @@ class SearchQuery:
 class ApiClient:
     """Calls the API at `base_url`; raises `ApiUnavailable` or `ApiError`, never raw httpx errors."""
 
-    def __init__(self, base_url: str, timeout: float = 30.0, transport: httpx.BaseTransport | None = None) -> None:
+    def __init__(self, base_url: str, timeout: float = 30.0, transport: httpx.BaseTransport | None = None,
+                 public_url: str | None = None) -> None:
         self.base_url = base_url.rstrip("/")
+        # Where a visitor's browser reaches the API (links to documents): often not where the UI does.
+        self.public_url = (public_url or base_url).rstrip("/")
         self._http = httpx.Client(base_url=self.base_url, timeout=timeout, transport=transport)
 
     def close(self) -> None:
@@ -159,7 +162,7 @@ class ApiClient:
 
     def file_url(self, item_id: str, page: int | None = None) -> str:
         """Where a browser opens the item's original document (at `page` for a PDF)."""
-        url = f"{self.base_url}/items/{quote(item_id, safe='')}/file"
+        url = f"{self.public_url}/items/{quote(item_id, safe='')}/file"
         return f"{url}#page={page}" if page else url
 
     def facets(self) -> list[Json]:
@@ -191,7 +194,7 @@ class ApiClient:
                           headers={"X-Contribution-Token": token})
 
     def status_url(self, contribution_id: str, token: str) -> str:
-        return f"{self.base_url}/contributions/{quote(contribution_id, safe='')}?token={quote(token, safe='')}"
+        return f"{self.public_url}/contributions/{quote(contribution_id, safe='')}?token={quote(token, safe='')}"
 
     # -- moderators -----------------------------------------------------------------------------
 

@@ -13,6 +13,7 @@ from ..ingest.records import is_web_link
 from .client import DOCUMENT_SUFFIXES, ApiClient, ApiError, ApiUnavailable
 
 TAXONOMY_KEY = "pk_taxonomy"
+DEVELOPER_KEY = "pk_developer"
 EXAMPLE_QUESTION = "e.g. how do regions help cluster SMEs go international?"
 KIND_COLORS = {"example": "blue", "guide": "green", "case_study": "violet", "document": "gray"}
 
@@ -21,18 +22,31 @@ def api() -> ApiClient:
     """A client for the API at `Settings().ui_api_url` (env `POLICYKB_UI_API_URL`), one per session."""
     client = st.session_state.get("pk_client")
     if client is None:
-        client = st.session_state["pk_client"] = ApiClient(Settings().ui_api_url)
+        settings = Settings()
+        client = st.session_state["pk_client"] = ApiClient(settings.ui_api_url,
+                                                           public_url=settings.ui_public_api_url)
     return client
 
 
+def developer_mode() -> bool:
+    """Whether the visitor asked to see developer details (scores, ids, API addresses)."""
+    return bool(st.session_state.get(DEVELOPER_KEY))
+
+
+def developer_toggle() -> None:
+    """The switch for developer details, at the bottom of the sidebar (off by default)."""
+    with st.sidebar:
+        st.toggle("Show developer details", key=DEVELOPER_KEY, help="Scores, ids and API addresses, for "
+                  "people who run or debug this knowledge base.")
+
+
 def show_unavailable(error: ApiUnavailable) -> None:
-    """Say that the API is down and how to start it."""
-    st.error(
-        f"**The policykb API is not reachable** at `{error.base_url}` ({error.reason}).\n\n"
-        "Start it with `make run` (it starts the API and this UI), or on its own with "
-        "`policykb serve --port 8000`. If it runs elsewhere, set `POLICYKB_UI_API_URL` and restart the UI.",
-        icon=":material/cloud_off:",
-    )
+    """Say that the service is down, in words for the visitor; how to start it only for developers."""
+    st.error("**The search service is not reachable right now.** Please try again in a few minutes; if it "
+             "stays so, tell the people who run this site.", icon=":material/cloud_off:")
+    with st.expander("Details for the people who run this site"):
+        st.caption(f"The API is not reachable at {md_escape(error.base_url)} ({md_escape(error.reason)}). Start it "
+                   "with `make run` or `policykb serve`; if it runs elsewhere, set `POLICYKB_UI_API_URL`.")
 
 
 @contextmanager

@@ -11,7 +11,7 @@ import streamlit as st
 
 from ...config import Settings
 from ..client import ApiError, ApiUnavailable
-from ..common import api, md_escape, show_unavailable
+from ..common import api, developer_mode, md_escape, show_unavailable
 from ..nav import page
 from ..record_form import (
     FACET_FIELDS,
@@ -84,8 +84,9 @@ def confirmation(receipt: dict[str, Any]) -> None:
     with st.container(horizontal=True):
         st.page_link(page("contribute"), label="Check the status now", icon=":material/pending:",
                      query_params=status_params)
-        st.link_button("Status as JSON (API)", api().status_url(receipt["id"], receipt["token"]),
-                       icon=":material/data_object:", type="tertiary")
+        if developer_mode():
+            st.link_button("Status as JSON (API)", api().status_url(receipt["id"], receipt["token"]),
+                           icon=":material/data_object:", type="tertiary")
         st.button("Contribute another", on_click=st.session_state.pop, args=(RECEIPT, None), type="tertiary")
 
 

@@ -9,7 +9,8 @@ import streamlit as st
 from ..cards import tags, where
 from ..client import ApiError, ApiUnavailable
 from ...ingest.records import is_web_link
-from ..common import KIND_COLORS, api, badges, has_document, label, md_escape, show_unavailable, web_link, years
+from ..common import (KIND_COLORS, api, badges, developer_mode, has_document, label, md_escape, show_unavailable,
+                      web_link, years)
 from ..nav import page
 from ..state import STATE_KEY, SearchState
 
@@ -35,7 +36,9 @@ def facet_table(record: dict[str, Any]) -> None:
         values = ", ".join(md_escape(v) for v in labels.get(name, [])) or "—"
         rows.append(f"| {names[name]} | {values} |")
     extra = [("Region", record.get("region")), ("Organisation", record.get("organisation")),
-             ("Years", years(record.get("start_year"), record.get("end_year"))), ("Id", record.get("id"))]
+             ("Years", years(record.get("start_year"), record.get("end_year")))]
+    if developer_mode():
+        extra.append(("Id", record.get("id")))
     rows += [f"| {k} | {md_escape(str(v))} |" for k, v in extra if v]
     st.markdown("\n".join(rows))
 

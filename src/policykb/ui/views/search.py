@@ -36,8 +36,8 @@ def run_search(client: ApiClient, state: SearchState) -> dict[str, Any]:
             facet, value = exc.details.get("facet"), exc.details.get("value")
             if exc.code != "unknown_facet_value" or value not in state.filters.get(facet, []):
                 raise
-            st.warning(f"Ignored the unknown {facet} filter “{md_escape(value)}”. {md_escape(exc.message)}",
-                       icon=":material/warning:")
+            st.warning(f"Ignored the filter “{md_escape(value)}”: it is not one of the {md_escape(facet)} values "
+                       "this knowledge base knows.", icon=":material/warning:")
             set_filters(state, {**state.filters, facet: [v for v in state.filters[facet] if v != value]})
     raise ApiError(422, "invalid_request", "too many unknown filter values")
 
