@@ -71,3 +71,13 @@ def test_bad_documents_raise_clear_errors(tmp_path, make_pdf, kind, message):
         path.write_bytes(b"   \n\n")
     with pytest.raises(InvalidRecord, match=message.replace("(", r"\(").replace(")", r"\)")):
         load_document(Path(path), path.read_bytes())
+
+
+def test_running_headers_and_footers_are_dropped_from_pdf_passages(make_pdf, tmp_path):
+    bodies = ["Governance: a steering committee sets priorities.", "Internationalisation: trade missions to Japan.",
+              "Green transition: firms measure their carbon footprint.", "Monitoring: count export contracts."]
+    pages = [f"Regional cluster handbook - draft\n{body}\nPage {n}/4" for n, body in enumerate(bodies, 1)]
+    doc = load_document(Path("h.pdf"), make_pdf(tmp_path / "h.pdf", pages).read_bytes())
+    assert [s.text for s in doc.sections] == bodies and [s.page for s in doc.sections] == [1, 2, 3, 4]
+    short = load_document(Path("s.pdf"), make_pdf(tmp_path / "s.pdf", pages[:2]).read_bytes())
+    assert "Page 1/4" in short.sections[0].text  # two pages are too few to tell a running line from text

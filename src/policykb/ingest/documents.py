@@ -135,12 +135,17 @@ def _pdf(data: bytes, limits: Limits = Limits()) -> Document:
                 raise InvalidRecord("encrypted PDF (needs a password); decrypt it and ingest again")
         if limits.pages and len(reader.pages) > limits.pages:
             raise InvalidRecord(f"the PDF has {len(reader.pages):,} pages, more than the {limits.pages:,} accepted")
-        sections, chars = [], 0
-        for number, page in enumerate(reader.pages, 1):
+        texts, chars = [], 0
+        for page in reader.pages:
             text = page.extract_text() or ""
             chars += len(text)
             if limits.chars and chars > limits.chars:
                 raise InvalidRecord(f"the PDF has more than {limits.chars:,} characters of text")
+            texts.append(text)
+        running = _running_lines(texts)
+        sections = []
+        for number, text in enumerate(texts, 1):
+            text = "\n".join(line for line in text.splitlines() if _shape(line) not in running)
             if text.strip():
                 sections.append(Section(_clean_pdf_text(text), page=number))
         title = None
@@ -156,6 +161,23 @@ def _pdf(data: bytes, limits: Limits = Limits()) -> Document:
     if not sections:
         raise InvalidRecord(f"PDF has no extractable text in {count} page(s) (image-only or scanned? run OCR first)")
     return Document(title, sections, pages=count)
+
+
+def _shape(line: str) -> str:
+    """A line with its numbers blanked: "Page 3/6" and "Page 4/6" have one shape."""
+    return re.sub(r"\d+", "#", " ".join(line.split())).lower()
+
+
+def _running_lines(pages: list[str]) -> set[str]:
+    """Shapes of the lines repeated on most pages (running headers and footers, page numbers): on
+    at least 60 % of the pages of a document of three pages or more."""
+    if len(pages) < 3:
+        return set()
+    seen: dict[str, int] = {}
+    for text in pages:
+        for shape in {_shape(line) for line in text.splitlines() if line.strip()}:
+            seen[shape] = seen.get(shape, 0) + 1
+    return {shape for shape, count in seen.items() if count >= 0.6 * len(pages) and len(shape) <= 120}
 
 
 def _clean_pdf_text(text: str) -> str:

@@ -24,7 +24,7 @@ from .loader import Chunker, extra_inputs, load_file, scan
 if TYPE_CHECKING:
     from ..kb import KnowledgeBase
 
-CHUNKER_VERSION = 2  # 2: section headings moved from the text to the context
+CHUNKER_VERSION = 3  # 2: section headings moved from the text to the context; 3: PDF running lines dropped
 
 
 @dataclass

@@ -130,7 +130,8 @@ def render() -> None:
                 st.link_button("Source", record["url"], icon=":material/open_in_new:")
             if has_document(record.get("source")):
                 st.link_button("Open the document", client.file_url(item_id), icon=":material/picture_as_pdf:")
-        passages(record)
+        if has_document(record.get("source")):  # a record's passages are its summary and description again
+            passages(record)
     with side:
         st.subheader("Facets", anchor=False)
         with st.container(key="facets"):
