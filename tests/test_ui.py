@@ -388,3 +388,24 @@ def test_developer_details_stay_hidden_until_asked_for(api_url, monkeypatch):
     assert ok(at).get("popover")  # scores and ids, on request
     item = ok(open_page("item", id="de-vouchers"))
     assert "| Id |" not in next(m.value for m in item.markdown if m.value.startswith("| Facet"))
+
+
+def test_moderators_can_unpublish_an_approved_item_and_read_the_audit(api_url):
+    httpx.post(f"{api_url}/contributions", json={"title": "Baltic export vouchers", "country": "LT"}).raise_for_status()
+    at = ok(sign_in(TOKEN))
+    at.button(key="mod-approve").click().run()
+    at.segmented_control(key="mod-status").set_value("approved").run()
+    assert "**Published.** It is searchable now." in [m.value for m in ok(at).markdown]
+    assert "Open the published item" in [link.proto.label for link in at.page_link]
+    at.text_input(key="mod-publication-reason").input("Outdated programme")
+    at.button(key="mod-publication-confirm").click().run()
+    assert ok(at).success[0].value == "Unpublished “Baltic export vouchers”."
+    assert httpx.get(f"{api_url}/search", params={"q": "Baltic", "mode": "keyword"}).json()["total"] == 0
+    assert any(m.value.startswith("**Unpublished.**") for m in at.markdown)
+    log = at.dataframe[-1].value  # the audit log tab: titles and what changed, not ids and JSON
+    row = log[log["action"] == "unpublish"].iloc[0]
+    assert (row["title"], row["what changed"], row["note"]) == (
+        "Baltic export vouchers", "status: published → unpublished", "Outdated programme")
+    approve = log[log["action"] == "approve"].iloc[0]
+    assert approve["title"] == "Baltic export vouchers" and approve["what changed"].startswith(
+        "status: pending → approved; item_id: – → baltic-export-vouchers-")

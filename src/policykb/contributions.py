@@ -179,7 +179,11 @@ class Contributions:
         return {"total": total, "items": [self._public(c) for c in rows]}
 
     def view(self, contribution_id: str) -> dict[str, Any]:
-        return {**self._public(self._get(contribution_id)), "audit": self.store.audit_log(contribution_id)}
+        """A contribution for moderators: its record, checks, history, and (once approved) whether
+        its item is published now."""
+        found = self._public(self._get(contribution_id))
+        item_status = self.store.item_status(found["item_id"]) if found.get("item_id") else None
+        return {**found, "item_status": item_status, "audit": self._titled(self.store.audit_log(contribution_id))}
 
     def document_path(self, contribution_id: str) -> tuple[Path, str]:
         """Where a contribution's uploaded document is, and its file name."""
@@ -242,7 +246,19 @@ class Contributions:
         return {"id": item_id, "status": self.store.item_status(item_id)}
 
     def audit_log(self, target: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
-        return self.store.audit_log(target, limit)
+        """Who did what, newest first; each entry with the title of what it was done to."""
+        return self._titled(self.store.audit_log(target, limit))
+
+    def _titled(self, entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        titles: dict[str, str] = {}
+        for target in {e["target"] for e in entries}:
+            found = self.store.contribution(target) if target.startswith("c-") else None
+            if found is not None:
+                titles[target] = str(found["record"].get("title") or "")
+            else:
+                item = self.store.get_items([target]).get(target)
+                titles[target] = item.title if item else ""
+        return [{**e, "title": titles.get(e["target"], "")} for e in entries]
 
     # -- helpers ------------------------------------------------------------------------------
 

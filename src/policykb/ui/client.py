@@ -221,6 +221,12 @@ class ApiClient:
         return self._json("POST", f"/moderation/contributions/{quote(contribution_id, safe='')}/reject", token=token,
                           json={"reason": reason})
 
+    def set_published(self, token: str, item_id: str, published: bool, reason: str = "") -> Json:
+        """Hide a published item from every search, or show it again (audited)."""
+        action = "publish" if published else "unpublish"
+        return self._json("POST", f"/moderation/items/{quote(item_id, safe='')}/{action}", token=token,
+                          json={"reason": reason})
+
     def audit(self, token: str, target: str | None = None, limit: int = 100) -> list[Json]:
         params: dict[str, Any] = {"limit": limit}
         if target:

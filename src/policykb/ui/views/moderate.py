@@ -3,7 +3,6 @@ reason, and read the audit history."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pandas as pd
@@ -71,13 +70,54 @@ def record_table(record: dict[str, Any]) -> None:
         st.markdown("\n".join(rows))
 
 
-def audit_frame(entries: list[dict[str, Any]]) -> pd.DataFrame:
-    def compact(value: Any) -> str:
-        return "" if value is None else json.dumps(value, ensure_ascii=False)[:300]
+def changes(before: Any, after: Any) -> str:
+    """What an action changed, readably: "status: pending → approved; themes: – → tourism"."""
+    if not isinstance(before, dict) or not isinstance(after, dict):
+        return "" if before is None and after is None else f"{_short(before)} → {_short(after)}"
+    keys = [k for k in dict.fromkeys([*before, *after]) if before.get(k) != after.get(k)]
+    return "; ".join(f"{k}: {_short(before.get(k))} → {_short(after.get(k))}" for k in keys)
 
-    return pd.DataFrame([{"when": e["at"].replace("T", " ")[:19], "who": e["actor"], "action": e["action"],
-                          "target": e["target"], "note": e.get("note") or "", "before": compact(e.get("before")),
-                          "after": compact(e.get("after"))} for e in entries])
+
+def _short(value: Any) -> str:
+    if value in (None, "", []):
+        return "–"
+    text = ", ".join(map(str, value)) if isinstance(value, list) else str(value)
+    return text if len(text) <= 80 else text[:77] + "…"
+
+
+def audit_frame(entries: list[dict[str, Any]]) -> pd.DataFrame:
+    """The audit log as a table: what it was done to by title, and what changed (not raw JSON)."""
+    return pd.DataFrame([{"when": e["at"].replace("T", " ")[:16], "who": e["actor"], "action": e["action"],
+                          "title": e.get("title") or e["target"], "what changed": changes(e.get("before"),
+                                                                                           e.get("after")),
+                          "note": e.get("note") or ""} for e in entries])
+
+
+def publication(token: str, contribution: dict[str, Any]) -> None:
+    """For an approved contribution: its item, and unpublishing (or publishing again) after a confirmation."""
+    item_id, status = contribution.get("item_id"), contribution.get("item_status")
+    if not item_id or status is None:
+        return
+    with st.container(border=True, key="mod-publication"):
+        if status == "published":
+            st.markdown("**Published.** It is searchable now.")
+            st.page_link(page("item"), label="Open the published item", query_params={"id": item_id},
+                         icon=":material/open_in_new:")
+        else:
+            st.markdown("**Unpublished.** It is hidden from every search, count and export.")
+        wanted = status != "published"
+        verb = "Publish again" if wanted else "Unpublish"
+        with st.popover(f"{verb}…", icon=":material/visibility:" if wanted else ":material/visibility_off:"):
+            reason = st.text_input("Reason (for the audit log)", key="mod-publication-reason", max_chars=2000)
+            if st.button(f"Confirm: {verb.lower()}", key="mod-publication-confirm", type="primary"):
+                try:
+                    api().set_published(token, item_id, wanted, reason.strip())
+                except ApiError as exc:
+                    st.session_state[FLASH] = ("error", f"Could not {verb.lower()}: {md_escape(exc.message)}", None)
+                else:
+                    st.session_state[FLASH] = ("ok", f"{'Published' if wanted else 'Unpublished'} "
+                                               f"“{md_escape(contribution['record'].get('title', item_id))}”.", None)
+                st.rerun()
 
 
 def act(token: str, action: str, contribution: dict[str, Any], reason: str = "") -> None:
@@ -119,6 +159,7 @@ def preview(token: str, contribution: dict[str, Any]) -> None:
     for dup in checks.get("duplicates", []):
         st.warning(f"Possible duplicate of **{md_escape(dup['title'])}** ({dup['similarity']:.0%} similar)",
                    icon=":material/content_copy:")
+    publication(token, contribution)
     record_table(record)
     if contribution.get("file_name"):
         name = contribution["file_name"]
