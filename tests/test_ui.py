@@ -238,6 +238,8 @@ def test_contribute_live_hints_then_submit_and_status(api_url):
     params = dict(part.split("=", 1) for part in status_url.split("?", 1)[1].split("&"))
     status = ok(open_page("contribute", **params))
     assert any("is **pending**" in m.value for m in status.markdown)
+    assert "**Baltic export vouchers**" in [m.value for m in status.markdown]  # its title, not only its id
+    assert not status.text_input  # the status alone, no empty form under it
 
 
 def test_contribute_with_a_pdf_upload(api_url, make_pdf, tmp_path):

@@ -71,6 +71,7 @@ class Receipt(Checks):
 
 class Status(BaseModel):
     id: str
+    title: str = ""
     status: str
     reason: str | None
     item_id: str | None

@@ -170,7 +170,8 @@ class Contributions:
             raise NotFound(f"no contribution {contribution_id!r}", {"id": contribution_id})
         if not secrets.compare_digest(found["token_hash"], _hash_token(token or "")):
             raise Forbidden("the token does not match this contribution")
-        return {k: found[k] for k in ("id", "status", "reason", "item_id", "submitted_at", "updated_at")}
+        return {"title": str(found["record"].get("title") or ""),
+                **{k: found[k] for k in ("id", "status", "reason", "item_id", "submitted_at", "updated_at")}}
 
     # -- moderators ---------------------------------------------------------------------------
 

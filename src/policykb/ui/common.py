@@ -28,6 +28,11 @@ def api() -> ApiClient:
     return client
 
 
+def tab_title(*parts: str) -> None:
+    """Name the page (and what it shows) in the browser tab, for tabs, history and screen readers."""
+    st.set_page_config(page_title=" · ".join([*(p[:80] for p in parts if p), "policykb"]))
+
+
 def developer_mode() -> bool:
     """Whether the visitor asked to see developer details (scores, ids, API addresses)."""
     return bool(st.session_state.get(DEVELOPER_KEY))

@@ -11,6 +11,14 @@ from .common import label
 from .state import YEAR_MAX, YEAR_MIN, SearchState, clear_all, clear_query, clear_years, facet_key, remove_filter
 
 OPEN_FACETS = ("kind", "challenge", "level")  # expanded by default; the others open when they have a selection
+# Facets whose values sound alike ("Case study" is a kind and a typology; "Internationalisation" a challenge
+# and a type of support): what each one is about.
+FACET_HELP = {
+    "kind": "What the entry is in this knowledge base: a policy example, a smart guide, a case study or a document.",
+    "typology": "What the initiative itself is: a national or regional programme, an EU partnership, a strategy…",
+    "challenge": "The goal a policy pursues (e.g. internationalisation of firms).",
+    "support": "How it helps (e.g. internationalisation support: missions, matchmaking abroad).",
+}
 
 
 def canonical_filters(state: SearchState, facets: dict[str, Any]) -> dict[str, list[str]]:
@@ -38,6 +46,8 @@ def sidebar_filters(facets: dict[str, Any], state: SearchState) -> None:
                 continue
             title = facet["label"] + (f" · {len(selected)} selected" if selected else "")
             with st.expander(title, expanded=bool(selected) or name in OPEN_FACETS):
+                if name in FACET_HELP:
+                    st.caption(FACET_HELP[name])
                 if not options:
                     st.caption("No values in these results.")
                     continue

@@ -11,7 +11,7 @@ import streamlit as st
 
 from ...config import Settings
 from ..client import ApiError, ApiUnavailable
-from ..common import api, developer_mode, md_escape, show_unavailable
+from ..common import api, developer_mode, md_escape, show_unavailable, tab_title
 from ..nav import page
 from ..record_form import (
     FACET_FIELDS,
@@ -104,6 +104,8 @@ def status_box(contribution_id: str, token: str) -> None:
     icon = {"pending": ":material/hourglass_top:", "approved": ":material/check_circle:",
             "rejected": ":material/cancel:"}.get(status["status"], ":material/info:")
     with st.container(border=True):
+        if status.get("title"):
+            st.markdown(f"**{md_escape(status['title'])}**")
         st.markdown(f"{icon} Contribution `{status['id']}` is **{status['status']}** "
                     f"(submitted {status['submitted_at'][:16].replace('T', ' ')}, "
                     f"updated {status['updated_at'][:16].replace('T', ' ')}).")
@@ -145,11 +147,15 @@ def render() -> None:
         clear_record(PREFIX)
         ss.pop(CHECK, None)
         ss[NONCE] = ss.get(NONCE, 0) + 1
+    tab_title("Contribute")
     st.title("Contribute a policy example", anchor=False)
     st.caption("Share a cluster or innovation policy example, guide or case study. A moderator reviews every "
                "contribution before it is published. Fields marked * are required.")
-    if st.query_params.get("status") and st.query_params.get("token"):
+    if st.query_params.get("status") and st.query_params.get("token"):  # a status link: the status alone
         status_box(st.query_params["status"], st.query_params["token"])
+        st.page_link(page("contribute"), label="Contribute another example", icon=":material/add_circle:",
+                     query_params={})
+        return
     if ss.get(RECEIPT):
         confirmation(ss[RECEIPT])
         return

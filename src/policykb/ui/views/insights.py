@@ -9,7 +9,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from ..common import api, api_errors, label
+from ..common import api, api_errors, label, tab_title
 from ..filters import active_chips, canonical_filters, sidebar_filters
 from ..state import load_state, save_state, set_filters
 
@@ -69,6 +69,7 @@ def by_year(years: dict[str, int], undated: int) -> None:
 def render() -> None:
     state = load_state()
     client = api()
+    tab_title("Insights")
     st.title("Insights", anchor=False)
     st.caption("What the knowledge base holds. Every chart follows the filters in the sidebar (and the query "
                "from Search: only the items relevant to it are counted).")

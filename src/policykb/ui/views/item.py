@@ -10,7 +10,7 @@ from ..cards import tags, where
 from ..client import ApiError, ApiUnavailable
 from ...ingest.records import is_web_link
 from ..common import (KIND_COLORS, api, badges, developer_mode, has_document, label, md_escape, show_unavailable,
-                      web_link, years)
+                      tab_title, web_link, years)
 from ..nav import page
 from ..state import STATE_KEY, SearchState
 
@@ -111,6 +111,7 @@ def render() -> None:
             st.error(f"The API refused this request: {md_escape(exc.message)}")
         return
     kind = record.get("kind") or "example"
+    tab_title(record["title"])
     with st.container(key="item-title"):
         st.title(md_escape(record["title"]), anchor=False)
     facets = {name: [v] if isinstance(v, str) else list(v or []) for name, v in (

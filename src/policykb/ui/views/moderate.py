@@ -9,7 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from ..client import ApiError, ApiUnavailable
-from ..common import api, md_escape, show_unavailable
+from ..common import api, md_escape, show_unavailable, tab_title
 from ..nav import page
 from ..record_form import labelled, read_record, record_fields, set_record, validate
 
@@ -185,7 +185,8 @@ def preview(token: str, contribution: dict[str, Any]) -> None:
             if st.button("Approve and publish", type="primary", icon=":material/check:", key="mod-approve"):
                 act(token, "approve", contribution)
         with right.container(border=True, height="stretch"):
-            reason = st.text_input("**Reject** with a reason the contributor will read", key="mod-reason",
+            st.markdown("**Reject**")
+            reason = st.text_input("A reason the contributor will read", key="mod-reason",
                                    placeholder="e.g. No source link; please add one and submit again.")
             if st.button("Reject", icon=":material/close:", key="mod-reject"):
                 if not reason.strip():
@@ -213,6 +214,7 @@ def queue_tab(token: str) -> None:
 
 
 def render() -> None:
+    tab_title("Moderate")
     st.title("Moderate contributions", anchor=False)
     token = sign_in()
     if not token:

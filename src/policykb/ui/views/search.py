@@ -9,7 +9,7 @@ import streamlit as st
 
 from ..cards import hit_card
 from ..client import ApiClient, ApiError, ApiUnavailable, SearchQuery
-from ..common import EXAMPLE_QUESTION, api, label, md_escape, show_unavailable
+from ..common import EXAMPLE_QUESTION, api, label, md_escape, show_unavailable, tab_title
 from ..filters import active_chips, canonical_filters, sidebar_filters
 from ..nav import page
 from ..state import MODES, SearchState, clear_all, load_state, page_key, remove_filter, save_state, set_filters
@@ -118,6 +118,7 @@ def downloads(client: ApiClient, query: SearchQuery) -> None:
 def render() -> None:
     state = load_state()
     client = api()
+    tab_title(f"“{state.q}”" if state.q else "", "Search")
     st.title("Search policy examples", anchor=False)
     st.caption("Cluster and innovation policy examples, smart guides and case studies — ask a question or browse.")
     search_box()
