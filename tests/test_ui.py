@@ -411,3 +411,11 @@ def test_moderators_can_unpublish_an_approved_item_and_read_the_audit(api_url):
     approve = log[log["action"] == "approve"].iloc[0]
     assert approve["title"] == "Baltic export vouchers" and approve["what changed"].startswith(
         "status: pending → approved; item_id: – → baltic-export-vouchers-")
+
+
+def test_filters_say_what_the_look_alike_facets_mean(api_url):
+    from policykb.ui.filters import FACET_HELP
+
+    at = ok(open_page("search"))
+    shown = [c.value for c in at.sidebar.caption]
+    assert FACET_HELP["kind"] in shown and FACET_HELP["challenge"] in shown  # (the open groups)
