@@ -419,3 +419,31 @@ def test_filters_say_what_the_look_alike_facets_mean(api_url):
     at = ok(open_page("search"))
     shown = [c.value for c in at.sidebar.caption]
     assert FACET_HELP["kind"] in shown and FACET_HELP["challenge"] in shown  # (the open groups)
+
+
+def test_a_year_out_of_range_is_named_as_such(api_url):
+    at = ok(open_page("contribute"))
+    at.text_input(key="contrib-title").input("Vouchers")
+    at.number_input(key="contrib-start_year").set_value(1700)
+    at.number_input(key="contrib-end_year").set_value(2010)
+    at.button[-1].click().run()
+    errors = [re.sub(r"\\(.)", r"\1", e.value) for e in ok(at).error]
+    assert "Start year 1700 is not a year between 1800 and 2100." in errors
+    assert not any("before the start year" in e for e in errors)
+
+
+def test_turning_a_page_scrolls_back_to_the_top_of_the_results(api_url):
+    at = ok(open_page("search", q="cluster", mode="keyword"))
+    assert not at.get("iframe")
+    for n in range(12):
+        httpx.post(f"{api_url}/contributions", json={"title": f"Cluster programme {n}", "country": "LT"})
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    for item in httpx.get(f"{api_url}/moderation/contributions", headers=headers).json()["items"]:
+        httpx.post(f"{api_url}/moderation/contributions/{item['id']}/approve", headers=headers).raise_for_status()
+    at = ok(open_page("search", q="cluster programme", mode="keyword"))
+    assert not at.get("iframe") and "1–10 of" in " ".join(m.value for m in at.markdown)
+    at.query_params["page"] = "2"  # the pager's link: the same search, its next page
+    ok(at.run())
+    assert "11–" in " ".join(m.value for m in at.markdown)
+    frames = at.get("iframe")
+    assert len(frames) == 1 and "scrollTo" in frames[0].proto.srcdoc

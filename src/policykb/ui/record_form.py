@@ -87,7 +87,10 @@ def validate(record: dict[str, Any]) -> dict[str, str]:
     if not record.get("title"):
         errors["title"] = "A title is required."
     start, end = record.get("start_year"), record.get("end_year")
-    if start and end and end < start:
+    for field, year in (("start_year", start), ("end_year", end)):
+        if year is not None and not 1800 <= year <= 2100:
+            errors[field] = f"{LABELS[field]} {year} is not a year between 1800 and 2100."
+    if start and end and end < start and not errors:
         errors["end_year"] = "The end year is before the start year."
     bad = [link for link in record.get("links", []) if not is_web_link(link)]
     if bad:
@@ -154,11 +157,9 @@ def record_fields(prefix: str, errors: dict[str, str] | None = None) -> None:
             st.session_state.setdefault(key(prefix, field), None)  # empty, not min_value
         start, end = st.columns(2)
         with start:
-            st.number_input("Start year", min_value=1800, max_value=2100, step=1, key=key(prefix, "start_year"),
-                            placeholder="e.g. 2015")
+            st.number_input("Start year", step=1, key=key(prefix, "start_year"), placeholder="e.g. 2015")
             _error(errors, "start_year")
         with end:
-            st.number_input("End year", min_value=1800, max_value=2100, step=1, key=key(prefix, "end_year"),
-                            placeholder="ongoing")
+            st.number_input("End year", step=1, key=key(prefix, "end_year"), placeholder="ongoing")
             _error(errors, "end_year")
         _select(prefix, "language", "Language", errors)

@@ -6,6 +6,7 @@ import math
 from typing import Any
 
 import streamlit as st
+import streamlit.components.v1 as components
 
 from ..cards import hit_card
 from ..client import ApiClient, ApiError, ApiUnavailable, SearchQuery
@@ -158,4 +159,20 @@ def render() -> None:
             hit_card(hit, rank)
         if pages > 1:
             st.pagination(pages, default=state.page, key=page_key(state), max_visible_pages=7)
+    scroll_up_after_paging(state)
     save_state(state)
+
+
+SCROLL_UP = """<script>
+const doc = window.parent.document;
+(doc.querySelector('[data-testid="stMain"]') || doc.scrollingElement).scrollTo({top: 0});
+</script>"""
+
+
+def scroll_up_after_paging(state: SearchState) -> None:
+    """Another page of the same results starts at their top, not where the pager was."""
+    shown = (state.signature(), state.page)
+    last = st.session_state.get("pk_shown_page")
+    st.session_state["pk_shown_page"] = shown
+    if last is not None and last[0] == shown[0] and last[1] != shown[1]:
+        components.html(SCROLL_UP, height=0)
