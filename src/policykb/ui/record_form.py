@@ -90,7 +90,7 @@ def validate(record: dict[str, Any]) -> dict[str, str]:
     for field, year in (("start_year", start), ("end_year", end)):
         if year is not None and not 1800 <= year <= 2100:
             errors[field] = f"{LABELS[field]} {year} is not a year between 1800 and 2100."
-    if start and end and end < start and not errors:
+    if start and end and end < start and not ({"start_year", "end_year"} & set(errors)):
         errors["end_year"] = "The end year is before the start year."
     bad = [link for link in record.get("links", []) if not is_web_link(link)]
     if bad:
