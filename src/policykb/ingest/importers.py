@@ -23,7 +23,7 @@ from ..errors import InvalidRecord, PolicyKBError
 from ..models import Problem
 from ..taxonomy import Taxonomy
 from .documents import Section
-from .records import record_to_item, slugify
+from .records import is_web_link, record_to_item, slugify
 
 FORMATS = ("auto", "beir", "stip")
 
@@ -130,7 +130,8 @@ def _stip_record(key: str, rows: list[dict[str, str]], themes: list[str]) -> dic
     if first.get("YearlyBudgetRange", "").strip():
         parts.append(f"Yearly budget range: {first['YearlyBudgetRange'].strip()}.")
     description = "\n\n".join(dict.fromkeys(_plain(p) for p in parts if p and _plain(p)))
-    links = [first.get(f"InternetLinks{i}", "").strip() for i in range(1, 10)]
+    # STIP links sometimes carry a note after the URL ("https://… (MJS-FCT)"): the URL is the first word.
+    links = [(first.get(f"InternetLinks{i}", "").split() or [""])[0] for i in range(1, 10)]
     return {
         "id": "stip-" + key.rstrip("/").rsplit("/", 1)[-1],
         "title": title[:500],
@@ -146,7 +147,7 @@ def _stip_record(key: str, rows: list[dict[str, str]], themes: list[str]) -> dic
         "organisation": first.get("NameResponsibleOrganisation", "").strip()[:500] or None,
         "start_year": _year(first.get("StartDateYear", "")),
         "end_year": _year(first.get("EndDateYear", "")),
-        "links": [u for u in dict.fromkeys(links) if u.startswith(("http://", "https://"))],
+        "links": [u for u in dict.fromkeys(links) if is_web_link(u)],
         "language": "en",
         "stip_themes": theme_codes,
         "stip_instruments": instruments,
