@@ -58,6 +58,12 @@ class Reason(BaseModel):
     reason: Annotated[str, Field(max_length=2000)] = ""
 
 
+class RestoreIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    version: Annotated[int, Field(ge=1, le=1_000_000)]
+    reason: Annotated[str, Field(max_length=2000)] = ""
+
+
 class Checks(BaseModel):
     suggestions: dict[str, list[dict[str, Any]]]
     duplicates: list[dict[str, Any]]
@@ -211,6 +217,16 @@ def contribution_router(get_kb: Callable[..., KnowledgeBase], moderators: dict[s
     @router.post("/moderation/items/{item_id}/publish", tags=["moderation"], summary="Show a hidden item again")
     def publish_again(item_id: str, body: Reason, kb: KB, actor: Actor) -> dict[str, Any]:
         return kb.contributions.unpublish(item_id, body.reason, actor, publish_again=True)
+
+    @router.get("/items/{item_id}/history", tags=["moderation"],
+                summary="The item's status and the earlier versions its changes replaced (moderators)")
+    def history(item_id: str, kb: KB, actor: Actor) -> dict[str, Any]:
+        return kb.contributions.history(item_id)
+
+    @router.post("/moderation/items/{item_id}/restore", tags=["moderation"],
+                 summary="Make an earlier version the item's content again (audited)")
+    def restore(item_id: str, body: RestoreIn, kb: KB, actor: Actor) -> dict[str, Any]:
+        return kb.contributions.restore(item_id, body.version, actor, body.reason)
 
     @router.get("/moderation/audit", tags=["moderation"], summary="Who did what, when, before and after")
     def audit(kb: KB, actor: Actor, target: Annotated[str | None, Query(max_length=200)] = None,

@@ -18,7 +18,7 @@ from .export import write_records
 from .cli_common import LazyKB, handle_errors, pass_kb, print_facets, print_hit, print_json, print_no_match
 from .cli_admin import ADMIN_COMMANDS
 from .cli_eval import evaluate
-from .cli_moderation import moderate
+from .cli_moderation import history, moderate, purge
 from .kb import KnowledgeBase
 from .search import MODES
 
@@ -350,6 +350,8 @@ def serve(lazy: LazyKB, host: str, port: int, workers: int) -> None:
 
 
 cli.add_command(moderate)
+cli.add_command(history)
+cli.add_command(purge)
 for command in ADMIN_COMMANDS:
     cli.add_command(command)
 cli.add_command(evaluate)

@@ -164,3 +164,63 @@ def _print_audit(entries: list[dict[str, Any]]) -> None:
     for e in entries:
         note = f" — {e['note']}" if e.get("note") else ""
         click.echo(f"  {e['at']}  {e['actor']:<12} {e['action']:<9} {e['target']}{note}")
+
+
+@moderate.command()
+@click.argument("item_id")
+@click.argument("version", type=click.IntRange(1))
+@click.option("--reason", default="", help="Why (kept in the audit log).")
+@ACTOR
+@pass_kb
+@handle_errors
+def restore(lazy: LazyKB, item_id: str, version: int, reason: str, actor: str) -> None:
+    """Make an earlier VERSION of an item its content again (see `policykb history ITEM_ID`).
+
+    \b
+    Example:
+      policykb moderate restore de-go-cluster 2 --reason "the edit was wrong"
+    """
+    lazy.kb.contributions.restore(item_id, version, actor, reason)
+    click.echo(f"{item_id}: version {version} restored")
+
+
+@click.command()
+@click.argument("item_id")
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+@pass_kb
+@handle_errors
+def history(lazy: LazyKB, item_id: str, as_json: bool) -> None:
+    """The earlier versions of an item: each edit, removal, unpublishing and publishing keeps one.
+
+    \b
+    Example:
+      policykb history de-go-cluster
+    """
+    data = lazy.kb.contributions.history(item_id)
+    if as_json:
+        print_json(data)
+        return
+    click.echo(f"{item_id}: {data['status']} now, {len(data['versions'])} earlier version(s)")
+    for v in data["versions"]:
+        click.echo(f"  {v['version']:>3}  {v['replaced_at'][:16].replace('T', ' ')}  replaced by {v['replaced_by']:<9} "
+                   f"{v['status'] or '':<11} {v['title']}  ({v['passages']} passages)")
+
+
+@click.command()
+@click.argument("item_id")
+@click.option("--reason", default="", help="Why (kept in the audit log).")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@ACTOR
+@pass_kb
+@handle_errors
+def purge(lazy: LazyKB, item_id: str, reason: str, yes: bool, actor: str) -> None:
+    """Delete an item and all its earlier versions for real (the only real deletion; audited).
+
+    \b
+    Example:
+      policykb purge spam-offer-1a2b3c --reason "spam" --yes
+    """
+    if not yes:
+        click.confirm(f"Delete {item_id} and its history for good?", abort=True)
+    result = lazy.kb.contributions.purge(item_id, actor, reason)
+    click.echo(f"{item_id}: purged ({result['purged_versions']} earlier version(s))")

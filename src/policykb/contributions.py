@@ -246,6 +246,42 @@ class Contributions:
         self.kb.set_published(item_id, publish_again, then=audit)
         return {"id": item_id, "status": self.store.item_status(item_id)}
 
+    # -- item history -----------------------------------------------------------------------------
+
+    def history(self, item_id: str) -> dict[str, Any]:
+        """An item's status now and the versions its changes replaced, newest first."""
+        versions = self.store.item_history(item_id)
+        status = self.store.item_status(item_id)
+        if status is None and not versions:
+            raise NotFound(f"no item with id {item_id!r}", {"id": item_id})
+        return {"id": item_id, "status": status or "removed", "versions": versions}
+
+    def restore(self, item_id: str, version: int, actor: str, reason: str = "") -> dict[str, Any]:
+        """Make an earlier version the item's content again (the current one is kept as a version;
+        the status stays, or is published for an item that was removed); audited."""
+        found = self.store.item_version(item_id, version)
+        if found is None:
+            raise NotFound(f"item {item_id!r} has no version {version}", {"id": item_id, "version": version})
+        item = found[0]
+
+        def audit() -> None:
+            self.store.audit(actor, "restore", item_id, after={"version": version}, note=reason or None)
+
+        publish(self.kb, [item], then=audit)
+        return self.history(item_id)
+
+    def purge(self, item_id: str, actor: str, reason: str = "") -> dict[str, Any]:
+        """Delete an item and every kept version of it for real (the one deletion that is); audited."""
+        history = self.history(item_id)  # raises NotFound
+        with self.kb.writing() as change:
+            if self.store.item_status(item_id) is not None:
+                change.removed += self.store.delete_item(item_id, keep=None)
+                change.changed = True
+            versions = self.store.purge_versions(item_id)
+            self.store.audit(actor, "purge", item_id, before={"status": history["status"], "versions": versions},
+                             note=reason or None)
+        return {"id": item_id, "purged_versions": versions}
+
     def audit_log(self, target: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
         """Who did what, newest first; each entry with the title of what it was done to."""
         return self._titled(self.store.audit_log(target, limit))

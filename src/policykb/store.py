@@ -21,6 +21,7 @@ import sqlite_utils
 from .bm25 import term_counts
 from .models import Item, Passage, passage_context
 from .store_backup import BackupMixin
+from .store_history import HistoryMixin
 from .store_moderation import ModerationMixin
 from .store_postings import PostingsMixin
 from .store_query import QueryMixin
@@ -34,7 +35,7 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-class Store(QueryMixin, PostingsMixin, ModerationMixin, BackupMixin):
+class Store(QueryMixin, PostingsMixin, ModerationMixin, BackupMixin, HistoryMixin):
     """The knowledge base's SQLite file (`kb.sqlite`). Query methods live in `store_query.py`, the
     keyword index's postings in `store_postings.py`, contributions and audit in `store_moderation.py`."""
 
@@ -48,6 +49,7 @@ class Store(QueryMixin, PostingsMixin, ModerationMixin, BackupMixin):
         self._reset_postings()
         self._create_schema()
         self._create_postings_schema()
+        self._create_history_schema()
 
     @property
     def conn(self) -> sqlite3.Connection:
@@ -217,8 +219,11 @@ class Store(QueryMixin, PostingsMixin, ModerationMixin, BackupMixin):
     def passage_ids(self, item_id: str) -> list[int]:
         return [r[0] for r in self.conn.execute("SELECT id FROM passages WHERE item_id = ? ORDER BY seq", [item_id])]
 
-    def delete_item(self, item_id: str) -> list[int]:
-        """Remove an item with its facets and passages; returns the removed passage ids."""
+    def delete_item(self, item_id: str, keep: str | None = "remove") -> list[int]:
+        """Remove an item with its facets and passages (kept as a version first, unless `keep` is
+        None: a purge); returns the removed passage ids."""
+        if keep:
+            self.keep_version(item_id, keep)
         old = self.passage_ids(item_id)
         self.conn.execute("DELETE FROM passages WHERE item_id = ?", [item_id])
         self.conn.execute("DELETE FROM item_facets WHERE item_id = ?", [item_id])
@@ -229,7 +234,7 @@ class Store(QueryMixin, PostingsMixin, ModerationMixin, BackupMixin):
         """Insert or replace an item; returns (removed passage ids, new passage ids)."""
         row = self.conn.execute("SELECT added_at, status FROM items WHERE id = ?", [item.id]).fetchone()
         added_at, status = row if row else (_now(), "published")  # an unpublished item stays unpublished
-        old = self.delete_item(item.id)
+        old = self.delete_item(item.id, keep="update" if row else None)
         self.conn.execute(
             "INSERT INTO items(id, kind, title, summary, description, region, organisation, start_year, "
             "end_year, links, language, source, pages, content_hash, status, added_at, updated_at) "
@@ -263,6 +268,8 @@ class Store(QueryMixin, PostingsMixin, ModerationMixin, BackupMixin):
         return row[0] if row else None
 
     def set_status(self, item_id: str, status: str) -> None:
+        """Publish or unpublish an item (the version before is kept)."""
+        self.keep_version(item_id, "publish" if status == "published" else "unpublish")
         self.conn.execute("UPDATE items SET status = ?, updated_at = ? WHERE id = ?", [status, _now(), item_id])
 
     def _facets_of(self, ids: list[str]) -> dict[str, dict[str, list[str]]]:

@@ -1,0 +1,81 @@
+"""Item history: edits, removals, unpublishing and publishing keep the version they replace; a
+moderator restores one (audited); only purge deletes for real (audited)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+from fastapi.testclient import TestClient
+
+from policykb.api import create_app
+from policykb.cli import cli
+from policykb.errors import NotFound
+
+RECORDS = "examples/records.yaml"
+
+
+def edit(corpus, old: str, new: str) -> None:
+    path = corpus / RECORDS
+    path.write_text(path.read_text().replace(old, new))
+
+
+def test_every_change_keeps_the_version_it_replaced_and_a_restore_brings_it_back(kb, corpus):
+    kb.ingest([corpus])
+    desk = kb.contributions
+    assert desk.history("de-vouchers") == {"id": "de-vouchers", "status": "published", "versions": []}
+    edit(corpus, "enter foreign markets", "reach customers overseas")
+    kb.ingest([corpus])
+    kb.set_published("de-vouchers", False)
+    kb.set_published("de-vouchers", True)
+    versions = desk.history("de-vouchers")["versions"]
+    assert [(v["version"], v["replaced_by"], v["status"]) for v in versions] == [
+        (3, "publish", "unpublished"), (2, "unpublish", "published"), (1, "update", "published")]
+    assert kb.search("foreign", mode="keyword").total == 0
+    desk.restore("de-vouchers", 1, actor="alice", reason="the edit was wrong")
+    assert [h.id for h in kb.search("foreign", mode="keyword").hits] == ["de-vouchers"]
+    assert kb.search("overseas", mode="keyword").total == 0
+    assert desk.history("de-vouchers")["versions"][0]["replaced_by"] == "update"  # the restore kept one too
+    assert [(a["actor"], a["action"], a["after"]) for a in desk.audit_log("de-vouchers")][0] == (
+        "alice", "restore", {"version": 1})
+    assert kb.check()["status"] == "ok"
+
+
+def test_a_removed_item_can_be_restored_and_only_purge_deletes_for_real(kb, corpus):
+    kb.ingest([corpus])
+    (corpus / "guide.md").unlink()
+    kb.ingest([corpus], prune=True)
+    desk = kb.contributions
+    assert desk.history("guide-abroad")["status"] == "removed"
+    desk.restore("guide-abroad", 1, actor="alice")
+    assert kb.get("guide-abroad")["title"] == "Going abroad guide" and kb.check()["status"] == "ok"
+    assert desk.purge("guide-abroad", actor="bob", reason="asked by the author") == {
+        "id": "guide-abroad", "purged_versions": 1}
+    with pytest.raises(NotFound):
+        desk.history("guide-abroad")
+    assert kb.search("matchmaking", mode="keyword").total == 0 and kb.check()["status"] == "ok"
+    assert desk.audit_log("guide-abroad")[0]["action"] == "purge"
+
+
+def test_history_restore_and_purge_from_the_api_and_the_cli(settings, corpus, tmp_path):
+    run = CliRunner()
+    home = ["--home", str(settings.home), "--model", "hashing"]
+    assert run.invoke(cli, [*home, "ingest", str(corpus)]).exit_code == 0
+    assert run.invoke(cli, [*home, "moderate", "unpublish", "eu-exchange", "--as", "alice"]).exit_code == 0
+    shown = run.invoke(cli, [*home, "history", "eu-exchange"])
+    assert shown.exit_code == 0 and "unpublished now, 1 earlier version(s)" in shown.output
+    auth = {"Authorization": "Bearer a-long-moderator-token"}
+    with TestClient(create_app(settings.model_copy(update={"moderator_tokens": ["alice:a-long-moderator-token"]}))) \
+            as client:
+        assert client.get("/items/eu-exchange/history").status_code == 401  # moderators only
+        history = client.get("/items/eu-exchange/history", headers=auth).json()
+        assert history["versions"][0]["replaced_by"] == "unpublish"
+        restored = client.post("/moderation/items/eu-exchange/restore", json={"version": 1}, headers=auth)
+        assert restored.status_code == 200 and restored.json()["status"] == "unpublished"  # content, not status
+        assert client.post("/moderation/items/eu-exchange/restore", json={"version": 9}, headers=auth
+                           ).status_code == 404
+    purged = run.invoke(cli, [*home, "purge", "eu-exchange", "--yes", "--as", "bob"])
+    assert purged.exit_code == 0 and "purged (2 earlier version(s))" in purged.output
+    audit = json.loads(run.invoke(cli, [*home, "moderate", "audit", "--json"]).output)
+    assert [a["action"] for a in audit][:3] == ["purge", "restore", "unpublish"]
