@@ -447,3 +447,18 @@ def test_turning_a_page_scrolls_back_to_the_top_of_the_results(api_url):
     assert "11–" in " ".join(m.value for m in at.markdown)
     frames = at.get("iframe")
     assert len(frames) == 1 and "scrollTo" in frames[0].proto.srcdoc
+
+
+def test_moderators_see_an_items_history_and_restore_a_version(api_url):
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    httpx.post(f"{api_url}/moderation/items/eu-exchange/unpublish", json={"reason": "x"}, headers=headers)
+    at = ok(sign_in(TOKEN))
+    at.text_input(key="mod-history-id").input("eu-exchange").run()
+    assert "is unpublished now; 1 earlier version(s)." in " ".join(m.value for m in ok(at).markdown)
+    table = at.dataframe[0].value
+    assert list(table["by"]) == ["unpublish"] and list(table["title"]) == ["Cluster staff exchange scheme"]
+    at.text_input(key="mod-history-reason").input("undo")
+    at.button(key="mod-history-confirm").click().run()
+    assert ok(at).success[0].value == "Restored version 1 of eu\\-exchange."
+    versions = httpx.get(f"{api_url}/items/eu-exchange/history", headers=headers).json()["versions"]
+    assert [v["replaced_by"] for v in versions] == ["update", "unpublish"]

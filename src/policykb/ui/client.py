@@ -227,6 +227,14 @@ class ApiClient:
         return self._json("POST", f"/moderation/items/{quote(item_id, safe='')}/{action}", token=token,
                           json={"reason": reason})
 
+    def history(self, token: str, item_id: str) -> Json:
+        """An item's status and its earlier versions (moderators)."""
+        return self._json("GET", f"/items/{quote(item_id, safe='')}/history", token=token)
+
+    def restore(self, token: str, item_id: str, version: int, reason: str = "") -> Json:
+        return self._json("POST", f"/moderation/items/{quote(item_id, safe='')}/restore", token=token,
+                          json={"version": version, "reason": reason}, timeout=SLOW)
+
     def audit(self, token: str, target: str | None = None, limit: int = 100) -> list[Json]:
         params: dict[str, Any] = {"limit": limit}
         if target:

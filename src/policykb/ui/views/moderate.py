@@ -197,6 +197,40 @@ def preview(token: str, contribution: dict[str, Any]) -> None:
     st.dataframe(audit_frame(contribution.get("audit") or []), hide_index=True, width="stretch")
 
 
+def history_tab(token: str) -> None:
+    """An item's earlier versions, and restoring one after a confirmation (deleting for real is
+    only `policykb purge`, on the server)."""
+    item_id = st.text_input("Item id", key="mod-history-id", placeholder="e.g. de-go-cluster",
+                            help="The id is in the item's link (…/item?id=…) and in the audit log.").strip()
+    if not item_id:
+        st.caption("Every edit, removal, unpublishing and publishing of an item keeps the version it replaced.")
+        return
+    try:
+        history = api().history(token, item_id)
+    except ApiError as exc:
+        st.warning(md_escape(exc.message), icon=":material/search_off:")
+        return
+    st.markdown(f"**{md_escape(item_id)}** is {history['status']} now; "
+                f"{len(history['versions'])} earlier version(s).")
+    if not history["versions"]:
+        return
+    st.dataframe(pd.DataFrame([{"version": v["version"], "replaced": v["replaced_at"].replace("T", " ")[:16],
+                                "by": v["replaced_by"], "status then": v["status"], "title": v["title"],
+                                "passages": v["passages"]} for v in history["versions"]]),
+                 hide_index=True, width="stretch")
+    version = st.selectbox("Version to restore", [v["version"] for v in history["versions"]], key="mod-history-v")
+    with st.popover(f"Restore version {version}…", icon=":material/history:"):
+        reason = st.text_input("Reason (for the audit log)", key="mod-history-reason", max_chars=2000)
+        if st.button(f"Confirm: restore version {version}", key="mod-history-confirm", type="primary"):
+            try:
+                api().restore(token, item_id, int(version), reason.strip())
+            except ApiError as exc:
+                st.session_state[FLASH] = ("error", f"Could not restore: {md_escape(exc.message)}", None)
+            else:
+                st.session_state[FLASH] = ("ok", f"Restored version {version} of {md_escape(item_id)}.", item_id)
+            st.rerun()
+
+
 def queue_tab(token: str) -> None:
     status = st.segmented_control("Status", STATUSES, key="mod-status", required=True, default="pending",
                                   format_func=str.capitalize)
@@ -224,10 +258,12 @@ def render() -> None:
         st.caption("Signed in as a moderator.", width="content")
         st.button("Sign out", on_click=sign_out, type="tertiary", icon=":material/logout:")
     flash()
-    queue, audit = st.tabs(["Queue", "Audit log"])
+    queue, history, audit = st.tabs(["Queue", "Item history", "Audit log"])
     try:
         with queue:
             queue_tab(token)
+        with history:
+            history_tab(token)
         with audit:
             entries = api().audit(token, limit=200)
             if entries:
