@@ -226,8 +226,14 @@ def test_contribute_live_hints_then_submit_and_status(api_url):
     at = ok(open_page("contribute"))
     at.text_input(key="contrib-title").input("Cluster internationalisation vouchers").run()
     assert "Possible duplicate" in ok(at).warning[0].value
-    at.button(key="suggest-support-vouchers").click().run()
-    assert ok(at).multiselect(key="contrib-support").value == ["vouchers"]
+    support = ok(at).multiselect(key="contrib-support").value
+    assert "vouchers" in support  # likely (high confidence): added for the contributor
+    at.multiselect(key="contrib-support").set_value([v for v in support if v != "vouchers"]).run()
+    assert "vouchers" not in ok(at).multiselect(key="contrib-support").value  # removed stays removed
+    possible = [b for b in at.button if b.key and b.key.startswith("suggest-")]
+    assert possible and all(b.label.endswith(("· likely", "· possible")) for b in possible)
+    possible[0].click().run()  # a click adds one
+    assert ok(at)
     at.text_input(key="contrib-title").input("Baltic export vouchers").run()
     at.multiselect(key="contrib-country").set_value(["LT"])
     at.button[-1].click().run()

@@ -17,6 +17,7 @@ from .ingest.loader import document_item
 from .ingest.pipeline import embed_text, publish
 from .ingest.records import record_to_item, slugify
 from .models import Item
+from .suggest import HIGH_CONFIDENCE, vote
 
 if TYPE_CHECKING:
     from .kb import KnowledgeBase
@@ -87,22 +88,17 @@ class Contributions:
     def _suggest(self, record: dict[str, Any], neighbours: list[tuple[str, float]],
                  items: dict[str, Item]) -> dict[str, list[dict[str, Any]]]:
         taxonomy = self.kb.taxonomy
-        weights = {i: max(s, 0.0) for i, s in neighbours}
-        total = sum(weights.values()) or 1.0
         out: dict[str, list[dict[str, Any]]] = {}
         for facet in SUGGESTED_FACETS:
             given = set()
             for key in (facet, taxonomy.facet(facet).record_key):
                 raw = record.get(key)
                 given |= {str(v) for v in (raw if isinstance(raw, list) else [raw] if raw else [])}
-            scores: dict[str, float] = {}
-            for item_id, weight in weights.items():
-                for value in items[item_id].facets.get(facet, []) if item_id in items else []:
-                    scores[value] = scores.get(value, 0.0) + weight / total
-            ranked = [(v, s) for v, s in sorted(scores.items(), key=lambda kv: -kv[1]) if s >= 0.25 and v not in given]
+            values_of = {i: item.facets.get(facet, []) for i, item in items.items()}
+            ranked = vote(neighbours, values_of, given=given)
             if ranked:
-                out[facet] = [{"value": v, "label": taxonomy.label(facet, v), "score": round(s, 3)}
-                              for v, s in ranked[:3]]
+                out[facet] = [{"value": v, "label": taxonomy.label(facet, v), "score": round(s, 3),
+                               "confidence": "high" if s >= HIGH_CONFIDENCE else "low"} for v, s in ranked]
         return out
 
     def submit(self, record: dict[str, Any], document: tuple[str, bytes] | None, client: str) -> dict[str, Any]:

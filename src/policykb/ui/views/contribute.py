@@ -30,6 +30,17 @@ UPLOAD_TYPES = ["pdf", "md", "markdown", "txt", "html", "htm"]
 ERRORS, RECEIPT, CHECK, NONCE, RESET = "pk_contrib_errors", "pk_receipt", "pk_check", "pk_upload_nonce", "pk_reset"
 
 
+PRESELECT, PRESELECTED = "pk_preselect", "pk_preselected"
+
+
+def apply_preselection() -> None:
+    """Put the high-confidence suggestions found in the last run into their fields (before the fields
+    are drawn); each is offered once, so a value the contributor removes stays removed."""
+    for field, value in st.session_state.pop(PRESELECT, []):
+        if field in MULTI or not st.session_state.get(key(PREFIX, field)):  # never replace a choice made
+            add_suggestion(field, value)
+
+
 def add_suggestion(field: str, value: str) -> None:
     """Callback: put a suggested facet value into its field."""
     k = key(PREFIX, field)
@@ -62,14 +73,23 @@ def live_checks(record: dict[str, Any]) -> None:
     suggestions = checks.get("suggestions") or {}
     if not suggestions:
         return
-    st.markdown("**Suggested facets** from similar published items — click one to add it:")
     reverse = {facet: field for field, facet in FACET_FIELDS.items()}
+    done = st.session_state.setdefault(PRESELECTED, set())
+    likely = [(reverse.get(facet, facet), v["value"]) for facet, values in suggestions.items() for v in values
+              if v.get("confidence") == "high" and (facet, v["value"]) not in done]
+    if likely:  # likely values go into the form at once (next run, before the fields are drawn)
+        done.update((FACET_FIELDS.get(field, field), value) for field, value in likely)
+        st.session_state[PRESELECT] = likely
+        st.rerun()
+    st.markdown("**Suggested facets** from similar published items — click one to add it. Likely ones "
+                "(most similar items agree) were added for you; remove any that is wrong.")
     for facet, values in suggestions.items():
         field = reverse.get(facet, facet)
         with st.container(horizontal=True, gap="small", vertical_alignment="center"):
             st.markdown(f"{LABELS.get(field, facet)}:", width=170)
             for value in values:
-                st.button(value["label"], key=f"suggest-{facet}-{value['value']}", icon=":material/add:",
+                st.button(f"{value['label']} · {'likely' if value.get('confidence') == 'high' else 'possible'}",
+                          key=f"suggest-{facet}-{value['value']}", icon=":material/add:",
                           on_click=add_suggestion, args=(field, value["value"]), type="secondary")
 
 
@@ -160,6 +180,7 @@ def render() -> None:
         confirmation(ss[RECEIPT])
         return
     errors: dict[str, str] = ss.get(ERRORS) or {}
+    apply_preselection()
     try:
         record_fields(PREFIX, errors)
     except ApiUnavailable as exc:  # the taxonomy comes from the API
