@@ -61,7 +61,12 @@ def test_suggestions_and_duplicates(desk):
     checks = desk.check({"title": "Cluster internationalisation vouchers",
                          "summary": "Vouchers that help cluster SMEs enter foreign markets through trade missions."})
     assert checks["duplicates"][0]["id"] == "de-vouchers" and checks["duplicates"][0]["similarity"] >= 0.9
+    assert (checks["duplicates"][0]["why"], checks["duplicates"][0]["passage"][:20]) == ("same title", "Vouchers that help c")
+    reworded = desk.check({"title": "Cluster internationalisation vouchers scheme",
+                           "summary": "Vouchers that help cluster SMEs enter foreign markets through trade missions."})
+    assert [(d["id"], d["why"].startswith("a passage ")) for d in reworded["duplicates"]] == [("de-vouchers", True)]
     assert "vouchers" in {s["value"] for s in checks["suggestions"]["support"]}
+    assert {s["confidence"] for f in checks["suggestions"].values() for s in f} <= {"high", "low"}
     assert desk.check({"title": ""}) == {"suggestions": {}, "duplicates": []}
 
 

@@ -225,7 +225,8 @@ def test_contribute_shows_errors_next_to_fields(api_url):
 def test_contribute_live_hints_then_submit_and_status(api_url):
     at = ok(open_page("contribute"))
     at.text_input(key="contrib-title").input("Cluster internationalisation vouchers").run()
-    assert "Possible duplicate" in ok(at).warning[0].value
+    assert ok(at).warning[0].value.startswith("Possible duplicate (same title): **Cluster internationalisation")
+    assert any(c.value.startswith("Matching passage: “Vouchers that help") for c in at.caption)
     support = ok(at).multiselect(key="contrib-support").value
     assert "vouchers" in support  # likely (high confidence): added for the contributor
     at.multiselect(key="contrib-support").set_value([v for v in support if v != "vouchers"]).run()

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from .kb import KnowledgeBase
 
 SUGGESTED_FACETS = ("challenge", "theme", "support", "typology", "level")
-DUPLICATE_SIMILARITY = 0.9
+DUPLICATE_SIMILARITY = 0.85  # chosen from bench/duplicates.py: best F1 (recall 0.94, precision 0.95)
 NEIGHBOURS = 10
 CONTRIBUTOR = "contributor"
 
@@ -67,23 +67,30 @@ class Contributions:
         title = str(record.get("title") or "").strip()
         if not (title or text):
             return {"suggestions": {}, "duplicates": []}
-        neighbours = self._neighbours(embed_text(title, text or title))
-        duplicates = {i: 1.0 for i, _ in self.store.items_with_title(title)} if title else {}
-        duplicates.update({i: s for i, s in neighbours if s >= DUPLICATE_SIMILARITY and i not in duplicates})
-        items = self.store.get_items([i for i, _ in neighbours] + list(duplicates))
-        return {
-            "suggestions": self._suggest(record, neighbours, items),
-            "duplicates": [
-                {"id": i, "title": items[i].title, "similarity": round(s, 3)}
-                for i, s in sorted(duplicates.items(), key=lambda kv: -kv[1]) if i in items
-            ],
-        }
-
-    def _neighbours(self, text: str) -> list[tuple[str, float]]:
-        """The most similar published items (id, cosine of their best passage)."""
         from .searcher import Searcher
 
-        return Searcher(self.kb).neighbours(text, NEIGHBOURS)
+        nearest = Searcher(self.kb).nearest_passages(embed_text(title, text or title), NEIGHBOURS)
+        neighbours = [(i, s) for i, s, _ in nearest]
+        same_title = {i for i, _ in self.store.items_with_title(title)} if title else set()
+        matched = {i: (s, p) for i, s, p in nearest if s >= DUPLICATE_SIMILARITY or i in same_title}
+        duplicates = {i: max(matched.get(i, (0.0, 0))[0], 1.0 if i in same_title else 0.0)
+                      for i in same_title | set(matched)}
+        items = self.store.get_items([i for i, _ in neighbours] + list(duplicates))
+        passages = self.store.passages_by_id([p for _, p in matched.values()])
+        return {
+            "suggestions": self._suggest(record, neighbours, items),
+            "duplicates": [self._duplicate(i, s, items[i], i in same_title, passages.get(matched.get(i, (0, -1))[1]))
+                           for i, s in sorted(duplicates.items(), key=lambda kv: -kv[1]) if i in items],
+        }
+
+    @staticmethod
+    def _duplicate(item_id: str, similarity: float, item: Item, same_title: bool,
+                   passage: tuple[str, Any] | None) -> dict[str, Any]:
+        """A possible duplicate with why it is one: the same title, or a passage close in meaning."""
+        why = "same title" if same_title else f"a passage {similarity:.0%} similar in meaning"
+        match = passage[1] if passage else None
+        return {"id": item_id, "title": item.title, "similarity": round(similarity, 3), "why": why,
+                "passage": match.text[:400] if match else None, "page": match.page if match else None}
 
     def _suggest(self, record: dict[str, Any], neighbours: list[tuple[str, float]],
                  items: dict[str, Item]) -> dict[str, list[dict[str, Any]]]:

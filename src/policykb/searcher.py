@@ -215,7 +215,14 @@ class Searcher:
     def neighbours(self, text: str, items: int) -> list[tuple[str, float]]:
         """The published items nearest to a text (id, similarity of its best passage), best first,
         whatever the cut-off (contributions use it to suggest facets and spot duplicates)."""
-        return [(i, s) for i, s in _first_scores(self._dense(text, None, items)).items()][:items]
+        return [(i, s) for i, s, _ in self.nearest_passages(text, items)]
+
+    def nearest_passages(self, text: str, items: int) -> list[tuple[str, float, int]]:
+        """As `neighbours`, with the id of each item's passage nearest to the text."""
+        best: dict[str, tuple[float, int]] = {}
+        for pid, item, score in self._dense(text, None, items):
+            best.setdefault(item, (score, pid))
+        return [(i, s, p) for i, (s, p) in best.items()][:items]
 
     # -- search -------------------------------------------------------------------------------
 

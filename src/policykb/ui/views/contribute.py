@@ -30,7 +30,7 @@ UPLOAD_TYPES = ["pdf", "md", "markdown", "txt", "html", "htm"]
 ERRORS, RECEIPT, CHECK, NONCE, RESET = "pk_contrib_errors", "pk_receipt", "pk_check", "pk_upload_nonce", "pk_reset"
 
 
-PRESELECT, PRESELECTED = "pk_preselect", "pk_preselected"
+PRESELECT, PRESELECTED, SUBMIT = "pk_preselect", "pk_preselected", "contrib-submit"
 
 
 def apply_preselection() -> None:
@@ -67,8 +67,12 @@ def live_checks(record: dict[str, Any]) -> None:
     checks = cached[1]
     for dup in checks.get("duplicates", []):
         with st.container(border=True):
-            st.warning(f"Possible duplicate ({dup['similarity']:.0%} similar): **{md_escape(dup['title'])}**",
+            why = dup.get("why") or f"{dup['similarity']:.0%} similar"
+            st.warning(f"Possible duplicate ({md_escape(why)}): **{md_escape(dup['title'])}**",
                        icon=":material/content_copy:")
+            if dup.get("passage"):
+                page_note = f" (p. {dup['page']})" if dup.get("page") else ""
+                st.caption(f"Matching passage{page_note}: “{md_escape(dup['passage'][:300])}”")
             st.page_link(page("item"), label="Open the existing item", query_params={"id": dup["id"]})
     suggestions = checks.get("suggestions") or {}
     if not suggestions:
@@ -77,7 +81,7 @@ def live_checks(record: dict[str, Any]) -> None:
     done = st.session_state.setdefault(PRESELECTED, set())
     likely = [(reverse.get(facet, facet), v["value"]) for facet, values in suggestions.items() for v in values
               if v.get("confidence") == "high" and (facet, v["value"]) not in done]
-    if likely:  # likely values go into the form at once (next run, before the fields are drawn)
+    if likely and not st.session_state.get(SUBMIT):  # into the form at once (a rerun), unless it is being sent
         done.update((FACET_FIELDS.get(field, field), value) for field, value in likely)
         st.session_state[PRESELECT] = likely
         st.rerun()
@@ -199,7 +203,7 @@ def render() -> None:
         st.error(md_escape(errors["_form"]), icon=":material/error:")
     elif errors:
         st.error("Please fix the fields marked above.", icon=":material/error:")
-    if st.button("Submit for review", type="primary", icon=":material/send:"):
+    if st.button("Submit for review", type="primary", icon=":material/send:", key=SUBMIT):
         submit(record, upload)
         st.rerun()
 

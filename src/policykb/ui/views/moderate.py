@@ -157,8 +157,10 @@ def preview(token: str, contribution: dict[str, Any]) -> None:
         st.markdown(f"Reason given: *{md_escape(contribution['reason'])}*")
     checks = contribution.get("checks") or {}
     for dup in checks.get("duplicates", []):
-        st.warning(f"Possible duplicate of **{md_escape(dup['title'])}** ({dup['similarity']:.0%} similar)",
+        why = dup.get("why") or f"{dup['similarity']:.0%} similar"
+        st.warning(f"Possible duplicate of **{md_escape(dup['title'])}** ({md_escape(why)})",
                    icon=":material/content_copy:")
+        st.page_link(page("item"), label="Open the existing item", query_params={"id": dup["id"]})
     publication(token, contribution)
     record_table(record)
     if contribution.get("file_name"):
