@@ -79,3 +79,19 @@ def test_history_restore_and_purge_from_the_api_and_the_cli(settings, corpus, tm
     assert purged.exit_code == 0 and "purged (2 earlier version(s))" in purged.output
     audit = json.loads(run.invoke(cli, [*home, "moderate", "audit", "--json"]).output)
     assert [a["action"] for a in audit][:3] == ["purge", "restore", "unpublish"]
+
+
+def test_purge_through_the_api_needs_the_id_repeated(settings, corpus):
+    from policykb.kb import KnowledgeBase
+
+    with KnowledgeBase(settings) as kb:
+        kb.ingest([corpus])
+    auth = {"Authorization": "Bearer a-long-moderator-token"}
+    with TestClient(create_app(settings.model_copy(update={"moderator_tokens": ["alice:a-long-moderator-token"]}))) \
+            as client:
+        wrong = client.post("/moderation/items/eu-exchange/purge", json={"confirm": "eu"}, headers=auth)
+        assert wrong.status_code == 422 and client.get("/items/eu-exchange").status_code == 200
+        done = client.post("/moderation/items/eu-exchange/purge", json={"confirm": "eu-exchange"}, headers=auth)
+        assert done.json() == {"id": "eu-exchange", "purged_versions": 0}
+        assert client.get("/items/eu-exchange/history", headers=auth).status_code == 404
+        assert client.get("/moderation/audit", params={"target": "eu-exchange"}, headers=auth).json()[0]["action"] == "purge"

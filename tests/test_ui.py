@@ -469,3 +469,13 @@ def test_moderators_see_an_items_history_and_restore_a_version(api_url):
     assert ok(at).success[0].value == "Restored version 1 of eu\\-exchange."
     versions = httpx.get(f"{api_url}/items/eu-exchange/history", headers=headers).json()["versions"]
     assert [v["replaced_by"] for v in versions] == ["update", "unpublish"]
+
+
+def test_moderators_delete_an_item_for_good_only_after_typing_its_id(api_url):
+    at = ok(sign_in(TOKEN))
+    at.text_input(key="mod-history-id").input("eu-exchange").run()
+    assert ok(at).button(key="mod-purge").disabled
+    at.text_input(key="mod-purge-confirm-id").input("eu-exchange").run()
+    at.button(key="mod-purge").click().run()
+    assert ok(at).success[0].value == "Deleted eu\\-exchange and its history for good."
+    assert httpx.get(f"{api_url}/items/eu-exchange").status_code == 404

@@ -64,6 +64,12 @@ class RestoreIn(BaseModel):
     reason: Annotated[str, Field(max_length=2000)] = ""
 
 
+class PurgeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    confirm: Annotated[str, Field(max_length=200)]
+    reason: Annotated[str, Field(max_length=2000)] = ""
+
+
 class Checks(BaseModel):
     suggestions: dict[str, list[dict[str, Any]]]
     duplicates: list[dict[str, Any]]
@@ -227,6 +233,13 @@ def contribution_router(get_kb: Callable[..., KnowledgeBase], moderators: dict[s
                  summary="Make an earlier version the item's content again (audited)")
     def restore(item_id: str, body: RestoreIn, kb: KB, actor: Actor) -> dict[str, Any]:
         return kb.contributions.restore(item_id, body.version, actor, body.reason)
+
+    @router.post("/moderation/items/{item_id}/purge", tags=["moderation"],
+                 summary="Delete an item and its history for real (audited); the body must repeat the id")
+    def purge(item_id: str, body: PurgeIn, kb: KB, actor: Actor) -> dict[str, Any]:
+        if body.confirm != item_id:
+            raise InvalidRecord("to purge, repeat the item's id in `confirm`", {"id": item_id})
+        return kb.contributions.purge(item_id, actor, body.reason)
 
     @router.get("/moderation/audit", tags=["moderation"], summary="Who did what, when, before and after")
     def audit(kb: KB, actor: Actor, target: Annotated[str | None, Query(max_length=200)] = None,

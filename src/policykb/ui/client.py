@@ -235,6 +235,10 @@ class ApiClient:
         return self._json("POST", f"/moderation/items/{quote(item_id, safe='')}/restore", token=token,
                           json={"version": version, "reason": reason}, timeout=SLOW)
 
+    def purge(self, token: str, item_id: str, reason: str = "") -> Json:
+        return self._json("POST", f"/moderation/items/{quote(item_id, safe='')}/purge", token=token,
+                          json={"confirm": item_id, "reason": reason})
+
     def audit(self, token: str, target: str | None = None, limit: int = 100) -> list[Json]:
         params: dict[str, Any] = {"limit": limit}
         if target:

@@ -214,6 +214,19 @@ def history_tab(token: str) -> None:
         return
     st.markdown(f"**{md_escape(item_id)}** is {history['status']} now; "
                 f"{len(history['versions'])} earlier version(s).")
+    with st.popover("Delete for good…", icon=":material/delete_forever:"):
+        st.caption("Deletes the item and every earlier version for real (the only deletion there is). "
+                   "Type its id to confirm.")
+        typed = st.text_input("Item id, to confirm", key="mod-purge-confirm-id")
+        reason = st.text_input("Reason (for the audit log)", key="mod-purge-reason", max_chars=2000)
+        if st.button("Delete for good", key="mod-purge", type="primary", disabled=typed.strip() != item_id):
+            try:
+                api().purge(token, item_id, reason.strip())
+            except ApiError as exc:
+                st.session_state[FLASH] = ("error", f"Could not delete: {md_escape(exc.message)}", None)
+            else:
+                st.session_state[FLASH] = ("ok", f"Deleted {md_escape(item_id)} and its history for good.", None)
+            st.rerun()
     if not history["versions"]:
         return
     st.dataframe(pd.DataFrame([{"version": v["version"], "replaced": v["replaced_at"].replace("T", " ")[:16],
