@@ -479,3 +479,10 @@ def test_moderators_delete_an_item_for_good_only_after_typing_its_id(api_url):
     at.button(key="mod-purge").click().run()
     assert ok(at).success[0].value == "Deleted eu\\-exchange and its history for good."
     assert httpx.get(f"{api_url}/items/eu-exchange").status_code == 404
+
+
+def test_each_result_has_a_heading_for_screen_readers(api_url):
+    at = ok(open_page("search", q="trade missions", mode="keyword"))
+    headings = [h.value for h in at.html if 'class="pk-sr-only"' in h.value]
+    assert headings == ['<h3 class="pk-sr-only">1. Cluster internationalisation vouchers</h3>',
+                        '<h3 class="pk-sr-only">2. Going abroad guide</h3>']

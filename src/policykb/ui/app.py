@@ -10,6 +10,8 @@ from .nav import all_pages
 CSS = """
 <style>
 mark { background: #fde68a; color: inherit; padding: 0 .1em; border-radius: 2px; }
+.pk-sr-only { position: absolute; width: 1px; height: 1px; padding: 0; margin: -1px; overflow: hidden;
+  clip: rect(0, 0, 0, 0); white-space: nowrap; border: 0; }
 .pk-snippet { font-size: 0.95rem; line-height: 1.5; color: #31333f; }
 [data-testid="stMainBlockContainer"] { padding-top: 4.5rem; }
 .st-key-item-title h1 { font-size: 2.25rem; line-height: 1.2; }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from typing import Any
 
 import streamlit as st
@@ -33,6 +34,8 @@ def hit_card(hit: dict[str, Any], rank: int) -> None:
     facets = hit.get("facets") or {}
     kind = hit.get("kind") or "example"
     with st.container(border=True, key=f"hit-{rank}"):
+        # A heading for screen readers (they jump from result to result by headings); the link shows it.
+        st.html(f'<h3 class="pk-sr-only">{html.escape(str(rank))}. {html.escape(hit["title"])}</h3>')
         st.page_link(page("item"), label=md_escape(hit["title"]), query_params={"id": hit["id"]}, width="stretch")
         head = [badges([(label("kind", kind), KIND_COLORS.get(kind, "gray"))])]
         place = where(facets, hit.get("region"))
