@@ -30,7 +30,7 @@ UPLOAD_TYPES = ["pdf", "md", "markdown", "txt", "html", "htm"]
 ERRORS, RECEIPT, CHECK, NONCE, RESET = "pk_contrib_errors", "pk_receipt", "pk_check", "pk_upload_nonce", "pk_reset"
 
 
-PRESELECT, PRESELECTED, SUBMIT = "pk_preselect", "pk_preselected", "contrib-submit"
+PRESELECT, PRESELECTED, ADDED, SUBMIT = "pk_preselect", "pk_preselected", "pk_preselected_labels", "contrib-submit"
 
 
 def apply_preselection() -> None:
@@ -75,18 +75,22 @@ def live_checks(record: dict[str, Any]) -> None:
                 st.caption(f"Matching passage{page_note}: “{md_escape(dup['passage'][:300])}”")
             st.page_link(page("item"), label="Open the existing item", query_params={"id": dup["id"]})
     suggestions = checks.get("suggestions") or {}
+    added = st.session_state.get(ADDED) or []
+    if added:
+        st.markdown("**Suggested facets**: " + ", ".join(md_escape(a) for a in added) + " — added for you from "
+                    "similar published items (most of them agree); remove any that is wrong.")
     if not suggestions:
         return
     reverse = {facet: field for field, facet in FACET_FIELDS.items()}
     done = st.session_state.setdefault(PRESELECTED, set())
-    likely = [(reverse.get(facet, facet), v["value"]) for facet, values in suggestions.items() for v in values
-              if v.get("confidence") == "high" and (facet, v["value"]) not in done]
-    if likely and not st.session_state.get(SUBMIT):  # into the form at once (a rerun), unless it is being sent
-        done.update((FACET_FIELDS.get(field, field), value) for field, value in likely)
-        st.session_state[PRESELECT] = likely
+    fresh = [(facet, v) for facet, values in suggestions.items() for v in values
+             if v.get("confidence") == "high" and (facet, v["value"]) not in done]
+    if fresh and not st.session_state.get(SUBMIT):  # into the form at once (a rerun), unless it is being sent
+        done.update((facet, v["value"]) for facet, v in fresh)
+        st.session_state[PRESELECT] = [(reverse.get(facet, facet), v["value"]) for facet, v in fresh]
+        st.session_state[ADDED] = [*added, *(v["label"] for _, v in fresh)]
         st.rerun()
-    st.markdown("**Suggested facets** from similar published items — click one to add it. Likely ones "
-                "(most similar items agree) were added for you; remove any that is wrong.")
+    st.markdown("**More suggestions** from similar published items — click one to add it:")
     for facet, values in suggestions.items():
         field = reverse.get(facet, facet)
         with st.container(horizontal=True, gap="small", vertical_alignment="center"):
@@ -169,7 +173,8 @@ def render() -> None:
     ss = st.session_state
     if ss.pop(RESET, False):  # after a successful submission: an empty form (and a fresh upload widget)
         clear_record(PREFIX)
-        ss.pop(CHECK, None)
+        for stale in (CHECK, ADDED, PRESELECTED):
+            ss.pop(stale, None)
         ss[NONCE] = ss.get(NONCE, 0) + 1
     tab_title("Contribute")
     st.title("Contribute a policy example", anchor=False)
