@@ -255,3 +255,15 @@ def test_a_phone_sees_results_first_and_whole_titles(ui: str, browser: WebDriver
     assert cut == []  # every title wraps instead of being cut
     SHOTS.mkdir(exist_ok=True)
     browser.save_screenshot(str(SHOTS / "phone-search.png"))
+    # filters: one tap opens them, then one tap per filter (the panel stays open for the next one)
+    browser.find_element(By.CSS_SELECTOR, '[data-testid="stExpandSidebarButton"]').click()
+    until(browser, lambda d: sidebar.get_attribute("data-collapsed") == "false", "the filters to open")
+    for tap in (1, 2):
+        pills = [b for b in browser.find_elements(
+            By.CSS_SELECTOR, '[data-testid="stSidebar"] [data-testid="stButtonGroup"] button')
+            if b.is_displayed() and b.get_attribute("kind") != "pillsActive" and b.get_attribute("aria-pressed") != "true"]
+        before = browser.current_url
+        next(p for p in pills if p.location["y"] > 0).click()
+        until(browser, lambda d: d.current_url != before, f"filter tap {tap} to apply")
+        idle(browser)
+    assert sidebar.get_attribute("data-collapsed") == "false"
