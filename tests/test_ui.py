@@ -486,3 +486,20 @@ def test_each_result_has_a_heading_for_screen_readers(api_url):
     headings = [h.value for h in at.html if 'class="pk-sr-only"' in h.value]
     assert headings == ['<h3 class="pk-sr-only">1. Cluster internationalisation vouchers</h3>',
                         '<h3 class="pk-sr-only">2. Going abroad guide</h3>']
+
+
+def test_moderator_preview_rows_stay_whole_with_line_breaks_in_a_description(api_url):
+    httpx.post(f"{api_url}/contributions", json={
+        "title": "Multi-line", "description": "First line.\nSecond | line.\n\nThird line.", "country": "LT"}
+    ).raise_for_status()
+    at = ok(sign_in(TOKEN))
+    table = next(m.value for m in at.markdown if m.value.startswith("| Field"))
+    rows = table.splitlines()
+    assert all(r.startswith("|") and r.endswith("|") for r in rows)  # every field on its own table row
+    assert "| Description | First line\\. Second \\| line\\. Third line\\. |" in rows
+
+
+def test_similar_item_titles_carry_their_full_title_as_a_tooltip(api_url):
+    at = ok(open_page("item", id="de-vouchers"))
+    links = [link.proto for link in at.page_link if link.proto.page == "item"]
+    assert links and all(link.help == link.label.replace("\\", "") for link in links)

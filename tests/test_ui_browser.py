@@ -246,6 +246,8 @@ def test_a_phone_sees_results_first_and_whole_titles(ui: str, browser: WebDriver
     browser.get(f"{ui}/?q=cluster+internationalisation+vouchers+for+trade+missions&mode=keyword")
     see(browser, "results for")
     idle(browser)
+    assert browser.title.startswith("“cluster internationalisation vouchers") and browser.title.endswith(
+        "· Search · policykb")  # the tab names the page and the query
     sidebar = browser.find_element(By.CSS_SELECTOR, '[data-testid="stSidebar"]')
     assert sidebar.get_attribute("data-collapsed") == "true" and sidebar.rect["x"] < 0  # filters start closed
     titles = browser.find_elements(By.CSS_SELECTOR, '[class*="st-key-hit-"] [data-testid="stPageLink-NavLink"] p')
