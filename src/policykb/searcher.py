@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from . import lang
 from .errors import InvalidQuery
 from .index import matvec
 from .models import Hit, Passage, SearchResult, public_source
@@ -228,7 +229,8 @@ class Searcher:
 
     def search(self, query: str = "", *, mode: str = "hybrid", filters: dict[str, Any] | None = None,
                year_from: int | None = None, year_to: int | None = None, page: int = 1, size: int = 10,
-               with_facets: bool = True, facet_size: int = 50, with_years: bool = False) -> SearchResult:
+               with_facets: bool = True, facet_size: int = 50, with_years: bool = False,
+               language: str | None = None) -> SearchResult:
         if mode not in MODES:
             raise InvalidQuery(f"unknown mode {mode!r}; use one of {', '.join(MODES)}", {"mode": mode})
         if page < 1 or not 1 <= size <= MAX_PAGE_SIZE:
@@ -246,6 +248,7 @@ class Searcher:
             ids = self.facets.browse(keep, size, offset)
             result.hits = self._hits(ids, self.store.first_passages(ids), {}, query)
         else:
+            result.language = question_language(query, language, self.kb.model)
             match = keyword_terms(query) if mode != "semantic" else None
             relevant = self.relevant(query, mode)
             keep = self._mask(filters, year_from, year_to, relevant)
@@ -398,6 +401,19 @@ class Searcher:
         found = [r for r in self._dense("", keep, k + 1) if r[1] != item_id and r[2] >= floor]
         ranked, scores = self._rank("semantic", [], found)
         return self._ranked_hits(ranked[:k], [], found, scores, "")
+
+
+def question_language(query: str, forced: str | None, model: str) -> dict[str, Any]:
+    """The question's language (detected, or forced by the user) and whether the model matches it;
+    a note in plain words when it does not."""
+    detected = lang.detect(query)
+    used = (forced or detected or "").lower() or None
+    covered = lang.covered(model, used)
+    out: dict[str, Any] = {"detected": detected, "used": used, "covered": covered}
+    if covered is False:
+        out["note"] = (f"Questions in {lang.NAMES.get(used, used)} are matched less well by this knowledge base; "
+                       "if few results come back, try asking in English.")
+    return out
 
 
 def _best(scores: np.ndarray, ties: np.ndarray, rows: np.ndarray, items: int) -> np.ndarray:

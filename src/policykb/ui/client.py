@@ -146,8 +146,9 @@ class ApiClient:
     def stats(self) -> Json:
         return self._json("GET", "/stats")
 
-    def search(self, query: SearchQuery, page: int = 1, size: int = 10) -> Json:
-        params = query.params() + [("page", str(page)), ("size", str(size))]
+    def search(self, query: SearchQuery, page: int = 1, size: int = 10, lang: str | None = None) -> Json:
+        """One page of results; `lang` forces the question's language (else the API detects it)."""
+        params = query.params() + [("page", str(page)), ("size", str(size))] + ([("lang", lang)] if lang else [])
         return self._json("GET", "/search", params=params)
 
     def counts(self, query: SearchQuery) -> Json:

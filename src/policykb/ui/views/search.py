@@ -8,6 +8,7 @@ from typing import Any
 import streamlit as st
 import streamlit.components.v1 as components
 
+from ...lang import EU_LANGUAGES, NAMES
 from ..cards import hit_card
 from ..client import ApiClient, ApiError, ApiUnavailable, SearchQuery
 from ..common import EXAMPLE_QUESTION, api, label, md_escape, show_unavailable, tab_title
@@ -32,7 +33,8 @@ def run_search(client: ApiClient, state: SearchState) -> dict[str, Any]:
     """Search, dropping filter values the API does not know (with a warning) instead of failing."""
     for _ in range(10):
         try:
-            return client.search(effective_query(state), page=state.page, size=PAGE_SIZE)
+            return client.search(effective_query(state), page=state.page, size=PAGE_SIZE,
+                                 lang=st.session_state.get(LANG_KEY))
         except ApiError as exc:
             facet, value = exc.details.get("facet"), exc.details.get("value")
             if exc.code != "unknown_facet_value" or value not in state.filters.get(facet, []):
@@ -51,6 +53,23 @@ def search_box() -> None:
     right.segmented_control("Mode", MODES, key="mode", required=True, format_func=str.capitalize,
                             label_visibility="collapsed",
                             help="Hybrid blends meaning and keywords; semantic matches meaning; keyword matches words.")
+
+
+LANG_KEY = "pk_lang"
+
+
+def question_language(result: dict[str, Any]) -> None:
+    """The question's language as detected (the visitor may correct it), and a plain note when
+    this knowledge base matches questions in that language less well."""
+    language = result.get("language") or {}
+    if not (language.get("detected") or st.session_state.get(LANG_KEY)):
+        return
+    if language.get("note"):
+        st.info(language["note"], icon=":material/translate:")
+    codes = [None, *EU_LANGUAGES]
+    st.selectbox("Question language", codes, key=LANG_KEY, width=260,
+                 format_func=lambda c: f"detected: {NAMES.get(language.get('detected'), '?')}" if c is None
+                 else NAMES.get(c, c), help="Detected from the question; choose another if it is wrong.")
 
 
 def summary_line(result: dict[str, Any], state: SearchState) -> str:
@@ -148,6 +167,7 @@ def render() -> None:
         state.page = page
     sidebar_filters(facets, state)
     active_chips(state, facets)
+    question_language(result)
     if not result["hits"]:
         no_results(client, state, result)
     else:

@@ -1,0 +1,51 @@
+"""The language of a question, detected offline (lingua, models inside its wheel), and which
+languages an embedding model matches across.
+
+A search reports the language it detected (or the one the user forced); when the model does not
+cover that language, the answer says so, instead of failing in silence.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+# The 24 official EU languages (ISO 639-1).
+EU_LANGUAGES = ("bg", "cs", "da", "de", "el", "en", "es", "et", "fi", "fr", "ga", "hr", "hu", "it", "lt", "lv",
+                "mt", "nl", "pl", "pt", "ro", "sk", "sl", "sv")
+# What each shipped model matches a question in, against English text (measured for the first
+# eight in BENCHMARKS.md, "Across languages"; the rest from the model's documentation).
+MODEL_LANGUAGES = {
+    "all-MiniLM-L6-v2": frozenset({"en"}),
+    "use-multilingual-v3": frozenset({"en", "de", "fr", "it", "es", "pl", "nl", "pt"}),
+}
+NAMES = {"bg": "Bulgarian", "cs": "Czech", "da": "Danish", "de": "German", "el": "Greek", "en": "English",
+         "es": "Spanish", "et": "Estonian", "fi": "Finnish", "fr": "French", "ga": "Irish", "hr": "Croatian",
+         "hu": "Hungarian", "it": "Italian", "lt": "Lithuanian", "lv": "Latvian", "mt": "Maltese", "nl": "Dutch",
+         "pl": "Polish", "pt": "Portuguese", "ro": "Romanian", "sk": "Slovak", "sl": "Slovenian", "sv": "Swedish"}
+MIN_WORDS = 2  # one word says too little about its language
+
+
+@lru_cache(maxsize=1)
+def _detector():  # -> lingua.LanguageDetector | None
+    try:
+        from lingua import IsoCode639_1, LanguageDetectorBuilder
+    except ImportError:  # an install without it: no detection, searches go on
+        return None
+    codes = [getattr(IsoCode639_1, code.upper()) for code in EU_LANGUAGES if hasattr(IsoCode639_1, code.upper())]
+    return LanguageDetectorBuilder.from_iso_codes_639_1(*codes).build()
+
+
+def detect(text: str) -> str | None:
+    """The ISO 639-1 code of the text's language among the EU languages, or None when the text is
+    too short to tell (or no detector is installed)."""
+    if len(text.split()) < MIN_WORDS:
+        return None
+    detector = _detector()
+    found = detector.detect_language_of(text) if detector is not None else None
+    return found.iso_code_639_1.name.lower() if found is not None else None
+
+
+def covered(model: str, language: str | None) -> bool | None:
+    """Whether the model matches questions in `language` (None when nobody knows)."""
+    languages = MODEL_LANGUAGES.get(model)
+    return None if languages is None or language is None else language in languages
