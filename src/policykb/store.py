@@ -84,10 +84,13 @@ class Store(QueryMixin, PostingsMixin, ModerationMixin, BackupMixin, HistoryMixi
 
     def _create_schema(self) -> None:
         db = self.db
-        if "meta" in db.table_names():
+        if self._has_table("meta"):
             self._create_moderation_schema()  # knowledge bases made before moderation existed
             return  # (and `_create_postings_schema` adds the keyword index to those made before it)
-        with self.transaction():
+        with self.transaction():  # BEGIN IMMEDIATE: two processes opening a new home take turns
+            if self._has_table("meta"):
+                self._create_moderation_schema()
+                return  # another process created the schema between the check above and this lock
             db["meta"].create({"key": str, "value": str}, pk="key")
             db["items"].create(
                 {
