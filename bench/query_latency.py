@@ -33,26 +33,31 @@ def build(source: Path, home: Path, size: int, seed: int = 7) -> int:
     from policykb.models import Item, Passage, sha256
 
     rng = np.random.default_rng(seed)
-    with KnowledgeBase(Settings(home=source)) as src:
+    with KnowledgeBase(Settings(home=source)) as src:  # every model of the default settings (main, multilingual)
+        models = [space.key for space in src.spaces]
         rows = src.store.conn.execute(
-            "SELECT p.title, p.text, v.vector FROM passages p JOIN vectors v ON v.hash = p.hash").fetchall()
-        model = src.model
+            "SELECT p.title, p.text, " + ", ".join(f"(SELECT vector FROM vectors WHERE hash = p.hash AND model = ?)"
+                                                    for _ in models) + " FROM passages p", models).fetchall()
+    if any(blob is None for row in rows for blob in row[2:]):
+        raise SystemExit(f"{source} lacks vectors for one of {models}: run `policykb --home {source} reindex`")
     real = len(rows)
-    items, vectors_by_hash = [], {}
+    items, vectors_by_hash = [], {model: {} for model in models}
     for i in range(size):
-        title, text, blob = rows[i % real]
-        vector = np.frombuffer(blob, dtype=np.float32)
-        if i >= real:  # synthetic copy: perturb so it is not an exact duplicate
-            vector = vector + rng.normal(0, 0.02, vector.shape).astype(np.float32)
-            vector /= np.linalg.norm(vector)
+        title, text, *blobs = rows[i % real]
         territory = "MT" if i % 100 == 0 else ("DE" if i % 2 else "FR")
         item = Item(id=f"i{i}", kind="document", title=title, source="bench", passages=[Passage(text)],
                     facets={"territory": [territory], "kind": ["document"], "language": ["en"]})
         digest = sha256(f"{i}:{title}:{text}")
         items.append((item, digest))
-        vectors_by_hash[digest] = vector.astype(np.float32)
+        for model, blob in zip(models, blobs):
+            vector = np.frombuffer(blob, dtype=np.float32)
+            if i >= real:  # synthetic copy: perturb so it is not an exact duplicate
+                vector = vector + rng.normal(0, 0.02, vector.shape).astype(np.float32)
+                vector /= np.linalg.norm(vector)
+            vectors_by_hash[model][digest] = vector.astype(np.float32)
     with KnowledgeBase(Settings(home=home)) as kb:
-        kb.store.cache_vectors(model, vectors_by_hash)
+        for model in models:
+            kb.store.cache_vectors(model, vectors_by_hash[model])
         with kb.writing() as change:  # the same write path as ingest: store, generation and index together
             for item, digest in items:
                 change.added += kb.store.write_item(item, [digest])[1]
@@ -97,24 +102,28 @@ def brute_force_top10(kb, queries: np.ndarray, allowed: dict[str, np.ndarray | N
     return {label: [set(i.tolist()) for i in best_ids[label]] for label in allowed}
 
 
-def measure(home: Path, size: int, synthetic: int, claims: list[str], threads: int, recall: bool) -> list[dict]:
+def measure(home: Path, size: int, synthetic: int, claims: list[str], threads: int, recall: bool,
+            lang: str | None = None) -> list[dict]:
     """Latency per filter and mode, RSS of a process that only serves queries, recall vs exact.
-    Query embeddings are not cached (POLICYKB_QUERY_CACHE=0): every search embeds its query."""
+    Query embeddings are not cached (POLICYKB_QUERY_CACHE=0): every search embeds its query.
+    `lang` forces the questions' language (e.g. de: they go to the multilingual model)."""
     from policykb.config import Settings
     from policykb.kb import KnowledgeBase
 
     results = []
     started = time.perf_counter()
     with KnowledgeBase(Settings(home=home, threads=threads, query_cache=0)) as kb:
-        kb.search("warm up", mode="hybrid")
+        space = kb.space_for(lang)
+        kb.search("warm up", mode="hybrid", language=lang)
         cold = time.perf_counter() - started
-        print(f"{size:>8} index {kb.index.kind}, {len(kb.index)} vectors; load + first answer {cold:.1f} s", flush=True)
+        print(f"{size:>8} model {space.key}, index {kb.snapshot(space)[0].kind}, {len(kb.snapshot(space)[0])} vectors; "
+              f"load + first answer {cold:.1f} s", flush=True)
         for label, filters in FILTERS.items():
             for mode in ("keyword", "semantic", "hybrid"):
                 times = []
                 for claim in claims:
                     t0 = time.perf_counter()
-                    kb.search(claim, mode=mode, filters=filters, size=10)
+                    kb.search(claim, mode=mode, filters=filters, size=10, language=lang)
                     times.append((time.perf_counter() - t0) * 1000)
                 row = {"passages": size, "synthetic": synthetic, "index": kb.index.kind, "filter": label,
                        "mode": mode, "p50": round(statistics.median(times), 1),
@@ -125,7 +134,7 @@ def measure(home: Path, size: int, synthetic: int, claims: list[str], threads: i
         rss = rss_mb()
         print(f"{size:>8} resident memory after the queries: {rss:.0f} MB", flush=True)
         results.append({"passages": size, "rss_mb": round(rss)})
-        if not recall:
+        if not recall or space is not kb.main:
             return results
         facets = kb.facet_index
         allowed = {label: facets.passages(facets.mask(kb.taxonomy.normalise_filters(filters))) if filters else None
@@ -154,6 +163,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3, help="measuring runs per size (medians are reported)")
     parser.add_argument("--workdir", type=Path, help="build the knowledge bases here (default: the system's temp)")
     parser.add_argument("--keep", type=Path, help="build each size once into KEEP/kb-<size> and reuse it later")
+    parser.add_argument("--lang", help="force the questions' language (e.g. de: the multilingual model answers)")
     parser.add_argument("--measure", type=Path, help=argparse.SUPPRESS)  # internal: query phase in its own process
     parser.add_argument("--size", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--synthetic", type=int, default=0, help=argparse.SUPPRESS)
@@ -164,7 +174,7 @@ def main() -> None:
               (ROOT.parent / "shared/data/beir-scifact/queries.jsonl").read_text().splitlines()[: args.queries]]
     if args.measure:
         print("RESULTS " + json.dumps(measure(args.measure, args.size, args.synthetic, claims, args.threads,
-                                              recall=args.recall)))
+                                              recall=args.recall, lang=args.lang)))
         return
     results = []
     for size in (int(s) for s in args.sizes.split(",")):
@@ -183,6 +193,7 @@ def main() -> None:
                 out = subprocess.run([sys.executable, __file__, "--source", str(args.source), "--measure",
                                       str(home), "--size", str(size), "--synthetic", str(synthetic),
                                       "--queries", str(args.queries), "--threads", str(args.threads)]
+                                     + (["--lang", args.lang] if args.lang else [])
                                      + (["--recall"] if run == 0 else []), capture_output=True, text=True, check=True)
                 for line in out.stdout.splitlines():
                     if line.startswith("RESULTS "):

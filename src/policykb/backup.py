@@ -76,8 +76,11 @@ def restore(kb: KnowledgeBase, source: Path) -> dict[str, Any]:
                 copy.set_generation(generation)
                 copy.relocate_uploads(str(Path(info["home"]) / UPLOADS), str(home / UPLOADS))
             with kb.writing_lock():
-                index = kb._build_index(store=copy)
-                index.save(home, kb.model, generation)
+                for space in kb.spaces:
+                    index = space.build_index(store=copy)
+                    index.save(space.folder, space.key, generation)
+                    if space is kb.main:
+                        vectors = len(index)
                 kb.store.restore_from(staged)
                 kb.forget_index()
             counts = copy.stats()
@@ -87,4 +90,4 @@ def restore(kb: KnowledgeBase, source: Path) -> dict[str, Any]:
         for leftover in (staged, staged.with_name(staged.name + "-wal"), staged.with_name(staged.name + "-shm")):
             leftover.unlink(missing_ok=True)
     return {"generation": generation, "items": counts["items"], "passages": counts["passages"],
-            "vectors": len(index), "manifest": str(home / MANIFEST)}
+            "vectors": vectors, "manifest": str(home / MANIFEST)}

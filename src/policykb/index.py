@@ -211,7 +211,8 @@ def read_manifest(home: Path) -> dict[str, Any] | None:
         raise IndexMismatch(f"{path} is unreadable ({exc}); delete it to rebuild the index from the store") from exc
 
 
-def load_index(home: Path, manifest: dict[str, Any], model: str, dim: int) -> VectorIndex:
+def load_index(home: Path, manifest: dict[str, Any], model: str, dim: int,
+               setting: str = "POLICYKB_MODEL") -> VectorIndex:
     """Load the index a manifest names; any disagreement with the settings fails loudly."""
     if manifest.get("version") != INDEX_VERSION:
         raise IndexMismatch(
@@ -221,7 +222,7 @@ def load_index(home: Path, manifest: dict[str, Any], model: str, dim: int) -> Ve
     if manifest.get("model") != model or manifest.get("dimension") != dim:
         raise IndexMismatch(
             f"index in {home} was built with model {manifest.get('model')!r} ({manifest.get('dimension')}-d) "
-            f"but POLICYKB_MODEL is {model!r} ({dim}-d); use that model, or run `policykb reindex` "
+            f"but {setting} is {model!r} ({dim}-d); use that model, or run `policykb reindex` "
             "to re-embed everything with the new one",
             {"index_model": manifest.get("model"), "model": model},
         )

@@ -1,9 +1,10 @@
 """`KnowledgeBase`: the one facade the CLI, the API and the UI call.
 
-It composes the `Store` (SQLite), the `VectorIndex` (FAISS) and an `Embedder`, loads the model
-and the index lazily (keyword search and statistics never import torch), and keeps the store
-and the index in step: the store is the source of truth, the index is derived from the vectors
-cached in it and rebuilt from them whenever its manifest's generation disagrees.
+It composes the `Store` (SQLite) and one or two `VectorSpace`s (a model with its FAISS index:
+the main model's, and the multilingual encoder's beside it), loads models and indexes lazily
+(keyword search and statistics never import torch), and keeps the store and the indexes in step:
+the store is the source of truth, each index is derived from the vectors cached in it and rebuilt
+from them whenever its manifest's generation disagrees.
 """
 
 from __future__ import annotations
@@ -20,11 +21,13 @@ from typing import Any, Callable, Iterator
 import numpy as np
 
 from .config import Settings
-from .embed import Embedder, load_embedder, model_key
-from .errors import IndexMismatch, NotFound
-from .index import MANIFEST, VectorIndex, load_index, read_manifest
+from .embed import Embedder
+from .errors import NotFound
+from .index import MANIFEST, VectorIndex, read_manifest
 from .export import item_record
+from .lang import covered
 from .models import SearchResult
+from .spaces import MULTILINGUAL_FOLDER, VectorSpace, multilingual_setting
 from .store import Store
 from .taxonomy import Taxonomy
 
@@ -49,16 +52,15 @@ class KnowledgeBase:
         self.home = Path(self.settings.home)
         self.taxonomy = taxonomy or Taxonomy.default()
         self.store = Store(self.home / "kb.sqlite")
-        self._embedder = embedder
-        self.model = embedder.name if embedder is not None else model_key(self.settings.model)
-        self._index: VectorIndex | None = None
-        self._index_generation = -1
+        self.main = VectorSpace(self.settings, self.store, self.home, self.settings.model, "POLICYKB_MODEL", embedder)
+        self.model = self.main.key
+        second = multilingual_setting(self.settings, self.main.key)
+        self.spaces = [self.main] + ([VectorSpace(self.settings, self.store, self.home / MULTILINGUAL_FOLDER, second,
+                                                  "POLICYKB_MULTILINGUAL_MODEL")] if second else [])
         self._facets: tuple[int, Any] | None = None  # (generation, FacetIndex)
         self._lock = threading.RLock()
         self._write_lock = threading.RLock()  # one writing thread per process; the file lock, one process
         self._writer = threading.local()  # .depth: how deep this thread is inside writing_lock()
-        self._queries: dict[str, np.ndarray] = {}  # query text -> vector, least recently used first
-        self._layout: tuple[Any, ...] | None = None  # see flat_layout()
 
     def close(self) -> None:
         self.store.close()
@@ -73,34 +75,38 @@ class KnowledgeBase:
 
     @property
     def embedder(self) -> Embedder:
-        with self._lock:
-            if self._embedder is None:
-                self._embedder = load_embedder(self.settings.model, self.settings.batch_size, self.settings.threads)
-            return self._embedder
+        """The main model (it also sizes passages)."""
+        return self.main.embedder
 
     @property
     def index(self) -> VectorIndex:
-        """The FAISS index, (re)loaded when the store's generation moved on (another process wrote)."""
+        """The main model's FAISS index, (re)loaded when the store's generation moved on (another
+        process wrote)."""
         return self.snapshot()[0]
+
+    def space_for(self, language: str | None) -> VectorSpace:
+        """The vector space that answers a question in `language`: the main model's, unless it does
+        not cover the language (English counts as covered by a model nobody described) and the
+        multilingual encoder does not fail to; an unknown language, or one neither covers, stays
+        with the main model (measured better there for Swedish)."""
+        main = covered(self.main.key, language)
+        if language is None or len(self.spaces) == 1 or main or (main is None and language == "en"):
+            return self.main
+        second = self.spaces[1]
+        return second if covered(second.key, language) is not False else self.main
 
     @property
     def facet_index(self):  # -> FacetIndex
         """Facet values, years and passages of the published items in memory, rebuilt per generation."""
         return self.snapshot()[1]
 
-    def snapshot(self):  # -> tuple[VectorIndex, FacetIndex]
-        """The vector index and the facet index of one and the same generation, for one search
-        (neither object changes afterwards: a writer replaces them, never edits them in place),
-        each (re)built from one committed state of the store."""
+    def snapshot(self, space: VectorSpace | None = None):  # -> tuple[VectorIndex, FacetIndex]
+        """A space's vector index (the main one's by default) and the facet index of one and the
+        same generation, for one search (neither object changes afterwards: a writer replaces them,
+        never edits them in place), each (re)built from one committed state of the store."""
         with self._lock, self.store.reading():
             generation = self.store.generation
-            return self._index_for(generation), self._facets_for(generation)
-
-    def _index_for(self, generation: int) -> VectorIndex:
-        if self._index is None or self._index_generation != generation:
-            self._index = self._load_or_rebuild(generation)
-            self._index_generation = generation
-        return self._index
+            return (space or self.main).index_for(generation, self.writing_lock), self._facets_for(generation)
 
     def _facets_for(self, generation: int):  # -> FacetIndex
         from .facet_index import FacetIndex
@@ -110,9 +116,11 @@ class KnowledgeBase:
         return self._facets[1]
 
     def forget_index(self) -> None:
-        """Load the index again at next use (after a restore replaced the store)."""
+        """Load the indexes again at next use (after a restore replaced the store)."""
         with self._lock:
-            self._index, self._facets = None, None
+            for space in self.spaces:
+                space.set_index(None)
+            self._facets = None
 
     @contextmanager
     def writing_lock(self, wait: bool = True) -> Iterator[bool]:
@@ -146,107 +154,59 @@ class KnowledgeBase:
         finally:
             self._write_lock.release()
 
-    def _load_or_rebuild(self, generation: int) -> VectorIndex:
-        manifest = read_manifest(self.home)
-        if manifest is not None and manifest.get("model") != self.model:
-            load_index(self.home, manifest, self.model, manifest.get("dimension", 0))  # raises IndexMismatch
-        if manifest is not None and manifest.get("generation") == generation:
-            try:
-                return load_index(self.home, manifest, self.model, manifest["dimension"])
-            except RuntimeError:  # its file went away (a writer moved two generations on): rebuild
-                log.warning("index file %s is gone; rebuilt from stored vectors", manifest.get("file"))
-        index = self._build_index((manifest or {}).get("dimension"))
-        total = self.store.stats()["passages"]
-        if len(index) != total:
-            raise IndexMismatch(
-                f"{total - len(index)} passage(s) in {self.home} have no vector for model {self.model!r}; "
-                "run `policykb reindex` to embed them"
-            )
-        if manifest is not None:
-            log.warning("index generation %s != store generation %s: rebuilt from stored vectors",
-                        manifest.get("generation"), generation)
-        # Index files are written under the write lock only: a reader saves the rebuilt index only
-        # if no writer is at work (and the store is still at this generation); else it keeps it in memory.
-        with self.writing_lock(wait=False) as mine:
-            if mine and self.store.generation == generation:
-                index.save(self.home, self.model, generation)
-        return index
-
-    def _build_index(self, dim: int | None = None, store: Store | None = None) -> VectorIndex:
-        """A fresh index over every searchable passage's stored vector (flat or IVF by size), from
-        this knowledge base's store or another one (a restore's)."""
-        store = store or self.store
-        batches = store.iter_passage_vectors(self.model)
-        first = next(batches, None)
-        if first is None:
-            return VectorIndex(dim or self.embedder.dim, nprobe=self.settings.ivf_nprobe)
-
-        def all_batches() -> Iterator[tuple[np.ndarray, np.ndarray]]:
-            yield first
-            yield from batches
-
-        total = store.stats()["passages"]
-        return VectorIndex.build(first[1].shape[1], all_batches(), total, self.settings.ivf_threshold,
-                                 self.settings.ivf_nprobe)
-
     def reindex(self) -> dict[str, int]:
         """Embed every passage that lacks a vector for the current model, rebuild the vector index,
         and write the keyword index again in one segment per term."""
         from .ingest.pipeline import embed_missing
 
         with self.writing_lock():
-            embedded = embed_missing(self)
+            embedded = sum(embed_missing(self, space) for space in self.spaces)
             self.store.rebuild_postings()
-            index = self._build_index()
+            indexes = [space.build_index() for space in self.spaces]
             with self.store.transaction():
                 generation = self.store.bump_generation()
-                index.save(self.home, self.model, generation)
+                for space, index in zip(self.spaces, indexes):
+                    index.save(space.folder, space.key, generation)
             with self._lock:
-                self._index, self._index_generation = index, generation
-        return {"embedded": embedded, "passages": len(index)}
+                for space, index in zip(self.spaces, indexes):
+                    space.set_index(index, generation)
+        return {"embedded": embedded, "passages": len(indexes[0])}
 
     @contextmanager
     def writing(self) -> Iterator[IndexChange]:
         """One atomic write of the store and the index.
 
         Inside: store writes, recorded in the yielded `IndexChange`. On leaving: if anything changed,
-        the generation moves on and the index for it is saved before the SQLite transaction commits.
-        If anything fails, the store rolls back and the index is reloaded or rebuilt from the store.
+        the generation moves on and each space's index for it is saved before the SQLite transaction
+        commits. If anything fails, the store rolls back and the indexes are reloaded or rebuilt from
+        the store.
         """
         store = self.store
-        committed: tuple[VectorIndex, int] | None = None
+        committed: list[tuple[VectorSpace, VectorIndex]] = []
+        generation = -1
         with self.writing_lock():
             try:
                 with store.transaction():
-                    # Read under the write lock: if another process committed since, this reloads the index.
-                    index = self.index
+                    # Read under the write lock: if another process committed since, this reloads the indexes.
+                    current = [(space, space.index_for(store.generation, self.writing_lock)) for space in self.spaces]
                     change = IndexChange()
                     yield change
                     if change.changed:
                         generation = store.bump_generation()
-                        index = index.copy()  # searches holding the current one are not disturbed
-                        index.remove(change.removed)
-                        if change.added:
-                            ids, vectors = store.passage_vectors(self.model, change.added, searchable_only=True)
-                            index.add(ids, vectors)
-                        threshold = self.settings.ivf_threshold
-                        if (index.kind == "flat" and len(index) >= threshold) or (
-                                index.kind == "ivf" and len(index) < threshold // 2):
-                            index = self._build_index(index.dim)  # grew past (or shrank below) the threshold
-                        index.save(self.home, self.model, generation)
-                        committed = (index, generation)
+                        committed = [(space, space.changed(index, change.removed, change.added, generation))
+                                     for space, index in current]
             except BaseException:
-                # The index in memory may be of a generation the store never committed, and so may the
-                # manifest: forget both, so the next use loads or rebuilds from the store.
-                with self._lock:
-                    self._index = None
-                manifest = read_manifest(self.home)
-                if manifest and manifest.get("generation") != store.generation:
-                    (self.home / MANIFEST).unlink(missing_ok=True)
+                # An index in memory may be of a generation the store never committed, and so may a
+                # manifest: forget them, so the next use loads or rebuilds from the store.
+                for space in self.spaces:
+                    space.set_index(None)
+                    manifest = read_manifest(space.folder)
+                    if manifest and manifest.get("generation") != store.generation:
+                        (space.folder / MANIFEST).unlink(missing_ok=True)
                 raise
-            if committed is not None:  # only now: until the commit, searches use the old generation
-                with self._lock:
-                    self._index, self._index_generation = committed
+            with self._lock:  # only now: until the commit, searches use the old generation
+                for space, index in committed:
+                    space.set_index(index, generation)
 
     def set_published(self, item_id: str, published: bool, then: Callable[[str, str], None] | None = None) -> None:
         """Hide an item from every search (kept in the store), or show it again; `then(before,
@@ -281,32 +241,8 @@ class KnowledgeBase:
         return Contributions(self)
 
     def embed_query(self, text: str) -> np.ndarray:
-        """The query's vector; the last `POLICYKB_QUERY_CACHE` ones are remembered (a user who
-        clicks a filter or turns a page asks the same query again)."""
-        size = self.settings.query_cache
-        if not size:
-            return self.embedder.encode_query(text)
-        with self._lock:
-            vec = self._queries.pop(text, None)
-        if vec is None:
-            vec = self.embedder.encode_query(text)
-            vec.setflags(write=False)
-        with self._lock:
-            self._queries[text] = vec  # (re)inserted last: the dict's order is the use order
-            while len(self._queries) > size:
-                del self._queries[next(iter(self._queries))]
-        return vec
-
-    def flat_layout(self, ids: np.ndarray, facets: Any) -> tuple[np.ndarray, np.ndarray]:
-        """For exact search over a flat index whose entries hold passage `ids`: which entries are
-        searchable (a mask) and their item rows in `facets` (the search's FacetIndex); cached until
-        either changes."""
-        key = (id(facets), len(ids), int(ids.sum()))
-        with self._lock:
-            if self._layout is None or self._layout[0] != key:
-                rows = facets.rows_of_passages(ids)
-                self._layout = (key, (rows >= 0, rows), facets)  # (holding facets keeps its id unique)
-            return self._layout[1]
+        """The query's vector by the main model (cached: see `VectorSpace.embed_query`)."""
+        return self.main.embed_query(text)
 
     # -- the operations -----------------------------------------------------------------------
 
@@ -410,22 +346,33 @@ class KnowledgeBase:
         manifest = read_manifest(self.home) or {}
         stats["model"] = self.model
         stats["index"] = {k: manifest.get(k) for k in ("dimension", "count", "generation")}
+        if len(self.spaces) > 1:
+            second = read_manifest(self.spaces[1].folder) or {}
+            stats["multilingual_model"] = self.spaces[1].key
+            stats["multilingual_index"] = {k: second.get(k) for k in ("dimension", "count", "generation")}
         return stats
 
     def check(self, sample: int = 20) -> dict[str, Any]:
         """Do the store and the indexes agree? The vector index on disk: generation and number of
         vectors; the keyword index: the postings of `sample` passages against their stored text."""
         stats = self.store.stats()
-        vectors = len(self.index)  # loads the index, rebuilding it if its generation is stale
-        manifest = read_manifest(self.home) or {}
-        ok = manifest.get("generation") == stats["generation"] and manifest.get("count") == vectors == stats["passages"]
+        ok, found = True, []
+        for space in self.spaces:
+            vectors = len(self.snapshot(space)[0])  # loads the index, rebuilding it if its generation is stale
+            manifest = read_manifest(space.folder) or {}
+            ok &= manifest.get("generation") == stats["generation"] and manifest.get("count") == vectors == stats[
+                "passages"]
+            found.append((manifest.get("generation"), vectors))
         checked, disagree = self.store.postings_disagreeing(sample)
         owners = self.store.files_disagreeing()
-        return {"status": "ok" if ok and not disagree and not owners else "inconsistent",
-                "generation": stats["generation"], "index_generation": manifest.get("generation"),
-                "items": stats["items"], "passages": stats["passages"], "vectors": vectors,
-                "keyword_checked": checked, "keyword_disagreeing": disagree,
-                "files_disagreeing": [f"{path}: {item}" for path, item in owners[:20]]}
+        out = {"status": "ok" if ok and not disagree and not owners else "inconsistent",
+               "generation": stats["generation"], "index_generation": found[0][0],
+               "items": stats["items"], "passages": stats["passages"], "vectors": found[0][1],
+               "keyword_checked": checked, "keyword_disagreeing": disagree,
+               "files_disagreeing": [f"{path}: {item}" for path, item in owners[:20]]}
+        if len(found) > 1:
+            out["multilingual_index_generation"], out["multilingual_vectors"] = found[1]
+        return out
 
     def facet_overview(self, facet_size: int = 100) -> dict[str, Any]:
         """Counts of every facet value over the whole knowledge base."""

@@ -24,6 +24,7 @@ from .search import MODES, convex, keyword_terms, rrf, snippet, term_hits, terms
 
 if TYPE_CHECKING:
     from .kb import KnowledgeBase
+    from .spaces import VectorSpace
 
 MAX_PAGE_SIZE = 1000
 RERANK = 400  # approximate (IVF) candidates re-scored exactly per search
@@ -39,6 +40,7 @@ class Searcher:
         self._cutoff = cut
         self.store = kb.store
         self.settings = kb.settings
+        self.space: VectorSpace = kb.main  # the model that embeds the query (see _use_language)
         self.index, self.facets = kb.snapshot()  # one generation for the whole search
         self._qvec: np.ndarray | None = None
         self._sims: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # flat index: ids, rows, scores
@@ -49,9 +51,23 @@ class Searcher:
     def cutoff(self) -> Cutoff:
         if self._cutoff is None:
             s = self.settings
-            self._cutoff = cutoff(self.kb.model, s.min_similarity, s.similarity_margin, s.keyword_share,
-                                  s.keyword_support)
+            if self.space is self.kb.main:
+                self._cutoff = cutoff(self.space.key, s.min_similarity, s.similarity_margin, s.keyword_share,
+                                      s.keyword_support)
+            else:  # the cut-off settings are the main model's; a second model uses its own calibration
+                self._cutoff = cutoff(self.space.key, keyword_share=s.keyword_share)
         return self._cutoff
+
+    def _use_language(self, query: str, forced: str | None) -> dict[str, Any]:
+        """The question's language (detected or forced); a question the main model does not cover
+        goes to the multilingual model when the knowledge base has one (before anything is computed)."""
+        detected = lang.detect(query)
+        used = (forced or detected or "").lower() or None
+        space = self.kb.space_for(used)
+        if space is not self.space:
+            self.space, self._cutoff = space, None
+            self.index, self.facets = self.kb.snapshot(space)
+        return question_language(detected, used, space.key)
 
     def relevant(self, query: str, mode: str) -> np.ndarray:
         """The items relevant to a query in a mode (a mask over the facet index's items, whatever
@@ -140,14 +156,14 @@ class Searcher:
 
     def _query_vector(self, query: str) -> np.ndarray:
         if self._qvec is None:
-            self._qvec = self.kb.embed_query(query)
+            self._qvec = self.space.embed_query(query)
         return self._qvec
 
     def _similarities(self, query: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Flat index: every searchable passage's (id, item row, similarity), computed once."""
         if self._sims is None:
             ids, scores = self.index.similarities(self._query_vector(query))
-            searchable, rows = self.kb.flat_layout(ids, self.facets)
+            searchable, rows = self.space.flat_layout(ids, self.facets)
             self._sims = (ids[searchable], rows[searchable], scores[searchable])
         return self._sims
 
@@ -160,7 +176,7 @@ class Searcher:
             at[ids] = np.arange(len(ids))
             where = at[passage_ids]
             return np.where(where >= 0, scores[where], -1.0)
-        found, vectors = self.store.passage_vectors(self.kb.model, passage_ids.tolist())
+        found, vectors = self.store.passage_vectors(self.space.key, passage_ids.tolist())
         by_id = dict(zip(found.tolist(), matvec(vectors, self._query_vector(query)).tolist()))
         return np.array([by_id.get(int(p), -1.0) for p in passage_ids.tolist()])
 
@@ -193,7 +209,7 @@ class Searcher:
 
     def _rescored(self, query: str, passage_ids: list[int]) -> list[tuple[int, str, float]]:
         """Exact similarities of approximate candidates, from their stored float vectors, best first."""
-        ids, vectors = self.store.passage_vectors(self.kb.model, passage_ids)
+        ids, vectors = self.store.passage_vectors(self.space.key, passage_ids)
         if not len(ids):
             return []
         scores = matvec(vectors, self._query_vector(query))
@@ -248,7 +264,7 @@ class Searcher:
             ids = self.facets.browse(keep, size, offset)
             result.hits = self._hits(ids, self.store.first_passages(ids), {}, query)
         else:
-            result.language = question_language(query, language, self.kb.model)
+            result.language = self._use_language(query, language)
             match = keyword_terms(query) if mode != "semantic" else None
             relevant = self.relevant(query, mode)
             keep = self._mask(filters, year_from, year_to, relevant)
@@ -390,7 +406,7 @@ class Searcher:
         """Items near in meaning to an item (its passages' centroid), only those that clear the
         similarity floor: none rather than unrelated ones."""
         record = self.kb.get(item_id)  # raises NotFound
-        ids, vectors = self.store.passage_vectors(self.kb.model, [p["id"] for p in record["passages"]])
+        ids, vectors = self.store.passage_vectors(self.space.key, [p["id"] for p in record["passages"]])
         if not len(ids):
             return []
         centroid = vectors.mean(axis=0)
@@ -403,13 +419,12 @@ class Searcher:
         return self._ranked_hits(ranked[:k], [], found, scores, "")
 
 
-def question_language(query: str, forced: str | None, model: str) -> dict[str, Any]:
-    """The question's language (detected, or forced by the user) and whether the model matches it;
-    a note in plain words when it does not."""
-    detected = lang.detect(query)
-    used = (forced or detected or "").lower() or None
+def question_language(detected: str | None, used: str | None, model: str) -> dict[str, Any]:
+    """What a result says about the question's language: detected, used (forced by the user, or
+    detected), the model that embedded the question and whether it covers the language; a note in
+    plain words when it does not."""
     covered = lang.covered(model, used)
-    out: dict[str, Any] = {"detected": detected, "used": used, "covered": covered}
+    out: dict[str, Any] = {"detected": detected, "used": used, "covered": covered, "model": model}
     if covered is False:
         out["note"] = (f"Questions in {lang.NAMES.get(used, used)} are matched less well by this knowledge base; "
                        "if few results come back, try asking in English.")

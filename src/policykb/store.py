@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+import time
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
@@ -35,6 +36,19 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
+def _wal(conn: sqlite3.Connection) -> None:
+    """Switch to WAL mode. Switching needs a moment alone with the file and SQLite answers "database
+    is locked" at once, without its busy timeout, when processes open a new file together: retry."""
+    for attempt in range(100):
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or attempt == 99:
+                raise
+            time.sleep(0.05)
+
+
 class Store(QueryMixin, PostingsMixin, ModerationMixin, BackupMixin, HistoryMixin):
     """The knowledge base's SQLite file (`kb.sqlite`). Query methods live in `store_query.py`, the
     keyword index's postings in `store_postings.py`, contributions and audit in `store_moderation.py`."""
@@ -58,7 +72,7 @@ class Store(QueryMixin, PostingsMixin, ModerationMixin, BackupMixin, HistoryMixi
         if conn is None:
             # Each thread uses only its own connection; check_same_thread=False lets close() run anywhere.
             conn = sqlite3.connect(str(self.path), isolation_level=None, timeout=30, check_same_thread=False)
-            conn.execute("PRAGMA journal_mode=WAL")
+            _wal(conn)
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA foreign_keys=ON")
             self._local.conn = conn

@@ -23,6 +23,7 @@ from .loader import Chunker, extra_inputs, load_file, scan
 
 if TYPE_CHECKING:
     from ..kb import KnowledgeBase
+    from ..spaces import VectorSpace
 
 CHUNKER_VERSION = 3  # 2: section headings moved from the text to the context; 3: PDF running lines dropped
 
@@ -137,12 +138,15 @@ def _ingest(kb: KnowledgeBase, paths: list[Path], prune: bool, progress: bool, f
     hashes = {id(item): [sha256(t) for t in passage_texts(item)] for item in to_write}
     texts = {sha256(t): t for item in to_write for t in passage_texts(item)}
     report.embedded = _embed_and_cache(kb, texts, progress)
+    for space in kb.spaces[1:]:  # a second model switched on for a knowledge base built without it
+        embed_missing(kb, space, progress)
 
     if not (to_write or report.removed or plans or gone):
         return report
     _apply(kb, plans, gone, to_write, hashes, report)
     if prune:
-        kb.store.prune_vector_cache(kb.model)
+        for space in kb.spaces:
+            kb.store.prune_vector_cache(space.key)
     return report
 
 
@@ -158,18 +162,24 @@ def _gone_files(kb: KnowledgeBase, paths: list[Path], files: list[Path]) -> list
 
 
 def _embed_and_cache(kb: KnowledgeBase, texts: dict[str, str], progress: bool) -> int:
-    """Embed the texts whose hash has no cached vector; returns how many were embedded."""
+    """Embed the texts whose hash has no cached vector, by every model of the knowledge base;
+    returns how many the main model embedded."""
+    return [_embed_for(kb, space, texts, progress) for space in kb.spaces][0]
+
+
+def _embed_for(kb: KnowledgeBase, space: VectorSpace, texts: dict[str, str], progress: bool) -> int:
     if not texts:
         return 0
-    cached = kb.store.cached_vectors(kb.model, list(texts))
+    cached = kb.store.cached_vectors(space.key, list(texts))
     missing = [h for h in texts if h not in cached]
     batch = max(kb.settings.batch_size * 8, 256)
-    bar = tqdm(total=len(missing), disable=not (progress and sys.stderr.isatty()), desc="embedding",
+    label = "embedding" if space is kb.main else f"embedding ({space.key})"
+    bar = tqdm(total=len(missing), disable=not (progress and sys.stderr.isatty()), desc=label,
                unit="passage", leave=False)
     for start in range(0, len(missing), batch):
         chunk = missing[start:start + batch]
-        vectors = kb.embedder.encode([texts[h] for h in chunk])
-        kb.store.cache_vectors(kb.model, dict(zip(chunk, vectors)))
+        vectors = space.embedder.encode([texts[h] for h in chunk])
+        kb.store.cache_vectors(space.key, dict(zip(chunk, vectors)))
         bar.update(len(chunk))
     bar.close()
     return len(missing)
@@ -215,7 +225,9 @@ def publish(kb: KnowledgeBase, items: list[Item], first: Callable[[], None] | No
     return report
 
 
-def embed_missing(kb: KnowledgeBase) -> int:
-    """Embed stored passages that have no vector for the current model (after a model change)."""
-    missing = kb.store.passages_missing_vectors(kb.model)
-    return _embed_and_cache(kb, {h: embed_text(title, text) for h, title, text in missing}, progress=True)
+def embed_missing(kb: KnowledgeBase, space: VectorSpace | None = None, progress: bool = True) -> int:
+    """Embed stored passages that have no vector for a space's model (the main one by default),
+    after a model change or when a second model was switched on."""
+    space = space or kb.main
+    missing = kb.store.passages_missing_vectors(space.key)
+    return _embed_for(kb, space, {h: embed_text(title, text) for h, title, text in missing}, progress)

@@ -69,7 +69,8 @@ def question_language(result: dict[str, Any]) -> None:
     codes = [None, *EU_LANGUAGES]
     st.selectbox("Question language", codes, key=LANG_KEY, width=260,
                  format_func=lambda c: f"detected: {NAMES.get(language.get('detected'), '?')}" if c is None
-                 else NAMES.get(c, c), help="Detected from the question; choose another if it is wrong.")
+                 else NAMES.get(c, c), help="Detected from the question; choose another if it is wrong. "
+                 + (f"Matched by the model {language['model']}." if language.get("model") else ""))
 
 
 def summary_line(result: dict[str, Any], state: SearchState) -> str:

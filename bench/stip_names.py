@@ -1,0 +1,102 @@
+"""Cross-language search judged by OECD's data: STIP Compass initiatives whose original-language
+name differs from the English one are searched by that original name against their English text.
+
+The script takes the initiatives from the STIP export with the product's own importer, leaves the
+original name out of each record (the importer normally adds it to the description), writes them
+as records, and ingests them into a fresh knowledge base per model. Each original name is a query;
+the initiative it names is the answer. hit@5 and MRR@10 per query language (as detected) and mode.
+
+    .venv/bin/python bench/stip_names.py ../shared/data/stip-compass-2021.csv.gz [--initiatives 1500]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import re
+import shutil
+import sys
+import tempfile
+from collections import defaultdict
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from policykb.config import Settings  # noqa: E402
+from policykb.ingest.importers import stip_records  # noqa: E402
+from policykb.kb import KnowledgeBase  # noqa: E402
+from policykb.lang import detect  # noqa: E402
+from policykb.taxonomy import Taxonomy  # noqa: E402
+
+CONFIGS = {  # label: the settings that make it
+    "all-MiniLM-L6-v2 only": {"model": "all-MiniLM-L6-v2", "multilingual_model": "none"},
+    "USE v3 only": {"model": "use-multilingual"},
+    "both (default: by language)": {},
+}
+MODES = ("hybrid", "semantic", "keyword")
+
+
+def records(export: Path, count: int, seed: int) -> tuple[list[dict], dict[str, str]]:
+    """`count` initiatives (all those with an original name that differs, then others as
+    distractors), without their original names; and {record id: original name}."""
+    named, others = [], []
+    for _, record in stip_records(export.read_bytes(), Taxonomy.default()):
+        if not isinstance(record, dict):
+            continue
+        found = re.search(r"Original name: (.+?)\.(?:\n|$)", record["description"])
+        if found:
+            record["description"] = record["description"].replace(found.group(0), "").strip()
+            named.append((record, found.group(1).strip()))
+        else:
+            others.append(record)
+    rng = random.Random(seed)
+    rng.shuffle(named)
+    rng.shuffle(others)
+    chosen = named[: count // 2]
+    kept = [r for r, _ in chosen] + others[: count - len(chosen)]
+    return kept, {r["id"]: name for r, name in chosen if len(name.split()) >= 2}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("export", type=Path)
+    parser.add_argument("--initiatives", type=int, default=1500)
+    parser.add_argument("--seed", type=int, default=3)
+    args = parser.parse_args()
+    kept, names = records(args.export, args.initiatives, args.seed)
+    work = Path(tempfile.mkdtemp(prefix="pk-stip-names-"))
+    try:
+        source = work / "initiatives.jsonl"
+        source.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in kept), encoding="utf-8")
+        languages = {item: detect(name) or "?" for item, name in names.items()}
+        print(f"{len(kept)} initiatives, {len(names)} queried by their original name")
+        for number, (label, config) in enumerate(CONFIGS.items()):
+            with KnowledgeBase(Settings(home=work / str(number), **config)) as kb:
+                kb.ingest([source])
+                table: dict[tuple[str, str], list[tuple[float, float]]] = defaultdict(list)
+                for item, name in names.items():
+                    for mode in MODES:
+                        ranked = [h.id for h in kb.search(name, mode=mode, size=10, facets=False).hits]
+                        hit = float(item in ranked[:5])
+                        mrr = next((1 / r for r, i in enumerate(ranked, 1) if i == item), 0.0)
+                        table[(languages[item], mode)].append((hit, mrr))
+                        table[("all", mode)].append((hit, mrr))
+            print(f"\n{label}: hit@5 / MRR@10 per query language (queries)")
+            print(f"{'language':<10}{'queries':>8}" + "".join(f"{m:>18}" for m in MODES))
+            counts = {lang: len(table[(lang, "hybrid")]) for lang, mode in table if mode == "hybrid"}
+            for lang in sorted(counts, key=lambda l_: (l_ != "all", -counts[l_])):
+                if counts[lang] < 5 and lang != "all":
+                    continue
+                cells = []
+                for mode in MODES:
+                    rows = table[(lang, mode)]
+                    cells.append(f"{sum(h for h, _ in rows) / len(rows):.2f} / {sum(m for _, m in rows) / len(rows):.2f}")
+                print(f"{lang:<10}{counts[lang]:>8}" + "".join(f"{c:>18}" for c in cells))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
