@@ -33,7 +33,7 @@ def main() -> None:
     questions = yaml.safe_load(args.questions.read_text(encoding="utf-8"))
     languages = [k for k in questions[0] if k != "expected"]
     with KnowledgeBase(Settings(home=args.home)) as kb:
-        print(f"model {kb.model}; {len(questions)} questions per language")
+        print(f"models {' + '.join(s.key for s in kb.spaces)}; {len(questions)} questions per language")
         print(f"{'language':<10}" + "".join(f"{m + ' hit@5/MRR@10/empty':>34}" for m in MODES))
         totals = {m: [0.0, 0.0, 0, 0] for m in MODES}
         for language in languages:

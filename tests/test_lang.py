@@ -144,3 +144,16 @@ def test_both_encoders_answer_each_in_their_languages(real_sample):
         assert (result.language["model"], result.language["covered"]) == (model, True)
         assert vouchers & {h.id for h in result.hits}, result.query
     assert real_sample.search("przepis na ciasto czekoladowe").total == 0  # a Polish chocolate cake recipe
+
+
+def test_check_reports_a_second_model_with_nothing_embedded_yet(tmp_path, corpus):
+    home = tmp_path / "kb"
+    with KnowledgeBase(Settings(home=home, model="hashing")) as kb:
+        kb.ingest([corpus])
+    with KnowledgeBase(Settings(home=home, model="hashing", multilingual_model="use-multilingual")) as kb:
+        report = kb.check()
+        assert (report["status"], report["multilingual_vectors"]) == ("inconsistent", 0)
+        assert "run `policykb reindex`" in report["problem"] and "POLICYKB_MULTILINGUAL_MODEL" in report["problem"]
+        assert kb.search("innovation vouchers").total > 0  # English questions go on meanwhile
+        kb.reindex()
+        assert kb.check()["status"] == "ok"

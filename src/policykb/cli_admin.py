@@ -44,6 +44,8 @@ def check(lazy: LazyKB, sample: int, as_json: bool) -> None:
                    f"keyword postings of {data['keyword_checked']} passages checked, disagreeing: "
                    f"{', '.join(map(str, data['keyword_disagreeing'])) or 'none'}\n"
                    f"items their file does not own: {', '.join(data['files_disagreeing']) or 'none'}")
+        if data.get("problem"):
+            click.echo(f"problem: {data['problem']}")
         if "multilingual_vectors" in data:
             click.echo(f"multilingual vector index: generation {data['multilingual_index_generation']}, "
                        f"vectors: {data['multilingual_vectors']}")

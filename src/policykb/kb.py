@@ -22,7 +22,7 @@ import numpy as np
 
 from .config import Settings
 from .embed import Embedder
-from .errors import NotFound
+from .errors import IndexMismatch, NotFound
 from .index import MANIFEST, VectorIndex, read_manifest
 from .export import item_record
 from .lang import covered
@@ -356,9 +356,16 @@ class KnowledgeBase:
         """Do the store and the indexes agree? The vector index on disk: generation and number of
         vectors; the keyword index: the postings of `sample` passages against their stored text."""
         stats = self.store.stats()
-        ok, found = True, []
+        ok, found, problem = True, [], None
         for space in self.spaces:
-            vectors = len(self.snapshot(space)[0])  # loads the index, rebuilding it if its generation is stale
+            try:
+                vectors = len(self.snapshot(space)[0])  # loads the index, rebuilding it if its generation is stale
+            except IndexMismatch as exc:  # e.g. a second model switched on and nothing embedded for it yet
+                if space is self.main:
+                    raise
+                ok, problem = False, str(exc)
+                found.append((None, 0))
+                continue
             manifest = read_manifest(space.folder) or {}
             ok &= manifest.get("generation") == stats["generation"] and manifest.get("count") == vectors == stats[
                 "passages"]
@@ -372,6 +379,8 @@ class KnowledgeBase:
                "files_disagreeing": [f"{path}: {item}" for path, item in owners[:20]]}
         if len(found) > 1:
             out["multilingual_index_generation"], out["multilingual_vectors"] = found[1]
+        if problem:
+            out["problem"] = problem
         return out
 
     def facet_overview(self, facet_size: int = 100) -> dict[str, Any]:
