@@ -157,3 +157,37 @@ def test_check_reports_a_second_model_with_nothing_embedded_yet(tmp_path, corpus
         assert kb.search("innovation vouchers").total > 0  # English questions go on meanwhile
         kb.reindex()
         assert kb.check()["status"] == "ok"
+
+
+FOREIGN_ITEMS = """\
+- {id: de-gutscheine, kind: policy, country: DE, language: de, title: Gutscheine für Beratung und Forschung,
+   summary: "Kleine und mittlere Unternehmen erhalten einen Zuschuss, um Leistungen von Hochschulen und
+     Forschungseinrichtungen einzukaufen, etwa Tests, Studien oder Prototypen."}
+- {id: pl-eksport, kind: policy, country: PL, language: pl, title: Wsparcie eksportu dla klastrów,
+   summary: "Program finansuje udział firm z klastrów w targach zagranicznych i misjach handlowych,
+     aby zdobywały nowe rynki."}
+- {id: en-hydrogen, kind: policy, country: NL, title: Green hydrogen valley,
+   summary: "A regional partnership builds electrolysers and pipelines to supply industry with hydrogen
+     made from wind power."}
+- {id: en-skills, kind: policy, country: IE, title: Digital skills academy for cluster members,
+   summary: "Training courses on data analytics and cybersecurity for employees of cluster firms."}
+"""
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("multilingual, found", [
+    ("auto", [["de-gutscheine"], ["pl-eksport"], ["en-hydrogen"]]),
+    ("none", [[], [], ["en-hydrogen"]]),  # the English model alone does not read them
+])
+def test_english_questions_find_items_written_in_other_languages(tmp_path, minilm, multilingual, found):
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "items.yaml").write_text(FOREIGN_ITEMS, encoding="utf-8")
+    settings = Settings(home=tmp_path / "kb", multilingual_model=multilingual)
+    with KnowledgeBase(settings, embedder=minilm) as kb:
+        assert kb.ingest([tmp_path / "in"]).skipped == []
+        questions = ("vouchers for small firms to buy research services",
+                     "helping cluster companies go to trade fairs abroad", "hydrogen from wind power")
+        for mode in ("hybrid", "semantic"):
+            results = [kb.search(q, mode=mode) for q in questions]
+            assert [[h.id for h in r.hits] for r in results] == found
+            assert {r.language["model"] for r in results} == {"all-MiniLM-L6-v2"}  # English questions

@@ -15,12 +15,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from . import lang
 from .errors import InvalidQuery
 from .index import matvec
 from .models import Hit, Passage, SearchResult, public_source
 from .relevance import Cutoff, cutoff
 from .search import MODES, convex, keyword_terms, rrf, snippet, term_hits, terms
+from .searcher_lang import LanguageMixin
 
 if TYPE_CHECKING:
     from .kb import KnowledgeBase
@@ -32,7 +32,7 @@ SQ8_SLACK = 0.02  # how far an 8-bit IVF score may fall below the exact one
 NEAREST = 3  # nearest items offered (as not matches) when nothing is relevant
 
 
-class Searcher:
+class Searcher(LanguageMixin):
     """One search (or one similar-items request) over a knowledge base's current generation."""
 
     def __init__(self, kb: KnowledgeBase, cut: Cutoff | None = None) -> None:
@@ -46,6 +46,7 @@ class Searcher:
         self._sims: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # flat index: ids, rows, scores
         self._scored: dict[tuple[str, ...], tuple[np.ndarray, np.ndarray]] = {}  # terms -> BM25 of matches
         self._masks: dict[tuple[Any, ...], np.ndarray] = {}  # see _mask
+        self._across: tuple[np.ndarray, Searcher] | None | bool = False  # see _foreign (False: not yet asked)
 
     @property
     def cutoff(self) -> Cutoff:
@@ -58,17 +59,6 @@ class Searcher:
                 self._cutoff = cutoff(self.space.key, keyword_share=s.keyword_share)
         return self._cutoff
 
-    def _use_language(self, query: str, forced: str | None) -> dict[str, Any]:
-        """The question's language (detected or forced); a question the main model does not cover
-        goes to the multilingual model when the knowledge base has one (before anything is computed)."""
-        detected = lang.detect(query)
-        used = (forced or detected or "").lower() or None
-        space = self.kb.space_for(used)
-        if space is not self.space:
-            self.space, self._cutoff = space, None
-            self.index, self.facets = self.kb.snapshot(space)
-        return question_language(detected, used, space.key)
-
     def relevant(self, query: str, mode: str) -> np.ndarray:
         """The items relevant to a query in a mode (a mask over the facet index's items, whatever
         the filters)."""
@@ -78,6 +68,9 @@ class Searcher:
             relevant = self._keyword_set(match, query if mode == "hybrid" else None)
         if mode != "keyword":
             relevant |= self._semantic_set(query)
+            if across := self._foreign():
+                foreign, reader = across
+                relevant |= reader._semantic_set(query) & foreign
         relevant.setflags(write=False)
         return relevant
 
@@ -272,7 +265,7 @@ class Searcher:
             if result.total:
                 depth = max(self.settings.candidates, offset + size)
                 kw = self._keyword(match, keep, depth) if match else []
-                dense = self._dense(query, keep, depth) if mode != "keyword" else []
+                dense = self._dense_across(query, keep, depth) if mode != "keyword" else []
                 ranked, scores = self._rank(mode, kw, dense)
                 result.hits = self._ranked_hits(ranked[offset: offset + size], kw, dense, scores, query)
             else:
@@ -417,18 +410,6 @@ class Searcher:
         found = [r for r in self._dense("", keep, k + 1) if r[1] != item_id and r[2] >= floor]
         ranked, scores = self._rank("semantic", [], found)
         return self._ranked_hits(ranked[:k], [], found, scores, "")
-
-
-def question_language(detected: str | None, used: str | None, model: str) -> dict[str, Any]:
-    """What a result says about the question's language: detected, used (forced by the user, or
-    detected), the model that embedded the question and whether it covers the language; a note in
-    plain words when it does not."""
-    covered = lang.covered(model, used)
-    out: dict[str, Any] = {"detected": detected, "used": used, "covered": covered, "model": model}
-    if covered is False:
-        out["note"] = (f"Questions in {lang.NAMES.get(used, used)} are matched less well by this knowledge base; "
-                       "if few results come back, try asking in English.")
-    return out
 
 
 def _best(scores: np.ndarray, ties: np.ndarray, rows: np.ndarray, items: int) -> np.ndarray:

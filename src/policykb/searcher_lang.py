@@ -1,0 +1,87 @@
+"""The languages of a search: which model embeds the question, and how an English question
+reaches items written in other languages through the multilingual model (a mixin of `Searcher`).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from . import lang
+
+if TYPE_CHECKING:
+    from .facet_index import FacetIndex
+    from .index import VectorIndex
+    from .kb import KnowledgeBase
+    from .relevance import Cutoff
+    from .searcher import Searcher
+    from .spaces import VectorSpace
+
+
+class LanguageMixin:
+    """Uses Searcher's `_semantic_set` and `_dense`."""
+
+    kb: KnowledgeBase
+    space: VectorSpace
+    index: VectorIndex
+    facets: FacetIndex
+    cutoff: Cutoff
+    _cutoff: Cutoff | None
+    _across: Any
+
+    def _use_language(self, query: str, forced: str | None) -> dict[str, Any]:
+        """The question's language (detected or forced); a question the main model does not cover
+        goes to the multilingual model when the knowledge base has one (before anything is computed)."""
+        detected = lang.detect(query)
+        used = (forced or detected or "").lower() or None
+        space = self.kb.space_for(used)
+        if space is not self.space:
+            self.space, self._cutoff = space, None
+            self.index, self.facets = self.kb.snapshot(space)
+        return question_language(detected, used, space.key)
+
+    def _foreign(self) -> tuple[np.ndarray, Searcher] | None:
+        """For a question the main model answers: the items written in a language it does not
+        cover and the multilingual model does (a mask), and a searcher over that model's index for
+        them, so that an English question finds a German practice too; None if there are none."""
+        if self._across is False:
+            self._across = None
+            spaces, names = self.kb.spaces, self.facets.facets.get("language", ([],))[0]
+            if self.space is self.kb.main and len(spaces) > 1:
+                codes = [v for v in names if lang.covered(self.space.key, v) is False
+                         and lang.covered(spaces[1].key, v) is not False]
+                foreign = self.facets.mask({"language": codes}) if codes else None
+                if foreign is not None and foreign.any():
+                    from .searcher import Searcher
+
+                    reader = Searcher(self.kb)
+                    reader.space, reader.facets = spaces[1], self.facets
+                    reader.index = self.kb.snapshot(spaces[1])[0]
+                    self._across = (foreign, reader)
+        return self._across or None
+
+    def _dense_across(self, query: str, keep: np.ndarray, items: int) -> list[tuple[int, str, float]]:
+        """`_dense`, with the items in other languages scored by the multilingual model (its scores
+        mapped linearly onto the main model's scale so that the two floors meet)."""
+        across = self._foreign()
+        if not across:
+            return self._dense(query, keep, items)
+        foreign, reader = across
+        own, theirs = self.cutoff.floor, reader.cutoff.floor
+        scale = (1 - own) / (1 - theirs)
+        rows = self._dense(query, keep & ~foreign, items) + [
+            (pid, item, own + (score - theirs) * scale) for pid, item, score in reader._dense(query, keep & foreign, items)]
+        return sorted(rows, key=lambda r: (-r[2], r[0]))
+
+
+def question_language(detected: str | None, used: str | None, model: str) -> dict[str, Any]:
+    """What a result says about the question's language: detected, used (forced by the user, or
+    detected), the model that embedded the question and whether it covers the language; a note in
+    plain words when it does not."""
+    covered = lang.covered(model, used)
+    out: dict[str, Any] = {"detected": detected, "used": used, "covered": covered, "model": model}
+    if covered is False:
+        out["note"] = (f"Questions in {lang.NAMES.get(used, used)} are matched less well by this knowledge base; "
+                       "if few results come back, try asking in English.")
+    return out
