@@ -6,6 +6,9 @@ original name out of each record (the importer normally adds it to the descripti
 as records, and ingests them into a fresh knowledge base per model. Each original name is a query;
 the initiative it names is the answer. hit@5 and MRR@10 per query language (as detected) and mode.
 
+And the other direction: each of those initiatives as an item written in its original language
+(the original name as its only text), queried by its English name.
+
     .venv/bin/python bench/stip_names.py ../shared/data/stip-compass-2021.csv.gz [--initiatives 1500]
 """
 
@@ -59,41 +62,72 @@ def records(export: Path, count: int, seed: int) -> tuple[list[dict], dict[str, 
     return kept, {r["id"]: name for r, name in chosen if len(name.split()) >= 2}
 
 
+def foreign_records(kept: list[dict], names: dict[str, str]) -> tuple[list[dict], dict[str, str]]:
+    """The other direction: each named initiative as an item written in its original language (its
+    original name is all its text, `language` as detected), queried by its English name."""
+    items, queries = [], {}
+    by_id = {r["id"]: r for r in kept}
+    for item, name in names.items():
+        code = detect(name)
+        items.append({"id": item, "kind": "policy", "title": name, "summary": name, "country": by_id[item]["country"],
+                      **({"language": code} if code else {})})
+        queries[item] = by_id[item]["title"]
+    return items, queries
+
+
+def evaluate(kb: KnowledgeBase, queries: dict[str, str], languages: dict[str, str]) -> None:
+    """Print hit@5 / MRR@10 per language group and mode."""
+    table: dict[tuple[str, str], list[tuple[float, float]]] = defaultdict(list)
+    for item, query in queries.items():
+        for mode in MODES:
+            ranked = [h.id for h in kb.search(query, mode=mode, size=10, facets=False).hits]
+            hit = float(item in ranked[:5])
+            mrr = next((1 / r for r, i in enumerate(ranked, 1) if i == item), 0.0)
+            table[(languages[item], mode)].append((hit, mrr))
+            table[("all", mode)].append((hit, mrr))
+    print(f"{'language':<10}{'queries':>8}" + "".join(f"{m:>18}" for m in MODES))
+    counts = {language: len(table[(language, "hybrid")]) for language, mode in table if mode == "hybrid"}
+    for language in sorted(counts, key=lambda l_: (l_ != "all", -counts[l_])):
+        if counts[language] < 5 and language != "all":
+            continue
+        cells = []
+        for mode in MODES:
+            rows = table[(language, mode)]
+            cells.append(f"{sum(h for h, _ in rows) / len(rows):.2f} / {sum(m for _, m in rows) / len(rows):.2f}")
+        print(f"{language:<10}{counts[language]:>8}" + "".join(f"{c:>18}" for c in cells), flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("export", type=Path)
     parser.add_argument("--initiatives", type=int, default=1500)
     parser.add_argument("--seed", type=int, default=3)
+    parser.add_argument("--configs", default=",".join(CONFIGS), help="which of: " + "; ".join(CONFIGS))
     args = parser.parse_args()
     kept, names = records(args.export, args.initiatives, args.seed)
+    foreign, english = foreign_records(kept, names)
     work = Path(tempfile.mkdtemp(prefix="pk-stip-names-"))
     try:
-        source = work / "initiatives.jsonl"
-        source.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in kept), encoding="utf-8")
+        (work / "en").mkdir()
+        (work / "en" / "initiatives.jsonl").write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in kept),
+                                                      encoding="utf-8")
+        (work / "xx").mkdir()
+        (work / "xx" / "names.jsonl").write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in foreign),
+                                                encoding="utf-8")
         languages = {item: detect(name) or "?" for item, name in names.items()}
         print(f"{len(kept)} initiatives, {len(names)} queried by their original name")
         for number, (label, config) in enumerate(CONFIGS.items()):
+            if label not in args.configs.split(","):
+                continue
             with KnowledgeBase(Settings(home=work / str(number), **config)) as kb:
-                kb.ingest([source])
-                table: dict[tuple[str, str], list[tuple[float, float]]] = defaultdict(list)
-                for item, name in names.items():
-                    for mode in MODES:
-                        ranked = [h.id for h in kb.search(name, mode=mode, size=10, facets=False).hits]
-                        hit = float(item in ranked[:5])
-                        mrr = next((1 / r for r, i in enumerate(ranked, 1) if i == item), 0.0)
-                        table[(languages[item], mode)].append((hit, mrr))
-                        table[("all", mode)].append((hit, mrr))
-            print(f"\n{label}: hit@5 / MRR@10 per query language (queries)")
-            print(f"{'language':<10}{'queries':>8}" + "".join(f"{m:>18}" for m in MODES))
-            counts = {lang: len(table[(lang, "hybrid")]) for lang, mode in table if mode == "hybrid"}
-            for lang in sorted(counts, key=lambda l_: (l_ != "all", -counts[l_])):
-                if counts[lang] < 5 and lang != "all":
-                    continue
-                cells = []
-                for mode in MODES:
-                    rows = table[(lang, mode)]
-                    cells.append(f"{sum(h for h, _ in rows) / len(rows):.2f} / {sum(m for _, m in rows) / len(rows):.2f}")
-                print(f"{lang:<10}{counts[lang]:>8}" + "".join(f"{c:>18}" for c in cells))
+                kb.ingest([work / "en"])
+                print(f"\n{label}: original name -> English initiative; hit@5 / MRR@10 per query language", flush=True)
+                evaluate(kb, names, languages)
+            with KnowledgeBase(Settings(home=work / f"{number}-xx", **config)) as kb:
+                kb.ingest([work / "xx"])
+                print(f"\n{label}: English name -> item written in the original language ({len(foreign)} items); "
+                      "per item language", flush=True)
+                evaluate(kb, english, languages)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -29,6 +29,11 @@ NAMES = {"bg": "Bulgarian", "cs": "Czech", "da": "Danish", "de": "German", "el":
          "ar": "Arabic", "ja": "Japanese", "ko": "Korean", "ru": "Russian", "th": "Thai", "tr": "Turkish",
          "zh": "Chinese"}
 MIN_WORDS = 2  # one word says too little about its language
+# Another language is reported only when the detector is surer of it than of English by this much:
+# English scientific claims full of Latin and Greek terms were read as French or German (4 of
+# SciFact's 300), while real questions in other languages beat English by 0.48 or more
+# (`bench/language_detection.py`).
+ENGLISH_MARGIN = 0.3
 _UNSPACED = re.compile(r"[\u0e00-\u0e7f\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]")  # Thai, kana, CJK, Hangul
 
 
@@ -51,8 +56,15 @@ def detect(text: str) -> str | None:
     if len(text.split()) < MIN_WORDS and unspaced < 2:
         return None
     detector = _detector()
-    found = detector.detect_language_of(text) if detector is not None else None
-    return found.iso_code_639_1.name.lower() if found is not None else None
+    if detector is None:
+        return None
+    values = detector.compute_language_confidence_values(text)
+    if not values or values[0].value <= 0:
+        return None
+    english = next((v.value for v in values if v.language.iso_code_639_1.name == "EN"), 0.0)
+    if values[0].value - english < ENGLISH_MARGIN:  # in doubt, English (most of what is asked and written)
+        return "en"
+    return values[0].language.iso_code_639_1.name.lower()
 
 
 def covered(model: str, language: str | None) -> bool | None:

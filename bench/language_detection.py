@@ -1,0 +1,69 @@
+"""Language detection of short questions: the product's detector (`policykb.lang.detect`, lingua
+with a margin in favour of English) against lingua alone and langdetect (if installed).
+
+Sets: the multilingual evaluation questions (bench/data/multilingual_questions.yaml, 9 languages),
+the on-topic English questions of the relevance tests, and SciFact's 300 test claims (English
+scientific sentences, where a wrong guess sends a question to the wrong model).
+
+    .venv/bin/python bench/language_detection.py
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from policykb import lang  # noqa: E402
+from tests.test_relevance import ON_TOPIC  # noqa: E402
+
+
+def sets() -> dict[str, list[tuple[str, str]]]:
+    questions = yaml.safe_load((ROOT / "bench/data/multilingual_questions.yaml").read_text(encoding="utf-8"))
+    multilingual = [(code, text) for q in questions for code, text in q.items() if code != "expected"]
+    scifact = ROOT.parent / "shared/data/beir-scifact"
+    test = {line.split("\t")[0] for line in (scifact / "qrels/test.tsv").read_text().splitlines()[1:]}
+    claims = [json.loads(line) for line in (scifact / "queries.jsonl").read_text().splitlines()]
+    return {"multilingual questions": multilingual, "English questions (relevance tests)":
+            [("en", q) for q, _ in ON_TOPIC], "SciFact claims (English)": [("en", c["text"]) for c in claims
+                                                                          if c["_id"] in test]}
+
+
+def lingua_alone(text: str) -> str | None:
+    if len(text.split()) < lang.MIN_WORDS:
+        return None
+    found = lang._detector().detect_language_of(text)
+    return found.iso_code_639_1.name.lower() if found else None
+
+
+def main() -> None:
+    detectors = {"policykb (lingua + English margin)": lang.detect, "lingua alone": lingua_alone}
+    try:
+        from langdetect import DetectorFactory, detect as langdetect
+
+        DetectorFactory.seed = 0
+        detectors["langdetect"] = lambda t: langdetect(t)[:2]
+    except ImportError:
+        pass
+    lang.detect("warm up the detector")
+    for name, detect in detectors.items():
+        print(f"\n{name}")
+        for label, rows in sets().items():
+            started = time.perf_counter()
+            guesses = [(code, detect(text)) for code, text in rows]
+            ms = (time.perf_counter() - started) * 1000 / len(rows)
+            right = sum(code == guess for code, guess in guesses)
+            wrong = Counter(f"{code}->{guess}" for code, guess in guesses if code != guess)
+            print(f"  {label:<38} {right:>3} of {len(rows)} right  {ms:5.1f} ms each  "
+                  + ", ".join(f"{k} x{n}" for k, n in wrong.most_common(6)))
+
+
+if __name__ == "__main__":
+    main()
