@@ -191,3 +191,35 @@ def test_english_questions_find_items_written_in_other_languages(tmp_path, minil
             results = [kb.search(q, mode=mode) for q in questions]
             assert [[h.id for h in r.hits] for r in results] == found
             assert {r.language["model"] for r in results} == {"all-MiniLM-L6-v2"}  # English questions
+
+
+@pytest.mark.integration
+def test_a_german_question_through_the_api_the_cli_and_the_ui(settings, corpus, monkeypatch):
+    """The same knowledge base answered by the HTTP API, the CLI and the UI: each says which
+    language it detected and which model matched the question."""
+    import httpx
+    from click.testing import CliRunner
+
+    from policykb.cli import cli
+
+    from .test_ui import open_page, running_api
+
+    settings = settings.model_copy(update={"multilingual_model": "use-multilingual"})
+    question = "Förderung für Cluster beim Export"
+    with running_api(settings, corpus) as base:
+        german = httpx.get(f"{base}/search", params={"q": question}, timeout=60).json()["language"]
+        assert (german["detected"], german["used"], german["model"]) == ("de", "de", USE_NAME)
+        forced = httpx.get(f"{base}/search", params={"q": question, "lang": "en"}, timeout=60).json()["language"]
+        assert (forced["detected"], forced["used"], forced["model"]) == ("de", "en", "hashing")
+
+        env = {"POLICYKB_MULTILINGUAL_MODEL": "use-multilingual"}
+        out = CliRunner().invoke(cli, ["--home", str(settings.home), "--model", "hashing", "search", question], env=env)
+        assert out.exit_code == 0, out.output
+        assert f'for "{question}" in German, matched by {USE_NAME} (hybrid)' in out.output
+
+        monkeypatch.setenv("POLICYKB_UI_API_URL", base)
+        at = open_page("search", q=question)
+        box = at.selectbox(key="pk_lang")
+        assert box.label == "Question language" and box.value is None  # detected, not forced
+        assert box.proto.options[0] == "detected: German"
+        assert f"Matched by the model {USE_NAME}." in box.proto.help
