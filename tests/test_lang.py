@@ -223,3 +223,13 @@ def test_a_german_question_through_the_api_the_cli_and_the_ui(settings, corpus, 
         assert box.label == "Question language" and box.value is None  # detected, not forced
         assert box.proto.options[0] == "detected: German"
         assert f"Matched by the model {USE_NAME}." in box.proto.help
+
+
+def test_a_keyword_search_in_another_language_that_finds_nothing_says_why(kb, corpus):
+    kb.ingest([corpus])
+    result = kb.search("Förderung kleiner Betriebe im Ausland", mode="keyword")
+    assert result.total == 0
+    assert result.language["note"] == ("Keyword search matches words as they are written, so a question in German "
+                                       "finds only items that use its words: hybrid or semantic search finds items "
+                                       "by meaning, whatever their language.")
+    assert "note" not in kb.search("chocolate cake recipe", mode="keyword").language  # English: nothing to say

@@ -20,7 +20,7 @@ from .index import matvec
 from .models import Hit, Passage, SearchResult, public_source
 from .relevance import Cutoff, cutoff
 from .search import MODES, convex, keyword_terms, rrf, snippet, term_hits, terms
-from .searcher_lang import LanguageMixin
+from .searcher_lang import LanguageMixin, keyword_note
 
 if TYPE_CHECKING:
     from .kb import KnowledgeBase
@@ -270,6 +270,8 @@ class Searcher(LanguageMixin):
                 result.hits = self._ranked_hits(ranked[offset: offset + size], kw, dense, scores, query)
             else:
                 self._no_match(result, match, filters, year_from, year_to, relevant)
+                if mode == "keyword":
+                    keyword_note(result.language)
         if with_facets:
             result.facets = self._facets(filters, year_from, year_to, relevant, facet_size)
         if with_years:  # what the result set itself holds, for charts: values of every facet, start years

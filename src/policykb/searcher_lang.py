@@ -85,3 +85,12 @@ def question_language(detected: str | None, used: str | None, model: str) -> dic
         out["note"] = (f"Questions in {lang.NAMES.get(used, used)} are matched less well by this knowledge base; "
                        "if few results come back, try asking in English.")
     return out
+
+
+def keyword_note(language: dict[str, Any] | None) -> None:
+    """A keyword search in a language other than English found nothing: say why, and what works."""
+    used = (language or {}).get("used")
+    if language is not None and used not in (None, "en"):
+        language["note"] = (f"Keyword search matches words as they are written, so a question in "
+                            f"{lang.NAMES.get(used, used)} finds only items that use its words: hybrid or semantic "
+                            "search finds items by meaning, whatever their language.")
