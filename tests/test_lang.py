@@ -172,6 +172,10 @@ FOREIGN_ITEMS = """\
 - {id: en-skills, kind: policy, country: IE, title: Digital skills academy for cluster members,
    summary: "Training courses on data analytics and cybersecurity for employees of cluster firms."}
 """
+ENGLISH_VOUCHERS = """- {id: en-vouchers, kind: policy, country: IE, title: Innovation vouchers for small firms,
+   summary: "Small and medium-sized enterprises receive a grant to buy services from universities and research
+     institutes, such as tests, studies or prototypes."}
+"""
 
 
 @pytest.mark.integration
@@ -233,3 +237,16 @@ def test_a_keyword_search_in_another_language_that_finds_nothing_says_why(kb, co
                                        "finds only items that use its words: hybrid or semantic search finds items "
                                        "by meaning, whatever their language.")
     assert "note" not in kb.search("chocolate cake recipe", mode="keyword").language  # English: nothing to say
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("multilingual, similar", [
+    ("auto", {"de-gutscheine": ["en-vouchers"], "en-vouchers": ["de-gutscheine"], "pl-eksport": []}),
+    ("none", {"de-gutscheine": [], "en-vouchers": [], "pl-eksport": []}),
+])
+def test_similar_items_across_languages(tmp_path, minilm, multilingual, similar):
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "items.yaml").write_text(FOREIGN_ITEMS + ENGLISH_VOUCHERS, encoding="utf-8")
+    with KnowledgeBase(Settings(home=tmp_path / "kb", multilingual_model=multilingual), embedder=minilm) as kb:
+        kb.ingest([tmp_path / "in"])
+        assert {item: [h.id for h in kb.similar(item)] for item in similar} == similar

@@ -1,4 +1,4 @@
-"""Small pure pieces of search: query parsing, reciprocal rank fusion, snippets with highlights."""
+"""Small pure pieces of search: query parsing, rank fusion, top rows per item, snippets with highlights."""
 
 from __future__ import annotations
 
@@ -6,8 +6,9 @@ import html
 import re
 import threading
 from functools import lru_cache
-from typing import Iterable, TypeVar
+from typing import Any, Iterable, TypeVar
 
+import numpy as np
 import snowballstemmer
 
 from .bm25 import query_terms
@@ -125,3 +126,30 @@ def snippet(text: str, query: str, width: int = 320) -> str:
     if end < len(text):
         out.append("…")
     return "".join(out).strip()
+
+
+def best_rows(scores: np.ndarray, ties: np.ndarray, rows: np.ndarray, items: int) -> np.ndarray:
+    """Indices of the highest scores, best first (equal scores by `ties`), as many as it takes to
+    cover `items` different `rows` (items), or all."""
+    limit = items * 4
+    while True:
+        if limit >= len(scores):
+            return np.lexsort((ties, -scores))
+        top = np.argpartition(-scores, limit)[:limit]
+        top = top[np.lexsort((ties[top], -scores[top]))]
+        if len(np.unique(rows[top])) >= items:
+            return top
+        limit *= 4
+
+
+def first_scores(rows: list[tuple[Any, ...]]) -> dict[str, float]:
+    """Each item's score from its best (first) row."""
+    scores: dict[str, float] = {}
+    for row in rows:
+        scores.setdefault(row[1], row[2])
+    return scores
+
+
+def items_of(rows: list[tuple[Any, ...]]) -> list[str]:
+    """Item ids in order of their first row (rows are (passage id, item id, ...))."""
+    return list(dict.fromkeys(row[1] for row in rows))

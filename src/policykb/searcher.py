@@ -19,7 +19,8 @@ from .errors import InvalidQuery
 from .index import matvec
 from .models import Hit, Passage, SearchResult, public_source
 from .relevance import Cutoff, cutoff
-from .search import MODES, convex, keyword_terms, rrf, snippet, term_hits, terms
+from .search import MODES, best_rows as _best, convex, first_scores as _first_scores, items_of as _items, \
+    keyword_terms, rrf, snippet, term_hits, terms
 from .searcher_lang import LanguageMixin, keyword_note
 
 if TYPE_CHECKING:
@@ -399,43 +400,29 @@ class Searcher(LanguageMixin):
     def similar(self, item_id: str, k: int = 10, filters: dict[str, Any] | None = None,
                 year_from: int | None = None, year_to: int | None = None) -> list[Hit]:
         """Items near in meaning to an item (its passages' centroid), only those that clear the
-        similarity floor: none rather than unrelated ones."""
+        similarity floor: none rather than unrelated ones. An item written in a language only the
+        multilingual model reads is compared by that model; items in such languages are compared
+        with an English one by that model too."""
         record = self.kb.get(item_id)  # raises NotFound
-        ids, vectors = self.store.passage_vectors(self.space.key, [p["id"] for p in record["passages"]])
+        self._use_space(self.kb.space_for(record.get("language")))
+        passages = [p["id"] for p in record["passages"]]
+        keep = self.facets.mask(self.kb.taxonomy.normalise_filters(filters), year_from, year_to)
+        across = self._foreign()
+        found = self._near(passages, keep & ~across[0] if across else keep, k, item_id)
+        if across:
+            foreign, reader = across
+            found = sorted(found + [(pid, item, self._on_our_scale(score, reader)) for pid, item, score in
+                                    reader._near(passages, keep & foreign, k, item_id)], key=lambda r: (-r[2], r[0]))
+        ranked, scores = self._rank("semantic", [], found)
+        return self._ranked_hits(ranked[:k], [], found, scores, "")
+
+    def _near(self, passages: list[int], keep: np.ndarray, k: int, item_id: str) -> list[tuple[int, str, float]]:
+        """Dense rows of the `k` items nearest to the centroid of these passages (this space's
+        vectors) among `keep`, above the floor, the item itself left out."""
+        ids, vectors = self.store.passage_vectors(self.space.key, passages)
         if not len(ids):
             return []
         centroid = vectors.mean(axis=0)
         centroid /= np.linalg.norm(centroid) or 1.0
         self._qvec, self._sims = centroid.astype(np.float32), None
-        keep = self.facets.mask(self.kb.taxonomy.normalise_filters(filters), year_from, year_to)
-        floor = self.cutoff.floor
-        found = [r for r in self._dense("", keep, k + 1) if r[1] != item_id and r[2] >= floor]
-        ranked, scores = self._rank("semantic", [], found)
-        return self._ranked_hits(ranked[:k], [], found, scores, "")
-
-
-def _best(scores: np.ndarray, ties: np.ndarray, rows: np.ndarray, items: int) -> np.ndarray:
-    """Indices of the highest scores, best first (equal scores by `ties`), as many as it takes to
-    cover `items` different `rows` (items), or all."""
-    limit = items * 4
-    while True:
-        if limit >= len(scores):
-            return np.lexsort((ties, -scores))
-        top = np.argpartition(-scores, limit)[:limit]
-        top = top[np.lexsort((ties[top], -scores[top]))]
-        if len(np.unique(rows[top])) >= items:
-            return top
-        limit *= 4
-
-
-def _first_scores(rows: list[tuple[Any, ...]]) -> dict[str, float]:
-    """Each item's score from its best (first) row."""
-    scores: dict[str, float] = {}
-    for row in rows:
-        scores.setdefault(row[1], row[2])
-    return scores
-
-
-def _items(rows: list[tuple[Any, ...]]) -> list[str]:
-    """Item ids in order of their first row (rows are (passage id, item id, ...))."""
-    return list(dict.fromkeys(row[1] for row in rows))
+        return [r for r in self._dense("", keep, k + 1) if r[1] != item_id and r[2] >= self.cutoff.floor]

@@ -36,10 +36,14 @@ class LanguageMixin:
         detected = lang.detect(query)
         used = (forced or detected or "").lower() or None
         space = self.kb.space_for(used)
+        self._use_space(space)
+        return question_language(detected, used, space.key)
+
+    def _use_space(self, space: VectorSpace) -> None:
+        """Search with this space's model and index (before anything is computed)."""
         if space is not self.space:
             self.space, self._cutoff = space, None
             self.index, self.facets = self.kb.snapshot(space)
-        return question_language(detected, used, space.key)
 
     def _foreign(self) -> tuple[np.ndarray, Searcher] | None:
         """For a question the main model answers: the items written in a language it does not
@@ -68,11 +72,14 @@ class LanguageMixin:
         if not across:
             return self._dense(query, keep, items)
         foreign, reader = across
-        own, theirs = self.cutoff.floor, reader.cutoff.floor
-        scale = (1 - own) / (1 - theirs)
         rows = self._dense(query, keep & ~foreign, items) + [
-            (pid, item, own + (score - theirs) * scale) for pid, item, score in reader._dense(query, keep & foreign, items)]
+            (pid, item, self._on_our_scale(score, reader)) for pid, item, score in reader._dense(query, keep & foreign, items)]
         return sorted(rows, key=lambda r: (-r[2], r[0]))
+
+    def _on_our_scale(self, score: float, reader: Searcher) -> float:
+        """A similarity by the reader's model, mapped linearly onto this model's so the floors meet."""
+        own, theirs = self.cutoff.floor, reader.cutoff.floor
+        return own + (score - theirs) * (1 - own) / (1 - theirs)
 
 
 def question_language(detected: str | None, used: str | None, model: str) -> dict[str, Any]:
