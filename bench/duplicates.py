@@ -18,15 +18,13 @@ from __future__ import annotations
 import argparse
 import random
 import re
-import shutil
 import sys
-import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from policykb.config import Settings  # noqa: E402
+from bench.scratch import scratch_kb  # noqa: E402
 from policykb.contributions import DUPLICATE_SIMILARITY  # noqa: E402
 from policykb.kb import KnowledgeBase  # noqa: E402
 from policykb.models import Item  # noqa: E402
@@ -60,13 +58,8 @@ def main() -> None:
     parser.add_argument("--pairs", type=int, default=300)
     parser.add_argument("--seed", type=int, default=11)
     args = parser.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="pk-dups-"))
-    try:
-        shutil.copytree(args.stip_home, work / "kb")
-        with KnowledgeBase(Settings(home=work / "kb")) as kb:
-            run(kb, args.pairs, args.seed)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+    with scratch_kb(args.stip_home, "pk-dups-") as kb:
+        run(kb, args.pairs, args.seed)
 
 
 def run(kb: KnowledgeBase, pairs: int, seed: int) -> None:

@@ -17,16 +17,14 @@ from __future__ import annotations
 import argparse
 import random
 import re
-import shutil
 import sys
-import tempfile
 from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from policykb.config import Settings  # noqa: E402
+from bench.scratch import scratch_kb  # noqa: E402
 from policykb.ingest.pipeline import embed_text  # noqa: E402
 from policykb.kb import KnowledgeBase  # noqa: E402
 from policykb.searcher import Searcher  # noqa: E402
@@ -65,13 +63,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--share", type=float, default=0.2)
     args = parser.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="pk-suggest-"))
-    try:
-        shutil.copytree(args.stip_home, work / "kb")
-        with KnowledgeBase(Settings(home=work / "kb")) as kb:
-            run(kb, args.seed, args.share)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+    with scratch_kb(args.stip_home, "pk-suggest-") as kb:
+        run(kb, args.seed, args.share)
 
 
 def run(kb: KnowledgeBase, seed: int, share: float) -> None:
