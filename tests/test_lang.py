@@ -129,6 +129,13 @@ def test_a_second_encoder_switched_on_later_is_filled_by_the_next_ingest(tmp_pat
         assert stats["multilingual_model"] == USE_NAME
         assert kb.check()["multilingual_vectors"] == passages
         assert kb.search("Förderung für Cluster beim Export", mode="semantic").language["model"] == USE_NAME
+    (corpus / "more.yaml").write_text("- {id: later, kind: policy, title: Later added practice, "
+                                      "summary: Written while the second model was off.}\n", encoding="utf-8")
+    with KnowledgeBase(Settings(home=home, model="hashing")) as kb:  # switched off again, and written
+        assert kb.ingest([corpus]).added == ["later"]
+    with KnowledgeBase(Settings(home=home, model="hashing", multilingual_model="use-multilingual")) as kb:
+        kb.ingest([corpus])  # nothing changed for the main model; the second one catches up
+        assert kb.check()["multilingual_vectors"] == passages + 1 and kb.check()["status"] == "ok"
 
 
 @pytest.mark.integration

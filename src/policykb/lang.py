@@ -48,6 +48,7 @@ def _detector():  # -> lingua.LanguageDetector | None
     return LanguageDetectorBuilder.from_iso_codes_639_1(*codes).build()
 
 
+@lru_cache(maxsize=1024)  # a filter click or the next page asks the same question again
 def detect(text: str) -> str | None:
     """The ISO 639-1 code of the text's language among the EU languages (and the other ones the
     multilingual encoder covers), or None when the text is too short to tell (one word; scripts

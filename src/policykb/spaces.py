@@ -83,6 +83,12 @@ class VectorSpace:
                 self._generation = generation
             return self._index
 
+    def in_step(self, generation: int) -> bool:
+        """Whether the index saved in `folder` is this model's for this generation (so every
+        searchable passage has a vector for the model)."""
+        manifest = read_manifest(self.folder)
+        return manifest is not None and manifest.get("model") == self.key and manifest.get("generation") == generation
+
     def set_index(self, index: VectorIndex | None, generation: int = -1) -> None:
         with self._lock:
             self._index, self._generation = index, generation

@@ -138,8 +138,9 @@ def _ingest(kb: KnowledgeBase, paths: list[Path], prune: bool, progress: bool, f
     hashes = {id(item): [sha256(t) for t in passage_texts(item)] for item in to_write}
     texts = {sha256(t): t for item in to_write for t in passage_texts(item)}
     report.embedded = _embed_and_cache(kb, texts, progress)
-    for space in kb.spaces[1:]:  # a second model switched on for a knowledge base built without it
-        embed_missing(kb, space, progress)
+    for space in kb.spaces[1:]:  # switched on for a knowledge base built (or written) without it
+        if not space.in_step(kb.store.generation):  # (looking for passages without vectors takes ~1 s at 100k)
+            embed_missing(kb, space, progress)
 
     if not (to_write or report.removed or plans or gone):
         return report
