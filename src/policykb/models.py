@@ -150,6 +150,9 @@ class SearchResult:
     # words that no item contains; and the number of matches without the filters (if any were set).
     nearest: list[Hit] = field(default_factory=list)
     language: dict[str, Any] | None = None  # the question's language: detected, used, covered, note
+    # The thematic facet value the question is about, if any (its labelled items count as relevant
+    # within a looser cut-off, see topics.py): facet, value, label, similarity.
+    topic: dict[str, Any] | None = None
     absent_terms: list[str] = field(default_factory=list)
     total_without_filters: int | None = None
     # (counts only) each facet's values counted over the result set itself, items per start year
@@ -168,6 +171,7 @@ class SearchResult:
             "facets": self.facets,
             "nearest": [h.to_dict() for h in self.nearest],
             "language": self.language,
+            "topic": self.topic,
             "absent_terms": self.absent_terms,
             "total_without_filters": self.total_without_filters,
         }

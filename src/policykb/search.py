@@ -12,31 +12,23 @@ import numpy as np
 import snowballstemmer
 
 from .bm25 import query_terms
+from .words import content_words
 
 K = TypeVar("K")
 MODES = ("hybrid", "semantic", "keyword")
 _TOKEN = re.compile(r"\w+", re.UNICODE)
-STOPWORDS = frozenset(
-    """a about above after again against all am an and any are as at be because been before being below
-    between both but by can could did do does doing down during each few for from further had has have
-    having he her here hers him his how i if in into is it its itself just me more most my no nor not of
-    off on once only or other our ours out over own same she should so some such than that the their
-    theirs them then there these they this those through to too under until up very was we were what
-    when where which while who whom whose why will with would you your yours other others also may might
-    must shall us via whether etc eg ie please tell show give find list""".split()
-)
 
 
-def terms(query: str) -> list[str]:
-    """Lower-cased query words without stop words and question words (none if every one is one:
-    "what is it" matches no passage by its words)."""
-    words = [w.lower() for w in _TOKEN.findall(query)]
-    return list(dict.fromkeys(w for w in words if w not in STOPWORDS))
+def terms(query: str, language: str | None = None) -> list[str]:
+    """Lower-cased query words without function words (English ones, and those of the question's
+    language) and question words (none if every one is one: "what is it" matches no passage by its
+    words)."""
+    return content_words(query, language)
 
 
-def keyword_terms(query: str) -> tuple[str, ...] | None:
+def keyword_terms(query: str, language: str | None = None) -> tuple[str, ...] | None:
     """The index terms (stemmed, distinct) a keyword search for `query` looks up; None if none."""
-    return query_terms(terms(query)) or None
+    return query_terms(terms(query, language)) or None
 
 
 def fts_query(query: str) -> str | None:

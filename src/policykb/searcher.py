@@ -10,6 +10,7 @@ in hybrid mode), inside the filters. Ranking happens inside that set.
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from typing import TYPE_CHECKING, Any
 
@@ -19,9 +20,11 @@ from .errors import InvalidQuery
 from .index import matvec
 from .models import Hit, Passage, SearchResult, public_source
 from .relevance import Cutoff, cutoff
+from .topics import Topic
 from .search import MODES, best_rows as _best, convex, first_scores as _first_scores, items_of as _items, \
     keyword_terms, rrf, snippet, term_hits, terms
 from .searcher_lang import LanguageMixin, keyword_note
+from .words import literal_words
 
 if TYPE_CHECKING:
     from .kb import KnowledgeBase
@@ -48,6 +51,9 @@ class Searcher(LanguageMixin):
         self._scored: dict[tuple[str, ...], tuple[np.ndarray, np.ndarray]] = {}  # terms -> BM25 of matches
         self._masks: dict[tuple[Any, ...], np.ndarray] = {}  # see _mask
         self._across: tuple[np.ndarray, Searcher] | None | bool = False  # see _foreign (False: not yet asked)
+        self.language: str | None = None  # the question's language, once known (see _use_language)
+        self.topic: Topic | None | bool = False  # the question's topic (False: not yet asked; see _labelled)
+        self._terms: dict[str, tuple[str, ...] | None] = {}  # see _match
 
     @property
     def cutoff(self) -> Cutoff:
@@ -63,7 +69,7 @@ class Searcher(LanguageMixin):
     def relevant(self, query: str, mode: str) -> np.ndarray:
         """The items relevant to a query in a mode (a mask over the facet index's items, whatever
         the filters)."""
-        match = keyword_terms(query) if mode != "semantic" else None
+        match = self._match(query) if mode != "semantic" else None
         relevant = np.zeros(len(self.facets), dtype=bool)
         if match:
             relevant = self._keyword_set(match, query if mode == "hybrid" else None)
@@ -96,55 +102,133 @@ class Searcher(LanguageMixin):
                                                             self.settings.title_weight)
         return self._scored[match]
 
+    def _match(self, query: str) -> tuple[str, ...] | None:
+        """The index terms a keyword search for the query looks up. For a question in another
+        language than English, its words that no passage contains are words of that language, not
+        typing errors: they are left out (so a name or a code decides alone), except that a word
+        which starts with an indexed term of five letters or more, most of the word, is read as
+        that term inflected ("Euroclustersi", Estonian for "of Euroclusters")."""
+        if query not in self._terms:
+            match = keyword_terms(query, self.language)
+            if match and self.language not in (None, "en"):
+                match = self._known_terms(match)
+            self._terms[query] = match or None
+        return self._terms[query]
+
+    def _known_terms(self, match: tuple[str, ...]) -> tuple[str, ...]:
+        present = self._present(set(match))
+        absent = [t for t in dict.fromkeys(match) if t not in present]
+        prefixes = {t: [t[:k] for k in range(len(t) - 1, max(5, math.ceil(0.6 * len(t))) - 1, -1)] for t in absent}
+        found = self._present({p for options in prefixes.values() for p in options})
+        stem_of = {t: next((p for p in prefixes[t] if p in found), None) for t in absent}
+        return tuple(t if t in present else stem_of[t] for t in match if t in present or stem_of[t])
+
+    def _present(self, candidates: set[str]) -> set[str]:
+        """The terms among these that some searchable passage contains."""
+        found = self.store.postings(tuple(sorted(candidates))) if candidates else {}
+        corpus = self.facets.corpus
+        return {t for t, p in found.items() if (corpus.positions(p["passage"]) >= 0).any()}
+
     def _keyword_set(self, match: tuple[str, ...], supported_by: str | None = None) -> np.ndarray:
         """Items with a passage holding the keyword share of the query's informative weight and at
         least two of its terms (if it has two).
-        `supported_by` (hybrid: the query): only passages the model does not find unrelated to it."""
+        `supported_by` (hybrid: the query): only passages the model does not find unrelated to it,
+        unless the query is one term, or the passage holds every literal term of the query (an
+        acronym, a code, a quoted phrase), which the user means letter for letter whatever the
+        model makes of it."""
         distinct = list(dict.fromkeys(match))
         found = self.store.postings(tuple(distinct))
         corpus = self.facets.corpus
         share, count = corpus.coverage([found.get(t) for t in distinct])
         matching = np.flatnonzero((share[: len(corpus)] >= self.cutoff.required_share(len(distinct)) - 1e-9) & (
             count[: len(corpus)] >= min(2, len(distinct))))
-        if supported_by is not None and self.cutoff.support > -1 and len(matching):
+        if supported_by is not None and self.cutoff.support > -1 and len(matching) and len(distinct) > 1:
             similarity = self._passage_similarities(supported_by, self.facets.passage_ids[matching])
-            matching = matching[similarity >= self.cutoff.support]
+            supported = similarity >= self.cutoff.support
+            literal = [t for w in literal_words(supported_by) for t in keyword_terms(w) or ()]
+            if literal:
+                supported |= self._holding_all(matching, [found.get(t) for t in dict.fromkeys(literal)])
+            matching = matching[supported]
         relevant = np.zeros(len(self.facets), dtype=bool)
         relevant[self.facets.passage_rows[matching]] = True
         return relevant
 
-    def _absent_words(self, query: str) -> list[str]:
-        """The query's words that no searchable passage contains (typing errors, or off-topic)."""
-        words = {w: set(keyword_terms(w) or ()) for w in terms(query)}
-        found = self.store.postings(tuple({t for stems in words.values() for t in stems}))
+    def _holding_all(self, positions: np.ndarray, postings: list[Any]) -> np.ndarray:
+        """Which of these passage positions hold every one of the terms (their postings)."""
         corpus = self.facets.corpus
-        present = {t for t, p in found.items() if (corpus.positions(p["passage"]) >= 0).any()}
+        holds = np.ones(len(positions), dtype=bool)
+        for term in postings:
+            have = np.zeros(len(corpus) + 1, dtype=bool)
+            if term is not None and len(term):
+                at = corpus.positions(term["passage"])
+                have[at[at >= 0]] = True
+            holds &= have[positions]
+        return holds
+
+    def _absent_words(self, query: str) -> list[str]:
+        """The query's words that no searchable passage contains (typing errors, or off-topic);
+        none for a question in another language, whose words are not English ones misspelt."""
+        if self.language not in (None, "en"):
+            return []
+        words = {w: set(keyword_terms(w) or ()) for w in terms(query)}
+        present = self._present({t for stems in words.values() for t in stems})
         return [w for w, stems in words.items() if stems and not stems & present]
 
     def _semantic_set(self, query: str) -> np.ndarray:
-        """Items whose best passage clears the similarity cut-off (over the whole knowledge base)."""
+        """Items whose best passage clears the similarity cut-off (over the whole knowledge base),
+        and, when the question is about a value of a thematic facet (`topics.py`), the items
+        labelled with it whose best passage clears the cut-off for them."""
         relevant = np.zeros(len(self.facets), dtype=bool)
         if self.cutoff.floor <= -1:  # no cut-off: every item is relevant
             relevant[:] = True
             return relevant
-        index = self.index
-        if not index.approximate:
+        foreign = self.language not in (None, "en")
+        if not self.index.approximate:
             _, rows, scores = self._similarities(query)
-            if len(scores):
-                relevant[rows[scores >= self.cutoff.similarity_cut(float(scores.max()))]] = True
+            if not len(scores):
+                return relevant
+            best = float(scores.max())
+            relevant[rows[scores >= self.cutoff.similarity_cut(best, foreign)]] = True
+            labelled, topic_cut = self._labelled(query, best, foreign)
+            if labelled is not None:
+                near = np.zeros(len(self.facets), dtype=bool)
+                near[rows[scores >= topic_cut]] = True
+                relevant |= near & labelled
             return relevant
         k = 256
         while True:  # read deeper until the approximate scores fall below the cut (8-bit slack)
-            found = index.search(self._query_vector(query), k)
+            found = self.index.search(self._query_vector(query), k)
             exact = self._rescored(query, [pid for pid, _ in found])
             if not exact:
                 return relevant
-            cut = self.cutoff.similarity_cut(exact[0][2])
-            if len(found) < k or found[-1][1] < cut - SQ8_SLACK or k >= len(index):
+            best = exact[0][2]
+            cut = self.cutoff.similarity_cut(best, foreign)
+            labelled, topic_cut = self._labelled(query, best, foreign)
+            lowest = min(cut, topic_cut) if labelled is not None else cut
+            if len(found) < k or found[-1][1] < lowest - SQ8_SLACK or k >= len(self.index):
                 break
             k *= 4
         relevant[[self.facets.row[item] for _, item, score in exact if score >= cut]] = True
+        if labelled is not None:
+            near = np.zeros(len(self.facets), dtype=bool)
+            near[[self.facets.row[item] for _, item, score in exact if score >= topic_cut]] = True
+            relevant |= near & labelled
         return relevant
+
+    def _labelled(self, query: str, best: float, foreign: bool) -> tuple[np.ndarray | None, float]:
+        """The items labelled with the question's topic (a mask) and the similarity they need,
+        or (None, inf) when the question has no topic."""
+        if self.cutoff.topic is None:
+            return None, math.inf
+        if self.topic is False:
+            self.topic = self.space.topics(self.kb.taxonomy).closest(self._query_vector(query), self.space.embedder,
+                                                                      self.cutoff.topic)
+        if not self.topic:
+            return None, math.inf
+        cut = self.cutoff.topic_cut(best, self.topic.similarity, foreign)
+        if cut == math.inf:
+            return None, cut
+        return self.facets.mask({self.topic.facet: [self.topic.value]}), cut
 
     # -- retrievers (inside a mask of items) -------------------------------------------------------
 
@@ -259,8 +343,9 @@ class Searcher(LanguageMixin):
             result.hits = self._hits(ids, self.store.first_passages(ids), {}, query)
         else:
             result.language = self._use_language(query, language)
-            match = keyword_terms(query) if mode != "semantic" else None
+            match = self._match(query) if mode != "semantic" else None
             relevant = self.relevant(query, mode)
+            result.topic = self.topic.as_dict() if self.topic else None
             keep = self._mask(filters, year_from, year_to, relevant)
             result.total = int(keep.sum())
             if result.total:

@@ -29,12 +29,14 @@ class LanguageMixin:
     cutoff: Cutoff
     _cutoff: Cutoff | None
     _across: Any
+    language: str | None
 
     def _use_language(self, query: str, forced: str | None) -> dict[str, Any]:
         """The question's language (detected or forced); a question the main model does not cover
         goes to the multilingual model when the knowledge base has one (before anything is computed)."""
         detected = lang.detect(query)
         used = (forced or detected or "").lower() or None
+        self.language = used if lang.written_in(query, used) else None
         space = self.kb.space_for(used)
         self._use_space(space)
         return question_language(detected, used, space.key)

@@ -21,9 +21,11 @@ import numpy as np
 
 from .config import Settings
 from .embed import Embedder, load_embedder, model_key
+from .encoders.e5 import E5_NAME
 from .errors import IndexMismatch
 from .index import VectorIndex, load_index, read_manifest
 from .store import Store
+from .topics import TopicIndex
 
 log = logging.getLogger("policykb")
 MULTILINGUAL_FOLDER = "multilingual"
@@ -38,7 +40,7 @@ def multilingual_setting(settings: Settings, main_key: str) -> str | None:
     if value.lower() in OFF:
         return None
     if value.lower() == "auto":
-        return "use-multilingual" if main_key == "all-MiniLM-L6-v2" else None
+        return E5_NAME if main_key == "all-MiniLM-L6-v2" else None
     return None if model_key(value) == main_key else value
 
 
@@ -60,6 +62,7 @@ class VectorSpace:
         self._generation = -1
         self._queries: dict[str, np.ndarray] = {}  # query text -> vector, least recently used first
         self._layout: tuple[Any, ...] | None = None  # see flat_layout()
+        self._topics: tuple[Any, TopicIndex] | None = None  # (taxonomy, its values embedded by this model)
 
     def __repr__(self) -> str:
         return f"VectorSpace({self.key!r}, {str(self.folder)!r})"
@@ -69,7 +72,7 @@ class VectorSpace:
         with self._lock:
             if self._embedder is None:
                 self._embedder = load_embedder(self.model, self.settings.batch_size, self.settings.threads,
-                                               self.setting_name)
+                                               self.setting_name, self.settings.model_cache)
             return self._embedder
 
     # -- the index -------------------------------------------------------------------------------
@@ -169,6 +172,13 @@ class VectorSpace:
             while len(self._queries) > size:
                 del self._queries[next(iter(self._queries))]
         return vec
+
+    def topics(self, taxonomy: Any) -> TopicIndex:
+        """The taxonomy's thematic values embedded by this space's model (once per taxonomy)."""
+        with self._lock:
+            if self._topics is None or self._topics[0] is not taxonomy:
+                self._topics = (taxonomy, TopicIndex(taxonomy))
+            return self._topics[1]
 
     def flat_layout(self, ids: np.ndarray, facets: Any) -> tuple[np.ndarray, np.ndarray]:
         """For exact search over a flat index whose entries hold passage `ids`: which entries are

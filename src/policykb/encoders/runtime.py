@@ -1,0 +1,125 @@
+"""`OnnxEncoder`: a transformer encoder run by ONNX Runtime (no PyTorch on this path), and the
+cache of models converted once from the weights a package ships.
+
+A converted model lives in `<cache>/<name>/` (model.onnx plus whatever the model's inputs need,
+e.g. tokenizer.json): written under a temporary name and renamed into place, so processes that
+convert at the same moment never see half a model.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Callable, Protocol
+
+import numpy as np
+
+from ..errors import ModelUnavailable
+
+log = logging.getLogger("policykb")
+BATCH_TOKENS = 8192  # padded tokens per forward pass when encoding many texts
+
+
+class TokenInputs(Protocol):
+    """What a model needs besides its graph: texts to token sequences to input embeddings."""
+
+    max_tokens: int
+
+    def ids(self, text: str) -> list[int]: ...
+
+    def sequence(self, text: str) -> list[int]: ...
+
+    def embeddings(self, batch: list[list[int]]) -> tuple[np.ndarray, np.ndarray]: ...
+
+
+def default_cache() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "policykb" / "models"
+
+
+def prepared(cache: Path, name: str, convert: Callable[[Path], None], setting: str) -> Path:
+    """The folder `<cache>/<name>`, converted by `convert(folder)` if it is not there yet."""
+    target = cache / name
+    if (target / "model.onnx").is_file():
+        return target
+    try:
+        cache.mkdir(parents=True, exist_ok=True)
+        work = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=cache))
+    except OSError as exc:
+        raise ModelUnavailable(
+            f"cannot write the converted model to {cache} ({exc}); set POLICYKB_MODEL_CACHE to a writable folder",
+            {"setting": "POLICYKB_MODEL_CACHE"}) from exc
+    log.warning("preparing the model %s once for ONNX Runtime in %s (about half a minute)", name, target)
+    try:
+        convert(work)
+        try:
+            work.rename(target)
+        except OSError:  # another process finished first: use its copy
+            if not (target / "model.onnx").is_file():
+                raise
+    except ModelUnavailable:
+        raise
+    except Exception as exc:
+        raise ModelUnavailable(f"could not convert the model {name} for ONNX Runtime: {exc} ({setting})",
+                               {"setting": setting}) from exc
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return target
+
+
+class OnnxEncoder:
+    """Sentence vectors from an ONNX graph that takes input embeddings and a mask and returns
+    L2-normalised vectors (`graph.build`). Questions and passages may carry the prefixes the model
+    was trained with (e5: "query: " and "passage: ")."""
+
+    def __init__(self, name: str, model: Path, inputs: TokenInputs, dim: int, *, query_prefix: str = "",
+                 passage_prefix: str = "", threads: int = 0, runtime: str = "onnx") -> None:
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads or min(2, os.cpu_count() or 1)
+        options.inter_op_num_threads = 1
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options.log_severity_level = 3
+        try:
+            self.session = ort.InferenceSession(str(model), options, providers=["CPUExecutionProvider"])
+        except Exception as exc:
+            raise ModelUnavailable(f"cannot load {model} into ONNX Runtime: {exc}; delete the folder and retry") from exc
+        self.name = name
+        self.dim = dim
+        self.runtime = runtime
+        self.inputs = inputs
+        self.max_tokens = inputs.max_tokens
+        self.query_prefix = query_prefix
+        self.passage_prefix = passage_prefix
+
+    def _run(self, sequences: list[list[int]]) -> np.ndarray:
+        embeddings, mask = self.inputs.embeddings(sequences)
+        return self.session.run(None, {"embeddings": embeddings, "attention_mask": mask})[0]
+
+    def encode(self, texts: list[str], prefix: str | None = None) -> np.ndarray:
+        """Passages (or texts with `prefix`), batched by similar length to waste little padding."""
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        if not texts:
+            return out
+        prefix = self.passage_prefix if prefix is None else prefix
+        sequences = [self.inputs.sequence(prefix + text) for text in texts]
+        order = np.argsort([len(s) for s in sequences], kind="stable")
+        start = 0
+        while start < len(order):
+            end = start + 1
+            while end < len(order) and (end - start + 1) * len(sequences[order[end]]) <= BATCH_TOKENS:
+                end += 1
+            rows = order[start:end]
+            out[rows] = self._run([sequences[i] for i in rows])
+            start = end
+        return np.ascontiguousarray(out)
+
+    def encode_query(self, text: str) -> np.ndarray:
+        return self.encode([text], self.query_prefix)[0]
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.inputs.ids(text))
