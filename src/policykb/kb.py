@@ -84,13 +84,14 @@ class KnowledgeBase:
         process wrote)."""
         return self.snapshot()[0]
 
-    def space_for(self, language: str | None) -> VectorSpace:
+    def space_for(self, language: str | None, words: bool = True) -> VectorSpace:
         """The vector space that answers a question in `language`: the main model's for English
         (and for everything when there is no second model); the multilingual encoder's for anything
         that is not English, an undetermined language (one word) included, unless that encoder is
-        known not to cover the language."""
+        known not to cover the language. A question without a letter (numbers, codes: `words`
+        False) has no language and stays with the main model."""
         main = covered(self.main.key, language)
-        if len(self.spaces) == 1 or language == "en" or (main and language is not None):
+        if len(self.spaces) == 1 or language == "en" or (main and language is not None) or not words:
             return self.main
         second = self.spaces[1]
         return second if covered(second.key, language) is not False else self.main

@@ -30,6 +30,9 @@ NAMES = {"bg": "Bulgarian", "cs": "Czech", "da": "Danish", "de": "German", "el":
          "pl": "Polish", "pt": "Portuguese", "ro": "Romanian", "sk": "Slovak", "sl": "Slovenian", "sv": "Swedish",
          "ar": "Arabic", "ja": "Japanese", "ko": "Korean", "ru": "Russian", "th": "Thai", "tr": "Turkish",
          "zh": "Chinese"}
+# Detected so as to be recognised, not served: Latin is what placeholder text ("lorem ipsum dolor
+# sit amet") is written in, and no question about policy is.
+UNSERVED = ("la",)
 MIN_WORDS = 2  # one word says too little about its language
 _UNSPACED = re.compile(r"[\u0e00-\u0e7f\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]")  # Thai, kana, CJK, Hangul
 _WORD = re.compile(r"\S+")
@@ -41,7 +44,7 @@ def _detector():  # -> lingua.LanguageDetector | None
         from lingua import IsoCode639_1, LanguageDetectorBuilder
     except ImportError:  # an install without it: no detection, searches go on
         return None
-    codes = [getattr(IsoCode639_1, code.upper()) for code in EU_LANGUAGES + OTHER_LANGUAGES
+    codes = [getattr(IsoCode639_1, code.upper()) for code in EU_LANGUAGES + OTHER_LANGUAGES + UNSERVED
              if hasattr(IsoCode639_1, code.upper())]
     return LanguageDetectorBuilder.from_iso_codes_639_1(*codes).build()
 
@@ -56,6 +59,11 @@ def without_names(text: str) -> str:
     return " ".join(kept) if len(kept) >= MIN_WORDS else text
 
 
+# Maltese function words that no other EU language writes the same way (articles joined to
+# prepositions, conjunctions, question words).
+_MALTESE_MARKERS = frozenset("""tal tad tax fl ta' f' taċ taż tal- fis fid fil għal għall għat għas għan għar mill minn
+    bil bl imma ġo fuq taħt bejn wara qabel lejn dwar kif kemm xiex fejn liema għaliex għala huwa hija huma aħna
+    intom dawk kien kienet kienu hemm hawn ukoll biss jkun ħafna""".split())
 SURE = 0.55  # detector confidence from which a question is taken to be written in its language
 
 
@@ -72,15 +80,43 @@ def identify(text: str) -> tuple[str | None, float]:
     detector = _detector()
     if detector is None:
         return None, 0.0
+    if not unspaced and _maltese(text):
+        return "mt", 1.0
     values = detector.compute_language_confidence_values(text if unspaced else without_names(text))
     if not values or values[0].value <= 0:
         return None, 0.0
     return values[0].language.iso_code_639_1.name.lower(), float(values[0].value)
 
 
+def _maltese(text: str) -> bool:
+    """Maltese, which the detector does not know: a letter only Maltese writes (ċ ġ ħ) with one of
+    its function words, or two of its function words."""
+    words = re.findall(r"[\w']+", text.lower().replace("-", " "))
+    known = sum(w in _MALTESE_MARKERS for w in words)
+    return known >= 2 or (known >= 1 and any(c in text.lower() for c in "ċġħ"))
+
+
 def detect(text: str) -> str | None:
     """The language of a text (see `identify`), or None."""
     return identify(text)[0]
+
+
+@lru_cache(maxsize=1024)
+def doubtful(text: str) -> bool:
+    """A question that may be no question at all: written in a language no policy question is
+    (placeholder Latin), or one lower-case word in no language the detector is sure of ("zzzz",
+    "qwerty"); a name, an acronym or a code alone is not judged."""
+    code, _ = identify(text)
+    if code in UNSERVED:
+        return True
+    words = [w for w in _WORD.findall(text) if any(c.isalpha() for c in w)]
+    if len(words) != 1 or not words[0].islower():
+        return False
+    detector = _detector()
+    if detector is None:
+        return False
+    values = detector.compute_language_confidence_values(words[0])
+    return not values or values[0].value < SURE
 
 
 def written_in(text: str, language: str | None) -> bool:

@@ -90,7 +90,7 @@ CALIBRATED: dict[str, Cutoff] = {
     "use-multilingual-v3": Cutoff(floor=0.25, margin=0.20, support=0.20),
     # multilingual-e5-small: every cosine lies between 0.7 and 0.95, and a question in another
     # language than its answer scores lower than the same question in the answer's language.
-    "multilingual-e5-small": Cutoff(floor=0.82, cross_floor=0.80, margin=0.04, support=0.78, item_floor=0.78,
+    "multilingual-e5-small": Cutoff(floor=0.82, cross_floor=0.80, margin=0.04, support=0.81, item_floor=0.78,
                                     topic=0.82, topic_margin=0.08, topical=0.04),
     "hashing": Cutoff(floor=0.25, margin=None, support=-1.0),
 }

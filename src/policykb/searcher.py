@@ -52,6 +52,8 @@ class Searcher(LanguageMixin):
         self._masks: dict[tuple[Any, ...], np.ndarray] = {}  # see _mask
         self._across: tuple[np.ndarray, Searcher] | None | bool = False  # see _foreign (False: not yet asked)
         self.language: str | None = None  # the question's language, once known (see _use_language)
+        self.doubtful = False  # a question that may be none (see _use_language)
+        self.across_languages = False  # an English question read against items in other languages
         self.topic: Topic | None | bool = False  # the question's topic (False: not yet asked; see _labelled)
         self._terms: dict[str, tuple[str, ...] | None] = {}  # see _match
 
@@ -182,7 +184,11 @@ class Searcher(LanguageMixin):
         if self.cutoff.floor <= -1:  # no cut-off: every item is relevant
             relevant[:] = True
             return relevant
-        foreign = self.language not in (None, "en")
+        # a question surely in another language than the items it is compared with (or English
+        # items compared with items in other languages): similarities run lower across languages
+        foreign = self.across_languages or self.language not in (None, "en")
+        if self.doubtful and not self._main_model_agrees(query):
+            return relevant
         if not self.index.approximate:
             _, rows, scores = self._similarities(query)
             if not len(scores):

@@ -30,6 +30,7 @@ class LanguageMixin:
     _cutoff: Cutoff | None
     _across: Any
     language: str | None
+    doubtful: bool
 
     def _use_language(self, query: str, forced: str | None) -> dict[str, Any]:
         """The question's language (detected or forced); a question the main model does not cover
@@ -37,9 +38,29 @@ class LanguageMixin:
         detected = lang.detect(query)
         used = (forced or detected or "").lower() or None
         self.language = used if lang.written_in(query, used) else None
-        space = self.kb.space_for(used)
+        space = self.kb.space_for(used, any(c.isalpha() for c in query))
         self._use_space(space)
+        self.doubtful = space is not self.kb.main and not forced and lang.doubtful(query)
         return question_language(detected, used, space.key)
+
+    def _main_model_agrees(self, query: str) -> bool:
+        """For a question in no language surely (many typing errors, placeholder text) sent to the
+        multilingual model: whether the main model also finds something close enough to it (a
+        second opinion, since the multilingual model's similarities are close together)."""
+        from .relevance import cutoff
+
+        main = self.kb.main
+        index, facets = self.kb.snapshot(main)
+        vector = main.embed_query(query)
+        if index.approximate:
+            found = index.search(vector, 1)
+            best = found[0][1] if found else -1.0
+        else:
+            ids, scores = index.similarities(vector)
+            searchable, _ = main.flat_layout(ids, facets)
+            best = float(scores[searchable].max()) if searchable.any() else -1.0
+        s = self.kb.settings
+        return best >= cutoff(main.key, s.min_similarity, s.similarity_margin, s.keyword_share, s.keyword_support).floor
 
     def _use_space(self, space: VectorSpace) -> None:
         """Search with this space's model and index (before anything is computed)."""
@@ -62,7 +83,7 @@ class LanguageMixin:
                     from .searcher import Searcher
 
                     reader = Searcher(self.kb)
-                    reader.space, reader.facets = spaces[1], self.facets
+                    reader.space, reader.facets, reader.across_languages = spaces[1], self.facets, True
                     reader.index = self.kb.snapshot(spaces[1])[0]
                     self._across = (foreign, reader)
         return self._across or None
