@@ -82,14 +82,6 @@ def _query_stems(query: str) -> set[str]:
     return {_stem(t) for t in terms(query)} if query.strip() else set()
 
 
-def term_hits(text: str, query: str) -> int:
-    """How many different query terms (stemmed) a text contains."""
-    stems = _query_stems(query)
-    heads = {stem[:3] for stem in stems}
-    return len({stem for m in _TOKEN.finditer(text) if m.group()[:3].lower() in heads
-                for stem in [_stem(m.group())] if stem in stems})
-
-
 def snippet(text: str, query: str, width: int = 320) -> str:
     """HTML-escaped excerpt around the densest run of query terms, terms wrapped in <mark>."""
     stems = _query_stems(query)

@@ -11,7 +11,6 @@ in hybrid mode), inside the filters. Ranking happens inside that set.
 from __future__ import annotations
 
 import math
-from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -19,10 +18,11 @@ import numpy as np
 from .errors import InvalidQuery
 from .index import matvec
 from .models import Hit, Passage, SearchResult, public_source
+from .passages import answering
 from .relevance import Cutoff, cutoff
 from .topics import Topic
 from .search import MODES, best_rows as _best, convex, first_scores as _first_scores, items_of as _items, \
-    keyword_terms, rrf, snippet, term_hits, terms
+    keyword_terms, rrf, snippet, terms
 from .searcher_lang import LanguageMixin, keyword_note
 from .words import literal_words
 
@@ -420,25 +420,27 @@ class Searcher(LanguageMixin):
 
     def _best_passages(self, page_ids: list[str], kw: list[tuple[int, str, float]],
                        dense: list[tuple[int, str, float]], query: str) -> dict[str, int]:
-        """Each shown item's best passage: by rank fusion of its keyword and dense passages.
-
-        Among an item's keyword passages, the ones whose text holds more query terms come first (the
-        title, repeated in every passage, would otherwise favour short passages such as a cover page).
-        """
-        shown = set(page_ids)
-        kw_rows = [row for row in kw if row[1] in shown]
-        per_item = Counter(item for _, item, _ in kw_rows)
-        several = [pid for pid, item, _ in kw_rows if per_item[item] > 1]  # only there is there a choice
-        texts = self.store.passages_by_id(several)
-        hits = {pid: term_hits(texts[pid][1].text, query) for pid in several if pid in texts}
-        kw_order = [pid for pid, _, _ in sorted(kw_rows, key=lambda r: -hits.get(r[0], 0))]  # stable
-        dense_order = [pid for pid, item, _ in dense if item in shown]
-        fused = rrf([kw_order, dense_order], self.settings.rrf_k)
-        owner = {pid: item for pid, item, _ in kw_rows} | {pid: item for pid, item, _ in dense if item in shown}
+        """Each shown item's passage that answers the question best (`passages.answering`): by the
+        model's similarity (keyword mode: BM25) fused with the question's words that few of the
+        item's passages hold; a cover page last."""
+        if not page_ids:
+            return {}
+        titles = {i: item.title for i, item in self.store.get_items(page_ids).items()}
+        terms = set(self._match(query) or ()) if query else set()
+        across = self._foreign() if dense and query else None  # items read by the multilingual model
         best: dict[str, int] = {}
-        for pid in sorted(fused, key=lambda p: -fused[p]):
-            best.setdefault(owner[pid], pid)
-        return {item: best[item] for item in page_ids if item in best}
+        for item in page_ids:
+            passages = self.store.get_passages(item)
+            if not passages or item not in titles:
+                continue
+            ids = np.array([pid for pid, _ in passages], dtype=np.int64)
+            if dense or not kw:
+                reader = across[1] if across and across[0][self.facets.row[item]] else self
+                similarity = dict(zip(ids.tolist(), reader._passage_similarities(query, ids).tolist()))
+            else:
+                similarity = {pid: score for pid, owner, score in kw if owner == item}
+            best[item] = answering(passages, similarity, terms, titles[item])
+        return best
 
     def _hits(self, ids: list[str], passages: dict[str, Passage], scores: dict[str, float], query: str) -> list[Hit]:
         items = self.store.get_items(ids)
