@@ -18,6 +18,7 @@ from .ingest.pipeline import embed_text, publish
 from .ingest.records import record_to_item, slugify
 from .models import Item
 from .suggest import HIGH_CONFIDENCE, vote
+from .text import normalise
 
 if TYPE_CHECKING:
     from .kb import KnowledgeBase
@@ -64,7 +65,7 @@ class Contributions:
         if document is not None:
             doc = self._parse(document)
             text = (text + " " + " ".join(s.text for s in doc.sections))[:4000].strip()
-        title = str(record.get("title") or "").strip()
+        text, title = normalise(text), normalise(str(record.get("title") or "")).strip()
         if not (title or text):
             return {"suggestions": {}, "duplicates": []}
         from .searcher import Searcher
