@@ -58,6 +58,18 @@ def test_end_to_end_pdf_contribution_approved_and_found(client, make_pdf, tmp_pa
     assert [(a["actor"], a["action"]) for a in audit] == [("alice", "approve"), ("contributor", "submit")]
 
 
+def test_upload_answer_names_front_matter_keys_that_were_not_read(client):
+    text = "---\nTitle: Cluster exchange notes\nCountry: EE\nauthor: Mari\n---\nNotes on cluster staff exchanges.\n"
+    response = client.post("/contributions", data={"metadata": json.dumps({"title": "Exchange notes"})},
+                           files={"file": ("notes.md", text.encode(), "text/markdown")})
+    assert response.status_code == 201, response.text
+    assert response.json()["warnings"] == [
+        "front matter: ignored 1 key that is not a field of the record format: 'author'"]
+    item = client.get(f"/moderation/contributions/{response.json()['id']}", headers=TOKEN).json()
+    assert item["status"] == "pending"
+    assert client.post("/contributions", json=RECORD).json()["warnings"] == []
+
+
 def test_json_contribution_with_suggestions_edit_reject(client):
     receipt = client.post("/contributions", json=RECORD).json()
     assert "duplicates" in receipt and "suggestions" in receipt

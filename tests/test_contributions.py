@@ -70,6 +70,11 @@ def test_suggestions_and_duplicates(desk):
     assert desk.check({"title": ""}) == {"suggestions": {}, "duplicates": []}
 
 
+def test_a_draft_is_normalised_before_it_is_compared(desk):
+    checks = desk.check({"title": "Cluster inter\u00adnationalisation vouchers", "summary": "Vouchers (\ufb01rst round)."})
+    assert [(d["id"], d["why"]) for d in checks["duplicates"]][:1] == [("de-vouchers", "same title")]
+
+
 def test_edit_reject_and_lifecycle_rules(desk):
     receipt = desk.submit(dict(NEW), None, client="c")
     edited = desk.edit(receipt["id"], {"themes": ["agri-food"], "title": "Baltic export vouchers"}, actor="alice")

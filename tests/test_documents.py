@@ -81,3 +81,68 @@ def test_running_headers_and_footers_are_dropped_from_pdf_passages(make_pdf, tmp
     assert [s.text for s in doc.sections] == bodies and [s.page for s in doc.sections] == [1, 2, 3, 4]
     short = load_document(Path("s.pdf"), make_pdf(tmp_path / "s.pdf", pages[:2]).read_bytes())
     assert "Page 1/4" in short.sections[0].text  # two pages are too few to tell a running line from text
+
+
+def _pdf_with_sizes(path: Path, lines: list[tuple[str, int]], title: str | None = None) -> Path:
+    """A one-page PDF whose lines are set in the given font sizes (points)."""
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    if title:
+        pdf.set_title(title)
+    pdf.add_page()
+    for text, size in lines:
+        pdf.set_font("Helvetica", size=size)
+        pdf.cell(0, size * 0.6, text, new_x="LMARGIN", new_y="NEXT")
+    pdf.output(str(path))
+    return path
+
+
+BODY = [("Garment makers in the valley send offcuts to a shared sorting line where they are", 11),
+        ("shredded into fibre for insulation panels and new yarn; the cluster manager", 11),
+        ("brokers contracts between the makers and two spinning mills.", 11)]
+
+
+@pytest.mark.parametrize("lines, metadata, expected", [
+    ([("Textile recycling hub", 16)] + BODY, None, "Textile recycling hub"),  # not glued to the paragraph
+    ([("Textile recycling hub", 11)] + BODY, None, "Textile recycling hub"),  # one size: the first line
+    ([("Annual report 2024 | Northvale region", 9), ("Textile recycling hub", 20)] + BODY, None,
+     "Textile recycling hub"),  # a small line above: the largest font wins
+    ([("A cluster-led green transition and circular", 18), ("economy programme", 18)] + BODY, None,
+     "A cluster-led green transition and circular economy programme"),  # a title set on two lines
+    ([("Tourism innovation lab", 16)] + BODY, "Microsoft Word - Draft_v3_FINAL.docx", "Tourism innovation lab"),
+    ([("Tourism innovation lab", 16)] + BODY, "Untitled", "Tourism innovation lab"),
+    ([("Tourism innovation lab", 16)] + BODY, "Mountain tourism lab: final report", "Mountain tourism lab: final report"),
+])
+def test_pdf_title_from_the_page_when_metadata_has_none_worth_showing(tmp_path, lines, metadata, expected):
+    path = _pdf_with_sizes(tmp_path / "doc.pdf", lines, metadata)
+    assert load_document(path, path.read_bytes()).title == expected
+
+
+@pytest.mark.parametrize("title, plausible", [
+    ("Microsoft Word - Draft_v3_FINAL.docx", False), ("Microsoft PowerPoint - deck", False),
+    ("Draft_v3_FINAL", False), ("report-final.pdf", False), ("Untitled document", False), ("Document1", False),
+    ("Slide 1", False), ("C:\\Users\\ann\\report", False), ("/home/ann/report", False), ("", False), ("-", False),
+    ("cluster-report", False),  # the document's own file name
+    ("Cluster policy in Europe", True), ("S3: smart specialisation", True), ("R&D vouchers 2024", True),
+])
+def test_plausible_title(title, plausible):
+    from policykb.ingest.documents import plausible_title
+
+    assert plausible_title(title, "cluster-report.pdf") is plausible
+
+
+def test_html_title_written_by_word_gives_way_to_the_heading(tmp_path):
+    page = ("<html><head><title>Microsoft Word - notes.docx</title></head><body><h1>North Sea hydrogen network</h1>"
+            "<p>The network links electro&shy;lyser makers and steel&shy;works.</p></body></html>")
+    doc = load_document(tmp_path / "p.html", page.encode())
+    assert doc.title == "North Sea hydrogen network"
+    assert doc.sections[0].text == "North Sea hydrogen network\n\nThe network links electrolyser makers and steelworks."
+
+
+@pytest.mark.parametrize("name, data, text", [
+    ("a.txt", "ﬁnancial inter\u00ad\nnationalisation\u200b".encode(), "financial internationalisation"),
+    ("a.md", "---\ntitle: T\n---\nﬁnancial digitali\u2010\nsation\n".encode(), "financial digitalisation"),
+])
+def test_documents_are_normalised(tmp_path, name, data, text):
+    assert load_document(tmp_path / name, data).sections[0].text.strip() == text

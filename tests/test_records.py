@@ -64,6 +64,32 @@ def test_csv_reports_malformed_row_with_line():
     assert rows[2] == (4, {"title": "C", "country": "AT"})
 
 
+@pytest.mark.parametrize("text", [
+    "title;country;summary\nA;DE;Cells, with commas\nB;FR;\n",  # Excel in German, French, Italian... locales
+    "sep=;\ntitle;country;summary\nA;DE;Cells, with commas\nB;FR;\n",  # Excel's line naming the delimiter
+    "title\tcountry\tsummary\nA\tDE\tCells, with commas\nB\tFR\t\n",  # tab-separated
+    "Title|Country|Summary\nA|DE|Cells, with commas\nB|FR|\n",
+    "title,country,summary\nA,DE,\"Cells, with commas\"\nB,FR,\n",
+])
+def test_csv_delimiter_is_detected(text):
+    rows = list(iter_records(text, ".csv"))
+    offset = 1 if text.startswith("sep=") else 0
+    assert [(line - offset, {k.lower(): v for k, v in row.items()}) for line, row in rows] == [
+        (2, {"title": "A", "country": "DE", "summary": "Cells, with commas"}),
+        (3, {"title": "B", "country": "FR", "summary": None})]
+
+
+def test_csv_with_semicolons_in_cells_stays_comma_separated():
+    text = "title,challenges,support\nA,green;digital,funding;networking\nB,skills,training\n"
+    assert [row for _, row in iter_records(text, ".csv")] == [
+        {"title": "A", "challenges": "green;digital", "support": "funding;networking"},
+        {"title": "B", "challenges": "skills", "support": "training"}]
+
+
+def test_csv_title_column_in_any_case():
+    assert list(iter_records("Title,Country\nA,DE\n", ".csv")) == [(2, {"Title": "A", "Country": "DE"})]
+
+
 def test_csv_needs_title_column():
     with pytest.raises(InvalidRecord, match="no 'title' column"):
         list(iter_records("name\nx\n", ".csv"))

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from click.testing import CliRunner
 
-from policykb import store_postings
+from policykb import bm25, store_postings
 from policykb.cli import cli
 from policykb.config import Settings
 from policykb.kb import KnowledgeBase
@@ -95,6 +95,20 @@ def test_knowledge_base_made_before_postings_is_indexed_on_open(settings, corpus
         assert kb.store.postings_stats()["terms"] > 50
         assert kb.search("cluster vouchers abroad", mode="keyword").hits == expected
         assert kb.check()["status"] == "ok"
+
+
+def test_postings_of_an_older_tokenizer_are_made_again_on_open(settings, corpus):
+    with KnowledgeBase(settings) as kb:
+        kb.ingest([corpus])
+        _write(kb, [_item(1, "Textile firms around Łódź share design studios.")])
+        with kb.store.transaction():  # what a knowledge base indexed with FTS5's own tokens looks like
+            kb.store.conn.execute("UPDATE postings SET term = 'łodz' WHERE term = 'lodz'")
+            kb.store.conn.execute("DELETE FROM meta WHERE key = 'tokenizer'")
+    with KnowledgeBase(settings) as kb:
+        assert kb.store.get_meta("tokenizer") == str(bm25.TOKENIZER_VERSION)
+        assert kb.store.postings(("łodz",)) == {}
+        assert _keyword_ids(kb, "Lodz") == _keyword_ids(kb, "Łódź") == ["item-1"]
+        assert kb.check(sample=1000)["keyword_disagreeing"] == []
 
 
 def test_reindex_compacts_to_one_segment_per_term(kb, corpus):

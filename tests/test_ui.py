@@ -266,6 +266,17 @@ def test_contribute_with_a_pdf_upload(api_url, make_pdf, tmp_path):
     assert any("#page=2)" in m.value and "[p. 2]" in m.value for m in found.markdown)
 
 
+def test_contribute_upload_names_front_matter_keys_that_were_not_read(api_url):
+    at = ok(open_page("contribute"))
+    at.text_input(key="contrib-title").input("Cluster exchange notes")
+    text = "---\nCountry: EE\nauthor: Mari\n---\nNotes on staff exchanges between clusters.\n"
+    at.file_uploader[0].set_value(("notes.md", text.encode(), "text/markdown"))
+    at.button[-1].click().run()
+    assert "your contribution was received" in ok(at).success[0].value
+    note = "front matter: ignored 1 key that is not a field of the record format: 'author'"
+    assert f"Your document: {md_escape(note)}" in [w.value for w in at.warning]
+
+
 # -- Moderate -------------------------------------------------------------------------------------
 
 

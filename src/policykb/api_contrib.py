@@ -79,6 +79,8 @@ class Receipt(Checks):
     id: str
     token: str = Field(description="Private: the only way to read this contribution's status.")
     status: str
+    warnings: list[str] = Field(default_factory=list, description="What was read but not used: keys of an "
+                                "uploaded document's front matter that are not fields, a file that was not UTF-8.")
 
 
 class Status(BaseModel):

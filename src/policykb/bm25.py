@@ -1,10 +1,16 @@
 """Keyword scoring in numpy: tokenisation, postings and BM25, with no SQL in sight.
 
-Tokens follow SQLite FTS5's `porter unicode61 remove_diacritics 2` tokenizer (runs of letters
-and digits, case-folded, diacritics removed, Porter-stemmed from three characters on), so scores
-equal FTS5's `bm25()` with column weights: for each query term,
+Tokens are SQLite FTS5's `porter unicode61 remove_diacritics 2` tokens (runs of letters and digits,
+case-folded, Porter-stemmed from three characters on) of words made ready for matching first:
+folded to ASCII (`text.fold_word`: "Łódź" -> "lodz", "Øresund" -> "oresund", "straße" -> "strasse",
+"Львів" -> "lviv", where FTS5 removes diacritics only) and spelled the British way
+(`spelling.british`: "organization" -> "organisation", "program" -> "programme"). On text where
+neither changes a word (English in British spelling, with no letters beyond diacritics), the tokens
+are FTS5's, and so are the scores: for each query term,
 `idf * f * (k1 + 1) / (f + k1 * (1 - b + b * D / avgdl))` where `f` is the weighted term frequency
-over the title and text columns and `D` the passage's length in tokens.
+over the title and text columns and `D` the passage's length in tokens. `TOKENIZER_VERSION` changes
+whenever tokens do; a knowledge base whose postings were made by another version has them rebuilt
+when it is opened (`store_postings.py`).
 
 Why not FTS5 itself: it scores every passage matching any query term through a callback, which
 at 100k passages costs tens of milliseconds per query; the same arithmetic over the postings of
@@ -16,7 +22,6 @@ from __future__ import annotations
 import math
 import re
 import threading
-import unicodedata
 from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
@@ -25,9 +30,13 @@ from typing import Iterable
 import numpy as np
 import snowballstemmer
 
+from .spelling import british
+from .text import fold_word, normalise
+
 K1 = 1.2
 B = 0.75
 MAX_TF = 65_535
+TOKENIZER_VERSION = 2  # 1: FTS5's tokens; 2: words folded to ASCII and to British spelling first
 # One posting: a passage id and how often the term occurs in its title and in its text.
 POSTING = np.dtype([("passage", "<u4"), ("title", "<u2"), ("text", "<u2")])
 
@@ -67,27 +76,23 @@ def stem(token: str) -> str:
     return out
 
 
-def _latin(c: str) -> bool:
-    return c < "\u0250" or "\u1e00" <= c <= "\u1eff"
+@lru_cache(maxsize=200_000)
+def term(word: str) -> str:
+    """The index term of one word (a run of letters and digits): folded to lower-case ASCII,
+    spelled the British way, Porter-stemmed; "" for a word with nothing to match by."""
+    folded = fold_word(word)
+    return stem(british(folded)) if folded.isascii() else stem(folded)
 
 
-def _fold(text: str) -> str:
-    """Lower case, and Latin letters without their diacritics (as unicode61 remove_diacritics 2)."""
-    text = text.lower()
-    if text.isascii():
-        return text
-    text = text.replace("\u03c2", "\u03c3")  # final sigma folds to sigma
-    out: list[str] = []
-    for c in unicodedata.normalize("NFD", text.replace("\u00b5", "\u03bc")):
-        if unicodedata.combining(c) and out and _latin(out[-1]):
-            continue
-        out.append(c)
-    return unicodedata.normalize("NFC", "".join(out))
+def words(text: str) -> list[str]:
+    """The runs of letters and digits of a text (normalised first, as stored text is: an old
+    knowledge base's passages, or any caller's text, give the terms of their normalised form)."""
+    return _TOKEN.findall(text if text.isascii() else normalise(text))
 
 
 def tokens(text: str) -> list[str]:
-    """The stemmed tokens of a text, in order."""
-    return [stem(t) for t in _TOKEN.findall(_fold(text))]
+    """The index terms of a text, in order."""
+    return [t for t in map(term, words(text)) if t]
 
 
 def query_terms(words: Iterable[str]) -> tuple[str, ...]:
@@ -99,18 +104,21 @@ def query_terms(words: Iterable[str]) -> tuple[str, ...]:
 
 def term_counts(title: str, text: str) -> tuple[dict[str, tuple[int, int]], int]:
     """`{term: (count in title, count in text)}` and the passage's length in tokens."""
-    in_title = Counter(_TOKEN.findall(_fold(title or "")))  # words first: each distinct one is stemmed once
-    in_text = Counter(_TOKEN.findall(_fold(text)))
+    in_title = Counter(words(title or ""))  # words first: each distinct one is made a term once
+    in_text = Counter(words(text))
     counts: dict[str, tuple[int, int]] = {}
+    length = 0
     for word, n in in_title.items():
-        term = stem(word)
-        t, x = counts.get(term, (0, 0))
-        counts[term] = (min(t + n, MAX_TF), x)
+        if key := term(word):
+            t, x = counts.get(key, (0, 0))
+            counts[key] = (min(t + n, MAX_TF), x)
+            length += n
     for word, n in in_text.items():
-        term = stem(word)
-        t, x = counts.get(term, (0, 0))
-        counts[term] = (t, min(x + n, MAX_TF))
-    return counts, sum(in_title.values()) + sum(in_text.values())
+        if key := term(word):
+            t, x = counts.get(key, (0, 0))
+            counts[key] = (t, min(x + n, MAX_TF))
+            length += n
+    return counts, length
 
 
 @dataclass

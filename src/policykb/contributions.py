@@ -18,6 +18,7 @@ from .ingest.pipeline import embed_text, publish
 from .ingest.records import record_to_item, slugify
 from .models import Item
 from .suggest import HIGH_CONFIDENCE, vote
+from .text import normalise
 
 if TYPE_CHECKING:
     from .kb import KnowledgeBase
@@ -64,7 +65,7 @@ class Contributions:
         if document is not None:
             doc = self._parse(document)
             text = (text + " " + " ".join(s.text for s in doc.sections))[:4000].strip()
-        title = str(record.get("title") or "").strip()
+        text, title = normalise(text), normalise(str(record.get("title") or "")).strip()
         if not (title or text):
             return {"suggestions": {}, "duplicates": []}
         from .searcher import Searcher
@@ -118,7 +119,8 @@ class Contributions:
         record = {k: v for k, v in record.items() if v not in (None, "", []) and k != "id"}
         record.setdefault("kind", "example" if document is None else "document")
         record["id"] = self._new_id(record)
-        item = self._build_item(record, document, source="contribution")  # raises on invalid input
+        warnings: list[str] = []
+        item = self._build_item(record, document, source="contribution", warnings=warnings)  # raises if invalid
         checks = self.check(record, document)
         contribution_id = "c-" + secrets.token_hex(6)
         token = secrets.token_urlsafe(24)
@@ -132,7 +134,7 @@ class Contributions:
         with self.store.transaction():
             self.store.add_contribution(contribution_id, _hash_token(token), record, file_name, file_path, client, checks)
             self.store.audit(CONTRIBUTOR, "submit", contribution_id, after=record, note=item.title)
-        return {"id": contribution_id, "token": token, "status": "pending", **checks}
+        return {"id": contribution_id, "token": token, "status": "pending", **checks, "warnings": warnings}
 
     def _new_id(self, record: dict[str, Any]) -> str:
         """A fresh item id for a contribution: its title's slug and a random suffix, so that no
@@ -153,7 +155,10 @@ class Contributions:
             raise Conflict(f"id {wanted!r} is already used; leave id empty to get a free one", {"id": wanted})
         return wanted
 
-    def _build_item(self, record: dict[str, Any], document: tuple[str, bytes] | None, source: str) -> Item:
+    def _build_item(self, record: dict[str, Any], document: tuple[str, bytes] | None, source: str,
+                    warnings: list[str] | None = None) -> Item:
+        """The item a contribution makes (raises if invalid); what was read but not used (a
+        document's front-matter keys that are not fields) is added to `warnings`."""
         if document is None:
             item = record_to_item(record, source, self.kb.taxonomy)
             body = "\n\n".join(t for t in (item.summary, item.description) if t) or item.title
@@ -163,8 +168,10 @@ class Contributions:
         if Path(name).suffix not in DOCUMENT_SUFFIXES:
             raise InvalidRecord(f"unsupported file type {Path(name).suffix or '(none)'}; send PDF, Markdown, "
                                 "text or HTML", {"file": name})
-        item, _ = document_item(Path(name), document[1], source, self.kb.taxonomy, self.kb.chunker(), record,
-                                self._parse(document))
+        item, notes = document_item(Path(name), document[1], source, self.kb.taxonomy, self.kb.chunker(), record,
+                                    self._parse(document))
+        if warnings is not None:
+            warnings += notes
         return item
 
     def status(self, contribution_id: str, token: str) -> dict[str, Any]:

@@ -30,6 +30,7 @@ from .models import SearchResult
 from .spaces import MULTILINGUAL_FOLDER, VectorSpace, multilingual_setting
 from .store import Store
 from .taxonomy import Taxonomy
+from .text import normalise
 
 log = logging.getLogger("policykb")
 
@@ -257,10 +258,11 @@ class KnowledgeBase:
     def search(self, query: str = "", *, mode: str = "hybrid", filters: dict[str, Any] | None = None,
                year_from: int | None = None, year_to: int | None = None, page: int = 1, size: int = 10,
                facets: bool = True, facet_size: int = 50, language: str | None = None) -> SearchResult:
-        """A search; `language` forces the question's language (else it is detected)."""
+        """A search; `language` forces the question's language (else it is detected). The query is
+        normalised as stored text is (`text.normalise`: ligatures, soft hyphens, Unicode hyphens)."""
         from .searcher import Searcher
 
-        return Searcher(self).search(query, mode=mode, filters=filters, year_from=year_from, year_to=year_to,
+        return Searcher(self).search(normalise(query), mode=mode, filters=filters, year_from=year_from, year_to=year_to,
                                      page=page, size=size, with_facets=facets, facet_size=facet_size,
                                      language=language)
 
@@ -271,8 +273,8 @@ class KnowledgeBase:
         items per start year; as fast as a search, whatever the size of the set."""
         from .searcher import Searcher
 
-        result = Searcher(self).search(query, mode=mode, filters=filters, year_from=year_from, year_to=year_to,
-                                       size=1, facet_size=100_000, with_years=True)
+        result = Searcher(self).search(normalise(query), mode=mode, filters=filters, year_from=year_from,
+                                       year_to=year_to, size=1, facet_size=100_000, with_years=True)
         return {"query": result.query, "mode": result.mode, "total": result.total, "facets": result.facets,
                 "values": result.values, "start_years": result.start_years, "undated": result.undated}
 

@@ -37,19 +37,31 @@ class PostingsMixin:
 
     def _create_postings_schema(self) -> None:
         """The postings table and the passages' token counts; filled from the passages when a
-        knowledge base made before them is opened."""
-        if self._has_table("postings"):
+        knowledge base made before them is opened, and made again when its postings come from
+        another version of the tokenizer (`bm25.TOKENIZER_VERSION`, kept in the meta table)."""
+        if self._has_table("postings") and self._postings_current():
             return
         with self.transaction():
-            if self._has_table("postings"):
+            if not self._has_table("postings"):
+                self.conn.execute("CREATE TABLE postings (id INTEGER PRIMARY KEY, term TEXT NOT NULL, "
+                                  "size INTEGER NOT NULL, data BLOB NOT NULL)")
+                self.conn.execute("CREATE INDEX postings_term ON postings(term)")
+                columns = {r[1] for r in self.conn.execute("PRAGMA table_info(passages)")}
+                if "tokens" not in columns:
+                    self.conn.execute("ALTER TABLE passages ADD COLUMN tokens INTEGER")
+            elif self._postings_current():
                 return  # another process got there first
-            self.conn.execute("CREATE TABLE postings (id INTEGER PRIMARY KEY, term TEXT NOT NULL, "
-                              "size INTEGER NOT NULL, data BLOB NOT NULL)")
-            self.conn.execute("CREATE INDEX postings_term ON postings(term)")
-            columns = {r[1] for r in self.conn.execute("PRAGMA table_info(passages)")}
-            if "tokens" not in columns:
-                self.conn.execute("ALTER TABLE passages ADD COLUMN tokens INTEGER")
+            else:
+                self.conn.execute("DELETE FROM postings")
             self._index_all_passages()
+            self.conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('tokenizer', ?)",
+                              [str(bm25.TOKENIZER_VERSION)])
+
+    def _postings_current(self) -> bool:
+        """Whether the postings were made by this version of the tokenizer (a knowledge base made
+        before versions were recorded has version 1: FTS5's tokens)."""
+        row = self.conn.execute("SELECT value FROM meta WHERE key = 'tokenizer'").fetchone()
+        return (row[0] if row else "1") == str(bm25.TOKENIZER_VERSION)
 
     def _has_table(self, name: str) -> bool:
         return self.conn.execute("SELECT 1 FROM sqlite_master WHERE name = ?", [name]).fetchone() is not None

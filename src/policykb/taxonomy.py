@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import difflib
 import re
-import unicodedata
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
@@ -18,15 +17,17 @@ from typing import Any, Iterable
 import yaml
 
 from .errors import UnknownFacet, UnknownFacetValue
+from .spelling import british
+from .text import fold as ascii_fold, normalise
 
 FACET_ORDER = ("territory", "level", "challenge", "theme", "support", "typology", "kind", "language")
 
 
 def fold(text: str) -> str:
-    """Case-, accent- and punctuation-insensitive key: 'Agri-Food & Drink' -> 'agri food and drink'."""
-    text = unicodedata.normalize("NFKD", str(text)).encode("ascii", "ignore").decode()
-    text = text.casefold().replace("&", " and ")
-    return " ".join(re.split(r"[^a-z0-9]+", text)).strip()
+    """Case-, accent-, script-, punctuation- and UK/US-spelling-insensitive key: 'Agri-Food & Drink'
+    -> 'agri food and drink', 'Łódzkie' -> 'lodzkie', 'Digitalization' -> 'digitalisation'."""
+    words = re.split(r"[^a-z0-9]+", ascii_fold(normalise(str(text))).replace("&", " and "))
+    return " ".join(british(w) for w in words if w)
 
 
 @dataclass

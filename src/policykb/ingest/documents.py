@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import re
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
@@ -12,6 +13,7 @@ from typing import Any
 import yaml
 
 from ..errors import InvalidRecord
+from ..text import normalise
 from .records import load_yaml, parse_front_matter
 
 DOCUMENT_SUFFIXES = {".pdf", ".md", ".markdown", ".txt", ".text", ".html", ".htm"}
@@ -85,7 +87,7 @@ def load_document(path: Path, data: bytes, sidecar: bool = True, limits: Limits 
     never an upload, whose name means nothing on this machine); `limits` bound pages and text."""
     suffix = path.suffix.lower()
     if suffix == ".pdf":
-        doc = _pdf(data, limits)
+        doc = _pdf(data, limits, path.name)
     else:
         text, warning = decode(data)
         if limits.chars and len(text) > limits.chars:
@@ -95,7 +97,7 @@ def load_document(path: Path, data: bytes, sidecar: bool = True, limits: Limits 
         elif suffix in (".html", ".htm"):
             doc = _html(text)
         else:
-            doc = Document(None, [Section(text)])
+            doc = Document(None, [Section(normalise(text))])
         if warning:
             doc.warnings.append(warning)
     if not any(s.text.strip() for s in doc.sections):
@@ -110,14 +112,49 @@ def first_line(doc: Document) -> str | None:
         for line in section.text.splitlines():
             line = line.strip(" #*\t")
             if len(line) >= 3:
-                return line[:200]
+                return _cut(line)
     return None
+
+
+def _cut(title: str, length: int = 200) -> str:
+    """A title of at most `length` characters, cut at a word boundary."""
+    title = " ".join(title.split())
+    if len(title) <= length:
+        return title
+    cut = title[:length + 1].rsplit(" ", 1)[0]
+    return (cut if len(cut) > length // 2 else title[:length]).rstrip(" ,;:-") + "…"
+
+
+# Titles that authoring tools write into a document's metadata or <title>: "Microsoft Word -
+# Draft_v3_FINAL.docx", "Untitled", "Document1", "Slide 1", a file or path name.
+_TOOL_TITLE = re.compile(
+    r"^(?:microsoft (?:word|powerpoint|excel)|word|powerpoint|excel|adobe \w+|writer|impress)\s*-\s|"
+    r"^(?:untitled(?: document)?|document\d*|presentation\d*|book\d*|slide \d+|layout \d+|title|no title|"
+    r"unknown|default|none|null|page \d+|powerpoint presentation|word document|pdf document)$|"
+    r"\.(?:docx?|dotx?|pdf|pptx?|xlsx?|od[tps]|rtf|txt|indd|qxd|tex|dvi|e?ps|html?|md|pages|key|wpd|png|jpe?g)$|"
+    r"^(?:[a-z]:)?[\\/]", re.I)
+
+
+def plausible_title(title: str | None, file_name: str | None = None) -> bool:
+    """Whether a title taken from a document's metadata (or HTML <title>) is a real title: not an
+    authoring tool's artefact or a file name (with an extension, with underscores and no spaces, or
+    the document's own file name)."""
+    title = " ".join((title or "").split())
+    if sum(c.isalpha() for c in title) < 3 or _TOOL_TITLE.search(title):
+        return False
+    if "_" in title and " " not in title:
+        return False
+    if file_name:
+        stem = Path(file_name).stem.casefold()
+        if title.casefold() in (stem, Path(file_name).name.casefold()):
+            return False
+    return True
 
 
 # -- PDF ------------------------------------------------------------------------------------------
 
 
-def _pdf(data: bytes, limits: Limits = Limits()) -> Document:
+def _pdf(data: bytes, limits: Limits = Limits(), name: str | None = None) -> Document:
     import io
 
     import pypdf
@@ -135,9 +172,9 @@ def _pdf(data: bytes, limits: Limits = Limits()) -> Document:
                 raise InvalidRecord("encrypted PDF (needs a password); decrypt it and ingest again")
         if limits.pages and len(reader.pages) > limits.pages:
             raise InvalidRecord(f"the PDF has {len(reader.pages):,} pages, more than the {limits.pages:,} accepted")
-        texts, chars = [], 0
-        for page in reader.pages:
-            text = page.extract_text() or ""
+        texts, chars, sized = [], 0, []
+        for number, page in enumerate(reader.pages):
+            text = normalise(_page_text(page, sized) if number == 0 else page.extract_text() or "")
             chars += len(text)
             if limits.chars and chars > limits.chars:
                 raise InvalidRecord(f"the PDF has more than {limits.chars:,} characters of text")
@@ -150,7 +187,9 @@ def _pdf(data: bytes, limits: Limits = Limits()) -> Document:
                 sections.append(Section(_clean_pdf_text(text), page=number))
         title = None
         if reader.metadata and reader.metadata.title:
-            title = str(reader.metadata.title).strip() or None
+            title = normalise(str(reader.metadata.title)).strip() or None
+        if not plausible_title(title, name):
+            title = _pdf_heading(sized, running) or _first_raw_line(texts, running)
         count = len(reader.pages)
     except InvalidRecord:
         raise
@@ -180,8 +219,69 @@ def _running_lines(pages: list[str]) -> set[str]:
     return {shape for shape, count in seen.items() if count >= 0.6 * len(pages) and len(shape) <= 120}
 
 
+def _page_text(page: Any, sized: list[tuple[str, float]]) -> str:
+    """A page's text, and each of its lines with the largest font size in it (added to `sized`)."""
+    line: list[str] = []
+    size = 0.0
+
+    def visit(text: str, cm: list[float], tm: list[float], font: Any, font_size: float) -> None:
+        nonlocal size
+        parts = text.split("\n")
+        for i, part in enumerate(parts):
+            if i:  # a line ended
+                sized.append(("".join(line), size))
+                line.clear()
+                size = 0.0
+            if part.strip():
+                line.append(part)
+                scale = math.hypot(tm[2], tm[3]) * math.hypot(cm[2], cm[3]) if len(tm) > 3 and len(cm) > 3 else 1.0
+                size = max(size, abs(float(font_size or 0)) * (scale or 1.0))
+
+    try:
+        text = page.extract_text(visitor_text=visit) or ""
+    except Exception:  # a font the visitor cannot measure: the text without sizes
+        sized.clear()
+        return page.extract_text() or ""
+    sized.append(("".join(line), size))
+    return text
+
+
+def _pdf_heading(sized: list[tuple[str, float]], running: set[str]) -> str | None:
+    """The title as page 1 shows it: its largest-font line near the top (with the lines right after
+    it in the same size: a title set on two lines), when that font is larger than the body text's."""
+    lines = [(" ".join(normalise(t).split()), s) for t, s in sized]
+    lines = [(t, s) for t, s in lines if t and s > 0 and _shape(t) not in running]
+    if len(lines) < 2:
+        return None
+    weights: dict[float, int] = {}
+    for t, s in lines:
+        weights[round(s, 1)] = weights.get(round(s, 1), 0) + len(t)
+    body = max(weights, key=lambda s: weights[s])  # the size most of the text is set in
+    top = lines[:15]
+    largest = max(s for _, s in top)
+    if largest < 1.15 * body:
+        return None
+    start = next(i for i, (_, s) in enumerate(top) if s == largest)
+    parts = [top[start][0]]
+    for t, s in top[start + 1: start + 3]:
+        if abs(s - largest) > 0.05 or len(" ".join(parts + [t])) > 200:
+            break
+        parts.append(t)
+    title = " ".join(parts)
+    return _cut(title) if sum(c.isalpha() for c in title) >= 3 else None
+
+
+def _first_raw_line(pages: list[str], running: set[str]) -> str | None:
+    """The document's first line with three letters, as the page has it (before lines are joined
+    into paragraphs), running headers left out."""
+    for text in pages:
+        for line in text.splitlines():
+            if _shape(line) not in running and sum(c.isalpha() for c in line) >= 3:
+                return _cut(line)
+    return None
+
+
 def _clean_pdf_text(text: str) -> str:
-    text = re.sub(r"(\w)-\n(\w)", r"\1\2", text)  # re-join hyphenated line breaks
     text = re.sub(r"[ \t]+", " ", text)
     return re.sub(r"(?<![.!?:;\n])\n(?!\n)", " ", text)  # unwrap lines inside paragraphs
 
@@ -194,6 +294,7 @@ _HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
 
 def _markdown(text: str) -> Document:
     meta, body = parse_front_matter(text)
+    body = normalise(body)
     title = None
     sections: list[Section] = []
     heading: str | None = None
@@ -270,6 +371,7 @@ def _html(text: str) -> Document:
     parser = _TextExtractor()
     parser.feed(text)
     parser.close()
-    body = re.sub(r"\n\s*\n\s*", "\n\n", "".join(parser.parts)).strip()
-    title = " ".join((parser.title or parser.h1).split()) or None
+    body = normalise(re.sub(r"\n\s*\n\s*", "\n\n", "".join(parser.parts)).strip())
+    titles = [" ".join(normalise(t).split()) for t in (parser.title, parser.h1)]
+    title = next((t for t in titles if plausible_title(t)), None)  # Word's HTML: <title>Microsoft Word - ...
     return Document(title, [Section(body)])

@@ -12,6 +12,7 @@ from ..taxonomy import Taxonomy
 from .chunking import chunk_text
 from .importers import beir_corpus, import_items
 from .documents import DOCUMENT_SUFFIXES, Document, Section, first_line, load_document, sidecar_path
+from .fields import record_fields
 from .records import iter_records, record_to_item, slugify
 
 RECORD_SUFFIXES = {".yaml", ".yml", ".json", ".jsonl", ".csv"}
@@ -117,10 +118,14 @@ def _load_records(path: Path, data: bytes, source: str, taxonomy: Taxonomy, chun
     text, warning = decode(data)
     if warning:
         result.warnings.append(Problem(source, warning, warning=True))
+    ignored: dict[str, list[int | None]] = {}  # key as written -> lines of the records that have it
     for number, record in iter_records(text, path.suffix.lower()):
         try:
             if isinstance(record, PolicyKBError):
                 raise record
+            if isinstance(record, dict):
+                for key in record_fields(record, taxonomy)[1]:
+                    ignored.setdefault(key, []).append(number)
             item = record_to_item(record, source, taxonomy)
         except PolicyKBError as exc:
             label = "" if number else f"record #{len(result.items) + len(result.skipped) + 1}: "
@@ -129,6 +134,24 @@ def _load_records(path: Path, data: bytes, source: str, taxonomy: Taxonomy, chun
         body = "\n\n".join(t for t in (item.summary, item.description) if t) or item.title
         item.passages = chunker.passages(item.title, [Section(body)])
         result.items.append(item)
+    if ignored:
+        what = "column" if path.suffix.lower() == ".csv" else "key"
+        result.warnings.append(Problem(source, ignored_message(ignored, what), warning=True))
+
+
+def ignored_message(ignored: dict[str, list[int | None]], what: str = "key") -> str:
+    """What the ingest report says about fields it did not read, e.g. "ignored 2 keys that are not
+    fields of the record format: 'Budget' (lines 3, 9), 'Notes' (line 4)"."""
+    def where(lines: list[int | None]) -> str:
+        known = [n for n in lines if n]
+        if not known or what == "column":
+            return ""
+        shown = ", ".join(map(str, known[:5])) + (", ..." if len(known) > 5 else "")
+        return f" (line{'s' if len(known) > 1 else ''} {shown})"
+
+    names = ", ".join(f"{key!r}{where(lines)}" for key, lines in ignored.items())
+    count = f"{len(ignored)} {what}s that are not fields" if len(ignored) > 1 else f"1 {what} that is not a field"
+    return f"ignored {count} of the record format: {names}"
 
 
 def _load_document(path: Path, data: bytes, source: str, taxonomy: Taxonomy, chunker: Chunker, result: FileResult) -> None:
@@ -143,7 +166,13 @@ def document_item(path: Path, data: bytes, source: str, taxonomy: Taxonomy, chun
     wins over front matter, and an upload never reads a sidecar file; `doc`, if given, is the
     document already parsed (uploads are parsed in a bounded process, see `sandbox.py`)."""
     doc = doc or load_document(path, data, sidecar=meta is None)
-    meta = {**doc.meta, **{k: v for k, v in (meta or {}).items() if v not in (None, "", [])}}
+    found, ignored = record_fields(doc.meta, taxonomy)  # front matter and sidecar
+    warnings = list(doc.warnings)
+    if ignored:
+        origin = "sidecar" if path.suffix.lower() not in (".md", ".markdown") else \
+            "front matter" if meta is not None else "front matter or sidecar"
+        warnings.append(f"{origin}: " + ignored_message({k: [] for k in ignored}))
+    meta = {**found, **{k: v for k, v in (meta or {}).items() if v not in (None, "", [])}}
     meta["title"] = meta.get("title") or doc.title or first_line(doc) or path.stem
     meta["id"] = meta.get("id") or slugify(path.stem)
     meta.setdefault("kind", "document")
@@ -153,4 +182,4 @@ def document_item(path: Path, data: bytes, source: str, taxonomy: Taxonomy, chun
     item = record_to_item(meta, source, taxonomy, default_kind="document")
     item.pages = doc.pages
     item.passages = chunker.passages(item.title, doc.sections)
-    return item, doc.warnings
+    return item, warnings

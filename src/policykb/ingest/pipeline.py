@@ -25,7 +25,8 @@ if TYPE_CHECKING:
     from ..kb import KnowledgeBase
     from ..spaces import VectorSpace
 
-CHUNKER_VERSION = 3  # 2: section headings moved from the text to the context; 3: PDF running lines dropped
+CHUNKER_VERSION = 4  # 2: section headings moved from the text to the context; 3: PDF running lines dropped;
+# 4: text normalised (text.py), PDF titles from the page, ids transliterated, field names matched leniently
 
 
 @dataclass

@@ -13,20 +13,11 @@ import yaml
 from ..errors import InvalidRecord, PolicyKBError
 from ..models import Item
 from ..taxonomy import Taxonomy
+from ..text import normalise, slug
+from .fields import ALIASES, field_key, record_fields
 
 ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,199}$")
 TEXT_LIMITS = {"title": 500, "summary": 2_000, "description": 100_000, "organisation": 500, "region": 200}
-# Other spellings accepted in input files, per facet.
-ALIASES = {
-    "territory": ("country", "countries", "territory", "territories"),
-    "level": ("level", "territorial_level"),
-    "challenge": ("challenges", "challenge", "strategic_challenges"),
-    "theme": ("themes", "theme", "thematic_priorities"),
-    "support": ("support", "support_types", "support_type"),
-    "typology": ("typology", "type"),
-    "kind": ("kind",),
-    "language": ("language", "lang"),
-}
 DEFAULT_TYPOLOGY = {"guide": "guide", "case_study": "case-study"}
 
 
@@ -87,8 +78,8 @@ def load_json(text: str) -> Any:
 
 
 def slugify(text: str) -> str:
-    slug = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
-    return slug[:80] or "item"
+    """An id from a title or file name (`text.slug`: transliterated, never one constant)."""
+    return slug(text)
 
 
 def _as_list(value: Any) -> list[Any]:
@@ -105,7 +96,7 @@ def _text(record: dict[str, Any], key: str) -> str:
         return ""
     if not isinstance(value, (str, int, float)):
         raise InvalidRecord(f"{key} must be text, got {type(value).__name__}")
-    text = str(value).strip()
+    text = normalise(str(value)).strip()
     if len(text) > TEXT_LIMITS.get(key, 100_000):
         raise InvalidRecord(f"{key} is longer than {TEXT_LIMITS[key]} characters")
     return text
@@ -131,6 +122,7 @@ def record_to_item(record: dict[str, Any], source: str, taxonomy: Taxonomy, defa
     """Validate one record; facet values are normalised through the taxonomy's synonyms."""
     if not isinstance(record, dict):
         raise InvalidRecord(f"a record must be a mapping of fields, got {type(record).__name__}")
+    record, _ = record_fields(record, taxonomy)
     title = _text(record, "title")
     if not title:
         raise InvalidRecord("record has no title")
@@ -240,23 +232,49 @@ def _yaml_records(text: str) -> Iterator[tuple[int | None, Any]]:
     yield from zip(lines, records)
 
 
+DELIMITERS = (",", ";", "\t", "|")
+_SEP_LINE = re.compile(r'^\s*"?sep=(.)"?\s*$')  # Excel's first line naming the delimiter
+
+
+def csv_dialect(lines: list[str]) -> tuple[str, int]:
+    """The delimiter of a CSV file (",", ";" as Excel writes in many locales, tab or "|") and how
+    many lines come before its header (1 after Excel's "sep=;" line). Each candidate is tried on
+    the first lines: the one whose header names a title column wins, then the one that cuts every
+    row into as many cells as the header, then the one that gives the header more cells."""
+    if lines and (m := _SEP_LINE.match(lines[0])):
+        return m.group(1), 1
+    sample = "".join(lines[:50])
+    best, best_score = ",", (False, 0.0, 1)
+    for delimiter in DELIMITERS:
+        rows = [r for r in csv.reader(io.StringIO(sample, newline=""), delimiter=delimiter) if any(c.strip() for c in r)]
+        if not rows or len(rows[0]) < 2:
+            continue
+        width = len(rows[0])
+        score = ("title" in {field_key(h) for h in rows[0]},
+                 sum(len(r) == width for r in rows[1:]) / max(1, len(rows) - 1), width)
+        if score > best_score:
+            best, best_score = delimiter, score
+    return best, 0
+
+
 def _csv_records(text: str) -> Iterator[tuple[int | None, Any]]:
     """Rows as records, each with the line it starts on. The reader is strict: a row whose quote
     never closes (which a lenient reader would merge with every row after it) is reported as
     malformed, and reading starts again on the next line."""
     lines = re.split(r"(?<=\n)", text)
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    delimiter, skip = csv_dialect(lines)
+    reader = csv.reader(io.StringIO("".join(lines[skip:]), newline=""), delimiter=delimiter, strict=True)
     try:
         header = [h.strip() for h in next(reader)]
     except StopIteration:
         return
     except csv.Error as exc:
         raise InvalidRecord(f"unreadable CSV header: {exc}") from None
-    if "title" not in header:
+    if "title" not in {field_key(h) for h in header}:
         raise InvalidRecord(f"CSV header has no 'title' column (columns: {', '.join(header)})")
-    start = reader.line_num  # lines before the current reader's text
+    start = skip + reader.line_num  # lines before the current reader's text
     while start < len(lines):
-        reader = csv.reader(io.StringIO("".join(lines[start:]), newline=""), strict=True)
+        reader = csv.reader(io.StringIO("".join(lines[start:]), newline=""), delimiter=delimiter, strict=True)
         first = start + 1  # where the next row starts (1-based)
         try:
             for row in reader:

@@ -106,6 +106,8 @@ def confirmation(receipt: dict[str, Any]) -> None:
     status_params = {"status": receipt["id"], "token": receipt["token"]}
     st.success(f"**Thank you — your contribution was received** (id `{receipt['id']}`). A moderator will review "
                "it; once approved it is searchable at once.", icon=":material/check_circle:")
+    for warning in receipt.get("warnings") or []:  # e.g. front-matter keys of the document that were not read
+        st.warning(f"Your document: {md_escape(warning)}", icon=":material/info:")
     ui_url = f"{str(st.context.url or '').split('?')[0]}?status={quote(receipt['id'])}&token={quote(receipt['token'])}"
     st.markdown("Keep this **private status link** (it contains your token; the token is shown only once):")
     st.code(ui_url, language=None, wrap_lines=True)
