@@ -48,11 +48,13 @@ def test_passage_level_hit_on_the_right_page(real_kb, tmp_path, make_pdf, corpus
     ]:
         hits = real_kb.search(query, mode="semantic", filters={"kind": ["guide"], "challenge": ["green"]}).hits
         assert hits[0].id == "handbook" and hits[0].page == page, (query, hits[0].page)
-    # Vaguer, it is under the similarity floor (0.34 < 0.40) and holds too little of its words' weight
-    # ("decides" is in no passage): no result, and the right page is offered as the nearest, not a match.
-    vague = real_kb.search("who decides the priorities and budget")
-    assert (vague.total, vague.absent_terms) == (0, ["decides"])
-    assert (vague.nearest[0].id, vague.nearest[0].page) == ("handbook", 2)
+    # Vaguer ("decides" is in no passage), it is still close enough (0.34, over the 0.30 floor): the
+    # right page; an unrelated question gets no result and the nearest items apart, not as matches.
+    vague = real_kb.search("who decides the priorities and budget", filters={"kind": ["guide"]})
+    assert (vague.hits[0].id, vague.hits[0].page) == ("handbook", 2)
+    unrelated = real_kb.search("how to knit a woollen scarf", filters={"kind": ["guide"]})
+    assert (unrelated.total, unrelated.absent_terms) == (0, ["knit", "woollen", "scarf"])
+    assert {h.id for h in unrelated.nearest} <= {"handbook", "guide-abroad"} and unrelated.nearest
     item = real_kb.get("handbook")
     assert item["title"] == "Regional cluster policy handbook" and item["pages"] == 4
 

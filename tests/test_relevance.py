@@ -23,10 +23,11 @@ from policykb.relevance import Cutoff, cutoff
 
 def test_calibrated_cutoff_per_model_and_overrides():
     assert cutoff("all-MiniLM-L6-v2") == Cutoff(floor=0.30, margin=0.15, keyword_share=0.4, support=0.25,
-                                                item_floor=0.20, topic=0.40, topic_margin=0.30, topical=0.20)
+                                                item_floor=0.20, topic=0.40, topic_margin=0.30, topical=0.20,
+                                                similar=0.40)
     # a floor set by hand is every item's floor too, as it always was
     assert cutoff("all-MiniLM-L6-v2", min_similarity=0.3, margin=2, support=-1) == Cutoff(
-        0.3, None, 0.4, -1, topic=0.40, topic_margin=0.30, topical=0.20)
+        0.3, None, 0.4, -1, topic=0.40, topic_margin=0.30, topical=0.20, similar=0.40)
     assert cutoff("hashing", keyword_share=0.5) == Cutoff(0.25, None, 0.5, -1)
     assert cutoff("/models/mine", min_similarity=0.5) == Cutoff(0.5, None, 0.4, -1)
     with pytest.raises(PolicyKBError, match="POLICYKB_MIN_SIMILARITY"):

@@ -6,8 +6,9 @@ names the document. What tells the answering slide from the others is what only 
 question's words that few of the document's passages contain ("selected", "vouchers awarded")
 weigh most; words on every page (the programme's name) weigh nothing. The shown passage is the
 one ranked best by both orders fused: this within-document specificity and the model's
-similarity. A cover page (a page that is little more than the document's title) comes last: it
-names the document but rarely answers anything.
+similarity. A cover page (a first page that is little more than the document's title) comes last: it
+names the document but rarely answers anything, and so does a table of contents or an agenda
+(a page naming three or more of the document's other headings).
 """
 
 from __future__ import annotations
@@ -40,20 +41,32 @@ def is_cover(title: str, text: str) -> bool:
     return sum(w not in title_words for w in words) < COVER_EXTRA_WORDS
 
 
+def is_contents(text: str, headings: set[str]) -> bool:
+    """A table of contents or an agenda: a passage that names three or more of the document's
+    other section headings."""
+    folded = " ".join(tokens(text))
+    return sum(1 for h in headings if (f := " ".join(tokens(h))) and f in folded) >= 3
+
+
 def answering(passages: list[tuple[int, Passage]], similarity: dict[int, float], terms: set[str], title: str,
               k: int = 60) -> int:
     """The id of the passage to show: by rank fusion of within-document specificity (when the
-    question shares words with any passage) and the model's similarity; covers last."""
+    question shares words with any passage; pass no `terms` when the question and the document
+    are in different languages, where the words they share are names and numbers found on many
+    pages) and the model's similarity; covers and contents pages last."""
     if len(passages) == 1:
         return passages[0][0]
     ids = [pid for pid, _ in passages]
-    spec = specificity(terms, [p.text for _, p in passages]) if terms else [0.0] * len(ids)
+    spec = specificity(terms, [f"{p.section or ''}\n{p.text}" for _, p in passages]) if terms else [0.0] * len(ids)
     orders = [sorted(ids, key=lambda pid: -similarity.get(pid, -1.0))]
     if any(spec):
         by_spec = dict(zip(ids, spec))
         orders.append(sorted(ids, key=lambda pid: (-by_spec[pid], -similarity.get(pid, -1.0))))
     fused = rrf(orders, k)
-    covers = {pid for pid, p in passages if is_cover(title, p.text)}
+    headings = {p.section for _, p in passages if p.section and p.section != title}
+    first = min(passages, key=lambda row: row[1].seq)[0]
+    covers = {pid for pid, p in passages
+              if (pid == first and is_cover(title, p.text)) or is_contents(p.text, headings - {p.section})}
     by_spec = dict(zip(ids, spec))
     return min(ids, key=lambda pid: (pid in covers and len(covers) < len(ids), -fused[pid], -by_spec[pid],
                                      -similarity.get(pid, -1.0), pid))

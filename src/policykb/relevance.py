@@ -47,6 +47,11 @@ class Cutoff:
     topic_margin: float | None = None
     topical: float | None = None
     cross_floor: float | None = None
+    similar: float | None = None  # similar items: an item at least this close to another (default: floor)
+
+    @property
+    def similar_floor(self) -> float:
+        return self.floor if self.similar is None else self.similar
 
     def required_share(self, terms: int) -> float:
         """The keyword share a passage needs for a query of this many distinct terms, conditional
@@ -84,14 +89,14 @@ class Cutoff:
 # its floor only separates texts that share words from texts that do not.
 CALIBRATED: dict[str, Cutoff] = {
     "all-MiniLM-L6-v2": Cutoff(floor=0.30, margin=0.15, support=0.25, item_floor=0.20, topic=0.40, topic_margin=0.30,
-                               topical=0.20),
+                               topical=0.20, similar=0.40),
     # Multilingual USE v3: its cosines are lower and closer together (SciFact: floor 0.25 with a 0.2
     # margin keeps 1.97 % of the corpus at set recall 0.80; off-topic questions peak at 0.24).
     "use-multilingual-v3": Cutoff(floor=0.25, margin=0.20, support=0.20),
     # multilingual-e5-small: every cosine lies between 0.7 and 0.95, and a question in another
     # language than its answer scores lower than the same question in the answer's language.
     "multilingual-e5-small": Cutoff(floor=0.82, cross_floor=0.80, margin=0.04, support=0.81, item_floor=0.78,
-                                    topic=0.82, topic_margin=0.08, topical=0.04),
+                                    topic=0.82, topic_margin=0.08, topical=0.04, similar=0.85),
     "hashing": Cutoff(floor=0.25, margin=None, support=-1.0),
 }
 

@@ -425,8 +425,10 @@ class Searcher(LanguageMixin):
         item's passages hold; a cover page last."""
         if not page_ids:
             return {}
-        titles = {i: item.title for i, item in self.store.get_items(page_ids).items()}
+        items = self.store.get_items(page_ids)
+        titles = {i: item.title for i, item in items.items()}
         terms = set(self._match(query) or ()) if query else set()
+        asked_in = self.language or "en"
         across = self._foreign() if dense and query else None  # items read by the multilingual model
         best: dict[str, int] = {}
         for item in page_ids:
@@ -439,7 +441,8 @@ class Searcher(LanguageMixin):
                 similarity = dict(zip(ids.tolist(), reader._passage_similarities(query, ids).tolist()))
             else:
                 similarity = {pid: score for pid, owner, score in kw if owner == item}
-            best[item] = answering(passages, similarity, terms, titles[item])
+            written_in = (items[item].facets.get("language") or ["en"])[0]
+            best[item] = answering(passages, similarity, terms if written_in == asked_in else set(), titles[item])
         return best
 
     def _hits(self, ids: list[str], passages: dict[str, Passage], scores: dict[str, float], query: str) -> list[Hit]:
@@ -518,4 +521,4 @@ class Searcher(LanguageMixin):
         centroid = vectors.mean(axis=0)
         centroid /= np.linalg.norm(centroid) or 1.0
         self._qvec, self._sims = centroid.astype(np.float32), None
-        return [r for r in self._dense("", keep, k + 1) if r[1] != item_id and r[2] >= self.cutoff.floor]
+        return [r for r in self._dense("", keep, k + 1) if r[1] != item_id and r[2] >= self.cutoff.similar_floor]

@@ -172,19 +172,18 @@ def _pdf(data: bytes, limits: Limits = Limits(), name: str | None = None) -> Doc
                 raise InvalidRecord("encrypted PDF (needs a password); decrypt it and ingest again")
         if limits.pages and len(reader.pages) > limits.pages:
             raise InvalidRecord(f"the PDF has {len(reader.pages):,} pages, more than the {limits.pages:,} accepted")
-        texts, chars, sized = [], 0, []
-        for number, page in enumerate(reader.pages):
-            text = normalise(_page_text(page, sized) if number == 0 else page.extract_text() or "")
+        texts, chars, sized_pages = [], 0, []
+        for page in reader.pages:
+            sized: list[tuple[str, float]] = []
+            text = normalise(_page_text(page, sized))
             chars += len(text)
             if limits.chars and chars > limits.chars:
                 raise InvalidRecord(f"the PDF has more than {limits.chars:,} characters of text")
             texts.append(text)
+            sized_pages.append(sized)
+        sized = sized_pages[0] if sized_pages else []
         running = _running_lines(texts)
-        sections = []
-        for number, text in enumerate(texts, 1):
-            text = "\n".join(line for line in text.splitlines() if _shape(line) not in running)
-            if text.strip():
-                sections.append(Section(_clean_pdf_text(text), page=number))
+        sections = _sections(texts, sized_pages, running)
         title = None
         if reader.metadata and reader.metadata.title:
             title = normalise(str(reader.metadata.title)).strip() or None
@@ -200,6 +199,24 @@ def _pdf(data: bytes, limits: Limits = Limits(), name: str | None = None) -> Doc
     if not sections:
         raise InvalidRecord(f"PDF has no extractable text in {count} page(s) (image-only or scanned? run OCR first)")
     return Document(title, sections, pages=count)
+
+
+def _sections(texts: list[str], sized_pages: list[list[tuple[str, float]]], running: set[str]) -> list[Section]:
+    """The pages cut at their headings (`pdf_sections.py`) when font sizes are known for every page
+    with text; else one section per page."""
+    from .pdf_sections import sections
+
+    if all(sized or not text.strip() for text, sized in zip(texts, sized_pages)):
+        found = sections(sized_pages, lambda line: _shape(line) not in running,
+                         lambda text: _clean_pdf_text(normalise(text)))
+        if found:
+            return found
+    out = []
+    for number, text in enumerate(texts, 1):
+        text = "\n".join(line for line in text.splitlines() if _shape(line) not in running)
+        if text.strip():
+            out.append(Section(_clean_pdf_text(text), page=number))
+    return out
 
 
 def _shape(line: str) -> str:

@@ -25,8 +25,9 @@ if TYPE_CHECKING:
     from ..kb import KnowledgeBase
     from ..spaces import VectorSpace
 
-CHUNKER_VERSION = 4  # 2: section headings moved from the text to the context; 3: PDF running lines dropped;
-# 4: text normalised (text.py), PDF titles from the page, ids transliterated, field names matched leniently
+CHUNKER_VERSION = 5  # 2: section headings moved from the text to the context; 3: PDF running lines dropped;
+# 4: text normalised (text.py), PDF titles from the page, ids transliterated, field names matched leniently;
+# 5: PDF pages cut at their headings (pdf_sections.py)
 
 
 @dataclass
