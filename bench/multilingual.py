@@ -36,7 +36,7 @@ def evaluate(kb: KnowledgeBase, questions: list[dict], languages: list[str], mod
     english = [kb.search(q["en"], mode=mode, size=10, facets=False) for q in questions]
     out = {}
     for language in languages:
-        hits, mrr, empty, held = [], [], 0, []
+        hits, mrr, empty, held, sizes = [], [], 0, [], []
         for q, en in zip(questions, english):
             result = kb.search(q[language], mode=mode, size=SIZE, facets=False)
             ranked = [h.id for h in result.hits]
@@ -44,11 +44,12 @@ def evaluate(kb: KnowledgeBase, questions: list[dict], languages: list[str], mod
             hits.append(any(i in expected for i in ranked[:5]))
             mrr.append(next((1 / r for r, i in enumerate(ranked[:10], 1) if i in expected), 0.0))
             empty += result.total == 0
+            sizes.append(result.total / max(en.total, 1))
             top = [h.id for h in en.hits]
             if top:
                 held.append(len(set(top) & set(ranked)) / len(top))
         out[language] = {"hit5": mean(hits), "mrr": mean(mrr), "empty": empty, "n": len(questions),
-                         "held": mean(held) if held else 1.0, "model": kb.search(questions[0][language], mode=mode,
+                         "held": mean(held) if held else 1.0, "size": mean(sizes), "model": kb.search(questions[0][language], mode=mode,
                                                                                    size=1, facets=False).language}
     return out
 
@@ -73,15 +74,15 @@ def main() -> None:
                 rows = evaluate(kb, splits[split], languages, mode)
                 n = len(splits[split])
                 print(f"\n{mode}, {split} questions ({n} per language): hit@5, MRR@10, empty sets, share of the "
-                      "English top 10 held, model")
+                      "English top 10 held, set size / the English set's, model")
                 for language, r in rows.items():
                     model = (r["model"] or {}).get("model", "")
                     print(f"  {language:<4} {r['hit5']:5.2f} {r['mrr']:5.2f} {r['empty']:>3} of {n}  {r['held']:5.2f}  "
-                          f"{model}")
+                          f"{r['size']:5.2f}  {model}")
                 others = [r for language, r in rows.items() if language != "en"]
                 print(f"  {'non-en':<6}{mean(r['hit5'] for r in others):5.2f} {mean(r['mrr'] for r in others):5.2f} "
                       f"{sum(r['empty'] for r in others):>3} of {n * len(others)}  "
-                      f"{mean(r['held'] for r in others):5.2f}  (lowest held: "
+                      f"{mean(r['held'] for r in others):5.2f}  {mean(r['size'] for r in others):5.2f}  (lowest held: "
                       f"{min(r['held'] for r in others):.2f}, {min(others, key=lambda r: r['held'])['model']['used']})")
 
 

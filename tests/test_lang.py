@@ -262,3 +262,47 @@ def test_similar_items_across_languages(tmp_path, minilm, multilingual, similar)
     with KnowledgeBase(Settings(home=tmp_path / "kb", multilingual_model=multilingual), embedder=minilm) as kb:
         kb.ingest([tmp_path / "in"])
         assert {item: [h.id for h in kb.similar(item)] for item in similar} == similar
+
+
+# One question in each of ten languages, with the item that answers it (sample corpus).
+ANSWERED = [
+    ("fr", "Combien d'argent reçoit le programme Euroclusters ?", "eu-euroclusters"),
+    ("lt", "Kiek lėšų skirta Euroclusters programai?", "eu-euroclusters"),
+    ("fi", "Kuinka paljon rahaa Euroclusters-ohjelma saa?", "eu-euroclusters"),
+    ("el", "Πόσα χρήματα λαμβάνει το πρόγραμμα Euroclusters;", "eu-euroclusters"),
+    ("cs", "Jaké podpory nabízí program Euroclusters?", "eu-euroclusters"),
+    ("et", "Milline on Euroclustersi eelarve?", "eu-euroclusters"),
+    ("mt", "Kemm flus jirċievi l-programm Euroclusters?", "eu-euroclusters"),
+    ("de", "Innovationsgutscheine für kleine Unternehmen", "at-ffg-innovation-cheque"),
+    ("lt", "inovacijų parkai Šveicarijoje", "ch-switzerland-innovation"),
+    ("el", "πάρκα καινοτομίας στην Ελβετία", "ch-switzerland-innovation"),
+]
+
+
+@pytest.mark.integration
+def test_questions_in_ten_languages_through_the_api_the_cli_and_the_ui(tmp_path, monkeypatch):
+    """The default models (all-MiniLM-L6-v2 and multilingual-e5-small) on the sample corpus: each
+    question's answer comes first, and each interface says the question's language and model."""
+    import httpx
+    from click.testing import CliRunner
+
+    from policykb.cli import cli
+
+    from .test_ui import open_page, running_api
+
+    settings = Settings(home=tmp_path / "kb")
+    with running_api(settings, ROOT / "ingest") as base:
+        for code, question, answer in ANSWERED:
+            body = httpx.get(f"{base}/search", params={"q": question, "size": 3}, timeout=120).json()
+            assert (body["hits"][0]["id"], body["language"]["used"], body["language"]["model"]) == (
+                answer, code, E5_NAME), question
+        for code, question, answer in ANSWERED[:3]:
+            out = CliRunner().invoke(cli, ["--home", str(settings.home), "search", question, "--k", "1"])
+            assert out.exit_code == 0, out.output
+            assert f"in {lang.NAMES[code]}, matched by {E5_NAME}" in out.output and f"id={answer}" in out.output
+        monkeypatch.setenv("POLICYKB_UI_API_URL", base)
+        for code, question, answer in ANSWERED[1:4]:
+            at = open_page("search", q=question)
+            assert not at.exception, [e.value for e in at.exception]
+            links = [link.proto.label for link in at.page_link if link.proto.page == "item"]
+            assert links and links[0].startswith("Euroclusters"), (question, links[:3])
