@@ -56,10 +56,10 @@ def main() -> None:
                     precision = sum(i in relevant for i in top) / len(top) if top else 0.0
                     recall = len(relevant & set(found)) / len(relevant)
                     rows["heldout" if i == 2 else "tuned"].append((result.total, recall, precision,
-                                                                   bool(result.topic)))
+                                                                   bool(getattr(result, "topic", None))))
                     if args.show:
                         print(f"   {mode:<9}{result.total:>4} {recall:5.2f} {precision:5.2f}  {question}  "
-                              f"{(result.topic or {}).get('label', '')}")
+                              f"{(getattr(result, 'topic', None) or {}).get('label', '')}")
             for split, r in rows.items():
                 print(f"{mode:<9}{split:<9}{len(r):>10}{median(x[0] for x in r):>11.0f}{mean(x[0] for x in r):>9.1f}"
                       f"{mean(x[1] for x in r):>8.2f}{mean(x[2] for x in r):>7.2f}{sum(x[3] for x in r):>7}")

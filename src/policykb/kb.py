@@ -168,7 +168,7 @@ class KnowledgeBase:
             with self.store.transaction():
                 generation = self.store.bump_generation()
                 for space, index in zip(self.spaces, indexes):
-                    index.save(space.folder, space.key, generation)
+                    index.save(space.folder, space.key, generation, space.runtime)
             with self._lock:
                 for space, index in zip(self.spaces, indexes):
                     space.set_index(index, generation)

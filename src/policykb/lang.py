@@ -46,7 +46,9 @@ def _detector():  # -> lingua.LanguageDetector | None
         return None
     codes = [getattr(IsoCode639_1, code.upper()) for code in EU_LANGUAGES + OTHER_LANGUAGES + UNSERVED
              if hasattr(IsoCode639_1, code.upper())]
-    return LanguageDetectorBuilder.from_iso_codes_639_1(*codes).build()
+    # The low-accuracy mode (trigrams only) loads in a second and a few MB where the full one took
+    # tens of seconds and 600 MB; English, which decides the model, is told by its words (`_english`).
+    return LanguageDetectorBuilder.from_iso_codes_639_1(*codes).with_low_accuracy_mode().build()
 
 
 def without_names(text: str) -> str:
@@ -82,10 +84,28 @@ def identify(text: str) -> tuple[str | None, float]:
         return None, 0.0
     if not unspaced and _maltese(text):
         return "mt", 1.0
+    share = 0.0 if unspaced else _english(text)
+    if share >= ENGLISH_WORDS:
+        return "en", share
     values = detector.compute_language_confidence_values(text if unspaced else without_names(text))
-    if not values or values[0].value <= 0:
+    values = [v for v in values if v.value > 0]
+    if values and values[0].language.iso_code_639_1.name == "EN" and share < SOME_ENGLISH:
+        values = values[1:]  # a guess of English without English words: the next guess
+    if not values:
         return None, 0.0
     return values[0].language.iso_code_639_1.name.lower(), float(values[0].value)
+
+
+ENGLISH_WORDS = 0.7  # a question with this share of English words is English, whatever it names
+SOME_ENGLISH = 0.3  # below this share the detector's English guess is not believed
+
+
+def _english(text: str) -> float:
+    """The share of the text's words (names left out) that are common English words."""
+    from .text import english_word
+
+    words = [w.lower() for w in re.findall(r"[^\W\d_]+", without_names(text))]
+    return sum(english_word(w) for w in words) / len(words) if words else 0.0
 
 
 def _maltese(text: str) -> bool:

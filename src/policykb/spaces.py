@@ -72,8 +72,15 @@ class VectorSpace:
         with self._lock:
             if self._embedder is None:
                 self._embedder = load_embedder(self.model, self.settings.batch_size, self.settings.threads,
-                                               self.setting_name, self.settings.model_cache)
+                                               self.setting_name, self.settings.model_cache, self.settings.runtime)
             return self._embedder
+
+    @property
+    def runtime(self) -> str | None:
+        """What computes this model's vectors: the loaded embedder's runtime, else the manifest's."""
+        if self._embedder is not None:
+            return getattr(self._embedder, "runtime", None)
+        return (read_manifest(self.folder) or {}).get("runtime")
 
     # -- the index -------------------------------------------------------------------------------
 
@@ -120,7 +127,7 @@ class VectorSpace:
         # if no writer is at work (and the store is still at this generation); else it keeps it in memory.
         with writing_lock(wait=False) as mine:
             if mine and self.store.generation == generation:
-                index.save(self.folder, self.key, generation)
+                index.save(self.folder, self.key, generation, self.runtime)
         return index
 
     def build_index(self, dim: int | None = None, store: Store | None = None) -> VectorIndex:
@@ -151,7 +158,7 @@ class VectorSpace:
         threshold = self.settings.ivf_threshold
         if (index.kind == "flat" and len(index) >= threshold) or (index.kind == "ivf" and len(index) < threshold // 2):
             index = self.build_index(index.dim)
-        index.save(self.folder, self.key, generation)
+        index.save(self.folder, self.key, generation, self.runtime)
         return index
 
     # -- queries ---------------------------------------------------------------------------------

