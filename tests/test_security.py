@@ -459,3 +459,34 @@ def test_searches_on_two_api_processes_while_a_third_publishes_and_unpublishes(s
             kb.set_published("eu-exchange", published)
         assert kb.check()["status"] == "ok"
         assert [p.name for p in settings.home.iterdir() if p.name.endswith(".tmp")] == []
+
+
+# == issue 18: safe under a crowd ====================================================================
+
+# -- 12. only valid addresses in X-Forwarded-For make a rate-limit bucket ----------------------------
+
+
+@pytest.mark.parametrize("header", [b"garbage-1", b"6.6.6.6, garbage-2", b"300.1.1.1", b"1.2.3.4:5678", b"",
+                                    b"10.0.0.7, ::ffff:zz"])
+def test_a_forwarded_for_that_is_not_an_address_falls_back_to_the_peer(header):
+    from policykb.security import trusted_networks
+
+    scope = {"client": ("127.0.0.1", 5000), "headers": [(b"x-forwarded-for", header)]}
+    assert client_address(scope, trusted_networks(["127.0.0.1"])) == "127.0.0.1"
+
+
+def test_forwarded_addresses_are_written_one_way():
+    from policykb.security import trusted_networks
+
+    scope = {"client": ("127.0.0.1", 5000), "headers": [(b"x-forwarded-for", b"2001:DB8:0:0::1")]}
+    assert client_address(scope, trusted_networks(["127.0.0.1"])) == "2001:db8::1"  # one bucket per address
+
+
+# -- 13. a moderator token must be what an HTTP header can carry --------------------------------------
+
+
+@pytest.mark.parametrize("entry", ["alice:pässwort-long-enough-123", "alice:a long token with spaces",
+                                   "alice:tab\there-and-more-chars"])
+def test_a_token_an_http_header_cannot_carry_stops_the_server(built, entry):
+    with pytest.raises(ConfigError, match="printable ASCII"):
+        create_app(built.model_copy(update={"moderator_tokens": [entry]}))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
+import re
 import secrets
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from fastapi.responses import FileResponse
 from .errors import ConfigError
 
 MIN_TOKEN_LENGTH = 16
+PRINTABLE_TOKEN = re.compile(r"[\x21-\x7e]+")  # what an Authorization header carries as it is
 # Responses are JSON, CSV or a document: nothing on the API's origin may run scripts or be framed.
 STRICT_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
 # The interactive docs (/docs, /redoc) are the only HTML pages: FastAPI loads their scripts from a CDN.
@@ -43,6 +45,11 @@ def moderator_tokens(entries: list[str]) -> dict[str, str]:
             raise ConfigError(
                 f"POLICYKB_MODERATOR_TOKENS: the token of {who} has {len(token)} characters; use at least "
                 f"{MIN_TOKEN_LENGTH} (e.g. python -c 'import secrets; print(secrets.token_urlsafe(24))')",
+                {"setting": "POLICYKB_MODERATOR_TOKENS"})
+        if not PRINTABLE_TOKEN.fullmatch(token):
+            raise ConfigError(
+                f"POLICYKB_MODERATOR_TOKENS: the token of {who} holds characters other than printable ASCII "
+                "(letters, digits, punctuation; no spaces): an HTTP header carries only those",
                 {"setting": "POLICYKB_MODERATOR_TOKENS"})
         if token in tokens:
             raise ConfigError(f"POLICYKB_MODERATOR_TOKENS: {who} repeats another moderator's token",
@@ -72,26 +79,34 @@ def trusted_networks(entries: list[str]) -> list[ipaddress.IPv4Network | ipaddre
     return networks
 
 
-def _trusted(address: str, networks: list[Any]) -> bool:
+def _address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     try:
-        ip = ipaddress.ip_address(address)
+        return ipaddress.ip_address(text)
     except ValueError:
-        return False
-    return any(ip in network for network in networks)
+        return None
+
+
+def _trusted(address: str, networks: list[Any]) -> bool:
+    ip = _address(address)
+    return ip is not None and any(ip in network for network in networks)
 
 
 def client_address(scope: dict[str, Any], networks: list[Any]) -> str:
     """Who is asking: the socket peer, unless that peer is a trusted proxy; then the right-most
     address of X-Forwarded-For that is not itself a trusted proxy (the left part of the header is
-    whatever the client wrote, so it is never believed)."""
+    whatever the client wrote, so it is never believed). A hop that is not an IP address (a port,
+    a name, garbage) makes the peer the client: made-up values must not each get their own bucket."""
     peer = (scope.get("client") or ("unknown", 0))[0]
     if not networks or not _trusted(peer, networks):
         return peer
     forwarded = [value.decode("latin-1") for key, value in scope.get("headers") or [] if key == b"x-forwarded-for"]
     hops = [hop.strip() for line in forwarded for hop in line.split(",") if hop.strip()]
     for hop in reversed(hops):
-        if not _trusted(hop, networks):
-            return hop
+        ip = _address(hop)
+        if ip is None:
+            return peer
+        if not any(ip in network for network in networks):
+            return str(ip)
     return peer
 
 
