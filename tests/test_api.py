@@ -97,3 +97,25 @@ def test_counts_describe_the_result_set_for_filters_and_for_charts(client):
     assert counts["values"]["territory"] == {"EU": 2}  # the set itself, for charts
     assert counts["values"]["kind"] == {"example": 1, "guide": 1}
     assert counts["start_years"] == {"2019": 1} and counts["undated"] == 1
+
+
+# -- issue 18, item 8: an error never echoes an input at length ---------------------------------------
+
+LONG = "x" * 60_000  # (httpx sends URLs of at most 64 KB)
+
+
+@pytest.mark.parametrize("method, path, kwargs", [
+    ("get", f"/items/{LONG}", {}),
+    ("get", f"/items/{LONG}/similar", {}),
+    ("get", "/search", {"params": {"territory": LONG}}),
+    ("get", "/search", {"params": {"challenge": ["green", LONG]}}),
+    ("get", "/export", {"params": {"theme": LONG}}),
+    ("post", "/contributions", {"json": {"title": "A title", LONG: 1}}),
+    ("post", "/contributions/check", {"json": {"title": "A title", LONG: 1}}),
+])
+def test_error_bodies_cut_every_echoed_value(client, method, path, kwargs):
+    response = getattr(client, method)(path, **kwargs)
+    assert 400 <= response.status_code < 500
+    assert len(response.content) < 3000, response.content[:300]
+    body = response.json()["error"]
+    assert body["code"] and body["message"]

@@ -27,6 +27,8 @@ from .security import SecurityHeaders, document_response, moderator_tokens, trus
 
 log = logging.getLogger("policykb.api")
 MAX_MESSAGE = 500  # an error message never echoes a hostile input at length
+MAX_DETAIL = 200  # nor does any value in its details (an id, a facet value, a field's name)
+MAX_DETAIL_ITEMS = 20
 
 
 class FacetModel(BaseModel):
@@ -71,8 +73,23 @@ class ErrorResponse(BaseModel):
     error: ErrorBody
 
 
-def error_response(status: int, code: str, message: str, details: dict[str, Any] | None = None) -> JSONResponse:
-    return JSONResponse({"error": {"code": code, "message": message, "details": details or {}}}, status_code=status)
+def cut(value: Any, limit: int = MAX_DETAIL) -> Any:
+    """`value` with every string in it cut to `limit` characters and every list or mapping to
+    MAX_DETAIL_ITEMS entries: what an error body may echo of a request."""
+    if isinstance(value, str):
+        return value if len(value) <= limit else value[:limit] + "…"
+    if isinstance(value, (list, tuple)):
+        return [cut(v, limit) for v in value[:MAX_DETAIL_ITEMS]]
+    if isinstance(value, dict):
+        return {cut(str(k), limit): cut(v, limit) for k, v in list(value.items())[:MAX_DETAIL_ITEMS]}
+    return value
+
+
+def error_response(status: int, code: str, message: str, details: dict[str, Any] | None = None,
+                   headers: dict[str, str] | None = None) -> JSONResponse:
+    """The one error body, `{"error": {"code", "message", "details"}}`, echoing no input at length."""
+    body = {"code": code, "message": cut(message, MAX_MESSAGE), "details": cut(details or {})}
+    return JSONResponse({"error": body}, status_code=status, headers=headers)
 
 
 class SearchParams:
@@ -144,14 +161,13 @@ def create_app(settings: Settings | None = None, kb: KnowledgeBase | None = None
 
     @app.exception_handler(PolicyKBError)
     async def domain_error(request: Request, exc: PolicyKBError) -> JSONResponse:
-        message = exc.message if len(exc.message) <= MAX_MESSAGE else exc.message[:MAX_MESSAGE] + "…"
-        return error_response(exc.status, exc.code, message, exc.details)
+        return error_response(exc.status, exc.code, exc.message, exc.details)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = [{"loc": list(e.get("loc", [])), "msg": e.get("msg", "")} for e in exc.errors()]
         first = errors[0] if errors else {"loc": [], "msg": "invalid request"}
-        message = f"{'.'.join(map(str, first['loc']))}: {first['msg']}"
+        message = f"{'.'.join(cut(str(part)) for part in first['loc'])}: {first['msg']}"
         return error_response(422, "invalid_request", message, {"errors": errors})
 
     @app.exception_handler(StarletteHTTPException)
