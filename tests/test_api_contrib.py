@@ -210,3 +210,39 @@ def test_searches_are_served_while_an_approval_is_embedding(settings, corpus):
             searched.set()
             approving.join(10)
             assert result["r"].status_code == 200
+
+
+# -- issue 18, item 10: one rule for undecodable bodies on every route ---------------------------------
+
+NOT_UTF8 = b'{"title": "Caf\xe9 \xff cluster", "country": "LT"}'
+
+
+def test_multipart_metadata_that_is_not_utf8_is_refused(client):
+    boundary = "policykb-test-boundary"
+    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"metadata\"\r\n\r\n").encode() + NOT_UTF8 + (
+        f"\r\n--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.txt\"\r\n"
+        f"Content-Type: text/plain\r\n\r\nCluster export vouchers for SMEs.\r\n--{boundary}--\r\n").encode()
+    response = client.post("/contributions", content=body,
+                           headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
+    assert response.status_code == 422, response.text
+    assert response.json()["error"] == {"code": "invalid_record", "message": "the multipart field 'metadata' is not "
+                                        "UTF-8 text", "details": {}}
+    assert client.get("/moderation/contributions", headers=TOKEN).json()["total"] == 0
+
+
+@pytest.mark.parametrize("body, message", [
+    (NOT_UTF8, "the body is not UTF-8 text"),
+    (b"[" * 100_000, "the body is nested too deeply"),
+    (b'{"title": ', "the body is not JSON"),
+])
+def test_every_route_answers_an_unreadable_json_body_alike(client, body, message):
+    pending = client.post("/contributions", json=RECORD).json()["id"]
+    routes = [("post", "/contributions"), ("post", "/contributions/check"),
+              ("patch", f"/moderation/contributions/{pending}"), ("post", f"/moderation/contributions/{pending}/reject")]
+    answers = []
+    for method, path in routes:
+        response = client.request(method.upper(), path, content=body,
+                                  headers={"Content-Type": "application/json", **TOKEN})
+        answers.append((response.status_code, response.json()["error"]["code"],
+                        response.json()["error"]["message"].startswith(message)))
+    assert answers == [(422, "invalid_record", True)] * len(routes)

@@ -19,7 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .config import Settings
 from .api_contrib import contribution_router
-from .errors import NotFound, PayloadTooLarge, PolicyKBError
+from .errors import InvalidRecord, NotFound, PayloadTooLarge, PolicyKBError
 from .export import write_records
 from .kb import KnowledgeBase
 from .models import FacetCount, Hit
@@ -166,12 +166,20 @@ def create_app(settings: Settings | None = None, kb: KnowledgeBase | None = None
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = [{"loc": list(e.get("loc", [])), "msg": e.get("msg", "")} for e in exc.errors()]
-        first = errors[0] if errors else {"loc": [], "msg": "invalid request"}
+        first = exc.errors()[0] if errors else {"loc": [], "msg": "invalid request"}
+        if first.get("type") == "json_invalid":  # the same answer as /contributions gives
+            return error_response(422, InvalidRecord.code, f"the body is not JSON: {first.get('ctx', {}).get('error')}")
         message = f"{'.'.join(cut(str(part)) for part in first['loc'])}: {first['msg']}"
-        return error_response(422, "invalid_request", message, {"errors": errors})
+        # A body that does not make a valid record is an invalid record on every route.
+        code = InvalidRecord.code if list(first.get("loc", []))[:1] == ["body"] else "invalid_request"
+        return error_response(422, code, message, {"errors": errors})
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400 and isinstance(exc.__cause__, (UnicodeDecodeError, RecursionError)):
+            # FastAPI could not read a JSON body: answered as /contributions answers it (422)
+            why = "not UTF-8 text" if isinstance(exc.__cause__, UnicodeDecodeError) else "nested too deeply"
+            return error_response(422, InvalidRecord.code, f"the body is {why}")
         return error_response(exc.status_code, "http_error", str(exc.detail))
 
     @app.exception_handler(Exception)
