@@ -141,6 +141,47 @@ def test_contributions_need_json_or_multipart(built, content_type):
         assert client.get("/moderation/contributions", headers=AUTH).json()["total"] == 0
 
 
+# -- issue 18, item 3: a foreign web page cannot write through its visitors' browsers ------------------
+
+
+@pytest.mark.parametrize("headers", [
+    {"Origin": "https://evil.example"},
+    {"Origin": "null"},  # sandboxed frames, data: pages
+    {"Origin": "http://testserver.evil.example"},
+    {"Origin": "https://ui.example:8443"},  # an allowed origin on another port is another origin
+    {"Sec-Fetch-Site": "cross-site"},
+    {"Sec-Fetch-Site": "same-site"},  # a sibling host cannot be told apart from a hostile one without Origin
+])
+def test_cross_origin_writes_are_refused(built, headers):
+    form = {"data": {"metadata": json.dumps(RECORD)}, "files": {"file": ("a.txt", b"Cluster trade missions.")}}
+    with client_for(built, cors_origins=["https://ui.example"]) as client:
+        receipt = client.post("/contributions", json=RECORD).json()  # (no Origin: not a browser)
+        refused = [client.post("/contributions", headers=headers, **form),
+                   client.post("/contributions", headers=headers, json=RECORD),
+                   client.post("/contributions/check", headers=headers, json=RECORD),
+                   client.post(f"/moderation/contributions/{receipt['id']}/approve", headers={**headers, **AUTH}),
+                   client.patch(f"/moderation/contributions/{receipt['id']}", headers={**headers, **AUTH},
+                                json={"title": "Changed"})]
+        assert [(r.status_code, r.json()["error"]["code"]) for r in refused] == [(403, "cross_origin")] * 5
+        assert client.get("/moderation/contributions", headers=AUTH).json()["total"] == 1
+        assert client.get("/moderation/contributions/" + receipt["id"], headers=AUTH).json()["status"] == "pending"
+        assert client.get("/search", params={"q": "cluster"}, headers=headers).status_code == 200  # reads stay open
+
+
+@pytest.mark.parametrize("headers", [
+    {},  # curl, scripts, the UI's server-side client
+    {"Origin": "http://testserver", "Sec-Fetch-Site": "same-origin"},  # the API's own origin
+    {"Origin": "http://TESTSERVER:80"},
+    {"Origin": "https://ui.example", "Sec-Fetch-Site": "cross-site"},  # listed in POLICYKB_CORS_ORIGINS
+    {"Sec-Fetch-Site": "same-origin"},
+])
+def test_same_origin_and_allowed_origin_writes_work(built, headers):
+    with client_for(built, cors_origins=["https://ui.example"]) as client:
+        response = client.post("/contributions", data={"metadata": json.dumps(RECORD)}, headers=headers,
+                               files={"file": ("a.txt", b"Cluster trade missions.")})
+        assert response.status_code == 201, response.text
+
+
 # -- 4. hidden items do not leak -------------------------------------------------------------------
 
 

@@ -23,7 +23,8 @@ from .errors import InvalidRecord, NotFound, PayloadTooLarge, PolicyKBError
 from .export import write_records
 from .kb import KnowledgeBase
 from .models import FacetCount, Hit
-from .security import SecurityHeaders, document_response, moderator_tokens, trusted_networks
+from .security import (SameOriginWrites, SecurityHeaders, document_response, moderator_tokens,
+                       trusted_networks)
 
 log = logging.getLogger("policykb.api")
 MAX_MESSAGE = 500  # an error message never echoes a hostile input at length
@@ -152,6 +153,7 @@ def create_app(settings: Settings | None = None, kb: KnowledgeBase | None = None
     KB = Annotated[KnowledgeBase, Depends(get_kb)]
     Params = Annotated[SearchParams, Depends()]
 
+    app.add_middleware(SameOriginWrites, allowed_origins=settings.cors_origins)
     app.add_middleware(BodyLimit, max_bytes=int(settings.max_upload_mb * 1024 * 1024))
     app.add_middleware(SecurityHeaders)
     if settings.cors_origins:

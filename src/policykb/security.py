@@ -13,8 +13,9 @@ import re
 import secrets
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, JSONResponse
 
 from .errors import ConfigError
 
@@ -133,6 +134,57 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, with_headers)
+
+
+UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def _origin(text: str, scheme: str | None = None) -> tuple[str, str, int] | None:
+    """(scheme, host, port) of an origin such as `https://ui.example` (`Host` header values take
+    the scheme given); None for `null` or anything that is not an origin."""
+    try:
+        parts = urlsplit(text if scheme is None else f"{scheme}://{text}")
+        port = parts.port
+    except ValueError:
+        return None
+    if parts.scheme not in DEFAULT_PORTS or not parts.hostname or parts.path not in ("", "/") or parts.query:
+        return None
+    return parts.scheme, parts.hostname.lower(), port or DEFAULT_PORTS[parts.scheme]
+
+
+class SameOriginWrites:
+    """ASGI middleware: a write (POST, PUT, PATCH, DELETE) coming from a web page of another origin
+    is refused with 403, before its body is read. A form or a script on any site can make its
+    visitors' browsers post `multipart/form-data` without a CORS preflight; browsers say where such
+    a request comes from (`Origin`, `Sec-Fetch-Site`), and no page can hide or change that.
+
+    Allowed: the API's own origin (the request's `Host`), the origins in POLICYKB_CORS_ORIGINS, and
+    requests without either header (not from a browser: curl, scripts, the UI's server side)."""
+
+    def __init__(self, app: Any, allowed_origins: list[str]) -> None:
+        self.app = app
+        self.allowed = {o for o in (_origin(entry.strip().rstrip("/")) for entry in allowed_origins) if o}
+
+    def allows(self, headers: dict[bytes, bytes]) -> bool:
+        origin, site = headers.get(b"origin"), headers.get(b"sec-fetch-site")
+        if origin is not None:
+            given = _origin(origin.decode("latin-1").strip())
+            if given is None:
+                return False  # `null` (sandboxed frames, data: and file: pages) or garbage
+            host = _origin(headers.get(b"host", b"").decode("latin-1").strip(), given[0])
+            return given in self.allowed or given == host
+        return site is None or site in (b"same-origin", b"none")
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope.get("method") not in UNSAFE_METHODS \
+                or self.allows(dict(scope.get("headers") or [])):
+            await self.app(scope, receive, send)
+            return
+        body = {"error": {"code": "cross_origin", "details": {}, "message": (
+            "writes from a web page of another origin are refused; the API's own origin and those in "
+            "POLICYKB_CORS_ORIGINS may write")}}
+        await JSONResponse(body, status_code=403)(scope, receive, send)
 
 
 def document_response(path: Path, name: str) -> FileResponse:
