@@ -314,6 +314,63 @@ def test_health_answers_while_an_upload_is_being_refused(built):
     assert waited < 1.0 and status == 422
 
 
+# -- issue 18, item 1: a flood of uploads never freezes the API ---------------------------------------
+
+
+def test_health_and_search_answer_while_a_flood_of_uploads_is_in_flight(built):
+    env = {**os.environ, "POLICYKB_HOME": str(built.home), "POLICYKB_MODEL": "hashing",
+           "POLICYKB_TRUSTED_PROXIES": "127.0.0.1", "POLICYKB_UPLOAD_PARSE_SECONDS": "3",
+           "POLICYKB_CONTRIBUTIONS_PER_HOUR": "1000"}
+    port = free_port()
+    hostile = inflating_pdf(1_200_000)  # seconds of text extraction in the sandbox, then refused
+
+    async def flood() -> tuple[list[tuple[int, str | None, float]], int, float, float]:
+        limits = httpx.Limits(max_connections=100)
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=120, limits=limits) as client:
+            async def upload(n: int) -> tuple[int, str | None, float]:
+                started = time.monotonic()
+                response = await client.post(
+                    "/contributions", data={"metadata": json.dumps(RECORD)}, files={"file": ("slow.pdf", hostile)},
+                    headers={"X-Forwarded-For": f"198.51.100.{n % 40}"})  # 40 clients, some twice
+                return response.status_code, response.headers.get("retry-after"), time.monotonic() - started
+
+            uploads = [asyncio.create_task(upload(n)) for n in range(45)]
+            await asyncio.sleep(1.0)  # every upload has reached the server by now
+            in_flight = sum(not u.done() for u in uploads)
+            started = time.monotonic()
+            assert (await client.get("/health")).status_code == 200
+            health_seconds = time.monotonic() - started
+            started = time.monotonic()
+            # (one word: a question of several would first load the language detector, seconds, flood or not)
+            assert (await client.get("/search", params={"q": "vouchers"})).status_code == 200
+            search_seconds = time.monotonic() - started
+            return list(await asyncio.gather(*uploads)), in_flight, health_seconds, search_seconds
+
+    server = serve(env, port)
+    try:
+        outcomes, in_flight, health_seconds, search_seconds = asyncio.run(flood())
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+    assert health_seconds < 1.0 and search_seconds < 1.0, (health_seconds, search_seconds)
+    admitted = [o for o in outcomes if o[0] == 422]  # parsed in the sandbox, refused as too slow to read
+    refused = [o for o in outcomes if o[0] in (429, 503)]
+    assert len(admitted) == 4 and in_flight == 4 and len(refused) == 41, [o[0] for o in outcomes]
+    assert all(o[1] is not None and int(o[1]) > 0 for o in refused)  # Retry-After: when to come back
+    assert max(o[2] for o in refused) < min(o[2] for o in admitted)  # refused at once, not queued behind them
+
+
+def test_failed_uploads_count_against_the_rate_limit_of_a_client(built):
+    with client_for(built, contributions_per_hour=3) as client:
+        for _ in range(3):
+            assert client.post("/contributions", data={"metadata": json.dumps(RECORD)},
+                               files={"file": ("bad.pdf", b"%PDF-1.4 broken")}).status_code == 422
+        for refused in (client.post("/contributions", json=RECORD),
+                        client.post("/contributions", data={"metadata": "{"})):  # counted before it is read
+            assert refused.status_code == 429 and 3590 <= int(refused.headers["retry-after"]) <= 3600
+        assert client.get("/moderation/contributions", headers=AUTH).json()["total"] == 0
+
+
 # -- 7. malformed bodies are 4xx, not 500 ------------------------------------------------------------
 
 

@@ -19,6 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .config import Settings
 from .api_contrib import contribution_router
+from .api_limits import UploadGate
 from .errors import InvalidRecord, NotFound, PayloadTooLarge, PolicyKBError
 from .export import write_records
 from .kb import KnowledgeBase
@@ -131,11 +132,13 @@ def create_app(settings: Settings | None = None, kb: KnowledgeBase | None = None
     tokens = moderator_tokens(settings.moderator_tokens)  # raises ConfigError: the server must not start
     proxies = trusted_networks(settings.trusted_proxies)
     state: dict[str, KnowledgeBase] = {}
+    gate = UploadGate(settings.max_uploads_in_flight, settings.max_uploads_per_client)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         state["kb"] = kb or KnowledgeBase(settings)
         yield
+        gate.close()
         if kb is None:
             state["kb"].close()
 
@@ -159,11 +162,13 @@ def create_app(settings: Settings | None = None, kb: KnowledgeBase | None = None
     if settings.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST", "PATCH"],
                            allow_headers=["Authorization", "Content-Type", "X-Contribution-Token"])
-    app.include_router(contribution_router(get_kb, tokens, proxies))
+    app.include_router(contribution_router(get_kb, tokens, proxies, gate))
 
     @app.exception_handler(PolicyKBError)
     async def domain_error(request: Request, exc: PolicyKBError) -> JSONResponse:
-        return error_response(exc.status, exc.code, exc.message, exc.details)
+        retry = exc.details.get("retry_after")
+        headers = {"Retry-After": str(int(retry))} if isinstance(retry, (int, float)) else None
+        return error_response(exc.status, exc.code, exc.message, exc.details, headers)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -6,10 +6,10 @@ from typing import Annotated, Any, Callable, Literal
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import FileResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from starlette.concurrency import run_in_threadpool
 from starlette.formparsers import MultiPartException, MultiPartParser
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from .api_limits import UploadGate
 from .errors import InvalidRecord, ModerationDisabled, Unauthorized, UnsupportedMediaType
 from .kb import KnowledgeBase
 from .security import client_address, document_response, find_moderator
@@ -180,9 +180,10 @@ async def _read_contribution(request: Request) -> tuple[dict[str, Any], tuple[st
 
 
 def contribution_router(get_kb: Callable[..., KnowledgeBase], moderators: dict[str, str],
-                        proxies: list[Any]) -> APIRouter:
+                        proxies: list[Any], gate: UploadGate) -> APIRouter:
     """Contributor and moderator routes; `moderators` maps each (validated) token to a name,
-    `proxies` are the trusted reverse proxies (see `security.client_address`)."""
+    `proxies` are the trusted reverse proxies (see `security.client_address`), `gate` bounds the
+    contributions in flight."""
     router = APIRouter()
     KB = Annotated[KnowledgeBase, Depends(get_kb)]
     bearer = HTTPBearer(auto_error=False, description="A token listed in POLICYKB_MODERATOR_TOKENS")
@@ -203,11 +204,14 @@ def contribution_router(get_kb: Callable[..., KnowledgeBase], moderators: dict[s
     @router.post("/contributions", response_model=Receipt, status_code=201, openapi_extra=UPLOAD_SCHEMA,
                  tags=["contributions"], summary="Submit a policy example, optionally with a document")
     async def submit(request: Request, kb: KB) -> dict[str, Any]:
-        record, document = await _read_contribution(request)
-        # Parsing, checking and embedding run in a worker thread (the document itself in a bounded
-        # child process): one upload never holds up the requests of others.
-        return await run_in_threadpool(kb.contributions.submit, record, document,
-                                       client_address(request.scope, proxies))
+        client = client_address(request.scope, proxies)
+        with gate.slot(client):  # refused at once when too many are in flight
+            desk = kb.contributions
+            await gate.run(desk.reserve, client)  # counted before it is read: failures count too
+            record, document = await _read_contribution(request)
+            # Parsing, checking and embedding run on the contributions' own threads (the document
+            # itself in a bounded child process): uploads never hold up searches or /health.
+            return await gate.run(desk.submit, record, document, client, True)
 
     @router.post("/contributions/check", response_model=Checks, tags=["contributions"],
                  summary="Facet suggestions and possible duplicates for a draft (nothing is saved)")

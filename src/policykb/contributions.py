@@ -109,13 +109,29 @@ class Contributions:
                                "confidence": "high" if s >= HIGH_CONFIDENCE else "low"} for v, s in ranked]
         return out
 
-    def submit(self, record: dict[str, Any], document: tuple[str, bytes] | None, client: str) -> dict[str, Any]:
-        """Validate and queue a contribution; returns its id and the private token for its status."""
-        since = (datetime.now(timezone.utc) - timedelta(hours=1)).isoformat(timespec="seconds")
+    def reserve(self, client: str) -> None:
+        """Count a submission attempt against the client's hourly limit, before anything of it is
+        read: counting and recording are one write, so parallel attempts cannot all pass the count,
+        and an attempt that fails later (a hostile upload, an invalid record) still counts."""
+        now = datetime.now(timezone.utc)
+        since = (now - timedelta(hours=1)).isoformat(timespec="microseconds")
         limit = self.kb.settings.contributions_per_hour
-        if self.store.count_contributions_since(client, since) >= limit:
-            raise RateLimited(f"at most {limit} contributions per hour from one client; try again later",
-                              {"retry_after": 3600})
+        with self.store.transaction():
+            count, oldest = self.store.submissions_since(client, since)
+            if count >= limit:
+                free_at = datetime.fromisoformat(oldest) + timedelta(hours=1) if oldest else now
+                retry = max(1, int((free_at - now).total_seconds()) + 1)
+                raise RateLimited(f"at most {limit} contributions per hour from one client (attempts that were "
+                                  "refused count too); try again later", {"retry_after": min(retry, 3600)})
+            self.store.add_submission(client, now.isoformat(timespec="microseconds"), forget_before=since)
+
+    def submit(self, record: dict[str, Any], document: tuple[str, bytes] | None, client: str,
+               reserved: bool = False) -> dict[str, Any]:
+        """Validate and queue a contribution; returns its id and the private token for its status.
+        The attempt is counted against the client's rate limit first, unless the caller did
+        (`reserved`: the API counts it before reading the request)."""
+        if not reserved:
+            self.reserve(client)
         record = {k: v for k, v in record.items() if v not in (None, "", []) and k != "id"}
         record.setdefault("kind", "example" if document is None else "document")
         record["id"] = self._new_id(record)

@@ -86,8 +86,17 @@ class Unauthorized(PolicyKBError):
 
 
 class RateLimited(PolicyKBError):
+    """Too many requests from one client (details: `retry_after` seconds)."""
+
     code = "rate_limited"
     status = 429
+
+
+class UploadsBusy(PolicyKBError):
+    """The API processes as many contributions as it may at once (details: `retry_after` seconds)."""
+
+    code = "uploads_busy"
+    status = 503
 
 
 class PayloadTooLarge(PolicyKBError):

@@ -25,6 +25,11 @@ class ModerationMixin:
             "reason TEXT, item_id TEXT, checks TEXT, submitted_at TEXT, updated_at TEXT)"
         )
         self.conn.execute("CREATE INDEX IF NOT EXISTS contributions_status ON contributions(status, submitted_at)")
+        # Every submission attempt, accepted or not, for the rate limit (kept for an hour).
+        self.conn.execute("CREATE TABLE IF NOT EXISTS submissions (id INTEGER PRIMARY KEY AUTOINCREMENT, "
+                          "client TEXT NOT NULL, at TEXT NOT NULL)")
+        self.conn.execute("CREATE INDEX IF NOT EXISTS submissions_client ON submissions(client, at)")
+        self.conn.execute("CREATE INDEX IF NOT EXISTS submissions_at ON submissions(at)")
         self.conn.execute(
             "CREATE TABLE IF NOT EXISTS audit (id INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL, "
             "actor TEXT NOT NULL, action TEXT NOT NULL, target TEXT NOT NULL, before TEXT, after TEXT, note TEXT)"
@@ -73,10 +78,16 @@ class ModerationMixin:
         rows = self.conn.execute("SELECT json_extract(record, '$.id') FROM contributions WHERE status = 'pending'")
         return {r[0] for r in rows if r[0]}
 
-    def count_contributions_since(self, client: str, since: str) -> int:
-        return self.conn.execute(
-            "SELECT count(*) FROM contributions WHERE client = ? AND submitted_at >= ?", [client, since]
-        ).fetchone()[0]
+    def submissions_since(self, client: str, since: str) -> tuple[int, str | None]:
+        """How many submission attempts `client` made since `since`, and when the oldest of them was."""
+        count, oldest = self.conn.execute("SELECT count(*), min(at) FROM submissions WHERE client = ? AND at >= ?",
+                                          [client, since]).fetchone()
+        return int(count), oldest
+
+    def add_submission(self, client: str, at: str, forget_before: str) -> None:
+        """Record an attempt (call inside the transaction that counted them); drop those before `forget_before`."""
+        self.conn.execute("DELETE FROM submissions WHERE at < ?", [forget_before])
+        self.conn.execute("INSERT INTO submissions(client, at) VALUES (?, ?)", [client, at])
 
     def audit(self, actor: str, action: str, target: str, before: Any = None, after: Any = None,
               note: str | None = None) -> None:
