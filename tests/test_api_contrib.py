@@ -246,3 +246,54 @@ def test_every_route_answers_an_unreadable_json_body_alike(client, body, message
         answers.append((response.status_code, response.json()["error"]["code"],
                         response.json()["error"]["message"].startswith(message)))
     assert answers == [(422, "invalid_record", True)] * len(routes)
+
+
+# -- issue 18, item 2: a reject or an edit racing an approval loses with 409 -----------------------------
+
+
+@pytest.mark.parametrize("loser", ["reject", "edit"])
+def test_a_change_racing_an_approval_gets_409_and_nothing_disagrees(settings, corpus, monkeypatch, loser):
+    import threading
+
+    with KnowledgeBase(settings) as kb:
+        kb.ingest([corpus])
+        app = create_app(settings.model_copy(update={"moderator_tokens": ["s3cret-moderator-token"]}), kb=kb)
+        with TestClient(app) as client:
+            receipt = client.post("/contributions", json=RECORD).json()
+            inside, results = threading.Event(), {}
+            real_audit = kb.store.audit
+
+            def slow_audit(actor, action, *args, **kwargs):  # the approval's last write, then a pause
+                real_audit(actor, action, *args, **kwargs)
+                if action == "approve":
+                    inside.set()
+                    threading.Event().wait(0.5)  # the other moderator's request arrives meanwhile
+
+            monkeypatch.setattr(kb.store, "audit", slow_audit)
+            path = f"/moderation/contributions/{receipt['id']}"
+            approving = threading.Thread(target=lambda: results.update(approve=client.post(f"{path}/approve",
+                                                                                           headers=TOKEN)))
+            approving.start()
+            assert inside.wait(10)
+            other = client.post(f"{path}/reject", json={"reason": "spam"}, headers=TOKEN) if loser == "reject" \
+                else client.patch(path, json={"title": "Edited title"}, headers=TOKEN)
+            approving.join(10)
+            monkeypatch.undo()
+            assert results["approve"].status_code == 200
+            assert other.status_code == 409 and other.json()["error"]["code"] == "conflict", other.text
+            view = client.get(path, headers=TOKEN).json()
+            assert (view["status"], view["record"]["title"]) == ("approved", RECORD["title"])
+            assert [a["action"] for a in view["audit"]] == ["approve", "submit"]
+        assert kb.check()["status"] == "ok"
+
+
+def test_check_notices_a_published_item_whose_contribution_is_not_approved(kb, corpus):
+    kb.ingest([corpus])
+    desk = kb.contributions
+    receipt = desk.submit(dict(RECORD), None, client="c")
+    item_id = desk.approve(receipt["id"], actor="alice")["item_id"]
+    with kb.store.transaction():  # what a reject racing the approval used to leave behind
+        kb.store.update_contribution(receipt["id"], status="rejected", reason="spam")
+    result = kb.check()
+    assert result["status"] == "inconsistent"
+    assert result["contributions_disagreeing"] == [f"{receipt['id']} is rejected but its item {item_id} exists"]

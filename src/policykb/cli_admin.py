@@ -43,7 +43,8 @@ def check(lazy: LazyKB, sample: int, as_json: bool) -> None:
                    f"{data['index_generation']})\npassages: {data['passages']}, vectors: {data['vectors']}\n"
                    f"keyword postings of {data['keyword_checked']} passages checked, disagreeing: "
                    f"{', '.join(map(str, data['keyword_disagreeing'])) or 'none'}\n"
-                   f"items their file does not own: {', '.join(data['files_disagreeing']) or 'none'}")
+                   f"items their file does not own: {', '.join(data['files_disagreeing']) or 'none'}\n"
+                   f"items of contributions not approved: {', '.join(data['contributions_disagreeing']) or 'none'}")
         if data.get("problem"):
             click.echo(f"problem: {data['problem']}")
         if "multilingual_vectors" in data:

@@ -229,7 +229,9 @@ class Contributions:
         self._build_item(record, document, source="contribution")
         checks = self.check(record, document)
         with self.store.transaction():
-            self.store.update_contribution(contribution_id, record=record, checks=checks)
+            if not self.store.update_contribution(contribution_id, "pending", found["record"], record=record,
+                                                  checks=checks):
+                self._changed_meanwhile(contribution_id)
             self.store.audit(actor, "edit", contribution_id, before=found["record"], after=record)
         return self.view(contribution_id)
 
@@ -246,7 +248,9 @@ class Contributions:
                 raise Conflict(f"id {record['id']!r} was taken meanwhile; edit the contribution's id first")
 
         def record_approval() -> None:  # in the write that publishes the item: all or nothing
-            self.store.update_contribution(contribution_id, status="approved", item_id=item.id, reason=None)
+            if not self.store.update_contribution(contribution_id, "pending", record, status="approved",
+                                                  item_id=item.id, reason=None):
+                self._changed_meanwhile(contribution_id)  # an edit came first: publish nothing
             self.store.audit(actor, "approve", contribution_id, before={"status": "pending"},
                              after={"status": "approved", "item_id": item.id})
 
@@ -258,7 +262,8 @@ class Contributions:
             raise InvalidRecord("a rejection needs a reason the contributor can read")
         self._get(contribution_id, "pending")
         with self.store.transaction():
-            self.store.update_contribution(contribution_id, status="rejected", reason=reason.strip())
+            if not self.store.update_contribution(contribution_id, "pending", status="rejected", reason=reason.strip()):
+                self._changed_meanwhile(contribution_id)
             self.store.audit(actor, "reject", contribution_id, before={"status": "pending"},
                              after={"status": "rejected"}, note=reason.strip())
         return self.view(contribution_id)
@@ -333,6 +338,12 @@ class Contributions:
             raise Conflict(f"contribution {contribution_id!r} is {found['status']}, not {status}",
                            {"status": found["status"]})
         return found
+
+    def _changed_meanwhile(self, contribution_id: str) -> None:
+        """Raise the 409 of a moderator whose change lost to another one (the transaction rolls back)."""
+        now = self._get(contribution_id)
+        raise Conflict(f"contribution {contribution_id!r} was changed by someone else meanwhile (it is "
+                       f"{now['status']} now); look at it again before acting", {"status": now["status"]})
 
     @staticmethod
     def _document(found: dict[str, Any]) -> tuple[str, bytes] | None:

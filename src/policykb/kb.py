@@ -375,11 +375,14 @@ class KnowledgeBase:
             found.append((manifest.get("generation"), vectors))
         checked, disagree = self.store.postings_disagreeing(sample)
         owners = self.store.files_disagreeing()
-        out = {"status": "ok" if ok and not disagree and not owners else "inconsistent",
+        moderated = self.store.contributions_disagreeing()
+        out = {"status": "ok" if ok and not disagree and not owners and not moderated else "inconsistent",
                "generation": stats["generation"], "index_generation": found[0][0],
                "items": stats["items"], "passages": stats["passages"], "vectors": found[0][1],
                "keyword_checked": checked, "keyword_disagreeing": disagree,
-               "files_disagreeing": [f"{path}: {item}" for path, item in owners[:20]]}
+               "files_disagreeing": [f"{path}: {item}" for path, item in owners[:20]],
+               "contributions_disagreeing": [f"{c} is {status} but its item {item} exists"
+                                             for c, status, item in moderated[:20]]}
         if len(found) > 1:
             out["multilingual_index_generation"], out["multilingual_vectors"] = found[1]
         if problem:

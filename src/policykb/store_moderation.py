@@ -57,12 +57,31 @@ class ModerationMixin:
         out["checks"] = json.loads(out["checks"] or "{}")
         return out
 
-    def update_contribution(self, contribution_id: str, **fields: Any) -> None:
+    def update_contribution(self, contribution_id: str, expect_status: str | None = None,
+                            expect_record: dict[str, Any] | None = None, **fields: Any) -> bool:
+        """Change a contribution; with `expect_status` / `expect_record`, only if it still has that
+        status and record (compare-and-set: call it inside the write transaction that decided on
+        the change). Whether it was changed."""
         fields = {k: json.dumps(v) if k in ("record", "checks") else v for k, v in fields.items()}
         assignments = ", ".join(f"{k} = ?" for k in fields if k in CONTRIBUTION_COLUMNS)
         params = [v for k, v in fields.items() if k in CONTRIBUTION_COLUMNS]
-        self.conn.execute(f"UPDATE contributions SET {assignments}, updated_at = ? WHERE id = ?",
-                          [*params, _now(), contribution_id])
+        where, expected = "id = ?", [contribution_id]
+        if expect_status is not None:
+            where, expected = where + " AND status = ?", [*expected, expect_status]
+        if expect_record is not None:
+            where, expected = where + " AND record = ?", [*expected, json.dumps(expect_record)]
+        cur = self.conn.execute(f"UPDATE contributions SET {assignments}, updated_at = ? WHERE {where}",
+                                [*params, _now(), *expected])
+        return cur.rowcount == 1
+
+    def contributions_disagreeing(self) -> list[tuple[str, str, str]]:
+        """(contribution, its status, item) for items published from a contribution that is not
+        approved (what a rejection racing an approval left behind before compare-and-set)."""
+        return [(r[0], r[1], r[2]) for r in self.conn.execute(
+            "SELECT c.id, c.status, i.id FROM contributions c JOIN items i "
+            "ON i.id IN (json_extract(c.record, '$.id'), c.item_id) "
+            "AND i.source = coalesce(c.file_path, 'contribution:' || c.id) "
+            "WHERE c.status != 'approved' ORDER BY c.id")]
 
     def contributions(self, status: str | None, limit: int, offset: int = 0) -> tuple[int, list[dict[str, Any]]]:
         where, params = ("WHERE status = ?", [status]) if status else ("", [])
