@@ -5,6 +5,7 @@ error is `{"error": {"code", "message", "details"}}` with the right status, neve
 """
 
 import io
+import json
 import logging
 from contextlib import asynccontextmanager
 from collections.abc import AsyncIterator
@@ -22,6 +23,7 @@ from .api_contrib import contribution_router
 from .api_limits import UploadGate
 from .errors import InvalidRecord, NotFound, PayloadTooLarge, PolicyKBError
 from .export import write_records
+from .health import public as public_health
 from .kb import KnowledgeBase
 from .models import FacetCount, Hit
 from .security import (SameOriginWrites, SecurityHeaders, document_response, moderator_tokens,
@@ -55,14 +57,8 @@ class SearchResponse(BaseModel):
 
 
 class HealthResponse(BaseModel):
-    status: Literal["ok", "inconsistent"]
-    generation: int
-    index_generation: int | None
-    items: int
-    passages: int
-    vectors: int
-    keyword_checked: int = 0
-    keyword_disagreeing: list[int] = []
+    status: Literal["ok", "not ok"]
+    reason: str | None = None
 
 
 class ErrorBody(BaseModel):
@@ -240,10 +236,17 @@ def create_app(settings: Settings | None = None, kb: KnowledgeBase | None = None
         return kb.stats(public=True)
 
     @app.get("/health", response_model=HealthResponse, responses={503: {"model": HealthResponse}},
-             summary="Store and index agree")
+             summary="Store and indexes agree (details: /moderation/health and the server log)")
     def health(kb: KB) -> Any:
-        body = kb.check(sample=1)
-        return body if body["status"] == "ok" else JSONResponse(body, status_code=503)
+        try:
+            report = kb.check(sample=1)
+            healthy, reason = public_health(report)
+        except PolicyKBError as exc:  # e.g. an index built with another model
+            report, healthy, reason = {"error": exc.message}, False, "the vector index cannot be loaded"
+        if healthy:
+            return {"status": "ok", "reason": None}
+        log.warning("unhealthy: %s; %s", reason, json.dumps(report, default=str))
+        return JSONResponse({"status": "not ok", "reason": reason}, status_code=503)
 
     @app.get("/export", summary="Items of a search as CSV, JSON or JSONL", response_class=Response)
     def export(kb: KB, params: Params, format: Literal["csv", "json", "jsonl"] = "csv") -> Response:

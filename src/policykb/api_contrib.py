@@ -280,6 +280,11 @@ def contribution_router(get_kb: Callable[..., KnowledgeBase], moderators: dict[s
             raise InvalidRecord("to purge, repeat the item's id in `confirm`", {"id": item_id})
         return kb.contributions.purge(item_id, actor, body.reason)
 
+    @router.get("/moderation/health", tags=["moderation"],
+                summary="What /health compared: generations, counts, and what disagrees (paths and ids)")
+    def health_details(kb: KB, actor: Actor) -> dict[str, Any]:
+        return kb.check(sample=20)
+
     @router.get("/moderation/audit", tags=["moderation"], summary="Who did what, when, before and after")
     def audit(kb: KB, actor: Actor, target: Annotated[str | None, Query(max_length=200)] = None,
               limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[dict[str, Any]]:
