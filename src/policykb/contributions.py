@@ -302,10 +302,16 @@ class Contributions:
         return self.history(item_id)
 
     def purge(self, item_id: str, actor: str, reason: str = "") -> dict[str, Any]:
-        """Delete an item and every kept version of it for real (the one deletion that is); audited."""
+        """Delete an item and every kept version of it for real (the one deletion that is); audited.
+        An item of an ingested file leaves its file's list of items, and is remembered as purged:
+        ingest skips its record (and says so) until the record changes."""
         history = self.history(item_id)  # raises NotFound
         with self.kb.writing() as change:
             if self.store.item_status(item_id) is not None:
+                content_hash, source = self.store.item_sources([item_id])[item_id]
+                if self.store.file_record(source) is not None:  # an ingested file still holds its record
+                    self.store.drop_from_file(source, item_id)
+                    self.store.remember_purge(item_id, source, content_hash)
                 change.removed += self.store.delete_item(item_id, keep=None)
                 change.changed = True
             versions = self.store.purge_versions(item_id)

@@ -211,6 +211,11 @@ class Store(QueryMixin, PostingsMixin, ModerationMixin, BackupMixin, HistoryMixi
             [path, digest, size, json.dumps(item_ids), _now()],
         )
 
+    def drop_from_file(self, path: str, item_id: str) -> None:
+        """The file no longer lists `item_id` among its items (it was purged)."""
+        self.conn.execute("UPDATE files SET item_ids = (SELECT json_group_array(value) FROM json_each(files.item_ids) "
+                          "WHERE value != ?) WHERE path = ?", [item_id, path])
+
     def delete_file(self, path: str) -> None:
         self.conn.execute("DELETE FROM files WHERE path = ?", [path])
 
