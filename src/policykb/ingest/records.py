@@ -11,6 +11,7 @@ from typing import Any, Iterator
 import yaml
 
 from ..errors import InvalidRecord, PolicyKBError
+from ..export import restore_cell
 from ..models import Item
 from ..taxonomy import Taxonomy
 from ..text import normalise, slug
@@ -284,7 +285,7 @@ def _csv_records(text: str) -> Iterator[tuple[int | None, Any]]:
                 if len(row) != len(header):
                     yield line, InvalidRecord(f"row has {len(row)} cells, the header has {len(header)}")
                     continue
-                yield line, {k: (v.strip() or None) for k, v in zip(header, row)}
+                yield line, {k: (restore_cell(v).strip() or None) for k, v in zip(header, row)}
             return
         except csv.Error as exc:
             yield first, InvalidRecord(f"malformed CSV row ({exc}; a quote that is never closed?)")
