@@ -297,3 +297,20 @@ def test_check_notices_a_published_item_whose_contribution_is_not_approved(kb, c
     result = kb.check()
     assert result["status"] == "inconsistent"
     assert result["contributions_disagreeing"] == [f"{receipt['id']} is rejected but its item {item_id} exists"]
+
+
+# -- issue 18, item 11: no control or bidirectional characters through the API -------------------------
+
+
+def test_contributions_and_moderator_texts_are_stored_without_unsafe_characters(client):
+    hostile = "Baltic\u0000 export\u0007 \u202evouchers\u200b"
+    receipt = client.post("/contributions", json={**RECORD, "title": hostile, "summary": "Pays\u202e\n for\u2066 fairs.",
+                                                  "organisation": "Agency\u200b\u0000"}).json()
+    view = client.get(f"/moderation/contributions/{receipt['id']}", headers=TOKEN).json()
+    assert (view["record"]["title"], view["record"]["summary"], view["record"]["organisation"]) == (
+        "Baltic export vouchers", "Pays\n for fairs.", "Agency")
+    client.patch(f"/moderation/contributions/{receipt['id']}", headers=TOKEN, json={"region": "Kaunas\u202e\u0007"})
+    assert client.get(f"/moderation/contributions/{receipt['id']}", headers=TOKEN).json()["record"]["region"] == "Kaunas"
+    client.post(f"/moderation/contributions/{receipt['id']}/reject", headers=TOKEN, json={"reason": "Dupli\u202ecate\u0000"})
+    status = client.get(f"/contributions/{receipt['id']}", headers={"X-Contribution-Token": receipt["token"]}).json()
+    assert (status["title"], status["reason"]) == ("Baltic export vouchers", "Duplicate")

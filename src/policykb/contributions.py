@@ -19,6 +19,7 @@ from .ingest.records import record_to_item, slugify
 from .models import Item
 from .suggest import HIGH_CONFIDENCE, vote
 from .text import normalise
+from .textsafety import clean_record, clean_text
 
 if TYPE_CHECKING:
     from .kb import KnowledgeBase
@@ -132,7 +133,7 @@ class Contributions:
         (`reserved`: the API counts it before reading the request)."""
         if not reserved:
             self.reserve(client)
-        record = {k: v for k, v in record.items() if v not in (None, "", []) and k != "id"}
+        record = {k: v for k, v in clean_record(record).items() if v not in (None, "", []) and k != "id"}
         record.setdefault("kind", "example" if document is None else "document")
         record["id"] = self._new_id(record)
         warnings: list[str] = []
@@ -221,7 +222,7 @@ class Contributions:
 
     def edit(self, contribution_id: str, changes: dict[str, Any], actor: str) -> dict[str, Any]:
         found = self._get(contribution_id, "pending")
-        record = {**found["record"], **changes}
+        record = {**found["record"], **clean_record(changes)}
         record = {k: v for k, v in record.items() if v not in (None, "", [])}
         if record.get("id") != found["record"].get("id"):
             record["id"] = self._free_id(record)
@@ -258,6 +259,7 @@ class Contributions:
         return self.view(contribution_id)
 
     def reject(self, contribution_id: str, reason: str, actor: str) -> dict[str, Any]:
+        reason = clean_text(reason)
         if not reason.strip():
             raise InvalidRecord("a rejection needs a reason the contributor can read")
         self._get(contribution_id, "pending")
@@ -270,6 +272,7 @@ class Contributions:
 
     def unpublish(self, item_id: str, reason: str, actor: str, publish_again: bool = False) -> dict[str, Any]:
         """Hide a published item from search (or show it again), recorded in the audit log."""
+        reason = clean_text(reason)
         def audit(before: str, after: str) -> None:  # in the same transaction as the change
             self.store.audit(actor, "publish" if publish_again else "unpublish", item_id,
                              before={"status": before}, after={"status": after}, note=reason or None)
@@ -290,6 +293,7 @@ class Contributions:
     def restore(self, item_id: str, version: int, actor: str, reason: str = "") -> dict[str, Any]:
         """Make an earlier version the item's content again (the current one is kept as a version;
         the status stays, or is published for an item that was removed); audited."""
+        reason = clean_text(reason)
         found = self.store.item_version(item_id, version)
         if found is None:
             raise NotFound(f"item {item_id!r} has no version {version}", {"id": item_id, "version": version})
@@ -306,6 +310,7 @@ class Contributions:
         An item of an ingested file leaves its file's list of items, and is remembered as purged:
         ingest skips its record (and says so) until the record changes."""
         history = self.history(item_id)  # raises NotFound
+        reason = clean_text(reason)
         with self.kb.writing() as change:
             if self.store.item_status(item_id) is not None:
                 content_hash, source = self.store.item_sources([item_id])[item_id]

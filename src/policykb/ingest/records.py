@@ -12,6 +12,7 @@ import yaml
 
 from ..errors import InvalidRecord, PolicyKBError
 from ..export import restore_cell
+from ..textsafety import clean_record
 from ..models import Item
 from ..taxonomy import Taxonomy
 from ..text import normalise, slug
@@ -124,6 +125,7 @@ def record_to_item(record: dict[str, Any], source: str, taxonomy: Taxonomy, defa
     if not isinstance(record, dict):
         raise InvalidRecord(f"a record must be a mapping of fields, got {type(record).__name__}")
     record, _ = record_fields(record, taxonomy)
+    record = clean_record(record)  # no control, bidirectional or invisible characters in any text
     title = _text(record, "title")
     if not title:
         raise InvalidRecord("record has no title")
