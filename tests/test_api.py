@@ -168,3 +168,18 @@ def test_an_unhealthy_answer_is_short_in_public_and_detailed_for_moderators(sett
         detailed = client.get("/moderation/health", headers={"Authorization": f"Bearer {token}"})
     assert detailed.status_code == 200 and detailed.json()["files_disagreeing"] == [f"{extra}: de-vouchers"]
     assert f"{extra}: de-vouchers" in caplog.text  # the operator finds the details in the log
+
+
+def test_a_database_damaged_under_a_running_api_gets_503_without_paths(settings, corpus, caplog):
+    from .test_store import damage
+
+    with KnowledgeBase(settings) as kb:
+        kb.ingest([corpus])
+    with TestClient(create_app(settings)) as client:
+        assert client.get("/health").status_code == 200
+        damage(settings.home / "kb.sqlite", "pages")
+        health, item = client.get("/health"), client.get("/items/de-vouchers")
+    assert (health.status_code, health.json()) == (503, {"status": "not ok", "reason": "the database is damaged"})
+    assert (item.status_code, item.json()["error"]["code"]) == (503, "store_damaged")
+    assert str(settings.home) not in item.text
+    assert f"{settings.home / 'kb.sqlite'} is damaged" in caplog.text

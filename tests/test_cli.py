@@ -180,3 +180,27 @@ def test_purging_an_ingested_item_keeps_the_knowledge_base_consistent(run, corpu
     back = run("ingest", str(corpus))
     assert back.exit_code == 0 and back.output.startswith("added 1, updated 0, unchanged 4")
     assert "purged" not in back.output and run("check").exit_code == 0
+
+
+# -- issue 18, item 9: a damaged database gives a clear message, and restore mends it --------------------
+
+
+@pytest.mark.parametrize("how", ["garbage", "pages"])
+def test_a_damaged_database_names_the_file_and_restore_mends_it(run, corpus, tmp_path, how):
+    from .test_store import damage
+
+    path = tmp_path / "kb" / "kb.sqlite"
+    assert run("ingest", str(corpus)).exit_code == 0
+    assert run("backup", str(tmp_path / "backup")).exit_code == 0
+    damage(path, how)
+    for command in (("check",), ("stats",), ("search", "cluster vouchers"), ("search", "vouchers", "--mode", "keyword"),
+                    ("serve", "--port", "1")):
+        result = run(*command)
+        assert result.exit_code == 1 and "Traceback" not in result.output, (command, result.output)
+        assert f"Error: {path} is damaged (" in result.output, (command, result.output)
+        assert f"Restore the knowledge base from a backup: policykb --home {path.parent} restore" in result.output
+    restored = run("restore", str(tmp_path / "backup"))
+    assert restored.exit_code == 0, restored.output
+    assert "the damaged database was moved aside to" in restored.output
+    assert run("check").exit_code == 0 and json.loads(run("stats", "--json").output)["items"] == 5
+    assert len(list(path.parent.glob("kb.sqlite.damaged-*"))) >= 1

@@ -7,6 +7,7 @@ error is `{"error": {"code", "message", "details"}}` with the right status, neve
 import io
 import json
 import logging
+import sqlite3
 from contextlib import asynccontextmanager
 from collections.abc import AsyncIterator
 from typing import Annotated, Any, Literal
@@ -21,11 +22,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from .config import Settings
 from .api_contrib import contribution_router
 from .api_limits import UploadGate
-from .errors import InvalidRecord, NotFound, PayloadTooLarge, PolicyKBError
+from .errors import InvalidRecord, NotFound, PayloadTooLarge, PolicyKBError, StoreDamaged
 from .export import write_records
 from .health import public as public_health
 from .kb import KnowledgeBase
 from .models import FacetCount, Hit
+from .store import damaged, is_damage
 from .security import (SameOriginWrites, SecurityHeaders, document_response, moderator_tokens,
                        trusted_networks)
 
@@ -185,6 +187,14 @@ def create_app(settings: Settings | None = None, kb: KnowledgeBase | None = None
             return error_response(422, InvalidRecord.code, f"the body is {why}")
         return error_response(exc.status_code, "http_error", str(exc.detail))
 
+    @app.exception_handler(sqlite3.DatabaseError)
+    async def database_error(request: Request, exc: sqlite3.DatabaseError) -> JSONResponse:
+        if not is_damage(exc):
+            return await unexpected(request, exc)
+        log.error("%s", damaged(settings.home / "kb.sqlite", exc).message)  # the path for the operator only
+        return error_response(503, StoreDamaged.code, "the knowledge base's database is damaged; the operator "
+                              "must restore it from a backup")
+
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error on %s", request.url.path)
@@ -241,8 +251,15 @@ def create_app(settings: Settings | None = None, kb: KnowledgeBase | None = None
         try:
             report = kb.check(sample=1)
             healthy, reason = public_health(report)
+        except StoreDamaged as exc:
+            report, healthy, reason = {"error": exc.message}, False, "the database is damaged"
         except PolicyKBError as exc:  # e.g. an index built with another model
             report, healthy, reason = {"error": exc.message}, False, "the vector index cannot be loaded"
+        except sqlite3.DatabaseError as exc:
+            if not is_damage(exc):
+                raise
+            report, healthy, reason = {"error": damaged(settings.home / "kb.sqlite", exc).message}, False, \
+                "the database is damaged"
         if healthy:
             return {"status": "ok", "reason": None}
         log.warning("unhealthy: %s; %s", reason, json.dumps(report, default=str))

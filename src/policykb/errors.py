@@ -119,3 +119,10 @@ class ConfigError(PolicyKBError):
 class UnsupportedMediaType(PolicyKBError):
     code = "unsupported_media_type"
     status = 415
+
+
+class StoreDamaged(PolicyKBError):
+    """The SQLite file is not a database or is damaged: only a restore from a backup helps."""
+
+    code = "store_damaged"
+    status = 503

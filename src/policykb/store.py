@@ -20,6 +20,7 @@ import numpy as np
 import sqlite_utils
 
 from .bm25 import term_counts
+from .errors import StoreDamaged
 from .models import Item, Passage, passage_context
 from .store_backup import BackupMixin
 from .store_history import HistoryMixin
@@ -27,13 +28,28 @@ from .store_moderation import ModerationMixin
 from .store_postings import PostingsMixin
 from .store_query import QueryMixin
 
-__all__ = ["Store"]
+__all__ = ["Store", "damaged", "is_damage"]
 
 SCHEMA_VERSION = 1
 
 
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def is_damage(exc: BaseException) -> bool:
+    """Whether an SQLite error says the file is not a database or is damaged (not a busy lock)."""
+    return isinstance(exc, sqlite3.DatabaseError) and getattr(exc, "sqlite_errorname", "") in (
+        "SQLITE_CORRUPT", "SQLITE_NOTADB") or str(exc) in ("file is not a database", "database disk image is malformed")
+
+
+def damaged(path: Path, exc: BaseException) -> StoreDamaged:
+    """The error to raise for a damaged knowledge-base file: what happened, and the way out."""
+    home = Path(path).parent
+    return StoreDamaged(
+        f"{path} is damaged ({exc}); policykb cannot read it. Restore the knowledge base from a backup: "
+        f"policykb --home {home} restore BACKUP_FOLDER (a folder written by `policykb backup`); without a "
+        f"backup, move the file aside and ingest the sources again", {"file": str(path)})
 
 
 def _wal(conn: sqlite3.Connection) -> None:
@@ -61,9 +77,15 @@ class Store(QueryMixin, PostingsMixin, ModerationMixin, BackupMixin, HistoryMixi
         self._connections_lock = threading.Lock()
         self.lock = threading.RLock()  # one writer per process at a time (SQLite enforces it across processes)
         self._reset_postings()
-        self._create_schema()
-        self._create_postings_schema()
-        self._create_history_schema()
+        try:
+            self._create_schema()
+            self._create_postings_schema()
+            self._create_history_schema()
+        except sqlite3.DatabaseError as exc:
+            if not is_damage(exc):
+                raise
+            self.close()
+            raise damaged(self.path, exc) from None
 
     @property
     def conn(self) -> sqlite3.Connection:
@@ -72,9 +94,13 @@ class Store(QueryMixin, PostingsMixin, ModerationMixin, BackupMixin, HistoryMixi
         if conn is None:
             # Each thread uses only its own connection; check_same_thread=False lets close() run anywhere.
             conn = sqlite3.connect(str(self.path), isolation_level=None, timeout=30, check_same_thread=False)
-            _wal(conn)
-            conn.execute("PRAGMA synchronous=NORMAL")
-            conn.execute("PRAGMA foreign_keys=ON")
+            try:
+                _wal(conn)
+                conn.execute("PRAGMA synchronous=NORMAL")
+                conn.execute("PRAGMA foreign_keys=ON")
+            except sqlite3.DatabaseError as exc:
+                conn.close()
+                raise damaged(self.path, exc) if is_damage(exc) else exc from None
             self._local.conn = conn
             with self._connections_lock:
                 self._connections.append(conn)
