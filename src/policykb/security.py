@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 from fastapi.responses import FileResponse, JSONResponse
 
+from .active_content import file_has_active_content
 from .errors import ConfigError
 
 MIN_TOKEN_LENGTH = 16
@@ -188,9 +189,11 @@ class SameOriginWrites:
 
 
 def document_response(path: Path, name: str) -> FileResponse:
-    """An original document: a PDF inline (so a browser opens it at `#page=N`); anything else, HTML
-    above all, as a download of opaque bytes, never rendered on the API's origin."""
+    """An original document: a PDF inline (so a browser opens it at `#page=N`) unless it holds active
+    content (JavaScript, launch actions, embedded files: then a download); anything else, HTML above
+    all, as a download of opaque bytes, never rendered on the API's origin."""
     if name.lower().endswith(".pdf"):
-        return FileResponse(path, media_type="application/pdf", filename=name, content_disposition_type="inline")
+        inline = "attachment" if file_has_active_content(path) else "inline"
+        return FileResponse(path, media_type="application/pdf", filename=name, content_disposition_type=inline)
     return FileResponse(path, media_type="application/octet-stream", filename=name,
                         content_disposition_type="attachment")
