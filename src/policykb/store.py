@@ -23,6 +23,7 @@ from .bm25 import term_counts
 from .errors import StoreDamaged
 from .models import Item, Passage, passage_context
 from .store_backup import BackupMixin
+from .store_files import FilesMixin
 from .store_history import HistoryMixin
 from .store_moderation import ModerationMixin
 from .store_postings import PostingsMixin
@@ -65,9 +66,10 @@ def _wal(conn: sqlite3.Connection) -> None:
             time.sleep(0.05)
 
 
-class Store(QueryMixin, PostingsMixin, ModerationMixin, BackupMixin, HistoryMixin):
+class Store(QueryMixin, PostingsMixin, ModerationMixin, BackupMixin, HistoryMixin, FilesMixin):
     """The knowledge base's SQLite file (`kb.sqlite`). Query methods live in `store_query.py`, the
-    keyword index's postings in `store_postings.py`, contributions and audit in `store_moderation.py`."""
+    keyword index's postings in `store_postings.py`, contributions and audit in `store_moderation.py`,
+    the ingested files in `store_files.py`."""
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
@@ -222,37 +224,6 @@ class Store(QueryMixin, PostingsMixin, ModerationMixin, BackupMixin, HistoryMixi
         generation = self.generation + 1
         self.set_meta("generation", str(generation))
         return generation
-
-    # -- files --------------------------------------------------------------------------------
-
-    def file_record(self, path: str) -> dict[str, Any] | None:
-        row = self.conn.execute("SELECT hash, size, item_ids FROM files WHERE path = ?", [path]).fetchone()
-        if row is None:
-            return None
-        return {"hash": row[0], "size": row[1], "item_ids": json.loads(row[2])}
-
-    def upsert_file(self, path: str, digest: str, size: int, item_ids: list[str]) -> None:
-        self.conn.execute(
-            "INSERT OR REPLACE INTO files(path, hash, size, item_ids, ingested_at) VALUES (?, ?, ?, ?, ?)",
-            [path, digest, size, json.dumps(item_ids), _now()],
-        )
-
-    def drop_from_file(self, path: str, item_id: str) -> None:
-        """The file no longer lists `item_id` among its items (it was purged)."""
-        self.conn.execute("UPDATE files SET item_ids = (SELECT json_group_array(value) FROM json_each(files.item_ids) "
-                          "WHERE value != ?) WHERE path = ?", [item_id, path])
-
-    def delete_file(self, path: str) -> None:
-        self.conn.execute("DELETE FROM files WHERE path = ?", [path])
-
-    def file_paths(self) -> list[str]:
-        return [r[0] for r in self.conn.execute("SELECT path FROM files ORDER BY path")]
-
-    def files_disagreeing(self) -> list[tuple[str, str]]:
-        """(file, item id) pairs where a file lists an item that is missing or owned by another file."""
-        return [(r[0], r[1]) for r in self.conn.execute(
-            "SELECT f.path, j.value FROM files f, json_each(f.item_ids) j LEFT JOIN items i ON i.id = j.value "
-            "WHERE i.source IS NOT f.path ORDER BY f.path, j.value")]
 
     # -- items --------------------------------------------------------------------------------
 
