@@ -210,3 +210,107 @@ def test_searches_are_served_while_an_approval_is_embedding(settings, corpus):
             searched.set()
             approving.join(10)
             assert result["r"].status_code == 200
+
+
+# -- issue 18, item 10: one rule for undecodable bodies on every route ---------------------------------
+
+NOT_UTF8 = b'{"title": "Caf\xe9 \xff cluster", "country": "LT"}'
+
+
+def test_multipart_metadata_that_is_not_utf8_is_refused(client):
+    boundary = "policykb-test-boundary"
+    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"metadata\"\r\n\r\n").encode() + NOT_UTF8 + (
+        f"\r\n--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.txt\"\r\n"
+        f"Content-Type: text/plain\r\n\r\nCluster export vouchers for SMEs.\r\n--{boundary}--\r\n").encode()
+    response = client.post("/contributions", content=body,
+                           headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
+    assert response.status_code == 422, response.text
+    assert response.json()["error"] == {"code": "invalid_record", "message": "the multipart field 'metadata' is not "
+                                        "UTF-8 text", "details": {}}
+    assert client.get("/moderation/contributions", headers=TOKEN).json()["total"] == 0
+
+
+@pytest.mark.parametrize("body, message", [
+    (NOT_UTF8, "the body is not UTF-8 text"),
+    (b"[" * 100_000, "the body is nested too deeply"),
+    (b'{"title": ', "the body is not JSON"),
+])
+def test_every_route_answers_an_unreadable_json_body_alike(client, body, message):
+    pending = client.post("/contributions", json=RECORD).json()["id"]
+    routes = [("post", "/contributions"), ("post", "/contributions/check"),
+              ("patch", f"/moderation/contributions/{pending}"), ("post", f"/moderation/contributions/{pending}/reject")]
+    answers = []
+    for method, path in routes:
+        response = client.request(method.upper(), path, content=body,
+                                  headers={"Content-Type": "application/json", **TOKEN})
+        answers.append((response.status_code, response.json()["error"]["code"],
+                        response.json()["error"]["message"].startswith(message)))
+    assert answers == [(422, "invalid_record", True)] * len(routes)
+
+
+# -- issue 18, item 2: a reject or an edit racing an approval loses with 409 -----------------------------
+
+
+@pytest.mark.parametrize("loser", ["reject", "edit"])
+def test_a_change_racing_an_approval_gets_409_and_nothing_disagrees(settings, corpus, monkeypatch, loser):
+    import threading
+
+    with KnowledgeBase(settings) as kb:
+        kb.ingest([corpus])
+        app = create_app(settings.model_copy(update={"moderator_tokens": ["s3cret-moderator-token"]}), kb=kb)
+        with TestClient(app) as client:
+            receipt = client.post("/contributions", json=RECORD).json()
+            inside, results = threading.Event(), {}
+            real_audit = kb.store.audit
+
+            def slow_audit(actor, action, *args, **kwargs):  # the approval's last write, then a pause
+                real_audit(actor, action, *args, **kwargs)
+                if action == "approve":
+                    inside.set()
+                    threading.Event().wait(0.5)  # the other moderator's request arrives meanwhile
+
+            monkeypatch.setattr(kb.store, "audit", slow_audit)
+            path = f"/moderation/contributions/{receipt['id']}"
+            approving = threading.Thread(target=lambda: results.update(approve=client.post(f"{path}/approve",
+                                                                                           headers=TOKEN)))
+            approving.start()
+            assert inside.wait(10)
+            other = client.post(f"{path}/reject", json={"reason": "spam"}, headers=TOKEN) if loser == "reject" \
+                else client.patch(path, json={"title": "Edited title"}, headers=TOKEN)
+            approving.join(10)
+            monkeypatch.undo()
+            assert results["approve"].status_code == 200
+            assert other.status_code == 409 and other.json()["error"]["code"] == "conflict", other.text
+            view = client.get(path, headers=TOKEN).json()
+            assert (view["status"], view["record"]["title"]) == ("approved", RECORD["title"])
+            assert [a["action"] for a in view["audit"]] == ["approve", "submit"]
+        assert kb.check()["status"] == "ok"
+
+
+def test_check_notices_a_published_item_whose_contribution_is_not_approved(kb, corpus):
+    kb.ingest([corpus])
+    desk = kb.contributions
+    receipt = desk.submit(dict(RECORD), None, client="c")
+    item_id = desk.approve(receipt["id"], actor="alice")["item_id"]
+    with kb.store.transaction():  # what a reject racing the approval used to leave behind
+        kb.store.update_contribution(receipt["id"], status="rejected", reason="spam")
+    result = kb.check()
+    assert result["status"] == "inconsistent"
+    assert result["contributions_disagreeing"] == [f"{receipt['id']} is rejected but its item {item_id} exists"]
+
+
+# -- issue 18, item 11: no control or bidirectional characters through the API -------------------------
+
+
+def test_contributions_and_moderator_texts_are_stored_without_unsafe_characters(client):
+    hostile = "Baltic\u0000 export\u0007 \u202evouchers\u200b"
+    receipt = client.post("/contributions", json={**RECORD, "title": hostile, "summary": "Pays\u202e\n for\u2066 fairs.",
+                                                  "organisation": "Agency\u200b\u0000"}).json()
+    view = client.get(f"/moderation/contributions/{receipt['id']}", headers=TOKEN).json()
+    assert (view["record"]["title"], view["record"]["summary"], view["record"]["organisation"]) == (
+        "Baltic export vouchers", "Pays\n for fairs.", "Agency")
+    client.patch(f"/moderation/contributions/{receipt['id']}", headers=TOKEN, json={"region": "Kaunas\u202e\u0007"})
+    assert client.get(f"/moderation/contributions/{receipt['id']}", headers=TOKEN).json()["record"]["region"] == "Kaunas"
+    client.post(f"/moderation/contributions/{receipt['id']}/reject", headers=TOKEN, json={"reason": "Dupli\u202ecate\u0000"})
+    status = client.get(f"/contributions/{receipt['id']}", headers={"X-Contribution-Token": receipt["token"]}).json()
+    assert (status["title"], status["reason"]) == ("Baltic export vouchers", "Duplicate")

@@ -29,7 +29,7 @@ def app(tmp_path_factory):
 def test_api_conforms_to_its_schema(app):
     schema = schemathesis.openapi.from_asgi("/openapi.json", app)
     operations = [result.ok() for result in schema.get_all_operations()]
-    assert len(operations) == 24
+    assert len(operations) == 25
     for operation in operations:
 
         @given(operation.as_strategy())

@@ -155,3 +155,52 @@ def test_readme_make_targets_exist():
         assert re.search(rf"^{target}:", makefile, re.M), target
     assert "make run" in readme and "make test" in readme
     assert (ROOT / ".ci" / "run").read_text().strip().endswith("make test")
+
+
+# -- issue 18, item 5: a purge of an ingested item leaves a consistent knowledge base ------------------
+
+
+def test_purging_an_ingested_item_keeps_the_knowledge_base_consistent(run, corpus):
+    records = corpus / "examples" / "records.yaml"
+    assert run("ingest", str(corpus)).exit_code == 0
+    assert run("purge", "de-vouchers", "--reason", "spam", "--yes").exit_code == 0
+    checked = run("check")
+    assert checked.exit_code == 0, checked.output
+    # The file changes elsewhere: the purged record stays out, and the report says so.
+    records.write_text(records.read_text().replace("Short exchanges", "Week-long exchanges"))
+    again = run("ingest", str(corpus))
+    assert again.exit_code == 0 and again.output.startswith("added 0, updated 1, unchanged 3, removed 0, skipped 0")
+    assert f"warning {records}: id 'de-vouchers' was purged on " in again.output
+    assert "not ingested again while its record is unchanged" in again.output
+    assert run("show", "de-vouchers").exit_code == 1
+    for command in (("ingest", str(corpus), "--prune"), ("reindex",), ("check",)):
+        assert run(*command).exit_code == 0, (command, run(*command).output)
+    # The record itself changes: it is ingested again.
+    records.write_text(records.read_text().replace("through trade missions", "through trade missions abroad"))
+    back = run("ingest", str(corpus))
+    assert back.exit_code == 0 and back.output.startswith("added 1, updated 0, unchanged 4")
+    assert "purged" not in back.output and run("check").exit_code == 0
+
+
+# -- issue 18, item 9: a damaged database gives a clear message, and restore mends it --------------------
+
+
+@pytest.mark.parametrize("how", ["garbage", "pages"])
+def test_a_damaged_database_names_the_file_and_restore_mends_it(run, corpus, tmp_path, how):
+    from .test_store import damage
+
+    path = tmp_path / "kb" / "kb.sqlite"
+    assert run("ingest", str(corpus)).exit_code == 0
+    assert run("backup", str(tmp_path / "backup")).exit_code == 0
+    damage(path, how)
+    for command in (("check",), ("stats",), ("search", "cluster vouchers"), ("search", "vouchers", "--mode", "keyword"),
+                    ("serve", "--port", "1")):
+        result = run(*command)
+        assert result.exit_code == 1 and "Traceback" not in result.output, (command, result.output)
+        assert f"Error: {path} is damaged (" in result.output, (command, result.output)
+        assert f"Restore the knowledge base from a backup: policykb --home {path.parent} restore" in result.output
+    restored = run("restore", str(tmp_path / "backup"))
+    assert restored.exit_code == 0, restored.output
+    assert "the damaged database was moved aside to" in restored.output
+    assert run("check").exit_code == 0 and json.loads(run("stats", "--json").output)["items"] == 5
+    assert len(list(path.parent.glob("kb.sqlite.damaged-*"))) >= 1

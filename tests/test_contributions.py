@@ -118,3 +118,36 @@ def test_free_ids_do_not_collide_with_pending(desk):
     second = desk.submit({"title": "Same title"}, None, client="c")
     ids = {desk.view(first["id"])["record"]["id"], desk.view(second["id"])["record"]["id"]}
     assert len(ids) == 2 and all(re.fullmatch(r"same-title-[0-9a-f]{6}", i) for i in ids)
+
+
+# -- issue 18, item 4: the rate limit holds against parallel submissions ------------------------------
+
+
+def test_parallel_submissions_never_pass_the_rate_limit(desk, kb):
+    from concurrent.futures import ThreadPoolExecutor
+
+    kb.settings.contributions_per_hour = 20
+
+    def submit(n: int) -> str:
+        try:
+            desk.submit({"title": f"Parallel cluster programme {n}", "summary": "Vouchers for SMEs."}, None,
+                        client="198.51.100.9")
+            return "accepted"
+        except RateLimited:
+            return "limited"
+
+    with ThreadPoolExecutor(30) as pool:
+        outcomes = list(pool.map(submit, range(30)))
+    assert (outcomes.count("accepted"), outcomes.count("limited")) == (20, 10)
+    assert desk.queue("pending", 100)["total"] == 20
+
+
+def test_failed_submissions_count_against_the_rate_limit(desk, kb):
+    kb.settings.contributions_per_hour = 3
+    for _ in range(3):
+        with pytest.raises(InvalidRecord):
+            desk.submit({"title": "Broken upload"}, ("broken.pdf", b"%PDF-1.4 not really a pdf"), client="10.0.0.9")
+    with pytest.raises(RateLimited) as refused:
+        desk.submit({"title": "A fine record"}, None, client="10.0.0.9")
+    assert 3590 <= refused.value.details["retry_after"] <= 3600
+    assert desk.submit({"title": "Another client's record"}, None, client="10.0.0.10")["status"] == "pending"

@@ -451,3 +451,21 @@ def test_query_embeddings_are_remembered_least_recently_used_first(tmp_path, cac
         vectors = [kb.embed_query(q) for q in ("a", "b", "a", "c", "b", "a")]
     assert embedder.queries == expected  # with 2 remembered, "c" evicts "b" (used before "a"), then each other
     assert np.array_equal(vectors[0], vectors[2]) and np.array_equal(vectors[0], vectors[5])
+
+
+# -- issue 18, item 9: a damaged or missing index file is rebuilt, and the warning says which ----------
+
+
+@pytest.mark.parametrize("harm, said", [
+    (lambda path: path.write_bytes(b"not a faiss index" * 10), "is damaged"),
+    (lambda path: path.unlink(), "is missing"),
+])
+def test_a_damaged_index_file_is_rebuilt_with_a_warning_that_says_what_happened(settings, corpus, caplog, harm, said):
+    with KnowledgeBase(settings) as kb:
+        kb.ingest([corpus])
+    index_file = settings.home / json.loads((settings.home / "manifest.json").read_text())["file"]
+    harm(index_file)
+    with KnowledgeBase(settings) as kb:
+        assert kb.search("vouchers", mode="semantic").total >= 1 and kb.check()["status"] == "ok"
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert warnings == [f"index file {index_file} {said}: rebuilt from the vectors stored in the database"]

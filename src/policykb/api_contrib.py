@@ -6,9 +6,10 @@ from typing import Annotated, Any, Callable, Literal
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import FileResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from starlette.concurrency import run_in_threadpool
+from starlette.formparsers import MultiPartException, MultiPartParser
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from .api_limits import UploadGate
 from .errors import InvalidRecord, ModerationDisabled, Unauthorized, UnsupportedMediaType
 from .kb import KnowledgeBase
 from .security import client_address, document_response, find_moderator
@@ -113,6 +114,35 @@ UPLOAD_SCHEMA = {
 }
 
 
+class _StrictMultiPartParser(MultiPartParser):
+    """Starlette's multipart parser, except that a field whose bytes are not UTF-8 is refused
+    (Starlette reads such a field as Latin-1, silently, whatever charset the request declares)."""
+
+    def on_part_end(self) -> None:
+        part = self._current_part
+        if part.file is not None:
+            super().on_part_end()
+            return
+        try:
+            value = bytes(part.data).decode("utf-8")
+        except UnicodeDecodeError:
+            raise InvalidRecord(f"the multipart field {part.field_name[:50]!r} is not UTF-8 text") from None
+        self.items.append((part.field_name, value))
+
+
+def parse_json(raw: bytes | str, where: str) -> Any:
+    """JSON from a request: the one rule of every route for a body (or a multipart field) that is
+    not UTF-8, not JSON, or nested too deeply: a 422 `invalid_record` saying which."""
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise InvalidRecord(f"{where} is not JSON: {exc.msg}") from None
+    except UnicodeDecodeError:
+        raise InvalidRecord(f"{where} is not UTF-8 text") from None
+    except RecursionError:
+        raise InvalidRecord(f"{where} is nested too deeply") from None
+
+
 async def _read_contribution(request: Request) -> tuple[dict[str, Any], tuple[str, bytes] | None]:
     """The record (validated) and the optional uploaded document of a JSON or multipart request.
     Any other content type is refused (415): a `text/plain` body is what a foreign web page can
@@ -122,23 +152,26 @@ async def _read_contribution(request: Request) -> tuple[dict[str, Any], tuple[st
     if media not in ("application/json", "multipart/form-data"):
         raise UnsupportedMediaType(f"send the contribution as application/json or multipart/form-data, "
                                    f"not {media or 'a body without a content type'}")
-    try:
-        if media == "multipart/form-data":
-            form = await request.form()
+    if media == "multipart/form-data":
+        parser = _StrictMultiPartParser(request.headers, request.stream(), max_files=1, max_fields=10)
+        try:
+            form = await parser.parse()
+        except MultiPartException as exc:
+            raise InvalidRecord(f"malformed multipart body: {exc.message}") from None
+        try:
             raw = form.get("metadata")
-            data = json.loads(raw) if isinstance(raw, str) else None
+            if not isinstance(raw, str):
+                raise InvalidRecord("the multipart field 'metadata' (the record as JSON) is missing")
+            data = parse_json(raw, "the multipart field 'metadata'")
             upload = form.get("file")
             if upload is not None and not isinstance(upload, str):
                 document = (upload.filename or "upload", await upload.read())
-        else:
-            data = json.loads(await request.body() or b"null")
+        finally:
+            await form.close()
+    else:
+        data = parse_json(await request.body() or b"null", "the body")
+    try:
         record = ContributionIn.model_validate(data)
-    except json.JSONDecodeError as exc:
-        raise InvalidRecord(f"the body (or the multipart field 'metadata') is not JSON: {exc.msg}") from None
-    except UnicodeDecodeError:
-        raise InvalidRecord("the body (or the multipart field 'metadata') is not UTF-8 text") from None
-    except RecursionError:
-        raise InvalidRecord("the body (or the multipart field 'metadata') is nested too deeply") from None
     except ValidationError as exc:
         errors = [{"loc": list(e["loc"]), "msg": e["msg"]} for e in exc.errors()]
         where = ".".join(map(str, errors[0]["loc"])) or "body"
@@ -147,9 +180,10 @@ async def _read_contribution(request: Request) -> tuple[dict[str, Any], tuple[st
 
 
 def contribution_router(get_kb: Callable[..., KnowledgeBase], moderators: dict[str, str],
-                        proxies: list[Any]) -> APIRouter:
+                        proxies: list[Any], gate: UploadGate) -> APIRouter:
     """Contributor and moderator routes; `moderators` maps each (validated) token to a name,
-    `proxies` are the trusted reverse proxies (see `security.client_address`)."""
+    `proxies` are the trusted reverse proxies (see `security.client_address`), `gate` bounds the
+    contributions in flight."""
     router = APIRouter()
     KB = Annotated[KnowledgeBase, Depends(get_kb)]
     bearer = HTTPBearer(auto_error=False, description="A token listed in POLICYKB_MODERATOR_TOKENS")
@@ -170,11 +204,14 @@ def contribution_router(get_kb: Callable[..., KnowledgeBase], moderators: dict[s
     @router.post("/contributions", response_model=Receipt, status_code=201, openapi_extra=UPLOAD_SCHEMA,
                  tags=["contributions"], summary="Submit a policy example, optionally with a document")
     async def submit(request: Request, kb: KB) -> dict[str, Any]:
-        record, document = await _read_contribution(request)
-        # Parsing, checking and embedding run in a worker thread (the document itself in a bounded
-        # child process): one upload never holds up the requests of others.
-        return await run_in_threadpool(kb.contributions.submit, record, document,
-                                       client_address(request.scope, proxies))
+        client = client_address(request.scope, proxies)
+        with gate.slot(client):  # refused at once when too many are in flight
+            desk = kb.contributions
+            await gate.run(desk.reserve, client)  # counted before it is read: failures count too
+            record, document = await _read_contribution(request)
+            # Parsing, checking and embedding run on the contributions' own threads (the document
+            # itself in a bounded child process): uploads never hold up searches or /health.
+            return await gate.run(desk.submit, record, document, client, True)
 
     @router.post("/contributions/check", response_model=Checks, tags=["contributions"],
                  summary="Facet suggestions and possible duplicates for a draft (nothing is saved)")
@@ -242,6 +279,11 @@ def contribution_router(get_kb: Callable[..., KnowledgeBase], moderators: dict[s
         if body.confirm != item_id:
             raise InvalidRecord("to purge, repeat the item's id in `confirm`", {"id": item_id})
         return kb.contributions.purge(item_id, actor, body.reason)
+
+    @router.get("/moderation/health", tags=["moderation"],
+                summary="What /health compared: generations, counts, and what disagrees (paths and ids)")
+    def health_details(kb: KB, actor: Actor) -> dict[str, Any]:
+        return kb.check(sample=20)
 
     @router.get("/moderation/audit", tags=["moderation"], summary="Who did what, when, before and after")
     def audit(kb: KB, actor: Actor, target: Annotated[str | None, Query(max_length=200)] = None,

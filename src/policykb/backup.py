@@ -12,13 +12,14 @@ import json
 import os
 import secrets
 import shutil
+import sqlite3
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .errors import PolicyKBError
 from .index import MANIFEST
-from .store import Store
+from .store import Store, is_damage
 
 if TYPE_CHECKING:
     from .kb import KnowledgeBase
@@ -50,6 +51,31 @@ def backup(kb: KnowledgeBase, target: Path) -> dict[str, Any]:
             "items": counts["items"], "unpublished": counts["unpublished"], "passages": counts["passages"]}
     (target / INFO).write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
     return {**info, "path": str(target)}
+
+
+def set_aside_if_damaged(home: Path) -> Path | None:
+    """Move a damaged `kb.sqlite` (with its -wal and -shm files) aside, so that a restore can put
+    a good one in its place; where it went, or None if it was readable (or absent)."""
+    database = Path(home) / DATABASE
+    if not database.exists():
+        return None
+    try:
+        conn = sqlite3.connect(f"file:{database.resolve()}?mode=ro", uri=True)
+        try:
+            if conn.execute("PRAGMA quick_check(1)").fetchall() == [("ok",)]:
+                return None
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError as exc:
+        if not is_damage(exc):
+            raise
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    aside = database.with_name(f"{DATABASE}.damaged-{stamp}")
+    for suffix in ("", "-wal", "-shm"):
+        part = database.with_name(DATABASE + suffix)
+        if part.exists():
+            os.replace(part, aside.with_name(aside.name + suffix))
+    return aside
 
 
 def restore(kb: KnowledgeBase, source: Path) -> dict[str, Any]:

@@ -349,6 +349,7 @@ def serve(lazy: LazyKB, host: str, port: int, workers: int) -> None:
 
     moderator_tokens(lazy.settings.moderator_tokens)  # a bad token or proxy stops here, with its reason
     trusted_networks(lazy.settings.trusted_proxies)
+    lazy.kb.store.stats()  # so does a damaged database (the rest of it is read at each request)
     # Workers are separate processes: they read their settings from the environment.
     os.environ["POLICYKB_HOME"] = str(lazy.settings.home)
     os.environ["POLICYKB_MODEL"] = lazy.settings.model

@@ -43,7 +43,8 @@ def check(lazy: LazyKB, sample: int, as_json: bool) -> None:
                    f"{data['index_generation']})\npassages: {data['passages']}, vectors: {data['vectors']}\n"
                    f"keyword postings of {data['keyword_checked']} passages checked, disagreeing: "
                    f"{', '.join(map(str, data['keyword_disagreeing'])) or 'none'}\n"
-                   f"items their file does not own: {', '.join(data['files_disagreeing']) or 'none'}")
+                   f"items their file does not own: {', '.join(data['files_disagreeing']) or 'none'}\n"
+                   f"items of contributions not approved: {', '.join(data['contributions_disagreeing']) or 'none'}")
         if data.get("problem"):
             click.echo(f"problem: {data['problem']}")
         if "multilingual_vectors" in data:
@@ -82,11 +83,18 @@ def backup(lazy: LazyKB, target: Path, as_json: bool) -> None:
 def restore(lazy: LazyKB, source: Path, as_json: bool) -> None:
     """Replace the knowledge base (--home) with the backup in SOURCE; the vector index is rebuilt
     from the stored vectors, and running API processes see the restored state at their next request.
+    A damaged database is moved aside first (kb.sqlite.damaged-<time>; restart the API after that).
 
     \b
     Example:
       policykb --home index restore /backups/policykb-2026-11-29
     """
+    from .backup import set_aside_if_damaged
+
+    aside = set_aside_if_damaged(Path(lazy.settings.home))
+    if aside is not None:
+        click.echo(f"the damaged database was moved aside to {aside}; restart running API processes after this",
+                   err=True)
     result = lazy.kb.restore(source)
     if as_json:
         print_json(result)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import json
 import re
+import sqlite3
 import sys
 from functools import wraps
 from pathlib import Path
@@ -15,10 +16,12 @@ import click
 from .config import Settings
 from .errors import PolicyKBError
 from .kb import KnowledgeBase
+from .store import damaged, is_damage
 
 
 def handle_errors(fn: Callable) -> Callable:
-    """Domain errors become a clean `Error: ...` line and exit status 1, never a traceback."""
+    """Domain errors become a clean `Error: ...` line and exit status 1, never a traceback; so
+    does a damaged database file, met at any query (with the way to restore it)."""
 
     @wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -26,6 +29,11 @@ def handle_errors(fn: Callable) -> Callable:
             return fn(*args, **kwargs)
         except PolicyKBError as exc:
             raise click.ClickException(exc.message) from None
+        except sqlite3.DatabaseError as exc:
+            lazy = next((a for a in args if isinstance(a, LazyKB)), None)
+            if lazy is None or not is_damage(exc):
+                raise
+            raise click.ClickException(damaged(Path(lazy.settings.home) / "kb.sqlite", exc).message) from None
 
     return wrapper
 

@@ -79,7 +79,12 @@ class Settings(BaseSettings):
     max_upload_chars: int = Field(1_000_000, ge=1000, description="Characters of text an uploaded document may hold.")
     upload_parse_seconds: float = Field(20.0, gt=0, description="Time a separate process gets to read one "
                                         "uploaded document before it is stopped and the upload refused.")
-    contributions_per_hour: int = Field(20, ge=1, description="Contributions one client may submit per hour.")
+    contributions_per_hour: int = Field(20, ge=1, description="Contributions one client may submit per hour "
+                                        "(every attempt counts, refused ones included).")
+    max_uploads_in_flight: int = Field(4, ge=1, description="Contributions one API process reads and checks at "
+                                       "once; more get 503 with Retry-After at once.")
+    max_uploads_per_client: int = Field(2, ge=1, description="Contributions one client may have in flight at "
+                                        "once; more get 429 with Retry-After at once.")
     trusted_proxies: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="Comma-separated addresses or networks of reverse proxies whose "
         "X-Forwarded-For is believed (none by default: the client is the socket peer).")

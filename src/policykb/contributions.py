@@ -19,6 +19,7 @@ from .ingest.records import record_to_item, slugify
 from .models import Item
 from .suggest import HIGH_CONFIDENCE, vote
 from .text import normalise
+from .textsafety import clean_record, clean_text
 
 if TYPE_CHECKING:
     from .kb import KnowledgeBase
@@ -109,14 +110,30 @@ class Contributions:
                                "confidence": "high" if s >= HIGH_CONFIDENCE else "low"} for v, s in ranked]
         return out
 
-    def submit(self, record: dict[str, Any], document: tuple[str, bytes] | None, client: str) -> dict[str, Any]:
-        """Validate and queue a contribution; returns its id and the private token for its status."""
-        since = (datetime.now(timezone.utc) - timedelta(hours=1)).isoformat(timespec="seconds")
+    def reserve(self, client: str) -> None:
+        """Count a submission attempt against the client's hourly limit, before anything of it is
+        read: counting and recording are one write, so parallel attempts cannot all pass the count,
+        and an attempt that fails later (a hostile upload, an invalid record) still counts."""
+        now = datetime.now(timezone.utc)
+        since = (now - timedelta(hours=1)).isoformat(timespec="microseconds")
         limit = self.kb.settings.contributions_per_hour
-        if self.store.count_contributions_since(client, since) >= limit:
-            raise RateLimited(f"at most {limit} contributions per hour from one client; try again later",
-                              {"retry_after": 3600})
-        record = {k: v for k, v in record.items() if v not in (None, "", []) and k != "id"}
+        with self.store.transaction():
+            count, oldest = self.store.submissions_since(client, since)
+            if count >= limit:
+                free_at = datetime.fromisoformat(oldest) + timedelta(hours=1) if oldest else now
+                retry = max(1, int((free_at - now).total_seconds()) + 1)
+                raise RateLimited(f"at most {limit} contributions per hour from one client (attempts that were "
+                                  "refused count too); try again later", {"retry_after": min(retry, 3600)})
+            self.store.add_submission(client, now.isoformat(timespec="microseconds"), forget_before=since)
+
+    def submit(self, record: dict[str, Any], document: tuple[str, bytes] | None, client: str,
+               reserved: bool = False) -> dict[str, Any]:
+        """Validate and queue a contribution; returns its id and the private token for its status.
+        The attempt is counted against the client's rate limit first, unless the caller did
+        (`reserved`: the API counts it before reading the request)."""
+        if not reserved:
+            self.reserve(client)
+        record = {k: v for k, v in clean_record(record).items() if v not in (None, "", []) and k != "id"}
         record.setdefault("kind", "example" if document is None else "document")
         record["id"] = self._new_id(record)
         warnings: list[str] = []
@@ -205,7 +222,7 @@ class Contributions:
 
     def edit(self, contribution_id: str, changes: dict[str, Any], actor: str) -> dict[str, Any]:
         found = self._get(contribution_id, "pending")
-        record = {**found["record"], **changes}
+        record = {**found["record"], **clean_record(changes)}
         record = {k: v for k, v in record.items() if v not in (None, "", [])}
         if record.get("id") != found["record"].get("id"):
             record["id"] = self._free_id(record)
@@ -213,7 +230,9 @@ class Contributions:
         self._build_item(record, document, source="contribution")
         checks = self.check(record, document)
         with self.store.transaction():
-            self.store.update_contribution(contribution_id, record=record, checks=checks)
+            if not self.store.update_contribution(contribution_id, "pending", found["record"], record=record,
+                                                  checks=checks):
+                self._changed_meanwhile(contribution_id)
             self.store.audit(actor, "edit", contribution_id, before=found["record"], after=record)
         return self.view(contribution_id)
 
@@ -230,7 +249,9 @@ class Contributions:
                 raise Conflict(f"id {record['id']!r} was taken meanwhile; edit the contribution's id first")
 
         def record_approval() -> None:  # in the write that publishes the item: all or nothing
-            self.store.update_contribution(contribution_id, status="approved", item_id=item.id, reason=None)
+            if not self.store.update_contribution(contribution_id, "pending", record, status="approved",
+                                                  item_id=item.id, reason=None):
+                self._changed_meanwhile(contribution_id)  # an edit came first: publish nothing
             self.store.audit(actor, "approve", contribution_id, before={"status": "pending"},
                              after={"status": "approved", "item_id": item.id})
 
@@ -238,17 +259,20 @@ class Contributions:
         return self.view(contribution_id)
 
     def reject(self, contribution_id: str, reason: str, actor: str) -> dict[str, Any]:
+        reason = clean_text(reason)
         if not reason.strip():
             raise InvalidRecord("a rejection needs a reason the contributor can read")
         self._get(contribution_id, "pending")
         with self.store.transaction():
-            self.store.update_contribution(contribution_id, status="rejected", reason=reason.strip())
+            if not self.store.update_contribution(contribution_id, "pending", status="rejected", reason=reason.strip()):
+                self._changed_meanwhile(contribution_id)
             self.store.audit(actor, "reject", contribution_id, before={"status": "pending"},
                              after={"status": "rejected"}, note=reason.strip())
         return self.view(contribution_id)
 
     def unpublish(self, item_id: str, reason: str, actor: str, publish_again: bool = False) -> dict[str, Any]:
         """Hide a published item from search (or show it again), recorded in the audit log."""
+        reason = clean_text(reason)
         def audit(before: str, after: str) -> None:  # in the same transaction as the change
             self.store.audit(actor, "publish" if publish_again else "unpublish", item_id,
                              before={"status": before}, after={"status": after}, note=reason or None)
@@ -269,6 +293,7 @@ class Contributions:
     def restore(self, item_id: str, version: int, actor: str, reason: str = "") -> dict[str, Any]:
         """Make an earlier version the item's content again (the current one is kept as a version;
         the status stays, or is published for an item that was removed); audited."""
+        reason = clean_text(reason)
         found = self.store.item_version(item_id, version)
         if found is None:
             raise NotFound(f"item {item_id!r} has no version {version}", {"id": item_id, "version": version})
@@ -281,10 +306,17 @@ class Contributions:
         return self.history(item_id)
 
     def purge(self, item_id: str, actor: str, reason: str = "") -> dict[str, Any]:
-        """Delete an item and every kept version of it for real (the one deletion that is); audited."""
+        """Delete an item and every kept version of it for real (the one deletion that is); audited.
+        An item of an ingested file leaves its file's list of items, and is remembered as purged:
+        ingest skips its record (and says so) until the record changes."""
         history = self.history(item_id)  # raises NotFound
+        reason = clean_text(reason)
         with self.kb.writing() as change:
             if self.store.item_status(item_id) is not None:
+                content_hash, source = self.store.item_sources([item_id])[item_id]
+                if self.store.file_record(source) is not None:  # an ingested file still holds its record
+                    self.store.drop_from_file(source, item_id)
+                    self.store.remember_purge(item_id, source, content_hash)
                 change.removed += self.store.delete_item(item_id, keep=None)
                 change.changed = True
             versions = self.store.purge_versions(item_id)
@@ -317,6 +349,12 @@ class Contributions:
             raise Conflict(f"contribution {contribution_id!r} is {found['status']}, not {status}",
                            {"status": found["status"]})
         return found
+
+    def _changed_meanwhile(self, contribution_id: str) -> None:
+        """Raise the 409 of a moderator whose change lost to another one (the transaction rolls back)."""
+        now = self._get(contribution_id)
+        raise Conflict(f"contribution {contribution_id!r} was changed by someone else meanwhile (it is "
+                       f"{now['status']} now); look at it again before acting", {"status": now["status"]})
 
     @staticmethod
     def _document(found: dict[str, Any]) -> tuple[str, bytes] | None:

@@ -86,8 +86,17 @@ class Unauthorized(PolicyKBError):
 
 
 class RateLimited(PolicyKBError):
+    """Too many requests from one client (details: `retry_after` seconds)."""
+
     code = "rate_limited"
     status = 429
+
+
+class UploadsBusy(PolicyKBError):
+    """The API processes as many contributions as it may at once (details: `retry_after` seconds)."""
+
+    code = "uploads_busy"
+    status = 503
 
 
 class PayloadTooLarge(PolicyKBError):
@@ -110,3 +119,10 @@ class ConfigError(PolicyKBError):
 class UnsupportedMediaType(PolicyKBError):
     code = "unsupported_media_type"
     status = 415
+
+
+class StoreDamaged(PolicyKBError):
+    """The SQLite file is not a database or is damaged: only a restore from a backup helps."""
+
+    code = "store_damaged"
+    status = 503

@@ -12,7 +12,22 @@ from .models import Item, public_source
 from .taxonomy import Taxonomy
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # what makes a spreadsheet read a cell as a formula (OWASP)
+
+
+def neutralise_cell(value: Any) -> Any:
+    """A CSV cell a spreadsheet shows as text: a text starting like a formula gets a leading `'`
+    (numbers stay numbers)."""
+    return "'" + value if isinstance(value, str) and value.startswith(FORMULA_STARTS) else value
+
+
+def restore_cell(value: str) -> str:
+    """The text of a CSV cell written by `neutralise_cell` (so an export can be ingested again)."""
+    return value[1:] if value.startswith("'") and value[1:].startswith(FORMULA_STARTS) else value
+
+
 def write_records(records: list[dict[str, Any]], fmt: str, out: IO[str]) -> None:
+    """Records as JSON, JSONL or CSV (lists joined with `; `, cells that would start a formula neutralised)."""
     if fmt == "json":
         out.write(json.dumps(records, ensure_ascii=False, indent=2) + "\n")
     elif fmt == "jsonl":
@@ -20,10 +35,13 @@ def write_records(records: list[dict[str, Any]], fmt: str, out: IO[str]) -> None
             out.write(json.dumps(record, ensure_ascii=False) + "\n")
     else:
         fields = list(records[0]) if records else ["id", "title"]
-        writer = csv.DictWriter(out, fieldnames=fields, lineterminator="\n")
+        # CRLF ends rows (RFC 4180): the writer then quotes every cell holding a CR or an LF, where
+        # with "\n" alone a lone CR went out unquoted and broke the row for every reader.
+        writer = csv.DictWriter(out, fieldnames=fields, lineterminator="\r\n")
         writer.writeheader()
         for record in records:
-            writer.writerow({k: "; ".join(map(str, v)) if isinstance(v, list) else v for k, v in record.items()})
+            writer.writerow({k: neutralise_cell("; ".join(map(str, v)) if isinstance(v, list) else v)
+                             for k, v in record.items()})
 
 
 def item_record(item: Item, taxonomy: Taxonomy, home: Path, labels: bool = False) -> dict[str, Any]:

@@ -22,7 +22,7 @@ import numpy as np
 
 from .config import Settings
 from .embed import Embedder
-from .errors import IndexMismatch, NotFound
+from .errors import NotFound
 from .index import MANIFEST, VectorIndex, read_manifest
 from .export import item_record
 from .lang import covered
@@ -357,34 +357,11 @@ class KnowledgeBase:
 
     def check(self, sample: int = 20) -> dict[str, Any]:
         """Do the store and the indexes agree? The vector index on disk: generation and number of
-        vectors; the keyword index: the postings of `sample` passages against their stored text."""
-        stats = self.store.stats()
-        ok, found, problem = True, [], None
-        for space in self.spaces:
-            try:
-                vectors = len(self.snapshot(space)[0])  # loads the index, rebuilding it if its generation is stale
-            except IndexMismatch as exc:  # e.g. a second model switched on and nothing embedded for it yet
-                if space is self.main:
-                    raise
-                ok, problem = False, str(exc)
-                found.append((None, 0))
-                continue
-            manifest = read_manifest(space.folder) or {}
-            ok &= manifest.get("generation") == stats["generation"] and manifest.get("count") == vectors == stats[
-                "passages"]
-            found.append((manifest.get("generation"), vectors))
-        checked, disagree = self.store.postings_disagreeing(sample)
-        owners = self.store.files_disagreeing()
-        out = {"status": "ok" if ok and not disagree and not owners else "inconsistent",
-               "generation": stats["generation"], "index_generation": found[0][0],
-               "items": stats["items"], "passages": stats["passages"], "vectors": found[0][1],
-               "keyword_checked": checked, "keyword_disagreeing": disagree,
-               "files_disagreeing": [f"{path}: {item}" for path, item in owners[:20]]}
-        if len(found) > 1:
-            out["multilingual_index_generation"], out["multilingual_vectors"] = found[1]
-        if problem:
-            out["problem"] = problem
-        return out
+        vectors; the keyword index: the postings of `sample` passages against their stored text;
+        ingested files and moderated contributions against the items (see health.py)."""
+        from .health import check
+
+        return check(self, sample)
 
     def facet_overview(self, facet_size: int = 100) -> dict[str, Any]:
         """Counts of every facet value over the whole knowledge base."""

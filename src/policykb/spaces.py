@@ -108,11 +108,15 @@ class VectorSpace:
         manifest = read_manifest(self.folder)
         if manifest is not None and manifest.get("model") != self.key:  # raises IndexMismatch
             load_index(self.folder, manifest, self.key, manifest.get("dimension", 0), self.setting_name)
+        why = None  # (why the index is rebuilt, for the log)
         if manifest is not None and manifest.get("generation") == generation:
             try:
                 return load_index(self.folder, manifest, self.key, manifest["dimension"], self.setting_name)
-            except RuntimeError:  # its file went away (a writer moved two generations on): rebuild
-                log.warning("index file %s is gone; rebuilt from stored vectors", manifest.get("file"))
+            except RuntimeError:  # FAISS cannot read its file: gone (a writer moved two generations on) or damaged
+                path = self.folder / str(manifest.get("file"))
+                why = f"index file {path} {'is damaged' if path.exists() else 'is missing'}"
+        elif manifest is not None:
+            why = f"index generation {manifest.get('generation')} != store generation {generation} in {self.folder}"
         index = self.build_index((manifest or {}).get("dimension"))
         total = self.store.stats()["passages"]
         if len(index) != total:
@@ -120,9 +124,8 @@ class VectorSpace:
                 f"{total - len(index)} passage(s) have no vector for the model {self.key!r} "
                 f"({self.setting_name}); run `policykb reindex` to embed them",
                 {"model": self.key, "setting": self.setting_name})
-        if manifest is not None:
-            log.warning("index generation %s != store generation %s in %s: rebuilt from stored vectors",
-                        manifest.get("generation"), generation, self.folder)
+        if why:
+            log.warning("%s: rebuilt from the vectors stored in the database", why)
         # Index files are written under the write lock only: a reader saves the rebuilt index only
         # if no writer is at work (and the store is still at this generation); else it keeps it in memory.
         with writing_lock(wait=False) as mine:

@@ -20,20 +20,37 @@ import numpy as np
 import sqlite_utils
 
 from .bm25 import term_counts
+from .errors import StoreDamaged
 from .models import Item, Passage, passage_context
 from .store_backup import BackupMixin
+from .store_files import FilesMixin
 from .store_history import HistoryMixin
 from .store_moderation import ModerationMixin
 from .store_postings import PostingsMixin
 from .store_query import QueryMixin
 
-__all__ = ["Store"]
+__all__ = ["Store", "damaged", "is_damage"]
 
 SCHEMA_VERSION = 1
 
 
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def is_damage(exc: BaseException) -> bool:
+    """Whether an SQLite error says the file is not a database or is damaged (not a busy lock)."""
+    return isinstance(exc, sqlite3.DatabaseError) and getattr(exc, "sqlite_errorname", "") in (
+        "SQLITE_CORRUPT", "SQLITE_NOTADB") or str(exc) in ("file is not a database", "database disk image is malformed")
+
+
+def damaged(path: Path, exc: BaseException) -> StoreDamaged:
+    """The error to raise for a damaged knowledge-base file: what happened, and the way out."""
+    home = Path(path).parent
+    return StoreDamaged(
+        f"{path} is damaged ({exc}); policykb cannot read it. Restore the knowledge base from a backup: "
+        f"policykb --home {home} restore BACKUP_FOLDER (a folder written by `policykb backup`); without a "
+        f"backup, move the file aside and ingest the sources again", {"file": str(path)})
 
 
 def _wal(conn: sqlite3.Connection) -> None:
@@ -49,9 +66,10 @@ def _wal(conn: sqlite3.Connection) -> None:
             time.sleep(0.05)
 
 
-class Store(QueryMixin, PostingsMixin, ModerationMixin, BackupMixin, HistoryMixin):
+class Store(QueryMixin, PostingsMixin, ModerationMixin, BackupMixin, HistoryMixin, FilesMixin):
     """The knowledge base's SQLite file (`kb.sqlite`). Query methods live in `store_query.py`, the
-    keyword index's postings in `store_postings.py`, contributions and audit in `store_moderation.py`."""
+    keyword index's postings in `store_postings.py`, contributions and audit in `store_moderation.py`,
+    the ingested files in `store_files.py`."""
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
@@ -61,9 +79,15 @@ class Store(QueryMixin, PostingsMixin, ModerationMixin, BackupMixin, HistoryMixi
         self._connections_lock = threading.Lock()
         self.lock = threading.RLock()  # one writer per process at a time (SQLite enforces it across processes)
         self._reset_postings()
-        self._create_schema()
-        self._create_postings_schema()
-        self._create_history_schema()
+        try:
+            self._create_schema()
+            self._create_postings_schema()
+            self._create_history_schema()
+        except sqlite3.DatabaseError as exc:
+            if not is_damage(exc):
+                raise
+            self.close()
+            raise damaged(self.path, exc) from None
 
     @property
     def conn(self) -> sqlite3.Connection:
@@ -72,9 +96,13 @@ class Store(QueryMixin, PostingsMixin, ModerationMixin, BackupMixin, HistoryMixi
         if conn is None:
             # Each thread uses only its own connection; check_same_thread=False lets close() run anywhere.
             conn = sqlite3.connect(str(self.path), isolation_level=None, timeout=30, check_same_thread=False)
-            _wal(conn)
-            conn.execute("PRAGMA synchronous=NORMAL")
-            conn.execute("PRAGMA foreign_keys=ON")
+            try:
+                _wal(conn)
+                conn.execute("PRAGMA synchronous=NORMAL")
+                conn.execute("PRAGMA foreign_keys=ON")
+            except sqlite3.DatabaseError as exc:
+                conn.close()
+                raise damaged(self.path, exc) if is_damage(exc) else exc from None
             self._local.conn = conn
             with self._connections_lock:
                 self._connections.append(conn)
@@ -196,32 +224,6 @@ class Store(QueryMixin, PostingsMixin, ModerationMixin, BackupMixin, HistoryMixi
         generation = self.generation + 1
         self.set_meta("generation", str(generation))
         return generation
-
-    # -- files --------------------------------------------------------------------------------
-
-    def file_record(self, path: str) -> dict[str, Any] | None:
-        row = self.conn.execute("SELECT hash, size, item_ids FROM files WHERE path = ?", [path]).fetchone()
-        if row is None:
-            return None
-        return {"hash": row[0], "size": row[1], "item_ids": json.loads(row[2])}
-
-    def upsert_file(self, path: str, digest: str, size: int, item_ids: list[str]) -> None:
-        self.conn.execute(
-            "INSERT OR REPLACE INTO files(path, hash, size, item_ids, ingested_at) VALUES (?, ?, ?, ?, ?)",
-            [path, digest, size, json.dumps(item_ids), _now()],
-        )
-
-    def delete_file(self, path: str) -> None:
-        self.conn.execute("DELETE FROM files WHERE path = ?", [path])
-
-    def file_paths(self) -> list[str]:
-        return [r[0] for r in self.conn.execute("SELECT path FROM files ORDER BY path")]
-
-    def files_disagreeing(self) -> list[tuple[str, str]]:
-        """(file, item id) pairs where a file lists an item that is missing or owned by another file."""
-        return [(r[0], r[1]) for r in self.conn.execute(
-            "SELECT f.path, j.value FROM files f, json_each(f.item_ids) j LEFT JOIN items i ON i.id = j.value "
-            "WHERE i.source IS NOT f.path ORDER BY f.path, j.value")]
 
     # -- items --------------------------------------------------------------------------------
 

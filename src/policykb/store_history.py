@@ -24,6 +24,9 @@ class HistoryMixin:
             "CREATE TABLE IF NOT EXISTS item_versions (id INTEGER PRIMARY KEY AUTOINCREMENT, item_id TEXT NOT NULL, "
             "version INTEGER NOT NULL, replaced_at TEXT NOT NULL, replaced_by TEXT NOT NULL, status TEXT, "
             "item TEXT NOT NULL, passages TEXT NOT NULL, UNIQUE(item_id, version))")
+        # Items purged from a file that still holds their record: skipped by ingest while it is unchanged.
+        self.conn.execute("CREATE TABLE IF NOT EXISTS purged (item_id TEXT PRIMARY KEY, source TEXT NOT NULL, "
+                          "content_hash TEXT, purged_at TEXT NOT NULL)")
 
     def keep_version(self, item_id: str, replaced_by: str) -> int | None:
         """Store the item as it is now (before `replaced_by`: update, remove, unpublish, publish,
@@ -69,3 +72,19 @@ class HistoryMixin:
 
     def purge_versions(self, item_id: str) -> int:
         return self.conn.execute("DELETE FROM item_versions WHERE item_id = ?", [item_id]).rowcount
+
+    def remember_purge(self, item_id: str, source: str, content_hash: str | None) -> None:
+        """Remember that an item of an ingested file was purged: the file keeps its record, and an
+        ingest must not bring it back while the record is the same."""
+        self.conn.execute("INSERT OR REPLACE INTO purged(item_id, source, content_hash, purged_at) VALUES (?, ?, ?, ?)",
+                          [item_id, source, content_hash, _now()])
+
+    def purged_items(self, ids: list[str]) -> dict[str, tuple[str, str | None, str]]:
+        """`{id: (source, content hash, when)}` of the given ids that were purged from a file."""
+        rows = self.conn.execute("SELECT item_id, source, content_hash, purged_at FROM purged "
+                                 "WHERE item_id IN (SELECT value FROM json_each(?))", [json.dumps(ids)])
+        return {r[0]: (r[1], r[2], r[3]) for r in rows}
+
+    def forget_purges(self, ids: list[str]) -> None:
+        """Items written again (their record changed, or another source took the id)."""
+        self.conn.execute("DELETE FROM purged WHERE item_id IN (SELECT value FROM json_each(?))", [json.dumps(ids)])

@@ -25,6 +25,11 @@ class ModerationMixin:
             "reason TEXT, item_id TEXT, checks TEXT, submitted_at TEXT, updated_at TEXT)"
         )
         self.conn.execute("CREATE INDEX IF NOT EXISTS contributions_status ON contributions(status, submitted_at)")
+        # Every submission attempt, accepted or not, for the rate limit (kept for an hour).
+        self.conn.execute("CREATE TABLE IF NOT EXISTS submissions (id INTEGER PRIMARY KEY AUTOINCREMENT, "
+                          "client TEXT NOT NULL, at TEXT NOT NULL)")
+        self.conn.execute("CREATE INDEX IF NOT EXISTS submissions_client ON submissions(client, at)")
+        self.conn.execute("CREATE INDEX IF NOT EXISTS submissions_at ON submissions(at)")
         self.conn.execute(
             "CREATE TABLE IF NOT EXISTS audit (id INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL, "
             "actor TEXT NOT NULL, action TEXT NOT NULL, target TEXT NOT NULL, before TEXT, after TEXT, note TEXT)"
@@ -52,12 +57,31 @@ class ModerationMixin:
         out["checks"] = json.loads(out["checks"] or "{}")
         return out
 
-    def update_contribution(self, contribution_id: str, **fields: Any) -> None:
+    def update_contribution(self, contribution_id: str, expect_status: str | None = None,
+                            expect_record: dict[str, Any] | None = None, **fields: Any) -> bool:
+        """Change a contribution; with `expect_status` / `expect_record`, only if it still has that
+        status and record (compare-and-set: call it inside the write transaction that decided on
+        the change). Whether it was changed."""
         fields = {k: json.dumps(v) if k in ("record", "checks") else v for k, v in fields.items()}
         assignments = ", ".join(f"{k} = ?" for k in fields if k in CONTRIBUTION_COLUMNS)
         params = [v for k, v in fields.items() if k in CONTRIBUTION_COLUMNS]
-        self.conn.execute(f"UPDATE contributions SET {assignments}, updated_at = ? WHERE id = ?",
-                          [*params, _now(), contribution_id])
+        where, expected = "id = ?", [contribution_id]
+        if expect_status is not None:
+            where, expected = where + " AND status = ?", [*expected, expect_status]
+        if expect_record is not None:
+            where, expected = where + " AND record = ?", [*expected, json.dumps(expect_record)]
+        cur = self.conn.execute(f"UPDATE contributions SET {assignments}, updated_at = ? WHERE {where}",
+                                [*params, _now(), *expected])
+        return cur.rowcount == 1
+
+    def contributions_disagreeing(self) -> list[tuple[str, str, str]]:
+        """(contribution, its status, item) for items published from a contribution that is not
+        approved (what a rejection racing an approval left behind before compare-and-set)."""
+        return [(r[0], r[1], r[2]) for r in self.conn.execute(
+            "SELECT c.id, c.status, i.id FROM contributions c JOIN items i "
+            "ON i.id IN (json_extract(c.record, '$.id'), c.item_id) "
+            "AND i.source = coalesce(c.file_path, 'contribution:' || c.id) "
+            "WHERE c.status != 'approved' ORDER BY c.id")]
 
     def contributions(self, status: str | None, limit: int, offset: int = 0) -> tuple[int, list[dict[str, Any]]]:
         where, params = ("WHERE status = ?", [status]) if status else ("", [])
@@ -73,10 +97,16 @@ class ModerationMixin:
         rows = self.conn.execute("SELECT json_extract(record, '$.id') FROM contributions WHERE status = 'pending'")
         return {r[0] for r in rows if r[0]}
 
-    def count_contributions_since(self, client: str, since: str) -> int:
-        return self.conn.execute(
-            "SELECT count(*) FROM contributions WHERE client = ? AND submitted_at >= ?", [client, since]
-        ).fetchone()[0]
+    def submissions_since(self, client: str, since: str) -> tuple[int, str | None]:
+        """How many submission attempts `client` made since `since`, and when the oldest of them was."""
+        count, oldest = self.conn.execute("SELECT count(*), min(at) FROM submissions WHERE client = ? AND at >= ?",
+                                          [client, since]).fetchone()
+        return int(count), oldest
+
+    def add_submission(self, client: str, at: str, forget_before: str) -> None:
+        """Record an attempt (call inside the transaction that counted them); drop those before `forget_before`."""
+        self.conn.execute("DELETE FROM submissions WHERE at < ?", [forget_before])
+        self.conn.execute("INSERT INTO submissions(client, at) VALUES (?, ?)", [client, at])
 
     def audit(self, actor: str, action: str, target: str, before: Any = None, after: Any = None,
               note: str | None = None) -> None:

@@ -9,6 +9,7 @@ from typing import Any, Callable
 from ..errors import PolicyKBError
 from ..models import Item, Passage, Problem, passage_context
 from ..taxonomy import Taxonomy
+from ..textsafety import clean_text
 from .chunking import chunk_text
 from .importers import beir_corpus, import_items
 from .documents import DOCUMENT_SUFFIXES, Document, Section, first_line, load_document, sidecar_path
@@ -31,10 +32,12 @@ class Chunker:
     def passages(self, title: str, sections: list[Section]) -> list[Passage]:
         out: list[Passage] = []
         for section in sections:
-            context = passage_context(title, section.heading)  # goes before the text, so it counts
+            heading = clean_text(section.heading, multiline=False) if section.heading else section.heading
+            context = passage_context(title, heading)  # goes before the text, so it counts
             budget = max(32, min(self.chunk_tokens, self.max_tokens - self.count_tokens(context) - 4))
-            for chunk in chunk_text(section.text, self.count_tokens, budget, min(self.overlap, budget // 3)):
-                out.append(Passage(chunk, page=section.page, seq=len(out), section=section.heading))
+            text = clean_text(section.text)
+            for chunk in chunk_text(text, self.count_tokens, budget, min(self.overlap, budget // 3)):
+                out.append(Passage(chunk, page=section.page, seq=len(out), section=heading))
         return out
 
 

@@ -97,7 +97,12 @@ def _ingest(kb: KnowledgeBase, paths: list[Path], prune: bool, progress: bool, f
         problems = list(result.skipped)
         plan = FilePlan(key, digest, size, [], known["item_ids"] if known else [])
         stored = kb.store.item_sources([i.id for i in result.items])
+        purged = kb.store.purged_items([i.id for i in result.items])
         for item in result.items:
+            if _still_purged(purged.get(item.id), key, item):
+                report.warnings.append(Problem(key, f"id {item.id!r} was purged on {purged[item.id][2][:10]}; not "
+                                                    "ingested again while its record is unchanged", warning=True))
+                continue
             owner = owners.get(item.id) or (stored[item.id][1] if item.id in stored else key)
             if owner == key and any(i.id == item.id for i in plan.items):
                 problems.append(Problem(key, f"id {item.id!r} appears twice in this file"))
@@ -153,6 +158,11 @@ def _ingest(kb: KnowledgeBase, paths: list[Path], prune: bool, progress: bool, f
     return report
 
 
+def _still_purged(purged: tuple[str, str | None, str] | None, key: str, item: Item) -> bool:
+    """Whether a file's record is the very one a moderator purged (a changed record comes back)."""
+    return purged is not None and purged[0] == key and purged[1] == item.content_hash()
+
+
 def _gone_files(kb: KnowledgeBase, paths: list[Path], files: list[Path]) -> list[str]:
     """Stored files under `paths` that no longer exist (for --prune)."""
     roots = [str(Path(p).resolve()) for p in paths]
@@ -203,6 +213,7 @@ def _apply(kb: KnowledgeBase, plans: list[FilePlan], gone: list[str], to_write: 
             old, new = store.write_item(item, hashes[id(item)])
             change.removed += old
             change.added += new
+        store.forget_purges([item.id for item in to_write])
         for plan in plans:
             store.upsert_file(plan.key, plan.digest, plan.size, [i.id for i in plan.items] + plan.kept)
         for key in gone:

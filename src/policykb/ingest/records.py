@@ -11,6 +11,8 @@ from typing import Any, Iterator
 import yaml
 
 from ..errors import InvalidRecord, PolicyKBError
+from ..export import restore_cell
+from ..textsafety import clean_record
 from ..models import Item
 from ..taxonomy import Taxonomy
 from ..text import normalise, slug
@@ -123,6 +125,7 @@ def record_to_item(record: dict[str, Any], source: str, taxonomy: Taxonomy, defa
     if not isinstance(record, dict):
         raise InvalidRecord(f"a record must be a mapping of fields, got {type(record).__name__}")
     record, _ = record_fields(record, taxonomy)
+    record = clean_record(record)  # no control, bidirectional or invisible characters in any text
     title = _text(record, "title")
     if not title:
         raise InvalidRecord("record has no title")
@@ -284,7 +287,7 @@ def _csv_records(text: str) -> Iterator[tuple[int | None, Any]]:
                 if len(row) != len(header):
                     yield line, InvalidRecord(f"row has {len(row)} cells, the header has {len(header)}")
                     continue
-                yield line, {k: (v.strip() or None) for k, v in zip(header, row)}
+                yield line, {k: (restore_cell(v).strip() or None) for k, v in zip(header, row)}
             return
         except csv.Error as exc:
             yield first, InvalidRecord(f"malformed CSV row ({exc}; a quote that is never closed?)")

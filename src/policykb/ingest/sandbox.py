@@ -1,9 +1,10 @@
 """Reading an untrusted document in a separate, bounded process.
 
-A contributed file is parsed by a child process (`python -m policykb.ingest.sandbox`) with a
-wall-clock limit, a CPU-time limit and an address-space limit: a PDF whose text stream inflates to
+A contributed file is parsed by a child process (`python -m policykb.ingest.sandbox`, at a lower
+CPU priority than the API) with a wall-clock limit, a CPU-time limit and an address-space limit: a PDF whose text stream inflates to
 gigabytes, a 5,000-page file or a pathological structure costs the child, which is stopped, never
-the API process. Pages and characters are bounded inside the child as well (`documents.Limits`).
+the API process. Pages and characters are bounded inside the child as well (`documents.Limits`),
+and a PDF with active content (JavaScript, launch actions, embedded files...) is refused there.
 The child gets the bytes on stdin and answers in JSON on stdout (never pickle: a child that a
 hostile file subverted must not be able to run code in the parent).
 """
@@ -16,10 +17,14 @@ import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from ..active_content import find_active_content
 from ..errors import InvalidRecord
 from .documents import Document, Limits, Section, load_document
 
 MEMORY_BYTES = 1536 * 1024 * 1024  # address space of the child (python, pypdf and the document)
+UPLOAD_NICENESS = 10  # a reading child gets CPU time after the API process, from its first import on
+# (lowered before anything is imported: starting Python and pypdf is most of a small upload's cost)
+LAUNCH = f"import os, runpy; os.nice({UPLOAD_NICENESS}); runpy.run_module('policykb.ingest.sandbox', run_name='__main__')"
 
 
 @dataclass(frozen=True)
@@ -32,8 +37,7 @@ class UploadLimits:
 def parse_upload(name: str, data: bytes, limits: UploadLimits) -> Document:
     """The document in `data` (named `name`), parsed in a child process within `limits`; raises
     InvalidRecord with a short reason when it cannot be read within them."""
-    command = [sys.executable, "-m", "policykb.ingest.sandbox", name, str(limits.pages), str(limits.chars),
-               str(limits.seconds)]
+    command = [sys.executable, "-c", LAUNCH, name, str(limits.pages), str(limits.chars), str(limits.seconds)]
     try:
         done = subprocess.run(command, input=data, capture_output=True, timeout=limits.seconds)
     except subprocess.TimeoutExpired:  # (the child is killed)
@@ -59,7 +63,10 @@ def _main() -> None:
     data = sys.stdin.buffer.read()
     try:
         doc = load_document(Path(name), data, sidecar=False, limits=Limits(pages, chars))
-        answer: dict = {"document": asdict(doc)}
+        active = find_active_content(data) if name.lower().endswith(".pdf") else []
+        answer: dict = {"document": asdict(doc)} if not active else {"error": (
+            f"the PDF holds active content ({', '.join(active)}), which a viewer could run or open; send a "
+            "version without it (printing it to PDF again removes it)")}
     except InvalidRecord as exc:
         answer = {"error": exc.message}
     except MemoryError:

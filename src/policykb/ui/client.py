@@ -135,7 +135,7 @@ class ApiClient:
             time.sleep(interval)
 
     def health(self) -> Json:
-        """`GET /health` (a 503 "inconsistent" body is returned, not raised)."""
+        """`GET /health` (a 503 "not ok" body is returned, not raised)."""
         try:
             return self._json("GET", "/health")
         except ApiError as exc:

@@ -1,0 +1,82 @@
+"""Active content in a PDF: what a viewer may run or open by itself (JavaScript, launch actions,
+form submission, embedded files, rich media, XFA forms).
+
+Uploads holding any are refused (the sandbox asks `find_active_content` after reading the
+document); an ingested PDF holding any is served as a download rather than shown inline
+(`security.document_response`). Every object of the file is looked at, objects inside
+compressed object streams and nested dictionaries included; pypdf decodes `#xx` escapes in names,
+so `/J#61vaScript` is `/JavaScript`. Plain links (`/URI`) and go-to actions are not active content.
+"""
+
+from __future__ import annotations
+
+import io
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+ACTIVE_KEYS = {"/JS": "JavaScript", "/JavaScript": "JavaScript", "/EmbeddedFile": "embedded files",
+               "/EmbeddedFiles": "embedded files", "/EF": "embedded files", "/RichMedia": "rich media",
+               "/RichMediaContent": "rich media", "/XFA": "an XFA form"}
+ACTIVE_ACTIONS = {"/JavaScript": "JavaScript", "/Launch": "a launch action", "/SubmitForm": "form submission",
+                  "/ImportData": "form data import", "/GoToE": "embedded files", "/RichMediaExecute": "rich media"}
+MAX_OBJECTS = 500_000  # more objects than any upload may have pages for: not looked at, counted as active
+
+
+def find_active_content(data: bytes) -> list[str]:
+    """The kinds of active content in a PDF's bytes, sorted (empty when there is none). A file
+    pypdf cannot read or decrypt counts as "unreadable": it cannot be shown to be harmless."""
+    from pypdf import PdfReader
+    from pypdf.generic import ArrayObject, DictionaryObject, IndirectObject
+
+    try:
+        reader = PdfReader(io.BytesIO(data))
+        if reader.is_encrypted and not reader.decrypt(""):
+            return ["unreadable (encrypted)"]
+        numbers = {(n, g) for g, objects in reader.xref.items() for n in objects}
+        numbers |= {(n, 0) for n in reader.xref_objStm}
+    except Exception:  # a hostile or broken file: whatever pypdf raises
+        return ["unreadable"]
+    if len(numbers) > MAX_OBJECTS:
+        return ["too many objects to look at"]
+    found: set[str] = set()
+
+    def visit(value: Any, depth: int = 0) -> None:
+        if depth > 50:
+            return
+        if isinstance(value, DictionaryObject):
+            found.update(kind for key, kind in ACTIVE_KEYS.items() if key in value)
+            action = value.get("/S")
+            if isinstance(action, str) and action in ACTIVE_ACTIONS:
+                found.add(ACTIVE_ACTIONS[action])
+            if value.get("/Type") == "/EmbeddedFile":
+                found.add("embedded files")
+            for key, item in value.items():
+                if not isinstance(item, IndirectObject):
+                    visit(item, depth + 1)
+        elif isinstance(value, ArrayObject):
+            for item in value:
+                if not isinstance(item, IndirectObject):
+                    visit(item, depth + 1)
+
+    for number, generation in sorted(numbers):
+        try:
+            visit(reader.get_object(IndirectObject(number, generation, reader)))
+        except Exception:
+            found.add("unreadable")
+    try:
+        visit(reader.trailer)
+    except Exception:
+        found.add("unreadable")
+    return sorted(found)
+
+
+@lru_cache(maxsize=256)
+def _cached(path: str, mtime_ns: int, size: int) -> tuple[str, ...]:
+    return tuple(find_active_content(Path(path).read_bytes()))
+
+
+def file_has_active_content(path: Path) -> bool:
+    """Whether the PDF at `path` holds active content (remembered per file version)."""
+    stat = path.stat()
+    return bool(_cached(str(path), stat.st_mtime_ns, stat.st_size))
