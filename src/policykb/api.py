@@ -27,6 +27,7 @@ from .security import SecurityHeaders, document_response, moderator_tokens, trus
 
 log = logging.getLogger("policykb.api")
 MAX_MESSAGE = 500  # an error message never echoes a hostile input at length
+PRIVATE_FIELDS = ("source",)  # where a file lies on the server: not for a public export
 
 
 class FacetModel(BaseModel):
@@ -218,7 +219,10 @@ def create_app(settings: Settings | None = None, kb: KnowledgeBase | None = None
     def export(kb: KB, params: Params, format: Literal["csv", "json", "jsonl"] = "csv") -> Response:
         records = kb.export(params.q, mode=params.mode, filters=params.filters, year_from=params.year_from,
                             year_to=params.year_to)
+        records = [{k: v for k, v in r.items() if k not in PRIVATE_FIELDS} for r in records]
         out = io.StringIO()
+        if format == "csv":
+            out.write("\ufeff")  # a byte-order mark: Excel then reads the file as UTF-8
         write_records(records, format, out)
         media = {"csv": "text/csv", "json": "application/json", "jsonl": "application/x-ndjson"}[format]
         return Response(out.getvalue(), media_type=f"{media}; charset=utf-8",
