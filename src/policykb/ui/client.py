@@ -82,11 +82,8 @@ class SearchQuery:
 class ApiClient:
     """Calls the API at `base_url`; raises `ApiUnavailable` or `ApiError`, never raw httpx errors."""
 
-    def __init__(self, base_url: str, timeout: float = 30.0, transport: httpx.BaseTransport | None = None,
-                 public_url: str | None = None) -> None:
+    def __init__(self, base_url: str, timeout: float = 30.0, transport: httpx.BaseTransport | None = None) -> None:
         self.base_url = base_url.rstrip("/")
-        # Where a visitor's browser reaches the API (links to documents): often not where the UI does.
-        self.public_url = (public_url or base_url).rstrip("/")
         self._http = httpx.Client(base_url=self.base_url, timeout=timeout, transport=transport)
 
     def close(self) -> None:
@@ -161,10 +158,10 @@ class ApiClient:
     def similar(self, item_id: str, k: int = 5) -> list[Json]:
         return self._json("GET", f"/items/{quote(item_id, safe='')}/similar", params={"k": k})
 
-    def file_url(self, item_id: str, page: int | None = None) -> str:
-        """Where a browser opens the item's original document (at `page` for a PDF)."""
-        url = f"{self.public_url}/items/{quote(item_id, safe='')}/file"
-        return f"{url}#page={page}" if page else url
+    def document(self, item_id: str) -> bytes:
+        """The item's original document as the API serves it (browsers get it through the UI's
+        own `documents/` route, see `policykb.ui.documents`)."""
+        return self._request("GET", f"/items/{quote(item_id, safe='')}/file").content
 
     def facets(self) -> list[Json]:
         """The taxonomy: `[{name, label, record_key, multi, values: [{id, label, synonyms, count}]}]`."""
@@ -195,7 +192,7 @@ class ApiClient:
                           headers={"X-Contribution-Token": token})
 
     def status_url(self, contribution_id: str, token: str) -> str:
-        return f"{self.public_url}/contributions/{quote(contribution_id, safe='')}?token={quote(token, safe='')}"
+        return f"{self.base_url}/contributions/{quote(contribution_id, safe='')}?token={quote(token, safe='')}"
 
     # -- moderators -----------------------------------------------------------------------------
 

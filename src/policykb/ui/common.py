@@ -23,8 +23,7 @@ def api() -> ApiClient:
     client = st.session_state.get("pk_client")
     if client is None:
         settings = Settings()
-        client = st.session_state["pk_client"] = ApiClient(settings.ui_api_url,
-                                                           public_url=settings.ui_public_api_url)
+        client = st.session_state["pk_client"] = ApiClient(settings.ui_api_url)
     return client
 
 
@@ -83,6 +82,14 @@ def label(name: str, value: str) -> str:
         return taxonomy().get(name, {}).get("labels", {}).get(value, value)
     except (ApiUnavailable, ApiError):
         return value
+
+
+def shorten(text: str, limit: int = 80) -> str:
+    """`text` cut to about `limit` characters at a word, with an ellipsis when cut."""
+    text = " ".join(str(text).split())
+    if len(text) <= limit:
+        return text
+    return text[:limit].rsplit(" ", 1)[0].rstrip(",;:.") + "…"
 
 
 def years(start: int | None, end: int | None) -> str:

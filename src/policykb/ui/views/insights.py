@@ -9,9 +9,9 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from ..common import api, api_errors, label, tab_title
+from ..common import api, api_errors, label, md_escape, shorten, tab_title
 from ..filters import active_chips, canonical_filters, sidebar_filters
-from ..state import load_state, save_state, set_filters
+from ..state import SearchState, load_state, save_state, set_filters
 
 TOP = 25  # bars per chart
 COLOR = "#2563eb"
@@ -24,7 +24,7 @@ def facet_counts(counts: dict[str, Any], facet: str) -> Counter[str]:
 
 def bar(title: str, counts: Counter[str], facet: str, what: str, top: int | None = TOP) -> None:
     """A horizontal bar chart of the most frequent values, largest first, with full labels and counts."""
-    st.subheader(title, anchor=False)
+    st.header(title, anchor=False)
     if not counts:
         st.caption(f"No {what} in these items.")
         return
@@ -49,7 +49,7 @@ def bar(title: str, counts: Counter[str], facet: str, what: str, top: int | None
 
 def by_year(years: dict[str, int], undated: int) -> None:
     """Items by start year, every year of the span shown (gaps are years with none)."""
-    st.subheader("By start year", anchor=False)
+    st.header("By start year", anchor=False)
     counts = {int(y): n for y, n in (years or {}).items()}
     if not counts:
         st.caption("No start years in these items.")
@@ -64,6 +64,20 @@ def by_year(years: dict[str, int], undated: int) -> None:
     st.altair_chart(chart.properties(height=240), width="stretch", height=300)
     if undated:
         st.caption(f"{undated} item{'s' * (undated != 1)} without a start year.")
+
+
+def nothing(state: SearchState) -> None:
+    """Say what left nothing to count: the question, the filters, or both."""
+    filtered = bool(state.filters) or state.year_from is not None or state.year_to is not None
+    if state.q and not filtered:
+        st.info(f"**Nothing in the knowledge base matches “{md_escape(shorten(state.q))}”**, so there is nothing to "
+                "chart. Change the question on the Search page, or remove it (the chip above) to chart every item.",
+                icon=":material/search_off:")
+    elif state.q:
+        st.info(f"**No item matches “{md_escape(shorten(state.q))}” with these filters.** Remove a filter or the "
+                "question (the chips above) to see charts again.", icon=":material/search_off:")
+    else:
+        st.info("No items match these filters. Remove a filter to see charts again.", icon=":material/search_off:")
 
 
 def render() -> None:
@@ -84,7 +98,7 @@ def render() -> None:
     sidebar_filters(facets, state)
     active_chips(state, facets, show_query=True)
     if not counts["total"]:
-        st.info("No items match these filters. Remove a filter to see charts again.", icon=":material/search_off:")
+        nothing(state)
         save_state(state)
         return
     kinds = facet_counts(counts, "kind")
