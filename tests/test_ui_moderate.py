@@ -186,3 +186,17 @@ def test_moderator_preview_rows_stay_whole_with_line_breaks_in_a_description(api
     rows = table.splitlines()
     assert all(r.startswith("|") and r.endswith("|") for r in rows)  # every field on its own table row
     assert "| Description | First line\\. Second \\| line\\. Third line\\. |" in rows
+
+
+def test_an_edited_title_keeps_its_contribution_in_view(api_url):
+    """The queue's select box sends back the title it showed; after an edit of that title the page
+    stays on the contribution edited (it used to fall back to the first of the queue)."""
+    submit(api_url, "Alpha vouchers")
+    submit(api_url, "Beta vouchers")
+    at = ok(sign_in(TOKEN))
+    at.selectbox(key="mod-selected").select_index(1).run()
+    chosen = ok(at).selectbox(key="mod-selected").value
+    at.text_input(key="mod-title").input("Gamma vouchers")
+    at.button(key="mod-save").click().run()
+    assert ok(at).success[0].value == "Changes saved."
+    assert at.selectbox(key="mod-selected").value == chosen and at.header[0].value == "Gamma vouchers"

@@ -79,3 +79,18 @@ def test_the_years_chip_says_when_the_years_are_not_applied(api_url):
     at = ok(open_page("search", year_from="2020", year_to="2000"))
     assert at.button(key="chip-years").label == "Years 2020–2000 (not applied)"
     assert titles(at)  # the results, without the years
+
+
+def test_a_closed_filter_group_keeps_its_filter(api_url):
+    """Closed groups are not drawn (a page's lighter for it): what was chosen in one stays in force."""
+    at = ok(open_page("search", territory="EU"))
+    assert titles(at) == ["Cluster staff exchange scheme", "Going abroad guide"]
+    assert at.pills(key="f_territory").value == ["EU"]
+    at.session_state["fx-territory"] = False  # the visitor closes the group
+    ok(at.run())
+    assert not [w for w in at.get("button_group") if w.key == "f_territory"]
+    assert titles(at) == ["Cluster staff exchange scheme", "Going abroad guide"]
+    assert at.query_params == {"territory": "EU"} and at.button(key="chip-territory-EU")
+    at.run()  # and again, once Streamlit has forgotten the undrawn widget
+    assert ok(at).query_params == {"territory": "EU"} and titles(at) == ["Cluster staff exchange scheme",
+                                                                          "Going abroad guide"]

@@ -5,6 +5,6 @@ from pathlib import Path
 
 import streamlit as st
 
-from policykb.ui.app import routes
+from policykb.ui.app import lifespan, routes
 
-app = st.App(Path(__file__).with_name("streamlit_app.py"), routes=routes())
+app = st.App(Path(__file__).with_name("streamlit_app.py"), routes=routes(), lifespan=lifespan)

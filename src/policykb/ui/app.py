@@ -3,13 +3,19 @@ and the extra routes the UI's server answers beside the app."""
 
 from __future__ import annotations
 
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from importlib import import_module
+from typing import Any
+
 import streamlit as st
 from starlette.routing import Route
 
 from ..config import Settings
 from .common import developer_toggle
 from .documents import document_routes
-from .nav import all_pages
+from .nav import PAGES, all_pages
 
 CSS = """
 <style>
@@ -75,3 +81,17 @@ def main(default: str = "search") -> None:
 def routes() -> list[Route]:
     """What `ui/app.py` serves beside the app: each item's original document, from the API."""
     return document_routes(Settings().ui_api_url)
+
+
+def warm_up() -> None:
+    """Import what the pages need (the charts' libraries take seconds), so that the first visitor of
+    a fresh server does not wait for it."""
+    for module in ("pandas", "altair", *(f"policykb.ui.views.{name}" for name in PAGES)):
+        import_module(module)
+
+
+@asynccontextmanager
+async def lifespan(app: Any) -> AsyncIterator[None]:
+    """`ui/app.py`'s server starting: warm up in the background, answer visitors meanwhile."""
+    threading.Thread(target=warm_up, name="policykb-ui-warm-up", daemon=True).start()
+    yield

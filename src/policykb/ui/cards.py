@@ -45,10 +45,8 @@ def hit_card(hit: dict[str, Any], rank: int) -> None:
         span = years(hit.get("start_year"), hit.get("end_year"))
         if span:
             head.append(span)
-        st.markdown(" · ".join(head))
         tag_line = tags(facets)
-        if tag_line:
-            st.markdown(tag_line)
+        st.markdown(" · ".join(head) + (f"\n\n{tag_line}" if tag_line else ""))  # one element, not two
         if hit.get("snippet"):
             st.html(f'<div class="pk-snippet">{hit["snippet"]}</div>')  # the API escapes it and adds <mark>
         links = [f"§ {md_escape(hit['section'])}"] if hit.get("section") else []
@@ -61,12 +59,15 @@ def hit_card(hit: dict[str, Any], rank: int) -> None:
             links.append(f"[Open the document]({open_href(hit['id'], source)})")
         if hit.get("url") and is_web_link(hit["url"]):
             links.append(web_link(hit["url"], "Source ↗"))
+        if not developer_mode():  # the common case: one line of links, no row around it
+            if links:
+                st.markdown(" · ".join(links))
+            return
         with st.container(horizontal=True, vertical_alignment="center", gap="medium"):
             if links:
                 st.markdown(" · ".join(links), width="content")
-            if developer_mode():
-                with st.popover("Details", type="tertiary", icon=":material/info:"):
-                    st.markdown(f"**Score** {hit.get('score', 0):.4f}  \n**Rank** {rank}  \n"
-                                f"**Id** {md_escape(hit['id'])}")
-                    if hit.get("source"):
-                        st.caption(f"Source file: {md_escape(hit['source'])}")
+            with st.popover("Details", type="tertiary", icon=":material/info:"):
+                st.markdown(f"**Score** {hit.get('score', 0):.4f}  \n**Rank** {rank}  \n"
+                            f"**Id** {md_escape(hit['id'])}")
+                if hit.get("source"):
+                    st.caption(f"Source file: {md_escape(hit['source'])}")

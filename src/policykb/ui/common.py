@@ -18,12 +18,15 @@ EXAMPLE_QUESTION = "e.g. how do regions help cluster SMEs go international?"
 KIND_COLORS = {"example": "blue", "guide": "green", "case_study": "violet", "document": "gray"}
 
 
+CACHE_SECONDS = 30.0  # a session reuses an answer this long (its own writes forget them; a reload starts afresh)
+
+
 def api() -> ApiClient:
     """A client for the API at `Settings().ui_api_url` (env `POLICYKB_UI_API_URL`), one per session."""
     client = st.session_state.get("pk_client")
     if client is None:
         settings = Settings()
-        client = st.session_state["pk_client"] = ApiClient(settings.ui_api_url)
+        client = st.session_state["pk_client"] = ApiClient(settings.ui_api_url, cache_seconds=CACHE_SECONDS)
     return client
 
 

@@ -58,7 +58,11 @@ def sidebar_filters(facets: dict[str, Any], state: SearchState) -> None:
             if name in OPTIONAL_FACETS and not options:
                 continue
             title = facet["label"] + (f" · {len(selected)} selected" if selected else "")
-            with st.expander(title, expanded=bool(selected) or name in OPEN_FACETS):
+            group = st.expander(title, expanded=bool(selected) or name in OPEN_FACETS, key=f"fx-{name}",
+                                on_change="rerun")
+            if not group.open:  # drawn once opened: closed groups cost a page nothing (their filters stay)
+                continue
+            with group:
                 if name in FACET_HELP:
                     st.caption(FACET_HELP[name])
                 if not options:

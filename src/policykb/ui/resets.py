@@ -38,7 +38,8 @@ RESETS: dict[str, dict[str, Any]] = {
 }
 
 
-def _identity_key(kind: str) -> str:
+def showing_key(kind: str) -> str:
+    """Where the identity of what the page showed last is kept."""
     return f"pk_showing_{kind}"
 
 
@@ -62,8 +63,8 @@ def begin(kind: str, identity: Hashable) -> bool:
     """Say which question, item or contribution the page shows now; True when it is not the one it
     showed in the last run (or an action on it asked for a fresh start), after resetting."""
     ss = st.session_state
-    new = ss.get(_identity_key(kind), DROP) != identity or bool(ss.get(_pending_key(kind)))
-    ss[_identity_key(kind)] = identity
+    new = ss.get(showing_key(kind), DROP) != identity or bool(ss.get(_pending_key(kind)))
+    ss[showing_key(kind)] = identity
     if new:
         reset(kind)
     return new

@@ -211,8 +211,11 @@ def queue_tab(token: str) -> None:
                                                   else ""), icon=":material/inbox:")
         return
     items = {c["id"]: c for c in queue["items"]}
-    if st.session_state.get(SELECTED) not in items:  # the one just acted on left the queue: the next one
-        st.session_state[SELECTED] = next(iter(items))
+    if st.session_state.get(SELECTED) not in items:
+        # the box sends back a title, which an edit may have changed: the contribution shown last,
+        # unless the action took it out of the queue (then the next one)
+        shown = st.session_state.get(resets.showing_key("contribution"))
+        st.session_state[SELECTED] = shown if shown in items else next(iter(items))
     chosen = st.selectbox(f"{queue['total']} {status} contribution{'s' * (queue['total'] != 1)}", list(items),
                           key=SELECTED, format_func=lambda cid: f"{items[cid]['record'].get('title', cid)} · {cid}")
     resets.begin("contribution", chosen)
