@@ -239,6 +239,16 @@ def test_search_filter_item_contribute_approve_find(ui: str, browser: WebDriver)
     see(browser, "it is published and searchable now")
     see(browser, "No pending contributions")
     shot(browser, "moderate-approved")
+    # issue 19, 5: after an action, Enter in the item-history box stayed on that tab
+    tab = until(browser, lambda d: next((t for t in d.find_elements(By.CSS_SELECTOR, 'button[role="tab"]')
+                                         if t.text.strip() == "Item history"), False), "the Item history tab")
+    tab.click()  # type: ignore[union-attr]
+    idle(browser)
+    type_into(field(browser, "Item id"), "de-vouchers")
+    see(browser, "is published now")
+    selected = [t.text.strip() for t in browser.find_elements(By.CSS_SELECTOR, 'button[role="tab"]')
+                if t.get_attribute("aria-selected") == "true"]
+    assert selected == ["Item history"]
 
     # and find it by searching
     browser.get(f"{ui}/?q=Baltic+export+vouchers")

@@ -13,6 +13,7 @@ import streamlit as st
 from starlette.routing import Route
 
 from ..config import Settings
+from .charts import CSS as CHART_CSS
 from .common import developer_toggle
 from .documents import document_routes
 from .nav import PAGES, all_pages
@@ -73,7 +74,7 @@ def main(default: str = "search") -> None:
     # "auto": the filter sidebar starts open on a desktop and closed on a phone, where it would cover the results
     st.set_page_config(page_title="policykb", page_icon=":material/travel_explore:", layout="wide",
                        initial_sidebar_state="auto")
-    st.html(CSS)
+    st.html(CSS.replace("</style>", CHART_CSS + "</style>"))
     st.navigation(all_pages(default), position="sidebar").run()
     developer_toggle()
 
@@ -84,9 +85,9 @@ def routes() -> list[Route]:
 
 
 def warm_up() -> None:
-    """Import what the pages need (the charts' libraries take seconds), so that the first visitor of
+    """Import what the pages need (pandas alone takes a second or two), so that the first visitor of
     a fresh server does not wait for it."""
-    for module in ("pandas", "altair", *(f"policykb.ui.views.{name}" for name in PAGES)):
+    for module in ("pandas", *(f"policykb.ui.views.{name}" for name in PAGES)):
         import_module(module)
 
 

@@ -95,7 +95,7 @@ def no_results(client: ApiClient, state: SearchState, result: dict[str, Any]) ->
             without = SearchState(**{**state.__dict__, "filters": {**state.filters, name: [
                 v for v in values if v != value]}, "page": 1})
             try:
-                count = client.search(without.query(), size=1)["total"]
+                count = client.search(without.query(), size=1, lang=state.lang)["total"]
             except (ApiError, ApiUnavailable):
                 continue
             if count:
