@@ -84,6 +84,24 @@ def test_export_follows_filters(client, fmt):
         assert sorted(r["id"] for r in records) == ["at-upper-austria", "fr-es-green"]
 
 
+def test_csv_export_opens_in_excel_and_leaves_out_facets_no_item_uses(client):
+    """Issue 19, 13: Excel read the CSV as another encoding; `stip_*` columns were empty everywhere."""
+    content = client.get("/export", params={"format": "csv"}).content
+    assert content.startswith(b"\xef\xbb\xbf")  # UTF-8 byte-order mark
+    header = content.decode("utf-8-sig").splitlines()[0].split(",")
+    assert header[:4] == ["rank", "score", "id", "kind"]
+    assert not [h for h in header if h.startswith("stip_")]  # no STIP item in this knowledge base
+    assert "country" in header and "country_label" in header
+
+
+@pytest.mark.parametrize("fmt", ["csv", "json"])
+def test_public_exports_hold_no_server_paths(client, fmt):
+    """Issue 19, 10: exports carried the server's `source` paths."""
+    text = client.get("/export", params={"format": fmt}).content.decode("utf-8-sig")
+    assert "source" not in (text.splitlines()[0].split(",") if fmt == "csv" else json.loads(text)[0])
+    assert "handbook.pdf" not in text and "records.yaml" not in text
+
+
 def test_openapi_is_served(client):
     assert "/search" in client.get("/openapi.json").json()["paths"]
 

@@ -35,6 +35,7 @@ log = logging.getLogger("policykb.api")
 MAX_MESSAGE = 500  # an error message never echoes a hostile input at length
 MAX_DETAIL = 200  # nor does any value in its details (an id, a facet value, a field's name)
 MAX_DETAIL_ITEMS = 20
+PRIVATE_FIELDS = ("source",)  # where a file lies on the server: not for a public export
 
 
 class FacetModel(BaseModel):
@@ -269,7 +270,10 @@ def create_app(settings: Settings | None = None, kb: KnowledgeBase | None = None
     def export(kb: KB, params: Params, format: Literal["csv", "json", "jsonl"] = "csv") -> Response:
         records = kb.export(params.q, mode=params.mode, filters=params.filters, year_from=params.year_from,
                             year_to=params.year_to)
+        records = [{k: v for k, v in r.items() if k not in PRIVATE_FIELDS} for r in records]
         out = io.StringIO()
+        if format == "csv":
+            out.write("\ufeff")  # a byte-order mark: Excel then reads the file as UTF-8
         write_records(records, format, out)
         media = {"csv": "text/csv", "json": "application/json", "jsonl": "application/x-ndjson"}[format]
         return Response(out.getvalue(), media_type=f"{media}; charset=utf-8",

@@ -91,10 +91,8 @@ class Settings(BaseSettings):
     cors_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="Comma-separated origins allowed by CORS (none by default)."
     )
-    ui_api_url: str = Field("http://127.0.0.1:8000", description="Where the UI finds the API.")
-    ui_public_api_url: str | None = Field(
-        None, description="Where visitors' browsers find the API, for links to documents (unset: POLICYKB_UI_API_URL; "
-        "set it when the UI is opened from other machines, e.g. https://policykb.example.org/api).")
+    ui_api_url: str = Field("http://127.0.0.1:8000", description="Where the UI's server finds the API (browsers "
+                            "never need it: the UI streams documents through its own address).")
 
     @field_validator("moderator_tokens", "cors_origins", "trusted_proxies", mode="before")
     @classmethod

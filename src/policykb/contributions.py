@@ -34,6 +34,10 @@ def _hash_token(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
+def _seconds_apart(a: str, b: str) -> float:
+    return abs((datetime.fromisoformat(a) - datetime.fromisoformat(b)).total_seconds())
+
+
 def _safe_name(name: str) -> str:
     stem, suffix = Path(name).stem, Path(name).suffix.lower()
     return (re.sub(r"[^A-Za-z0-9._-]+", "_", stem).strip("._") or "document")[:100] + suffix
@@ -208,10 +212,51 @@ class Contributions:
 
     def view(self, contribution_id: str) -> dict[str, Any]:
         """A contribution for moderators: its record, checks, history, and (once approved) whether
-        its item is published now."""
-        found = self._public(self._get(contribution_id))
+        its item is published now. A pending contribution's checks are made now, against the items
+        published now and the other pending contributions (those of its submission went stale as
+        soon as anything was approved)."""
+        stored = self._get(contribution_id)
+        found = self._public(stored)
+        if found["status"] == "pending":
+            checks = self.check(found["record"], self._document(stored))
+            found["checks"] = {**checks, "duplicates": checks["duplicates"] + self._pending_duplicates(stored)}
         item_status = self.store.item_status(found["item_id"]) if found.get("item_id") else None
         return {**found, "item_status": item_status, "audit": self._titled(self.store.audit_log(contribution_id))}
+
+    def _pending_duplicates(self, found: dict[str, Any]) -> list[dict[str, Any]]:
+        """Other pending contributions that look like the same thing: the same document, the same
+        title, or a record as close in meaning as a duplicate of a published item must be."""
+        def title_of(record: dict[str, Any]) -> str:
+            return " ".join(str(record.get("title") or "").casefold().split())
+
+        def vector(record: dict[str, Any]) -> Any:
+            title = str(record.get("title") or "")
+            body = " ".join(str(record.get(k) or "") for k in ("summary", "description")).strip()
+            return self.kb.embed_query(embed_text(title, body or title))
+
+        def file_of(contribution: dict[str, Any]) -> Path | None:
+            path = Path(contribution["file_path"]) if contribution["file_path"] else None
+            return path if path is not None and path.is_file() else None
+
+        mine, my_file, my_digest = vector(found["record"]), file_of(found), None
+        out = []
+        for other in self.store.contributions("pending", limit=500)[1]:
+            if other["id"] == found["id"]:
+                continue
+            similarity, why, their_file = float(mine @ vector(other["record"])), None, file_of(other)
+            if my_file and their_file and my_file.stat().st_size == their_file.stat().st_size:
+                my_digest = my_digest or hashlib.sha256(my_file.read_bytes()).hexdigest()
+                if hashlib.sha256(their_file.read_bytes()).hexdigest() == my_digest:
+                    why = "the same document"
+            if why is None and title_of(other["record"]) and title_of(other["record"]) == title_of(found["record"]):
+                why = "same title"
+            if why is None and similarity >= DUPLICATE_SIMILARITY:
+                why = f"{similarity:.0%} similar in meaning"
+            if why:
+                out.append({"id": other["id"], "kind": "contribution", "title": str(other["record"].get("title") or ""),
+                            "similarity": round(1.0 if why.startswith(("the same", "same")) else similarity, 3),
+                            "why": why, "passage": None, "page": None})
+        return out
 
     def document_path(self, contribution_id: str) -> tuple[Path, str]:
         """Where a contribution's uploaded document is, and its file name."""
@@ -283,11 +328,20 @@ class Contributions:
     # -- item history -----------------------------------------------------------------------------
 
     def history(self, item_id: str) -> dict[str, Any]:
-        """An item's status now and the versions its changes replaced, newest first."""
+        """An item's status now and the versions its changes replaced, newest first; each says who
+        replaced it (`by`: the moderator from the audit log, or "ingest" for a file that changed)."""
         versions = self.store.item_history(item_id)
         status = self.store.item_status(item_id)
         if status is None and not versions:
             raise NotFound(f"no item with id {item_id!r}", {"id": item_id})
+        log = self.store.audit_log(item_id, limit=10_000)
+        for version in versions:  # the audit entry written in the same transaction as the version
+            actions = {"update": ("restore",), "publish": ("publish",), "unpublish": ("unpublish",)}.get(
+                version["replaced_by"], ())
+            entry = next((e for e in log if e["action"] in actions and _seconds_apart(e["at"], version["replaced_at"])
+                          <= 2), None)
+            version["by"] = entry["actor"] if entry else "ingest" if version["replaced_by"] in ("update", "remove") \
+                else ""
         return {"id": item_id, "status": status or "removed", "versions": versions}
 
     def restore(self, item_id: str, version: int, actor: str, reason: str = "") -> dict[str, Any]:

@@ -305,7 +305,7 @@ class KnowledgeBase:
                year_from: int | None = None, year_to: int | None = None) -> list[dict[str, Any]]:
         """Every item of a search's result set, in rank order, as records (the fields the record
         loaders read, which ignore the rest) with `rank`, `score` (none when browsing) and each
-        facet's labels beside its ids."""
+        facet's labels beside its ids; a facet no item of the knowledge base uses is left out."""
         from .searcher import MAX_PAGE_SIZE
 
         ranked: list[tuple[str, float | None]] = []
@@ -318,7 +318,12 @@ class KnowledgeBase:
                 break
             page += 1
         items = self.store.get_items([i for i, _ in ranked])
-        return [{"rank": rank, "score": score, **item_record(items[i], self.taxonomy, self.home, labels=True)}
+        unused = {self.taxonomy.facet(name).record_key for name, facet in self.facet_overview(facet_size=1).items()
+                  if not any(v["count"] for v in facet["values"])}  # e.g. the STIP facets of a base without STIP
+        left_out = unused | {f"{key}_label" for key in unused}
+        return [{k: v for k, v in {"rank": rank, "score": score,
+                                   **item_record(items[i], self.taxonomy, self.home, labels=True)}.items()
+                 if k not in left_out}
                 for rank, (i, score) in enumerate(((i, s) for i, s in ranked if i in items), 1)]
 
     def document_path(self, item_id: str) -> Path | None:

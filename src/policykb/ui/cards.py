@@ -8,7 +8,8 @@ from typing import Any
 import streamlit as st
 
 from ..ingest.records import is_web_link
-from .common import KIND_COLORS, api, badges, developer_mode, has_document, label, md_escape, web_link, years
+from .common import KIND_COLORS, badges, developer_mode, has_document, label, md_escape, web_link, years
+from .documents import document_href, open_href, shown_as_page
 from .nav import page
 
 TAG_FACETS = (("challenge", "orange"), ("theme", "green"), ("support", "blue"), ("typology", "gray"))
@@ -35,7 +36,7 @@ def hit_card(hit: dict[str, Any], rank: int) -> None:
     kind = hit.get("kind") or "example"
     with st.container(border=True, key=f"hit-{rank}"):
         # A heading for screen readers (they jump from result to result by headings); the link shows it.
-        st.html(f'<h3 class="pk-sr-only">{html.escape(str(rank))}. {html.escape(hit["title"])}</h3>')
+        st.html(f'<h2 class="pk-sr-only">{html.escape(str(rank))}. {html.escape(hit["title"])}</h2>')
         st.page_link(page("item"), label=md_escape(hit["title"]), query_params={"id": hit["id"]}, width="stretch")
         head = [badges([(label("kind", kind), KIND_COLORS.get(kind, "gray"))])]
         place = where(facets, hit.get("region"))
@@ -44,27 +45,29 @@ def hit_card(hit: dict[str, Any], rank: int) -> None:
         span = years(hit.get("start_year"), hit.get("end_year"))
         if span:
             head.append(span)
-        st.markdown(" · ".join(head))
         tag_line = tags(facets)
-        if tag_line:
-            st.markdown(tag_line)
+        st.markdown(" · ".join(head) + (f"\n\n{tag_line}" if tag_line else ""))  # one element, not two
         if hit.get("snippet"):
             st.html(f'<div class="pk-snippet">{hit["snippet"]}</div>')  # the API escapes it and adds <mark>
         links = [f"§ {md_escape(hit['section'])}"] if hit.get("section") else []
-        if hit.get("page") and has_document(hit.get("source")):
-            links.append(f"[p. {hit['page']}]({api().file_url(hit['id'], hit['page'])})")
+        source = hit.get("source")
+        if hit.get("page") and has_document(source) and not shown_as_page(source):
+            links.append(f"[p. {hit['page']}]({document_href(hit['id'], hit['page'])})")
         elif hit.get("page"):
             links.append(f"p. {hit['page']}")
-        elif has_document(hit.get("source")):
-            links.append(f"[Open the document]({api().file_url(hit['id'])})")
+        elif has_document(source):
+            links.append(f"[Open the document]({open_href(hit['id'], source)})")
         if hit.get("url") and is_web_link(hit["url"]):
             links.append(web_link(hit["url"], "Source ↗"))
+        if not developer_mode():  # the common case: one line of links, no row around it
+            if links:
+                st.markdown(" · ".join(links))
+            return
         with st.container(horizontal=True, vertical_alignment="center", gap="medium"):
             if links:
                 st.markdown(" · ".join(links), width="content")
-            if developer_mode():
-                with st.popover("Details", type="tertiary", icon=":material/info:"):
-                    st.markdown(f"**Score** {hit.get('score', 0):.4f}  \n**Rank** {rank}  \n"
-                                f"**Id** {md_escape(hit['id'])}")
-                    if hit.get("source"):
-                        st.caption(f"Source file: {md_escape(hit['source'])}")
+            with st.popover("Details", type="tertiary", icon=":material/info:"):
+                st.markdown(f"**Score** {hit.get('score', 0):.4f}  \n**Rank** {rank}  \n"
+                            f"**Id** {md_escape(hit['id'])}")
+                if hit.get("source"):
+                    st.caption(f"Source file: {md_escape(hit['source'])}")

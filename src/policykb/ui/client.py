@@ -6,6 +6,7 @@ people see is exactly what the API serves.
 
 from __future__ import annotations
 
+import copy
 import json
 import time
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ FACETS = ("territory", "level", "challenge", "theme", "support", "typology", "ki
 OPTIONAL_FACETS = ("stip_theme", "stip_instrument")  # only shown when the knowledge base holds STIP data
 DOCUMENT_SUFFIXES = (".pdf", ".md", ".markdown", ".txt", ".html", ".htm")
 SLOW = 300.0  # seconds for calls that embed a whole document (submit, edit, approve)
+MAX_CACHED = 200  # answers kept per client before expired ones are dropped
 
 
 class ApiUnavailable(Exception):
@@ -80,13 +82,17 @@ class SearchQuery:
 
 
 class ApiClient:
-    """Calls the API at `base_url`; raises `ApiUnavailable` or `ApiError`, never raw httpx errors."""
+    """Calls the API at `base_url`; raises `ApiUnavailable` or `ApiError`, never raw httpx errors.
+
+    With `cache_seconds`, answers to reads are kept that long and reused for the same request (a
+    Streamlit page runs again on every click, mostly asking what it asked before); any write through
+    this client forgets them all, so its own changes show at once."""
 
     def __init__(self, base_url: str, timeout: float = 30.0, transport: httpx.BaseTransport | None = None,
-                 public_url: str | None = None) -> None:
+                 cache_seconds: float = 0.0) -> None:
         self.base_url = base_url.rstrip("/")
-        # Where a visitor's browser reaches the API (links to documents): often not where the UI does.
-        self.public_url = (public_url or base_url).rstrip("/")
+        self.cache_seconds = cache_seconds
+        self._cache: dict[tuple[str, str, str | None], tuple[float, Any]] = {}
         self._http = httpx.Client(base_url=self.base_url, timeout=timeout, transport=transport)
 
     def close(self) -> None:
@@ -115,7 +121,22 @@ class ApiClient:
         return response
 
     def _json(self, method: str, path: str, **kwargs: Any) -> Any:
+        if method != "GET":
+            self._cache.clear()
         return self._request(method, path, **kwargs).json()
+
+    def _read(self, path: str, **kwargs: Any) -> Any:
+        """A GET whose answer may come from the cache (a copy: callers may change what they get)."""
+        if self.cache_seconds <= 0:
+            return self._json("GET", path, **kwargs)
+        key = (path, repr(kwargs.get("params")), kwargs.get("token"))
+        now = time.monotonic()
+        hit = self._cache.get(key)
+        if hit is None or now - hit[0] > self.cache_seconds:
+            if len(self._cache) > MAX_CACHED:
+                self._cache = {k: v for k, v in self._cache.items() if now - v[0] <= self.cache_seconds}
+            hit = self._cache[key] = (now, self._json("GET", path, **kwargs))
+        return copy.deepcopy(hit[1])
 
     # -- public endpoints -----------------------------------------------------------------------
 
@@ -149,26 +170,26 @@ class ApiClient:
     def search(self, query: SearchQuery, page: int = 1, size: int = 10, lang: str | None = None) -> Json:
         """One page of results; `lang` forces the question's language (else the API detects it)."""
         params = query.params() + [("page", str(page)), ("size", str(size))] + ([("lang", lang)] if lang else [])
-        return self._json("GET", "/search", params=params)
+        return self._read("/search", params=params)
 
     def counts(self, query: SearchQuery) -> Json:
         """Total, every facet's value counts and start years of a search's result set."""
-        return self._json("GET", "/counts", params=query.params())
+        return self._read("/counts", params=query.params())
 
     def item(self, item_id: str) -> Json:
-        return self._json("GET", f"/items/{quote(item_id, safe='')}")
+        return self._read(f"/items/{quote(item_id, safe='')}")
 
     def similar(self, item_id: str, k: int = 5) -> list[Json]:
-        return self._json("GET", f"/items/{quote(item_id, safe='')}/similar", params={"k": k})
+        return self._read(f"/items/{quote(item_id, safe='')}/similar", params={"k": k})
 
-    def file_url(self, item_id: str, page: int | None = None) -> str:
-        """Where a browser opens the item's original document (at `page` for a PDF)."""
-        url = f"{self.public_url}/items/{quote(item_id, safe='')}/file"
-        return f"{url}#page={page}" if page else url
+    def document(self, item_id: str) -> bytes:
+        """The item's original document as the API serves it (browsers get it through the UI's
+        own `documents/` route, see `policykb.ui.documents`)."""
+        return self._request("GET", f"/items/{quote(item_id, safe='')}/file").content
 
     def facets(self) -> list[Json]:
         """The taxonomy: `[{name, label, record_key, multi, values: [{id, label, synonyms, count}]}]`."""
-        return self._json("GET", "/facets")
+        return self._read("/facets")
 
     def export(self, query: SearchQuery, fmt: Literal["csv", "json", "jsonl"] = "csv") -> bytes:
         return self._request("GET", "/export", params=query.params() + [("format", fmt)]).content
@@ -177,7 +198,7 @@ class ApiClient:
 
     def check(self, draft: Json) -> Json:
         """Facet suggestions and possible duplicates for a draft; nothing is saved."""
-        return self._json("POST", "/contributions/check", json=draft)
+        return self._request("POST", "/contributions/check", json=draft).json()  # a read: the cache stays
 
     def submit(self, record: Json, document: tuple[str, bytes] | None = None, on_behalf_of: str | None = None) -> Json:
         """Submit a contribution (multipart when a document is attached); answers id, token, checks.
@@ -195,15 +216,15 @@ class ApiClient:
                           headers={"X-Contribution-Token": token})
 
     def status_url(self, contribution_id: str, token: str) -> str:
-        return f"{self.public_url}/contributions/{quote(contribution_id, safe='')}?token={quote(token, safe='')}"
+        return f"{self.base_url}/contributions/{quote(contribution_id, safe='')}?token={quote(token, safe='')}"
 
     # -- moderators -----------------------------------------------------------------------------
 
     def queue(self, token: str, status: str = "pending", limit: int = 50) -> Json:
-        return self._json("GET", "/moderation/contributions", token=token, params={"status": status, "limit": limit})
+        return self._read("/moderation/contributions", token=token, params={"status": status, "limit": limit})
 
     def contribution(self, token: str, contribution_id: str) -> Json:
-        return self._json("GET", f"/moderation/contributions/{quote(contribution_id, safe='')}", token=token)
+        return self._read(f"/moderation/contributions/{quote(contribution_id, safe='')}", token=token)
 
     def contribution_file(self, token: str, contribution_id: str) -> bytes:
         """The uploaded document of a contribution (moderators only)."""
@@ -230,7 +251,7 @@ class ApiClient:
 
     def history(self, token: str, item_id: str) -> Json:
         """An item's status and its earlier versions (moderators)."""
-        return self._json("GET", f"/items/{quote(item_id, safe='')}/history", token=token)
+        return self._read(f"/items/{quote(item_id, safe='')}/history", token=token)
 
     def restore(self, token: str, item_id: str, version: int, reason: str = "") -> Json:
         return self._json("POST", f"/moderation/items/{quote(item_id, safe='')}/restore", token=token,
@@ -244,7 +265,7 @@ class ApiClient:
         params: dict[str, Any] = {"limit": limit}
         if target:
             params["target"] = target
-        return self._json("GET", "/moderation/audit", token=token, params=params)
+        return self._read("/moderation/audit", token=token, params=params)
 
 
 def _error(response: httpx.Response) -> ApiError:

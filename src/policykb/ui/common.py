@@ -18,13 +18,15 @@ EXAMPLE_QUESTION = "e.g. how do regions help cluster SMEs go international?"
 KIND_COLORS = {"example": "blue", "guide": "green", "case_study": "violet", "document": "gray"}
 
 
+CACHE_SECONDS = 30.0  # a session reuses an answer this long (its own writes forget them; a reload starts afresh)
+
+
 def api() -> ApiClient:
     """A client for the API at `Settings().ui_api_url` (env `POLICYKB_UI_API_URL`), one per session."""
     client = st.session_state.get("pk_client")
     if client is None:
         settings = Settings()
-        client = st.session_state["pk_client"] = ApiClient(settings.ui_api_url,
-                                                           public_url=settings.ui_public_api_url)
+        client = st.session_state["pk_client"] = ApiClient(settings.ui_api_url, cache_seconds=CACHE_SECONDS)
     return client
 
 
@@ -83,6 +85,14 @@ def label(name: str, value: str) -> str:
         return taxonomy().get(name, {}).get("labels", {}).get(value, value)
     except (ApiUnavailable, ApiError):
         return value
+
+
+def shorten(text: str, limit: int = 80) -> str:
+    """`text` cut to about `limit` characters at a word, with an ellipsis when cut."""
+    text = " ".join(str(text).split())
+    if len(text) <= limit:
+        return text
+    return text[:limit].rsplit(" ", 1)[0].rstrip(",;:.") + "…"
 
 
 def years(start: int | None, end: int | None) -> str:

@@ -1,8 +1,10 @@
-"""The search state (query, mode, filters, years, page), kept in the URL so a search can be shared.
+"""The search state (query, mode, filters, years, page, a language set by hand), kept in the URL so a
+search can be shared.
 
 One canonical copy lives in session state (`pk_search`) so that the Insights page follows the
 same filters as Search; the widgets hold the live values; the URL mirrors them after every run.
-A URL the app did not write itself (a shared link, a new tab) wins over the session.
+A URL the app did not write itself (a shared link, a new tab) wins over the session. A new question
+starts without the language set by hand for the last one (`resets.RESETS["question"]`).
 """
 
 from __future__ import annotations
@@ -13,9 +15,14 @@ from typing import Any
 
 import streamlit as st
 
+from ..lang import NAMES
+from . import resets
 from .client import FACETS, SearchQuery
+from .resets import LANG_KEY
 
 MODES = ("hybrid", "semantic", "keyword")
+MAX_QUESTION = 1000  # characters the API reads of a question
+MAX_PAGES = 1000  # the API's page limit
 STATE_KEY = "pk_search"
 URL_KEY = "pk_url"
 YEAR_MIN, YEAR_MAX = 1800, 2100
@@ -33,9 +40,10 @@ def page_key(state: SearchState) -> str:
 
 @dataclass
 class SearchState(SearchQuery):
-    """A search query and the page shown."""
+    """A search query, the page shown and the question's language when set by hand (else detected)."""
 
     page: int = 1
+    lang: str | None = None
 
     def query(self) -> SearchQuery:
         return SearchQuery(self.q, self.mode, {k: list(v) for k, v in self.filters.items() if v},
@@ -44,7 +52,7 @@ class SearchState(SearchQuery):
     def signature(self) -> tuple[Any, ...]:
         """Everything but the page: when it changes, paging starts again at page 1."""
         return (self.q, self.mode, tuple((k, tuple(v)) for k, v in sorted(self.filters.items()) if v),
-                self.year_from, self.year_to)
+                self.year_from, self.year_to, self.lang)
 
     def url_params(self) -> dict[str, str | list[str]]:
         """Query-string parameters, defaults left out so links stay short."""
@@ -62,23 +70,31 @@ class SearchState(SearchQuery):
             params["year_to"] = str(self.year_to)
         if self.page > 1:
             params["page"] = str(self.page)
+        if self.lang:
+            params["lang"] = self.lang
         return params
 
     @classmethod
     def from_url(cls, query_params: Any) -> SearchState | None:
         """The state a URL describes, or None when it carries no search parameter at all."""
-        names = ("q", "mode", "year_from", "year_to", "page", *FACETS)
+        names = ("q", "mode", "year_from", "year_to", "page", "lang", *FACETS)
         if not any(name in query_params for name in names):
             return None
         mode = query_params.get("mode") or "hybrid"
         return cls(
-            q=(query_params.get("q") or "")[:1000],
+            q=(query_params.get("q") or "")[:MAX_QUESTION],
             mode=mode if mode in MODES else "hybrid",
             filters={name: _unique(query_params.get_all(name)) for name in FACETS if query_params.get_all(name)},
             year_from=_year(query_params.get("year_from")),
             year_to=_year(query_params.get("year_to")),
-            page=max(1, _int(query_params.get("page")) or 1),
+            page=min(MAX_PAGES, max(1, _int(query_params.get("page")) or 1)),
+            lang=language(query_params.get("lang")),
         )
+
+
+def language(code: object) -> str | None:
+    """A language code the API takes, or None (detect): never a label or a stale widget value."""
+    return code if isinstance(code, str) and code in NAMES else None
 
 
 def _int(text: str | None) -> int | None:
@@ -106,8 +122,14 @@ def _push(state: SearchState) -> None:
     ss = st.session_state
     ss["q"], ss["mode"] = state.q, state.mode
     ss["year_from"], ss["year_to"] = state.year_from, state.year_to
+    ss[LANG_KEY] = state.lang
     for name in FACETS:
         ss[facet_key(name)] = list(state.filters.get(name, []))
+
+
+def question_text() -> str:
+    """The question as typed (it may be longer than the API reads)."""
+    return str(st.session_state.get("q") or "").strip()
 
 
 def load_state() -> SearchState:
@@ -115,19 +137,22 @@ def load_state() -> SearchState:
     ss = st.session_state
     from_url = SearchState.from_url(st.query_params)
     if from_url is not None and _flat(from_url.url_params()) != ss.get(URL_KEY):
+        resets.begin("question", from_url.q)
         _push(from_url)
         return from_url
     stored = SearchState(**ss[STATE_KEY]) if STATE_KEY in ss else SearchState()
     for key, value in (("q", stored.q), ("mode", stored.mode), ("year_from", stored.year_from),
-                       ("year_to", stored.year_to)):
+                       ("year_to", stored.year_to), (LANG_KEY, stored.lang)):
         ss.setdefault(key, value)
     for name in FACETS:
         ss.setdefault(facet_key(name), list(stored.filters.get(name, [])))
+    q = question_text()[:MAX_QUESTION]
+    resets.begin("question", q)  # another question than in the last run: detected afresh
     state = SearchState(
-        q=str(ss["q"] or "").strip()[:1000],
+        q=q,
         mode=ss["mode"] if ss["mode"] in MODES else "hybrid",
         filters={name: list(ss[facet_key(name)]) for name in FACETS if ss[facet_key(name)]},
-        year_from=ss["year_from"], year_to=ss["year_to"],
+        year_from=ss["year_from"], year_to=ss["year_to"], lang=language(ss.get(LANG_KEY)),
     )
     same_search = state.signature() == stored.signature()
     state.page = int(ss.get(page_key(state)) or (stored.page if same_search else 1))
@@ -159,6 +184,10 @@ def remove_filter(name: str, value: str) -> None:
 
 def clear_query() -> None:
     st.session_state["q"] = ""
+
+
+def detect_language() -> None:
+    st.session_state[LANG_KEY] = None
 
 
 def clear_years() -> None:

@@ -10,24 +10,16 @@ from urllib.parse import quote
 import streamlit as st
 
 from ...config import Settings
+from .. import resets
 from ..client import ApiError, ApiUnavailable
-from ..common import api, developer_mode, md_escape, show_unavailable, tab_title
+from ..common import api, developer_mode, md_escape, show_unavailable, tab_title, taxonomy
 from ..nav import page
-from ..record_form import (
-    FACET_FIELDS,
-    LABELS,
-    MULTI,
-    clear_record,
-    field_name,
-    key,
-    read_record,
-    record_fields,
-    validate,
-)
+from ..record_form import FACET_FIELDS, LABELS, MULTI, field_name, key, read_record, record_fields, validate
+from ..url import keep_in_url
 
 PREFIX = "contrib"
 UPLOAD_TYPES = ["pdf", "md", "markdown", "txt", "html", "htm"]
-ERRORS, RECEIPT, CHECK, NONCE, RESET = "pk_contrib_errors", "pk_receipt", "pk_check", "pk_upload_nonce", "pk_reset"
+ERRORS, RECEIPT, CHECK, DRAFT = "pk_contrib_errors", "pk_receipt", "pk_check", "pk_draft"
 
 
 PRESELECT, PRESELECTED, ADDED, SUBMIT = "pk_preselect", "pk_preselected", "pk_preselected_labels", "contrib-submit"
@@ -117,7 +109,8 @@ def confirmation(receipt: dict[str, Any]) -> None:
         if developer_mode():
             st.link_button("Status as JSON (API)", api().status_url(receipt["id"], receipt["token"]),
                            icon=":material/data_object:", type="tertiary")
-        st.button("Contribute another", on_click=st.session_state.pop, args=(RECEIPT, None), type="tertiary")
+        st.button("Contribute another", on_click=st.session_state.pop, args=(RECEIPT, None), type="tertiary",
+                  key="contrib-another")
 
 
 def status_box(contribution_id: str, token: str) -> None:
@@ -150,7 +143,7 @@ def submit(record: dict[str, Any], upload: Any) -> None:
     """Validate, send, and remember the receipt or the errors for the next run."""
     errors = validate(record)
     if errors:
-        st.session_state[ERRORS] = errors
+        st.session_state[ERRORS] = (record, errors)
         return
     document = (upload.name, upload.getvalue()) if upload is not None else None
     try:
@@ -162,43 +155,59 @@ def submit(record: dict[str, Any], upload: Any) -> None:
         st.stop()
     except ApiError as exc:
         fields = {field_name(k): v for k, v in exc.field_errors().items()}
-        st.session_state[ERRORS] = fields or {"_form": exc.message}
+        errors = fields or {"_form": exc.message}
         if fields and exc.message not in fields.values():
-            st.session_state[ERRORS]["_form"] = exc.message
+            errors["_form"] = exc.message
+        st.session_state[ERRORS] = (record, errors)
         return
     st.session_state[RECEIPT] = receipt
-    st.session_state[RESET] = True
+    st.session_state[DRAFT] = st.session_state.get(DRAFT, 0) + 1  # the next draft starts empty
     st.session_state.pop(ERRORS, None)
+
+
+def current_errors(record: dict[str, Any]) -> dict[str, str]:
+    """After a submission with errors, what still holds: the form's own checks run again at every
+    change, and an error the API found stays only while its field (or, for the whole form, the
+    record) is as it was sent; a corrected link loses its error at once."""
+    stored = st.session_state.get(ERRORS)
+    if not stored:
+        return {}
+    sent, errors = stored
+    out = validate(record)
+    for field, error in errors.items():
+        unchanged = record == sent if field == "_form" else record.get(field) == sent.get(field)
+        if field not in out and unchanged:
+            out[field] = error
+    return out
 
 
 def render() -> None:
     ss = st.session_state
-    if ss.pop(RESET, False):  # after a successful submission: an empty form (and a fresh upload widget)
-        clear_record(PREFIX)
-        for stale in (CHECK, ADDED, PRESELECTED):
-            ss.pop(stale, None)
-        ss[NONCE] = ss.get(NONCE, 0) + 1
+    resets.begin("draft", ss.get(DRAFT, 0))  # after a submission: an empty form, a fresh upload widget
     tab_title("Contribute")
     st.title("Contribute a policy example", anchor=False)
     st.caption("Share a cluster or innovation policy example, guide or case study. A moderator reviews every "
                "contribution before it is published. Fields marked * are required.")
     if st.query_params.get("status") and st.query_params.get("token"):  # a status link: the status alone
+        keep_in_url({"status": st.query_params["status"], "token": st.query_params["token"]})
         status_box(st.query_params["status"], st.query_params["token"])
         st.page_link(page("contribute"), label="Contribute another example", icon=":material/add_circle:",
                      query_params={})
         return
+    keep_in_url({})
     if ss.get(RECEIPT):
         confirmation(ss[RECEIPT])
         return
-    errors: dict[str, str] = ss.get(ERRORS) or {}
-    apply_preselection()
     try:
-        record_fields(PREFIX, errors)
-    except ApiUnavailable as exc:  # the taxonomy comes from the API
+        taxonomy()  # the facet fields come from the API: nothing is drawn without it
+    except ApiUnavailable as exc:
         show_unavailable(exc)
         return
+    apply_preselection()
+    errors = current_errors(read_record(PREFIX))
+    record_fields(PREFIX, errors)
     upload = st.file_uploader("Document (optional): PDF, Markdown, text or HTML", type=UPLOAD_TYPES,
-                              key=f"contrib-file-{ss.get(NONCE, 0)}",
+                              key=f"contrib-file-{ss.get(DRAFT, 0)}",
                               max_upload_size=max(1, int(Settings().max_upload_mb)),
                               help="Its text becomes searchable passages, with page numbers for a PDF.")
     _field_error(errors, "file")

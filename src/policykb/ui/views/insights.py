@@ -5,16 +5,14 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-import altair as alt
-import pandas as pd
 import streamlit as st
 
-from ..common import api, api_errors, label, tab_title
+from ..charts import bars, years
+from ..common import api, api_errors, label, md_escape, shorten, tab_title
 from ..filters import active_chips, canonical_filters, sidebar_filters
-from ..state import load_state, save_state, set_filters
+from ..state import SearchState, load_state, save_state, set_filters
 
 TOP = 25  # bars per chart
-COLOR = "#2563eb"
 
 
 def facet_counts(counts: dict[str, Any], facet: str) -> Counter[str]:
@@ -23,47 +21,43 @@ def facet_counts(counts: dict[str, Any], facet: str) -> Counter[str]:
 
 
 def bar(title: str, counts: Counter[str], facet: str, what: str, top: int | None = TOP) -> None:
-    """A horizontal bar chart of the most frequent values, largest first, with full labels and counts."""
-    st.subheader(title, anchor=False)
+    """Horizontal bars of the most frequent values, largest first, with full labels and counts."""
+    st.header(title, anchor=False)
     if not counts:
         st.caption(f"No {what} in these items.")
         return
-    shown = counts.most_common(top)
-    frame = pd.DataFrame([{"value": label(facet, v), "items": n} for v, n in shown])
-    order = alt.EncodingSortField(field="items", order="descending")
-    most = max(n for _, n in shown)
-    base = alt.Chart(frame).encode(
-        y=alt.Y("value:N", sort=order, title=None, axis=alt.Axis(labelLimit=260, labelFontSize=12, labelOverlap=False)),
-        # room right of the longest bar for its number
-        x=alt.X("items:Q", title="items", axis=alt.Axis(tickMinStep=1, format="d"),
-                scale=alt.Scale(domain=[0, most * 1.18 + 1])),
-        tooltip=[alt.Tooltip("value:N", title=title.removeprefix("By ").capitalize()), "items:Q"],
-    )
-    chart = base.mark_bar(color=COLOR, cornerRadiusEnd=3) + base.mark_text(align="left", dx=4, fontSize=12).encode(
-        text="items:Q")
-    height = 28 * len(frame) + 50  # room for every label, plus the axis
-    st.altair_chart(chart.properties(height=height - 50), width="stretch", height=height)
+    st.html(bars([(label(facet, v), n) for v, n in counts.most_common(top)], f"Items {title[0].lower()}{title[1:]}"))
     if top is not None and len(counts) > top:
         st.caption(f"The {top} most frequent of {len(counts)} {what}.")
 
 
-def by_year(years: dict[str, int], undated: int) -> None:
+def by_year(start_years: dict[str, int], undated: int) -> None:
     """Items by start year, every year of the span shown (gaps are years with none)."""
-    st.subheader("By start year", anchor=False)
-    counts = {int(y): n for y, n in (years or {}).items()}
+    st.header("By start year", anchor=False)
+    counts = {int(y): n for y, n in (start_years or {}).items()}
     if not counts:
         st.caption("No start years in these items.")
         return
-    frame = pd.DataFrame({"year": list(range(min(counts), max(counts) + 1))})
-    frame["items"] = [counts.get(y, 0) for y in frame["year"]]
-    chart = alt.Chart(frame).mark_bar(color=COLOR, cornerRadiusEnd=2).encode(
-        x=alt.X("year:O", title="start year", axis=alt.Axis(labelAngle=0, labelOverlap="greedy")),
-        y=alt.Y("items:Q", title="items", axis=alt.Axis(tickMinStep=1, format="d")),
-        tooltip=["year:O", "items:Q"],
-    )
-    st.altair_chart(chart.properties(height=240), width="stretch", height=300)
+    st.html(years(counts, "Items by start year"))
+    top = max(counts, key=lambda y: (counts[y], y))
+    st.caption(f"The tallest bar: {counts[top]} item{'s' * (counts[top] != 1)} starting in {top}. Point at a bar for "
+               "its year and count.")
     if undated:
         st.caption(f"{undated} item{'s' * (undated != 1)} without a start year.")
+
+
+def nothing(state: SearchState) -> None:
+    """Say what left nothing to count: the question, the filters, or both."""
+    filtered = bool(state.filters) or state.year_from is not None or state.year_to is not None
+    if state.q and not filtered:
+        st.info(f"**Nothing in the knowledge base matches “{md_escape(shorten(state.q))}”**, so there is nothing to "
+                "chart. Change the question on the Search page, or remove it (the chip above) to chart every item.",
+                icon=":material/search_off:")
+    elif state.q:
+        st.info(f"**No item matches “{md_escape(shorten(state.q))}” with these filters.** Remove a filter or the "
+                "question (the chips above) to see charts again.", icon=":material/search_off:")
+    else:
+        st.info("No items match these filters. Remove a filter to see charts again.", icon=":material/search_off:")
 
 
 def render() -> None:
@@ -84,7 +78,7 @@ def render() -> None:
     sidebar_filters(facets, state)
     active_chips(state, facets, show_query=True)
     if not counts["total"]:
-        st.info("No items match these filters. Remove a filter to see charts again.", icon=":material/search_off:")
+        nothing(state)
         save_state(state)
         return
     kinds = facet_counts(counts, "kind")

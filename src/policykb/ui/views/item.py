@@ -6,13 +6,16 @@ from typing import Any
 
 import streamlit as st
 
+from ...ingest.records import is_web_link
+from .. import resets
 from ..cards import tags, where
 from ..client import ApiError, ApiUnavailable
-from ...ingest.records import is_web_link
 from ..common import (KIND_COLORS, api, badges, developer_mode, has_document, label, md_escape, show_unavailable,
                       tab_title, web_link, years)
+from ..documents import document_href, open_href, shown_as_page
 from ..nav import page
 from ..state import STATE_KEY, SearchState
+from ..url import keep_in_url, scroll_to_top
 
 SHOWN_PASSAGES = 5
 FACET_ROWS = ("territory", "level", "challenge", "theme", "support", "typology", "kind", "language")
@@ -47,7 +50,7 @@ def passage_box(record_id: str, passage: dict[str, Any], document: bool) -> None
     """One passage, headed by its page (a link into the PDF) and section."""
     where_ = []
     if passage.get("page"):
-        where_.append(f"[p. {passage['page']}]({api().file_url(record_id, passage['page'])})"
+        where_.append(f"[p. {passage['page']}]({document_href(record_id, passage['page'])})"
                       if document else f"p. {passage['page']}")
     section = passage.get("section") or ""
     if section:
@@ -62,8 +65,8 @@ def passage_box(record_id: str, passage: dict[str, Any], document: bool) -> None
 def passages(record: dict[str, Any]) -> None:
     """The item's passages: the first few, the rest behind an expander."""
     items = record.get("passages") or []
-    st.subheader(f"Passages ({len(items)})", anchor=False)
-    document = has_document(record.get("source"))
+    st.header(f"Passages ({len(items)})", anchor=False)
+    document = has_document(record.get("source")) and not shown_as_page(record.get("source"))
     for passage in items[:SHOWN_PASSAGES]:
         passage_box(record["id"], passage, document)
     if len(items) > SHOWN_PASSAGES:
@@ -74,7 +77,7 @@ def passages(record: dict[str, Any]) -> None:
 
 def similar(item_id: str) -> None:
     """Items nearest in meaning, as links to their own item pages."""
-    st.subheader("Similar items", anchor=False)
+    st.header("Similar items", anchor=False)
     try:
         hits = api().similar(item_id, k=5)
     except (ApiError, ApiUnavailable) as exc:
@@ -93,6 +96,9 @@ def similar(item_id: str) -> None:
 
 def render() -> None:
     item_id = (st.query_params.get("id") or "").strip()
+    keep_in_url({"id": item_id} if item_id else {})  # also after a link from one item to another
+    if resets.begin("item", item_id):
+        scroll_to_top()  # a similar item is linked from the bottom of the page
     back_to_search()
     if not item_id:
         st.info("Open an item from the search results to see it here.", icon=":material/info:")
@@ -130,11 +136,12 @@ def render() -> None:
             if record.get("url") and is_web_link(record["url"]):
                 st.link_button("Source", record["url"], icon=":material/open_in_new:")
             if has_document(record.get("source")):
-                st.link_button("Open the document", client.file_url(item_id), icon=":material/picture_as_pdf:")
+                st.link_button("Open the document", open_href(item_id, record.get("source")),
+                               icon=":material/description:")
         if has_document(record.get("source")):  # a record's passages are its summary and description again
             passages(record)
     with side:
-        st.subheader("Facets", anchor=False)
+        st.header("Facets", anchor=False)
         with st.container(key="facets"):
             facet_table(record)
         if record.get("url"):

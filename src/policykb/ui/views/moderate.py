@@ -1,19 +1,26 @@
 """Moderate: sign in with a moderator token, see the queue, preview, edit, approve or reject with a
-reason, and read the audit history."""
+reason; unpublish or publish again; an item's history; the audit log.
+
+After every action the page says what happened at its top and scrolls there, and whatever was typed
+for the contribution acted on is gone (`resets`): the next contribution, named in its own box and
+on its buttons, starts with empty fields.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-import pandas as pd
 import streamlit as st
 
+from .. import resets
 from ..client import ApiError, ApiUnavailable
-from ..common import api, md_escape, show_unavailable, tab_title
+from ..common import api, md_escape, shorten, show_unavailable, tab_title
+from ..moderation_log import FLASH, TAB_KEY, TABS, done, entries_view, history_tab, open_history
 from ..nav import page
 from ..record_form import labelled, read_record, record_fields, set_record, validate
+from ..url import keep_in_url, scroll_to_top
 
-TOKEN, FLASH, LOADED, PREFIX = "pk_mod_token", "pk_mod_flash", "pk_mod_loaded", "mod"
+TOKEN, LOADED, PREFIX, SELECTED = "pk_mod_token", "pk_mod_loaded", "mod", "mod-selected"
 STATUSES = ("pending", "approved", "rejected")
 
 
@@ -51,7 +58,7 @@ def sign_out() -> None:
 
 
 def flash() -> None:
-    """The outcome of the last action (kept across the rerun that refreshes the queue)."""
+    """The outcome of the last action (kept across the rerun that refreshes the queue), in view."""
     message = st.session_state.pop(FLASH, None)
     if message:
         kind, text, item_id = message
@@ -59,6 +66,7 @@ def flash() -> None:
         if item_id:
             st.page_link(page("item"), label="Open the published item", query_params={"id": item_id},
                          icon=":material/open_in_new:")
+        scroll_to_top()
 
 
 def record_table(record: dict[str, Any]) -> None:
@@ -68,29 +76,6 @@ def record_table(record: dict[str, Any]) -> None:
     rows += [f"| {name} | {md_escape(' '.join(text[:600].split()))} |" for name, text in labelled(record)]
     with st.container(key="facets"):
         st.markdown("\n".join(rows))
-
-
-def changes(before: Any, after: Any) -> str:
-    """What an action changed, readably: "status: pending → approved; themes: – → tourism"."""
-    if not isinstance(before, dict) or not isinstance(after, dict):
-        return "" if before is None and after is None else f"{_short(before)} → {_short(after)}"
-    keys = [k for k in dict.fromkeys([*before, *after]) if before.get(k) != after.get(k)]
-    return "; ".join(f"{k}: {_short(before.get(k))} → {_short(after.get(k))}" for k in keys)
-
-
-def _short(value: Any) -> str:
-    if value in (None, "", []):
-        return "–"
-    text = ", ".join(map(str, value)) if isinstance(value, list) else str(value)
-    return text if len(text) <= 80 else text[:77] + "…"
-
-
-def audit_frame(entries: list[dict[str, Any]]) -> pd.DataFrame:
-    """The audit log as a table: what it was done to by title, and what changed (not raw JSON)."""
-    return pd.DataFrame([{"when": e["at"].replace("T", " ")[:16], "who": e["actor"], "action": e["action"],
-                          "title": e.get("title") or e["target"], "what changed": changes(e.get("before"),
-                                                                                           e.get("after")),
-                          "note": e.get("note") or ""} for e in entries])
 
 
 def publication(token: str, contribution: dict[str, Any]) -> None:
@@ -107,17 +92,16 @@ def publication(token: str, contribution: dict[str, Any]) -> None:
             st.markdown("**Unpublished.** It is hidden from every search, count and export.")
         wanted = status != "published"
         verb = "Publish again" if wanted else "Unpublish"
-        with st.popover(f"{verb}…", icon=":material/visibility:" if wanted else ":material/visibility_off:"):
-            reason = st.text_input("Reason (for the audit log)", key="mod-publication-reason", max_chars=2000)
-            if st.button(f"Confirm: {verb.lower()}", key="mod-publication-confirm", type="primary"):
-                try:
-                    api().set_published(token, item_id, wanted, reason.strip())
-                except ApiError as exc:
-                    st.session_state[FLASH] = ("error", f"Could not {verb.lower()}: {md_escape(exc.message)}", None)
-                else:
-                    st.session_state[FLASH] = ("ok", f"{'Published' if wanted else 'Unpublished'} "
-                                               f"“{md_escape(contribution['record'].get('title', item_id))}”.", None)
-                st.rerun()
+        with st.container(horizontal=True, vertical_alignment="center"):
+            with st.popover(f"{verb}…", icon=":material/visibility:" if wanted else ":material/visibility_off:"):
+                reason = st.text_input("Reason (for the audit log)", key="mod-publication-reason", max_chars=2000)
+                if st.button(f"Confirm: {verb.lower()}", key="mod-publication-confirm", type="primary"):
+                    title = md_escape(contribution["record"].get("title", item_id))
+                    done(lambda: api().set_published(token, item_id, wanted, reason.strip()),
+                         f"{'Published' if wanted else 'Unpublished'} “{title}”.", f"Could not {verb.lower()}",
+                         "contribution")
+            st.button("Item history", key="mod-publication-history", on_click=open_history, args=(item_id,),
+                      icon=":material/history:", type="tertiary")
 
 
 def act(token: str, action: str, contribution: dict[str, Any], reason: str = "") -> None:
@@ -142,35 +126,53 @@ def act(token: str, action: str, contribution: dict[str, Any], reason: str = "")
     except ApiError as exc:
         message = ("error", f"Could not {action}: {md_escape(exc.message)}", None)
     st.session_state[FLASH] = message
-    st.session_state.pop(LOADED, None)
+    resets.after_action("contribution")  # the next contribution starts with empty fields
     st.rerun()
 
 
-def preview(token: str, contribution: dict[str, Any]) -> None:
-    """One contribution: its record, hints, actions (when pending) and audit history."""
-    record = contribution["record"]
-    st.subheader(md_escape(record.get("title", contribution["id"])), anchor=False)
-    st.caption(f"{contribution['id']} · {contribution['status']} · submitted "
-               f"{contribution['submitted_at'][:16].replace('T', ' ')}"
-               + (f" · file: {contribution['file_name']}" if contribution.get("file_name") else ""))
-    if contribution.get("reason"):
-        st.markdown(f"Reason given: *{md_escape(contribution['reason'])}*")
-    checks = contribution.get("checks") or {}
-    for dup in checks.get("duplicates", []):
+def review(contribution_id: str) -> None:
+    """Callback: show another contribution of the queue."""
+    st.session_state[SELECTED] = contribution_id
+
+
+def duplicates(checks: dict[str, Any]) -> None:
+    """Possible duplicates, computed as the moderator looks: published items and pending contributions."""
+    for n, dup in enumerate(checks.get("duplicates", [])):
         why = dup.get("why") or f"{dup['similarity']:.0%} similar"
-        st.warning(f"Possible duplicate of **{md_escape(dup['title'])}** ({md_escape(why)})",
+        pending = dup.get("kind") == "contribution"
+        what = "the pending contribution" if pending else "the published item"
+        st.warning(f"Possible duplicate of {what} **{md_escape(dup['title'])}** ({md_escape(why)})",
                    icon=":material/content_copy:")
-        st.page_link(page("item"), label="Open the existing item", query_params={"id": dup["id"]})
-    publication(token, contribution)
-    record_table(record)
-    if contribution.get("file_name"):
-        name = contribution["file_name"]
-        st.download_button(f"Download {name} to preview it", icon=":material/description:",
-                           data=lambda: api().contribution_file(token, contribution["id"]), file_name=name,
-                           key=f"file-{contribution['id']}", on_click="ignore")
+        if pending:
+            st.button("Review that contribution", key=f"mod-dup-{n}", on_click=review, args=(dup["id"],),
+                      type="tertiary", icon=":material/arrow_forward:")
+        else:
+            st.page_link(page("item"), label="Open the existing item", query_params={"id": dup["id"]})
+
+
+def preview(token: str, contribution: dict[str, Any], position: str) -> None:
+    """One contribution: who it is (title, place in the queue, id), hints, actions (when pending) and
+    its history; every action names the contribution it acts on."""
+    record, cid = contribution["record"], contribution["id"]
+    title = record.get("title", cid)
+    with st.container(border=True, key="mod-contribution"):
+        st.header(md_escape(title), anchor=False)
+        st.caption(f"{position} · {cid} · {contribution['status']} · submitted "
+                   f"{contribution['submitted_at'][:16].replace('T', ' ')}"
+                   + (f" · file: {contribution['file_name']}" if contribution.get("file_name") else ""))
+        if contribution.get("reason"):
+            st.markdown(f"Reason given: *{md_escape(contribution['reason'])}*")
+        duplicates(contribution.get("checks") or {})
+        publication(token, contribution)
+        record_table(record)
+        if contribution.get("file_name"):
+            name = contribution["file_name"]
+            st.download_button(f"Download {name} to preview it", icon=":material/description:",
+                               data=lambda: api().contribution_file(token, cid), file_name=name,
+                               key=f"file-{cid}", on_click="ignore")
     if contribution["status"] == "pending":
         with st.expander("Edit before approving", icon=":material/edit:"):
-            loaded = (contribution["id"], contribution["updated_at"])
+            loaded = (cid, contribution["updated_at"])
             if st.session_state.get(LOADED) != loaded:
                 set_record(PREFIX, record)
                 st.session_state[LOADED] = loaded
@@ -179,15 +181,16 @@ def preview(token: str, contribution: dict[str, Any]) -> None:
             problems = validate(draft)
             for problem in problems.values():
                 st.error(md_escape(problem))
-            if st.button("Save changes", icon=":material/save:", disabled=bool(problems)):
+            if st.button("Save changes", icon=":material/save:", disabled=bool(problems), key="mod-save"):
                 act(token, "edit", contribution)
+        named = md_escape(shorten(title, 60))
         left, right = st.columns(2, gap="medium")
         with left.container(border=True, height="stretch"):
-            st.markdown("**Approve**  \nPublish it now: it becomes searchable at once.")
+            st.markdown(f"**Approve “{named}”**  \nPublish it now: it becomes searchable at once.")
             if st.button("Approve and publish", type="primary", icon=":material/check:", key="mod-approve"):
                 act(token, "approve", contribution)
         with right.container(border=True, height="stretch"):
-            st.markdown("**Reject**")
+            st.markdown(f"**Reject “{named}”**")
             reason = st.text_input("A reason the contributor will read", key="mod-reason",
                                    placeholder="e.g. No source link; please add one and submit again.")
             if st.button("Reject", icon=":material/close:", key="mod-reject"):
@@ -195,55 +198,8 @@ def preview(token: str, contribution: dict[str, Any]) -> None:
                     st.error("A rejection needs a reason the contributor can read.", icon=":material/error:")
                 else:
                     act(token, "reject", contribution, reason.strip())
-    st.markdown("**History**")
-    st.dataframe(audit_frame(contribution.get("audit") or []), hide_index=True, width="stretch")
-
-
-def history_tab(token: str) -> None:
-    """An item's earlier versions, and restoring one after a confirmation (deleting for real is
-    only `policykb purge`, on the server)."""
-    item_id = st.text_input("Item id", key="mod-history-id", placeholder="e.g. de-go-cluster",
-                            help="The id is in the item's link (…/item?id=…) and in the audit log.").strip()
-    if not item_id:
-        st.caption("Every edit, removal, unpublishing and publishing of an item keeps the version it replaced.")
-        return
-    try:
-        history = api().history(token, item_id)
-    except ApiError as exc:
-        st.warning(md_escape(exc.message), icon=":material/search_off:")
-        return
-    st.markdown(f"**{md_escape(item_id)}** is {history['status']} now; "
-                f"{len(history['versions'])} earlier version(s).")
-    with st.popover("Delete for good…", icon=":material/delete_forever:"):
-        st.caption("Deletes the item and every earlier version for real (the only deletion there is). "
-                   "Type its id to confirm.")
-        typed = st.text_input("Item id, to confirm", key="mod-purge-confirm-id")
-        reason = st.text_input("Reason (for the audit log)", key="mod-purge-reason", max_chars=2000)
-        if st.button("Delete for good", key="mod-purge", type="primary", disabled=typed.strip() != item_id):
-            try:
-                api().purge(token, item_id, reason.strip())
-            except ApiError as exc:
-                st.session_state[FLASH] = ("error", f"Could not delete: {md_escape(exc.message)}", None)
-            else:
-                st.session_state[FLASH] = ("ok", f"Deleted {md_escape(item_id)} and its history for good.", None)
-            st.rerun()
-    if not history["versions"]:
-        return
-    st.dataframe(pd.DataFrame([{"version": v["version"], "replaced": v["replaced_at"].replace("T", " ")[:16],
-                                "by": v["replaced_by"], "status then": v["status"], "title": v["title"],
-                                "passages": v["passages"]} for v in history["versions"]]),
-                 hide_index=True, width="stretch")
-    version = st.selectbox("Version to restore", [v["version"] for v in history["versions"]], key="mod-history-v")
-    with st.popover(f"Restore version {version}…", icon=":material/history:"):
-        reason = st.text_input("Reason (for the audit log)", key="mod-history-reason", max_chars=2000)
-        if st.button(f"Confirm: restore version {version}", key="mod-history-confirm", type="primary"):
-            try:
-                api().restore(token, item_id, int(version), reason.strip())
-            except ApiError as exc:
-                st.session_state[FLASH] = ("error", f"Could not restore: {md_escape(exc.message)}", None)
-            else:
-                st.session_state[FLASH] = ("ok", f"Restored version {version} of {md_escape(item_id)}.", item_id)
-            st.rerun()
+    st.markdown("**History of this contribution**")
+    entries_view(contribution.get("audit") or [], "mod-contribution-log")
 
 
 def queue_tab(token: str) -> None:
@@ -255,16 +211,22 @@ def queue_tab(token: str) -> None:
                                                   else ""), icon=":material/inbox:")
         return
     items = {c["id"]: c for c in queue["items"]}
+    if st.session_state.get(SELECTED) not in items:
+        # the box sends back a title, which an edit may have changed: the contribution shown last,
+        # unless the action took it out of the queue (then the next one)
+        shown = st.session_state.get(resets.showing_key("contribution"))
+        st.session_state[SELECTED] = shown if shown in items else next(iter(items))
     chosen = st.selectbox(f"{queue['total']} {status} contribution{'s' * (queue['total'] != 1)}", list(items),
-                          key="mod-selected",
-                          format_func=lambda cid: f"{items[cid]['record'].get('title', cid)} · {cid}")
-    if chosen:
-        preview(token, api().contribution(token, chosen))
+                          key=SELECTED, format_func=lambda cid: f"{items[cid]['record'].get('title', cid)} · {cid}")
+    resets.begin("contribution", chosen)
+    position = f"{list(items).index(chosen) + 1} of {queue['total']} {status}"
+    preview(token, api().contribution(token, chosen), position)
 
 
 def render() -> None:
     tab_title("Moderate")
     st.title("Moderate contributions", anchor=False)
+    keep_in_url({})
     token = sign_in()
     if not token:
         st.caption("Moderation needs a token. Without configured tokens the API keeps moderation closed.")
@@ -273,18 +235,19 @@ def render() -> None:
         st.caption("Signed in as a moderator.", width="content")
         st.button("Sign out", on_click=sign_out, type="tertiary", icon=":material/logout:")
     flash()
-    queue, history, audit = st.tabs(["Queue", "Item history", "Audit log"])
+    if st.session_state.get(TAB_KEY) not in TABS:
+        st.session_state[TAB_KEY] = TABS[0]
+    queue, history, audit = st.tabs(list(TABS), key=TAB_KEY, on_change="rerun")  # only the open tab runs
     try:
-        with queue:
-            queue_tab(token)
-        with history:
-            history_tab(token)
-        with audit:
-            entries = api().audit(token, limit=200)
-            if entries:
-                st.dataframe(audit_frame(entries), hide_index=True, width="stretch")
-            else:
-                st.info("Nothing has happened yet.", icon=":material/history:")
+        if queue.open:
+            with queue:
+                queue_tab(token)
+        if history.open:
+            with history:
+                history_tab(token)
+        if audit.open:
+            with audit:
+                entries_view(api().audit(token, limit=200), "mod-audit")
     except ApiUnavailable as exc:
         show_unavailable(exc)
     except ApiError as exc:

@@ -6,18 +6,18 @@ import math
 from typing import Any
 
 import streamlit as st
-import streamlit.components.v1 as components
 
-from ...lang import EU_LANGUAGES, NAMES
 from ..cards import hit_card
 from ..client import ApiClient, ApiError, ApiUnavailable, SearchQuery
-from ..common import EXAMPLE_QUESTION, api, label, md_escape, show_unavailable, tab_title
+from ..common import EXAMPLE_QUESTION, api, developer_mode, label, md_escape, shorten, show_unavailable, tab_title
 from ..filters import active_chips, canonical_filters, sidebar_filters
+from ..language import language_box, language_chip, note, read_as
 from ..nav import page
-from ..state import MODES, SearchState, clear_all, load_state, page_key, remove_filter, save_state, set_filters
+from ..state import (MAX_PAGES, MAX_QUESTION, MODES, SearchState, clear_all, load_state, page_key, question_text,
+                     remove_filter, save_state, set_filters)
+from ..url import scroll_to_top
 
 PAGE_SIZE = 10
-MAX_PAGES = 1000  # the API's page limit
 
 
 def effective_query(state: SearchState) -> SearchQuery:
@@ -33,8 +33,7 @@ def run_search(client: ApiClient, state: SearchState) -> dict[str, Any]:
     """Search, dropping filter values the API does not know (with a warning) instead of failing."""
     for _ in range(10):
         try:
-            return client.search(effective_query(state), page=state.page, size=PAGE_SIZE,
-                                 lang=st.session_state.get(LANG_KEY))
+            return client.search(effective_query(state), page=state.page, size=PAGE_SIZE, lang=state.lang)
         except ApiError as exc:
             facet, value = exc.details.get("facet"), exc.details.get("value")
             if exc.code != "unknown_facet_value" or value not in state.filters.get(facet, []):
@@ -46,31 +45,17 @@ def run_search(client: ApiClient, state: SearchState) -> dict[str, Any]:
 
 
 def search_box() -> None:
-    """The query box and the mode toggle (their values live in session state under `q` and `mode`)."""
+    """The query box and the mode toggle (their values live in session state under `q` and `mode`).
+    No character counter: on a phone it covered the question; a question over the limit is said."""
     left, right = st.columns([5, 2], vertical_alignment="center")
     left.text_input("Search", key="q", placeholder=EXAMPLE_QUESTION, label_visibility="collapsed",
-                    icon=":material/search:", max_chars=1000)
+                    icon=":material/search:")
     right.segmented_control("Mode", MODES, key="mode", required=True, format_func=str.capitalize,
                             label_visibility="collapsed",
                             help="Hybrid blends meaning and keywords; semantic matches meaning; keyword matches words.")
-
-
-LANG_KEY = "pk_lang"
-
-
-def question_language(result: dict[str, Any]) -> None:
-    """The question's language as detected (the visitor may correct it), and a plain note when
-    this knowledge base matches questions in that language less well."""
-    language = result.get("language") or {}
-    if not (language.get("detected") or st.session_state.get(LANG_KEY)):
-        return
-    if language.get("note"):
-        st.info(language["note"], icon=":material/translate:")
-    codes = [None, *EU_LANGUAGES]
-    st.selectbox("Question language", codes, key=LANG_KEY, width=260,
-                 format_func=lambda c: f"detected: {NAMES.get(language.get('detected'), '?')}" if c is None
-                 else NAMES.get(c, c), help="Detected from the question; choose another if it is wrong. "
-                 + (f"Matched by the model {language['model']}." if language.get("model") else ""))
+    typed = len(question_text())
+    if typed > MAX_QUESTION:
+        st.caption(f"Your question has {typed:,} characters; the search reads the first {MAX_QUESTION:,}.")
 
 
 def summary_line(result: dict[str, Any], state: SearchState) -> str:
@@ -78,7 +63,16 @@ def summary_line(result: dict[str, Any], state: SearchState) -> str:
     shown = f"{first}–{first + len(result['hits']) - 1} of " if total > len(result["hits"]) else ""
     if not state.q:
         return f"Browsing {shown}**{total}** item{'s' * (total != 1)} in title order. Type a question to rank them."
-    return f"{shown}**{total}** result{'s' * (total != 1)} for “{md_escape(state.q)}” ({state.mode})"
+    how = ", ".join(p for p in (state.mode, read_as(result, state)) if p)
+    return f"{shown}**{total}** result{'s' * (total != 1)} for “{md_escape(shorten(state.q))}” ({md_escape(how)})"
+
+
+def refusal(exc: ApiError) -> None:
+    """A refused search in the visitor's words; the API's own message only in the developer details."""
+    st.error("**This search could not be run** with these settings. Clear the query and the filters to start "
+             "again, or change the last thing you changed.", icon=":material/error:")
+    if developer_mode():
+        st.caption(f"The API said ({exc.status}, {md_escape(exc.code)}): {md_escape(exc.message)}")
 
 
 def no_results(client: ApiClient, state: SearchState, result: dict[str, Any]) -> None:
@@ -86,7 +80,7 @@ def no_results(client: ApiClient, state: SearchState, result: dict[str, Any]) ->
     and the nearest items, set apart and labelled as not matches."""
     facets = result["facets"]
     if state.q:
-        st.info(f"**No close match** for “{md_escape(state.q)}”. Nothing in the knowledge base is close enough "
+        st.info(f"**No close match** for “{md_escape(shorten(state.q))}”. Nothing in the knowledge base is close enough "
                 "in meaning or words to count as a result.", icon=":material/search_off:")
     else:
         st.info("**No items** with these filters.", icon=":material/search_off:")
@@ -101,7 +95,7 @@ def no_results(client: ApiClient, state: SearchState, result: dict[str, Any]) ->
             without = SearchState(**{**state.__dict__, "filters": {**state.filters, name: [
                 v for v in values if v != value]}, "page": 1})
             try:
-                count = client.search(without.query(), size=1)["total"]
+                count = client.search(without.query(), size=1, lang=state.lang)["total"]
             except (ApiError, ApiUnavailable):
                 continue
             if count:
@@ -127,8 +121,7 @@ def downloads(client: ApiClient, query: SearchQuery) -> None:
         except (ApiError, ApiUnavailable) as exc:
             return f"export failed: {exc}".encode()
 
-    with st.container(horizontal=True, vertical_alignment="center", gap="small", horizontal_alignment="right",
-                      wrap=False):
+    with st.container(horizontal=True, vertical_alignment="center", gap="small", width="content", wrap=False):
         st.caption("Download these results:", width="content")
         st.download_button("CSV", data=lambda: fetch("csv"), file_name="policykb-results.csv", mime="text/csv",
                            on_click="ignore", icon=":material/download:", key="dl-csv")
@@ -139,9 +132,11 @@ def downloads(client: ApiClient, query: SearchQuery) -> None:
 def render() -> None:
     state = load_state()
     client = api()
-    tab_title(f"“{state.q}”" if state.q else "", "Search")
+    tab_title(f"“{shorten(state.q, 60)}”" if state.q else "", "Search")
     st.title("Search policy examples", anchor=False)
-    st.caption("Cluster and innovation policy examples, smart guides and case studies — ask a question or browse.")
+    with st.container(key="pk-intro"):
+        st.caption("Cluster and innovation policy examples, smart guides and case studies — ask a question or "
+                   "browse.")
     search_box()
     try:
         with st.spinner("Searching…"):
@@ -149,13 +144,13 @@ def render() -> None:
             pages = max(1, min(MAX_PAGES, math.ceil(result["total"] / PAGE_SIZE)))
             if state.page > pages:  # e.g. a shared link to a page that no longer exists
                 state.page = pages
-                result = client.search(effective_query(state), page=state.page, size=PAGE_SIZE)
+                result = run_search(client, state)
     except ApiUnavailable as exc:
         show_unavailable(exc)
         st.stop()
     except ApiError as exc:  # the filters stay at hand, with a way back
         sidebar_filters({}, state)
-        st.error(f"This search could not be run: {md_escape(exc.message)}", icon=":material/error:")
+        refusal(exc)
         st.button("Clear the query, filters and years", on_click=clear_all, icon=":material/filter_alt_off:",
                   key="recover-clear-all")
         save_state(state)
@@ -163,31 +158,26 @@ def render() -> None:
     facets = result["facets"]
     canonical = canonical_filters(state, facets)
     if canonical != state.filters:
-        page = state.page
+        page_shown = state.page
         set_filters(state, canonical)
-        state.page = page
+        state.page = page_shown
     sidebar_filters(facets, state)
-    active_chips(state, facets)
-    question_language(result)
+    active_chips(state, facets, extra=language_chip(state))
+    note(result)
     if not result["hits"]:
         no_results(client, state, result)
     else:
-        left, right = st.columns([3, 2], vertical_alignment="center")
-        left.markdown(summary_line(result, state))
-        with right:
-            downloads(client, effective_query(state))
+        st.markdown(summary_line(result, state))
         for rank, hit in enumerate(result["hits"], start=(state.page - 1) * PAGE_SIZE + 1):
             hit_card(hit, rank)
         if pages > 1:
             st.pagination(pages, default=state.page, key=page_key(state), max_visible_pages=7)
+    with st.container(horizontal=True, vertical_alignment="bottom", gap="large", key="pk-after-results"):
+        language_box(result, state)
+        if result["hits"]:
+            downloads(client, effective_query(state))
     scroll_up_after_paging(state)
     save_state(state)
-
-
-SCROLL_UP = """<script>
-const doc = window.parent.document;
-(doc.querySelector('[data-testid="stMain"]') || doc.scrollingElement).scrollTo({top: 0});
-</script>"""
 
 
 def scroll_up_after_paging(state: SearchState) -> None:
@@ -196,4 +186,4 @@ def scroll_up_after_paging(state: SearchState) -> None:
     last = st.session_state.get("pk_shown_page")
     st.session_state["pk_shown_page"] = shown
     if last is not None and last[0] == shown[0] and last[1] != shown[1]:
-        components.html(SCROLL_UP, height=0)
+        scroll_to_top()
