@@ -149,8 +149,8 @@ def test_health_stays_ok_while_a_write_commits(settings, corpus, monkeypatch):
     saved, probed = threading.Event(), threading.Event()
     real_save = VectorIndex.save
 
-    def save_then_wait(self, home, model, generation):  # the manifest of N+1 is out, the commit not yet
-        real_save(self, home, model, generation)
+    def save_then_wait(self, home, model, generation, *runtime):  # the manifest of N+1 is out, not the commit
+        real_save(self, home, model, generation, *runtime)
         if generation > 1:
             saved.set()
             probed.wait(10)

@@ -132,7 +132,7 @@ def test_crash_while_saving_index_leaves_previous_state(kb, corpus, monkeypatch)
     path = corpus / "examples" / "records.yaml"
     path.write_text(path.read_text().replace("Upper Austria cluster programme", "Renamed programme"))
 
-    def boom(self, home, model, generation):
+    def boom(self, home, model, generation, *runtime):
         raise OSError("disk full")
 
     monkeypatch.setattr(VectorIndex, "save", boom)

@@ -34,6 +34,16 @@ def test_the_language_of_a_question_is_detected_offline(text, code):
     assert detect(text) == code
 
 
+@pytest.mark.parametrize("text, language, surely", [
+    ("Kiek lėšų skirta Euroclusters programai?", "lt", True),
+    ("Combien d'argent reçoit le programme Euroclusters ?", "fr", True),
+    ("how much money does Euroclusters get", "en", False),  # English words are never foreign words
+    ("lorem ipsum dolor sit amet", "la", False),  # placeholder Latin: its words are not read as a language's
+])
+def test_a_question_is_surely_written_in_a_language(text, language, surely):
+    assert lang.written_in(text, language) is surely
+
+
 def test_which_model_covers_which_language():
     assert (covered("all-MiniLM-L6-v2", "de"), covered(USE_NAME, "de"), covered(USE_NAME, "sv")) == (False, True, False)
     assert [code for code in lang.EU_LANGUAGES if not covered(E5_NAME, code)] == []

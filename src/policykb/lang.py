@@ -143,8 +143,8 @@ def written_in(text: str, language: str | None) -> bool:
     """Whether the text is surely written in `language` (the detector says so with confidence, or
     the user chose the language): then its words unknown to an English knowledge base are words of
     that language, not misspellings."""
-    if language in (None, "en"):
-        return False
+    if language in (None, "en") or language in UNSERVED:
+        return False  # placeholder Latin's words are not read as another language's: "sit" alone would match
     code, confidence = identify(text)
     return code != language or confidence >= SURE
 
