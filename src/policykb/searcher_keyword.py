@@ -1,0 +1,126 @@
+"""The keyword side of a search: the terms a question looks up (foreign words left out, inflected
+names read as their stem), BM25 over the postings, the keyword result set (share of the question's
+weight, two terms, the model's support in hybrid mode, literal terms kept), words no item contains."""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .search import best_rows as _best, keyword_terms, terms
+from .words import literal_words
+
+if TYPE_CHECKING:
+    from .facet_index import FacetIndex
+    from .relevance import Cutoff
+    from .config import Settings
+    from .store import Store
+
+
+class KeywordMixin:
+    """Keyword search for `Searcher` (which holds the state these methods use)."""
+
+    store: Store
+    settings: Settings
+    facets: FacetIndex
+    cutoff: Cutoff
+    language: str | None
+    _scored: dict[tuple[str, ...], tuple[np.ndarray, np.ndarray]]
+    _terms: dict[str, tuple[str, ...] | None]
+
+    if TYPE_CHECKING:
+        def _passage_similarities(self, query: str, passage_ids: np.ndarray) -> np.ndarray: ...
+
+    def _bm25(self, match: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
+        """(positions in the facet index's passages, BM25 scores) of the passages matching any term."""
+        if match not in self._scored:
+            found = self.store.postings(match)
+            self._scored[match] = self.facets.corpus.scores([found[t] for t in match if t in found],
+                                                            self.settings.title_weight)
+        return self._scored[match]
+
+    def _match(self, query: str) -> tuple[str, ...] | None:
+        """The index terms a keyword search for the query looks up. For a question in another
+        language than English, its words that no passage contains are words of that language, not
+        typing errors: they are left out (so a name or a code decides alone), except that a word
+        which starts with an indexed term of five letters or more, most of the word, is read as
+        that term inflected ("Euroclustersi", Estonian for "of Euroclusters")."""
+        if query not in self._terms:
+            match = keyword_terms(query, self.language)
+            if match and self.language not in (None, "en"):
+                match = self._known_terms(match)
+            self._terms[query] = match or None
+        return self._terms[query]
+
+    def _known_terms(self, match: tuple[str, ...]) -> tuple[str, ...]:
+        present = self._present(set(match))
+        absent = [t for t in dict.fromkeys(match) if t not in present]
+        prefixes = {t: [t[:k] for k in range(len(t) - 1, max(5, math.ceil(0.6 * len(t))) - 1, -1)] for t in absent}
+        found = self._present({p for options in prefixes.values() for p in options})
+        stem_of = {t: next((p for p in prefixes[t] if p in found), None) for t in absent}
+        return tuple(t if t in present else stem_of[t] for t in match if t in present or stem_of[t])
+
+    def _present(self, candidates: set[str]) -> set[str]:
+        """The terms among these that some searchable passage contains."""
+        found = self.store.postings(tuple(sorted(candidates))) if candidates else {}
+        corpus = self.facets.corpus
+        return {t for t, p in found.items() if (corpus.positions(p["passage"]) >= 0).any()}
+
+    def _keyword_set(self, match: tuple[str, ...], supported_by: str | None = None) -> np.ndarray:
+        """Items with a passage holding the keyword share of the query's informative weight and at
+        least two of its terms (if it has two).
+        `supported_by` (hybrid: the query): only passages the model does not find unrelated to it,
+        unless the query is one term, or the passage holds every literal term of the query (an
+        acronym, a code, a quoted phrase), which the user means letter for letter whatever the
+        model makes of it."""
+        distinct = list(dict.fromkeys(match))
+        found = self.store.postings(tuple(distinct))
+        corpus = self.facets.corpus
+        share, count = corpus.coverage([found.get(t) for t in distinct])
+        matching = np.flatnonzero((share[: len(corpus)] >= self.cutoff.required_share(len(distinct)) - 1e-9) & (
+            count[: len(corpus)] >= min(2, len(distinct))))
+        if supported_by is not None and self.cutoff.support > -1 and len(matching) and len(distinct) > 1:
+            similarity = self._passage_similarities(supported_by, self.facets.passage_ids[matching])
+            supported = similarity >= self.cutoff.support
+            literal = [t for w in literal_words(supported_by) for t in keyword_terms(w) or ()]
+            if literal:
+                supported |= self._holding_all(matching, [found.get(t) for t in dict.fromkeys(literal)])
+            matching = matching[supported]
+        relevant = np.zeros(len(self.facets), dtype=bool)
+        relevant[self.facets.passage_rows[matching]] = True
+        return relevant
+
+    def _holding_all(self, positions: np.ndarray, postings: list[Any]) -> np.ndarray:
+        """Which of these passage positions hold every one of the terms (their postings)."""
+        corpus = self.facets.corpus
+        holds = np.ones(len(positions), dtype=bool)
+        for term in postings:
+            have = np.zeros(len(corpus) + 1, dtype=bool)
+            if term is not None and len(term):
+                at = corpus.positions(term["passage"])
+                have[at[at >= 0]] = True
+            holds &= have[positions]
+        return holds
+
+    def _absent_words(self, query: str) -> list[str]:
+        """The query's words that no searchable passage contains (typing errors, or off-topic);
+        none for a question in another language, whose words are not English ones misspelt."""
+        if self.language not in (None, "en"):
+            return []
+        words = {w: set(keyword_terms(w) or ()) for w in terms(query)}
+        present = self._present({t for stems in words.values() for t in stems})
+        return [w for w, stems in words.items() if stems and not stems & present]
+
+    def _keyword(self, match: tuple[str, ...], keep: np.ndarray, items: int) -> list[tuple[int, str, float]]:
+        """(passage id, item id, BM25 score), best first, covering the `items` best items among
+        `keep` (ties by passage id)."""
+        positions, scores = self._bm25(match)
+        rows = self.facets.passage_rows[positions]
+        inside = keep[rows]
+        positions, scores, rows = positions[inside], scores[inside], rows[inside]
+        top = _best(scores, positions, rows, items)
+        pids = self.facets.passage_ids[positions[top]].tolist()
+        return [(pid, self.facets.ids[row], score) for pid, row, score in
+                zip(pids, rows[top].tolist(), scores[top].tolist())]
