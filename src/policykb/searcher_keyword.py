@@ -5,6 +5,7 @@ weight, two terms, the model's support in hybrid mode, literal terms kept), word
 from __future__ import annotations
 
 import math
+import re
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -44,23 +45,24 @@ class KeywordMixin:
     def _match(self, query: str) -> tuple[str, ...] | None:
         """The index terms a keyword search for the query looks up. For a question in another
         language than English, its words that no passage contains are words of that language, not
-        typing errors: they are left out (so a name or a code decides alone), except that a word
-        which starts with an indexed term of five letters or more, most of the word, is read as
-        that term inflected ("Euroclustersi", Estonian for "of Euroclusters")."""
+        typing errors: they are left out (so a name or a code decides alone), except that a name
+        (a word written with a capital inside the question) which starts with an indexed term of
+        five letters or more, most of the word, is read as that term inflected ("Euroclustersi",
+        Estonian for "of Euroclusters"; not "bringe" as "bring" or "economici" as "economi...")."""
         if query not in self._terms:
             match = keyword_terms(query, self.language)
             if match and self.language not in (None, "en"):
-                match = self._known_terms(match)
+                match = self._known_terms(match, _names(query, self.language))
             self._terms[query] = match or None
         return self._terms[query]
 
-    def _known_terms(self, match: tuple[str, ...]) -> tuple[str, ...]:
+    def _known_terms(self, match: tuple[str, ...], names: set[str]) -> tuple[str, ...]:
         present = self._present(set(match))
-        absent = [t for t in dict.fromkeys(match) if t not in present]
+        absent = [t for t in dict.fromkeys(match) if t not in present and t in names]
         prefixes = {t: [t[:k] for k in range(len(t) - 1, max(5, math.ceil(0.6 * len(t))) - 1, -1)] for t in absent}
         found = self._present({p for options in prefixes.values() for p in options})
         stem_of = {t: next((p for p in prefixes[t] if p in found), None) for t in absent}
-        return tuple(t if t in present else stem_of[t] for t in match if t in present or stem_of[t])
+        return tuple(t if t in present else stem_of[t] for t in match if t in present or stem_of.get(t))
 
     def _present(self, candidates: set[str]) -> set[str]:
         """The terms among these that some searchable passage contains."""
@@ -72,7 +74,7 @@ class KeywordMixin:
         """Items with a passage holding the keyword share of the query's informative weight and at
         least two of its terms (if it has two).
         `supported_by` (hybrid: the query): only passages the model does not find unrelated to it,
-        unless the query is one term, or the passage holds every literal term of the query (an
+        unless the query is one word, or the passage holds every literal term of the query (an
         acronym, a code, a quoted phrase), which the user means letter for letter whatever the
         model makes of it."""
         distinct = list(dict.fromkeys(match))
@@ -81,7 +83,10 @@ class KeywordMixin:
         share, count = corpus.coverage([found.get(t) for t in distinct])
         matching = np.flatnonzero((share[: len(corpus)] >= self.cutoff.required_share(len(distinct)) - 1e-9) & (
             count[: len(corpus)] >= min(2, len(distinct))))
-        if supported_by is not None and self.cutoff.support > -1 and len(matching) and len(distinct) > 1:
+        # one word asked is not gated (the model reads a lone word poorly); a question of several
+        # words reduced to one known term (the rest in another language) is
+        if supported_by is not None and self.cutoff.support > -1 and len(matching) and (
+                len(distinct) > 1 or len(terms(supported_by, self.language)) > 1):
             similarity = self._passage_similarities(supported_by, self.facets.passage_ids[matching])
             supported = similarity >= self.cutoff.support
             literal = [t for w in literal_words(supported_by) for t in keyword_terms(w) or ()]
@@ -124,3 +129,10 @@ class KeywordMixin:
         pids = self.facets.passage_ids[positions[top]].tolist()
         return [(pid, self.facets.ids[row], score) for pid, row, score in
                 zip(pids, rows[top].tolist(), scores[top].tolist())]
+
+
+def _names(query: str, language: str | None) -> set[str]:
+    """The index terms of the question's names: its words written with a capital letter, except
+    the first word (a sentence's start)."""
+    words = re.findall(r"[^\W_]+", query)
+    return {t for w in words[1:] if w[:1].isupper() for t in keyword_terms(w, language) or ()}
