@@ -44,6 +44,15 @@ def test_a_question_is_surely_written_in_a_language(text, language, surely):
     assert lang.written_in(text, language) is surely
 
 
+@pytest.mark.parametrize("question, plain", [
+    ("vouchers", True), ("hydrogen", True), ("SME", True), ("R&D", True), ("H2020", True),
+    ("Innovationsgutscheine", False), ("klasteriai", False), ("Euroclusters", False), ("zzzz", False),
+    ("innovation vouchers", False),  # two words: detected, not guessed
+])
+def test_one_english_word_or_acronym_is_read_by_the_english_model(question, plain):
+    assert lang.plain_english_term(question) is plain
+
+
 def test_which_model_covers_which_language():
     assert (covered("all-MiniLM-L6-v2", "de"), covered(USE_NAME, "de"), covered(USE_NAME, "sv")) == (False, True, False)
     assert [code for code in lang.EU_LANGUAGES if not covered(E5_NAME, code)] == []
@@ -112,7 +121,9 @@ class _English(HashingEmbedder):
     ("Gutscheine für den Export von Clusterfirmen", None, "hashing"),  # German: the second model
     ("bony na innowacje dla małych firm", None, "hashing"),
     ("innovationscheckar för små företag", None, "all-MiniLM-L6-v2"),  # Swedish: neither covers it
-    ("cluster", None, "hashing"),  # one word: not surely English, so the multilingual model
+    ("cluster", None, "all-MiniLM-L6-v2"),  # one common English word: the English model reads it
+    ("SME", None, "all-MiniLM-L6-v2"),  # an acronym: the same
+    ("Innovationsgutscheine", None, "hashing"),  # one word of another language: the multilingual model
     ("2021 2027", None, "all-MiniLM-L6-v2"),  # no letters, no language: the main model
     ("Gutscheine für den Export von Clusterfirmen", "en", "all-MiniLM-L6-v2"),  # forced
     ("innovation vouchers for small firms", "fr", "hashing"),

@@ -122,6 +122,26 @@ def detect(text: str) -> str | None:
 
 
 @lru_cache(maxsize=1024)
+def plain_english_term(text: str) -> bool:
+    """A question too short to tell its language (one word) that the English model reads as it is:
+    a common English word ("vouchers", "hydrogen") or an acronym or code ("SME", "R&D", "H2020").
+    Sent to the multilingual model, such a word finds half the knowledge base (its similarities
+    are close together); a word of another language ("Innovationsgutscheine") still goes there."""
+    from .text import english_word
+    from .words import literal_words
+
+    if identify(text)[0] is not None:
+        return False
+    words = _WORD.findall(text)
+    if len(words) != 1:
+        return False
+    if literal_words(text) == [words[0].strip("\"'.,;:?!()")]:
+        return True
+    letters = re.findall(r"[^\W\d_]+", text)
+    return bool(letters) and all(english_word(w.lower()) for w in letters)
+
+
+@lru_cache(maxsize=1024)
 def doubtful(text: str) -> bool:
     """A question that may be no question at all: written in a language no policy question is
     (placeholder Latin), or one lower-case word in no language the detector is sure of ("zzzz",

@@ -38,7 +38,10 @@ class LanguageMixin:
         detected = lang.detect(query)
         used = (forced or detected or "").lower() or None
         self.language = used if lang.written_in(query, used) else None
-        space = self.kb.space_for(used, any(c.isalpha() for c in query))
+        if used is None and lang.plain_english_term(query):
+            space = self.kb.main  # one English word or an acronym: the English model reads it best
+        else:
+            space = self.kb.space_for(used, any(c.isalpha() for c in query))
         self._use_space(space)
         self.doubtful = space is not self.kb.main and not forced and lang.doubtful(query)
         return question_language(detected, used, space.key)
