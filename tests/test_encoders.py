@@ -109,3 +109,55 @@ def test_the_conversion_is_done_once_into_the_cache(tmp_path):
     text = "cluster policy of the Basque Country"
     assert float(first.encode_query(text) @ again.encode_query(text)) == pytest.approx(1.0, abs=1e-6)
     assert package_file("x").name == "e5-small-q4.bin"
+
+
+# -- all-MiniLM-L6-v2 on ONNX Runtime (issue 20, item 2) -----------------------------------------------
+
+LONG = " ".join(["Regional cluster programmes fund joint projects, training and trade missions abroad."] * 40)
+
+
+@pytest.mark.integration
+def test_minilm_on_onnx_runtime_gives_the_vectors_of_sentence_transformers(tmp_path):
+    onnx = load_embedder("all-MiniLM-L6-v2", cache=tmp_path)
+    reference = load_embedder("all-MiniLM-L6-v2", runtime="torch")
+    assert (onnx.runtime, reference.runtime, onnx.dim, onnx.max_tokens) == ("onnxruntime-float32", "torch", 384, 256)
+    texts = TEXTS + [LONG, "R&D", "x"]  # a text past the model's 256 tokens is cut the same way
+    a, b = onnx.encode(texts), reference.encode(texts)
+    cosines = (a * b).sum(axis=1)
+    assert cosines.min() >= 0.999, cosines
+    assert np.allclose(np.linalg.norm(a, axis=1), 1.0, atol=1e-4)
+    assert sorted(p.name for p in next(tmp_path.iterdir()).iterdir()) == ["model.onnx", "tables.npz"]
+
+
+def test_a_folder_the_onnx_runtime_cannot_read_goes_to_sentence_transformers(tmp_path, monkeypatch):
+    from policykb import embed
+
+    (tmp_path / "model").mkdir()
+    (tmp_path / "model" / "config.json").write_text('{"model_type": "xlm-roberta"}')
+    used = []
+    monkeypatch.setattr(embed, "SentenceTransformerEmbedder", lambda name, path, *args: used.append((name, path)))
+    load_embedder(str(tmp_path / "model"))
+    assert used == [(str(tmp_path / "model"), tmp_path / "model")]
+
+
+@pytest.mark.integration
+def test_a_default_search_loads_no_torch(tmp_path):
+    import subprocess
+    import sys
+
+    from .conftest import ROOT
+
+    script = (
+        "import sys\n"
+        "from policykb.config import Settings\n"
+        "from policykb.kb import KnowledgeBase\n"
+        f"kb = KnowledgeBase(Settings(home={str(tmp_path / 'kb')!r}, multilingual_model='none', "
+        f"model_cache={str(tmp_path / 'cache')!r}))\n"
+        f"kb.ingest([{str(ROOT / 'ingest' / 'examples' / 'eu.yaml')!r}])\n"
+        "result = kb.search('cluster internationalisation support')\n"
+        "print(result.total > 0, 'torch' in sys.modules, 'sentence_transformers' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600)
+    assert out.stdout.split() == ["True", "False", "False"], out.stderr[-2000:]
+    manifest = (tmp_path / "kb" / "manifest.json").read_text()
+    assert '"runtime": "onnxruntime-float32"' in manifest

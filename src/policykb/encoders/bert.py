@@ -2,9 +2,11 @@
 any local folder of the same shape: model.safetensors, config.json, tokenizer.json, mean pooling)
 converted once to an ONNX graph and run by ONNX Runtime, so no PyTorch is imported to embed.
 
-The conversion reads the safetensors weights with numpy (`safetensors.numpy`), writes the graph
-(`graph.build`) and, by default, its int8 copy; the word, position and token-type tables stay in
-numpy (gathered per batch, as for e5).
+The conversion reads the safetensors weights with numpy (`safetensors.numpy`) and writes the graph
+(`graph.build`) in float32: an int8 copy (`quantise=True`) moved MiniLM's vectors too far (cosine
+down to 0.973 against sentence-transformers'), so the default keeps float32 (cosine ≥ 0.999,
+tests/test_encoders.py). The word, position and token-type tables stay in numpy (gathered per
+batch, as for e5).
 """
 
 from __future__ import annotations
@@ -98,7 +100,7 @@ def _check_pooling(folder: Path) -> None:
             raise ModelUnavailable(f"{folder} pools its tokens another way than by their mean")
 
 
-def convert(source: Path, folder: Path, quantise: bool = True) -> None:
+def convert(source: Path, folder: Path, quantise: bool = False) -> None:
     _check_pooling(source)
     weights, tables, _ = _weights(source)
     if quantise:
@@ -111,7 +113,7 @@ def convert(source: Path, folder: Path, quantise: bool = True) -> None:
 
 
 def load(name: str, source: Path, threads: int = 0, setting: str = "POLICYKB_MODEL", cache: Path | None = None,
-         quantise: bool = True) -> OnnxEncoder:
+         quantise: bool = False) -> OnnxEncoder:
     """The model in the folder `source`, converted into the cache at first use."""
     from tokenizers import Tokenizer
 
