@@ -65,7 +65,8 @@ RECORDS = textwrap.dedent(
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return Settings(home=tmp_path / "kb", model="hashing")
+    # No warm-up: an API made from these settings is ready at once (tests/test_readiness.py tests it).
+    return Settings(home=tmp_path / "kb", model="hashing", warm_up=False)
 
 
 @pytest.fixture

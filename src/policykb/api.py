@@ -8,6 +8,7 @@ import io
 import json
 import logging
 import sqlite3
+import threading
 from contextlib import asynccontextmanager
 from collections.abc import AsyncIterator
 from typing import Annotated, Any, Literal
@@ -132,11 +133,14 @@ def create_app(settings: Settings | None = None, kb: KnowledgeBase | None = None
     proxies = trusted_networks(settings.trusted_proxies)
     state: dict[str, KnowledgeBase] = {}
     gate = UploadGate(settings.max_uploads_in_flight, settings.max_uploads_per_client)
+    warming = WarmUp()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         state["kb"] = kb or KnowledgeBase(settings)
+        warming.start(state["kb"], settings.warm_up)
         yield
+        warming.ready.wait()  # the warm-up reads the knowledge base: not closed under it
         gate.close()
         if kb is None:
             state["kb"].close()
@@ -150,7 +154,11 @@ def create_app(settings: Settings | None = None, kb: KnowledgeBase | None = None
     )
 
     def get_kb() -> KnowledgeBase:
+        warming.ready.wait()  # a request that comes during the warm-up waits for it, rather than load parts again
         return state["kb"]  # thread-safe: one SQLite connection per thread, the index behind a lock
+
+    def current_kb() -> KnowledgeBase:  # (for /health, which answers during the warm-up)
+        return state["kb"]
 
     KB = Annotated[KnowledgeBase, Depends(get_kb)]
     Params = Annotated[SearchParams, Depends()]
@@ -247,8 +255,11 @@ def create_app(settings: Settings | None = None, kb: KnowledgeBase | None = None
         return kb.stats(public=True)
 
     @app.get("/health", response_model=HealthResponse, responses={503: {"model": HealthResponse}},
-             summary="Store and indexes agree (details: /moderation/health and the server log)")
-    def health(kb: KB) -> Any:
+             summary="Warmed up, and store and indexes agree (details: /moderation/health and the server log)")
+    def health(kb: Annotated[KnowledgeBase, Depends(current_kb)]) -> Any:
+        if not warming.ready.is_set() or warming.failed:
+            reason = "starting" if not warming.ready.is_set() else "a model or index could not be loaded"
+            return JSONResponse({"status": "not ok", "reason": reason}, status_code=503)
         try:
             report = kb.check(sample=1)
             healthy, reason = public_health(report)
@@ -280,6 +291,30 @@ def create_app(settings: Settings | None = None, kb: KnowledgeBase | None = None
                         headers={"Content-Disposition": f'attachment; filename="policykb-export.{format}"'})
 
     return app
+
+
+class WarmUp:
+    """The API's warm-up (`KnowledgeBase.warm_up`) on a thread of its own, so that the server
+    answers /health ("starting") meanwhile; `ready` is set when it is over, failed or not."""
+
+    def __init__(self) -> None:
+        self.ready = threading.Event()
+        self.failed = False
+
+    def start(self, kb: KnowledgeBase, enabled: bool) -> None:
+        if not enabled:
+            self.ready.set()
+            return
+        threading.Thread(target=self._run, args=(kb,), name="policykb-warm-up", daemon=True).start()
+
+    def _run(self, kb: KnowledgeBase) -> None:
+        try:
+            kb.warm_up()
+        except Exception:  # a model or an index that cannot be loaded: /health says so, the log says why
+            log.exception("warm-up failed")
+            self.failed = True
+        finally:
+            self.ready.set()
 
 
 class BodyLimit:

@@ -69,6 +69,9 @@ class Settings(BaseSettings):
     title_weight: float = Field(2.0, ge=0, description="BM25 weight of the title column relative to the text.")
     max_file_mb: float = Field(50.0, gt=0, description="Files larger than this are skipped at ingest.")
     # -- API ----------------------------------------------------------------------------------
+    warm_up: bool = Field(True, description="The API loads every model, index, word list and detector a search "
+                          "may need, and asks one question of each kind, before /health says ok (until then "
+                          "503, reason 'starting'; requests wait for it). Off: each part loads at its first use.")
     moderator_tokens: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         description="Comma-separated moderator bearer tokens, each `token` or `name:token` (the name goes "

@@ -368,6 +368,13 @@ class KnowledgeBase:
 
         return check(self, sample)
 
+    def warm_up(self) -> dict[str, float]:
+        """Load everything a search may need and ask one question of each kind (see warmup.py);
+        the seconds each step took."""
+        from .warmup import warm_up
+
+        return warm_up(self)
+
     def facet_overview(self, facet_size: int = 100) -> dict[str, Any]:
         """Counts of every facet value over the whole knowledge base."""
         return self.search("", size=1, facet_size=facet_size).facets

@@ -14,10 +14,9 @@ import time
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
 import numpy as np
-import sqlite_utils
 
 from .bm25 import term_counts
 from .errors import StoreDamaged
@@ -28,6 +27,9 @@ from .store_history import HistoryMixin
 from .store_moderation import ModerationMixin
 from .store_postings import PostingsMixin
 from .store_query import QueryMixin
+
+if TYPE_CHECKING:
+    import sqlite_utils
 
 __all__ = ["Store", "damaged", "is_damage"]
 
@@ -110,6 +112,8 @@ class Store(QueryMixin, PostingsMixin, ModerationMixin, BackupMixin, HistoryMixi
 
     @property
     def db(self) -> sqlite_utils.Database:
+        import sqlite_utils  # only to create the schema; its import pulls in pandas (half a second)
+
         return sqlite_utils.Database(self.conn)
 
     def close(self) -> None:
@@ -125,7 +129,6 @@ class Store(QueryMixin, PostingsMixin, ModerationMixin, BackupMixin, HistoryMixi
     # -- schema -------------------------------------------------------------------------------
 
     def _create_schema(self) -> None:
-        db = self.db
         if self._has_table("meta"):
             self._create_moderation_schema()  # knowledge bases made before moderation existed
             return  # (and `_create_postings_schema` adds the keyword index to those made before it)
@@ -133,6 +136,7 @@ class Store(QueryMixin, PostingsMixin, ModerationMixin, BackupMixin, HistoryMixi
             if self._has_table("meta"):
                 self._create_moderation_schema()
                 return  # another process created the schema between the check above and this lock
+            db = self.db
             db["meta"].create({"key": str, "value": str}, pk="key")
             db["items"].create(
                 {

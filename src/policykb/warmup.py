@@ -1,0 +1,94 @@
+"""Warm-up: everything a search may need, loaded before a server calls itself ready.
+
+Parts of a knowledge base load at first use (so that a CLI command loads only what it needs): the
+encoders of its vector spaces, their FAISS indexes and the facet index, the taxonomy's topic
+vectors per model, the language detector and its per-script models, the English word list and
+the function words of every language, and the code of each search path. In a server, first use
+is a user's question, which would wait seconds for them. `warm_up` loads them all, then asks one
+question of every kind a user may ask (each language route, each mode, a filter, counts, similar
+items), so that the first user's question is answered as fast as the hundredth.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Iterator
+
+from . import lang
+from .text import english_word
+from .words import function_words
+
+if TYPE_CHECKING:
+    from .kb import KnowledgeBase
+
+log = logging.getLogger("policykb")
+
+# One question per script the language detector tells apart (its models load per script), the
+# non-English ones also a route to the multilingual encoder.
+SCRIPT_SAMPLES = (
+    "how do regional programmes support cluster organisations?",
+    "come sostengono le regioni le organizzazioni dei cluster?",
+    "как регионите подкрепят клъстерните организации?",
+    "πώς στηρίζουν οι περιφέρειες τις οργανώσεις συνεργατικών σχηματισμών;",
+    "كيف تدعم المناطق منظمات العناقيد الصناعية؟",
+    "地域はクラスター組織をどのように支援していますか",
+    "地区如何支持产业集群组织",
+    "지역은 클러스터 조직을 어떻게 지원합니까",
+    "ภูมิภาคสนับสนุนองค์กรคลัสเตอร์อย่างไร",
+)
+
+
+@contextmanager
+def _timed(timings: dict[str, float], part: str) -> Iterator[None]:
+    start = time.perf_counter()
+    yield
+    timings[part] = round(time.perf_counter() - start, 3)
+
+
+def warm_up(kb: KnowledgeBase) -> dict[str, float]:
+    """Load every part a search of `kb` may need and ask one question of each kind; the seconds
+    each step took. Reads only (a search never writes)."""
+    timings: dict[str, float] = {}
+    with _timed(timings, "indexes"):
+        for space in kb.spaces:
+            kb.snapshot(space)  # its FAISS index, and the facet index with the keyword statistics
+    with _timed(timings, "encoders"):
+        for space in kb.spaces:
+            space.embedder.encode_query(SCRIPT_SAMPLES[0])  # loads the model; ONNX Runtime's first run
+    with _timed(timings, "topics"):
+        for space in kb.spaces:
+            space.topics(kb.taxonomy).vectors(space.embedder)
+    with _timed(timings, "language detector"):
+        for sample in SCRIPT_SAMPLES:
+            lang.identify(sample)
+            lang.doubtful(sample.split()[0])
+    with _timed(timings, "word lists"):
+        english_word("cluster")
+        for code in (None, *lang.NAMES):
+            function_words(code)
+    with _timed(timings, "searches"):
+        _ask_every_kind(kb)
+    log.info("warm-up took %.1f s (%s)", sum(timings.values()),
+             ", ".join(f"{part} {seconds:.2f} s" for part, seconds in timings.items()))
+    return timings
+
+
+def _ask_every_kind(kb: KnowledgeBase) -> None:
+    """One search through each path of the searcher: each language route, each mode, a filter,
+    a single word, browsing, counts and similar items (the code, the SQLite pages and the caches
+    they use)."""
+    for sample in SCRIPT_SAMPLES:
+        kb.search(sample, size=10)
+    for mode in ("keyword", "semantic"):
+        kb.search(SCRIPT_SAMPLES[0], mode=mode, size=10)
+    kb.search("clusters", size=10)
+    browse = kb.search("", size=1, facet_size=1)
+    kb.counts(SCRIPT_SAMPLES[1])
+    if browse.hits:
+        first = browse.hits[0]
+        facet = next(((name, values[0]) for name, values in first.facets.items() if values), None)
+        if facet is not None:
+            kb.search(SCRIPT_SAMPLES[0], filters={facet[0]: [facet[1]]}, size=10)
+        kb.similar(first.id, k=5)
