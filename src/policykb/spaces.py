@@ -22,6 +22,7 @@ import numpy as np
 from .config import Settings
 from .embed import Embedder, load_embedder, model_key
 from .encoders.e5 import E5_NAME
+from .encoders.runtime import default_cache
 from .errors import IndexMismatch
 from .index import VectorIndex, load_index, read_manifest
 from .store import Store
@@ -187,7 +188,7 @@ class VectorSpace:
         """The taxonomy's thematic values embedded by this space's model (once per taxonomy)."""
         with self._lock:
             if self._topics is None or self._topics[0] is not taxonomy:
-                self._topics = (taxonomy, TopicIndex(taxonomy))
+                self._topics = (taxonomy, TopicIndex(taxonomy, self.settings.model_cache or default_cache()))
             return self._topics[1]
 
     def flat_layout(self, ids: np.ndarray, facets: Any) -> tuple[np.ndarray, np.ndarray]:

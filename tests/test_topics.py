@@ -1,0 +1,62 @@
+"""Topic vectors: kept in the model cache, so a cold process does not embed the taxonomy again."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from policykb.embed import HashingEmbedder
+from policykb.taxonomy import Taxonomy
+from policykb.topics import TopicIndex
+
+
+class CountingModel(HashingEmbedder):
+    """The test embedder posing as a real model (a runtime other than numpy), counting its calls."""
+
+    def __init__(self, runtime: str = "onnxruntime-float32") -> None:
+        super().__init__()
+        self.runtime = runtime
+        self.calls = 0
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        self.calls += 1
+        return super().encode(texts)
+
+
+def test_topic_vectors_are_read_back_from_the_cache_exactly(tmp_path):
+    model = CountingModel()
+    first = TopicIndex(Taxonomy.default(), tmp_path).vectors(model)
+    again = TopicIndex(Taxonomy.default(), tmp_path).vectors(model)  # another process, say
+    assert model.calls == 1
+    assert np.array_equal(first, again) and again.dtype == np.float32
+    assert len(list((tmp_path / "topics").glob("*.npy"))) == 1
+
+
+def test_another_model_runtime_or_taxonomy_gets_vectors_of_its_own(tmp_path):
+    taxonomy = Taxonomy.default()
+    TopicIndex(taxonomy, tmp_path).vectors(CountingModel())
+    TopicIndex(taxonomy, tmp_path).vectors(CountingModel("onnxruntime-int8"))
+    other = TopicIndex(taxonomy, tmp_path)
+    other.texts[0] += " (edited)"
+    model = CountingModel()
+    other.vectors(model)
+    assert model.calls == 1
+    assert len(list((tmp_path / "topics").glob("*.npy"))) == 3
+
+
+def test_a_damaged_or_unwritable_cache_means_computing_again(tmp_path):
+    model = CountingModel()
+    index = TopicIndex(Taxonomy.default(), tmp_path)
+    index.vectors(model)
+    [saved] = (tmp_path / "topics").glob("*.npy")
+    saved.write_bytes(b"not an array")
+    assert np.array_equal(TopicIndex(Taxonomy.default(), tmp_path).vectors(model), index.vectors(model))
+    assert model.calls == 2
+    blocked = tmp_path / "file"
+    blocked.write_text("a file where a folder should be")
+    assert TopicIndex(Taxonomy.default(), blocked).vectors(model).shape == index.vectors(model).shape
+    assert model.calls == 3 and not list(tmp_path.glob(".topics-*"))
+
+
+def test_the_test_embedder_writes_no_cache(tmp_path):
+    TopicIndex(Taxonomy.default(), tmp_path).vectors(HashingEmbedder())
+    assert not (tmp_path / "topics").exists()
