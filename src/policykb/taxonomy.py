@@ -20,6 +20,8 @@ from .errors import UnknownFacet, UnknownFacetValue
 from .spelling import british
 from .text import fold as ascii_fold, normalise
 
+SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's, when PyYAML has it: 8x faster
+
 FACET_ORDER = ("territory", "level", "challenge", "theme", "support", "typology", "kind", "language")
 
 
@@ -128,13 +130,13 @@ class Taxonomy:
 
     @classmethod
     def from_file(cls, path: Path) -> Taxonomy:
-        return cls(yaml.safe_load(Path(path).read_text(encoding="utf-8")))
+        return cls(yaml.load(Path(path).read_text(encoding="utf-8"), Loader=SAFE_LOADER))
 
     @staticmethod
     @lru_cache(maxsize=1)
     def default() -> Taxonomy:
         text = resources.files("policykb").joinpath("taxonomy.yaml").read_text(encoding="utf-8")
-        return Taxonomy(yaml.safe_load(text))
+        return Taxonomy(yaml.load(text, Loader=SAFE_LOADER))
 
     @property
     def names(self) -> list[str]:

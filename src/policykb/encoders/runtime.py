@@ -84,6 +84,9 @@ class OnnxEncoder:
         options.inter_op_num_threads = 1
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.log_severity_level = 3
+        # No memory arena: it keeps the peak of the largest batch ever run (+300 MB after one batch of
+        # passages) for the life of the process, for no measurable gain in speed here (BENCHMARKS.md, issue 20).
+        options.enable_cpu_mem_arena = False
         try:
             self.session = ort.InferenceSession(str(model), options, providers=["CPUExecutionProvider"])
         except Exception as exc:
