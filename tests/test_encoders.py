@@ -161,3 +161,62 @@ def test_a_default_search_loads_no_torch(tmp_path):
     assert out.stdout.split() == ["True", "False", "False"], out.stderr[-2000:]
     manifest = (tmp_path / "kb" / "manifest.json").read_text()
     assert '"runtime": "onnxruntime-float32"' in manifest
+
+
+# -- issue 20: e5's tokenizer in plain Python (~40 MB, where the library's byte trie takes ~280 MB) ------
+
+
+def library_unigram(pieces: list[tuple[str, float]], unk: int):
+    from tokenizers import Tokenizer, models, pre_tokenizers
+
+    tokenizer = Tokenizer(models.Unigram(pieces, unk_id=unk, byte_fallback=False))
+    tokenizer.pre_tokenizer = pre_tokenizers.Metaspace(replacement="\u2581", prepend_scheme="always", split=True)
+    return tokenizer
+
+
+TINY = [("<unk>", 0.0), ("\u2581", -2.0), ("\u2581a", -1.0), ("b", -3.0), ("ab", -1.5), ("\u2581ab", -2.0),
+        ("a", -1.0), ("c", -1.0), ("\u2581c", -3.0)]
+
+
+@pytest.mark.parametrize("text, pieces", [
+    ("ab", ["\u2581ab"]),  # -2.0 beats "▁a" + "b" (-4.0) and "▁" + "ab" (-3.5)
+    ("ab ab", ["\u2581ab", "\u2581ab"]),
+    ("c", ["\u2581c"]),  # a tie with "▁" + "c" (-3.0): the path found first stays
+    ("xyz", ["\u2581", "xyz"]),  # unknown characters next to each other: one unknown token
+    ("axyb", ["\u2581a", "xy", "b"]),
+    ("a  b", ["\u2581a", "\u2581", "\u2581", "b"]),
+])
+def test_the_unigram_tokenizer_cuts_words_as_the_library_does(text, pieces):
+    from policykb.encoders.unigram import UnigramTokenizer, words
+
+    ours = UnigramTokenizer([p for p, _ in TINY], [s for _, s in TINY], 0)
+    assert [piece for word in words(text) for piece in ours.pieces_of(word)] == pieces
+    assert ours.encode(text).ids == library_unigram(TINY, 0).encode(text, add_special_tokens=False).ids
+
+
+@pytest.mark.integration
+def test_e5s_tokenizer_gives_the_librarys_ids(tmp_path):
+    """Every text of the sample corpus, TEXTS, and 3,000 random strings of many scripts (unknown
+    characters, "▁" itself, runs of spaces) get the ids of the library's Unigram with e5's pieces."""
+    import random
+    from pathlib import Path
+
+    from policykb.encoders.e5file import E5Inputs
+    from policykb.encoders.unigram import UnigramTokenizer
+
+    model = E5File.open(package_file("x"))
+    pieces = model.pieces()
+    tables = model.embedding_tables()
+    ours = E5Inputs(UnigramTokenizer([p for p, _ in pieces], [s for _, s in pieces], model.special["unk"]),
+                    model.normalisation, model.special, *tables)
+    library = E5Inputs(library_unigram(pieces, model.special["unk"]), model.normalisation, model.special, *tables)
+    root = Path(__file__).resolve().parents[1] / "ingest"
+    texts = list(TEXTS) + [line for path in sorted(root.rglob("*")) if path.suffix in {".yaml", ".md"}
+                           for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    alphabet = [chr(c) for c in [*range(32, 0x250), *range(0x370, 0x3FF), *range(0x400, 0x4FF), *range(0x4E00, 0x4E40),
+                                 *range(0x1F600, 0x1F620), *range(0xE000, 0xE008), 0x2581, 0x3000, 0xA0, 0x9, 0xA]]
+    rnd = random.Random(20)
+    texts += ["".join(rnd.choice(alphabet) for _ in range(rnd.randint(1, 40))) for _ in range(3000)]
+    assert len(texts) > 3500
+    differ = [t for t in texts if ours.ids(t) != library.ids(t)]
+    assert differ == []

@@ -119,9 +119,11 @@ class E5File:
         at, count = self.vocabulary_table
         offsets = np.frombuffer(self.data, dtype=np.uint32, count=count + 1, offset=at)
         scores = np.frombuffer(self.data, dtype=np.float32, count=count, offset=at + 4 * (count + 1))
-        start = at + 8 * count + 4
-        blob = bytes(self.data[start:start + int(offsets[-1])])
-        return [(blob[offsets[i]:offsets[i + 1]].decode("utf-8"), float(scores[i])) for i in range(count)]
+        raw = np.frombuffer(self.data, dtype=np.uint8, count=int(offsets[-1]), offset=at + 8 * count + 4)
+        # decoded at once, cut at character offsets (a byte starts a character unless it is 10xxxxxx)
+        chars = np.concatenate([[0], np.cumsum((raw & 0xC0) != 0x80)])[offsets].tolist()
+        text = raw.tobytes().decode("utf-8")
+        return list(zip([text[a:b] for a, b in zip(chars[:-1], chars[1:])], scores.astype(float).tolist()))
 
     def floats(self, name: str) -> np.ndarray:
         kind, offset, size = self.tensors[name]
