@@ -12,6 +12,7 @@ items), so that the first user's question is answered as fast as the hundredth.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Iterator
@@ -49,30 +50,48 @@ def _timed(timings: dict[str, float], part: str) -> Iterator[None]:
 
 def warm_up(kb: KnowledgeBase) -> dict[str, float]:
     """Load every part a search of `kb` may need and ask one question of each kind; the seconds
-    each step took. Reads only (a search never writes)."""
+    each step took. The language detector and the word lists load on a second thread while the
+    models load (much of either happens outside Python's lock, so the two cores share the work).
+    Reads only (a search never writes)."""
     timings: dict[str, float] = {}
-    with _timed(timings, "indexes"):
-        for space in kb.spaces:
-            kb.snapshot(space)  # its FAISS index, and the facet index with the keyword statistics
-    with _timed(timings, "encoders"):
-        for space in kb.spaces:
-            space.embedder.encode_query(SCRIPT_SAMPLES[0])  # loads the model; ONNX Runtime's first run
-    with _timed(timings, "topics"):
-        for space in kb.spaces:
-            space.topics(kb.taxonomy).vectors(space.embedder)
-    with _timed(timings, "language detector"):
-        for sample in SCRIPT_SAMPLES:
-            lang.identify(sample)
-            lang.doubtful(sample.split()[0])
-    with _timed(timings, "word lists"):
-        english_word("cluster")
-        for code in (None, *lang.NAMES):
-            function_words(code)
+    failed: list[BaseException] = []
+    languages = threading.Thread(target=_languages, args=(timings, failed), name="policykb-warm-up-languages")
+    languages.start()
+    try:
+        with _timed(timings, "indexes"):
+            for space in kb.spaces:
+                kb.snapshot(space)  # its FAISS index, and the facet index with the keyword statistics
+        with _timed(timings, "encoders"):
+            for space in kb.spaces:
+                space.embedder.encode_query(SCRIPT_SAMPLES[0])  # loads the model; ONNX Runtime's first run
+        with _timed(timings, "topics"):
+            for space in kb.spaces:
+                space.topics(kb.taxonomy).vectors(space.embedder)
+    finally:
+        languages.join()
+    if failed:
+        raise failed[0]
     with _timed(timings, "searches"):
         _ask_every_kind(kb)
     log.info("warm-up took %.1f s (%s)", sum(timings.values()),
              ", ".join(f"{part} {seconds:.2f} s" for part, seconds in timings.items()))
     return timings
+
+
+def _languages(timings: dict[str, float], failed: list[BaseException]) -> None:
+    """The language detector with its models for every script, the English word list and every
+    language's function words."""
+    try:
+        with _timed(timings, "language detector"):
+            for sample in SCRIPT_SAMPLES:
+                lang.identify(sample)
+                lang.doubtful(sample.split()[0])
+        with _timed(timings, "word lists"):
+            english_word("cluster")
+            for code in (None, *lang.NAMES):
+                function_words(code)
+    except BaseException as exc:  # raised again by warm_up, on its own thread
+        failed.append(exc)
 
 
 def _ask_every_kind(kb: KnowledgeBase) -> None:
