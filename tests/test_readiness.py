@@ -184,3 +184,14 @@ def test_a_default_search_imports_no_torch_nor_pandas(real_sample, code, tmp_pat
                           timeout=600, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout.strip().splitlines()[-1]) == []
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("question, main, multilingual", [
+    ("how do regions help cluster SMEs go international?", True, False),
+    ("Wie fördern Regionen die Internationalisierung von Clustern?", False, True),
+])
+def test_a_cli_search_loads_only_the_encoder_its_question_needs(real_sample, question, main, multilingual):
+    with KnowledgeBase(real_sample.settings) as kb:  # a fresh process's knowledge base: nothing loaded yet
+        assert kb.search(question, size=3).total >= 1
+        assert (kb.main._embedder is not None, kb.spaces[1]._embedder is not None) == (main, multilingual)
