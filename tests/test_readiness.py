@@ -195,3 +195,14 @@ def test_a_cli_search_loads_only_the_encoder_its_question_needs(real_sample, que
     with KnowledgeBase(real_sample.settings) as kb:  # a fresh process's knowledge base: nothing loaded yet
         assert kb.search(question, size=3).total >= 1
         assert (kb.main._embedder is not None, kb.spaces[1]._embedder is not None) == (main, multilingual)
+
+
+def test_an_app_started_twice_warms_up_each_time(built, monkeypatch):
+    runs: list[int] = []
+    monkeypatch.setattr(KnowledgeBase, "warm_up", lambda self: runs.append(1) or {})
+    app = create_app(built)
+    for expected in (1, 2):
+        with TestClient(app) as client:
+            assert client.get("/search", params={"q": "vouchers"}).status_code == 200
+            assert health(client) == OK
+        assert len(runs) == expected

@@ -140,7 +140,7 @@ def create_app(settings: Settings | None = None, kb: KnowledgeBase | None = None
         state["kb"] = kb or KnowledgeBase(settings)
         warming.start(state["kb"], settings.warm_up)
         yield
-        warming.ready.wait()  # the warm-up reads the knowledge base: not closed under it
+        warming.stop()
         gate.close()
         if kb is None:
             state["kb"].close()
@@ -294,27 +294,38 @@ def create_app(settings: Settings | None = None, kb: KnowledgeBase | None = None
 
 
 class WarmUp:
-    """The API's warm-up (`KnowledgeBase.warm_up`) on a thread of its own, so that the server
-    answers /health ("starting") meanwhile; `ready` is set when it is over, failed or not."""
+    """The API's warm-up (`KnowledgeBase.warm_up`) on a thread of its own, started by each run of
+    the app's lifespan, so that the server answers /health ("starting") meanwhile; `ready` is set
+    when it is over, failed or not (and whenever no warm-up runs)."""
 
     def __init__(self) -> None:
         self.ready = threading.Event()
+        self.ready.set()
         self.failed = False
+        self._thread: threading.Thread | None = None
 
     def start(self, kb: KnowledgeBase, enabled: bool) -> None:
+        self.failed = False
         if not enabled:
-            self.ready.set()
             return
-        threading.Thread(target=self._run, args=(kb,), name="policykb-warm-up", daemon=True).start()
+        self.ready = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(kb, self.ready), name="policykb-warm-up", daemon=True)
+        self._thread.start()
 
-    def _run(self, kb: KnowledgeBase) -> None:
+    def stop(self) -> None:
+        """Wait for a warm-up still running: it reads the knowledge base, which is closed next."""
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+
+    def _run(self, kb: KnowledgeBase, ready: threading.Event) -> None:
         try:
             kb.warm_up()
         except Exception:  # a model or an index that cannot be loaded: /health says so, the log says why
             log.exception("warm-up failed")
             self.failed = True
         finally:
-            self.ready.set()
+            ready.set()
 
 
 class BodyLimit:
