@@ -34,7 +34,7 @@ def child(model: str, setting: str) -> None:
     from policykb.embed import load_embedder
 
     encoder = load_embedder(model)
-    if setting == "kept":
+    if setting != "given back":
         encoder._give_back = None  # type: ignore[attr-defined]  # runs without the shrinkage option
     texts = [f"Passage {i} about cluster policy, regional development and SMEs. " * (4 + i % 12) for i in range(256)]
     encoder.encode(texts[:4])
