@@ -15,18 +15,21 @@ class CountingModel(HashingEmbedder):
     def __init__(self, runtime: str = "onnxruntime-float32") -> None:
         super().__init__()
         self.runtime = runtime
-        self.calls = 0
+        self.calls = 0  # calls that embed the topics (not the one text that checks a saved file)
+        self.texts = 0
 
     def encode(self, texts: list[str]) -> np.ndarray:
-        self.calls += 1
+        self.calls += len(texts) > 1
+        self.texts += len(texts)
         return super().encode(texts)
 
 
 def test_topic_vectors_are_read_back_from_the_cache_exactly(tmp_path):
     model = CountingModel()
     first = TopicIndex(Taxonomy.default(), tmp_path).vectors(model)
+    embedded = model.texts
     again = TopicIndex(Taxonomy.default(), tmp_path).vectors(model)  # another process, say
-    assert model.calls == 1
+    assert embedded > 30 and model.texts == embedded + 1  # read back: only the first text embedded, as a check
     assert np.array_equal(first, again) and again.dtype == np.float32
     assert len(list((tmp_path / "topics").glob("*.npy"))) == 1
 
@@ -60,3 +63,16 @@ def test_a_damaged_or_unwritable_cache_means_computing_again(tmp_path):
 def test_the_test_embedder_writes_no_cache(tmp_path):
     TopicIndex(Taxonomy.default(), tmp_path).vectors(HashingEmbedder())
     assert not (tmp_path / "topics").exists()
+
+
+def test_vectors_of_other_weights_under_the_same_name_are_computed_again(tmp_path):
+    class Retrained(CountingModel):  # the same name and runtime, other vectors
+        def encode(self, texts):
+            return np.ascontiguousarray(super().encode(texts)[:, ::-1])
+
+    old = TopicIndex(Taxonomy.default(), tmp_path).vectors(CountingModel())
+    new_model = Retrained()
+    new = TopicIndex(Taxonomy.default(), tmp_path).vectors(new_model)
+    assert np.array_equal(new, new_model.encode(TopicIndex(Taxonomy.default()).texts))
+    assert not np.array_equal(new, old)
+    assert np.array_equal(TopicIndex(Taxonomy.default(), tmp_path).vectors(new_model), new)  # saved in its place

@@ -11,7 +11,10 @@ is close enough (`Cutoff.topic`, calibrated per model), is the question's topic.
 Embedding the values takes a model a second or two (e5 reads ~20 texts a second), which a CLI
 search from a cold process would pay each time: the vectors are kept in the model cache
 (`POLICYKB_MODEL_CACHE`), in a file named by the model, its runtime and the texts, so any change of
-either makes a new one. A value's vector from the file is the one the model gives (saved exactly).
+either makes a new one. The file also holds the first text's vector embedded alone, and is used
+only if the model still gives that one (not weights converted anew under the same name; alone,
+since an int8 model's vector of a text moves a little with the batch it is in). A value's vector
+from the file is the one the model gave.
 """
 
 from __future__ import annotations
@@ -67,11 +70,14 @@ class TopicIndex:
         with self._lock:
             if self._vectors is None:
                 path = self._cached(embedder)
-                vectors = _read(path, len(self.texts), embedder.dim) if path else None
-                if vectors is None:
+                saved = _read(path, len(self.texts) + 1, embedder.dim) if path else None
+                probe = embedder.encode(self.texts[:1]) if path else None
+                if saved is not None and probe is not None and np.allclose(saved[-1], probe[0], atol=1e-4):
+                    vectors = saved[:-1]
+                else:  # nothing saved, or the same name and runtime with other weights (a model converted anew)
                     vectors = embedder.encode(self.texts) if self.texts else np.zeros((0, embedder.dim), np.float32)
-                    if path:
-                        _write(path, vectors)
+                    if path and probe is not None:
+                        _write(path, np.vstack([vectors, probe]))
                 self._vectors = vectors
                 self._vectors.setflags(write=False)
             return self._vectors
@@ -99,7 +105,7 @@ class TopicIndex:
 
 
 def _read(path: Path, rows: int, dim: int) -> np.ndarray | None:
-    """The saved vectors, if the file is there and has their shape (else they are computed again)."""
+    """The saved rows, if the file is there and has their shape (else they are computed again)."""
     try:
         vectors = np.load(path, allow_pickle=False)
     except (OSError, ValueError):
