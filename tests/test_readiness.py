@@ -206,3 +206,9 @@ def test_an_app_started_twice_warms_up_each_time(built, monkeypatch):
             assert client.get("/search", params={"q": "vouchers"}).status_code == 200
             assert health(client) == OK
         assert len(runs) == expected
+
+
+def test_an_empty_knowledge_base_warms_up_and_is_ready(settings):
+    with TestClient(create_app(settings.model_copy(update={"warm_up": True}))) as client:
+        assert client.get("/search", params={"q": "vouchers"}).json()["total"] == 0
+        assert health(client) == OK
