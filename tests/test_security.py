@@ -242,7 +242,12 @@ def raw_pdf(catalog: bytes = b"", page: bytes = b"", extra: list[bytes] | None =
                b"/Resources << /Font << /F1 5 0 R >> >> " + page + b" >>",
                b"<< /Length %d >>stream\n" % len(text) + text + b"\nendstream",
                b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>", *(extra or [])]
-    out, offsets = bytearray(b"%PDF-1.6\n"), []
+    return pdf_file(objects, b"1.6")
+
+
+def pdf_file(objects: list[bytes], version: bytes) -> bytes:
+    """A PDF of these objects (numbered from 1, the first the catalog) with its cross-reference table."""
+    out, offsets = bytearray(b"%PDF-" + version + b"\n"), []
     for number, body in enumerate(objects, 1):
         offsets.append(len(out))
         out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
@@ -345,15 +350,7 @@ def inflating_pdf(chars: int) -> bytes:
                b"/Resources << /Font << /F1 5 0 R >> >> >>",
                b"<< /Length %d /Filter /FlateDecode >>stream\n" % len(stream) + stream + b"\nendstream",
                b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>"]
-    out, offsets = bytearray(b"%PDF-1.4\n"), []
-    for number, body in enumerate(objects, 1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
-    return bytes(out)
+    return pdf_file(objects, b"1.4")
 
 
 ANCHORS = ("---\ntitle: Bomb\na: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
