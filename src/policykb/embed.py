@@ -209,26 +209,12 @@ def load_embedder(name: str, batch_size: int = 32, threads: int = 0, setting: st
 
         return e5.load(threads, setting, cache)
     path = resolve_model_path(name, setting)
-    if runtime == "onnx" and _onnx_readable(path):
-        from .encoders import bert
+    from .encoders import bert
 
-        return bert.load(model_key(name), path, threads, setting, cache, quantise=False)
+    if runtime == "onnx" and bert.readable(path):
+        return bert.load(model_key(name), path, threads, setting, cache)
     return SentenceTransformerEmbedder(model_key(name) if name.lower() in MINILM_NAMES else name, path, batch_size,
                                        threads, setting)
-
-
-def _onnx_readable(path: Path) -> bool:
-    """A BERT model with safetensors weights, a tokenizers file and mean pooling."""
-    import json
-
-    try:
-        config = json.loads((path / "config.json").read_text())
-        pooling = json.loads((path / "1_Pooling" / "config.json").read_text())
-    except (OSError, ValueError):
-        return False
-    return (config.get("model_type") == "bert" and (path / "model.safetensors").is_file()
-            and (path / "tokenizer.json").is_file() and bool(pooling.get("pooling_mode_mean_tokens"))
-            and not any(pooling.get(k) for k in ("pooling_mode_cls_token", "pooling_mode_max_tokens")))
 
 
 def model_key(name: str) -> str:

@@ -3,8 +3,8 @@ any local folder of the same shape: model.safetensors, config.json, tokenizer.js
 converted once to an ONNX graph and run by ONNX Runtime, so no PyTorch is imported to embed.
 
 The conversion reads the safetensors weights with numpy (`safetensors.numpy`) and writes the graph
-(`graph.build`) in float32: an int8 copy (`quantise=True`) moved MiniLM's vectors too far (cosine
-down to 0.973 against sentence-transformers'), so the default keeps float32 (cosine ≥ 0.999,
+(`graph.build`) in float32: an int8 copy (`graph.quantize`, as for e5) moved MiniLM's vectors too
+far (cosine down to 0.973 against sentence-transformers'), float32 keeps them (cosine ≥ 0.999,
 tests/test_encoders.py). The word, position and token-type tables stay in numpy (gathered per
 batch, as for e5).
 """
@@ -91,29 +91,38 @@ def _weights(folder: Path) -> tuple[graph.Weights, dict[str, np.ndarray], dict]:
     return weights, tables, config
 
 
+def mean_pooled(modes: dict) -> bool:
+    """Whether a sentence-transformers pooling config (1_Pooling/config.json) is a plain mean."""
+    return bool(modes.get("pooling_mode_mean_tokens")) and not any(
+        modes.get(k) for k in ("pooling_mode_cls_token", "pooling_mode_max_tokens"))
+
+
+def readable(folder: Path) -> bool:
+    """A BERT model this runtime converts: safetensors weights, a tokenizers file, mean pooling."""
+    try:
+        config = json.loads((folder / "config.json").read_text())
+        pooling = json.loads((folder / "1_Pooling" / "config.json").read_text())
+    except (OSError, ValueError):
+        return False
+    return (config.get("model_type") == "bert" and (folder / "model.safetensors").is_file()
+            and (folder / "tokenizer.json").is_file() and mean_pooled(pooling))
+
+
 def _check_pooling(folder: Path) -> None:
     pooling = folder / "1_Pooling" / "config.json"
-    if pooling.is_file():
-        modes = json.loads(pooling.read_text())
-        if not modes.get("pooling_mode_mean_tokens") or any(
-                modes.get(k) for k in ("pooling_mode_cls_token", "pooling_mode_max_tokens")):
-            raise ModelUnavailable(f"{folder} pools its tokens another way than by their mean")
+    if pooling.is_file() and not mean_pooled(json.loads(pooling.read_text())):
+        raise ModelUnavailable(f"{folder} pools its tokens another way than by their mean")
 
 
-def convert(source: Path, folder: Path, quantise: bool = False) -> None:
+def convert(source: Path, folder: Path) -> None:
     _check_pooling(source)
     weights, tables, _ = _weights(source)
-    if quantise:
-        graph.build(weights, folder / "float32.onnx")
-        graph.quantize(folder / "float32.onnx", folder / "model.onnx")
-        (folder / "float32.onnx").unlink()
-    else:
-        graph.build(weights, folder / "model.onnx")
+    graph.build(weights, folder / "model.onnx")
     np.savez(folder / TABLES, **tables)
 
 
-def load(name: str, source: Path, threads: int = 0, setting: str = "POLICYKB_MODEL", cache: Path | None = None,
-         quantise: bool = False) -> OnnxEncoder:
+def load(name: str, source: Path, threads: int = 0, setting: str = "POLICYKB_MODEL",
+         cache: Path | None = None) -> OnnxEncoder:
     """The model in the folder `source`, converted into the cache at first use."""
     from tokenizers import Tokenizer
 
@@ -123,9 +132,8 @@ def load(name: str, source: Path, threads: int = 0, setting: str = "POLICYKB_MOD
                                    {"setting": setting, "model": name})
     stamp = hashlib.sha256(f"{source.resolve()}|{(source / 'model.safetensors').stat().st_size}|"
                            f"{(source / 'model.safetensors').stat().st_mtime_ns}".encode()).hexdigest()[:12]
-    kind = "int8" if quantise else "float32"
-    folder = prepared(cache or default_cache(), f"{Path(name).name.lower()}-{kind}-v{CONVERTER_VERSION}-{stamp}",
-                      lambda work: convert(source, work, quantise), setting)
+    folder = prepared(cache or default_cache(), f"{Path(name).name.lower()}-float32-v{CONVERTER_VERSION}-{stamp}",
+                      lambda work: convert(source, work), setting)
     tables = np.load(folder / TABLES)
     limit = 256
     sbert = source / "sentence_bert_config.json"
@@ -135,4 +143,4 @@ def load(name: str, source: Path, threads: int = 0, setting: str = "POLICYKB_MOD
     inputs = BertInputs(Tokenizer.from_file(str(source / "tokenizer.json")), tables["words"], tables["positions"],
                         tables["token_type"], limit)
     return OnnxEncoder(name, folder / "model.onnx", inputs, int(tables["positions"].shape[1]), threads=threads,
-                       runtime=f"onnxruntime-{kind}")
+                       runtime="onnxruntime-float32")
