@@ -38,6 +38,21 @@ def test_snippet_windows_long_text_around_terms():
     assert out.startswith("…") and out.endswith("…") and "<mark>vouchers</mark>" in out
 
 
+def test_snippet_shows_the_densest_window_of_terms():
+    text = "vouchers " + "filler " * 60 + "cluster vouchers fund cluster vouchers " + "filler " * 60
+    out = snippet(text, "cluster vouchers", width=60)
+    assert out.count("<mark>") == 4 and out.startswith("…filler")
+
+
+def test_snippet_of_a_passage_full_of_terms_stays_quick():
+    import time
+
+    text = "cluster " * 20_000  # every word a hit: counting each window's hits one by one took minutes
+    started = time.perf_counter()
+    out = snippet(text, "cluster", width=320)
+    assert out.startswith("<mark>cluster</mark>") and time.perf_counter() - started < 5
+
+
 def test_snippets_are_the_same_from_many_threads():
     import threading
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import re
 import threading
+from bisect import bisect_left
 from functools import lru_cache
 from typing import Any, Iterable, TypeVar
 
@@ -89,11 +90,12 @@ def snippet(text: str, query: str, width: int = 320) -> str:
     hits = [m for m in _TOKEN.finditer(text) if m.group()[:3].lower() in heads and _stem(m.group()) in stems]
     start = 0
     if hits and len(text) > width:
-        best, best_count = hits[0].start(), 0
-        for h in hits:
-            count = sum(1 for other in hits if h.start() <= other.start() < h.start() + width)
+        starts = [h.start() for h in hits]  # in order: the hits in a window are a run of this list
+        best, best_count = starts[0], 0
+        for i, at in enumerate(starts):
+            count = bisect_left(starts, at + width, i) - i
             if count > best_count:
-                best, best_count = h.start(), count
+                best, best_count = at, count
         start = max(0, best - width // 4)
         while start > 0 and not text[start - 1].isspace():
             start -= 1

@@ -48,6 +48,7 @@ class Searcher(KeywordMixin, LanguageMixin):
         self.index, self.facets = kb.snapshot()  # one generation for the whole search
         self._qvec: np.ndarray | None = None
         self._sims: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # flat index: ids, rows, scores
+        self._place: np.ndarray | None = None  # flat index: passage id -> its place in self._sims (-1: none)
         self._scored: dict[tuple[str, ...], tuple[np.ndarray, np.ndarray]] = {}  # terms -> BM25 of matches
         self._masks: dict[tuple[Any, ...], np.ndarray] = {}  # see _mask
         self._across: tuple[np.ndarray, Searcher] | None | bool = False  # see _foreign (False: not yet asked)
@@ -167,7 +168,7 @@ class Searcher(KeywordMixin, LanguageMixin):
         """Flat index: every searchable passage's (id, item row, similarity), computed once."""
         if self._sims is None:
             ids, scores = self.index.similarities(self._query_vector(query))
-            searchable, rows = self.space.flat_layout(ids, self.facets)
+            searchable, rows, self._place = self.space.flat_layout(ids, self.facets)
             self._sims = (ids[searchable], rows[searchable], scores[searchable])
         return self._sims
 
@@ -175,10 +176,10 @@ class Searcher(KeywordMixin, LanguageMixin):
         """The query's exact similarity with each of these searchable passages (from the flat
         index's own storage, or from the stored vectors behind an approximate one)."""
         if not self.index.approximate:
-            ids, _, scores = self._similarities(query)
-            at = np.full(int(max(ids.max(initial=0), passage_ids.max(initial=0))) + 1, -1, dtype=np.int64)
-            at[ids] = np.arange(len(ids))
-            where = at[passage_ids]
+            _, _, scores = self._similarities(query)
+            where = np.full(len(passage_ids), -1, dtype=np.int64)
+            known = passage_ids < len(self._place)  # (not: newer than this index)
+            where[known] = self._place[passage_ids[known]]
             return np.where(where >= 0, scores[where], -1.0)
         found, vectors = self.store.passage_vectors(self.space.key, passage_ids.tolist())
         by_id = dict(zip(found.tolist(), matvec(vectors, self._query_vector(query)).tolist()))

@@ -60,7 +60,7 @@ class LanguageMixin:
             best = found[0][1] if found else -1.0
         else:
             ids, scores = index.similarities(vector)
-            searchable, _ = main.flat_layout(ids, facets)
+            searchable = main.flat_layout(ids, facets)[0]
             best = float(scores[searchable].max()) if searchable.any() else -1.0
         s = self.kb.settings
         return best >= cutoff(main.key, s.min_similarity, s.similarity_margin, s.keyword_share, s.keyword_support).floor

@@ -191,13 +191,17 @@ class VectorSpace:
                 self._topics = (taxonomy, TopicIndex(taxonomy, self.settings.model_cache or default_cache()))
             return self._topics[1]
 
-    def flat_layout(self, ids: np.ndarray, facets: Any) -> tuple[np.ndarray, np.ndarray]:
+    def flat_layout(self, ids: np.ndarray, facets: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """For exact search over a flat index whose entries hold passage `ids`: which entries are
-        searchable (a mask) and their item rows in `facets` (the search's FacetIndex); cached until
-        either changes."""
+        searchable (a mask), their item rows in `facets` (the search's FacetIndex), and, indexed by
+        passage id, each searchable passage's place among the searchable entries (-1: none);
+        cached until either changes."""
         key = (id(facets), len(ids), int(ids.sum()))
         with self._lock:
             if self._layout is None or self._layout[0] != key:
                 rows = facets.rows_of_passages(ids)
-                self._layout = (key, (rows >= 0, rows), facets)  # (holding facets keeps its id unique)
+                searchable = rows >= 0
+                place = np.full(int(ids.max(initial=-1)) + 1, -1, dtype=np.int64)
+                place[ids[searchable]] = np.arange(int(searchable.sum()))
+                self._layout = (key, (searchable, rows, place), facets)  # (holding facets keeps its id unique)
             return self._layout[1]
