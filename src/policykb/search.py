@@ -17,7 +17,6 @@ from .words import content_words
 
 K = TypeVar("K")
 MODES = ("hybrid", "semantic", "keyword")
-_TOKEN = re.compile(r"\w+", re.UNICODE)
 
 
 def terms(query: str, language: str | None = None) -> list[str]:
@@ -83,11 +82,22 @@ def _query_stems(query: str) -> set[str]:
     return {_stem(t) for t in terms(query)} if query.strip() else set()
 
 
+@lru_cache(maxsize=256)
+def _marking(query: str) -> tuple[set[str], re.Pattern[str]]:
+    """The query's stems, and a pattern finding the words that may stem to one of them (those that
+    start like one, whatever their case), so that the other words are skipped by the regex engine."""
+    stems = _query_stems(query)
+    heads = sorted({re.escape(stem[:3]) for stem in stems}, key=lambda h: (-len(h), h))
+    if not heads:
+        return stems, re.compile(r"(?!)")
+    return stems, re.compile(r"(?<!\w)(?:" + "|".join(heads) + r")\w*", re.IGNORECASE)
+
+
 def snippet(text: str, query: str, width: int = 320) -> str:
     """HTML-escaped excerpt around the densest run of query terms, terms wrapped in <mark>."""
-    stems = _query_stems(query)
+    stems, candidates = _marking(query)
     heads = {stem[:3] for stem in stems}  # a word stems to a query stem only if it starts alike
-    hits = [m for m in _TOKEN.finditer(text) if m.group()[:3].lower() in heads and _stem(m.group()) in stems]
+    hits = [m for m in candidates.finditer(text) if m.group()[:3].lower() in heads and _stem(m.group()) in stems]
     start = 0
     if hits and len(text) > width:
         starts = [h.start() for h in hits]  # in order: the hits in a window are a run of this list
