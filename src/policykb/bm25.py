@@ -23,7 +23,7 @@ import math
 import re
 import threading
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Iterable
 
@@ -38,6 +38,7 @@ B = 0.75
 MAX_TF = 65_535
 TOKENIZER_VERSION = 2  # 1: FTS5's tokens; 2: words folded to ASCII and to British spelling first
 # One posting: a passage id and how often the term occurs in its title and in its text.
+ORDERS_BYTES = 128 * 2**20  # postings ordered by impact kept per corpus (`Corpus.impact_order`)
 POSTING = np.dtype([("passage", "<u4"), ("title", "<u2"), ("text", "<u2")])
 
 _TOKEN = re.compile(r"(?:[^\W_]|[\ue000-\uf8ff])+")  # letters, digits, private-use characters
@@ -132,6 +133,9 @@ class Corpus:
 
     position: np.ndarray
     norm: np.ndarray
+    _stats: dict[tuple[str, float], tuple[int, float]] = field(default_factory=dict, repr=False)
+    _orders: dict[tuple[str, float], tuple[np.ndarray, np.ndarray]] = field(default_factory=dict, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @classmethod
     def build(cls, passage_ids: np.ndarray, lengths: np.ndarray) -> Corpus:
@@ -171,6 +175,44 @@ class Corpus:
             total[at] += idf * (K1 + 1) * freq / (freq + self.norm[at])
         found = np.flatnonzero(total[:n])  # every term adds more than 0
         return found, total[found]
+
+    def term_stats(self, term: str, postings: np.ndarray, title_weight: float = 1.0) -> tuple[int, float]:
+        """(how many searchable passages hold the term, the highest `f / (f + norm)` among them: its
+        BM25 over idf * (k1 + 1)), remembered for this corpus (a generation's), whose postings of a
+        term only gain passages of later generations, which count for neither."""
+        key = (term, title_weight)
+        if key not in self._stats:
+            if len(self._stats) >= 100_000:  # a long-lived generation asked many different words
+                self._stats.clear()
+            at = self._at(postings["passage"])
+            freq = postings["text"] + title_weight * postings["title"]
+            searchable = at != len(self)
+            impact = freq[searchable] / (freq[searchable] + self.norm[at[searchable]])
+            self._stats[key] = (int(np.count_nonzero(searchable)), float(impact.max(initial=0.0)))
+        return self._stats[key]
+
+    def impact_order(self, term: str, postings: np.ndarray, title_weight: float = 1.0
+                     ) -> tuple[np.ndarray, np.ndarray]:
+        """The term's searchable postings ordered by impact, `f / (f + norm)`, highest first:
+        (impacts, passage ids). The most recently used ones are remembered for this corpus, up to
+        `ORDERS_BYTES`."""
+        key = (term, title_weight)
+        with self._lock:
+            order = self._orders.pop(key, None)
+            if order is not None:
+                self._orders[key] = order  # (last: the most recently used)
+                return order
+        at = self._at(postings["passage"])
+        searchable = at != len(self)
+        freq = postings["text"][searchable] + title_weight * postings["title"][searchable]
+        impact = freq / (freq + self.norm[at[searchable]])
+        by_impact = np.argsort(-impact, kind="stable")
+        order = (impact[by_impact], postings["passage"][searchable][by_impact].astype(np.int64))
+        with self._lock:
+            self._orders[key] = order
+            while sum(a.nbytes + b.nbytes for a, b in self._orders.values()) > ORDERS_BYTES and len(self._orders) > 1:
+                del self._orders[next(iter(self._orders))]
+        return order
 
     def weight(self, hits: int) -> float:
         """How informative a term found in `hits` searchable passages is: Lucene's BM25 idf,

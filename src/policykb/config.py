@@ -63,7 +63,11 @@ class Settings(BaseSettings):
     ivf_nprobe: int = Field(32, ge=1, le=4096, description="IVF lists searched per query (recall against speed).")
     exact_filter_limit: int = Field(20_000, ge=0, description="With an approximate index, filters keeping at most "
                                     "this many passages scan every IVF list rather than the nprobe nearest (their "
-                                    "few passages may sit anywhere); candidates are always re-scored exactly.")
+                                    "few passages may sit anywhere); candidates are always re-scored exactly. "
+                                    "Keyword search scores only the passages of such a filter.")
+    keyword_pruning: bool = Field(True, description="Keyword search skips the postings of a query's frequent terms "
+                                  "where that provably changes neither the result set nor the top items (false: "
+                                  "score every posting; the results are the same, see BENCHMARKS.md).")
     query_cache: int = Field(1024, ge=0, description="Query embeddings remembered (0: none); repeating a "
                              "query with other filters or another page then skips the model.")
     title_weight: float = Field(2.0, ge=0, description="BM25 weight of the title column relative to the text.")

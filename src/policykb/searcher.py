@@ -23,6 +23,7 @@ from .relevance import Cutoff, cutoff
 from .topics import Topic
 from .search import MODES, best_rows as _best, convex, first_scores as _first_scores, items_of as _items, \
     rrf, snippet
+from .maxscore import QueryScorer
 from .searcher_keyword import KeywordMixin
 from .searcher_lang import LanguageMixin, keyword_note
 
@@ -50,6 +51,7 @@ class Searcher(KeywordMixin, LanguageMixin):
         self._sims: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # flat index: ids, rows, scores
         self._place: np.ndarray | None = None  # flat index: passage id -> its place in self._sims (-1: none)
         self._scored: dict[tuple[str, ...], tuple[np.ndarray, np.ndarray]] = {}  # terms -> BM25 of matches
+        self._scorers: dict[tuple[str, ...], QueryScorer] = {}  # terms -> their scoring (see _scorer)
         self._masks: dict[tuple[Any, ...], np.ndarray] = {}  # see _mask
         self._across: tuple[np.ndarray, Searcher] | None | bool = False  # see _foreign (False: not yet asked)
         self.language: str | None = None  # the question's language, once known (see _use_language)

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .maxscore import QueryScorer, Ranking
 from .search import best_rows as _best, keyword_terms, terms
 from .words import literal_words
 
@@ -29,6 +30,7 @@ class KeywordMixin:
     cutoff: Cutoff
     language: str | None
     _scored: dict[tuple[str, ...], tuple[np.ndarray, np.ndarray]]
+    _scorers: dict[tuple[str, ...], QueryScorer]
     _terms: dict[str, tuple[str, ...] | None]
 
     if TYPE_CHECKING:
@@ -37,10 +39,18 @@ class KeywordMixin:
     def _bm25(self, match: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
         """(positions in the facet index's passages, BM25 scores) of the passages matching any term."""
         if match not in self._scored:
-            found = self.store.postings(match)
+            found = self._scorer(match).postings
             self._scored[match] = self.facets.corpus.scores([found[t] for t in match if t in found],
                                                             self.settings.title_weight)
         return self._scored[match]
+
+    def _scorer(self, match: tuple[str, ...]) -> QueryScorer:
+        """The query's keyword scoring that may skip its frequent terms (`maxscore.py`)."""
+        if match not in self._scorers:
+            distinct = tuple(dict.fromkeys(match))
+            self._scorers[match] = QueryScorer(self.facets.corpus, match, self.store.postings(distinct),
+                                               self.cutoff.required_share(len(distinct)), self.settings.title_weight)
+        return self._scorers[match]
 
     def _match(self, query: str) -> tuple[str, ...] | None:
         """The index terms a keyword search for the query looks up. For a question in another
@@ -78,11 +88,14 @@ class KeywordMixin:
         acronym, a code, a quoted phrase), which the user means letter for letter whatever the
         model makes of it."""
         distinct = list(dict.fromkeys(match))
-        found = self.store.postings(tuple(distinct))
-        corpus = self.facets.corpus
-        share, count = corpus.coverage([found.get(t) for t in distinct])
-        matching = np.flatnonzero((share[: len(corpus)] >= self.cutoff.required_share(len(distinct)) - 1e-9) & (
-            count[: len(corpus)] >= min(2, len(distinct))))
+        scorer = self._scorer(match)
+        found = scorer.postings
+        matching = scorer.coverage(min(2, len(distinct))) if self.settings.keyword_pruning else None
+        if matching is None:  # no frequent term to skip: every posting
+            corpus = self.facets.corpus
+            share, count = corpus.coverage([found.get(t) for t in distinct])
+            matching = np.flatnonzero((share[: len(corpus)] >= scorer.required - 1e-9) & (
+                count[: len(corpus)] >= min(2, len(distinct))))
         # one word asked is not gated (the model reads a lone word poorly); a question of several
         # words reduced to one known term (the rest in another language) is
         if supported_by is not None and self.cutoff.support > -1 and len(matching) and (
@@ -119,16 +132,42 @@ class KeywordMixin:
         return [w for w, stems in words.items() if stems and not stems & present]
 
     def _keyword(self, match: tuple[str, ...], keep: np.ndarray, items: int) -> list[tuple[int, str, float]]:
-        """(passage id, item id, BM25 score), best first, covering the `items` best items among
-        `keep` (ties by passage id)."""
+        """(passage id, item id, BM25 score), best first, down to the `items`-th best item among
+        `keep` (ties by passage id). Scored over the passages of a selective filter only, else over
+        the passages holding the query's rarer terms when that provably gives the same top
+        (`maxscore.py`), else over every posting."""
+        scorer = self._scorer(match)
+        within = None
+        if int(keep.sum()) < len(keep):
+            allowed = self.facets.passages(keep)
+            within = allowed if len(allowed) <= self.settings.exact_filter_limit else None
+        ranking = scorer.ranking(within) if self.settings.keyword_pruning else None
+        if ranking is not None:
+            top = self._top(ranking.positions, ranking.scores, keep, items)
+            if ranking.bound == 0.0 or (top[3] and ranking.exact_above(top[2][-1])):
+                return top[0]
+            if top[3] and (ranking := scorer.widened(top[2][-1])) is not None:
+                top = self._top(ranking.positions, ranking.scores, keep, items)
+                if top[3] and ranking.exact_above(top[2][-1]):  # (always: widening guarantees it)
+                    return top[0]
         positions, scores = self._bm25(match)
+        return self._top(positions, scores, keep, items)[0]
+
+    def _top(self, positions: np.ndarray, scores: np.ndarray, keep: np.ndarray, items: int
+             ) -> tuple[list[tuple[int, str, float]], np.ndarray, np.ndarray, bool]:
+        """The best rows among `keep` down to the `items`-th item: (rows, their positions, their
+        scores, whether they reach `items` items)."""
         rows = self.facets.passage_rows[positions]
         inside = keep[rows]
         positions, scores, rows = positions[inside], scores[inside], rows[inside]
         top = _best(scores, positions, rows, items)
+        _, first = np.unique(rows[top], return_index=True)  # where each item first appears
+        full = len(first) >= items
+        if full:
+            top = top[: int(np.sort(first)[items - 1]) + 1]
         pids = self.facets.passage_ids[positions[top]].tolist()
-        return [(pid, self.facets.ids[row], score) for pid, row, score in
-                zip(pids, rows[top].tolist(), scores[top].tolist())]
+        return ([(pid, self.facets.ids[row], score) for pid, row, score in
+                 zip(pids, rows[top].tolist(), scores[top].tolist())], positions[top], scores[top], full)
 
 
 def _names(query: str, language: str | None) -> set[str]:

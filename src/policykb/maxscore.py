@@ -1,0 +1,200 @@
+"""One query's keyword scoring that skips the postings of frequent terms where that provably changes
+nothing (the MaxScore idea of Turtle and Flood, with this project's two uses of the postings).
+
+A keyword search needs two things from the postings of its terms: the result set (passages holding
+the required share of the query's informative weight, `Corpus.coverage`) and the best BM25 scores
+(`Corpus.scores`). Scoring every posting costs time in proportion to the postings of the most
+frequent terms ("cell" or "region" sit in a third of a million passages at 1M). But a frequent term
+weighs little: if the frequent terms of a query together hold less than the share a passage needs,
+no passage holding only those terms is in the result set, and none of them can score more than
+the sum of their BM25 upper bounds. So the candidates are the passages holding one of the other,
+*essential* terms (a few thousand), each scored exactly by looking its id up in every term's
+postings (sorted by passage id), and:
+
+- the result set is exact whenever the skipped terms' weights sum below the required share;
+- the top of the ranking is exact whenever its lowest score is above the skipped terms' bound,
+  which the caller checks (`Ranking.exact_above`), falling back to scoring every posting.
+
+The arithmetic is the same expressions in the same order as `Corpus`'s, so the scores are equal
+to the last bit, not merely close.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from .bm25 import K1, Corpus
+
+FREQUENT = 0.01  # a term in more than this share of the passages may be skipped
+
+
+@dataclass(frozen=True)
+class Ranking:
+    """BM25 of the candidate passages: their positions (ascending) and exact scores; any passage
+    not among them scores at most `bound` (0.0 when every posting was scored)."""
+
+    positions: np.ndarray
+    scores: np.ndarray
+    bound: float
+
+    def exact_above(self, lowest: float) -> bool:
+        """Whether a ranking down to a score of `lowest` is the same as over every posting."""
+        return self.bound == 0.0 or lowest > self.bound * (1 + 1e-9)
+
+
+class QueryScorer:
+    """The keyword side of one query over one corpus (a generation's searchable passages)."""
+
+    def __init__(self, corpus: Corpus, match: tuple[str, ...], postings: dict[str, np.ndarray],
+                 required: float, title_weight: float = 1.0) -> None:
+        """`required`: the share of the query's weight a passage needs to be in the result set."""
+        self.corpus, self.match, self.title_weight = corpus, match, title_weight
+        self.distinct = list(dict.fromkeys(match))
+        self.postings = {t: _by_passage(p) for t, p in postings.items() if len(p)}
+        n = len(corpus)
+        self.hits = {t: corpus.term_stats(t, self.postings[t], title_weight)[0] if t in self.postings else 0
+                     for t in self.distinct}
+        self.weight = {t: corpus.weight(self.hits[t]) for t in self.distinct}
+        self.whole = sum(self.weight.values())
+        self.idf = {t: _idf(n, h) for t, h in self.hits.items() if h}
+        # the highest BM25 a term adds to any passage
+        self.bound = {t: self.idf[t] * (K1 + 1) * corpus.term_stats(t, self.postings[t], title_weight)[1]
+                      for t in self.idf}
+        self.skipped = self._skippable(n, required)
+        self.required = required
+        self._candidates: tuple[np.ndarray, np.ndarray] | None = None
+        self._columns: dict[str, np.ndarray] = {}  # term -> its postings' passage ids, contiguous
+
+    def _skippable(self, n: int, required: float) -> set[str]:
+        """The frequent terms whose weights together stay under the share a passage needs, lightest
+        first; at least one term found somewhere stays essential."""
+        found = [t for t in self.distinct if self.hits[t]]
+        skipped: set[str] = set()
+        if not self.whole:
+            return skipped
+        held = 0.0
+        for t in sorted(found, key=lambda t: (self.weight[t], t)):
+            if self.hits[t] <= FREQUENT * n or len(skipped) + 1 >= len(found):
+                break
+            if (held + self.weight[t]) / self.whole >= required - 1e-6:
+                break
+            held += self.weight[t]
+            skipped.add(t)
+        return skipped
+
+    def _candidate_ids(self) -> tuple[np.ndarray, np.ndarray]:
+        """(passage ids, positions) of the searchable passages holding an essential term."""
+        if self._candidates is None:
+            parts = [self.postings[t]["passage"] for t in self.distinct if t in self.postings and t not in self.skipped]
+            ids = np.unique(np.concatenate(parts)).astype(np.int64) if parts else np.zeros(0, dtype=np.int64)
+            at = self.corpus.positions(ids)
+            self._candidates = (ids[at >= 0], at[at >= 0])
+        return self._candidates
+
+    def _lookup(self, term: str, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(which of these passage ids hold the term, the index of each one's posting)."""
+        postings = self.postings.get(term)
+        if postings is None or not len(ids):
+            return np.zeros(len(ids), dtype=bool), np.zeros(0, dtype=np.int64)
+        if term not in self._columns:
+            self._columns[term] = np.ascontiguousarray(postings["passage"])
+        column = self._columns[term]
+        at = np.searchsorted(column, ids)
+        inside = at < len(column)
+        inside[inside] = column[at[inside]] == ids[inside]
+        return inside, at[inside]
+
+    def coverage(self, at_least: int) -> np.ndarray | None:
+        """Positions (ascending) of the passages holding the required share of the query's weight
+        and at least `at_least` of its terms; None when no term can be skipped (then reading every
+        posting, `Corpus.coverage`, is quicker)."""
+        if not self.skipped:
+            return None
+        ids, positions = self._candidate_ids()
+        held = np.zeros(len(ids), dtype=np.float64)
+        count = np.zeros(len(ids), dtype=np.int32)
+        for term in self.distinct:
+            holds, _ = self._lookup(term, ids)
+            held[holds] += self.weight[term]
+            count[holds] += 1
+        share = held / self.whole if self.whole else held
+        return positions[(share >= self.required - 1e-9) & (count >= at_least)]
+
+    def ranking(self, within: np.ndarray | None = None) -> Ranking | None:
+        """BM25 of the candidates and the bound for every other passage; None when no term can be
+        skipped. `within` (passage ids, a filter's few): every one of those passages is a
+        candidate and no other is (the bound is 0)."""
+        if within is not None:
+            ids = np.asarray(within, dtype=np.int64)
+            positions = self.corpus.positions(ids)
+            return self._scored(ids[positions >= 0], positions[positions >= 0], 0.0)
+        if not self.skipped:
+            return None
+        ids, positions = self._candidate_ids()
+        return self._scored(ids, positions, sum(self._most(t) for t in self.skipped))
+
+    def widened(self, floor: float) -> Ranking | None:
+        """When the first ranking's top ends at `floor`, too close to the bound to be sure: the
+        candidates plus, for each skipped term, the passages it gives more than its part of
+        `floor` (its share of the bound), read from its postings ordered by impact. Every other
+        passage then scores less than `floor`, so a top ending at `floor` or above is exact. None
+        when that would read much of the skipped postings (scoring every posting is then quicker)."""
+        if floor <= 0:
+            return None
+        most = {t: self._most(t) for t in self.skipped}
+        whole = sum(most.values())
+        if whole <= 0:
+            return None
+        slices, budget = [], WIDEN * sum(self.hits[t] for t in self.skipped)
+        parts = {t: floor * (1 - 1e-6) * most[t] / whole for t in self.skipped}
+        for term, part in parts.items():
+            impacts, ids = self.corpus.impact_order(term, self.postings[term], self.title_weight)
+            per_impact = self.match.count(term) * self.idf[term] * (K1 + 1)
+            above = int(np.searchsorted(-impacts, -part / per_impact, side="left"))  # impacts > part / per_impact
+            budget -= above
+            if budget < 0:
+                return None
+            slices.append(ids[:above])
+        ids, _ = self._candidate_ids()
+        ids = np.unique(np.concatenate([ids, *slices]))
+        positions = self.corpus.positions(ids)
+        return self._scored(ids[positions >= 0], positions[positions >= 0], sum(parts.values()))
+
+    def _most(self, term: str) -> float:
+        """The most BM25 a term of the query (as often as the query repeats it) adds to a passage."""
+        return self.match.count(term) * self.bound.get(term, 0.0)
+
+    def _scored(self, ids: np.ndarray, positions: np.ndarray, bound: float) -> Ranking:
+        """BM25 of these passages: every term of the query, a repeated one counting again, added in
+        the query's order as `Corpus.scores` adds them."""
+        total = np.zeros(len(ids), dtype=np.float64)
+        norm = self.corpus.norm[positions]
+        for term in self.match:
+            if term not in self.idf:
+                continue
+            holds, at = self._lookup(term, ids)
+            postings = self.postings[term][at]
+            freq = postings["text"] + self.title_weight * postings["title"]
+            total[holds] += self.idf[term] * (K1 + 1) * freq / (freq + norm[holds])
+        scored = total > 0  # (a filter's passages holding no term of the query)
+        return Ranking(positions[scored], total[scored], bound)
+
+
+WIDEN = 0.25  # widening may read up to this share of the skipped terms' postings
+
+
+def _by_passage(postings: np.ndarray) -> np.ndarray:
+    """Postings sorted by passage id (segments are written in id order, so this is a check)."""
+    column = postings["passage"]
+    if len(column) > 1 and not bool(np.all(column[1:] > column[:-1])):
+        postings = postings[np.argsort(column, kind="stable")]
+    return postings
+
+
+def _idf(n: int, hits: int) -> float:
+    """BM25's idf as `Corpus.scores` computes it (a term in most passages still counts a little)."""
+    idf = math.log((n - hits + 0.5) / (hits + 0.5))
+    return idf if idf > 0 else 1e-6
