@@ -82,3 +82,35 @@ def test_ivf_index_follows_updates_and_shrinks_back_to_flat(tmp_path):
         random_records(path, 300)
         assert len(kb.ingest([path]).removed) == 800
         assert kb.index.kind == "flat" and kb.check()["status"] == "ok"
+
+
+def unit_vectors(n: int, dim: int, seed: int) -> np.ndarray:
+    x = np.random.default_rng(seed).normal(size=(n, dim)).astype(np.float32)
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+def test_ivf_scores_are_within_the_error_bound(tmp_path):
+    vectors = unit_vectors(3000, 64, 1)
+    ids = np.arange(10, 3010)
+    index = VectorIndex.build(64, [(ids, vectors)], 3000, ivf_threshold=1000)
+    assert index.kind == "ivf" and index.error_bound == 2.0 ** -11 + 64 * 2.0 ** -25
+    index.save(tmp_path, "m", 1)
+    index = load_index(tmp_path, read_manifest(tmp_path), "m", 64)  # what the file holds is what is bounded
+    worst = 0.0
+    for q in unit_vectors(20, 64, 2):
+        exact = vectors @ q
+        got = index.scores_of(q, ids)
+        worst = max(worst, float(np.abs(got - exact).max()))
+        for pid, score in index.search(q, 50):
+            worst = max(worst, abs(score - float(exact[pid - 10])))
+    assert 0 < worst <= index.error_bound
+    assert index.scores_of(q, np.array([5])) is None  # an id it does not hold
+    assert VectorIndex(64).error_bound == 0.0
+
+
+def test_an_eight_bit_index_claims_no_bound():
+    import faiss
+
+    ivf = faiss.IndexIVFScalarQuantizer(faiss.IndexFlatIP(8), 8, 4, faiss.ScalarQuantizer.QT_8bit,
+                                        faiss.METRIC_INNER_PRODUCT)
+    assert VectorIndex(8, ivf).error_bound is None  # (indexes built before 16-bit floats: scores read exactly)

@@ -135,6 +135,27 @@ def test_semantic_set_is_every_item_over_the_floor(tmp_path, ivf):
             assert result.total == len(expected)
 
 
+@pytest.mark.parametrize("place", [5, 40, 300])
+def test_an_approximate_index_decides_the_cut_exactly(tmp_path, place):
+    """The floor set at a passage's exact similarity: it is in, whatever its 16-bit score says
+    (the passages that close to a cut are read from their stored float vectors)."""
+    from .test_index import random_records
+
+    query = "cluster vouchers export"
+    with KnowledgeBase(Settings(home=tmp_path / "kb", model="hashing", ivf_threshold=1000, ivf_nprobe=256)) as kb:
+        kb.ingest([random_records(tmp_path / "r.jsonl", 1200)])
+        ids, vectors = kb.store.passage_vectors(kb.model)
+        scores = np.sort(vectors @ kb.embedder.encode_query(query))[::-1]
+        floor = float(scores[place])
+    settings = Settings(home=tmp_path / "kb", model="hashing", ivf_threshold=1000, ivf_nprobe=256,
+                        min_similarity=floor, similarity_margin=2)
+    with KnowledgeBase(settings) as kb:
+        assert kb.index.approximate
+        expected = brute_force_set(kb, query, floor)
+        result = kb.search(query, mode="semantic", size=1000, facets=False)
+        assert {h.id for h in result.hits} == expected and result.total == len(expected) >= place
+
+
 # -- everything that counts follows the set --------------------------------------------------
 
 

@@ -1,9 +1,11 @@
 """`VectorIndex` owns FAISS: passage vectors under our own ids, saved with a manifest.
 
 Two kinds, chosen by size: `flat` (exact inner product, IndexIDMap2 over IndexFlatIP) below
-`Settings.ivf_threshold` vectors, and `ivf` above it (IVF with 8-bit scalar quantisation, about
-400 bytes a vector, searched with `nprobe` lists). An `ivf` index is approximate: the searcher
-answers selective filters exactly from the stored float vectors instead (see searcher.py).
+`Settings.ivf_threshold` vectors, and `ivf` above it (IVF with vectors stored as 16-bit floats,
+768 bytes a vector at 384 dimensions, searched with `nprobe` lists; indexes built before
+2026-11-30 hold 8-bit codes). An `ivf` index is approximate in which passages it visits, and
+its 16-bit scores are within `error_bound` of the exact ones: the searcher decides every cut-off
+exactly by reading the stored float vectors of the passages that close to it (see searcher.py).
 
 Layout of the knowledge-base directory: `vectors-<generation>.faiss` plus `manifest.json`
 (model, dimension, count, generation, kind, version). The manifest is written last, by an
@@ -49,16 +51,17 @@ class VectorIndex:
     @classmethod
     def build(cls, dim: int, batches: Iterable[tuple[np.ndarray, np.ndarray]], total: int,
               ivf_threshold: int, nprobe: int = 32) -> VectorIndex:
-        """An index over (ids, vectors) batches: flat below `ivf_threshold` vectors, IVF-SQ8 above."""
+        """An index over (ids, vectors) batches: flat below `ivf_threshold` vectors, IVF (16-bit) above."""
         if total < ivf_threshold:
             flat = cls(dim, nprobe=nprobe)
             for ids, vectors in batches:
                 flat.add(ids, vectors)
             return flat
         nlist = int(min(16384, max(64, 4 * np.sqrt(total))))
-        ivf = faiss.IndexIVFScalarQuantizer(faiss.IndexFlatIP(dim), dim, nlist, faiss.ScalarQuantizer.QT_8bit,
+        ivf = faiss.IndexIVFScalarQuantizer(faiss.IndexFlatIP(dim), dim, nlist, faiss.ScalarQuantizer.QT_fp16,
                                             faiss.METRIC_INNER_PRODUCT)
-        ivf.set_direct_map_type(faiss.DirectMap.Hashtable)  # remove_ids by our ids
+        ivf.by_residual = False  # the vectors themselves as 16-bit floats (the bound of `error_bound`)
+        ivf.set_direct_map_type(faiss.DirectMap.Hashtable)  # remove_ids and reconstruct by our ids
         index = cls(dim, ivf, nprobe)
         pending: list[tuple[np.ndarray, np.ndarray]] = []
         sample = 0
@@ -82,6 +85,31 @@ class VectorIndex:
 
     def __len__(self) -> int:
         return int(self.index.ntotal)
+
+    @property
+    def error_bound(self) -> float | None:
+        """How far a score of this index may be from the exact inner product of two unit vectors:
+        0 for `flat`; for 16-bit floats, each component is off by at most 2^-11 of itself (plus
+        2^-25 below 2^-14), so by Cauchy-Schwarz the score by at most 2^-11 + dim * 2^-25; None
+        for 8-bit codes, whose error has no such bound (values outside the trained range are clipped)."""
+        if not self.approximate:
+            return 0.0
+        if self.index.sq.qtype == faiss.ScalarQuantizer.QT_fp16 and not self.index.by_residual:
+            return 2.0 ** -11 + self.dim * 2.0 ** -25
+        return None
+
+    def scores_of(self, query: np.ndarray, ids: np.ndarray) -> np.ndarray | None:
+        """An `ivf` index's scores (within `error_bound`) of the query with these ids' vectors, all
+        of which it must hold; None if it does not hold one of them."""
+        ids = np.ascontiguousarray(ids, dtype=np.int64)
+        if not len(ids):
+            return np.zeros(0, dtype=np.float32)
+        try:
+            with self.lock:
+                vectors = self.index.reconstruct_batch(ids)
+        except RuntimeError:  # an id the index does not hold
+            return None
+        return vectors @ np.asarray(query, dtype=np.float32).reshape(self.dim)
 
     def add(self, ids: np.ndarray | list[int], vectors: np.ndarray) -> None:
         if len(ids) == 0:

@@ -50,6 +50,7 @@ class Searcher(KeywordMixin, LanguageMixin):
         self._qvec: np.ndarray | None = None
         self._sims: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # flat index: ids, rows, scores
         self._place: np.ndarray | None = None  # flat index: passage id -> its place in self._sims (-1: none)
+        self._exact: dict[int, float] = {}  # approximate index: exact similarities read so far (_exactly_near)
         self._scored: dict[tuple[str, ...], tuple[np.ndarray, np.ndarray]] = {}  # terms -> BM25 of matches
         self._scorers: dict[tuple[str, ...], QueryScorer] = {}  # terms -> their scoring (see _scorer)
         self._masks: dict[tuple[Any, ...], np.ndarray] = {}  # see _mask
@@ -124,25 +125,49 @@ class Searcher(KeywordMixin, LanguageMixin):
                 near[rows[scores >= topic_cut]] = True
                 relevant |= near & labelled
             return relevant
+        bound = self.index.error_bound
+        slack = SQ8_SLACK if bound is None else bound
         k = 256
-        while True:  # read deeper until the approximate scores fall below the cut (8-bit slack)
+        while True:  # read deeper until the approximate scores fall below the cut
             found = self.index.search(self._query_vector(query), k)
-            exact = self._rescored(query, [pid for pid, _ in found])
-            if not exact:
+            ids = np.array([pid for pid, _ in found], dtype=np.int64)
+            rows = self.facets.rows_of_passages(ids)
+            ids, scores = ids[rows >= 0], np.array([s for _, s in found], dtype=np.float64)[rows >= 0]
+            rows = rows[rows >= 0]
+            if not len(ids):
                 return relevant
-            best = exact[0][2]
+            # the best passage's exact score, then the exact score of every passage close to a cut
+            scores = self._exactly_near(query, ids, scores, [float(scores.max())], 2 * slack, bound is None)
+            best = float(scores.max())
             cut = self.cutoff.similarity_cut(best, foreign)
             labelled, topic_cut = self._labelled(query, best, foreign)
             lowest = min(cut, topic_cut) if labelled is not None else cut
-            if len(found) < k or found[-1][1] < lowest - SQ8_SLACK or k >= len(self.index):
+            if len(found) < k or found[-1][1] < lowest - slack or k >= len(self.index):
                 break
             k *= 4
-        relevant[[self.facets.row[item] for _, item, score in exact if score >= cut]] = True
+        scores = self._exactly_near(query, ids, scores, [cut, topic_cut], slack, bound is None)
+        relevant[rows[scores >= cut]] = True
         if labelled is not None:
             near = np.zeros(len(self.facets), dtype=bool)
-            near[[self.facets.row[item] for _, item, score in exact if score >= topic_cut]] = True
+            near[rows[scores >= topic_cut]] = True
             relevant |= near & labelled
         return relevant
+
+    def _exactly_near(self, query: str, ids: np.ndarray, scores: np.ndarray, levels: list[float], width: float,
+                      everywhere: bool = False) -> np.ndarray:
+        """`scores` (an approximate index's) with the exact similarity, from the stored float
+        vectors, of every passage scoring within `width` of one of the `levels` (or of every one),
+        so that comparing them with those levels gives the exact answer."""
+        need = np.full(len(ids), everywhere)
+        for level in levels:
+            if math.isfinite(level):
+                need |= np.abs(scores - level) <= width
+        need &= ~np.isin(ids, np.fromiter(self._exact, dtype=np.int64, count=len(self._exact)))
+        if need.any():
+            found, vectors = self.store.passage_vectors(self.space.key, ids[need].tolist())
+            self._exact.update(zip(found.tolist(), matvec(vectors, self._query_vector(query)).tolist()))
+        known = np.array([self._exact.get(int(i), math.nan) for i in ids.tolist()]) if self._exact else None
+        return scores if known is None else np.where(np.isnan(known), scores, known)
 
     def _labelled(self, query: str, best: float, foreign: bool) -> tuple[np.ndarray | None, float]:
         """The items labelled with the question's topic (a mask) and the similarity they need,
@@ -174,9 +199,16 @@ class Searcher(KeywordMixin, LanguageMixin):
             self._sims = (ids[searchable], rows[searchable], scores[searchable])
         return self._sims
 
-    def _passage_similarities(self, query: str, passage_ids: np.ndarray) -> np.ndarray:
+    def _passage_similarities(self, query: str, passage_ids: np.ndarray, near: float | None = None) -> np.ndarray:
         """The query's exact similarity with each of these searchable passages (from the flat
-        index's own storage, or from the stored vectors behind an approximate one)."""
+        index's own storage, or from the stored vectors behind an approximate one); with `near`,
+        similarities that are exact only where they are close to it (the approximate index's own
+        elsewhere), which is all a comparison with `near` needs."""
+        if near is not None and self.index.error_bound:
+            scores = self.index.scores_of(self._query_vector(query), passage_ids)
+            if scores is not None:
+                return self._exactly_near(query, passage_ids, scores.astype(np.float64), [near],
+                                          self.index.error_bound)
         if not self.index.approximate:
             _, _, scores = self._similarities(query)
             where = np.full(len(passage_ids), -1, dtype=np.int64)
@@ -431,5 +463,5 @@ class Searcher(KeywordMixin, LanguageMixin):
             return []
         centroid = vectors.mean(axis=0)
         centroid /= np.linalg.norm(centroid) or 1.0
-        self._qvec, self._sims = centroid.astype(np.float32), None
+        self._qvec, self._sims, self._exact = centroid.astype(np.float32), None, {}
         return [r for r in self._dense("", keep, k + 1) if r[1] != item_id and r[2] >= self.cutoff.similar_floor]

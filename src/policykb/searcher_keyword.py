@@ -34,7 +34,8 @@ class KeywordMixin:
     _terms: dict[str, tuple[str, ...] | None]
 
     if TYPE_CHECKING:
-        def _passage_similarities(self, query: str, passage_ids: np.ndarray) -> np.ndarray: ...
+        def _passage_similarities(self, query: str, passage_ids: np.ndarray, near: float | None = None
+                                  ) -> np.ndarray: ...
 
     def _bm25(self, match: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
         """(positions in the facet index's passages, BM25 scores) of the passages matching any term."""
@@ -100,7 +101,7 @@ class KeywordMixin:
         # words reduced to one known term (the rest in another language) is
         if supported_by is not None and self.cutoff.support > -1 and len(matching) and (
                 len(distinct) > 1 or len(terms(supported_by, self.language)) > 1):
-            similarity = self._passage_similarities(supported_by, self.facets.passage_ids[matching])
+            similarity = self._passage_similarities(supported_by, self.facets.passage_ids[matching], self.cutoff.support)
             supported = similarity >= self.cutoff.support
             literal = [t for w in literal_words(supported_by) for t in keyword_terms(w) or ()]
             if literal:
