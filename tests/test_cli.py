@@ -148,6 +148,13 @@ def test_readme_mentions_every_command_and_its_policykb_lines_parse():
         assert result.exit_code == 0, (line, result.output)
 
 
+def test_readme_names_every_setting():
+    from policykb.config import Settings
+
+    readme = (ROOT / "README.md").read_text()
+    assert [n for n in Settings.model_fields if f"POLICYKB_{n.upper()}" not in readme] == []
+
+
 def test_readme_make_targets_exist():
     readme = (ROOT / "README.md").read_text()
     makefile = (ROOT / "Makefile").read_text()

@@ -80,10 +80,12 @@ def test_within_a_filter_every_allowed_passage_is_scored():
     assert np.array_equal(ranking.positions, positions[inside]) and ranking.scores.tolist() == scores[inside].tolist()
 
 
-def test_impact_order_is_remembered_and_highest_first():
+def test_impacts_are_remembered_per_corpus():
     corpus, postings = corpus_and_postings(6)
-    impacts, ids = corpus.impact_order("common", postings["common"], 2.0)
-    assert impacts[0] == impacts.max() and bool(np.all(np.diff(impacts) <= 0))
-    assert set(ids.tolist()) <= set(postings["common"]["passage"].tolist()) and len(ids) == corpus.term_stats(
-        "common", postings["common"], 2.0)[0]
-    assert corpus.impact_order("common", postings["common"], 2.0)[0] is impacts
+    impacts, ids = corpus.impacts("common", postings["common"], 2.0)
+    at = corpus.positions(postings["common"]["passage"])  # (-1: the scratch slot's norm, then dropped)
+    freq = postings["common"]["text"] + 2.0 * postings["common"]["title"]
+    expected = (freq / (freq + corpus.norm[at]))[at >= 0]
+    assert bool(np.all(corpus.positions(ids) >= 0)) and len(ids) < len(at) and impacts.tolist() == expected.tolist()
+    assert corpus.term_stats("common", postings["common"], 2.0) == (len(ids), float(impacts.max()))
+    assert corpus.impacts("common", postings["common"], 2.0)[0] is impacts

@@ -38,7 +38,7 @@ B = 0.75
 MAX_TF = 65_535
 TOKENIZER_VERSION = 2  # 1: FTS5's tokens; 2: words folded to ASCII and to British spelling first
 # One posting: a passage id and how often the term occurs in its title and in its text.
-ORDERS_BYTES = 128 * 2**20  # postings ordered by impact kept per corpus (`Corpus.impact_order`)
+IMPACTS_BYTES = 128 * 2**20  # terms' impacts kept per corpus (`Corpus.impacts`)
 POSTING = np.dtype([("passage", "<u4"), ("title", "<u2"), ("text", "<u2")])
 
 _TOKEN = re.compile(r"(?:[^\W_]|[\ue000-\uf8ff])+")  # letters, digits, private-use characters
@@ -134,7 +134,8 @@ class Corpus:
     position: np.ndarray
     norm: np.ndarray
     _stats: dict[tuple[str, float], tuple[int, float]] = field(default_factory=dict, repr=False)
-    _orders: dict[tuple[str, float], tuple[np.ndarray, np.ndarray]] = field(default_factory=dict, repr=False)
+    _impacts: dict[tuple[str, float], tuple[np.ndarray, np.ndarray]] = field(default_factory=dict, repr=False)
+    _impact_bytes: int = field(default=0, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @classmethod
@@ -184,35 +185,31 @@ class Corpus:
         if key not in self._stats:
             if len(self._stats) >= 100_000:  # a long-lived generation asked many different words
                 self._stats.clear()
-            at = self._at(postings["passage"])
-            freq = postings["text"] + title_weight * postings["title"]
-            searchable = at != len(self)
-            impact = freq[searchable] / (freq[searchable] + self.norm[at[searchable]])
-            self._stats[key] = (int(np.count_nonzero(searchable)), float(impact.max(initial=0.0)))
+            impacts, _ = self.impacts(term, postings, title_weight)
+            self._stats[key] = (len(impacts), float(impacts.max(initial=0.0)))
         return self._stats[key]
 
-    def impact_order(self, term: str, postings: np.ndarray, title_weight: float = 1.0
-                     ) -> tuple[np.ndarray, np.ndarray]:
-        """The term's searchable postings ordered by impact, `f / (f + norm)`, highest first:
-        (impacts, passage ids). The most recently used ones are remembered for this corpus, up to
-        `ORDERS_BYTES`."""
+    def impacts(self, term: str, postings: np.ndarray, title_weight: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+        """The impact `f / (f + norm)` of the term in each searchable passage holding it, and those
+        passages' ids. The most recently used terms' are remembered for this corpus, up to
+        `IMPACTS_BYTES`."""
         key = (term, title_weight)
         with self._lock:
-            order = self._orders.pop(key, None)
-            if order is not None:
-                self._orders[key] = order  # (last: the most recently used)
-                return order
+            found = self._impacts.pop(key, None)
+            if found is not None:
+                self._impacts[key] = found  # (last: the most recently used)
+                return found
         at = self._at(postings["passage"])
         searchable = at != len(self)
         freq = postings["text"][searchable] + title_weight * postings["title"][searchable]
-        impact = freq / (freq + self.norm[at[searchable]])
-        by_impact = np.argsort(-impact, kind="stable")
-        order = (impact[by_impact], postings["passage"][searchable][by_impact].astype(np.int64))
+        found = (freq / (freq + self.norm[at[searchable]]), postings["passage"][searchable].astype(np.int64))
         with self._lock:
-            self._orders[key] = order
-            while sum(a.nbytes + b.nbytes for a, b in self._orders.values()) > ORDERS_BYTES and len(self._orders) > 1:
-                del self._orders[next(iter(self._orders))]
-        return order
+            self._impacts[key] = found
+            self._impact_bytes += found[0].nbytes + found[1].nbytes
+            while self._impact_bytes > IMPACTS_BYTES and len(self._impacts) > 1:
+                dropped = self._impacts.pop(next(iter(self._impacts)))
+                self._impact_bytes -= dropped[0].nbytes + dropped[1].nbytes
+        return found
 
     def weight(self, hits: int) -> float:
         """How informative a term found in `hits` searchable passages is: Lucene's BM25 idf,

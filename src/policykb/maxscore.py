@@ -13,7 +13,9 @@ postings (sorted by passage id), and:
 
 - the result set is exact whenever the skipped terms' weights sum below the required share;
 - the top of the ranking is exact whenever its lowest score is above the skipped terms' bound,
-  which the caller checks (`Ranking.exact_above`), falling back to scoring every posting.
+  which the caller checks (`Ranking.exact_above`); if it is not, the candidates are widened by
+  the passages in which a skipped term alone weighs more than its part of that lowest score, and
+  only if those are many is every posting scored.
 
 The arithmetic is the same expressions in the same order as `Corpus`'s, so the scores are equal
 to the last bit, not merely close.
@@ -139,7 +141,7 @@ class QueryScorer:
     def widened(self, floor: float) -> Ranking | None:
         """When the first ranking's top ends at `floor`, too close to the bound to be sure: the
         candidates plus, for each skipped term, the passages it gives more than its part of
-        `floor` (its share of the bound), read from its postings ordered by impact. Every other
+        `floor` (its share of the bound), found by their impacts (`Corpus.impacts`). Every other
         passage then scores less than `floor`, so a top ending at `floor` or above is exact. None
         when that would read much of the skipped postings (scoring every posting is then quicker)."""
         if floor <= 0:
@@ -151,13 +153,12 @@ class QueryScorer:
         slices, budget = [], WIDEN * sum(self.hits[t] for t in self.skipped)
         parts = {t: floor * (1 - 1e-6) * most[t] / whole for t in self.skipped}
         for term, part in parts.items():
-            impacts, ids = self.corpus.impact_order(term, self.postings[term], self.title_weight)
-            per_impact = self.match.count(term) * self.idf[term] * (K1 + 1)
-            above = int(np.searchsorted(-impacts, -part / per_impact, side="left"))  # impacts > part / per_impact
-            budget -= above
+            impacts, ids = self.corpus.impacts(term, self.postings[term], self.title_weight)
+            above = impacts > part / (self.match.count(term) * self.idf[term] * (K1 + 1))
+            budget -= int(np.count_nonzero(above))
             if budget < 0:
                 return None
-            slices.append(ids[:above])
+            slices.append(ids[above])
         ids, _ = self._candidate_ids()
         ids = np.unique(np.concatenate([ids, *slices]))
         positions = self.corpus.positions(ids)
