@@ -23,3 +23,26 @@ def test_masks_counts_browse_and_passages(kb, corpus):
     assert int(only.sum()) == 1
     assert set(facets.passages(only).tolist()) == set(kb.store.passage_ids("de-vouchers"))
     assert facets.passages(np.zeros(len(facets), dtype=bool)).tolist() == []
+
+
+def test_passages_of_a_few_items_equal_those_of_a_pass_over_all(tmp_path):
+    from policykb.config import Settings
+    from policykb.kb import KnowledgeBase
+
+    import json
+
+    from .test_index import WORDS
+
+    rng = np.random.default_rng(3)
+    records = [{"id": f"r{i}", "title": f"Record {i}", "summary": " ".join(rng.choice(WORDS, 60 * (i % 3 + 1)))}
+               for i in range(300)]  # several passages of 32 tokens each
+    (tmp_path / "r.jsonl").write_text("\n".join(json.dumps(r) for r in records))
+    with KnowledgeBase(Settings(home=tmp_path / "kb", model="hashing", chunk_tokens=32, chunk_overlap=0)) as kb:
+        kb.ingest([tmp_path / "r.jsonl"])
+        facets = FacetIndex(kb.store, kb.taxonomy.names)
+        assert len(facets.passage_ids) > len(facets)  # some items have several passages
+        rng = np.random.default_rng(4)
+        for chosen in (1, 5, 18, 150):  # 18 of 300: the lists; 150: the pass
+            keep = np.zeros(len(facets), dtype=bool)
+            keep[rng.choice(len(facets), chosen, replace=False)] = True
+            assert facets.passages(keep).tolist() == facets.passage_ids[keep[facets.passage_rows]].tolist()

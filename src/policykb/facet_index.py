@@ -45,6 +45,7 @@ class FacetIndex:
         lengths = np.fromiter((p[2] or 0 for p in passages), dtype=np.float64, count=len(passages))
         self.corpus = Corpus.build(self.passage_ids, lengths)  # for BM25: positions are passage_ids' order
         self._filter_cache: dict[tuple[str, tuple[str, ...]], np.ndarray] = {}
+        self._by_item: tuple[np.ndarray, np.ndarray] | None = None  # see passages()
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -118,5 +119,16 @@ class FacetIndex:
         return [self.ids[r] for r in np.flatnonzero(keep)[offset: offset + limit]]
 
     def passages(self, keep: np.ndarray) -> np.ndarray:
-        """Ids of the passages of the kept items."""
-        return self.passage_ids[keep[self.passage_rows]]
+        """Ids of the passages of the kept items, ascending (a few items' from a list of each
+        item's passages, made once: at a million passages a pass over all of them takes ~6 ms)."""
+        kept = np.flatnonzero(keep)
+        if len(kept) * 16 >= len(keep):
+            return self.passage_ids[keep[self.passage_rows]]
+        if self._by_item is None:
+            order = np.argsort(self.passage_rows, kind="stable")
+            self._by_item = (self.passage_ids[order],
+                             np.searchsorted(self.passage_rows[order], np.arange(len(self.ids) + 1)))
+        ids, starts = self._by_item
+        lengths = starts[kept + 1] - starts[kept]
+        at = np.repeat(starts[kept] - np.cumsum(lengths) + lengths, lengths) + np.arange(int(lengths.sum()))
+        return np.sort(ids[at])
