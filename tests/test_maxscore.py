@@ -20,6 +20,15 @@ def corpus_and_postings(seed: int, n: int = 2000) -> tuple[Corpus, dict[str, np.
     return corpus, postings
 
 
+def read(postings: dict[str, np.ndarray], asked: list[tuple[str, ...]] | None = None):
+    """A store's `postings` over these, noting what it was asked for."""
+    def postings_of(terms: tuple[str, ...]) -> dict[str, np.ndarray]:
+        if asked is not None:
+            asked.append(terms)
+        return {t: postings[t] for t in terms if t in postings}
+    return postings_of
+
+
 def exhaustive_top(corpus: Corpus, postings: dict[str, np.ndarray], match: tuple[str, ...], k: int):
     positions, scores = corpus.scores([postings[t] for t in match if t in postings], 2.0)
     order = np.lexsort((positions, -scores))[:k]
@@ -28,11 +37,11 @@ def exhaustive_top(corpus: Corpus, postings: dict[str, np.ndarray], match: tuple
 
 def test_a_frequent_term_too_light_to_reach_the_share_is_skipped():
     corpus, postings = corpus_and_postings(1)
-    scorer = QueryScorer(corpus, ("common", "rare", "few"), postings, required=0.6, title_weight=2.0)
+    scorer = QueryScorer(corpus, ("common", "rare", "few"), read(postings), required=0.6, title_weight=2.0)
     assert scorer.skipped == {"common"}
-    assert QueryScorer(corpus, ("common", "usual"), postings, required=0.6).skipped == {"common"}
-    assert QueryScorer(corpus, ("common",), postings, required=0.6).skipped == set()  # one term stays essential
-    assert QueryScorer(corpus, ("rare", "few"), postings, required=0.6).skipped == set()  # nothing frequent
+    assert QueryScorer(corpus, ("common", "usual"), read(postings), required=0.6).skipped == {"common"}
+    assert QueryScorer(corpus, ("common",), read(postings), required=0.6).skipped == set()  # one term stays essential
+    assert QueryScorer(corpus, ("rare", "few"), read(postings), required=0.6).skipped == set()  # nothing frequent
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3, 4])
@@ -42,7 +51,7 @@ def test_a_frequent_term_too_light_to_reach_the_share_is_skipped():
 def test_result_set_and_top_equal_scoring_every_posting(seed, match, required):
     corpus, postings = corpus_and_postings(seed)
     n = len(corpus)
-    scorer = QueryScorer(corpus, match, postings, required=required, title_weight=2.0)
+    scorer = QueryScorer(corpus, match, read(postings), required=required, title_weight=2.0)
     distinct = list(dict.fromkeys(match))
     share, count = corpus.coverage([postings.get(t) for t in distinct])
     expected = np.flatnonzero((share[:n] >= required - 1e-9) & (count[:n] >= 2))
@@ -73,7 +82,7 @@ def test_within_a_filter_every_allowed_passage_is_scored():
     corpus, postings = corpus_and_postings(5)
     match = ("common", "few")
     allowed = np.arange(1, 400, 2)
-    ranking = QueryScorer(corpus, match, postings, required=0.4, title_weight=2.0).ranking(allowed)
+    ranking = QueryScorer(corpus, match, read(postings), required=0.4, title_weight=2.0).ranking(allowed)
     positions, scores = corpus.scores([postings[t] for t in match], 2.0)
     inside = np.isin(positions, corpus.positions(allowed))
     assert ranking.bound == 0.0
@@ -87,5 +96,15 @@ def test_impacts_are_remembered_per_corpus():
     freq = postings["common"]["text"] + 2.0 * postings["common"]["title"]
     expected = (freq / (freq + corpus.norm[at]))[at >= 0]
     assert bool(np.all(corpus.positions(ids) >= 0)) and len(ids) < len(at) and impacts.tolist() == expected.tolist()
-    assert corpus.term_stats("common", postings["common"], 2.0) == (len(ids), float(impacts.max()))
     assert corpus.impacts("common", postings["common"], 2.0)[0] is impacts
+    assert corpus.known_impacts("common", 2.0)[0] is impacts and corpus.known_impacts("rare", 2.0) is None
+
+
+def test_a_frequent_terms_postings_are_read_once_per_corpus():
+    corpus, postings = corpus_and_postings(7)
+    asked: list[tuple[str, ...]] = []
+    first = QueryScorer(corpus, ("common", "rare", "few"), read(postings, asked), required=0.4, title_weight=2.0)
+    again = QueryScorer(corpus, ("common", "rarest", "nowhere"), read(postings, asked), required=0.4, title_weight=2.0)
+    assert asked == [("common", "rare", "few"), ("rarest", "nowhere")]  # "common" remembered as its impacts
+    assert first.coverage(2) is not None and again.hits["nowhere"] == 0
+    assert again.postings.keys() == {"common", "rarest"} and asked[-1] == ("common", "rarest", "nowhere")

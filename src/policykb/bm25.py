@@ -133,7 +133,7 @@ class Corpus:
 
     position: np.ndarray
     norm: np.ndarray
-    _stats: dict[tuple[str, float], tuple[int, float]] = field(default_factory=dict, repr=False)
+    ids: np.ndarray  # the passage id at each position
     _impacts: dict[tuple[str, float], tuple[np.ndarray, np.ndarray]] = field(default_factory=dict, repr=False)
     _impact_bytes: int = field(default=0, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -146,7 +146,7 @@ class Corpus:
         lengths = np.asarray(lengths, dtype=np.float64)
         avgdl = float(lengths.mean()) if n else 1.0
         norm = np.append(K1 * (1 - B + B * lengths / (avgdl or 1.0)), 1.0)
-        return cls(position, norm)
+        return cls(position, norm, np.asarray(passage_ids, dtype=np.int64))
 
     def __len__(self) -> int:
         return len(self.norm) - 1
@@ -173,21 +173,17 @@ class Corpus:
             idf = math.log((n - hits + 0.5) / (hits + 0.5))
             idf = idf if idf > 0 else 1e-6  # as FTS5: a term in most passages still counts a little
             freq = term["text"] + title_weight * term["title"]
-            total[at] += idf * (K1 + 1) * freq / (freq + self.norm[at])
+            total[at] += idf * (K1 + 1) * (freq / (freq + self.norm[at]))  # (as maxscore.py adds impacts)
         found = np.flatnonzero(total[:n])  # every term adds more than 0
         return found, total[found]
 
-    def term_stats(self, term: str, postings: np.ndarray, title_weight: float = 1.0) -> tuple[int, float]:
-        """(how many searchable passages hold the term, the highest `f / (f + norm)` among them: its
-        BM25 over idf * (k1 + 1)), remembered for this corpus (a generation's), whose postings of a
-        term only gain passages of later generations, which count for neither."""
-        key = (term, title_weight)
-        if key not in self._stats:
-            if len(self._stats) >= 100_000:  # a long-lived generation asked many different words
-                self._stats.clear()
-            impacts, _ = self.impacts(term, postings, title_weight)
-            self._stats[key] = (len(impacts), float(impacts.max(initial=0.0)))
-        return self._stats[key]
+    def known_impacts(self, term: str, title_weight: float = 1.0) -> tuple[np.ndarray, np.ndarray] | None:
+        """The term's impacts if remembered (see `impacts`)."""
+        with self._lock:
+            found = self._impacts.pop((term, title_weight), None)
+            if found is not None:
+                self._impacts[(term, title_weight)] = found  # (last: the most recently used)
+            return found
 
     def impacts(self, term: str, postings: np.ndarray, title_weight: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
         """The impact `f / (f + norm)` of the term in each searchable passage holding it, and those

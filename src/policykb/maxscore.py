@@ -25,11 +25,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
-from .bm25 import K1, Corpus
+from .bm25 import K1, POSTING, Corpus
 
+EMPTY = np.zeros(0, dtype=POSTING)
 FREQUENT = 0.01  # a term in more than this share of the passages may be skipped
 
 
@@ -48,27 +50,42 @@ class Ranking:
 
 
 class QueryScorer:
-    """The keyword side of one query over one corpus (a generation's searchable passages)."""
+    """The keyword side of one query over one corpus (a generation's searchable passages). It works
+    from each term's impacts (`Corpus.impacts`, remembered per corpus), so a frequent term's
+    postings are read from the store once per generation, not once per question."""
 
-    def __init__(self, corpus: Corpus, match: tuple[str, ...], postings: dict[str, np.ndarray],
+    def __init__(self, corpus: Corpus, match: tuple[str, ...], read: Callable[[tuple[str, ...]], dict[str, np.ndarray]],
                  required: float, title_weight: float = 1.0) -> None:
-        """`required`: the share of the query's weight a passage needs to be in the result set."""
+        """`read`: the store's postings of some terms; `required`: the share of the query's weight a
+        passage needs to be in the result set."""
         self.corpus, self.match, self.title_weight = corpus, match, title_weight
         self.distinct = list(dict.fromkeys(match))
-        self.postings = {t: _by_passage(p) for t, p in postings.items() if len(p)}
+        self._read = read
+        self._postings: dict[str, np.ndarray] | None = None
+        self.terms = {t: known for t in self.distinct if (known := corpus.known_impacts(t, title_weight)) is not None}
+        if unknown := tuple(t for t in self.distinct if t not in self.terms):
+            found = read(unknown)
+            for t in unknown:
+                self.terms[t] = corpus.impacts(t, _by_passage(found.get(t, EMPTY)), title_weight)
         n = len(corpus)
-        self.hits = {t: corpus.term_stats(t, self.postings[t], title_weight)[0] if t in self.postings else 0
-                     for t in self.distinct}
+        self.hits = {t: len(self.terms[t][1]) for t in self.distinct}
         self.weight = {t: corpus.weight(self.hits[t]) for t in self.distinct}
         self.whole = sum(self.weight.values())
         self.idf = {t: _idf(n, h) for t, h in self.hits.items() if h}
         # the highest BM25 a term adds to any passage
-        self.bound = {t: self.idf[t] * (K1 + 1) * corpus.term_stats(t, self.postings[t], title_weight)[1]
-                      for t in self.idf}
+        self.bound = {t: self.idf[t] * (K1 + 1) * float(self.terms[t][0].max()) for t in self.idf}
         self.skipped = self._skippable(n, required)
         self.required = required
         self._candidates: tuple[np.ndarray, np.ndarray] | None = None
-        self._columns: dict[str, np.ndarray] = {}  # term -> its postings' passage ids, contiguous
+
+    @property
+    def postings(self) -> dict[str, np.ndarray]:
+        """Every posting of the query's terms found (read when first asked: scoring every posting,
+        literal terms)."""
+        if self._postings is None:
+            found = self._read(tuple(self.distinct))
+            self._postings = {t: _by_passage(p) for t, p in found.items() if len(p)}
+        return self._postings
 
     def _skippable(self, n: int, required: float) -> set[str]:
         """The frequent terms whose weights together stay under the share a passage needs, lightest
@@ -90,20 +107,20 @@ class QueryScorer:
     def _candidate_ids(self) -> tuple[np.ndarray, np.ndarray]:
         """(passage ids, positions) of the searchable passages holding an essential term."""
         if self._candidates is None:
-            parts = [self.postings[t]["passage"] for t in self.distinct if t in self.postings and t not in self.skipped]
-            ids = np.unique(np.concatenate(parts)).astype(np.int64) if parts else np.zeros(0, dtype=np.int64)
-            at = self.corpus.positions(ids)
-            self._candidates = (ids[at >= 0], at[at >= 0])
+            n = len(self.corpus)
+            held = np.zeros(n + 1, dtype=bool)  # (a mark per position: quicker than sorting the postings)
+            for term in self.distinct:
+                if term not in self.skipped:
+                    held[self.corpus.positions(self.terms[term][1])] = True
+            positions = np.flatnonzero(held[:n])
+            self._candidates = (self.corpus.ids[positions], positions)
         return self._candidates
 
     def _lookup(self, term: str, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(which of these passage ids hold the term, the index of each one's posting)."""
-        postings = self.postings.get(term)
-        if postings is None or not len(ids):
+        """(which of these passage ids hold the term, the index of each one's impact)."""
+        column = self.terms[term][1]
+        if not len(column) or not len(ids):
             return np.zeros(len(ids), dtype=bool), np.zeros(0, dtype=np.int64)
-        if term not in self._columns:
-            self._columns[term] = np.ascontiguousarray(postings["passage"])
-        column = self._columns[term]
         at = np.searchsorted(column, ids)
         inside = at < len(column)
         inside[inside] = column[at[inside]] == ids[inside]
@@ -153,7 +170,7 @@ class QueryScorer:
         slices, budget = [], WIDEN * sum(self.hits[t] for t in self.skipped)
         parts = {t: floor * (1 - 1e-6) * most[t] / whole for t in self.skipped}
         for term, part in parts.items():
-            impacts, ids = self.corpus.impacts(term, self.postings[term], self.title_weight)
+            impacts, ids = self.terms[term]
             above = impacts > part / (self.match.count(term) * self.idf[term] * (K1 + 1))
             budget -= int(np.count_nonzero(above))
             if budget < 0:
@@ -172,14 +189,11 @@ class QueryScorer:
         """BM25 of these passages: every term of the query, a repeated one counting again, added in
         the query's order as `Corpus.scores` adds them."""
         total = np.zeros(len(ids), dtype=np.float64)
-        norm = self.corpus.norm[positions]
         for term in self.match:
             if term not in self.idf:
                 continue
             holds, at = self._lookup(term, ids)
-            postings = self.postings[term][at]
-            freq = postings["text"] + self.title_weight * postings["title"]
-            total[holds] += self.idf[term] * (K1 + 1) * freq / (freq + norm[holds])
+            total[holds] += self.idf[term] * (K1 + 1) * self.terms[term][0][at]
         scored = total > 0  # (a filter's passages holding no term of the query)
         return Ranking(positions[scored], total[scored], bound)
 

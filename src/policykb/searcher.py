@@ -162,12 +162,14 @@ class Searcher(KeywordMixin, LanguageMixin):
         for level in levels:
             if math.isfinite(level):
                 need |= np.abs(scores - level) <= width
-        need &= ~np.isin(ids, np.fromiter(self._exact, dtype=np.int64, count=len(self._exact)))
-        if need.any():
-            found, vectors = self.store.passage_vectors(self.space.key, ids[need].tolist())
+        wanted = ids[need].tolist()
+        missing = [i for i in wanted if i not in self._exact]
+        if missing:
+            found, vectors = self.store.passage_vectors(self.space.key, missing)
             self._exact.update(zip(found.tolist(), matvec(vectors, self._query_vector(query)).tolist()))
-        known = np.array([self._exact.get(int(i), math.nan) for i in ids.tolist()]) if self._exact else None
-        return scores if known is None else np.where(np.isnan(known), scores, known)
+        scores = scores.copy()
+        scores[need] = [self._exact.get(i, s) for i, s in zip(wanted, scores[need].tolist())]
+        return scores
 
     def _labelled(self, query: str, best: float, foreign: bool) -> tuple[np.ndarray | None, float]:
         """The items labelled with the question's topic (a mask) and the similarity they need,

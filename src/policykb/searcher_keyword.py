@@ -49,7 +49,7 @@ class KeywordMixin:
         """The query's keyword scoring that may skip its frequent terms (`maxscore.py`)."""
         if match not in self._scorers:
             distinct = tuple(dict.fromkeys(match))
-            self._scorers[match] = QueryScorer(self.facets.corpus, match, self.store.postings(distinct),
+            self._scorers[match] = QueryScorer(self.facets.corpus, match, self.store.postings,
                                                self.cutoff.required_share(len(distinct)), self.settings.title_weight)
         return self._scorers[match]
 
@@ -90,11 +90,10 @@ class KeywordMixin:
         model makes of it."""
         distinct = list(dict.fromkeys(match))
         scorer = self._scorer(match)
-        found = scorer.postings
         matching = scorer.coverage(min(2, len(distinct))) if self.settings.keyword_pruning else None
         if matching is None:  # no frequent term to skip: every posting
             corpus = self.facets.corpus
-            share, count = corpus.coverage([found.get(t) for t in distinct])
+            share, count = corpus.coverage([scorer.postings.get(t) for t in distinct])
             matching = np.flatnonzero((share[: len(corpus)] >= scorer.required - 1e-9) & (
                 count[: len(corpus)] >= min(2, len(distinct))))
         # one word asked is not gated (the model reads a lone word poorly); a question of several
@@ -105,7 +104,7 @@ class KeywordMixin:
             supported = similarity >= self.cutoff.support
             literal = [t for w in literal_words(supported_by) for t in keyword_terms(w) or ()]
             if literal:
-                supported |= self._holding_all(matching, [found.get(t) for t in dict.fromkeys(literal)])
+                supported |= self._holding_all(matching, [scorer.postings.get(t) for t in dict.fromkeys(literal)])
             matching = matching[supported]
         relevant = np.zeros(len(self.facets), dtype=bool)
         relevant[self.facets.passage_rows[matching]] = True
