@@ -108,3 +108,12 @@ def test_a_frequent_terms_postings_are_read_once_per_corpus():
     assert asked == [("common", "rare", "few"), ("rarest", "nowhere")]  # "common" remembered as its impacts
     assert first.coverage(2) is not None and again.hits["nowhere"] == 0
     assert again.postings.keys() == {"common", "rarest"} and asked[-1] == ("common", "rarest", "nowhere")
+
+
+def test_holders_of_a_term_outside_the_query_are_read_alone():
+    corpus, postings = corpus_and_postings(8)
+    asked: list[tuple[str, ...]] = []
+    scorer = QueryScorer(corpus, ("common", "few"), read(postings, asked), required=0.4, title_weight=2.0)
+    searchable = postings["rare"]["passage"][corpus.positions(postings["rare"]["passage"]) >= 0]
+    assert scorer.holders("rare").tolist() == searchable.tolist() and asked[-1] == ("rare",)
+    assert scorer.holders("common") is scorer.terms["common"][1] and len(asked) == 2

@@ -87,6 +87,13 @@ class QueryScorer:
             self._postings = {t: _by_passage(p) for t, p in found.items() if len(p)}
         return self._postings
 
+    def holders(self, term: str) -> np.ndarray:
+        """Ids of the searchable passages holding a term (of the query or not), ascending."""
+        if term not in self.terms:
+            found = self._read((term,))
+            self.terms[term] = self.corpus.impacts(term, _by_passage(found.get(term, EMPTY)), self.title_weight)
+        return self.terms[term][1]
+
     def _skippable(self, n: int, required: float) -> set[str]:
         """The frequent terms whose weights together stay under the share a passage needs, lightest
         first; at least one term found somewhere stays essential."""

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import math
 import re
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .maxscore import QueryScorer, Ranking
+from .maxscore import QueryScorer
 from .search import best_rows as _best, keyword_terms, terms
 from .words import literal_words
 
@@ -104,21 +104,20 @@ class KeywordMixin:
             supported = similarity >= self.cutoff.support
             literal = [t for w in literal_words(supported_by) for t in keyword_terms(w) or ()]
             if literal:
-                supported |= self._holding_all(matching, [scorer.postings.get(t) for t in dict.fromkeys(literal)])
+                supported |= self._holding_all(matching, [scorer.holders(t) for t in dict.fromkeys(literal)])
             matching = matching[supported]
         relevant = np.zeros(len(self.facets), dtype=bool)
         relevant[self.facets.passage_rows[matching]] = True
         return relevant
 
-    def _holding_all(self, positions: np.ndarray, postings: list[Any]) -> np.ndarray:
-        """Which of these passage positions hold every one of the terms (their postings)."""
+    def _holding_all(self, positions: np.ndarray, holders: list[np.ndarray]) -> np.ndarray:
+        """Which of these passage positions hold every one of the terms (the ids of their holders)."""
         corpus = self.facets.corpus
         holds = np.ones(len(positions), dtype=bool)
-        for term in postings:
+        for ids in holders:
             have = np.zeros(len(corpus) + 1, dtype=bool)
-            if term is not None and len(term):
-                at = corpus.positions(term["passage"])
-                have[at[at >= 0]] = True
+            at = corpus.positions(ids)
+            have[at[at >= 0]] = True
             holds &= have[positions]
         return holds
 
