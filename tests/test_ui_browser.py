@@ -284,11 +284,15 @@ def test_a_phone_sees_results_first_and_whole_titles(ui: str, browser: WebDriver
     for tap in (1, 2):
         browser.find_element(By.CSS_SELECTOR, '[data-testid="stExpandSidebarButton"]').click()
         until(browser, lambda d: sidebar.get_attribute("data-collapsed") == "false", "the filters to open")
-        pills = [b for b in browser.find_elements(
-            By.CSS_SELECTOR, '[data-testid="stSidebar"] [data-testid="stButtonGroup"] button')
-            if b.is_displayed() and b.get_attribute("kind") != "pillsActive" and b.get_attribute("aria-pressed") != "true"]
+        def tappable(d: WebDriver) -> object:  # (the sidebar slides in: its pills are laid out a moment later)
+            pills = [b for b in d.find_elements(
+                By.CSS_SELECTOR, '[data-testid="stSidebar"] [data-testid="stButtonGroup"] button')
+                if b.is_displayed() and b.get_attribute("kind") != "pillsActive"
+                and b.get_attribute("aria-pressed") != "true"]
+            return next((p for p in pills if p.location["y"] > 0), None)
+
         before = browser.current_url
-        next(p for p in pills if p.location["y"] > 0).click()
+        until(browser, tappable, "a filter value on screen").click()
         until(browser, lambda d: d.current_url != before, f"filter tap {tap} to apply")
         idle(browser)
         until(browser, lambda d: sidebar.get_attribute("data-collapsed") == "true", "the filters to close")
