@@ -51,13 +51,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from peer_exact import FILTERS, exact_policykb, exact_txtai
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared/data/beir-scifact"
-FILTERS = {"1 %": "MT", "50 %": "DE"}  # territories as bench/query_latency.py assigns them
 SYSTEMS = ("policykb", "txtai")
 WARM_UP = "cluster SMEs going international"  # not a SciFact claim; loads what a first claim would load
-DEPTH = 100  # candidates per retriever before fusion: policykb's default, and txtai's 10 x limit
 MISSING_TXTAI = ("txtai is not installed. It is a bench-only extra of policykb: install it with\n"
                  "    .venv/bin/pip install -e '.[bench]'\n"
                  "or leave it out with --systems policykb.")
@@ -86,20 +85,6 @@ def rss_mb() -> float:
 def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
-
-
-def top(scores: dict[str, float], k: int) -> list[tuple[str, float]]:
-    return sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))[:k]
-
-
-def same_top(got: list[str], reference: dict[str, float], k: int = 10, tol: float = 1e-4) -> bool:
-    """Whether `got` is the reference's top k; items tied (within `tol`) at the k-th score are interchangeable."""
-    want = top(reference, k)
-    if len(got) != len(want):
-        return False
-    if set(got) == {i for i, _ in want}:
-        return True
-    return bool(want) and all(reference.get(i, -np.inf) >= want[-1][1] - tol for i in got)
 
 
 # -- building --------------------------------------------------------------------------------
@@ -209,45 +194,6 @@ def measure_policykb(home: Path, claims: list[str], filtered: bool, check: int, 
     return out
 
 
-def exact_policykb(home: Path, claims: list[str]) -> dict[str, dict[str, float]]:
-    """Share of exact filtered top-10s per filter and mode, the relevance cut-off off (every item counts)."""
-    from policykb.config import Settings
-    from policykb.kb import KnowledgeBase
-    from policykb.search import convex
-
-    settings = Settings(home=home, query_cache=0, min_similarity=-1, similarity_margin=2, keyword_share=1e-9,
-                        keyword_support=-1)
-    with KnowledgeBase(settings) as kb:
-        item_of = {pid: item for pid, item, _ in kb.store.published_passages()}
-        territory = dict(kb.store.facet_pairs("territory"))
-        batches = list(kb.store.iter_passage_vectors(kb.model))
-        items = [item_of[int(p)] for b in batches for p in b[0]]
-        matrix = np.vstack([b[1] for b in batches])
-        counts: dict[str, dict[str, int]] = {label: {"semantic": 0, "keyword": 0, "hybrid": 0} for label in FILTERS}
-        allowed = {label: {i for i in items if territory.get(i) == value} for label, value in FILTERS.items()}
-        for claim in claims:
-            dense = dict(zip(items, (matrix @ kb.embed_query(claim)).tolist()))
-            keyword: dict[str, dict[str, float]] = {label: {} for label in FILTERS}
-            page = 1
-            while any(len(k) < DEPTH for k in keyword.values()):  # its unfiltered BM25 ranking, deep enough
-                hits = kb.search(claim, mode="keyword", size=1000, page=page, facets=False).hits
-                for label, kept in keyword.items():
-                    for hit in hits:
-                        if hit.id in allowed[label] and len(kept) < DEPTH:
-                            kept[hit.id] = hit.score
-                if len(hits) < 1000:
-                    break
-                page += 1
-            for label, value in FILTERS.items():
-                dense_allowed = dict(top({i: s for i, s in dense.items() if i in allowed[label]}, DEPTH))
-                reference = {"semantic": dense_allowed, "keyword": keyword[label],
-                             "hybrid": convex(keyword[label], dense_allowed, settings.hybrid_alpha)}
-                for mode, ref in reference.items():
-                    got = kb.search(claim, mode=mode, filters={"territory": [value]}, size=10, facets=False).hits
-                    counts[label][mode] += same_top([h.id for h in got], ref)
-    return {label: {mode: n / len(claims) for mode, n in modes.items()} for label, modes in counts.items()}
-
-
 def measure_txtai(home: Path, claims: list[str], filtered: bool, check: int, started: float) -> dict[str, Any]:
     from txtai import Embeddings
 
@@ -273,31 +219,6 @@ def measure_txtai(home: Path, claims: list[str], filtered: bool, check: int, sta
     if filtered and check:
         out["exact"] = exact_txtai(embeddings, home, claims[:check], sql)
     return out
-
-
-def exact_txtai(embeddings: Any, home: Path, claims: list[str], sql: str) -> dict[str, dict[str, float]]:
-    """As exact_policykb, with txtai's own scores: its query vector, its BM25 (normalised as it
-    normalises it) and its fusion (`Hybrid`: dense score + normalised BM25, weights 0.5 / 0.5)."""
-    from txtai.embeddings.search.hybrid import Hybrid
-
-    side = json.loads((home / "bench-items.json").read_text())
-    items, territory = side["ids"], side["territory"]
-    matrix = np.load(home / "bench-vectors.npy")
-    fuse = Hybrid(embeddings.scoring)
-    counts = {label: {"semantic": 0, "keyword": 0, "hybrid": 0} for label in FILTERS}
-    for claim in claims:
-        dense = dict(zip(items, (matrix @ embeddings.transform(claim)).tolist()))
-        sparse = [(items[i], s) for i, s in embeddings.scoring.search(claim, len(items))]  # indexid = insertion order
-        for label, value in FILTERS.items():
-            allowed = {i for i, t in zip(items, territory) if t == value}
-            dense_allowed = top({i: s for i, s in dense.items() if i in allowed and s > 0}, DEPTH)
-            sparse_allowed = [(i, s) for i, s in sparse if i in allowed and s > 0][:DEPTH]
-            reference = {"semantic": dict(dense_allowed), "keyword": dict(sparse_allowed),
-                         "hybrid": dict(fuse((dense_allowed, sparse_allowed), [0.5, 0.5], DEPTH))}
-            for mode, weights in (("semantic", 1.0), ("keyword", 0.0), ("hybrid", 0.5)):
-                got = embeddings.search(sql, 10, weights=weights, parameters={"q": claim, "t": value})
-                counts[label][mode] += same_top([r["id"] for r in got], reference[mode])
-    return {label: {mode: n / len(claims) for mode, n in modes.items()} for label, modes in counts.items()}
 
 
 # -- the run ----------------------------------------------------------------------------------

@@ -81,8 +81,8 @@ def test_missing_txtai_stops_at_once_naming_the_extra(tmp_path):
     assert not (tmp_path / "kb").exists() or not any((tmp_path / "kb").iterdir())  # nothing was built
 
 
-def load_script():
-    spec = importlib.util.spec_from_file_location("peer_txtai", SCRIPT)
+def load_exact():
+    spec = importlib.util.spec_from_file_location("peer_exact", ROOT / "bench" / "peer_exact.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -99,4 +99,4 @@ def load_script():
     ([], {}, True),
 ])
 def test_same_top(got, reference, expected):
-    assert load_script().same_top(got, reference, k=2) is expected
+    assert load_exact().same_top(got, reference, k=2) is expected
