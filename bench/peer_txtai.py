@@ -15,11 +15,10 @@ at query time (policykb's query cache is off).
   `external` vectors method (so neither side embeds 100k passages); its index is then loaded with
   the real model for the queries. Each passage has a territory: MT keeps 1 %, DE 50 %. Filtered
   queries use policykb's `filters` and txtai's SQL (`where similar(:q) and territory = :t`).
-- **Exact filtered top-10** (N only, first run, `--check` claims, relevance cut-off off for
-  policykb): each system's filtered top-10 against a reference made from its *own* scores of every
-  allowed passage: semantic = brute-force cosine of its query vector with the indexed vectors;
-  keyword = its unfiltered BM25 ranking restricted to the allowed ids; hybrid = its own fusion
-  (policykb: convex, txtai: `Hybrid`) of those two lists' top 100 (both systems' candidate depth).
+- **Exact filtered top-10** (N only, first run, `--check` claims): each system's filtered top-10
+  against a reference made from its own scores of every allowed passage (`bench/peer_exact.py`).
+- **txtai-exact**: the same txtai index with every IVF list probed (txtai's FAISS index is IVF
+  above 5,000 rows and probes 1/16 of its lists by default; policykb searches exactly below 200,000).
 - **Timing**: the same claims, alternately in fresh processes (policykb run 1, txtai run 1,
   policykb run 2, ...); each process loads its index, warms up with one query, then times each
   search (`time.perf_counter` around one call that returns the top-10 ids). policykb's search also
@@ -41,6 +40,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -55,7 +55,7 @@ from peer_exact import FILTERS, exact_policykb, exact_txtai
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared/data/beir-scifact"
-SYSTEMS = ("policykb", "txtai")
+SYSTEMS = ("policykb", "txtai", "txtai-exact")  # txtai-exact: the same index, every IVF list probed
 WARM_UP = "cluster SMEs going international"  # not a SciFact claim; loads what a first claim would load
 MISSING_TXTAI = ("txtai is not installed. It is a bench-only extra of policykb: install it with\n"
                  "    .venv/bin/pip install -e '.[bench]'\n"
@@ -194,11 +194,18 @@ def measure_policykb(home: Path, claims: list[str], filtered: bool, check: int, 
     return out
 
 
-def measure_txtai(home: Path, claims: list[str], filtered: bool, check: int, started: float) -> dict[str, Any]:
+def measure_txtai(home: Path, claims: list[str], filtered: bool, check: int, started: float,
+                  exact: bool = False) -> dict[str, Any]:
+    """txtai as configured (its FAISS index is IVF above 5,000 rows, probing 1/16 of its lists), or
+    with `exact` every list probed: exact dense search, as policykb's below 200,000 passages."""
     from txtai import Embeddings
 
+    config: dict[str, Any] = {"path": model_path(), "method": "transformers"}  # the real model for the queries
+    lists = re.search(r"IVF(\d+)", json.loads((home / "config.json").read_text())["build"]["settings"]["components"])
+    if exact and lists:
+        config["faiss"] = {"nprobe": int(lists.group(1))}
     embeddings = Embeddings()
-    embeddings.load(str(home), config={"path": model_path(), "method": "transformers"})
+    embeddings.load(str(home), config=config)
     embeddings.search(WARM_UP, 10)
     load = time.perf_counter() - started
     sql = "select id, text, score from txtai where similar(:q) and territory = :t"
@@ -273,19 +280,39 @@ def summarise(runs: list[dict[str, Any]], qrels: list[dict[str, int]], original:
 def print_table(rows: list[dict[str, Any]], about: dict[str, Any], checked: int) -> None:
     print(f"\ncores {about['cores']}; txtai {about['txtai']}, torch {about['torch']}, transformers "
           f"{about['transformers']}, onnxruntime {about['onnxruntime']}, faiss-cpu {about['faiss-cpu']}")
-    print(f"{'dataset':<9}{'system':<10}{'mode':<10}{'filter':<7}{'facets':<8}{'p50 ms':>8}{'p95 ms':>8}{'nDCG@10':>9}")
+    print(f"{'dataset':<9}{'system':<12}{'mode':<10}{'filter':<7}{'facets':<8}{'p50 ms':>8}{'p95 ms':>8}{'nDCG@10':>9}")
     for r in rows:
         if "mode" in r:
             facets = "yes" if r["facets"] else "no"
-            print(f"{r['dataset']:<9}{r['system']:<10}{r['mode']:<10}{r['filter'] or '-':<7}{facets:<8}"
+            print(f"{r['dataset']:<9}{r['system']:<12}{r['mode']:<10}{r['filter'] or '-':<7}{facets:<8}"
                   f"{r['p50']:>8.1f}{r['p95']:>8.1f}{r.get('ndcg@10', ''):>9}")
         elif "load_s" in r:
-            print(f"{r['dataset']:<9}{r['system']:<10}load + first query {r['load_s']:.1f} s, RSS after the "
+            print(f"{r['dataset']:<9}{r['system']:<12}load + first query {r['load_s']:.1f} s, RSS after the "
                   f"queries {r['rss_mb']:.0f} MB (medians of {r['runs']} runs)")
     print(f"\nexact filtered top-10 (share of the {checked} claims checked): semantic / keyword / hybrid")
     for r in rows:
         for label, modes in r.get("exact_top10", {}).items():
-            print(f"{r['dataset']:<9}{r['system']:<10}{label:<6}" + " / ".join(f"{modes[m]:.2f}" for m in modes))
+            shares = [f"{modes[m]:.2f}" if m in modes else "-" for m in ("semantic", "keyword", "hybrid")]
+            print(f"{r['dataset']:<9}{r['system']:<12}{label:<6}" + " / ".join(shares))
+
+
+def ensure(system: str, dataset: str, keep: Path, data: Path) -> Path:
+    """The index of `system` (policykb or txtai) for `dataset` in `keep`, built first if absent (with
+    what it is built from: txtai's N passages are policykb's, which are cycled from policykb's SciFact)."""
+    home = keep / f"{system}-{dataset}"
+    if (home / ("manifest.json" if system == "policykb" else "config.json")).exists():
+        return home
+    source = keep / "policykb-scifact"
+    if system == "txtai" and dataset != "scifact":
+        source = ensure("policykb", dataset, keep, data)
+    elif dataset != "scifact":
+        ensure("policykb", "scifact", keep, data)
+    started = time.perf_counter()
+    home.mkdir(parents=True, exist_ok=True)
+    subprocess.run([sys.executable, __file__, "--build", system, "--dataset", dataset, "--home", str(home),
+                    "--source", str(source), "--data", str(data)], check=True)
+    print(f"{dataset}: built {system} in {time.perf_counter() - started:.0f} s", flush=True)
+    return home
 
 
 def main() -> None:
@@ -294,12 +321,12 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=300, help="judged SciFact claims to run (of 300)")
     parser.add_argument("--repeat", type=int, default=3, help="fresh processes per system and dataset")
     parser.add_argument("--check", type=int, default=30, help="claims whose filtered top-10 is checked (0: none)")
-    parser.add_argument("--systems", default="policykb,txtai", help="policykb, txtai or both")
+    parser.add_argument("--systems", default=",".join(SYSTEMS), help="any of policykb, txtai, txtai-exact")
     parser.add_argument("--data", type=Path, default=DATA, help="the BEIR SciFact folder")
     parser.add_argument("--keep", type=Path, help="build the indexes here once and reuse them later")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     parser.add_argument("--measure", choices=SYSTEMS, help=argparse.SUPPRESS)  # internal: one timed process
-    parser.add_argument("--build", choices=SYSTEMS, help=argparse.SUPPRESS)  # internal: build one index
+    parser.add_argument("--build", choices=SYSTEMS[:2], help=argparse.SUPPRESS)  # internal: build one index
     parser.add_argument("--dataset", help=argparse.SUPPRESS)
     parser.add_argument("--home", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--source", type=Path, help=argparse.SUPPRESS)
@@ -312,16 +339,19 @@ def main() -> None:
         parser.error(f"unknown system(s) {', '.join(sorted(unknown))}; use policykb and/or txtai")
     if args.measure or args.build:
         systems = [args.measure or args.build]
-    if "txtai" in systems:
+    if any(s.startswith("txtai") for s in systems):
         require_txtai()
     if args.build:
         (build_policykb if args.build == "policykb" else build_txtai)(args.dataset, args.home, args.source, args.data)
         return
     claims, qrels, original = judged(args.data, args.queries)
     if args.measure:
-        measure = measure_policykb if args.measure == "policykb" else measure_txtai
         filtered = args.dataset != "scifact"
-        print("RESULTS " + json.dumps(measure(args.home, claims, filtered, args.check, started)))
+        if args.measure == "policykb":
+            result = measure_policykb(args.home, claims, filtered, args.check, started)
+        else:
+            result = measure_txtai(args.home, claims, filtered, args.check, started, exact=args.measure == "txtai-exact")
+        print("RESULTS " + json.dumps(result))
         return
     with tempfile.TemporaryDirectory(prefix="peer-txtai-") as tmp:
         keep = args.keep or Path(tmp)
@@ -329,17 +359,7 @@ def main() -> None:
         runs: list[dict[str, Any]] = []
         datasets = [d.strip() for d in args.sizes.split(",") if d.strip()]
         for dataset in datasets:
-            homes = {s: keep / f"{s}-{dataset}" for s in systems}
-            for system in systems:  # policykb first: txtai's synthetic passages are read from policykb's
-                marker = homes[system] / ("manifest.json" if system == "policykb" else "config.json")
-                if not marker.exists():
-                    t0 = time.perf_counter()
-                    homes[system].mkdir(parents=True, exist_ok=True)
-                    subprocess.run([sys.executable, __file__, "--build", system, "--dataset", dataset,
-                                    "--home", str(homes[system]), "--source", str(keep / f"policykb-{dataset}"
-                                    if system == "txtai" else keep / "policykb-scifact"), "--data", str(args.data)],
-                                   check=True)
-                    print(f"{dataset}: built {system} in {time.perf_counter() - t0:.0f} s", flush=True)
+            homes = {s: ensure(s.split("-")[0], dataset, keep, args.data) for s in systems}
             for run in range(args.repeat):
                 for system in systems:
                     out = subprocess.run([sys.executable, __file__, "--measure", system, "--dataset", dataset,
