@@ -264,7 +264,8 @@ def summarise(runs: list[dict[str, Any]], qrels: list[dict[str, int]], original:
             for index, case in enumerate(mine[0]["cases"]):
                 row = {"dataset": dataset, "system": system, **{k: case[k] for k in ("mode", "filter", "facets")},
                        "p50": statistics.median(r["cases"][index]["p50"] for r in mine),
-                       "p95": statistics.median(r["cases"][index]["p95"] for r in mine)}
+                       "p95": statistics.median(r["cases"][index]["p95"] for r in mine),
+                       "p50_runs": [r["cases"][index]["p50"] for r in mine]}
                 if dataset == "scifact" and not case["filter"]:
                     ranked = [[original.get(i, i) for i in ids] for ids in case["ranked"]]
                     row["ndcg@10"] = round(sum(ndcg_at_k(r, q) for r, q in zip(ranked, qrels)) / len(qrels), 4)
@@ -280,12 +281,14 @@ def summarise(runs: list[dict[str, Any]], qrels: list[dict[str, int]], original:
 def print_table(rows: list[dict[str, Any]], about: dict[str, Any], checked: int) -> None:
     print(f"\ncores {about['cores']}; txtai {about['txtai']}, torch {about['torch']}, transformers "
           f"{about['transformers']}, onnxruntime {about['onnxruntime']}, faiss-cpu {about['faiss-cpu']}")
-    print(f"{'dataset':<9}{'system':<12}{'mode':<10}{'filter':<7}{'facets':<8}{'p50 ms':>8}{'p95 ms':>8}{'nDCG@10':>9}")
+    print(f"{'dataset':<9}{'system':<12}{'mode':<10}{'filter':<7}{'facets':<8}{'p50 ms':>8}{'p95 ms':>8}{'nDCG@10':>9}"
+          "  p50 of each run")
     for r in rows:
         if "mode" in r:
             facets = "yes" if r["facets"] else "no"
             print(f"{r['dataset']:<9}{r['system']:<12}{r['mode']:<10}{r['filter'] or '-':<7}{facets:<8}"
-                  f"{r['p50']:>8.1f}{r['p95']:>8.1f}{r.get('ndcg@10', ''):>9}")
+                  f"{r['p50']:>8.1f}{r['p95']:>8.1f}{r.get('ndcg@10', ''):>9}  "
+                  + ", ".join(f"{p:.0f}" for p in r["p50_runs"]))
         elif "load_s" in r:
             print(f"{r['dataset']:<9}{r['system']:<12}load + first query {r['load_s']:.1f} s, RSS after the "
                   f"queries {r['rss_mb']:.0f} MB (medians of {r['runs']} runs)")
