@@ -29,7 +29,9 @@ txtai is a bench-only dependency (the `bench` extra; policykb and its tests neve
 
     .venv/bin/pip install -e '.[bench]'          # txtai==9.14.0 from PyPI; no model download
 
-Example (a full comparison, ~30 min on a busy 2-core machine; --keep reuses the built indexes):
+Example (--keep builds the indexes once and reuses them: on a busy 2-core machine each side's SciFact
+took ~35-40 min to embed and the 100k ones 4 min; the queries of --repeat 2 took 32 min, less on a
+quiet machine; --systems, --queries and --sizes shorten a run):
 
     .venv/bin/python bench/peer_txtai.py --keep /tmp/peer --repeat 3
     .venv/bin/python bench/peer_txtai.py --keep /tmp/peer --sizes scifact --queries 50 --repeat 1   # a quick look
