@@ -65,8 +65,9 @@ def answering(passages: list[tuple[int, Passage]], similarity: dict[int, float],
     fused = rrf(orders, k)
     headings = {p.section for _, p in passages if p.section and p.section != title}
     first = min(passages, key=lambda row: row[1].seq)[0]
-    covers = {pid for pid, p in passages
-              if (pid == first and is_cover(title, p.text)) or is_contents(p.text, headings - {p.section})}
+    covers = {pid for pid, p in passages  # (contents name three other headings: fewer, none to look for)
+              if (pid == first and is_cover(title, p.text))
+              or (len(headings - {p.section}) >= 3 and is_contents(p.text, headings - {p.section}))}
     by_spec = dict(zip(ids, spec))
     return min(ids, key=lambda pid: (pid in covers and len(covers) < len(ids), -fused[pid], -by_spec[pid],
                                      -similarity.get(pid, -1.0), pid))
