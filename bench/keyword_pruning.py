@@ -58,8 +58,8 @@ def main() -> None:
                 relevant = searcher.relevant(claim, "keyword")
                 ranked = searcher._keyword(match, keep, kb.settings.candidates)
                 if flag:
-                    paths[label + ": " + _path(searcher, match, keep)] = paths.get(label + ": " + _path(
-                        searcher, match, keep), 0) + 1
+                    path = f"{label}: {searcher.keyword_path}"
+                    paths[path] = paths.get(path, 0) + 1
                 seen[flag] = (relevant.tobytes(), [item for _, item, _ in ranked])
                 for mode in ("keyword", "hybrid"):
                     t0 = time.perf_counter()
@@ -87,23 +87,6 @@ def main() -> None:
                   f" {statistics.median(off):14.1f} / {percentile(off, 95):6.1f} ms")
     for kb in kbs.values():
         kb.close()
-
-
-def _path(searcher, match, keep) -> str:
-    scorer = searcher._scorer(match)
-    if keep.sum() < len(keep) and len(searcher.facets.passages(keep)) <= searcher.settings.exact_filter_limit:
-        return "a filter's passages only"
-    if not scorer.skipped:
-        return "every posting (no frequent term)"
-    ranking = scorer.ranking()
-    top = searcher._top(ranking.positions, ranking.scores, keep, searcher.settings.candidates)
-    if top[3] and ranking.exact_above(top[2][-1]):
-        return "frequent terms skipped"
-    if top[3] and (wider := scorer.widened(top[2][-1])) is not None:
-        top = searcher._top(wider.positions, wider.scores, keep, searcher.settings.candidates)
-        if top[3] and wider.exact_above(top[2][-1]):
-            return "frequent terms skipped, widened"
-    return "every posting (check failed)"
 
 
 if __name__ == "__main__":

@@ -37,8 +37,8 @@ K1 = 1.2
 B = 0.75
 MAX_TF = 65_535
 TOKENIZER_VERSION = 2  # 1: FTS5's tokens; 2: words folded to ASCII and to British spelling first
-# One posting: a passage id and how often the term occurs in its title and in its text.
 IMPACTS_BYTES = 128 * 2**20  # terms' impacts kept per corpus (`Corpus.impacts`)
+# One posting: a passage id and how often the term occurs in its title and in its text.
 POSTING = np.dtype([("passage", "<u4"), ("title", "<u2"), ("text", "<u2")])
 
 _TOKEN = re.compile(r"(?:[^\W_]|[\ue000-\uf8ff])+")  # letters, digits, private-use characters
@@ -170,8 +170,7 @@ class Corpus:
             hits = len(at) - int(np.count_nonzero(at == n))
             if not hits:
                 continue
-            idf = math.log((n - hits + 0.5) / (hits + 0.5))
-            idf = idf if idf > 0 else 1e-6  # as FTS5: a term in most passages still counts a little
+            idf = bm25_idf(n, hits)
             freq = term["text"] + title_weight * term["title"]
             total[at] += idf * (K1 + 1) * (freq / (freq + self.norm[at]))  # (as maxscore.py adds impacts)
         found = np.flatnonzero(total[:n])  # every term adds more than 0
@@ -189,18 +188,15 @@ class Corpus:
         """The impact `f / (f + norm)` of the term in each searchable passage holding it, and those
         passages' ids. The most recently used terms' are remembered for this corpus, up to
         `IMPACTS_BYTES`."""
-        key = (term, title_weight)
-        with self._lock:
-            found = self._impacts.pop(key, None)
-            if found is not None:
-                self._impacts[key] = found  # (last: the most recently used)
-                return found
+        found = self.known_impacts(term, title_weight)
+        if found is not None:
+            return found
         at = self._at(postings["passage"])
         searchable = at != len(self)
         freq = postings["text"][searchable] + title_weight * postings["title"][searchable]
         found = (freq / (freq + self.norm[at[searchable]]), postings["passage"][searchable].astype(np.int64))
         with self._lock:
-            self._impacts[key] = found
+            self._impacts[(term, title_weight)] = found
             self._impact_bytes += found[0].nbytes + found[1].nbytes
             while self._impact_bytes > IMPACTS_BYTES and len(self._impacts) > 1:
                 dropped = self._impacts.pop(next(iter(self._impacts)))
@@ -230,6 +226,13 @@ class Corpus:
             held[at] += w
             count[at] += 1
         return (held / whole if whole else held), count
+
+
+def bm25_idf(n: int, hits: int) -> float:
+    """BM25's idf of a term in `hits` of `n` passages, as FTS5's: a term in most passages still
+    counts a little."""
+    idf = math.log((n - hits + 0.5) / (hits + 0.5))
+    return idf if idf > 0 else 1e-6
 
 
 def merge(parts: list[np.ndarray], alive: np.ndarray | None = None) -> np.ndarray:

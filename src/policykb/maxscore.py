@@ -23,13 +23,12 @@ to the last bit, not merely close.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
 
-from .bm25 import K1, POSTING, Corpus
+from .bm25 import K1, POSTING, Corpus, bm25_idf
 
 EMPTY = np.zeros(0, dtype=POSTING)
 FREQUENT = 0.01  # a term in more than this share of the passages may be skipped
@@ -71,7 +70,7 @@ class QueryScorer:
         self.hits = {t: len(self.terms[t][1]) for t in self.distinct}
         self.weight = {t: corpus.weight(self.hits[t]) for t in self.distinct}
         self.whole = sum(self.weight.values())
-        self.idf = {t: _idf(n, h) for t, h in self.hits.items() if h}
+        self.idf = {t: bm25_idf(n, h) for t, h in self.hits.items() if h}
         # the highest BM25 a term adds to any passage
         self.bound = {t: self.idf[t] * (K1 + 1) * float(self.terms[t][0].max()) for t in self.idf}
         self.skipped = self._skippable(n, required)
@@ -215,8 +214,3 @@ def _by_passage(postings: np.ndarray) -> np.ndarray:
         postings = postings[np.argsort(column, kind="stable")]
     return postings
 
-
-def _idf(n: int, hits: int) -> float:
-    """BM25's idf as `Corpus.scores` computes it (a term in most passages still counts a little)."""
-    idf = math.log((n - hits + 0.5) / (hits + 0.5))
-    return idf if idf > 0 else 1e-6

@@ -44,6 +44,8 @@ def is_cover(title: str, text: str) -> bool:
 def is_contents(text: str, headings: set[str]) -> bool:
     """A table of contents or an agenda: a passage that names three or more of the document's
     other section headings."""
+    if len(headings) < 3:  # (nothing to look for: the text need not be read)
+        return False
     folded = " ".join(tokens(text))
     return sum(1 for h in headings if (f := " ".join(tokens(h))) and f in folded) >= 3
 
@@ -65,9 +67,8 @@ def answering(passages: list[tuple[int, Passage]], similarity: dict[int, float],
     fused = rrf(orders, k)
     headings = {p.section for _, p in passages if p.section and p.section != title}
     first = min(passages, key=lambda row: row[1].seq)[0]
-    covers = {pid for pid, p in passages  # (contents name three other headings: fewer, none to look for)
-              if (pid == first and is_cover(title, p.text))
-              or (len(headings - {p.section}) >= 3 and is_contents(p.text, headings - {p.section}))}
+    covers = {pid for pid, p in passages
+              if (pid == first and is_cover(title, p.text)) or is_contents(p.text, headings - {p.section})}
     by_spec = dict(zip(ids, spec))
     return min(ids, key=lambda pid: (pid in covers and len(covers) < len(ids), -fused[pid], -by_spec[pid],
                                      -similarity.get(pid, -1.0), pid))

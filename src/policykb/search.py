@@ -83,20 +83,21 @@ def _query_stems(query: str) -> set[str]:
 
 
 @lru_cache(maxsize=256)
-def _marking(query: str) -> tuple[set[str], re.Pattern[str]]:
-    """The query's stems, and a pattern finding the words that may stem to one of them (those that
-    start like one, whatever their case), so that the other words are skipped by the regex engine."""
+def _marking(query: str) -> tuple[set[str], set[str], re.Pattern[str]]:
+    """The query's stems, their first three letters (a word stems to a query stem only if it starts
+    alike), and a pattern finding the words that start so, whatever their case, so that the other
+    words are skipped by the regex engine."""
     stems = _query_stems(query)
-    heads = sorted({re.escape(stem[:3]) for stem in stems}, key=lambda h: (-len(h), h))
+    heads = {stem[:3] for stem in stems}
     if not heads:
-        return stems, re.compile(r"(?!)")
-    return stems, re.compile(r"(?<!\w)(?:" + "|".join(heads) + r")\w*", re.IGNORECASE)
+        return stems, heads, re.compile(r"(?!)")
+    pattern = "|".join(sorted(map(re.escape, heads), key=lambda h: (-len(h), h)))
+    return stems, heads, re.compile(r"(?<!\w)(?:" + pattern + r")\w*", re.IGNORECASE)
 
 
 def snippet(text: str, query: str, width: int = 320) -> str:
     """HTML-escaped excerpt around the densest run of query terms, terms wrapped in <mark>."""
-    stems, candidates = _marking(query)
-    heads = {stem[:3] for stem in stems}  # a word stems to a query stem only if it starts alike
+    stems, heads, candidates = _marking(query)
     hits = [m for m in candidates.finditer(text) if m.group()[:3].lower() in heads and _stem(m.group()) in stems]
     start = 0
     if hits and len(text) > width:

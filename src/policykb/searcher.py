@@ -52,6 +52,7 @@ class Searcher(DenseMixin, KeywordMixin, LanguageMixin):
         self._exact: dict[int, float] = {}  # approximate index: exact similarities read so far (_exactly_near)
         self._scored: dict[tuple[str, ...], tuple[np.ndarray, np.ndarray]] = {}  # terms -> BM25 of matches
         self._scorers: dict[tuple[str, ...], QueryScorer] = {}  # terms -> their scoring (see _scorer)
+        self.keyword_path = ""  # how the last keyword ranking was scored (see _keyword)
         self._masks: dict[tuple[Any, ...], np.ndarray] = {}  # see _mask
         self._across: tuple[np.ndarray, Searcher] | None | bool = False  # see _foreign (False: not yet asked)
         self.language: str | None = None  # the question's language, once known (see _use_language)

@@ -165,9 +165,7 @@ class DenseMixin:
             known = passage_ids < len(self._place)  # (not: newer than this index)
             where[known] = self._place[passage_ids[known]]
             return np.where(where >= 0, scores[where], -1.0)
-        found, vectors = self.store.passage_vectors(self.space.key, passage_ids.tolist())
-        by_id = dict(zip(found.tolist(), matvec(vectors, self._query_vector(query)).tolist()))
-        return np.array([by_id.get(int(p), -1.0) for p in passage_ids.tolist()])
+        return self._exactly_near(query, passage_ids, np.full(len(passage_ids), -1.0), [], 0.0, everywhere=True)
 
     def _dense(self, query: str, keep: np.ndarray | None, items: int) -> list[tuple[int, str, float]]:
         """(passage id, item id, similarity), best first, covering at least the `items` nearest items
@@ -185,7 +183,7 @@ class DenseMixin:
         if allowed is not None and len(allowed) == len(index):
             allowed = None
         available = len(index) if allowed is None else len(allowed)
-        # A selective filter scans every list (its few passages may sit anywhere); the 8-bit
+        # A selective filter scans every list (its few passages may sit anywhere); the approximate
         # scores of the candidates are then replaced by exact ones from the stored vectors.
         every_list = allowed is not None and available <= self.settings.exact_filter_limit
         k = min(available, max(items * 4, RERANK))

@@ -32,6 +32,7 @@ class KeywordMixin:
     _scored: dict[tuple[str, ...], tuple[np.ndarray, np.ndarray]]
     _scorers: dict[tuple[str, ...], QueryScorer]
     _terms: dict[str, tuple[str, ...] | None]
+    keyword_path: str  # how the last keyword ranking was scored (bench/keyword_pruning.py counts them)
 
     if TYPE_CHECKING:
         def _passage_similarities(self, query: str, passage_ids: np.ndarray, near: float | None = None
@@ -141,13 +142,16 @@ class KeywordMixin:
             allowed = self.facets.passages(keep)
             within = allowed if len(allowed) <= self.settings.exact_filter_limit else None
         ranking = scorer.ranking(within) if self.settings.keyword_pruning else None
+        self.keyword_path = "every posting" if ranking is None else "every posting (check failed)"
         if ranking is not None:
             top = self._top(ranking.positions, ranking.scores, keep, items)
             if ranking.bound == 0.0 or (top[3] and ranking.exact_above(top[2][-1])):
+                self.keyword_path = "a filter's passages only" if within is not None else "frequent terms skipped"
                 return top[0]
             if top[3] and (ranking := scorer.widened(top[2][-1])) is not None:
                 top = self._top(ranking.positions, ranking.scores, keep, items)
                 if top[3] and ranking.exact_above(top[2][-1]):  # (always: widening guarantees it)
+                    self.keyword_path = "frequent terms skipped, widened"
                     return top[0]
         positions, scores = self._bm25(match)
         return self._top(positions, scores, keep, items)[0]
