@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from click.testing import CliRunner
 
-from policykb import bm25, store_postings
+from policykb import store_postings, terms
 from policykb.cli import cli
 from policykb.config import Settings
 from policykb.kb import KnowledgeBase
@@ -105,7 +105,7 @@ def test_postings_of_an_older_tokenizer_are_made_again_on_open(settings, corpus)
             kb.store.conn.execute("UPDATE postings SET term = 'łodz' WHERE term = 'lodz'")
             kb.store.conn.execute("DELETE FROM meta WHERE key = 'tokenizer'")
     with KnowledgeBase(settings) as kb:
-        assert kb.store.get_meta("tokenizer") == str(bm25.TOKENIZER_VERSION)
+        assert kb.store.get_meta("tokenizer") == str(terms.TOKENIZER_VERSION)
         assert kb.store.postings(("łodz",)) == {}
         assert _keyword_ids(kb, "Lodz") == _keyword_ids(kb, "Łódź") == ["item-1"]
         assert kb.check(sample=1000)["keyword_disagreeing"] == []

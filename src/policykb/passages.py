@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from .bm25 import tokens
+from .terms import tokens
 from .models import Passage
 from .search import rrf
 

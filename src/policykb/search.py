@@ -12,7 +12,7 @@ from typing import Any, Iterable, TypeVar
 import numpy as np
 import snowballstemmer
 
-from .bm25 import query_terms
+from .terms import query_terms
 from .words import content_words
 
 K = TypeVar("K")

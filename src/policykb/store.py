@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Iterator
 
 import numpy as np
 
-from .bm25 import term_counts
+from .terms import term_counts
 from .errors import StoreDamaged
 from .models import Item, Passage, passage_context
 from .store_backup import BackupMixin

@@ -19,6 +19,7 @@ from array import array
 import numpy as np
 
 from . import bm25
+from .terms import TOKENIZER_VERSION, term_counts
 
 FLUSH_POSTINGS = 4_000_000  # buffered postings that trigger a write inside a long transaction
 
@@ -38,7 +39,7 @@ class PostingsMixin:
     def _create_postings_schema(self) -> None:
         """The postings table and the passages' token counts; filled from the passages when a
         knowledge base made before them is opened, and made again when its postings come from
-        another version of the tokenizer (`bm25.TOKENIZER_VERSION`, kept in the meta table)."""
+        another version of the tokenizer (`TOKENIZER_VERSION`, kept in the meta table)."""
         if self._has_table("postings") and self._postings_current():
             return
         with self.transaction():
@@ -55,13 +56,13 @@ class PostingsMixin:
                 self.conn.execute("DELETE FROM postings")
             self._index_all_passages()
             self.conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('tokenizer', ?)",
-                              [str(bm25.TOKENIZER_VERSION)])
+                              [str(TOKENIZER_VERSION)])
 
     def _postings_current(self) -> bool:
         """Whether the postings were made by this version of the tokenizer (a knowledge base made
         before versions were recorded has version 1: FTS5's tokens)."""
         row = self.conn.execute("SELECT value FROM meta WHERE key = 'tokenizer'").fetchone()
-        return (row[0] if row else "1") == str(bm25.TOKENIZER_VERSION)
+        return (row[0] if row else "1") == str(TOKENIZER_VERSION)
 
     def _has_table(self, name: str) -> bool:
         return self.conn.execute("SELECT 1 FROM sqlite_master WHERE name = ?", [name]).fetchone() is not None
@@ -72,7 +73,7 @@ class PostingsMixin:
                                         [last]).fetchall():
             lengths = []
             for pid, title, text in rows:
-                counts, length = bm25.term_counts(title or "", text)
+                counts, length = term_counts(title or "", text)
                 self._add_postings(pid, counts)
                 lengths.append((length, pid))
             self.conn.executemany("UPDATE passages SET tokens = ? WHERE id = ?", lengths)
@@ -87,7 +88,7 @@ class PostingsMixin:
         return self.conn.execute("SELECT count(DISTINCT term) FROM postings").fetchone()[0]
 
     def _add_postings(self, passage_id: int, counts: dict[str, tuple[int, int]]) -> None:
-        """Buffer one new passage's postings (`bm25.term_counts`) until its transaction commits."""
+        """Buffer one new passage's postings (`term_counts`) until its transaction commits."""
         terms, passages, in_title, in_text = self._pending
         for term, (t, x) in counts.items():
             terms.append(self._term_ids.setdefault(term, len(self._term_ids)))
@@ -181,7 +182,7 @@ class PostingsMixin:
         rows = self.conn.execute(
             "SELECT id, title, text, tokens FROM (SELECT id, title, text, tokens, row_number() OVER (ORDER BY id) AS n "
             "FROM passages) WHERE (n - 1) % ? = 0 LIMIT ?", [max(1, total // max(sample, 1)), sample]).fetchall()
-        expected = {pid: bm25.term_counts(title or "", text) for pid, title, text, _ in rows}
+        expected = {pid: term_counts(title or "", text) for pid, title, text, _ in rows}
         wrong = {pid for pid, _, _, tokens in rows if tokens != expected[pid][1]}
         terms = sorted({t for counts, _ in expected.values() for t in counts})
         found: dict[int, dict[str, tuple[int, int]]] = {pid: {} for pid in expected}
