@@ -4,7 +4,7 @@ resident memory after warm-up.
 
     .venv/bin/python bench/cold_start.py --home index [--home /tmp/kb-stip] [--runs 3]
 
-Every process runs `python -m policykb.cli` with this interpreter, so `PYTHONPATH=OTHER/src`
+Every process runs `python -m policykb.cli.main` with this interpreter, so `PYTHONPATH=OTHER/src`
 measures another checkout of the code with the same installed packages (a before/after pair).
 """
 
@@ -52,7 +52,7 @@ def rss_mb(pid: int) -> float:
 
 def cli_search(home: Path, question: str) -> float:
     t0 = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "policykb.cli", "--home", str(home), "search", question, "--k", "3"],
+    subprocess.run([sys.executable, "-m", "policykb.cli.main", "--home", str(home), "search", question, "--k", "3"],
                    check=True, stdout=subprocess.DEVNULL)
     return time.perf_counter() - t0
 
@@ -85,7 +85,7 @@ def api_run(home: Path, port: int, repeats: int) -> dict[str, Any]:
     base = f"http://127.0.0.1:{port}"
     env = {**os.environ, "POLICYKB_QUERY_CACHE": "0"}  # a repeated question is embedded again, as a new one is
     t0 = time.perf_counter()
-    server = subprocess.Popen([sys.executable, "-m", "policykb.cli", "--home", str(home), "serve", "--port", str(port)],
+    server = subprocess.Popen([sys.executable, "-m", "policykb.cli.main", "--home", str(home), "serve", "--port", str(port)],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     try:
         wait_healthy(base, server)

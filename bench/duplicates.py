@@ -25,10 +25,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.scratch import scratch_kb  # noqa: E402
-from policykb.contributions import DUPLICATE_SIMILARITY  # noqa: E402
+from policykb.moderation.contributions import DUPLICATE_SIMILARITY  # noqa: E402
 from policykb.kb import KnowledgeBase  # noqa: E402
 from policykb.models import Item  # noqa: E402
-from policykb.searcher import Searcher  # noqa: E402
+from policykb.search.searcher import Searcher  # noqa: E402
 
 THRESHOLDS = (0.70, 0.75, 0.80, 0.85, 0.88, 0.90, 0.92, 0.95)
 

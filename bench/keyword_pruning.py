@@ -34,7 +34,7 @@ def main() -> None:
 
     from policykb.config import Settings
     from policykb.kb import KnowledgeBase
-    from policykb.searcher import Searcher
+    from policykb.search.searcher import Searcher
 
     claims = [json.loads(line)["text"] for line in
               (ROOT.parent / "shared/data/beir-scifact/queries.jsonl").read_text().splitlines()[: args.queries]]

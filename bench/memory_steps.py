@@ -26,8 +26,9 @@ def main() -> None:
     steps: list[tuple[str, int]] = [("python", rss_mb())]
     import uvicorn  # noqa: F401 - what `policykb serve` imports
 
-    import policykb.api  # noqa: F401
-    from policykb import lang, text
+    import policykb.service.api  # noqa: F401
+    from policykb.language import detect as lang
+    from policykb.language import text
     from policykb.config import Settings
     from policykb.kb import KnowledgeBase
 

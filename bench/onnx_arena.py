@@ -31,7 +31,7 @@ def child(model: str, setting: str) -> None:
             original(self, path, options, *args, **kwargs)
 
         ort.InferenceSession.__init__ = without_arena  # type: ignore[method-assign]
-    from policykb.embed import load_embedder
+    from policykb.encoders.embed import load_embedder
 
     encoder = load_embedder(model)
     if setting != "given back":

@@ -23,7 +23,7 @@ sys.path.insert(0, str(ROOT))
 
 from policykb.config import Settings  # noqa: E402
 from policykb.kb import KnowledgeBase  # noqa: E402
-from policykb.searcher import Searcher  # noqa: E402
+from policykb.search.searcher import Searcher  # noqa: E402
 
 MODES = ("hybrid", "semantic", "keyword")
 # (query, facet, value): instrument types and themes, in OECD's words.

@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT / "src"))
 from policykb.config import Settings  # noqa: E402
 from policykb.ingest.importers import stip_records  # noqa: E402
 from policykb.kb import KnowledgeBase  # noqa: E402
-from policykb.lang import EU_LANGUAGES, detect  # noqa: E402
+from policykb.language.detect import EU_LANGUAGES, detect  # noqa: E402
 from policykb.taxonomy import Taxonomy  # noqa: E402
 
 CONFIGS = {  # label: the settings that make it

@@ -27,8 +27,8 @@ sys.path.insert(0, str(ROOT))
 from bench.scratch import scratch_kb  # noqa: E402
 from policykb.ingest.pipeline import embed_text  # noqa: E402
 from policykb.kb import KnowledgeBase  # noqa: E402
-from policykb.searcher import Searcher  # noqa: E402
-from policykb.suggest import vote  # noqa: E402
+from policykb.search.searcher import Searcher  # noqa: E402
+from policykb.search.suggest import vote  # noqa: E402
 
 FACETS = ("challenge", "theme", "support", "level", "typology", "stip_theme", "stip_instrument")
 VARIANTS = {  # name: (neighbours, power, min_confidence)

@@ -200,7 +200,7 @@ def main() -> None:
            "POLICYKB_CONTRIBUTIONS_PER_HOUR": "1000", "PYTHONPATH": str(args.root.resolve() / "src")}
     api_port, ui_port = free_port(), free_port()
     api = f"http://127.0.0.1:{api_port}"
-    server = subprocess.Popen([sys.executable, "-m", "policykb.cli", "serve", "--port", str(api_port)], env=env,
+    server = subprocess.Popen([sys.executable, "-m", "policykb.cli.main", "serve", "--port", str(api_port)], env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     ui_env = {**env, "POLICYKB_UI_API_URL": api}
     streamlit = subprocess.Popen(

@@ -123,7 +123,7 @@ def make_pdf() -> Callable[..., Path]:
 @pytest.fixture(scope="session")
 def minilm():
     """The real offline model, loaded once per test session (it is stateless)."""
-    from policykb.embed import load_embedder
+    from policykb.encoders.embed import load_embedder
 
     return load_embedder("all-MiniLM-L6-v2")
 

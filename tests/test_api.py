@@ -7,7 +7,7 @@ import json
 import pytest
 from fastapi.testclient import TestClient
 
-from policykb.api import create_app
+from policykb.service.api import create_app
 from policykb.kb import KnowledgeBase
 
 
@@ -144,7 +144,7 @@ def test_error_bodies_cut_every_echoed_value(client, method, path, kwargs):
 def test_health_stays_ok_while_a_write_commits(settings, corpus, monkeypatch):
     import threading
 
-    from policykb.index import VectorIndex
+    from policykb.backends.embedded.index import VectorIndex
 
     saved, probed = threading.Event(), threading.Event()
     real_save = VectorIndex.save

@@ -7,7 +7,7 @@ import json
 import pytest
 from fastapi.testclient import TestClient
 
-from policykb.api import create_app
+from policykb.service.api import create_app
 from policykb.config import Settings
 from policykb.kb import KnowledgeBase
 
@@ -162,7 +162,7 @@ def test_a_second_worker_sees_an_approval_at_once(built):
 def test_body_limit_also_stops_streamed_bodies_without_length():
     import asyncio
 
-    from policykb.api import BodyLimit
+    from policykb.service.api import BodyLimit
     from policykb.errors import PayloadTooLarge
 
     async def app(scope, receive, send):
@@ -181,7 +181,7 @@ def test_body_limit_also_stops_streamed_bodies_without_length():
 def test_searches_are_served_while_an_approval_is_embedding(settings, corpus):
     import threading
 
-    from policykb.embed import HashingEmbedder
+    from policykb.encoders.embed import HashingEmbedder
 
     armed, started, searched = threading.Event(), threading.Event(), threading.Event()
 

@@ -7,7 +7,7 @@ import schemathesis
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 from hypothesis import HealthCheck, given, settings as hypothesis_settings
 
-from policykb.api import create_app
+from policykb.service.api import create_app
 from policykb.config import Settings
 from policykb.kb import KnowledgeBase
 

@@ -9,7 +9,7 @@ import threading
 import pytest
 from click.testing import CliRunner
 
-from policykb.cli import cli
+from policykb.cli.main import cli
 from policykb.errors import PolicyKBError
 from policykb.kb import KnowledgeBase
 

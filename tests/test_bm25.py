@@ -8,10 +8,10 @@ import math
 import numpy as np
 import pytest
 
-from policykb import bm25
+from policykb.backends.embedded import bm25
 from policykb.config import Settings
 from policykb.kb import KnowledgeBase
-from policykb.search import fts_query, keyword_terms, terms
+from policykb.search.parts import fts_query, keyword_terms, terms
 
 from .conftest import ROOT
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from policykb.cli import cli
+from policykb.cli.main import cli
 
 ROOT = Path(__file__).resolve().parents[1]
 HIT_KEYS = {"id", "kind", "title", "score", "passage", "page", "source", "url", "facets", "snippet"}

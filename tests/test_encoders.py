@@ -8,7 +8,7 @@ import struct
 import numpy as np
 import pytest
 
-from policykb.embed import load_embedder, model_key
+from policykb.encoders.embed import load_embedder, model_key
 from policykb.encoders.e5file import E5File, dequantise, package_file
 from policykb.encoders.runtime import prepared
 from policykb.errors import ModelUnavailable
@@ -130,7 +130,7 @@ def test_minilm_on_onnx_runtime_gives_the_vectors_of_sentence_transformers(tmp_p
 
 
 def test_a_folder_the_onnx_runtime_cannot_read_goes_to_sentence_transformers(tmp_path, monkeypatch):
-    from policykb import embed
+    from policykb.encoders import embed
 
     (tmp_path / "model").mkdir()
     (tmp_path / "model" / "config.json").write_text('{"model_type": "xlm-roberta"}')

@@ -9,8 +9,8 @@ import json
 import pytest
 from fastapi.testclient import TestClient
 
-from policykb.api import create_app
-from policykb.export import write_records
+from policykb.service.api import create_app
+from policykb.ingest.export import write_records
 from policykb.kb import KnowledgeBase
 
 FORMULAS = ['=HYPERLINK("http://evil.example","x")', '@SUM(1+1)*cmd|" /C calc"!A0', "+1+1", "-2+3",

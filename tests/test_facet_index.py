@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from policykb.facet_index import FacetIndex
+from policykb.backends.embedded.facet_index import FacetIndex
 
 
 def test_masks_counts_browse_and_passages(kb, corpus):

@@ -10,7 +10,7 @@ import pytest
 
 from policykb.config import Settings
 from policykb.errors import IndexMismatch
-from policykb.index import VectorIndex, load_index, read_manifest
+from policykb.backends.embedded.index import VectorIndex, load_index, read_manifest
 from policykb.kb import KnowledgeBase
 
 WORDS = ("cluster vouchers export green digital hydrogen textile tourism skills health steel robots farm food "

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from policykb.cli import cli
+from policykb.cli.main import cli
 from policykb.config import Settings
 from policykb.kb import KnowledgeBase
 

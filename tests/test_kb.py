@@ -11,9 +11,9 @@ import pytest
 import yaml
 
 from policykb.config import Settings
-from policykb.embed import HashingEmbedder
+from policykb.encoders.embed import HashingEmbedder
 from policykb.errors import IndexMismatch, InvalidQuery, NotFound, UnknownFacetValue
-from policykb.index import VectorIndex
+from policykb.backends.embedded.index import VectorIndex
 from policykb.kb import KnowledgeBase
 
 from .conftest import RECORDS
@@ -268,7 +268,7 @@ def test_unknown_filter_value_is_a_clear_error(kb, corpus):
 
 
 def test_export_round_trips_through_ingest(kb, corpus, tmp_path):
-    from policykb.export import write_records
+    from policykb.ingest.export import write_records
 
     kb.ingest([corpus])
     for fmt in ("csv", "json", "jsonl"):

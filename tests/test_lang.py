@@ -7,13 +7,13 @@ import numpy as np
 import pytest
 
 from policykb.config import Settings
-from policykb.embed import USE_NAME, load_embedder, model_key
+from policykb.encoders.embed import USE_NAME, load_embedder, model_key
 from policykb.encoders.e5 import E5_NAME
 from policykb.kb import KnowledgeBase
-from policykb.embed import HashingEmbedder
-from policykb import lang
-from policykb.lang import covered, detect
-from policykb.spaces import multilingual_setting
+from policykb.encoders.embed import HashingEmbedder
+from policykb.language import detect as lang
+from policykb.language.detect import covered, detect
+from policykb.backends.embedded.spaces import multilingual_setting
 
 from .conftest import ROOT
 
@@ -237,7 +237,7 @@ def test_a_german_question_through_the_api_the_cli_and_the_ui(settings, corpus, 
     import httpx
     from click.testing import CliRunner
 
-    from policykb.cli import cli
+    from policykb.cli.main import cli
 
     from .test_ui import open_page, running_api
 
@@ -313,7 +313,7 @@ def test_questions_in_ten_languages_through_the_api_the_cli_and_the_ui(tmp_path,
     import httpx
     from click.testing import CliRunner
 
-    from policykb.cli import cli
+    from policykb.cli.main import cli
 
     from .test_ui import open_page, running_api
 

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from policykb.bm25 import POSTING, Corpus
-from policykb.maxscore import QueryScorer
+from policykb.backends.embedded.bm25 import POSTING, Corpus
+from policykb.backends.embedded.maxscore import QueryScorer
 
 
 def corpus_and_postings(seed: int, n: int = 2000) -> tuple[Corpus, dict[str, np.ndarray]]:

@@ -16,7 +16,7 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from policykb.api import create_app
+from policykb.service.api import create_app
 from policykb.errors import ModelUnavailable
 from policykb.kb import KnowledgeBase
 
@@ -79,7 +79,8 @@ def test_without_warm_up_the_api_is_ready_at_once(built, monkeypatch):
 
 
 def test_warm_up_loads_every_lazy_part(built):
-    from policykb import lang, text
+    from policykb.language import detect as lang
+    from policykb.language import text
 
     for cached in (lang._detector, lang.identify, lang.doubtful, text._words):
         cached.cache_clear()
@@ -127,7 +128,7 @@ def test_the_first_search_of_every_route_is_as_fast_as_a_warm_one(real_sample):
     env = {**os.environ, "POLICYKB_HOME": str(real_sample.home), "POLICYKB_QUERY_CACHE": "0"}
     for name in ("POLICYKB_MODEL", "POLICYKB_MULTILINGUAL_MODEL", "POLICYKB_WARM_UP"):
         env.pop(name, None)  # the product's defaults
-    server = subprocess.Popen([sys.executable, "-m", "policykb.cli", "serve", "--port", str(port)], env=env,
+    server = subprocess.Popen([sys.executable, "-m", "policykb.cli.main", "serve", "--port", str(port)], env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=120) as client:
@@ -166,12 +167,12 @@ print(json.dumps(sorted(m for m in ("torch", "transformers", "sentence_transform
 @pytest.mark.integration
 @pytest.mark.parametrize("code", [
     # a CLI search in English and one in German (the multilingual encoder)
-    "from policykb.cli import main\nsys.argv = ['policykb', 'search', 'innovation vouchers for SMEs']\n"
+    "from policykb.cli.main import main\nsys.argv = ['policykb', 'search', 'innovation vouchers for SMEs']\n"
     "try:\n    main()\nexcept SystemExit as end:\n    assert not end.code\n",
-    "from policykb.cli import main\nsys.argv = ['policykb', 'search', 'Gutscheine für kleine Firmen']\n"
+    "from policykb.cli.main import main\nsys.argv = ['policykb', 'search', 'Gutscheine für kleine Firmen']\n"
     "try:\n    main()\nexcept SystemExit as end:\n    assert not end.code\n",
     # the API, warmed up (every model and index it may need), then a search
-    "from fastapi.testclient import TestClient\nfrom policykb.api import create_app\n"
+    "from fastapi.testclient import TestClient\nfrom policykb.service.api import create_app\n"
     "with TestClient(create_app()) as client:\n"
     "    assert client.get('/search', params={'q': 'cluster vouchers'}).status_code == 200\n"
     "    assert client.get('/health').status_code == 200\n",

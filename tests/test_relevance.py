@@ -10,13 +10,13 @@ import math
 import numpy as np
 import pytest
 
-from policykb import bm25
+from policykb.backends.embedded import bm25
 from policykb.config import Settings
 from policykb.errors import PolicyKBError
-from policykb.export import write_records
+from policykb.ingest.export import write_records
 from policykb.kb import KnowledgeBase
 from policykb.models import public_source
-from policykb.relevance import Cutoff, cutoff
+from policykb.search.relevance import Cutoff, cutoff
 
 # -- the cut-off itself ------------------------------------------------------------------------
 

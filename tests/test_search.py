@@ -1,6 +1,6 @@
 import pytest
 
-from policykb.search import convex, fts_query, rrf, snippet, terms
+from policykb.search.parts import convex, fts_query, rrf, snippet, terms
 
 
 def test_terms_drop_stop_words_and_question_words():

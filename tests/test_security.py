@@ -16,11 +16,11 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from policykb.api import create_app
+from policykb.service.api import create_app
 from policykb.config import Settings
 from policykb.errors import ConfigError
 from policykb.kb import KnowledgeBase
-from policykb.security import client_address, moderator_tokens
+from policykb.service.security import client_address, moderator_tokens
 
 from .test_ui import free_port
 
@@ -41,7 +41,7 @@ def serve(env: dict[str, str], port: int) -> subprocess.Popen:
     """`policykb serve` in its own process, as an operator runs it; returns once it answers."""
     from policykb.ui.client import ApiClient
 
-    server = subprocess.Popen([sys.executable, "-m", "policykb.cli", "serve", "--port", str(port)], env=env,
+    server = subprocess.Popen([sys.executable, "-m", "policykb.cli.main", "serve", "--port", str(port)], env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     with ApiClient(f"http://127.0.0.1:{port}", timeout=2) as client:
         client.wait_until_healthy(60, running=lambda: server.poll() is None)
@@ -64,7 +64,7 @@ def test_empty_short_or_repeated_tokens_stop_the_server(built, tokens):
 def test_serve_refuses_a_short_token_with_a_clean_message(built):
     env = {**os.environ, "POLICYKB_MODERATOR_TOKENS": "alice:", "POLICYKB_HOME": str(built.home),
            "POLICYKB_MODEL": "hashing"}
-    done = subprocess.run([sys.executable, "-m", "policykb.cli", "serve", "--port", str(free_port())], env=env,
+    done = subprocess.run([sys.executable, "-m", "policykb.cli.main", "serve", "--port", str(free_port())], env=env,
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 1 and "Traceback" not in done.stderr + done.stdout
     assert "the token of moderator 'alice' has 0 characters; use at least 16" in done.stderr + done.stdout
@@ -86,7 +86,7 @@ def test_name_and_token_split_at_the_first_colon(built):
 def test_forwarded_for_is_believed_only_from_trusted_proxies():
     scope = {"client": ("127.0.0.1", 5000), "headers": [(b"x-forwarded-for", b"6.6.6.6, 10.0.0.7")]}
     assert client_address(scope, []) == "127.0.0.1"
-    from policykb.security import trusted_networks
+    from policykb.service.security import trusted_networks
 
     assert client_address(scope, trusted_networks(["127.0.0.1"])) == "10.0.0.7"  # the hop the proxy saw
     assert client_address(scope, trusted_networks(["127.0.0.0/8", "10.0.0.0/8"])) == "6.6.6.6"
@@ -571,7 +571,7 @@ def test_two_ingests_at_once_keep_the_one_owner_rule(settings, tmp_path):
     a = records_file(tmp_path / "a" / "a.jsonl", range(0, 1500), "a")
     b = records_file(tmp_path / "b" / "b.jsonl", range(1450, 2950), "b")  # r1450..r1499 in both
     env = {**os.environ, "POLICYKB_HOME": str(settings.home), "POLICYKB_MODEL": "hashing"}
-    runs = [subprocess.Popen([sys.executable, "-m", "policykb.cli", "ingest", str(folder), "--keep-going"],
+    runs = [subprocess.Popen([sys.executable, "-m", "policykb.cli.main", "ingest", str(folder), "--keep-going"],
                              env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
             for folder in (a.parent, b.parent)]
     outputs = [run.communicate(timeout=300)[0] for run in runs]
@@ -658,14 +658,14 @@ def test_searches_on_two_api_processes_while_a_third_publishes_and_unpublishes(s
 @pytest.mark.parametrize("header", [b"garbage-1", b"6.6.6.6, garbage-2", b"300.1.1.1", b"1.2.3.4:5678", b"",
                                     b"10.0.0.7, ::ffff:zz"])
 def test_a_forwarded_for_that_is_not_an_address_falls_back_to_the_peer(header):
-    from policykb.security import trusted_networks
+    from policykb.service.security import trusted_networks
 
     scope = {"client": ("127.0.0.1", 5000), "headers": [(b"x-forwarded-for", header)]}
     assert client_address(scope, trusted_networks(["127.0.0.1"])) == "127.0.0.1"
 
 
 def test_forwarded_addresses_are_written_one_way():
-    from policykb.security import trusted_networks
+    from policykb.service.security import trusted_networks
 
     scope = {"client": ("127.0.0.1", 5000), "headers": [(b"x-forwarded-for", b"2001:DB8:0:0::1")]}
     assert client_address(scope, trusted_networks(["127.0.0.1"])) == "2001:db8::1"  # one bucket per address

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from policykb.terms import tokens
-from policykb.spelling import american, british
+from policykb.language.terms import tokens
+from policykb.language.spelling import american, british
 
 
 @pytest.mark.parametrize("us, uk", [

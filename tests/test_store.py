@@ -11,7 +11,7 @@ import pytest
 OPEN = """
 import sys, time
 from pathlib import Path
-from policykb.store import Store
+from policykb.backends.embedded.store import Store
 time.sleep(max(0.0, float(sys.argv[2]) - time.time()))  # all start together
 Store(Path(sys.argv[1])).close()
 """
@@ -53,7 +53,7 @@ def damage(path, how: str) -> None:
 
 def test_a_file_that_is_not_a_database_is_named_with_the_way_out(tmp_path):
     from policykb.errors import StoreDamaged
-    from policykb.store import Store
+    from policykb.backends.embedded.store import Store
 
     path = tmp_path / "kb" / "kb.sqlite"
     Store(path).close()

@@ -9,8 +9,8 @@ import pytest
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
 
-from policykb.api import create_app
-from policykb.cli import cli
+from policykb.service.api import create_app
+from policykb.cli.main import cli
 from policykb.errors import NotFound
 
 RECORDS = "examples/records.yaml"

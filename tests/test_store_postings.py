@@ -6,8 +6,10 @@ from __future__ import annotations
 import pytest
 from click.testing import CliRunner
 
-from policykb import store_postings, terms
-from policykb.cli import cli
+from policykb.backends.embedded import store_postings
+
+from policykb.language import terms
+from policykb.cli.main import cli
 from policykb.config import Settings
 from policykb.kb import KnowledgeBase
 from policykb.models import Item, Passage

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from policykb.suggest import vote
+from policykb.search.suggest import vote
 
 NEIGHBOURS = [("a", 0.9), ("b", 0.6), ("c", 0.3)]
 VALUES = {"a": ["green", "digital"], "b": ["green"], "c": ["skills"]}

@@ -7,10 +7,10 @@ import sqlite3
 
 import pytest
 
-from policykb.search import keyword_terms
-from policykb.spelling import british
-from policykb.terms import term_counts, tokens, words
-from policykb.text import fold_word
+from policykb.search.parts import keyword_terms
+from policykb.language.spelling import british
+from policykb.language.terms import term_counts, tokens, words
+from policykb.language.text import fold_word
 
 
 @pytest.mark.parametrize("text, expected", [

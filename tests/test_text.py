@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from policykb.text import fold, fold_word, normalise, slug
+from policykb.language.text import fold, fold_word, normalise, slug
 
 
 @pytest.mark.parametrize("raw, expected", [

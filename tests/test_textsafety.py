@@ -21,13 +21,13 @@ CLEAN = "Cluster vouchers for SMEs abroad"
      "Zürich – ŁÓDŹ, 東京, مرحبا, family 👨\u200d👩\u200d👧, می\u200cخواهم"),  # joiners letters need stay
 ])
 def test_clean_text(raw, multiline, expected):
-    from policykb.textsafety import clean_text
+    from policykb.language.safety import clean_text
 
     assert clean_text(raw, multiline=multiline) == expected
 
 
 def test_clean_record_cleans_every_text_value_and_leaves_the_rest():
-    from policykb.textsafety import clean_record
+    from policykb.language.safety import clean_record
 
     record = {"title": HOSTILE, "summary": "one\u202e\ntwo", "challenges": ["green\u200b", "digital"],
               "start_year": 2019, "links": ["https://example.org/\u202eevil"], "description": None}

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from policykb.embed import HashingEmbedder
+from policykb.encoders.embed import HashingEmbedder
 from policykb.taxonomy import Taxonomy
-from policykb.topics import TopicIndex
+from policykb.search.topics import TopicIndex
 
 
 class CountingModel(HashingEmbedder):

@@ -16,7 +16,7 @@ import pytest
 import uvicorn
 from streamlit.testing.v1 import AppTest
 
-from policykb.api import create_app
+from policykb.service.api import create_app
 from policykb.config import Settings
 from policykb.kb import KnowledgeBase
 from policykb.ui.client import ApiClient, ApiUnavailable

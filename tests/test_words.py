@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from policykb.words import content_words, function_words, literal_words
+from policykb.language.words import content_words, function_words, literal_words
 
 
 @pytest.mark.parametrize("query, language, words", [
@@ -21,7 +21,7 @@ def test_function_words_of_the_question_language_are_left_out(query, language, w
 
 
 def test_every_eu_language_has_function_words():
-    from policykb.lang import EU_LANGUAGES
+    from policykb.language.detect import EU_LANGUAGES
 
     assert [code for code in EU_LANGUAGES if len(function_words(code)) < 30] == []
 

@@ -20,17 +20,17 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 
-from .config import Settings
-from .embed import Embedder
-from .errors import NotFound
-from .index import MANIFEST, VectorIndex, read_manifest
-from .export import item_record
-from .lang import covered
-from .models import SearchResult
-from .spaces import MULTILINGUAL_FOLDER, VectorSpace, multilingual_setting
-from .store import Store
-from .taxonomy import Taxonomy
-from .text import normalise
+from policykb.config import Settings
+from policykb.encoders.embed import Embedder
+from policykb.errors import NotFound
+from policykb.backends.embedded.index import MANIFEST, VectorIndex, read_manifest
+from policykb.ingest.export import item_record
+from policykb.language.detect import covered
+from policykb.models import SearchResult
+from policykb.backends.embedded.spaces import MULTILINGUAL_FOLDER, VectorSpace, multilingual_setting
+from policykb.backends.embedded.store import Store
+from policykb.taxonomy import Taxonomy
+from policykb.language.text import normalise
 
 log = logging.getLogger("policykb")
 
@@ -111,7 +111,7 @@ class KnowledgeBase:
             return (space or self.main).index_for(generation, self.writing_lock), self._facets_for(generation)
 
     def _facets_for(self, generation: int):  # -> FacetIndex
-        from .facet_index import FacetIndex
+        from policykb.backends.embedded.facet_index import FacetIndex
 
         if self._facets is None or self._facets[0] != generation:
             self._facets = (generation, FacetIndex(self.store, self.taxonomy.names))
@@ -159,7 +159,7 @@ class KnowledgeBase:
     def reindex(self) -> dict[str, int]:
         """Embed every passage that lacks a vector for the current model, rebuild the vector index,
         and write the keyword index again in one segment per term."""
-        from .ingest.pipeline import embed_missing
+        from policykb.ingest.pipeline import embed_missing
 
         with self.writing_lock():
             embedded = sum(embed_missing(self, space) for space in self.spaces)
@@ -231,14 +231,14 @@ class KnowledgeBase:
 
     def chunker(self):  # -> Chunker
         """Cuts text into passages that fit the model with their title (loads the model)."""
-        from .ingest.loader import Chunker
+        from policykb.ingest.loader import Chunker
 
         e = self.embedder
         return Chunker(e.count_tokens, e.max_tokens, self.settings.chunk_tokens, self.settings.chunk_overlap)
 
     @property
     def contributions(self):  # -> Contributions
-        from .contributions import Contributions
+        from policykb.moderation.contributions import Contributions
 
         return Contributions(self)
 
@@ -251,7 +251,7 @@ class KnowledgeBase:
     def ingest(self, paths: list[Path | str], prune: bool = False, progress: bool = False,
                fmt: str = "auto"):  # -> IngestReport
         """Add or update items from files; `fmt` "beir" or "stip" reads those public data sets."""
-        from .ingest.pipeline import ingest
+        from policykb.ingest.pipeline import ingest
 
         return ingest(self, [Path(p) for p in paths], prune=prune, progress=progress, fmt=fmt)
 
@@ -260,7 +260,7 @@ class KnowledgeBase:
                facets: bool = True, facet_size: int = 50, language: str | None = None) -> SearchResult:
         """A search; `language` forces the question's language (else it is detected). The query is
         normalised as stored text is (`text.normalise`: ligatures, soft hyphens, Unicode hyphens)."""
-        from .searcher import Searcher
+        from policykb.search.searcher import Searcher
 
         return Searcher(self).search(normalise(query), mode=mode, filters=filters, year_from=year_from, year_to=year_to,
                                      page=page, size=size, with_facets=facets, facet_size=facet_size,
@@ -271,7 +271,7 @@ class KnowledgeBase:
         """What a result set holds, counted: the total, `facets` (disjunctive, for filters: each facet
         without its own filter), `values` (each facet over the result set itself, for charts) and
         items per start year; as fast as a search, whatever the size of the set."""
-        from .searcher import Searcher
+        from policykb.search.searcher import Searcher
 
         result = Searcher(self).search(normalise(query), mode=mode, filters=filters, year_from=year_from,
                                        year_to=year_to, size=1, facet_size=100_000, with_years=True)
@@ -280,7 +280,7 @@ class KnowledgeBase:
 
     def similar(self, item_id: str, k: int = 10, filters: dict[str, Any] | None = None,
                 year_from: int | None = None, year_to: int | None = None) -> list:
-        from .searcher import Searcher
+        from policykb.search.searcher import Searcher
 
         return Searcher(self).similar(item_id, k=k, filters=filters, year_from=year_from, year_to=year_to)
 
@@ -306,7 +306,7 @@ class KnowledgeBase:
         """Every item of a search's result set, in rank order, as records (the fields the record
         loaders read, which ignore the rest) with `rank`, `score` (none when browsing) and each
         facet's labels beside its ids; a facet no item of the knowledge base uses is left out."""
-        from .searcher import MAX_PAGE_SIZE
+        from policykb.search.searcher import MAX_PAGE_SIZE
 
         ranked: list[tuple[str, float | None]] = []
         page = 1
@@ -335,13 +335,13 @@ class KnowledgeBase:
 
     def backup(self, target: Path | str) -> dict[str, Any]:
         """A consistent copy of this knowledge base in a new folder, safe while others write."""
-        from .backup import backup
+        from policykb.backends.embedded.backup import backup
 
         return backup(self, Path(target))
 
     def restore(self, source: Path | str) -> dict[str, Any]:
         """Replace this knowledge base with a backup (the index is rebuilt from its vectors)."""
-        from .backup import restore
+        from policykb.backends.embedded.backup import restore
 
         return restore(self, Path(source))
 
@@ -364,14 +364,14 @@ class KnowledgeBase:
         """Do the store and the indexes agree? The vector index on disk: generation and number of
         vectors; the keyword index: the postings of `sample` passages against their stored text;
         ingested files and moderated contributions against the items (see health.py)."""
-        from .health import check
+        from policykb.backends.embedded.health import check
 
         return check(self, sample)
 
     def warm_up(self) -> dict[str, float]:
         """Load everything a search may need and ask one question of each kind (see warmup.py);
         the seconds each step took."""
-        from .warmup import warm_up
+        from policykb.warmup import warm_up
 
         return warm_up(self)
 

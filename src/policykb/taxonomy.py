@@ -16,9 +16,9 @@ from typing import Any, Iterable
 
 import yaml
 
-from .errors import UnknownFacet, UnknownFacetValue
-from .spelling import british
-from .text import fold as ascii_fold, normalise
+from policykb.errors import UnknownFacet, UnknownFacetValue
+from policykb.language.spelling import british
+from policykb.language.text import fold as ascii_fold, normalise
 
 SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's, when PyYAML has it: 8x faster
 

@@ -17,12 +17,12 @@ import time
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Iterator
 
-from . import lang
-from .text import english_word
-from .words import function_words
+from policykb.language import detect as lang
+from policykb.language.text import english_word
+from policykb.language.words import function_words
 
 if TYPE_CHECKING:
-    from .kb import KnowledgeBase
+    from policykb.kb import KnowledgeBase
 
 log = logging.getLogger("policykb")
 

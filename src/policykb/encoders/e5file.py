@@ -18,8 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ModelUnavailable
-from .graph import Layer, Weights
+from policykb.errors import ModelUnavailable
+from policykb.encoders.graph import Layer, Weights
 
 MAGIC = b"E5S1"
 BLOCK = 32  # weights per Q4_0 block

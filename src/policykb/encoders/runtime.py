@@ -17,7 +17,7 @@ from typing import Callable, Protocol
 
 import numpy as np
 
-from ..errors import ModelUnavailable
+from policykb.errors import ModelUnavailable
 
 log = logging.getLogger("policykb")
 BATCH_TOKENS = 8192  # padded tokens per forward pass when encoding many texts

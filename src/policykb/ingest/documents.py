@@ -12,9 +12,9 @@ from typing import Any
 
 import yaml
 
-from ..errors import InvalidRecord
-from ..text import normalise
-from .records import load_yaml, parse_front_matter
+from policykb.errors import InvalidRecord
+from policykb.language.text import normalise
+from policykb.ingest.records import load_yaml, parse_front_matter
 
 DOCUMENT_SUFFIXES = {".pdf", ".md", ".markdown", ".txt", ".text", ".html", ".htm"}
 
@@ -204,7 +204,7 @@ def _pdf(data: bytes, limits: Limits = Limits(), name: str | None = None) -> Doc
 def _sections(texts: list[str], sized_pages: list[list[tuple[str, float]]], running: set[str]) -> list[Section]:
     """The pages cut at their headings (`pdf_sections.py`) when font sizes are known for every page
     with text; else one section per page."""
-    from .pdf_sections import sections
+    from policykb.ingest.pdf_sections import sections
 
     if all(sized or not text.strip() for text, sized in zip(texts, sized_pages)):
         found = sections(sized_pages, lambda line: _shape(line) not in running,

@@ -13,10 +13,10 @@ import re
 from functools import lru_cache
 from typing import Any
 
-from ..errors import InvalidRecord
-from ..spelling import british
-from ..taxonomy import Taxonomy
-from ..text import fold, normalise
+from policykb.errors import InvalidRecord
+from policykb.language.spelling import british
+from policykb.taxonomy import Taxonomy
+from policykb.language.text import fold, normalise
 
 # The record format's fields (besides the facets).
 SCALARS = ("id", "title", "summary", "description", "region", "organisation", "start_year", "end_year",

@@ -19,11 +19,11 @@ from typing import Any, Iterator
 
 import yaml
 
-from ..errors import InvalidRecord, PolicyKBError
-from ..models import Problem
-from ..taxonomy import Taxonomy
-from .documents import Section
-from .records import is_web_link, record_to_item, slugify
+from policykb.errors import InvalidRecord, PolicyKBError
+from policykb.models import Problem
+from policykb.taxonomy import Taxonomy
+from policykb.ingest.documents import Section
+from policykb.ingest.records import is_web_link, record_to_item, slugify
 
 FORMATS = ("auto", "beir", "stip")
 

@@ -6,15 +6,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from ..errors import PolicyKBError
-from ..models import Item, Passage, Problem, passage_context
-from ..taxonomy import Taxonomy
-from ..textsafety import clean_text
-from .chunking import chunk_text
-from .importers import beir_corpus, import_items
-from .documents import DOCUMENT_SUFFIXES, Document, Section, first_line, load_document, sidecar_path
-from .fields import record_fields
-from .records import iter_records, record_to_item, slugify
+from policykb.errors import PolicyKBError
+from policykb.models import Item, Passage, Problem, passage_context
+from policykb.taxonomy import Taxonomy
+from policykb.language.safety import clean_text
+from policykb.ingest.chunking import chunk_text
+from policykb.ingest.importers import beir_corpus, import_items
+from policykb.ingest.documents import DOCUMENT_SUFFIXES, Document, Section, first_line, load_document, sidecar_path
+from policykb.ingest.fields import record_fields
+from policykb.ingest.records import iter_records, record_to_item, slugify
 
 RECORD_SUFFIXES = {".yaml", ".yml", ".json", ".jsonl", ".csv"}
 SUPPORTED = RECORD_SUFFIXES | DOCUMENT_SUFFIXES
@@ -116,7 +116,7 @@ def load_file(path: Path, data: bytes, source: str, taxonomy: Taxonomy, chunker:
 
 
 def _load_records(path: Path, data: bytes, source: str, taxonomy: Taxonomy, chunker: Chunker, result: FileResult) -> None:
-    from .documents import decode
+    from policykb.ingest.documents import decode
 
     text, warning = decode(data)
     if warning:

@@ -16,14 +16,14 @@ from typing import TYPE_CHECKING, Callable, Iterable
 
 from tqdm import tqdm
 
-from ..models import IngestReport, Item, Problem, passage_context, sha256
-from ..errors import PolicyKBError
-from .importers import FORMATS
-from .loader import Chunker, extra_inputs, load_file, scan
+from policykb.models import IngestReport, Item, Problem, passage_context, sha256
+from policykb.errors import PolicyKBError
+from policykb.ingest.importers import FORMATS
+from policykb.ingest.loader import Chunker, extra_inputs, load_file, scan
 
 if TYPE_CHECKING:
-    from ..kb import KnowledgeBase
-    from ..spaces import VectorSpace
+    from policykb.kb import KnowledgeBase
+    from policykb.backends.embedded.spaces import VectorSpace
 
 CHUNKER_VERSION = 5  # 2: section headings moved from the text to the context; 3: PDF running lines dropped;
 # 4: text normalised (text.py), PDF titles from the page, ids transliterated, field names matched leniently;

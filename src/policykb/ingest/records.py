@@ -10,13 +10,13 @@ from typing import Any, Iterator
 
 import yaml
 
-from ..errors import InvalidRecord, PolicyKBError
-from ..export import restore_cell
-from ..textsafety import clean_record
-from ..models import Item
-from ..taxonomy import Taxonomy
-from ..text import normalise, slug
-from .fields import ALIASES, field_key, record_fields
+from policykb.errors import InvalidRecord, PolicyKBError
+from policykb.ingest.export import restore_cell
+from policykb.language.safety import clean_record
+from policykb.models import Item
+from policykb.taxonomy import Taxonomy
+from policykb.language.text import normalise, slug
+from policykb.ingest.fields import ALIASES, field_key, record_fields
 
 ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,199}$")
 TEXT_LIMITS = {"title": 500, "summary": 2_000, "description": 100_000, "organisation": 500, "region": 200}

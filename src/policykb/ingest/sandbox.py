@@ -17,9 +17,9 @@ import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from ..active_content import find_active_content
-from ..errors import InvalidRecord
-from .documents import Document, Limits, Section, load_document
+from policykb.ingest.active_content import find_active_content
+from policykb.errors import InvalidRecord
+from policykb.ingest.documents import Document, Limits, Section, load_document
 
 MEMORY_BYTES = 1536 * 1024 * 1024  # address space of the child (python, pypdf and the document)
 UPLOAD_NICENESS = 10  # a reading child gets CPU time after the API process, from its first import on

@@ -12,11 +12,11 @@ from typing import Any
 import streamlit as st
 from starlette.routing import Route
 
-from ..config import Settings
-from .charts import CSS as CHART_CSS
-from .common import developer_toggle
-from .documents import document_routes
-from .nav import PAGES, all_pages
+from policykb.config import Settings
+from policykb.ui.charts import CSS as CHART_CSS
+from policykb.ui.common import developer_toggle
+from policykb.ui.documents import document_routes
+from policykb.ui.nav import PAGES, all_pages
 
 CSS = """
 <style>

@@ -7,10 +7,10 @@ from typing import Any
 
 import streamlit as st
 
-from ..ingest.records import is_web_link
-from .common import KIND_COLORS, badges, developer_mode, has_document, label, md_escape, web_link, years
-from .documents import document_href, open_href, shown_as_page
-from .nav import page
+from policykb.ingest.records import is_web_link
+from policykb.ui.common import KIND_COLORS, badges, developer_mode, has_document, label, md_escape, web_link, years
+from policykb.ui.documents import document_href, open_href, shown_as_page
+from policykb.ui.nav import page
 
 TAG_FACETS = (("challenge", "orange"), ("theme", "green"), ("support", "blue"), ("typology", "gray"))
 MAX_TAGS = 8

@@ -8,9 +8,9 @@ from typing import Any
 
 import streamlit as st
 
-from ..config import Settings
-from ..ingest.records import is_web_link
-from .client import DOCUMENT_SUFFIXES, ApiClient, ApiError, ApiUnavailable
+from policykb.config import Settings
+from policykb.ingest.records import is_web_link
+from policykb.ui.client import DOCUMENT_SUFFIXES, ApiClient, ApiError, ApiUnavailable
 
 TAXONOMY_KEY = "pk_taxonomy"
 DEVELOPER_KEY = "pk_developer"

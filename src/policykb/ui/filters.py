@@ -6,9 +6,9 @@ from typing import Any
 
 import streamlit as st
 
-from .client import FACETS, OPTIONAL_FACETS, ApiError, ApiUnavailable
-from .common import label, shorten, taxonomy
-from .state import YEAR_MAX, YEAR_MIN, SearchState, clear_all, clear_query, clear_years, facet_key, remove_filter
+from policykb.ui.client import FACETS, OPTIONAL_FACETS, ApiError, ApiUnavailable
+from policykb.ui.common import label, shorten, taxonomy
+from policykb.ui.state import YEAR_MAX, YEAR_MIN, SearchState, clear_all, clear_query, clear_years, facet_key, remove_filter
 
 FACET_LABELS = {"territory": "Territory", "level": "Territorial level", "challenge": "Strategic challenge",
                 "theme": "Thematic priority", "support": "Type of support", "typology": "Typology", "kind": "Kind",

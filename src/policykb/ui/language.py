@@ -13,10 +13,10 @@ from typing import Any
 
 import streamlit as st
 
-from ..lang import NAMES
-from .common import md_escape
-from .resets import LANG_KEY
-from .state import SearchState, detect_language
+from policykb.language.detect import NAMES
+from policykb.ui.common import md_escape
+from policykb.ui.resets import LANG_KEY
+from policykb.ui.state import SearchState, detect_language
 
 AUTO = "Detect from the question"
 

@@ -9,10 +9,10 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from . import resets
-from .client import ApiError
-from .common import api, md_escape, shorten
-from .record_form import LABELS
+from policykb.ui import resets
+from policykb.ui.client import ApiError
+from policykb.ui.common import api, md_escape, shorten
+from policykb.ui.record_form import LABELS
 
 TAB_KEY, HISTORY_ID = "mod-tab", "mod-history-id"
 TABS = ("Queue", "Item history", "Audit log")

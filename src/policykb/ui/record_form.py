@@ -7,8 +7,8 @@ from typing import Any
 
 import streamlit as st
 
-from ..ingest.records import is_web_link
-from .common import md_escape, taxonomy
+from policykb.ingest.records import is_web_link
+from policykb.ui.common import md_escape, taxonomy
 
 # record key -> facet name, for the fields whose values come from the taxonomy
 FACET_FIELDS = {"kind": "kind", "country": "territory", "level": "level", "challenges": "challenge",

@@ -16,7 +16,7 @@ from typing import Any
 
 import streamlit as st
 
-from .record_form import FIELDS
+from policykb.ui.record_form import FIELDS
 
 DROP = object()  # not a widget: forget the value altogether
 

@@ -15,10 +15,10 @@ from typing import Any
 
 import streamlit as st
 
-from ..lang import NAMES
-from . import resets
-from .client import FACETS, SearchQuery
-from .resets import LANG_KEY
+from policykb.language.detect import NAMES
+from policykb.ui import resets
+from policykb.ui.client import FACETS, SearchQuery
+from policykb.ui.resets import LANG_KEY
 
 MODES = ("hybrid", "semantic", "keyword")
 MAX_QUESTION = 1000  # characters the API reads of a question

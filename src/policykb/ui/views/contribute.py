@@ -9,13 +9,13 @@ from urllib.parse import quote
 
 import streamlit as st
 
-from ...config import Settings
-from .. import resets
-from ..client import ApiError, ApiUnavailable
-from ..common import api, developer_mode, md_escape, show_unavailable, tab_title, taxonomy
-from ..nav import page
-from ..record_form import FACET_FIELDS, LABELS, MULTI, field_name, key, read_record, record_fields, validate
-from ..url import keep_in_url
+from policykb.config import Settings
+from policykb.ui import resets
+from policykb.ui.client import ApiError, ApiUnavailable
+from policykb.ui.common import api, developer_mode, md_escape, show_unavailable, tab_title, taxonomy
+from policykb.ui.nav import page
+from policykb.ui.record_form import FACET_FIELDS, LABELS, MULTI, field_name, key, read_record, record_fields, validate
+from policykb.ui.url import keep_in_url
 
 PREFIX = "contrib"
 UPLOAD_TYPES = ["pdf", "md", "markdown", "txt", "html", "htm"]

@@ -7,11 +7,11 @@ import re
 
 import streamlit as st
 
-from ..client import ApiError, ApiUnavailable
-from ..common import api, has_document, md_escape, show_unavailable, tab_title
-from ..documents import document_href, shown_as_page
-from ..nav import page
-from ..url import keep_in_url
+from policykb.ui.client import ApiError, ApiUnavailable
+from policykb.ui.common import api, has_document, md_escape, show_unavailable, tab_title
+from policykb.ui.documents import document_href, shown_as_page
+from policykb.ui.nav import page
+from policykb.ui.url import keep_in_url
 
 MAX_CHARS = 300_000  # more than any guide; a longer document is cut, and says so
 FRONT_MATTER = re.compile(r"\A\ufeff?---[ \t]*\r?\n.*?\r?\n---[ \t]*(?:\r?\n|\Z)", re.S)

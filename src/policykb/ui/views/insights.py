@@ -7,10 +7,10 @@ from typing import Any
 
 import streamlit as st
 
-from ..charts import bars, years
-from ..common import api, api_errors, label, md_escape, shorten, tab_title
-from ..filters import active_chips, canonical_filters, sidebar_filters
-from ..state import SearchState, load_state, save_state, set_filters
+from policykb.ui.charts import bars, years
+from policykb.ui.common import api, api_errors, label, md_escape, shorten, tab_title
+from policykb.ui.filters import active_chips, canonical_filters, sidebar_filters
+from policykb.ui.state import SearchState, load_state, save_state, set_filters
 
 TOP = 25  # bars per chart
 

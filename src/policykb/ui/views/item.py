@@ -6,16 +6,16 @@ from typing import Any
 
 import streamlit as st
 
-from ...ingest.records import is_web_link
-from .. import resets
-from ..cards import tags, where
-from ..client import ApiError, ApiUnavailable
-from ..common import (KIND_COLORS, api, badges, developer_mode, has_document, label, md_escape, show_unavailable,
+from policykb.ingest.records import is_web_link
+from policykb.ui import resets
+from policykb.ui.cards import tags, where
+from policykb.ui.client import ApiError, ApiUnavailable
+from policykb.ui.common import (KIND_COLORS, api, badges, developer_mode, has_document, label, md_escape, show_unavailable,
                       tab_title, web_link, years)
-from ..documents import document_href, open_href, shown_as_page
-from ..nav import page
-from ..state import STATE_KEY, SearchState
-from ..url import keep_in_url, scroll_to_top
+from policykb.ui.documents import document_href, open_href, shown_as_page
+from policykb.ui.nav import page
+from policykb.ui.state import STATE_KEY, SearchState
+from policykb.ui.url import keep_in_url, scroll_to_top
 
 SHOWN_PASSAGES = 5
 FACET_ROWS = ("territory", "level", "challenge", "theme", "support", "typology", "kind", "language")

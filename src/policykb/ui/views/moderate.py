@@ -12,13 +12,13 @@ from typing import Any
 
 import streamlit as st
 
-from .. import resets
-from ..client import ApiError, ApiUnavailable
-from ..common import api, md_escape, shorten, show_unavailable, tab_title
-from ..moderation_log import FLASH, TAB_KEY, TABS, done, entries_view, history_tab, open_history
-from ..nav import page
-from ..record_form import labelled, read_record, record_fields, set_record, validate
-from ..url import keep_in_url, scroll_to_top
+from policykb.ui import resets
+from policykb.ui.client import ApiError, ApiUnavailable
+from policykb.ui.common import api, md_escape, shorten, show_unavailable, tab_title
+from policykb.ui.moderation_log import FLASH, TAB_KEY, TABS, done, entries_view, history_tab, open_history
+from policykb.ui.nav import page
+from policykb.ui.record_form import labelled, read_record, record_fields, set_record, validate
+from policykb.ui.url import keep_in_url, scroll_to_top
 
 TOKEN, LOADED, PREFIX, SELECTED = "pk_mod_token", "pk_mod_loaded", "mod", "mod-selected"
 STATUSES = ("pending", "approved", "rejected")

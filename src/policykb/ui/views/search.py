@@ -7,15 +7,15 @@ from typing import Any
 
 import streamlit as st
 
-from ..cards import hit_card
-from ..client import ApiClient, ApiError, ApiUnavailable, SearchQuery
-from ..common import EXAMPLE_QUESTION, api, developer_mode, label, md_escape, shorten, show_unavailable, tab_title
-from ..filters import active_chips, canonical_filters, sidebar_filters
-from ..language import language_box, language_chip, note, read_as
-from ..nav import page
-from ..state import (MAX_PAGES, MAX_QUESTION, MODES, SearchState, clear_all, load_state, page_key, question_text,
+from policykb.ui.cards import hit_card
+from policykb.ui.client import ApiClient, ApiError, ApiUnavailable, SearchQuery
+from policykb.ui.common import EXAMPLE_QUESTION, api, developer_mode, label, md_escape, shorten, show_unavailable, tab_title
+from policykb.ui.filters import active_chips, canonical_filters, sidebar_filters
+from policykb.ui.language import language_box, language_chip, note, read_as
+from policykb.ui.nav import page
+from policykb.ui.state import (MAX_PAGES, MAX_QUESTION, MODES, SearchState, clear_all, load_state, page_key, question_text,
                      remove_filter, save_state, set_filters)
-from ..url import scroll_to_top
+from policykb.ui.url import scroll_to_top
 
 PAGE_SIZE = 10
 

@@ -1,0 +1,1 @@
+"""Where a knowledge base keeps and searches its items: one interface, an embedded and a PostgreSQL implementation."""

@@ -1,0 +1,276 @@
+"""`VectorIndex` owns FAISS: passage vectors under our own ids, saved with a manifest.
+
+Two kinds, chosen by size: `flat` (exact inner product, IndexIDMap2 over IndexFlatIP) below
+`Settings.ivf_threshold` vectors, and `ivf` above it (IVF with vectors stored as 16-bit floats,
+768 bytes a vector at 384 dimensions, searched with `nprobe` lists; indexes built before
+2026-11-30 hold 8-bit codes). An `ivf` index is approximate in which passages it visits, and
+its 16-bit scores are within `error_bound` of the exact ones: the searcher decides every cut-off
+exactly by reading the stored float vectors of the passages that close to it (see searcher.py).
+
+Layout of the knowledge-base directory: `vectors-<generation>.faiss` plus `manifest.json`
+(model, dimension, count, generation, kind, version). The manifest is written last, by an
+atomic rename, so it always names a complete index file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import sys
+import threading
+from pathlib import Path
+from typing import Any, Iterable
+
+import faiss
+import numpy as np
+
+from policykb.errors import IndexMismatch
+
+INDEX_VERSION = 1
+MANIFEST = "manifest.json"
+
+
+class VectorIndex:
+    """Inner-product search over normalised vectors under our own int64 ids."""
+
+    def __init__(self, dim: int, index: Any | None = None, nprobe: int = 32) -> None:
+        self.dim = dim
+        self.index = index if index is not None else faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
+        self.nprobe = nprobe
+        self.lock = threading.Lock()  # FAISS indexes are not safe to search while they change
+
+    @property
+    def kind(self) -> str:
+        return "ivf" if isinstance(self.index, faiss.IndexIVF) else "flat"
+
+    @property
+    def approximate(self) -> bool:
+        return self.kind == "ivf"
+
+    @classmethod
+    def build(cls, dim: int, batches: Iterable[tuple[np.ndarray, np.ndarray]], total: int,
+              ivf_threshold: int, nprobe: int = 32) -> VectorIndex:
+        """An index over (ids, vectors) batches: flat below `ivf_threshold` vectors, IVF (16-bit) above."""
+        if total < ivf_threshold:
+            flat = cls(dim, nprobe=nprobe)
+            for ids, vectors in batches:
+                flat.add(ids, vectors)
+            return flat
+        nlist = int(min(16384, max(64, 4 * np.sqrt(total))))
+        ivf = faiss.IndexIVFScalarQuantizer(faiss.IndexFlatIP(dim), dim, nlist, faiss.ScalarQuantizer.QT_fp16,
+                                            faiss.METRIC_INNER_PRODUCT)
+        ivf.by_residual = False  # the vectors themselves as 16-bit floats (the bound of `error_bound`)
+        ivf.set_direct_map_type(faiss.DirectMap.Hashtable)  # remove_ids and reconstruct by our ids
+        index = cls(dim, ivf, nprobe)
+        pending: list[tuple[np.ndarray, np.ndarray]] = []
+        sample = 0
+        for ids, vectors in batches:  # train on the first ~50 vectors per list, then add everything
+            if not ivf.is_trained:
+                pending.append((ids, vectors))
+                sample += len(ids)
+                if sample < 50 * nlist:
+                    continue
+                ivf.train(np.ascontiguousarray(np.vstack([v for _, v in pending]), dtype=np.float32))
+                for pending_ids, pending_vectors in pending:
+                    index.add(pending_ids, pending_vectors)
+                pending = []
+                continue
+            index.add(ids, vectors)
+        if not ivf.is_trained:  # fewer vectors than the sample wanted
+            ivf.train(np.ascontiguousarray(np.vstack([v for _, v in pending]), dtype=np.float32))
+            for pending_ids, pending_vectors in pending:
+                index.add(pending_ids, pending_vectors)
+        return index
+
+    def __len__(self) -> int:
+        return int(self.index.ntotal)
+
+    @property
+    def error_bound(self) -> float | None:
+        """How far a score of this index may be from the exact inner product of two unit vectors:
+        0 for `flat`; for 16-bit floats, each component is off by at most 2^-11 of itself (plus
+        2^-25 below 2^-14), so by Cauchy-Schwarz the score by at most 2^-11 + dim * 2^-25; None
+        for 8-bit codes, whose error has no such bound (values outside the trained range are clipped)."""
+        if not self.approximate:
+            return 0.0
+        if self.index.sq.qtype == faiss.ScalarQuantizer.QT_fp16 and not self.index.by_residual:
+            return 2.0 ** -11 + self.dim * 2.0 ** -25
+        return None
+
+    def scores_of(self, query: np.ndarray, ids: np.ndarray) -> np.ndarray | None:
+        """An `ivf` index's scores (within `error_bound`) of the query with these ids' vectors, all
+        of which it must hold; None if it does not hold one of them."""
+        ids = np.ascontiguousarray(ids, dtype=np.int64)
+        if not len(ids):
+            return np.zeros(0, dtype=np.float32)
+        try:
+            with self.lock:
+                vectors = self.index.reconstruct_batch(ids)
+        except RuntimeError:  # an id the index does not hold
+            return None
+        return vectors @ np.asarray(query, dtype=np.float32).reshape(self.dim)
+
+    def add(self, ids: np.ndarray | list[int], vectors: np.ndarray) -> None:
+        if len(ids) == 0:
+            return
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32).reshape(len(ids), self.dim)
+        with self.lock:
+            self.index.add_with_ids(vectors, np.asarray(ids, dtype=np.int64))
+
+    def remove(self, ids: list[int] | np.ndarray) -> int:
+        if len(ids) == 0:
+            return 0
+        ids = np.ascontiguousarray(ids, dtype=np.int64)
+        # An IVF direct map (hashtable) removes only through an array selector.
+        selector = faiss.IDSelectorArray(len(ids), faiss.swig_ptr(ids)) if self.approximate \
+            else faiss.IDSelectorBatch(ids)
+        with self.lock:
+            return int(self.index.remove_ids(selector))
+
+    def copy(self) -> VectorIndex:
+        """An independent copy (a writer changes the copy; searches keep using this one)."""
+        with self.lock:
+            return VectorIndex(self.dim, faiss.clone_index(self.index), self.nprobe)
+
+    def search(self, query: np.ndarray, k: int, allowed: np.ndarray | None = None,
+               every_list: bool = False) -> list[tuple[int, float]]:
+        """The top-`k` (id, similarity) pairs, only among `allowed` ids when given (exact for `flat`;
+        for `ivf`, `every_list` scans all lists instead of the `nprobe` nearest)."""
+        if len(self) == 0 or k <= 0 or (allowed is not None and len(allowed) == 0):
+            return []
+        k = min(k, len(self) if allowed is None else len(allowed))
+        q = np.ascontiguousarray(query, dtype=np.float32).reshape(1, self.dim)
+        selector = None
+        if allowed is not None:  # a bitmap over the ids: built in a blink even for half a million ids
+            bits = np.zeros(int(np.max(allowed)) + 1, dtype=bool)
+            bits[np.asarray(allowed, dtype=np.int64)] = True
+            bitmap = np.packbits(bits, bitorder="little")  # (kept alive until the search returns)
+            selector = faiss.IDSelectorBitmap(len(bitmap), faiss.swig_ptr(bitmap))
+        if self.approximate:
+            params = faiss.SearchParametersIVF(nprobe=self.index.nlist if every_list else self.nprobe)
+            if selector is not None:
+                params.sel = selector
+        else:
+            params = faiss.SearchParameters(sel=selector) if selector is not None else None
+        with self.lock:
+            # One query gains nothing from FAISS's OpenMP threads, and their spinning after the search
+            # starves the model's threads on a small machine (a hybrid search took 2x at 1M): one
+            # thread for the search only, so building an index keeps all of them.
+            threads = faiss.omp_get_max_threads()
+            faiss.omp_set_num_threads(1)
+            try:
+                scores, ids = self.index.search(q, k, params=params)
+            finally:
+                faiss.omp_set_num_threads(threads)
+        return [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i != -1]
+
+    def similarities(self, query: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Every id of a `flat` index with its exact inner product with `query`: one matrix-vector
+        product over FAISS's own storage (no copy), which filters then mask at no extra cost."""
+        if self.approximate:
+            raise ValueError("similarities() needs a flat index")
+        q = np.ascontiguousarray(query, dtype=np.float32).reshape(self.dim)
+        with self.lock:
+            n = len(self)
+            if n == 0:
+                return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+            flat = faiss.downcast_index(self.index.index)
+            vectors = faiss.rev_swig_ptr(flat.get_xb(), n * self.dim).reshape(n, self.dim)
+            return faiss.vector_to_array(self.index.id_map), matvec(vectors, q)
+
+    # -- persistence --------------------------------------------------------------------------
+
+    def save(self, home: Path, model: str, generation: int, runtime: str | None = None) -> None:
+        """Write `vectors-<generation>.faiss`, then switch the manifest to it atomically. Temporary
+        files are private to the writing process; the previous generation's file stays (a reader
+        may be about to load it), older ones go."""
+        home = Path(home)
+        home.mkdir(parents=True, exist_ok=True)
+        name = f"vectors-{generation}.faiss"
+        private = f"{os.getpid()}-{secrets.token_hex(4)}.tmp"
+        tmp = home / f".{name}.{private}"
+        with self.lock:
+            faiss.write_index(self.index, str(tmp))
+        _fsync(tmp)
+        os.replace(tmp, home / name)
+        manifest = {
+            "version": INDEX_VERSION,
+            "model": model,
+            "dimension": self.dim,
+            "count": len(self),
+            "generation": generation,
+            "kind": self.kind,
+            "nprobe": self.nprobe,
+            "file": name,
+            "metric": "inner_product",
+            **({"runtime": runtime} if runtime else {}),  # what computed the vectors (ONNX Runtime, torch, ...)
+        }
+        tmp_manifest = home / f".{MANIFEST}.{private}"
+        tmp_manifest.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+        _fsync(tmp_manifest)
+        os.replace(tmp_manifest, home / MANIFEST)
+        for stale in home.glob("vectors-*.faiss"):
+            number = stale.name.removeprefix("vectors-").removesuffix(".faiss")
+            if number.isdigit() and int(number) < generation - 1:
+                stale.unlink(missing_ok=True)
+        for leftover in home.glob(".*.tmp"):  # of writers that died while saving
+            pid = leftover.name.rsplit(".", 2)[-2].split("-")[0]
+            if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+                leftover.unlink(missing_ok=True)
+
+
+def matvec(matrix: np.ndarray, vector: np.ndarray) -> np.ndarray:
+    """`matrix @ vector` in float32, through torch's thread pool when the model has loaded torch:
+    numpy's BLAS threads spinning beside torch's on a small machine stall both (p95 x3 measured
+    on two cores); one pool for both does not."""
+    torch = sys.modules.get("torch")
+    if torch is None:
+        return matrix @ vector
+    return torch.mv(torch.from_numpy(matrix), torch.from_numpy(np.array(vector, dtype=np.float32))).numpy()
+
+
+def read_manifest(home: Path) -> dict[str, Any] | None:
+    path = Path(home) / MANIFEST
+    if not path.exists():
+        return None
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise IndexMismatch(f"{path} is unreadable ({exc}); delete it to rebuild the index from the store") from exc
+
+
+def load_index(home: Path, manifest: dict[str, Any], model: str, dim: int,
+               setting: str = "POLICYKB_MODEL") -> VectorIndex:
+    """Load the index a manifest names; any disagreement with the settings fails loudly."""
+    if manifest.get("version") != INDEX_VERSION:
+        raise IndexMismatch(
+            f"index in {home} has version {manifest.get('version')}, this policykb reads {INDEX_VERSION}; "
+            "run `policykb reindex` to rebuild it"
+        )
+    if manifest.get("model") != model or manifest.get("dimension") != dim:
+        raise IndexMismatch(
+            f"index in {home} was built with model {manifest.get('model')!r} ({manifest.get('dimension')}-d) "
+            f"but {setting} is {model!r} ({dim}-d); use that model, or run `policykb reindex` "
+            "to re-embed everything with the new one",
+            {"index_model": manifest.get("model"), "model": model},
+        )
+    index = faiss.read_index(str(Path(home) / manifest["file"]))
+    if index.ntotal != manifest.get("count") or index.d != dim:
+        raise IndexMismatch(f"index file {manifest['file']} does not match its manifest; run `policykb reindex`")
+    return VectorIndex(dim, index, int(manifest.get("nprobe", 32)))
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
+
+
+def _fsync(path: Path) -> None:
+    with open(path, "rb") as fh:
+        os.fsync(fh.fileno())

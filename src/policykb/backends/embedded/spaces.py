@@ -1,0 +1,207 @@
+"""`VectorSpace`: one embedding model's view of a knowledge base.
+
+A knowledge base has one or two: the main model's (all-MiniLM-L6-v2 by default, its index in the
+knowledge-base directory itself) and, beside it, the multilingual encoder's (USE v3 by default,
+its index in `<home>/multilingual/`). Each passage has a stored vector per model; each space has
+its own FAISS index and manifest, of the same generation as the store. A question goes to one
+space, chosen by its language (`KnowledgeBase.space_for`): English to the main model, which ranks
+English best, a language only the multilingual encoder covers to that one (BENCHMARKS.md,
+"Across languages").
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from contextlib import AbstractContextManager
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import numpy as np
+
+from policykb.config import Settings
+from policykb.encoders.embed import Embedder, load_embedder, model_key
+from policykb.encoders.e5 import E5_NAME
+from policykb.encoders.runtime import default_cache
+from policykb.errors import IndexMismatch
+from policykb.backends.embedded.index import VectorIndex, load_index, read_manifest
+from policykb.backends.embedded.store import Store
+from policykb.search.topics import TopicIndex
+
+log = logging.getLogger("policykb")
+MULTILINGUAL_FOLDER = "multilingual"
+OFF = {"", "none", "off", "no", "false", "0"}
+
+
+def multilingual_setting(settings: Settings, main_key: str) -> str | None:
+    """The model to run beside the main one, or None: `auto` means the multilingual encoder
+    beside the shipped English model, and nothing beside any other model (a test double, a
+    model the operator chose, the multilingual encoder itself)."""
+    value = settings.multilingual_model.strip()
+    if value.lower() in OFF:
+        return None
+    if value.lower() == "auto":
+        return E5_NAME if main_key == "all-MiniLM-L6-v2" else None
+    return None if model_key(value) == main_key else value
+
+
+class VectorSpace:
+    """A model, its embedder (loaded at first use), its vector index in `folder` (loaded or rebuilt
+    from the stored vectors per generation) and a cache of recent query vectors."""
+
+    def __init__(self, settings: Settings, store: Store, folder: Path, model: str, setting_name: str,
+                 embedder: Embedder | None = None) -> None:
+        self.settings = settings
+        self.store = store
+        self.folder = Path(folder)
+        self.model = model  # the setting's value, e.g. "use-multilingual"
+        self.setting_name = setting_name  # the environment variable that chose it, for messages
+        self.key = embedder.name if embedder is not None else model_key(model)
+        self._embedder = embedder
+        self._lock = threading.RLock()
+        self._index: VectorIndex | None = None
+        self._generation = -1
+        self._queries: dict[str, np.ndarray] = {}  # query text -> vector, least recently used first
+        self._layout: tuple[Any, ...] | None = None  # see flat_layout()
+        self._topics: tuple[Any, TopicIndex] | None = None  # (taxonomy, its values embedded by this model)
+
+    def __repr__(self) -> str:
+        return f"VectorSpace({self.key!r}, {str(self.folder)!r})"
+
+    @property
+    def embedder(self) -> Embedder:
+        with self._lock:
+            if self._embedder is None:
+                self._embedder = load_embedder(self.model, self.settings.batch_size, self.settings.threads,
+                                               self.setting_name, self.settings.model_cache, self.settings.runtime)
+            return self._embedder
+
+    @property
+    def runtime(self) -> str | None:
+        """What computes this model's vectors: the loaded embedder's runtime, else the manifest's."""
+        if self._embedder is not None:
+            return getattr(self._embedder, "runtime", None)
+        return (read_manifest(self.folder) or {}).get("runtime")
+
+    # -- the index -------------------------------------------------------------------------------
+
+    def index_for(self, generation: int, writing_lock: Callable[..., AbstractContextManager[bool]]) -> VectorIndex:
+        """The index of this generation: the one in memory, the saved one, or one rebuilt from the
+        stored vectors (saved if no writer is at work)."""
+        with self._lock:
+            if self._index is None or self._generation != generation:
+                self._index = self._load_or_rebuild(generation, writing_lock)
+                self._generation = generation
+            return self._index
+
+    def in_step(self, generation: int) -> bool:
+        """Whether the index saved in `folder` is this model's for this generation (so every
+        searchable passage has a vector for the model)."""
+        manifest = read_manifest(self.folder)
+        return manifest is not None and manifest.get("model") == self.key and manifest.get("generation") == generation
+
+    def set_index(self, index: VectorIndex | None, generation: int = -1) -> None:
+        with self._lock:
+            self._index, self._generation = index, generation
+
+    def _load_or_rebuild(self, generation: int, writing_lock: Callable[..., AbstractContextManager[bool]]
+                         ) -> VectorIndex:
+        manifest = read_manifest(self.folder)
+        if manifest is not None and manifest.get("model") != self.key:  # raises IndexMismatch
+            load_index(self.folder, manifest, self.key, manifest.get("dimension", 0), self.setting_name)
+        why = None  # (why the index is rebuilt, for the log)
+        if manifest is not None and manifest.get("generation") == generation:
+            try:
+                return load_index(self.folder, manifest, self.key, manifest["dimension"], self.setting_name)
+            except RuntimeError:  # FAISS cannot read its file: gone (a writer moved two generations on) or damaged
+                path = self.folder / str(manifest.get("file"))
+                why = f"index file {path} {'is damaged' if path.exists() else 'is missing'}"
+        elif manifest is not None:
+            why = f"index generation {manifest.get('generation')} != store generation {generation} in {self.folder}"
+        index = self.build_index((manifest or {}).get("dimension"))
+        total = self.store.stats()["passages"]
+        if len(index) != total:
+            raise IndexMismatch(
+                f"{total - len(index)} passage(s) have no vector for the model {self.key!r} "
+                f"({self.setting_name}); run `policykb reindex` to embed them",
+                {"model": self.key, "setting": self.setting_name})
+        if why:
+            log.warning("%s: rebuilt from the vectors stored in the database", why)
+        # Index files are written under the write lock only: a reader saves the rebuilt index only
+        # if no writer is at work (and the store is still at this generation); else it keeps it in memory.
+        with writing_lock(wait=False) as mine:
+            if mine and self.store.generation == generation:
+                index.save(self.folder, self.key, generation, self.runtime)
+        return index
+
+    def build_index(self, dim: int | None = None, store: Store | None = None) -> VectorIndex:
+        """A fresh index over every searchable passage's stored vector (flat or IVF by size), from
+        this knowledge base's store or another one (a restore's)."""
+        store = store or self.store
+        batches = store.iter_passage_vectors(self.key)
+        first = next(batches, None)
+        if first is None:
+            return VectorIndex(dim or self.embedder.dim, nprobe=self.settings.ivf_nprobe)
+
+        def all_batches() -> Iterator[tuple[np.ndarray, np.ndarray]]:
+            yield first
+            yield from batches
+
+        total = store.stats()["passages"]
+        return VectorIndex.build(first[1].shape[1], all_batches(), total, self.settings.ivf_threshold,
+                                 self.settings.ivf_nprobe)
+
+    def changed(self, index: VectorIndex, removed: list[int], added: list[int], generation: int) -> VectorIndex:
+        """A copy of `index` with passages removed and added (searches holding `index` are not
+        disturbed), rebuilt when it grew past or shrank below the IVF threshold, saved for `generation`."""
+        index = index.copy()
+        index.remove(removed)
+        if added:
+            ids, vectors = self.store.passage_vectors(self.key, added, searchable_only=True)
+            index.add(ids, vectors)
+        threshold = self.settings.ivf_threshold
+        if (index.kind == "flat" and len(index) >= threshold) or (index.kind == "ivf" and len(index) < threshold // 2):
+            index = self.build_index(index.dim)
+        index.save(self.folder, self.key, generation, self.runtime)
+        return index
+
+    # -- queries ---------------------------------------------------------------------------------
+
+    def embed_query(self, text: str) -> np.ndarray:
+        """The query's vector; the last `POLICYKB_QUERY_CACHE` ones are remembered (a user who
+        clicks a filter or turns a page asks the same query again)."""
+        size = self.settings.query_cache
+        if not size:
+            return self.embedder.encode_query(text)
+        with self._lock:
+            vec = self._queries.pop(text, None)
+        if vec is None:
+            vec = self.embedder.encode_query(text)
+            vec.setflags(write=False)
+        with self._lock:
+            self._queries[text] = vec  # (re)inserted last: the dict's order is the use order
+            while len(self._queries) > size:
+                del self._queries[next(iter(self._queries))]
+        return vec
+
+    def topics(self, taxonomy: Any) -> TopicIndex:
+        """The taxonomy's thematic values embedded by this space's model (once per taxonomy)."""
+        with self._lock:
+            if self._topics is None or self._topics[0] is not taxonomy:
+                self._topics = (taxonomy, TopicIndex(taxonomy, self.settings.model_cache or default_cache()))
+            return self._topics[1]
+
+    def flat_layout(self, ids: np.ndarray, facets: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """For exact search over a flat index whose entries hold passage `ids`: which entries are
+        searchable (a mask), their item rows in `facets` (the search's FacetIndex), and, indexed by
+        passage id, each searchable passage's place among the searchable entries (-1: none);
+        cached until either changes."""
+        key = (id(facets), len(ids), int(ids.sum()))
+        with self._lock:
+            if self._layout is None or self._layout[0] != key:
+                rows = facets.rows_of_passages(ids)
+                searchable = rows >= 0
+                place = np.full(int(ids.max(initial=-1)) + 1, -1, dtype=np.int64)
+                place[ids[searchable]] = np.arange(int(searchable.sum()))
+                self._layout = (key, (searchable, rows, place), facets)  # (holding facets keeps its id unique)
+            return self._layout[1]

@@ -1,0 +1,1 @@
+"""The `policykb` command line: each command a thin wrapper over one `KnowledgeBase` method."""

@@ -1,0 +1,1 @@
+"""Words and languages: normalising text, index terms, spelling, function words, language detection."""

@@ -1,0 +1,175 @@
+"""The language of a question, detected offline (lingua, models inside its wheel), and which
+languages an embedding model matches across.
+
+A search reports the language it detected (or the one the user forced); when the model does not
+cover that language, the answer says so, instead of failing in silence. A question goes to the
+English model only when English is what its words say; anything else goes to the multilingual one.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+# The 24 official EU languages (ISO 639-1).
+EU_LANGUAGES = ("bg", "cs", "da", "de", "el", "en", "es", "et", "fi", "fr", "ga", "hr", "hu", "it", "lt", "lv",
+                "mt", "nl", "pl", "pt", "ro", "sk", "sl", "sv")
+# The other languages the multilingual encoder covers: detected too, so that the original names of
+# policies from Turkey, Korea, Japan or China (STIP Compass holds many) reach the model that reads them.
+OTHER_LANGUAGES = ("ar", "ja", "ko", "ru", "th", "tr", "zh")
+# What each shipped model matches a question in, against English text (measured in BENCHMARKS.md,
+# "Across languages"; the languages from the model's documentation).
+MODEL_LANGUAGES = {
+    "all-MiniLM-L6-v2": frozenset({"en"}),
+    "use-multilingual-v3": frozenset({"en", "de", "fr", "it", "es", "pl", "nl", "pt", *OTHER_LANGUAGES}),
+    "multilingual-e5-small": frozenset({*EU_LANGUAGES, *OTHER_LANGUAGES}),
+}
+NAMES = {"bg": "Bulgarian", "cs": "Czech", "da": "Danish", "de": "German", "el": "Greek", "en": "English",
+         "es": "Spanish", "et": "Estonian", "fi": "Finnish", "fr": "French", "ga": "Irish", "hr": "Croatian",
+         "hu": "Hungarian", "it": "Italian", "lt": "Lithuanian", "lv": "Latvian", "mt": "Maltese", "nl": "Dutch",
+         "pl": "Polish", "pt": "Portuguese", "ro": "Romanian", "sk": "Slovak", "sl": "Slovenian", "sv": "Swedish",
+         "ar": "Arabic", "ja": "Japanese", "ko": "Korean", "ru": "Russian", "th": "Thai", "tr": "Turkish",
+         "zh": "Chinese"}
+# Detected so as to be recognised, not served: Latin is what placeholder text ("lorem ipsum dolor
+# sit amet") is written in, and no question about policy is.
+UNSERVED = ("la",)
+MIN_WORDS = 2  # one word says too little about its language
+_UNSPACED = re.compile(r"[\u0e00-\u0e7f\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]")  # Thai, kana, CJK, Hangul
+_WORD = re.compile(r"\S+")
+
+
+@lru_cache(maxsize=1)
+def _detector():  # -> lingua.LanguageDetector | None
+    try:
+        from lingua import IsoCode639_1, LanguageDetectorBuilder
+    except ImportError:  # an install without it: no detection, searches go on
+        return None
+    codes = [getattr(IsoCode639_1, code.upper()) for code in EU_LANGUAGES + OTHER_LANGUAGES + UNSERVED
+             if hasattr(IsoCode639_1, code.upper())]
+    # The low-accuracy mode (trigrams only) loads in a second and a few MB where the full one took
+    # tens of seconds and 600 MB; English, which decides the model, is told by its words (`_english`).
+    return LanguageDetectorBuilder.from_iso_codes_639_1(*codes).with_low_accuracy_mode().build()
+
+
+def without_names(text: str) -> str:
+    """The words that tell a question's language: names (capitalised after the first word), codes
+    and numbers left out, as long as two words remain ("Combien d'argent reçoit le programme
+    Euroclusters ?" is French, whatever the programme's name looks like)."""
+    words = _WORD.findall(text)
+    kept = [w for i, w in enumerate(words)
+            if not (i and w[:1].isupper()) and not any(c.isdigit() for c in w) and any(c.isalpha() for c in w)]
+    return " ".join(kept) if len(kept) >= MIN_WORDS else text
+
+
+# Maltese function words that no other EU language writes the same way (articles joined to
+# prepositions, conjunctions, question words).
+_MALTESE_MARKERS = frozenset("""tal tad tax fl ta' f' taċ taż tal- fis fid fil għal għall għat għas għan għar mill minn
+    bil bl imma ġo fuq taħt bejn wara qabel lejn dwar kif kemm xiex fejn liema għaliex għala huwa hija huma aħna
+    intom dawk kien kienet kienu hemm hawn ukoll biss jkun ħafna""".split())
+SURE = 0.55  # detector confidence from which a question is taken to be written in its language
+
+
+@lru_cache(maxsize=1024)  # a filter click or the next page asks the same question again
+def identify(text: str) -> tuple[str | None, float]:
+    """The ISO 639-1 code of the text's language among the EU languages (and the other ones the
+    multilingual encoder covers), read from its words without its names, and the detector's
+    confidence (0-1; real questions in a language score 0.6 or more, typing errors and nonsense
+    less); (None, 0) when the text is too short to tell (one word; scripts written without spaces
+    need two characters of theirs) or no detector is installed."""
+    unspaced = sum(1 for c in text if _UNSPACED.match(c))
+    if len(text.split()) < MIN_WORDS and unspaced < 2:
+        return None, 0.0
+    detector = _detector()
+    if detector is None:
+        return None, 0.0
+    if not unspaced and _maltese(text):
+        return "mt", 1.0
+    share = 0.0 if unspaced else _english(text)
+    if share >= ENGLISH_WORDS:
+        return "en", share
+    values = detector.compute_language_confidence_values(text if unspaced else without_names(text))
+    values = [v for v in values if v.value > 0]
+    if values and values[0].language.iso_code_639_1.name == "EN" and share < SOME_ENGLISH:
+        values = values[1:]  # a guess of English without English words: the next guess
+    if not values:
+        return None, 0.0
+    return values[0].language.iso_code_639_1.name.lower(), float(values[0].value)
+
+
+ENGLISH_WORDS = 0.7  # a question with this share of English words is English, whatever it names
+SOME_ENGLISH = 0.3  # below this share the detector's English guess is not believed
+
+
+def _english(text: str) -> float:
+    """The share of the text's words (names left out) that are common English words."""
+    from policykb.language.text import english_word
+
+    words = [w.lower() for w in re.findall(r"[^\W\d_]+", without_names(text))]
+    return sum(english_word(w) for w in words) / len(words) if words else 0.0
+
+
+def _maltese(text: str) -> bool:
+    """Maltese, which the detector does not know: a letter only Maltese writes (ċ ġ ħ) with one of
+    its function words, or two of its function words."""
+    words = re.findall(r"[\w']+", text.lower().replace("-", " "))
+    known = sum(w in _MALTESE_MARKERS for w in words)
+    return known >= 2 or (known >= 1 and any(c in text.lower() for c in "ċġħ"))
+
+
+def detect(text: str) -> str | None:
+    """The language of a text (see `identify`), or None."""
+    return identify(text)[0]
+
+
+@lru_cache(maxsize=1024)
+def plain_english_term(text: str) -> bool:
+    """A question too short to tell its language (one word) that the English model reads as it is:
+    a common English word ("vouchers", "hydrogen") or an acronym or code ("SME", "R&D", "H2020").
+    Sent to the multilingual model, such a word finds half the knowledge base (its similarities
+    are close together); a word of another language ("Innovationsgutscheine") still goes there."""
+    from policykb.language.text import english_word
+    from policykb.language.words import literal_words
+
+    if identify(text)[0] is not None:
+        return False
+    words = _WORD.findall(text)
+    if len(words) != 1:
+        return False
+    if literal_words(text) == [words[0].strip("\"'.,;:?!()")]:
+        return True
+    letters = re.findall(r"[^\W\d_]+", text)
+    return bool(letters) and all(english_word(w.lower()) for w in letters)
+
+
+@lru_cache(maxsize=1024)
+def doubtful(text: str) -> bool:
+    """A question that may be no question at all: written in a language no policy question is
+    (placeholder Latin), or one lower-case word in no language the detector is sure of ("zzzz",
+    "qwerty"); a name, an acronym or a code alone is not judged."""
+    code, _ = identify(text)
+    if code in UNSERVED:
+        return True
+    words = [w for w in _WORD.findall(text) if any(c.isalpha() for c in w)]
+    if len(words) != 1 or not words[0].islower():
+        return False
+    detector = _detector()
+    if detector is None:
+        return False
+    values = detector.compute_language_confidence_values(words[0])
+    return not values or values[0].value < SURE
+
+
+def written_in(text: str, language: str | None) -> bool:
+    """Whether the text is surely written in `language` (the detector says so with confidence, or
+    the user chose the language): then its words unknown to an English knowledge base are words of
+    that language, not misspellings."""
+    if language in (None, "en") or language in UNSERVED:
+        return False  # placeholder Latin's words are not read as another language's: "sit" alone would match
+    code, confidence = identify(text)
+    return code != language or confidence >= SURE
+
+
+def covered(model: str, language: str | None) -> bool | None:
+    """Whether the model matches questions in `language` (None when nobody knows)."""
+    languages = MODEL_LANGUAGES.get(model)
+    return None if languages is None or language is None else language in languages

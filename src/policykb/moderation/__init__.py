@@ -1,0 +1,1 @@
+"""Contributions and moderation: the queue, the checks, moderators' actions on items."""

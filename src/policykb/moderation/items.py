@@ -1,0 +1,87 @@
+"""Moderators' actions on published items: hide or show again, the versions an item's changes
+replaced (with who replaced each), restore an earlier version, purge for good; each audited."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from policykb.errors import NotFound
+from policykb.ingest.pipeline import publish
+from policykb.language.safety import clean_text
+
+if TYPE_CHECKING:
+    from policykb.kb import KnowledgeBase
+    from policykb.backends.embedded.store import Store
+
+
+class ItemModeration:
+    """For `Contributions` (which holds the knowledge base and its store)."""
+
+    kb: KnowledgeBase
+    store: Store
+
+    def unpublish(self, item_id: str, reason: str, actor: str, publish_again: bool = False) -> dict[str, Any]:
+        """Hide a published item from search (or show it again), recorded in the audit log."""
+        reason = clean_text(reason)
+        def audit(before: str, after: str) -> None:  # in the same transaction as the change
+            self.store.audit(actor, "publish" if publish_again else "unpublish", item_id,
+                             before={"status": before}, after={"status": after}, note=reason or None)
+
+        self.kb.set_published(item_id, publish_again, then=audit)
+        return {"id": item_id, "status": self.store.item_status(item_id)}
+
+    def history(self, item_id: str) -> dict[str, Any]:
+        """An item's status now and the versions its changes replaced, newest first; each says who
+        replaced it (`by`: the moderator from the audit log, or "ingest" for a file that changed)."""
+        versions = self.store.item_history(item_id)
+        status = self.store.item_status(item_id)
+        if status is None and not versions:
+            raise NotFound(f"no item with id {item_id!r}", {"id": item_id})
+        log = self.store.audit_log(item_id, limit=10_000)
+        for version in versions:  # the audit entry written in the same transaction as the version
+            actions = {"update": ("restore",), "publish": ("publish",), "unpublish": ("unpublish",)}.get(
+                version["replaced_by"], ())
+            entry = next((e for e in log if e["action"] in actions and _seconds_apart(e["at"], version["replaced_at"])
+                          <= 2), None)
+            version["by"] = entry["actor"] if entry else "ingest" if version["replaced_by"] in ("update", "remove") \
+                else ""
+        return {"id": item_id, "status": status or "removed", "versions": versions}
+
+    def restore(self, item_id: str, version: int, actor: str, reason: str = "") -> dict[str, Any]:
+        """Make an earlier version the item's content again (the current one is kept as a version;
+        the status stays, or is published for an item that was removed); audited."""
+        reason = clean_text(reason)
+        found = self.store.item_version(item_id, version)
+        if found is None:
+            raise NotFound(f"item {item_id!r} has no version {version}", {"id": item_id, "version": version})
+        item = found[0]
+
+        def audit() -> None:
+            self.store.audit(actor, "restore", item_id, after={"version": version}, note=reason or None)
+
+        publish(self.kb, [item], then=audit)
+        return self.history(item_id)
+
+    def purge(self, item_id: str, actor: str, reason: str = "") -> dict[str, Any]:
+        """Delete an item and every kept version of it for real (the one deletion that is); audited.
+        An item of an ingested file leaves its file's list of items, and is remembered as purged:
+        ingest skips its record (and says so) until the record changes."""
+        history = self.history(item_id)  # raises NotFound
+        reason = clean_text(reason)
+        with self.kb.writing() as change:
+            if self.store.item_status(item_id) is not None:
+                content_hash, source = self.store.item_sources([item_id])[item_id]
+                if self.store.file_record(source) is not None:  # an ingested file still holds its record
+                    self.store.drop_from_file(source, item_id)
+                    self.store.remember_purge(item_id, source, content_hash)
+                change.removed += self.store.delete_item(item_id, keep=None)
+                change.changed = True
+            versions = self.store.purge_versions(item_id)
+            self.store.audit(actor, "purge", item_id, before={"status": history["status"], "versions": versions},
+                             note=reason or None)
+        return {"id": item_id, "purged_versions": versions}
+
+
+def _seconds_apart(a: str, b: str) -> float:
+    return abs((datetime.fromisoformat(a) - datetime.fromisoformat(b)).total_seconds())

@@ -1,0 +1,74 @@
+"""Which passage of an item answers a question: the one a result shows, with its page.
+
+A long document (a slide deck, a guide) has many passages, and every one of them carries the
+document's title for the model, so the title decides much of their similarity to a question that
+names the document. What tells the answering slide from the others is what only it holds: the
+question's words that few of the document's passages contain ("selected", "vouchers awarded")
+weigh most; words on every page (the programme's name) weigh nothing. The shown passage is the
+one ranked best by both orders fused: this within-document specificity and the model's
+similarity. A cover page (a first page that is little more than the document's title) comes last: it
+names the document but rarely answers anything, and so does a table of contents or an agenda
+(a page naming three or more of the document's other headings).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+from policykb.language.terms import tokens
+from policykb.models import Passage
+from policykb.search.parts import rrf
+
+COVER_EXTRA_WORDS = 12  # a page with fewer words than this besides the title's is a cover
+
+
+def specificity(terms: set[str], texts: Sequence[str]) -> list[float]:
+    """For each text, the summed weight of the question's terms it holds, each term weighing by
+    how few of these texts hold it (an inverse document frequency inside one document)."""
+    held = [set(tokens(text)) & terms for text in texts]
+    counts = {t: sum(t in h for h in held) for t in terms}
+    weight = {t: math.log((len(texts) + 1) / (n + 0.5)) for t, n in counts.items() if n}
+    return [sum(weight[t] for t in h) for h in held]
+
+
+def is_cover(title: str, text: str) -> bool:
+    """A passage that holds the document's title and little else."""
+    title_words = set(tokens(title))
+    words = tokens(text)
+    if not title_words or not title_words <= set(words):
+        return False
+    return sum(w not in title_words for w in words) < COVER_EXTRA_WORDS
+
+
+def is_contents(text: str, headings: set[str]) -> bool:
+    """A table of contents or an agenda: a passage that names three or more of the document's
+    other section headings."""
+    if len(headings) < 3:  # (nothing to look for: the text need not be read)
+        return False
+    folded = " ".join(tokens(text))
+    return sum(1 for h in headings if (f := " ".join(tokens(h))) and f in folded) >= 3
+
+
+def answering(passages: list[tuple[int, Passage]], similarity: dict[int, float], terms: set[str], title: str,
+              k: int = 60) -> int:
+    """The id of the passage to show: by rank fusion of within-document specificity (when the
+    question shares words with any passage; pass no `terms` when the question and the document
+    are in different languages, where the words they share are names and numbers found on many
+    pages) and the model's similarity; covers and contents pages last."""
+    if len(passages) == 1:
+        return passages[0][0]
+    ids = [pid for pid, _ in passages]
+    spec = specificity(terms, [f"{p.section or ''}\n{p.text}" for _, p in passages]) if terms else [0.0] * len(ids)
+    orders = [sorted(ids, key=lambda pid: -similarity.get(pid, -1.0))]
+    if any(spec):
+        by_spec = dict(zip(ids, spec))
+        orders.append(sorted(ids, key=lambda pid: (-by_spec[pid], -similarity.get(pid, -1.0))))
+    fused = rrf(orders, k)
+    headings = {p.section for _, p in passages if p.section and p.section != title}
+    first = min(passages, key=lambda row: row[1].seq)[0]
+    covers = {pid for pid, p in passages
+              if (pid == first and is_cover(title, p.text)) or is_contents(p.text, headings - {p.section})}
+    by_spec = dict(zip(ids, spec))
+    return min(ids, key=lambda pid: (pid in covers and len(covers) < len(ids), -fused[pid], -by_spec[pid],
+                                     -similarity.get(pid, -1.0), pid))

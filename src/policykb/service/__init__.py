@@ -1,0 +1,1 @@
+"""The HTTP API: `create_app(settings)`, its routes, limits and security."""
