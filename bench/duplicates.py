@@ -95,7 +95,7 @@ def run(kb: KnowledgeBase, pairs: int, seed: int) -> None:
     for item_id in hidden:
         item = items[item_id]
         draft = {"title": item.title, "summary": (item.description or item.summary)[:2000]}
-        negatives.append(max([s for _, s in Searcher(kb).neighbours(draft_text(draft), 10)] + [0.0]))
+        negatives.append(max([s for _, s in Searcher(kb.backend).neighbours(draft_text(draft), 10)] + [0.0]))
     flagged_neg = sum(1 for s in negatives if s >= DUPLICATE_SIMILARITY)
     found = sum(1 for score, _ in positives if score >= DUPLICATE_SIMILARITY)
     print(f"{len(originals)} reworded copies of published initiatives, {len(hidden)} near-but-different ones")
@@ -111,7 +111,7 @@ def run(kb: KnowledgeBase, pairs: int, seed: int) -> None:
 
 
 def draft_text(draft: dict[str, str]) -> str:
-    from policykb.ingest.pipeline import embed_text
+    from policykb.models import embed_text
 
     return embed_text(draft["title"], draft.get("summary") or draft["title"])
 
@@ -120,7 +120,7 @@ def similarity(desk, draft: dict[str, str], original: str) -> float:  # noqa: AN
     """The draft's similarity with the original (1.0 for the same title), wherever it ranks."""
     if draft["title"].strip().lower() == desk.kb.store.get_items([original])[original].title.strip().lower():
         return 1.0
-    return dict(Searcher(desk.kb).neighbours(draft_text(draft), 10)).get(original, 0.0)
+    return dict(Searcher(desk.backend).neighbours(draft_text(draft), 10)).get(original, 0.0)
 
 
 if __name__ == "__main__":

@@ -29,7 +29,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from policykb.config import Settings
-    from policykb.ingest.pipeline import embed_text
+    from policykb.models import embed_text
     from policykb.kb import KnowledgeBase
 
     with tempfile.TemporaryDirectory() as tmp:

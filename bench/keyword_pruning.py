@@ -49,7 +49,7 @@ def main() -> None:
         for claim in claims:
             seen = {}
             for flag, kb in kbs.items():
-                searcher = Searcher(kb)
+                searcher = Searcher(kb.backend)
                 searcher._use_language(claim, "en")
                 match = searcher._match(claim)
                 if not match:

@@ -234,7 +234,7 @@ def measure_txtai(home: Path, claims: list[str], filtered: bool, check: int, sta
 
 def judged(data: Path, limit: int) -> tuple[list[str], list[dict[str, int]], dict[str, str]]:
     """The first `limit` judged claims, their qrels, and policykb item id -> corpus id."""
-    from policykb.search.evaluation import load_beir
+    from policykb.evaluation import load_beir
     from policykb.ingest.importers import beir_item_id
 
     queries, qrels = load_beir(data)
@@ -255,7 +255,7 @@ def versions() -> dict[str, Any]:
 
 def summarise(runs: list[dict[str, Any]], qrels: list[dict[str, int]], original: dict[str, str]) -> list[dict[str, Any]]:
     """One row per dataset, system and case: medians over the runs; nDCG@10 on SciFact."""
-    from policykb.search.evaluation import ndcg_at_k
+    from policykb.evaluation import ndcg_at_k
 
     rows = []
     for dataset in dict.fromkeys(r["dataset"] for r in runs):

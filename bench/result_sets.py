@@ -47,7 +47,7 @@ STIP_QUERIES = [
 
 
 def set_of(kb: KnowledgeBase, query: str, mode: str) -> set[str]:
-    searcher = Searcher(kb)
+    searcher = Searcher(kb.backend)
     mask = searcher.relevant(query, mode)
     return {searcher.facets.ids[i] for i in mask.nonzero()[0].tolist()}
 

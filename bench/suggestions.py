@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.scratch import scratch_kb  # noqa: E402
-from policykb.ingest.pipeline import embed_text  # noqa: E402
+from policykb.models import embed_text  # noqa: E402
 from policykb.kb import KnowledgeBase  # noqa: E402
 from policykb.search.searcher import Searcher  # noqa: E402
 from policykb.search.suggest import vote  # noqa: E402
@@ -85,7 +85,7 @@ def run(kb: KnowledgeBase, seed: int, share: float) -> None:
     for item_id in sorted(held):
         item = items[item_id]
         text = (item.description or item.summary)[:4000]
-        neighbours = Searcher(kb).neighbours(embed_text(item.title, text or item.title), deepest)
+        neighbours = Searcher(kb.backend).neighbours(embed_text(item.title, text or item.title), deepest)
         facets_of = kb.store.get_items([i for i, _ in neighbours])
         for facet in FACETS:
             truth = set(item.facets.get(facet, []))

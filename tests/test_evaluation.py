@@ -2,7 +2,7 @@ import math
 
 import pytest
 
-from policykb.search.evaluation import evaluate, load_beir, mrr_at_k, ndcg_at_k, recall_at_k
+from policykb.evaluation import evaluate, load_beir, mrr_at_k, ndcg_at_k, recall_at_k
 
 RANKED = ["a", "b", "c", "d"]
 RELEVANT = {"b": 1, "d": 2}

@@ -88,7 +88,7 @@ def test_warm_up_loads_every_lazy_part(built):
         timings = kb.warm_up()
         space = kb.main
         assert set(timings) == {"indexes", "encoders", "topics", "language detector", "word lists", "searches"}
-        assert space._embedder is not None and space._index is not None and kb._facets is not None
+        assert space._embedder is not None and space._index is not None and kb.backend._facets is not None
         assert space._topics is not None and space._topics[1]._vectors is not None
     assert lang._detector.cache_info().currsize == 1 and text._words.cache_info().currsize == 1
 

@@ -6,7 +6,7 @@ import numpy as np
 
 from policykb.encoders.embed import HashingEmbedder
 from policykb.taxonomy import Taxonomy
-from policykb.search.topics import TopicIndex
+from policykb.topics import TopicIndex
 
 
 class CountingModel(HashingEmbedder):

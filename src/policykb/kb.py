@@ -1,70 +1,52 @@
 """`KnowledgeBase`: the one facade the CLI, the API and the UI call.
 
-It composes the `Store` (SQLite) and one or two `VectorSpace`s (a model with its FAISS index:
-the main model's, and the multilingual encoder's beside it), loads models and indexes lazily
-(keyword search and statistics never import torch), and keeps the store and the indexes in step:
-the store is the source of truth, each index is derived from the vectors cached in it and rebuilt
-from them whenever its manifest's generation disagrees.
+It holds a backend (today the embedded one: `backends/embedded/`, a SQLite file with FAISS indexes
+beside it) and hands it to the parts that do the work: `search/` (a `Searcher` per question),
+`ingest/`, `moderation/`, and the backend's own health check and backup. Those parts never import
+this module: the facade sits above them all.
 """
 
 from __future__ import annotations
 
-import fcntl
-import logging
-import os
-import threading
-from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
+from policykb.backends.embedded.backend import EmbeddedBackend, IndexChange
 from policykb.config import Settings
 from policykb.encoders.embed import Embedder
 from policykb.errors import NotFound
-from policykb.backends.embedded.index import MANIFEST, VectorIndex, read_manifest
 from policykb.ingest.export import item_record
-from policykb.language.detect import covered
 from policykb.models import SearchResult
-from policykb.backends.embedded.spaces import MULTILINGUAL_FOLDER, VectorSpace, multilingual_setting
-from policykb.backends.embedded.store import Store
-from policykb.taxonomy import Taxonomy
+from policykb.backends.embedded.index import read_manifest
 from policykb.language.text import normalise
+from policykb.taxonomy import Taxonomy
 
-log = logging.getLogger("policykb")
+if TYPE_CHECKING:
+    from contextlib import AbstractContextManager
 
+    from policykb.backends.embedded.facet_index import FacetIndex
+    from policykb.backends.embedded.index import VectorIndex
+    from policykb.backends.embedded.spaces import VectorSpace
+    from policykb.moderation.contributions import Contributions
 
-@dataclass
-class IndexChange:
-    """Passages a write removes from and adds to the vector index."""
-
-    removed: list[int] = field(default_factory=list)
-    added: list[int] = field(default_factory=list)
-    changed: bool = False
+__all__ = ["IndexChange", "KnowledgeBase"]
 
 
 class KnowledgeBase:
-    """A knowledge-base directory: `kb.sqlite`, `vectors-<generation>.faiss`, `manifest.json`."""
+    """A knowledge base: its backend, and every operation the interfaces offer."""
 
     def __init__(self, settings: Settings | None = None, embedder: Embedder | None = None,
                  taxonomy: Taxonomy | None = None) -> None:
         self.settings = settings or Settings()
-        self.home = Path(self.settings.home)
-        self.taxonomy = taxonomy or Taxonomy.default()
-        self.store = Store(self.home / "kb.sqlite")
-        self.main = VectorSpace(self.settings, self.store, self.home, self.settings.model, "POLICYKB_MODEL", embedder)
-        self.model = self.main.key
-        second = multilingual_setting(self.settings, self.main.key)
-        self.spaces = [self.main] + ([VectorSpace(self.settings, self.store, self.home / MULTILINGUAL_FOLDER, second,
-                                                  "POLICYKB_MULTILINGUAL_MODEL")] if second else [])
-        self._facets: tuple[int, Any] | None = None  # (generation, FacetIndex)
-        self._lock = threading.RLock()
-        self._write_lock = threading.RLock()  # one writing thread per process; the file lock, one process
-        self._writer = threading.local()  # .depth: how deep this thread is inside writing_lock()
+        self.backend = EmbeddedBackend(self.settings, embedder, taxonomy)
+        b = self.backend
+        self.home, self.taxonomy, self.store, self.main, self.spaces, self.model = (
+            b.home, b.taxonomy, b.store, b.main, b.spaces, b.model)
 
     def close(self) -> None:
-        self.store.close()
+        self.backend.close()
 
     def __enter__(self) -> KnowledgeBase:
         return self
@@ -72,179 +54,48 @@ class KnowledgeBase:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    # -- lazily loaded parts ------------------------------------------------------------------
+    # -- the backend's parts, for operators' tools and tests ----------------------------------
 
     @property
     def embedder(self) -> Embedder:
-        """The main model (it also sizes passages)."""
-        return self.main.embedder
+        return self.backend.embedder
 
     @property
     def index(self) -> VectorIndex:
-        """The main model's FAISS index, (re)loaded when the store's generation moved on (another
-        process wrote)."""
-        return self.snapshot()[0]
-
-    def space_for(self, language: str | None, words: bool = True) -> VectorSpace:
-        """The vector space that answers a question in `language`: the main model's for English
-        (and for everything when there is no second model); the multilingual encoder's for anything
-        that is not English, an undetermined language (one word) included, unless that encoder is
-        known not to cover the language. A question without a letter (numbers, codes: `words`
-        False) has no language and stays with the main model."""
-        main = covered(self.main.key, language)
-        if len(self.spaces) == 1 or language == "en" or (main and language is not None) or not words:
-            return self.main
-        second = self.spaces[1]
-        return second if covered(second.key, language) is not False else self.main
+        return self.backend.index
 
     @property
-    def facet_index(self):  # -> FacetIndex
-        """Facet values, years and passages of the published items in memory, rebuilt per generation."""
-        return self.snapshot()[1]
+    def facet_index(self) -> FacetIndex:
+        return self.backend.facet_index
 
-    def snapshot(self, space: VectorSpace | None = None):  # -> tuple[VectorIndex, FacetIndex]
-        """A space's vector index (the main one's by default) and the facet index of one and the
-        same generation, for one search (neither object changes afterwards: a writer replaces them,
-        never edits them in place), each (re)built from one committed state of the store."""
-        with self._lock, self.store.reading():
-            generation = self.store.generation
-            return (space or self.main).index_for(generation, self.writing_lock), self._facets_for(generation)
+    def snapshot(self, space: VectorSpace | None = None) -> tuple[VectorIndex, FacetIndex]:
+        return self.backend.snapshot(space)
 
-    def _facets_for(self, generation: int):  # -> FacetIndex
-        from policykb.backends.embedded.facet_index import FacetIndex
+    def space_for(self, language: str | None, words: bool = True) -> VectorSpace:
+        return self.backend.space_for(language, words)
 
-        if self._facets is None or self._facets[0] != generation:
-            self._facets = (generation, FacetIndex(self.store, self.taxonomy.names))
-        return self._facets[1]
+    def writing(self) -> AbstractContextManager[IndexChange]:
+        return self.backend.writing()
 
-    def forget_index(self) -> None:
-        """Load the indexes again at next use (after a restore replaced the store)."""
-        with self._lock:
-            for space in self.spaces:
-                space.set_index(None)
-            self._facets = None
+    def writing_lock(self, wait: bool = True) -> AbstractContextManager[bool]:
+        return self.backend.writing_lock(wait)
 
-    @contextmanager
-    def writing_lock(self, wait: bool = True) -> Iterator[bool]:
-        """Hold the knowledge base's write lock: one writer at a time across threads and processes
-        (a file lock on `write.lock`), for the whole of a write, deciding included (an ingest reads
-        what is stored, plans, embeds and writes under it). Re-entrant in one thread. With
-        `wait=False` it is only taken if free; the context value says whether it was."""
-        if not self._write_lock.acquire(blocking=wait):
-            yield False
-            return
-        try:
-            depth = getattr(self._writer, "depth", 0)
-            handle = None
-            if depth == 0:
-                self.home.mkdir(parents=True, exist_ok=True)
-                handle = os.open(self.home / "write.lock", os.O_CREAT | os.O_RDWR, 0o644)
-                try:
-                    fcntl.flock(handle, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
-                except BlockingIOError:
-                    os.close(handle)
-                    yield False
-                    return
-            self._writer.depth = depth + 1
-            try:
-                yield True
-            finally:
-                self._writer.depth = depth
-                if handle is not None:
-                    fcntl.flock(handle, fcntl.LOCK_UN)
-                    os.close(handle)
-        finally:
-            self._write_lock.release()
+    def embed_query(self, text: str) -> np.ndarray:
+        return self.backend.embed_query(text)
+
+    def set_published(self, item_id: str, published: bool, then: Callable[[str, str], None] | None = None) -> None:
+        self.backend.set_published(item_id, published, then)
 
     def reindex(self) -> dict[str, int]:
         """Embed every passage that lacks a vector for the current model, rebuild the vector index,
         and write the keyword index again in one segment per term."""
-        from policykb.ingest.pipeline import embed_missing
-
-        with self.writing_lock():
-            embedded = sum(embed_missing(self, space) for space in self.spaces)
-            self.store.rebuild_postings()
-            indexes = [space.build_index() for space in self.spaces]
-            with self.store.transaction():
-                generation = self.store.bump_generation()
-                for space, index in zip(self.spaces, indexes):
-                    index.save(space.folder, space.key, generation, space.runtime)
-            with self._lock:
-                for space, index in zip(self.spaces, indexes):
-                    space.set_index(index, generation)
-        return {"embedded": embedded, "passages": len(indexes[0])}
-
-    @contextmanager
-    def writing(self) -> Iterator[IndexChange]:
-        """One atomic write of the store and the index.
-
-        Inside: store writes, recorded in the yielded `IndexChange`. On leaving: if anything changed,
-        the generation moves on and each space's index for it is saved before the SQLite transaction
-        commits. If anything fails, the store rolls back and the indexes are reloaded or rebuilt from
-        the store.
-        """
-        store = self.store
-        committed: list[tuple[VectorSpace, VectorIndex]] = []
-        generation = -1
-        with self.writing_lock():
-            try:
-                with store.transaction():
-                    # Read under the write lock: if another process committed since, this reloads the indexes.
-                    current = [(space, space.index_for(store.generation, self.writing_lock)) for space in self.spaces]
-                    change = IndexChange()
-                    yield change
-                    if change.changed:
-                        generation = store.bump_generation()
-                        committed = [(space, space.changed(index, change.removed, change.added, generation))
-                                     for space, index in current]
-            except BaseException:
-                # An index in memory may be of a generation the store never committed, and so may a
-                # manifest: forget them, so the next use loads or rebuilds from the store.
-                for space in self.spaces:
-                    space.set_index(None)
-                    manifest = read_manifest(space.folder)
-                    if manifest and manifest.get("generation") != store.generation:
-                        (space.folder / MANIFEST).unlink(missing_ok=True)
-                raise
-            with self._lock:  # only now: until the commit, searches use the old generation
-                for space, index in committed:
-                    space.set_index(index, generation)
-
-    def set_published(self, item_id: str, published: bool, then: Callable[[str, str], None] | None = None) -> None:
-        """Hide an item from every search (kept in the store), or show it again; `then(before,
-        after)` runs inside the same transaction (the audit entry), even when nothing changes."""
-        with self.writing() as change:
-            status = self.store.item_status(item_id)
-            if status is None:
-                raise NotFound(f"no item with id {item_id!r}", {"id": item_id})
-            wanted = "published" if published else "unpublished"
-            if status != wanted:
-                pids = self.store.passage_ids(item_id)
-                self.store.set_status(item_id, wanted)
-                if published:
-                    change.added += pids
-                else:
-                    change.removed += pids
-                change.changed = True
-            if then is not None:
-                then(status, wanted)
-
-    def chunker(self):  # -> Chunker
-        """Cuts text into passages that fit the model with their title (loads the model)."""
-        from policykb.ingest.loader import Chunker
-
-        e = self.embedder
-        return Chunker(e.count_tokens, e.max_tokens, self.settings.chunk_tokens, self.settings.chunk_overlap)
+        return self.backend.reindex()
 
     @property
-    def contributions(self):  # -> Contributions
+    def contributions(self) -> Contributions:
         from policykb.moderation.contributions import Contributions
 
-        return Contributions(self)
-
-    def embed_query(self, text: str) -> np.ndarray:
-        """The query's vector by the main model (cached: see `VectorSpace.embed_query`)."""
-        return self.main.embed_query(text)
+        return Contributions(self.backend)
 
     # -- the operations -----------------------------------------------------------------------
 
@@ -253,7 +104,7 @@ class KnowledgeBase:
         """Add or update items from files; `fmt` "beir" or "stip" reads those public data sets."""
         from policykb.ingest.pipeline import ingest
 
-        return ingest(self, [Path(p) for p in paths], prune=prune, progress=progress, fmt=fmt)
+        return ingest(self.backend, [Path(p) for p in paths], prune=prune, progress=progress, fmt=fmt)
 
     def search(self, query: str = "", *, mode: str = "hybrid", filters: dict[str, Any] | None = None,
                year_from: int | None = None, year_to: int | None = None, page: int = 1, size: int = 10,
@@ -262,7 +113,7 @@ class KnowledgeBase:
         normalised as stored text is (`text.normalise`: ligatures, soft hyphens, Unicode hyphens)."""
         from policykb.search.searcher import Searcher
 
-        return Searcher(self).search(normalise(query), mode=mode, filters=filters, year_from=year_from, year_to=year_to,
+        return Searcher(self.backend).search(normalise(query), mode=mode, filters=filters, year_from=year_from, year_to=year_to,
                                      page=page, size=size, with_facets=facets, facet_size=facet_size,
                                      language=language)
 
@@ -273,7 +124,7 @@ class KnowledgeBase:
         items per start year; as fast as a search, whatever the size of the set."""
         from policykb.search.searcher import Searcher
 
-        result = Searcher(self).search(normalise(query), mode=mode, filters=filters, year_from=year_from,
+        result = Searcher(self.backend).search(normalise(query), mode=mode, filters=filters, year_from=year_from,
                                        year_to=year_to, size=1, facet_size=100_000, with_years=True)
         return {"query": result.query, "mode": result.mode, "total": result.total, "facets": result.facets,
                 "values": result.values, "start_years": result.start_years, "undated": result.undated}
@@ -282,7 +133,7 @@ class KnowledgeBase:
                 year_from: int | None = None, year_to: int | None = None) -> list:
         from policykb.search.searcher import Searcher
 
-        return Searcher(self).similar(item_id, k=k, filters=filters, year_from=year_from, year_to=year_to)
+        return Searcher(self.backend).similar(item_id, k=k, filters=filters, year_from=year_from, year_to=year_to)
 
     def get(self, item_id: str, include_unpublished: bool = False) -> dict[str, Any]:
         """The full record of one item with its passages and facet labels."""
@@ -337,13 +188,13 @@ class KnowledgeBase:
         """A consistent copy of this knowledge base in a new folder, safe while others write."""
         from policykb.backends.embedded.backup import backup
 
-        return backup(self, Path(target))
+        return backup(self.backend, Path(target))
 
     def restore(self, source: Path | str) -> dict[str, Any]:
         """Replace this knowledge base with a backup (the index is rebuilt from its vectors)."""
         from policykb.backends.embedded.backup import restore
 
-        return restore(self, Path(source))
+        return restore(self.backend, Path(source))
 
     def stats(self, public: bool = False) -> dict[str, Any]:
         """Counts of what is published; `public` leaves out what only an operator may know (how
@@ -366,7 +217,7 @@ class KnowledgeBase:
         ingested files and moderated contributions against the items (see health.py)."""
         from policykb.backends.embedded.health import check
 
-        return check(self, sample)
+        return check(self.backend, sample)
 
     def warm_up(self) -> dict[str, float]:
         """Load everything a search may need and ask one question of each kind (see warmup.py);

@@ -17,6 +17,15 @@ def sha256(text: str | bytes) -> str:
 
 
 @dataclass
+class Section:
+    """A run of text from one page (PDF) or under one heading (Markdown), as a document is read."""
+
+    text: str
+    page: int | None = None
+    heading: str | None = None
+
+
+@dataclass
 class Passage:
     """A piece of an item's text small enough for the model, with the page it came from (1-based)."""
 
@@ -30,6 +39,16 @@ def passage_context(title: str, section: str | None) -> str:
     """What stands before a passage's text for the model and in the FTS title column: the item's
     title, and the section heading when there is one."""
     return f"{title} — {section}" if section and section != title else title
+
+
+def embed_text(context: str, text: str) -> str:
+    """What the model sees for a passage: its context (item title, section heading), then the text."""
+    return f"{context}\n{text}"
+
+
+def passage_texts(item: Item) -> list[str]:
+    """What the model sees for each passage of an item."""
+    return [embed_text(passage_context(item.title, p.section), p.text) for p in item.passages]
 
 
 @dataclass

@@ -15,14 +15,15 @@ import logging
 import threading
 import time
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING, Any, Iterator, Protocol
 
 from policykb.language import detect as lang
 from policykb.language.text import english_word
 from policykb.language.words import function_words
 
 if TYPE_CHECKING:
-    from policykb.kb import KnowledgeBase
+    from policykb.backends.embedded.backend import EmbeddedBackend
+    from policykb.models import Hit, SearchResult
 
 log = logging.getLogger("policykb")
 
@@ -48,7 +49,20 @@ def _timed(timings: dict[str, float], part: str) -> Iterator[None]:
     timings[part] = round(time.perf_counter() - start, 3)
 
 
-def warm_up(kb: KnowledgeBase) -> dict[str, float]:
+class Searchable(Protocol):
+    """What warming up asks of a knowledge base (the `KnowledgeBase` facade has it all)."""
+
+    backend: EmbeddedBackend
+
+    def search(self, query: str = "", *, mode: str = "hybrid", filters: dict[str, Any] | None = None,
+               size: int = 10, facet_size: int = 50) -> SearchResult: ...
+
+    def counts(self, query: str = "") -> dict[str, Any]: ...
+
+    def similar(self, item_id: str, k: int = 10) -> list[Hit]: ...
+
+
+def warm_up(kb: Searchable) -> dict[str, float]:
     """Load every part a search of `kb` may need and ask one question of each kind; the seconds
     each step took. The language detector and the word lists load on a second thread while the
     models load (much of either happens outside Python's lock, so the two cores share the work).
@@ -58,15 +72,16 @@ def warm_up(kb: KnowledgeBase) -> dict[str, float]:
     languages = threading.Thread(target=_languages, args=(timings, failed), name="policykb-warm-up-languages")
     languages.start()
     try:
+        backend = kb.backend
         with _timed(timings, "indexes"):
-            for space in kb.spaces:
-                kb.snapshot(space)  # its FAISS index, and the facet index with the keyword statistics
+            for space in backend.spaces:
+                backend.snapshot(space)  # its FAISS index, and the facet index with the keyword statistics
         with _timed(timings, "encoders"):
-            for space in kb.spaces:
+            for space in backend.spaces:
                 space.embedder.encode_query(SCRIPT_SAMPLES[0])  # loads the model; ONNX Runtime's first run
         with _timed(timings, "topics"):
-            for space in kb.spaces:
-                space.topics(kb.taxonomy).vectors(space.embedder)
+            for space in backend.spaces:
+                space.topics(backend.taxonomy).vectors(space.embedder)
     finally:
         languages.join()
     if failed:
@@ -94,7 +109,7 @@ def _languages(timings: dict[str, float], failed: list[BaseException]) -> None:
         failed.append(exc)
 
 
-def _ask_every_kind(kb: KnowledgeBase) -> None:
+def _ask_every_kind(kb: Searchable) -> None:
     """One search through each path of the searcher: each language route, each mode, a filter,
     a single word, browsing, counts and similar items (the code, the SQLite pages and the caches
     they use)."""

@@ -46,7 +46,7 @@ def evaluate(ctx: click.Context, beir_dir: Path, mode: str, split: str, limit: i
       policykb eval ../shared/data/beir-scifact --mode all
       policykb --home /tmp/kb-scifact eval ../shared/data/beir-scifact --curve --mode semantic
     """
-    from policykb.search.evaluation import cutoff_curve, evaluate as run_eval
+    from policykb.evaluation import cutoff_curve, evaluate as run_eval
 
     lazy: LazyKB = ctx.obj
     modes = list(MODES) if mode == "all" else [mode]

@@ -13,19 +13,11 @@ from typing import Any
 import yaml
 
 from policykb.errors import InvalidRecord
+from policykb.models import Section
 from policykb.language.text import normalise
 from policykb.ingest.records import load_yaml, parse_front_matter
 
 DOCUMENT_SUFFIXES = {".pdf", ".md", ".markdown", ".txt", ".text", ".html", ".htm"}
-
-
-@dataclass
-class Section:
-    """A run of text from one page (PDF) or under one heading (Markdown)."""
-
-    text: str
-    page: int | None = None
-    heading: str | None = None
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ import yaml
 from policykb.errors import InvalidRecord, PolicyKBError
 from policykb.models import Problem
 from policykb.taxonomy import Taxonomy
-from policykb.ingest.documents import Section
+from policykb.models import Section
 from policykb.ingest.records import is_web_link, record_to_item, slugify
 
 FORMATS = ("auto", "beir", "stip")

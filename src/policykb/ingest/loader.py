@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from policykb.errors import PolicyKBError
 from policykb.models import Item, Passage, Problem, passage_context
@@ -15,6 +15,10 @@ from policykb.ingest.importers import beir_corpus, import_items
 from policykb.ingest.documents import DOCUMENT_SUFFIXES, Document, Section, first_line, load_document, sidecar_path
 from policykb.ingest.fields import record_fields
 from policykb.ingest.records import iter_records, record_to_item, slugify
+
+if TYPE_CHECKING:
+    from policykb.config import Settings
+    from policykb.encoders.embed import Embedder
 
 RECORD_SUFFIXES = {".yaml", ".yml", ".json", ".jsonl", ".csv"}
 SUPPORTED = RECORD_SUFFIXES | DOCUMENT_SUFFIXES
@@ -39,6 +43,11 @@ class Chunker:
             for chunk in chunk_text(text, self.count_tokens, budget, min(self.overlap, budget // 3)):
                 out.append(Passage(chunk, page=section.page, seq=len(out), section=heading))
         return out
+
+
+def chunker_for(embedder: Embedder, settings: Settings) -> Chunker:
+    """Cuts text into passages that fit the model with their title (loads the model)."""
+    return Chunker(embedder.count_tokens, embedder.max_tokens, settings.chunk_tokens, settings.chunk_overlap)
 
 
 @dataclass

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from policykb.ingest.documents import Section
+from policykb.models import Section
 
 HEADING_RATIO = 1.15  # a heading's font is at least this much larger than the body's
 MAX_HEADING = 150  # characters: longer large-font text is a call-out, not a heading

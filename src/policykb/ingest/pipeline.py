@@ -16,14 +16,13 @@ from typing import TYPE_CHECKING, Callable, Iterable
 
 from tqdm import tqdm
 
-from policykb.models import IngestReport, Item, Problem, passage_context, sha256
+from policykb.models import IngestReport, Item, Problem, passage_texts, sha256
 from policykb.errors import PolicyKBError
 from policykb.ingest.importers import FORMATS
-from policykb.ingest.loader import Chunker, extra_inputs, load_file, scan
+from policykb.ingest.loader import Chunker, chunker_for, extra_inputs, load_file, scan
 
 if TYPE_CHECKING:
-    from policykb.kb import KnowledgeBase
-    from policykb.backends.embedded.spaces import VectorSpace
+    from policykb.backends.embedded.backend import EmbeddedBackend
 
 CHUNKER_VERSION = 5  # 2: section headings moved from the text to the context; 3: PDF running lines dropped;
 # 4: text normalised (text.py), PDF titles from the page, ids transliterated, field names matched leniently;
@@ -40,40 +39,31 @@ class FilePlan:
     kept: list[str] = field(default_factory=list)
 
 
-def embed_text(context: str, text: str) -> str:
-    """What the model sees for a passage: its context (item title, section heading), then the text."""
-    return f"{context}\n{text}"
-
-
-def passage_texts(item: Item) -> list[str]:
-    return [embed_text(passage_context(item.title, p.section), p.text) for p in item.passages]
-
-
 def _bar(iterable: Iterable, progress: bool, **kwargs) -> Iterable:
     return tqdm(iterable, disable=not (progress and sys.stderr.isatty()), leave=False, **kwargs)
 
 
-def ingest(kb: KnowledgeBase, paths: list[Path], prune: bool = False, progress: bool = False,
+def ingest(backend: EmbeddedBackend, paths: list[Path], prune: bool = False, progress: bool = False,
            fmt: str = "auto") -> IngestReport:
     """Under the knowledge base's write lock from the first read to the commit: what is stored
     decides what is written, so no other writer may change it in between."""
-    with kb.writing_lock():
-        return _ingest(kb, paths, prune, progress, fmt)
+    with backend.writing_lock():
+        return _ingest(backend, paths, prune, progress, fmt)
 
 
-def _ingest(kb: KnowledgeBase, paths: list[Path], prune: bool, progress: bool, fmt: str) -> IngestReport:
+def _ingest(backend: EmbeddedBackend, paths: list[Path], prune: bool, progress: bool, fmt: str) -> IngestReport:
     if fmt not in FORMATS:
         raise PolicyKBError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
     report = IngestReport()
     files, report.ignored = scan(paths, fmt)
-    settings = kb.settings
-    signature = f"{kb.model}|{settings.chunk_tokens}|{settings.chunk_overlap}|{CHUNKER_VERSION}|{fmt}".encode()
+    settings = backend.settings
+    signature = f"{backend.model}|{settings.chunk_tokens}|{settings.chunk_overlap}|{CHUNKER_VERSION}|{fmt}".encode()
     chunker: Chunker | None = None
     owners: dict[str, str] = {}  # item id -> file key, for this run
     plans: list[FilePlan] = []
     max_bytes = int(settings.max_file_mb * 1024 * 1024)
-    gone = _gone_files(kb, paths, files) if prune else []
-    freed = {i for key in gone for i in kb.store.file_record(key)["item_ids"]}  # ids a moved file may take
+    gone = _gone_files(backend, paths, files) if prune else []
+    freed = {i for key in gone for i in backend.store.file_record(key)["item_ids"]}  # ids a moved file may take
 
     for path in _bar(files, progress, desc="reading", unit="file"):
         key = str(path)
@@ -83,21 +73,21 @@ def _ingest(kb: KnowledgeBase, paths: list[Path], prune: bool, progress: bool, f
             continue
         data = path.read_bytes()
         digest = sha256(data + b"\0" + extra_inputs(path) + b"\0" + signature)
-        known = kb.store.file_record(key)
+        known = backend.store.file_record(key)
         if known and known["hash"] == digest:
             report.unchanged += known["item_ids"]
             owners.update({i: key for i in known["item_ids"]})
             continue
-        chunker = chunker or kb.chunker()
-        result = load_file(path, data, key, kb.taxonomy, chunker, fmt)
+        chunker = chunker or chunker_for(backend.embedder, backend.settings)
+        result = load_file(path, data, key, backend.taxonomy, chunker, fmt)
         report.warnings += result.warnings
         if result.failed:
             report.skipped.append(result.failed)  # the file's previous items, if any, stay as they were
             continue
         problems = list(result.skipped)
         plan = FilePlan(key, digest, size, [], known["item_ids"] if known else [])
-        stored = kb.store.item_sources([i.id for i in result.items])
-        purged = kb.store.purged_items([i.id for i in result.items])
+        stored = backend.store.item_sources([i.id for i in result.items])
+        purged = backend.store.purged_items([i.id for i in result.items])
         for item in result.items:
             if _still_purged(purged.get(item.id), key, item):
                 report.warnings.append(Problem(key, f"id {item.id!r} was purged on {purged[item.id][2][:10]}; not "
@@ -123,14 +113,14 @@ def _ingest(kb: KnowledgeBase, paths: list[Path], prune: bool, progress: bool, f
 
     claimed = {i.id for plan in plans for i in plan.items}
     candidates = {i: plan.key for plan in plans for i in plan.old_ids if i not in claimed and i not in plan.kept}
-    candidates |= {i: key for key in gone for i in kb.store.file_record(key)["item_ids"] if i not in claimed}
+    candidates |= {i: key for key in gone for i in backend.store.file_record(key)["item_ids"] if i not in claimed}
     # An item is removed only by the file that owns it (its stored source), never by another
     # file that once listed it.
-    owned_by = {i: source for i, (_, source) in kb.store.item_sources(list(candidates)).items()}
+    owned_by = {i: source for i, (_, source) in backend.store.item_sources(list(candidates)).items()}
     removals = {i for i, key in candidates.items() if owned_by.get(i) == key}
     to_write: list[Item] = []
     for plan in plans:
-        stored = kb.store.item_sources([i.id for i in plan.items])
+        stored = backend.store.item_sources([i.id for i in plan.items])
         for item in plan.items:
             if item.id not in stored:
                 report.added.append(item.id)
@@ -144,17 +134,17 @@ def _ingest(kb: KnowledgeBase, paths: list[Path], prune: bool, progress: bool, f
 
     hashes = {id(item): [sha256(t) for t in passage_texts(item)] for item in to_write}
     texts = {sha256(t): t for item in to_write for t in passage_texts(item)}
-    report.embedded = _embed_and_cache(kb, texts, progress)
-    for space in kb.spaces[1:]:  # switched on for a knowledge base built (or written) without it
-        if not space.in_step(kb.store.generation):  # (looking for passages without vectors takes ~1 s at 100k)
-            embed_missing(kb, space, progress)
+    report.embedded = backend.embed_and_cache(texts, progress)
+    for space in backend.spaces[1:]:  # switched on for a knowledge base built (or written) without it
+        if not space.in_step(backend.store.generation):  # (looking for passages without vectors takes ~1 s at 100k)
+            backend.embed_missing(space, progress)
 
     if not (to_write or report.removed or plans or gone):
         return report
-    _apply(kb, plans, gone, to_write, hashes, report)
+    _apply(backend, plans, gone, to_write, hashes, report)
     if prune:
-        for space in kb.spaces:
-            kb.store.prune_vector_cache(space.key)
+        for space in backend.spaces:
+            backend.store.prune_vector_cache(space.key)
     return report
 
 
@@ -163,48 +153,24 @@ def _still_purged(purged: tuple[str, str | None, str] | None, key: str, item: It
     return purged is not None and purged[0] == key and purged[1] == item.content_hash()
 
 
-def _gone_files(kb: KnowledgeBase, paths: list[Path], files: list[Path]) -> list[str]:
+def _gone_files(backend: EmbeddedBackend, paths: list[Path], files: list[Path]) -> list[str]:
     """Stored files under `paths` that no longer exist (for --prune)."""
     roots = [str(Path(p).resolve()) for p in paths]
     scanned = {str(p) for p in files}
     return [
-        key for key in kb.store.file_paths()
+        key for key in backend.store.file_paths()
         if any(key == r or key.startswith(r.rstrip("/") + "/") for r in roots)
         and key not in scanned and not Path(key).exists()
     ]
 
 
-def _embed_and_cache(kb: KnowledgeBase, texts: dict[str, str], progress: bool) -> int:
-    """Embed the texts whose hash has no cached vector, by every model of the knowledge base;
-    returns how many the main model embedded."""
-    return [_embed_for(kb, space, texts, progress) for space in kb.spaces][0]
-
-
-def _embed_for(kb: KnowledgeBase, space: VectorSpace, texts: dict[str, str], progress: bool) -> int:
-    if not texts:
-        return 0
-    cached = kb.store.cached_vectors(space.key, list(texts))
-    missing = [h for h in texts if h not in cached]
-    batch = max(kb.settings.batch_size * 8, 256)
-    label = "embedding" if space is kb.main else f"embedding ({space.key})"
-    bar = tqdm(total=len(missing), disable=not (progress and sys.stderr.isatty()), desc=label,
-               unit="passage", leave=False)
-    for start in range(0, len(missing), batch):
-        chunk = missing[start:start + batch]
-        vectors = space.embedder.encode([texts[h] for h in chunk])
-        kb.store.cache_vectors(space.key, dict(zip(chunk, vectors)))
-        bar.update(len(chunk))
-    bar.close()
-    return len(missing)
-
-
-def _apply(kb: KnowledgeBase, plans: list[FilePlan], gone: list[str], to_write: list[Item],
+def _apply(backend: EmbeddedBackend, plans: list[FilePlan], gone: list[str], to_write: list[Item],
            hashes: dict[int, list[str]], report: IngestReport, first: Callable[[], None] | None = None,
            then: Callable[[], None] | None = None) -> None:
     """One atomic write; `first` runs before it under the write lock (to check what others may have
     changed), `then` last inside it (its writes commit with the items, or nothing does)."""
-    store = kb.store
-    with kb.writing() as change:
+    store = backend.store
+    with backend.writing() as change:
         if first is not None:
             first()
         for item_id in report.removed:
@@ -224,24 +190,16 @@ def _apply(kb: KnowledgeBase, plans: list[FilePlan], gone: list[str], to_write: 
             then()
 
 
-def publish(kb: KnowledgeBase, items: list[Item], first: Callable[[], None] | None = None,
+def publish(backend: EmbeddedBackend, items: list[Item], first: Callable[[], None] | None = None,
             then: Callable[[], None] | None = None) -> IngestReport:
     """Write items that did not come from an ingested file (approved contributions); `first` and
     `then` run inside the same transaction (the approval's checks, status and audit entry)."""
     report = IngestReport()
-    stored = kb.store.item_sources([i.id for i in items])
+    stored = backend.store.item_sources([i.id for i in items])
     for item in items:
         (report.updated if item.id in stored else report.added).append(item.id)
     hashes = {id(item): [sha256(t) for t in passage_texts(item)] for item in items}
     texts = {sha256(t): t for item in items for t in passage_texts(item)}
-    report.embedded = _embed_and_cache(kb, texts, progress=False)
-    _apply(kb, [], [], items, hashes, report, first, then)
+    report.embedded = backend.embed_and_cache(texts)
+    _apply(backend, [], [], items, hashes, report, first, then)
     return report
-
-
-def embed_missing(kb: KnowledgeBase, space: VectorSpace | None = None, progress: bool = True) -> int:
-    """Embed stored passages that have no vector for a space's model (the main one by default),
-    after a model change or when a second model was switched on."""
-    space = space or kb.main
-    missing = kb.store.passages_missing_vectors(space.key)
-    return _embed_for(kb, space, {h: embed_text(title, text) for h, title, text in missing}, progress)

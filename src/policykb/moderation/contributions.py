@@ -14,17 +14,17 @@ from typing import TYPE_CHECKING, Any
 from policykb.errors import Conflict, Forbidden, InvalidRecord, NotFound, RateLimited
 from policykb.ingest.documents import DOCUMENT_SUFFIXES, Document, Section
 from policykb.ingest.sandbox import UploadLimits, parse_upload
-from policykb.ingest.loader import document_item
-from policykb.ingest.pipeline import embed_text, publish
+from policykb.ingest.loader import chunker_for, document_item
+from policykb.ingest.pipeline import publish
 from policykb.ingest.records import record_to_item, slugify
 from policykb.moderation.items import ItemModeration
-from policykb.models import Item
+from policykb.models import Item, embed_text
 from policykb.search.suggest import HIGH_CONFIDENCE, vote
 from policykb.language.text import normalise
 from policykb.language.safety import clean_record, clean_text
 
 if TYPE_CHECKING:
-    from policykb.kb import KnowledgeBase
+    from policykb.backends.embedded.backend import EmbeddedBackend
 
 SUGGESTED_FACETS = ("challenge", "theme", "support", "typology", "level")
 DUPLICATE_SIMILARITY = 0.85  # chosen from bench/duplicates.py: best F1 (recall 0.94, precision 0.95)
@@ -44,10 +44,10 @@ def _safe_name(name: str) -> str:
 class Contributions(ItemModeration):
     """The contribution desk of one knowledge base (uploads live under `<home>/uploads/`)."""
 
-    def __init__(self, kb: KnowledgeBase) -> None:
-        self.kb = kb
-        self.store = kb.store
-        self.uploads = kb.home / "uploads"
+    def __init__(self, backend: EmbeddedBackend) -> None:
+        self.backend = backend
+        self.store = backend.store
+        self.uploads = backend.home / "uploads"
         self._parsed: dict[str, Document] = {}  # sha256 of an upload -> its parsed document
 
     def _parse(self, document: tuple[str, bytes]) -> Document:
@@ -55,7 +55,7 @@ class Contributions(ItemModeration):
         once per desk even when checks and the item both need it."""
         key = hashlib.sha256(document[1]).hexdigest() + _safe_name(document[0])
         if key not in self._parsed:
-            settings = self.kb.settings
+            settings = self.backend.settings
             limits = UploadLimits(settings.max_upload_pages, settings.max_upload_chars, settings.upload_parse_seconds)
             self._parsed[key] = parse_upload(_safe_name(document[0]), document[1], limits)
         return self._parsed[key]
@@ -73,7 +73,7 @@ class Contributions(ItemModeration):
             return {"suggestions": {}, "duplicates": []}
         from policykb.search.searcher import Searcher
 
-        nearest = Searcher(self.kb).nearest_passages(embed_text(title, text or title), NEIGHBOURS)
+        nearest = Searcher(self.backend).nearest_passages(embed_text(title, text or title), NEIGHBOURS)
         neighbours = [(i, s) for i, s, _ in nearest]
         same_title = {i for i, _ in self.store.items_with_title(title)} if title else set()
         matched = {i: (s, p) for i, s, p in nearest if s >= DUPLICATE_SIMILARITY or i in same_title}
@@ -98,7 +98,7 @@ class Contributions(ItemModeration):
 
     def _suggest(self, record: dict[str, Any], neighbours: list[tuple[str, float]],
                  items: dict[str, Item]) -> dict[str, list[dict[str, Any]]]:
-        taxonomy = self.kb.taxonomy
+        taxonomy = self.backend.taxonomy
         out: dict[str, list[dict[str, Any]]] = {}
         for facet in SUGGESTED_FACETS:
             given = set()
@@ -118,7 +118,7 @@ class Contributions(ItemModeration):
         and an attempt that fails later (a hostile upload, an invalid record) still counts."""
         now = datetime.now(timezone.utc)
         since = (now - timedelta(hours=1)).isoformat(timespec="microseconds")
-        limit = self.kb.settings.contributions_per_hour
+        limit = self.backend.settings.contributions_per_hour
         with self.store.transaction():
             count, oldest = self.store.submissions_since(client, since)
             if count >= limit:
@@ -179,15 +179,15 @@ class Contributions(ItemModeration):
         """The item a contribution makes (raises if invalid); what was read but not used (a
         document's front-matter keys that are not fields) is added to `warnings`."""
         if document is None:
-            item = record_to_item(record, source, self.kb.taxonomy)
+            item = record_to_item(record, source, self.backend.taxonomy)
             body = "\n\n".join(t for t in (item.summary, item.description) if t) or item.title
-            item.passages = self.kb.chunker().passages(item.title, [Section(body)])
+            item.passages = chunker_for(self.backend.embedder, self.backend.settings).passages(item.title, [Section(body)])
             return item
         name = _safe_name(document[0])
         if Path(name).suffix not in DOCUMENT_SUFFIXES:
             raise InvalidRecord(f"unsupported file type {Path(name).suffix or '(none)'}; send PDF, Markdown, "
                                 "text or HTML", {"file": name})
-        item, notes = document_item(Path(name), document[1], source, self.kb.taxonomy, self.kb.chunker(), record,
+        item, notes = document_item(Path(name), document[1], source, self.backend.taxonomy, chunker_for(self.backend.embedder, self.backend.settings), record,
                                     self._parse(document))
         if warnings is not None:
             warnings += notes
@@ -230,7 +230,7 @@ class Contributions(ItemModeration):
         def vector(record: dict[str, Any]) -> Any:
             title = str(record.get("title") or "")
             body = " ".join(str(record.get(k) or "") for k in ("summary", "description")).strip()
-            return self.kb.embed_query(embed_text(title, body or title))
+            return self.backend.embed_query(embed_text(title, body or title))
 
         def file_of(contribution: dict[str, Any]) -> Path | None:
             path = Path(contribution["file_path"]) if contribution["file_path"] else None
@@ -298,7 +298,7 @@ class Contributions(ItemModeration):
             self.store.audit(actor, "approve", contribution_id, before={"status": "pending"},
                              after={"status": "approved", "item_id": item.id})
 
-        publish(self.kb, [item], first=still_free, then=record_approval)
+        publish(self.backend, [item], first=still_free, then=record_approval)
         return self.view(contribution_id)
 
     def reject(self, contribution_id: str, reason: str, actor: str) -> dict[str, Any]:

@@ -11,14 +11,14 @@ from policykb.ingest.pipeline import publish
 from policykb.language.safety import clean_text
 
 if TYPE_CHECKING:
-    from policykb.kb import KnowledgeBase
+    from policykb.backends.embedded.backend import EmbeddedBackend
     from policykb.backends.embedded.store import Store
 
 
 class ItemModeration:
-    """For `Contributions` (which holds the knowledge base and its store)."""
+    """For `Contributions` (which holds the backend and its store)."""
 
-    kb: KnowledgeBase
+    backend: EmbeddedBackend
     store: Store
 
     def unpublish(self, item_id: str, reason: str, actor: str, publish_again: bool = False) -> dict[str, Any]:
@@ -28,7 +28,7 @@ class ItemModeration:
             self.store.audit(actor, "publish" if publish_again else "unpublish", item_id,
                              before={"status": before}, after={"status": after}, note=reason or None)
 
-        self.kb.set_published(item_id, publish_again, then=audit)
+        self.backend.set_published(item_id, publish_again, then=audit)
         return {"id": item_id, "status": self.store.item_status(item_id)}
 
     def history(self, item_id: str) -> dict[str, Any]:
@@ -60,7 +60,7 @@ class ItemModeration:
         def audit() -> None:
             self.store.audit(actor, "restore", item_id, after={"version": version}, note=reason or None)
 
-        publish(self.kb, [item], then=audit)
+        publish(self.backend, [item], then=audit)
         return self.history(item_id)
 
     def purge(self, item_id: str, actor: str, reason: str = "") -> dict[str, Any]:
@@ -69,7 +69,7 @@ class ItemModeration:
         ingest skips its record (and says so) until the record changes."""
         history = self.history(item_id)  # raises NotFound
         reason = clean_text(reason)
-        with self.kb.writing() as change:
+        with self.backend.writing() as change:
             if self.store.item_status(item_id) is not None:
                 content_hash, source = self.store.item_sources([item_id])[item_id]
                 if self.store.file_record(source) is not None:  # an ingested file still holds its record

@@ -16,11 +16,11 @@ if TYPE_CHECKING:
     from policykb.config import Settings
     from policykb.backends.embedded.facet_index import FacetIndex
     from policykb.backends.embedded.index import VectorIndex
-    from policykb.kb import KnowledgeBase
+    from policykb.backends.embedded.backend import EmbeddedBackend
     from policykb.search.relevance import Cutoff
     from policykb.backends.embedded.spaces import VectorSpace
     from policykb.backends.embedded.store import Store
-    from policykb.search.topics import Topic
+    from policykb.topics import Topic
 
 RERANK = 400  # approximate (IVF) candidates re-scored exactly per search
 SQ8_SLACK = 0.02  # how far an 8-bit IVF score may fall below the exact one
@@ -29,7 +29,7 @@ SQ8_SLACK = 0.02  # how far an 8-bit IVF score may fall below the exact one
 class DenseMixin:
     """Semantic search for `Searcher` (which holds the state these methods use)."""
 
-    kb: KnowledgeBase
+    backend: EmbeddedBackend
     store: Store
     settings: Settings
     space: VectorSpace
@@ -125,7 +125,7 @@ class DenseMixin:
         if self.cutoff.topic is None:
             return None, math.inf
         if self.topic is False:
-            self.topic = self.space.topics(self.kb.taxonomy).closest(self._query_vector(query), self.space.embedder,
+            self.topic = self.space.topics(self.backend.taxonomy).closest(self._query_vector(query), self.space.embedder,
                                                                       self.cutoff.topic)
         if not self.topic:
             return None, math.inf

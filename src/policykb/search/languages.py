@@ -4,7 +4,7 @@ reaches items written in other languages through the multilingual model (a mixin
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Self
 
 import numpy as np
 
@@ -13,16 +13,15 @@ from policykb.language import detect as lang
 if TYPE_CHECKING:
     from policykb.backends.embedded.facet_index import FacetIndex
     from policykb.backends.embedded.index import VectorIndex
-    from policykb.kb import KnowledgeBase
+    from policykb.backends.embedded.backend import EmbeddedBackend
     from policykb.search.relevance import Cutoff
-    from policykb.search.searcher import Searcher
     from policykb.backends.embedded.spaces import VectorSpace
 
 
 class LanguageMixin:
     """Uses Searcher's `_semantic_set` and `_dense`."""
 
-    kb: KnowledgeBase
+    backend: EmbeddedBackend
     space: VectorSpace
     index: VectorIndex
     facets: FacetIndex
@@ -39,11 +38,11 @@ class LanguageMixin:
         used = (forced or detected or "").lower() or None
         self.language = used if lang.written_in(query, used) else None
         if used is None and lang.plain_english_term(query):
-            space = self.kb.main  # one English word or an acronym: the English model reads it best
+            space = self.backend.main  # one English word or an acronym: the English model reads it best
         else:
-            space = self.kb.space_for(used, any(c.isalpha() for c in query))
+            space = self.backend.space_for(used, any(c.isalpha() for c in query))
         self._use_space(space)
-        self.doubtful = space is not self.kb.main and not forced and lang.doubtful(query)
+        self.doubtful = space is not self.backend.main and not forced and lang.doubtful(query)
         return question_language(detected, used, space.key)
 
     def _main_model_agrees(self, query: str) -> bool:
@@ -52,8 +51,8 @@ class LanguageMixin:
         second opinion, since the multilingual model's similarities are close together)."""
         from policykb.search.relevance import cutoff
 
-        main = self.kb.main
-        index, facets = self.kb.snapshot(main)
+        main = self.backend.main
+        index, facets = self.backend.snapshot(main)
         vector = main.embed_query(query)
         if index.approximate:
             found = index.search(vector, 1)
@@ -62,32 +61,30 @@ class LanguageMixin:
             ids, scores = index.similarities(vector)
             searchable = main.flat_layout(ids, facets)[0]
             best = float(scores[searchable].max()) if searchable.any() else -1.0
-        s = self.kb.settings
+        s = self.backend.settings
         return best >= cutoff(main.key, s.min_similarity, s.similarity_margin, s.keyword_share, s.keyword_support).floor
 
     def _use_space(self, space: VectorSpace) -> None:
         """Search with this space's model and index (before anything is computed)."""
         if space is not self.space:
             self.space, self._cutoff = space, None
-            self.index, self.facets = self.kb.snapshot(space)
+            self.index, self.facets = self.backend.snapshot(space)
 
-    def _foreign(self) -> tuple[np.ndarray, Searcher] | None:
+    def _foreign(self) -> tuple[np.ndarray, Self] | None:
         """For a question the main model answers: the items written in a language it does not
         cover and the multilingual model does (a mask), and a searcher over that model's index for
         them, so that an English question finds a German practice too; None if there are none."""
         if self._across is False:
             self._across = None
-            spaces, names = self.kb.spaces, self.facets.facets.get("language", ([],))[0]
-            if self.space is self.kb.main and len(spaces) > 1:
+            spaces, names = self.backend.spaces, self.facets.facets.get("language", ([],))[0]
+            if self.space is self.backend.main and len(spaces) > 1:
                 codes = [v for v in names if lang.covered(self.space.key, v) is False
                          and lang.covered(spaces[1].key, v) is not False]
                 foreign = self.facets.mask({"language": codes}) if codes else None
                 if foreign is not None and foreign.any():
-                    from policykb.search.searcher import Searcher
-
-                    reader = Searcher(self.kb)
+                    reader = type(self)(self.backend)  # a Searcher (this class is one of its mixins)
                     reader.space, reader.facets, reader.across_languages = spaces[1], self.facets, True
-                    reader.index = self.kb.snapshot(spaces[1])[0]
+                    reader.index = self.backend.snapshot(spaces[1])[0]
                     self._across = (foreign, reader)
         return self._across or None
 
@@ -102,7 +99,7 @@ class LanguageMixin:
             (pid, item, self._on_our_scale(score, reader)) for pid, item, score in reader._dense(query, keep & foreign, items)]
         return sorted(rows, key=lambda r: (-r[2], r[0]))
 
-    def _on_our_scale(self, score: float, reader: Searcher) -> float:
+    def _on_our_scale(self, score: float, reader: Self) -> float:
         """A similarity by the reader's model, mapped linearly onto this model's so the floors meet."""
         own, theirs = self.cutoff.floor, reader.cutoff.floor
         return own + (score - theirs) * (1 - own) / (1 - theirs)

@@ -16,11 +16,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from policykb.errors import InvalidQuery
+from policykb.errors import InvalidQuery, NotFound
 from policykb.models import Hit, Passage, SearchResult, public_source
 from policykb.search.passages import answering
 from policykb.search.relevance import Cutoff, cutoff
-from policykb.search.topics import Topic
+from policykb.topics import Topic
 from policykb.search.parts import MODES, convex, first_scores as _first_scores, items_of as _items, \
     rrf, snippet
 from policykb.backends.embedded.maxscore import QueryScorer
@@ -29,7 +29,7 @@ from policykb.search.keyword import KeywordMixin
 from policykb.search.languages import LanguageMixin, keyword_note
 
 if TYPE_CHECKING:
-    from policykb.kb import KnowledgeBase
+    from policykb.backends.embedded.backend import EmbeddedBackend
     from policykb.backends.embedded.spaces import VectorSpace
 
 MAX_PAGE_SIZE = 1000
@@ -39,13 +39,13 @@ NEAREST = 3  # nearest items offered (as not matches) when nothing is relevant
 class Searcher(DenseMixin, KeywordMixin, LanguageMixin):
     """One search (or one similar-items request) over a knowledge base's current generation."""
 
-    def __init__(self, kb: KnowledgeBase, cut: Cutoff | None = None) -> None:
-        self.kb = kb
+    def __init__(self, backend: EmbeddedBackend, cut: Cutoff | None = None) -> None:
+        self.backend = backend
         self._cutoff = cut
-        self.store = kb.store
-        self.settings = kb.settings
-        self.space: VectorSpace = kb.main  # the model that embeds the query (see _use_language)
-        self.index, self.facets = kb.snapshot()  # one generation for the whole search
+        self.store = backend.store
+        self.settings = backend.settings
+        self.space: VectorSpace = backend.main  # the model that embeds the query (see _use_language)
+        self.index, self.facets = backend.snapshot()  # one generation for the whole search
         self._qvec: np.ndarray | None = None
         self._sims: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # flat index: ids, rows, scores
         self._place: np.ndarray | None = None  # flat index: passage id -> its place in self._sims (-1: none)
@@ -65,7 +65,7 @@ class Searcher(DenseMixin, KeywordMixin, LanguageMixin):
     def cutoff(self) -> Cutoff:
         if self._cutoff is None:
             s = self.settings
-            if self.space is self.kb.main:
+            if self.space is self.backend.main:
                 self._cutoff = cutoff(self.space.key, s.min_similarity, s.similarity_margin, s.keyword_share,
                                       s.keyword_support)
             else:  # the cut-off settings are the main model's; a second model uses its own calibration
@@ -112,7 +112,7 @@ class Searcher(DenseMixin, KeywordMixin, LanguageMixin):
             raise InvalidQuery(f"page must be >= 1 and size between 1 and {MAX_PAGE_SIZE}")
         if year_from is not None and year_to is not None and year_from > year_to:
             raise InvalidQuery(f"year_from {year_from} is after year_to {year_to}")
-        filters = self.kb.taxonomy.normalise_filters(filters)
+        filters = self.backend.taxonomy.normalise_filters(filters)
         query = query.strip()
         offset = (page - 1) * size
         result = SearchResult(query, mode, 0, page, size, [])
@@ -145,7 +145,7 @@ class Searcher(DenseMixin, KeywordMixin, LanguageMixin):
             keep = self._mask(filters, year_from, year_to, relevant)
             kept = np.flatnonzero(keep)
             result.values = {name: dict(self.facets.counts(name, keep, 1_000_000, kept)[0])
-                             for name in self.kb.taxonomy.names}
+                             for name in self.backend.taxonomy.names}
             starts = self.facets.start[keep]
             known = starts[np.isfinite(starts)].astype(int)
             years, counts = np.unique(known, return_counts=True)
@@ -230,7 +230,7 @@ class Searcher(DenseMixin, KeywordMixin, LanguageMixin):
             text = passage.text if passage else item.summary
             hits.append(Hit(
                 id=item.id, kind=item.kind, title=item.title, score=scores.get(item_id, 0.0), passage=text,
-                page=passage.page if passage else None, snippet=snippet(text, query), source=public_source(item.source, self.kb.home),
+                page=passage.page if passage else None, snippet=snippet(text, query), source=public_source(item.source, self.backend.home),
                 url=item.url, facets=item.facets, summary=item.summary, region=item.region,
                 start_year=item.start_year, end_year=item.end_year, section=passage.section if passage else None,
             ))
@@ -242,7 +242,7 @@ class Searcher(DenseMixin, KeywordMixin, LanguageMixin):
                 relevant: np.ndarray | None, facet_size: int) -> dict[str, dict[str, Any]]:
         """Disjunctive counts over the relevant items: each facet counted with every filter applied
         except its own (relevance does not depend on filters, so each count is one mask)."""
-        taxonomy = self.kb.taxonomy
+        taxonomy = self.backend.taxonomy
         out: dict[str, dict[str, Any]] = {}
         keep = self._mask(filters, year_from, year_to, relevant)
         kept = np.flatnonzero(keep)  # shared by every facet that has no filter of its own
@@ -274,10 +274,12 @@ class Searcher(DenseMixin, KeywordMixin, LanguageMixin):
         similarity floor: none rather than unrelated ones. An item written in a language only the
         multilingual model reads is compared by that model; items in such languages are compared
         with an English one by that model too."""
-        record = self.kb.get(item_id)  # raises NotFound
-        self._use_space(self.kb.space_for(record.get("language")))
-        passages = [p["id"] for p in record["passages"]]
-        keep = self.facets.mask(self.kb.taxonomy.normalise_filters(filters), year_from, year_to)
+        item = self.store.get_items([item_id]).get(item_id)
+        if item is None or self.store.item_status(item_id) != "published":
+            raise NotFound(f"no item with id {item_id!r}", {"id": item_id})
+        self._use_space(self.backend.space_for((item.facets.get("language") or [None])[0]))
+        passages = self.store.passage_ids(item_id)
+        keep = self.facets.mask(self.backend.taxonomy.normalise_filters(filters), year_from, year_to)
         across = self._foreign()
         found = self._near(passages, keep & ~across[0] if across else keep, k, item_id)
         if across:

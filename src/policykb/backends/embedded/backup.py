@@ -22,7 +22,7 @@ from policykb.backends.embedded.index import MANIFEST
 from policykb.backends.embedded.store import Store, is_damage
 
 if TYPE_CHECKING:
-    from policykb.kb import KnowledgeBase
+    from policykb.backends.embedded.backend import EmbeddedBackend
 
 FORMAT = 1
 DATABASE = "kb.sqlite"
@@ -30,15 +30,15 @@ INFO = "backup.json"
 UPLOADS = "uploads"
 
 
-def backup(kb: KnowledgeBase, target: Path) -> dict[str, Any]:
+def backup(backend: EmbeddedBackend, target: Path) -> dict[str, Any]:
     """Write `target/kb.sqlite`, `target/uploads/` and `target/backup.json`; `target` must be new
     or empty. Uploads are copied after the database: every upload the copy refers to was saved
     before its contribution was recorded, so it is there."""
     if target.exists() and (not target.is_dir() or any(target.iterdir())):
         raise PolicyKBError(f"{target} already exists and is not an empty folder; choose a new one")
     target.mkdir(parents=True, exist_ok=True)
-    generation = kb.store.backup_to(target / DATABASE)
-    uploads = kb.home / UPLOADS
+    generation = backend.store.backup_to(target / DATABASE)
+    uploads = backend.home / UPLOADS
     if uploads.is_dir():
         shutil.copytree(uploads, target / UPLOADS)
     copy = Store(target / DATABASE)
@@ -46,7 +46,7 @@ def backup(kb: KnowledgeBase, target: Path) -> dict[str, Any]:
         counts = copy.stats()
     finally:
         copy.close()
-    info = {"format": FORMAT, "generation": generation, "model": kb.model, "home": str(kb.home.resolve()),
+    info = {"format": FORMAT, "generation": generation, "model": backend.model, "home": str(backend.home.resolve()),
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "items": counts["items"], "unpublished": counts["unpublished"], "passages": counts["passages"]}
     (target / INFO).write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
@@ -78,8 +78,8 @@ def set_aside_if_damaged(home: Path) -> Path | None:
     return aside
 
 
-def restore(kb: KnowledgeBase, source: Path) -> dict[str, Any]:
-    """Make `kb` hold what the backup in `source` holds. Order (each step safe to die after): the
+def restore(backend: EmbeddedBackend, source: Path) -> dict[str, Any]:
+    """Make `backend` hold what the backup in `source` holds. Order (each step safe to die after): the
     uploads are copied in; a private copy of the backup gets its upload paths moved here and a
     generation above the live one; the index for that generation is built from its vectors and
     saved; then the live database is replaced in one write, which every process sees at once."""
@@ -89,7 +89,7 @@ def restore(kb: KnowledgeBase, source: Path) -> dict[str, Any]:
     info = json.loads(info_path.read_text(encoding="utf-8"))
     if info.get("format") != FORMAT:
         raise PolicyKBError(f"{source} is a backup of format {info.get('format')}; this policykb reads {FORMAT}")
-    home = kb.home.resolve()
+    home = backend.home.resolve()
     if (source / UPLOADS).is_dir():
         shutil.copytree(source / UPLOADS, home / UPLOADS, dirs_exist_ok=True)
     staged = home / f".restore-{os.getpid()}-{secrets.token_hex(4)}.sqlite"
@@ -98,17 +98,17 @@ def restore(kb: KnowledgeBase, source: Path) -> dict[str, Any]:
         copy = Store(staged)
         try:
             with copy.transaction():
-                generation = max(kb.store.generation, copy.generation) + 1
+                generation = max(backend.store.generation, copy.generation) + 1
                 copy.set_generation(generation)
                 copy.relocate_uploads(str(Path(info["home"]) / UPLOADS), str(home / UPLOADS))
-            with kb.writing_lock():
-                for space in kb.spaces:
+            with backend.writing_lock():
+                for space in backend.spaces:
                     index = space.build_index(store=copy)
                     index.save(space.folder, space.key, generation, space.runtime)
-                    if space is kb.main:
+                    if space is backend.main:
                         vectors = len(index)
-                kb.store.restore_from(staged)
-                kb.forget_index()
+                backend.store.restore_from(staged)
+                backend.forget_index()
             counts = copy.stats()
         finally:
             copy.close()

@@ -16,16 +16,16 @@ from policykb.errors import IndexMismatch
 from policykb.backends.embedded.index import read_manifest
 
 if TYPE_CHECKING:
-    from policykb.kb import KnowledgeBase
+    from policykb.backends.embedded.backend import EmbeddedBackend
 
 
-def check(kb: KnowledgeBase, sample: int = 20) -> dict[str, Any]:
+def check(backend: EmbeddedBackend, sample: int = 20) -> dict[str, Any]:
     """The full report: `status` ("ok" or "inconsistent") and what was compared."""
-    report = _look(kb, sample, writing=False)
+    report = _look(backend, sample, writing=False)
     if report["status"] == "ok":
         return report
-    with kb.writing_lock(wait=False) as mine:
-        return _look(kb, sample, writing=not mine)
+    with backend.writing_lock(wait=False) as mine:
+        return _look(backend, sample, writing=not mine)
 
 
 def public(report: dict[str, Any]) -> tuple[bool, str | None]:
@@ -44,19 +44,19 @@ def public(report: dict[str, Any]) -> tuple[bool, str | None]:
     return False, "the multilingual index disagrees with the store"
 
 
-def _look(kb: KnowledgeBase, sample: int, writing: bool) -> dict[str, Any]:
+def _look(backend: EmbeddedBackend, sample: int, writing: bool) -> dict[str, Any]:
     """One look; with `writing` (another writer holds the write lock), an index saved for the next
     generation is accepted as long as the index in use agrees with the store."""
-    store = kb.store
+    store = backend.store
     with store.reading():  # one committed state of the store for every count below
         stats = store.stats()
         generation, passages = stats["generation"], stats["passages"]
         ok, found, problem = True, [], None
-        for space in kb.spaces:
+        for space in backend.spaces:
             try:
-                vectors = len(kb.snapshot(space)[0])  # loads the index, rebuilding it if its generation is stale
+                vectors = len(backend.snapshot(space)[0])  # loads the index, rebuilding it if its generation is stale
             except IndexMismatch as exc:  # e.g. a second model switched on and nothing embedded for it yet
-                if space is kb.main:
+                if space is backend.main:
                     raise
                 ok, problem = False, str(exc)
                 found.append((None, 0))

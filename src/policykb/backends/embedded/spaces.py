@@ -26,7 +26,7 @@ from policykb.encoders.runtime import default_cache
 from policykb.errors import IndexMismatch
 from policykb.backends.embedded.index import VectorIndex, load_index, read_manifest
 from policykb.backends.embedded.store import Store
-from policykb.search.topics import TopicIndex
+from policykb.topics import TopicIndex
 
 log = logging.getLogger("policykb")
 MULTILINGUAL_FOLDER = "multilingual"

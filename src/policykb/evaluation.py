@@ -101,11 +101,11 @@ def set_figures(kb: KnowledgeBase, queries: dict[str, str], qrels: dict[str, dic
     knowledge base's own)."""
     from policykb.search.searcher import Searcher
 
-    searcher = Searcher(kb, cut)
+    searcher = Searcher(kb.backend, cut)
     rows = searcher.facets.row
     sizes, inside, judged = [], 0, 0
     for qid, text in queries.items():
-        relevant = Searcher(kb, searcher.cutoff).relevant(text, mode)
+        relevant = Searcher(kb.backend, searcher.cutoff).relevant(text, mode)
         sizes.append(int(relevant.sum()))
         wanted = [rows[i] for doc, grade in qrels[qid].items() if grade > 0 for i in [beir_item_id(doc)] if i in rows]
         inside += int(relevant[wanted].sum())
@@ -125,7 +125,7 @@ def cutoff_curve(kb: KnowledgeBase, directory: Path, modes: list[str], floors: l
     from policykb.search.searcher import Searcher
 
     queries, qrels, _ = _judged(directory, split, limit)
-    support = Searcher(kb).cutoff.support  # the model's hybrid support stays as calibrated
+    support = Searcher(kb.backend).cutoff.support  # the model's hybrid support stays as calibrated
     out = []
     for mode in modes:
         for floor in floors if mode != "keyword" else [floors[0]]:
