@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
-from policykb.backends.embedded.backend import EmbeddedBackend, IndexChange
+from policykb.backends import open_backend
+from policykb.backends.backend import Backend, IndexChange
 from policykb.config import Settings
 from policykb.encoders.embed import Embedder
 from policykb.errors import NotFound
@@ -40,7 +41,7 @@ class KnowledgeBase:
     def __init__(self, settings: Settings | None = None, embedder: Embedder | None = None,
                  taxonomy: Taxonomy | None = None) -> None:
         self.settings = settings or Settings()
-        self.backend = EmbeddedBackend(self.settings, embedder, taxonomy)
+        self.backend: Backend = open_backend(self.settings, embedder, taxonomy)
         b = self.backend
         self.home, self.taxonomy, self.store, self.main, self.spaces, self.model = (
             b.home, b.taxonomy, b.store, b.main, b.spaces, b.model)
@@ -215,7 +216,7 @@ class KnowledgeBase:
         """Do the store and the indexes agree? The vector index on disk: generation and number of
         vectors; the keyword index: the postings of `sample` passages against their stored text;
         ingested files and moderated contributions against the items (see health.py)."""
-        from policykb.backends.embedded.health import check
+        from policykb.backends.health import check
 
         return check(self.backend, sample)
 

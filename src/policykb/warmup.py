@@ -22,7 +22,7 @@ from policykb.language.text import english_word
 from policykb.language.words import function_words
 
 if TYPE_CHECKING:
-    from policykb.backends.embedded.backend import EmbeddedBackend
+    from policykb.backends.backend import Backend
     from policykb.models import Hit, SearchResult
 
 log = logging.getLogger("policykb")
@@ -52,7 +52,7 @@ def _timed(timings: dict[str, float], part: str) -> Iterator[None]:
 class Searchable(Protocol):
     """What warming up asks of a knowledge base (the `KnowledgeBase` facade has it all)."""
 
-    backend: EmbeddedBackend
+    backend: Backend
 
     def search(self, query: str = "", *, mode: str = "hybrid", filters: dict[str, Any] | None = None,
                size: int = 10, facet_size: int = 50) -> SearchResult: ...

@@ -22,7 +22,7 @@ from policykb.ingest.importers import FORMATS
 from policykb.ingest.loader import Chunker, chunker_for, extra_inputs, load_file, scan
 
 if TYPE_CHECKING:
-    from policykb.backends.embedded.backend import EmbeddedBackend
+    from policykb.backends.backend import Backend
 
 CHUNKER_VERSION = 5  # 2: section headings moved from the text to the context; 3: PDF running lines dropped;
 # 4: text normalised (text.py), PDF titles from the page, ids transliterated, field names matched leniently;
@@ -43,7 +43,7 @@ def _bar(iterable: Iterable, progress: bool, **kwargs) -> Iterable:
     return tqdm(iterable, disable=not (progress and sys.stderr.isatty()), leave=False, **kwargs)
 
 
-def ingest(backend: EmbeddedBackend, paths: list[Path], prune: bool = False, progress: bool = False,
+def ingest(backend: Backend, paths: list[Path], prune: bool = False, progress: bool = False,
            fmt: str = "auto") -> IngestReport:
     """Under the knowledge base's write lock from the first read to the commit: what is stored
     decides what is written, so no other writer may change it in between."""
@@ -51,7 +51,7 @@ def ingest(backend: EmbeddedBackend, paths: list[Path], prune: bool = False, pro
         return _ingest(backend, paths, prune, progress, fmt)
 
 
-def _ingest(backend: EmbeddedBackend, paths: list[Path], prune: bool, progress: bool, fmt: str) -> IngestReport:
+def _ingest(backend: Backend, paths: list[Path], prune: bool, progress: bool, fmt: str) -> IngestReport:
     if fmt not in FORMATS:
         raise PolicyKBError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
     report = IngestReport()
@@ -153,7 +153,7 @@ def _still_purged(purged: tuple[str, str | None, str] | None, key: str, item: It
     return purged is not None and purged[0] == key and purged[1] == item.content_hash()
 
 
-def _gone_files(backend: EmbeddedBackend, paths: list[Path], files: list[Path]) -> list[str]:
+def _gone_files(backend: Backend, paths: list[Path], files: list[Path]) -> list[str]:
     """Stored files under `paths` that no longer exist (for --prune)."""
     roots = [str(Path(p).resolve()) for p in paths]
     scanned = {str(p) for p in files}
@@ -164,7 +164,7 @@ def _gone_files(backend: EmbeddedBackend, paths: list[Path], files: list[Path]) 
     ]
 
 
-def _apply(backend: EmbeddedBackend, plans: list[FilePlan], gone: list[str], to_write: list[Item],
+def _apply(backend: Backend, plans: list[FilePlan], gone: list[str], to_write: list[Item],
            hashes: dict[int, list[str]], report: IngestReport, first: Callable[[], None] | None = None,
            then: Callable[[], None] | None = None) -> None:
     """One atomic write; `first` runs before it under the write lock (to check what others may have
@@ -190,7 +190,7 @@ def _apply(backend: EmbeddedBackend, plans: list[FilePlan], gone: list[str], to_
             then()
 
 
-def publish(backend: EmbeddedBackend, items: list[Item], first: Callable[[], None] | None = None,
+def publish(backend: Backend, items: list[Item], first: Callable[[], None] | None = None,
             then: Callable[[], None] | None = None) -> IngestReport:
     """Write items that did not come from an ingested file (approved contributions); `first` and
     `then` run inside the same transaction (the approval's checks, status and audit entry)."""

@@ -24,7 +24,7 @@ from policykb.language.text import normalise
 from policykb.language.safety import clean_record, clean_text
 
 if TYPE_CHECKING:
-    from policykb.backends.embedded.backend import EmbeddedBackend
+    from policykb.backends.backend import Backend
 
 SUGGESTED_FACETS = ("challenge", "theme", "support", "typology", "level")
 DUPLICATE_SIMILARITY = 0.85  # chosen from bench/duplicates.py: best F1 (recall 0.94, precision 0.95)
@@ -44,7 +44,7 @@ def _safe_name(name: str) -> str:
 class Contributions(ItemModeration):
     """The contribution desk of one knowledge base (uploads live under `<home>/uploads/`)."""
 
-    def __init__(self, backend: EmbeddedBackend) -> None:
+    def __init__(self, backend: Backend) -> None:
         self.backend = backend
         self.store = backend.store
         self.uploads = backend.home / "uploads"

@@ -11,14 +11,14 @@ from policykb.ingest.pipeline import publish
 from policykb.language.safety import clean_text
 
 if TYPE_CHECKING:
-    from policykb.backends.embedded.backend import EmbeddedBackend
+    from policykb.backends.backend import Backend
     from policykb.backends.embedded.store import Store
 
 
 class ItemModeration:
     """For `Contributions` (which holds the backend and its store)."""
 
-    backend: EmbeddedBackend
+    backend: Backend
     store: Store
 
     def unpublish(self, item_id: str, reason: str, actor: str, publish_again: bool = False) -> dict[str, Any]:

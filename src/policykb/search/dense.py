@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from policykb.config import Settings
     from policykb.backends.embedded.facet_index import FacetIndex
     from policykb.backends.embedded.index import VectorIndex
-    from policykb.backends.embedded.backend import EmbeddedBackend
+    from policykb.backends.backend import Backend
     from policykb.search.relevance import Cutoff
     from policykb.backends.embedded.spaces import VectorSpace
     from policykb.backends.embedded.store import Store
@@ -29,7 +29,7 @@ SQ8_SLACK = 0.02  # how far an 8-bit IVF score may fall below the exact one
 class DenseMixin:
     """Semantic search for `Searcher` (which holds the state these methods use)."""
 
-    backend: EmbeddedBackend
+    backend: Backend
     store: Store
     settings: Settings
     space: VectorSpace

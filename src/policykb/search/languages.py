@@ -13,7 +13,7 @@ from policykb.language import detect as lang
 if TYPE_CHECKING:
     from policykb.backends.embedded.facet_index import FacetIndex
     from policykb.backends.embedded.index import VectorIndex
-    from policykb.backends.embedded.backend import EmbeddedBackend
+    from policykb.backends.backend import Backend
     from policykb.search.relevance import Cutoff
     from policykb.backends.embedded.spaces import VectorSpace
 
@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 class LanguageMixin:
     """Uses Searcher's `_semantic_set` and `_dense`."""
 
-    backend: EmbeddedBackend
+    backend: Backend
     space: VectorSpace
     index: VectorIndex
     facets: FacetIndex

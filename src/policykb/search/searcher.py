@@ -29,7 +29,7 @@ from policykb.search.keyword import KeywordMixin
 from policykb.search.languages import LanguageMixin, keyword_note
 
 if TYPE_CHECKING:
-    from policykb.backends.embedded.backend import EmbeddedBackend
+    from policykb.backends.backend import Backend
     from policykb.backends.embedded.spaces import VectorSpace
 
 MAX_PAGE_SIZE = 1000
@@ -39,7 +39,7 @@ NEAREST = 3  # nearest items offered (as not matches) when nothing is relevant
 class Searcher(DenseMixin, KeywordMixin, LanguageMixin):
     """One search (or one similar-items request) over a knowledge base's current generation."""
 
-    def __init__(self, backend: EmbeddedBackend, cut: Cutoff | None = None) -> None:
+    def __init__(self, backend: Backend, cut: Cutoff | None = None) -> None:
         self.backend = backend
         self._cutoff = cut
         self.store = backend.store

@@ -25,7 +25,7 @@ from policykb.service.contributions import contribution_router
 from policykb.service.limits import UploadGate
 from policykb.errors import InvalidRecord, NotFound, PayloadTooLarge, PolicyKBError, StoreDamaged
 from policykb.ingest.export import write_records
-from policykb.backends.embedded.health import public as public_health
+from policykb.backends.health import public as public_health
 from policykb.kb import KnowledgeBase
 from policykb.models import FacetCount, Hit
 from policykb.backends.embedded.store import damaged, is_damage

@@ -17,20 +17,20 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from policykb.backends import DATABASE
 from policykb.errors import PolicyKBError
 from policykb.backends.embedded.index import MANIFEST
 from policykb.backends.embedded.store import Store, is_damage
 
 if TYPE_CHECKING:
-    from policykb.backends.embedded.backend import EmbeddedBackend
+    from policykb.backends.backend import Backend
 
 FORMAT = 1
-DATABASE = "kb.sqlite"
 INFO = "backup.json"
 UPLOADS = "uploads"
 
 
-def backup(backend: EmbeddedBackend, target: Path) -> dict[str, Any]:
+def backup(backend: Backend, target: Path) -> dict[str, Any]:
     """Write `target/kb.sqlite`, `target/uploads/` and `target/backup.json`; `target` must be new
     or empty. Uploads are copied after the database: every upload the copy refers to was saved
     before its contribution was recorded, so it is there."""
@@ -78,7 +78,7 @@ def set_aside_if_damaged(home: Path) -> Path | None:
     return aside
 
 
-def restore(backend: EmbeddedBackend, source: Path) -> dict[str, Any]:
+def restore(backend: Backend, source: Path) -> dict[str, Any]:
     """Make `backend` hold what the backup in `source` holds. Order (each step safe to die after): the
     uploads are copied in; a private copy of the backup gets its upload paths moved here and a
     generation above the live one; the index for that generation is built from its vectors and

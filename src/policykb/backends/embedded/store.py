@@ -7,7 +7,9 @@ against the taxonomy before they get here.
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 import sqlite3
 import threading
 import time
@@ -210,6 +212,27 @@ class Store(QueryMixin, PostingsMixin, ModerationMixin, BackupMixin, HistoryMixi
             yield
         finally:
             self.conn.execute("COMMIT")
+
+    @contextmanager
+    def exclusive(self, wait: bool = True) -> Iterator[bool]:
+        """The knowledge base's write lock across processes: a file lock on `write.lock` beside the
+        database, held for a whole write (planning included, not only its transaction). With
+        `wait=False` it is only taken if free; the context value says whether it was. Not
+        re-entrant: the backend counts its own depth."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        handle = os.open(self.path.parent / "write.lock", os.O_CREAT | os.O_RDWR, 0o644)
+        try:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                yield False
+                return
+            try:
+                yield True
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+        finally:
+            os.close(handle)
 
     # -- meta ---------------------------------------------------------------------------------
 

@@ -16,10 +16,10 @@ from policykb.errors import IndexMismatch
 from policykb.backends.embedded.index import read_manifest
 
 if TYPE_CHECKING:
-    from policykb.backends.embedded.backend import EmbeddedBackend
+    from policykb.backends.backend import Backend
 
 
-def check(backend: EmbeddedBackend, sample: int = 20) -> dict[str, Any]:
+def check(backend: Backend, sample: int = 20) -> dict[str, Any]:
     """The full report: `status` ("ok" or "inconsistent") and what was compared."""
     report = _look(backend, sample, writing=False)
     if report["status"] == "ok":
@@ -44,7 +44,7 @@ def public(report: dict[str, Any]) -> tuple[bool, str | None]:
     return False, "the multilingual index disagrees with the store"
 
 
-def _look(backend: EmbeddedBackend, sample: int, writing: bool) -> dict[str, Any]:
+def _look(backend: Backend, sample: int, writing: bool) -> dict[str, Any]:
     """One look; with `writing` (another writer holds the write lock), an index saved for the next
     generation is accepted as long as the index in use agrees with the store."""
     store = backend.store

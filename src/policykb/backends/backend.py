@@ -1,4 +1,4 @@
-"""`EmbeddedBackend`: one knowledge-base directory on this machine, and what keeps it in step.
+"""`Backend`: one knowledge-base directory on this machine, and what keeps it in step.
 
 It composes the `Store` (SQLite) and one or two `VectorSpace`s (a model with its FAISS index: the
 main model's, and the multilingual encoder's beside it), loads models and indexes lazily (keyword
@@ -10,8 +10,6 @@ object (never the `KnowledgeBase` facade above them).
 
 from __future__ import annotations
 
-import fcntl
-import os
 import sys
 import threading
 from contextlib import contextmanager
@@ -44,14 +42,16 @@ class IndexChange:
     changed: bool = False
 
 
-class EmbeddedBackend:
-    """A knowledge-base directory: `kb.sqlite`, `vectors-<generation>.faiss`, `manifest.json`."""
+class Backend:
+    """A store and the in-process indexes derived from it: today a knowledge-base directory
+    (`kb.sqlite`, `vectors-<generation>.faiss`, `manifest.json`)."""
 
-    def __init__(self, settings: Settings, embedder: Embedder | None = None, taxonomy: Taxonomy | None = None) -> None:
+    def __init__(self, settings: Settings, store: Store, embedder: Embedder | None = None,
+                 taxonomy: Taxonomy | None = None) -> None:
         self.settings = settings
         self.home = Path(settings.home)
         self.taxonomy = taxonomy or Taxonomy.default()
-        self.store = Store(self.home / "kb.sqlite")
+        self.store = store
         self.main = VectorSpace(settings, self.store, self.home, settings.model, "POLICYKB_MODEL", embedder)
         self.model = self.main.key
         second = multilingual_setting(settings, self.main.key)
@@ -126,32 +126,31 @@ class EmbeddedBackend:
     @contextmanager
     def writing_lock(self, wait: bool = True) -> Iterator[bool]:
         """Hold the knowledge base's write lock: one writer at a time across threads and processes
-        (a file lock on `write.lock`), for the whole of a write, deciding included (an ingest reads
-        what is stored, plans, embeds and writes under it). Re-entrant in one thread. With
-        `wait=False` it is only taken if free; the context value says whether it was."""
+        (the store's `exclusive` lock: a file lock beside an SQLite file), for the whole of a write,
+        deciding included (an ingest reads what is stored, plans, embeds and writes under it).
+        Re-entrant in one thread. With `wait=False` it is only taken if free; the context value
+        says whether it was."""
         if not self._write_lock.acquire(blocking=wait):
             yield False
             return
         try:
             depth = getattr(self._writer, "depth", 0)
-            handle = None
-            if depth == 0:
-                self.home.mkdir(parents=True, exist_ok=True)
-                handle = os.open(self.home / "write.lock", os.O_CREAT | os.O_RDWR, 0o644)
+            if depth:
+                self._writer.depth = depth + 1
                 try:
-                    fcntl.flock(handle, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
-                except BlockingIOError:
-                    os.close(handle)
+                    yield True
+                finally:
+                    self._writer.depth = depth
+                return
+            with self.store.exclusive(wait) as mine:
+                if not mine:
                     yield False
                     return
-            self._writer.depth = depth + 1
-            try:
-                yield True
-            finally:
-                self._writer.depth = depth
-                if handle is not None:
-                    fcntl.flock(handle, fcntl.LOCK_UN)
-                    os.close(handle)
+                self._writer.depth = 1
+                try:
+                    yield True
+                finally:
+                    self._writer.depth = 0
         finally:
             self._write_lock.release()
 
