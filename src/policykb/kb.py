@@ -197,6 +197,17 @@ class KnowledgeBase:
 
         return restore(self.backend, Path(source))
 
+    def migrate(self, to: Path | str) -> dict[str, Any]:
+        """Copy this knowledge base into an empty one (a new folder): every item, passage, cached
+        vector, contribution, audit entry and version, ids kept; then check both. The rows copied
+        per table, the target's generation and each side's check status."""
+        from policykb.backends.copy import copy_knowledge_base
+
+        with KnowledgeBase(self.settings.model_copy(update={"home": Path(to)}), taxonomy=self.taxonomy) as target:
+            report = copy_knowledge_base(self.backend, target.backend)
+            report["check"] = {"source": self.check()["status"], "target": target.check()["status"]}
+        return report
+
     def stats(self, public: bool = False) -> dict[str, Any]:
         """Counts of what is published; `public` leaves out what only an operator may know (how
         many items are hidden, how many files were ingested)."""

@@ -1,4 +1,4 @@
-"""Operator commands: rebuild and check the indexes, back up and restore a knowledge base."""
+"""Operator commands: rebuild and check the indexes, back up, restore and migrate a knowledge base."""
 
 from __future__ import annotations
 
@@ -103,4 +103,30 @@ def restore(lazy: LazyKB, source: Path, as_json: bool) -> None:
                f"passages, {result['vectors']} vectors")
 
 
-ADMIN_COMMANDS = [reindex, check, backup, restore]
+@click.command()
+@click.option("--to", "target", required=True, type=click.Path(path_type=Path),
+              help="The knowledge base to copy into: a new (or empty) folder.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@pass_kb
+@handle_errors
+def migrate(lazy: LazyKB, target: Path, as_json: bool) -> None:
+    """Copy the knowledge base (--home) into another, empty one: items, passages, cached vectors,
+    contributions, audit log and item versions, ids kept, so both answer alike; then check both
+    (exit status 1 if either check fails). Nothing is embedded again.
+
+    \b
+    Example:
+      policykb --home index migrate --to /srv/policykb/index
+    """
+    result = lazy.kb.migrate(target)
+    if as_json:
+        print_json(result)
+    else:
+        tables = ", ".join(f"{n} {table}" for table, n in result["tables"].items() if n)
+        click.echo(f"copied to {target} (generation {result['generation']}): {tables}\n"
+                   f"check: source {result['check']['source']}, target {result['check']['target']}")
+    if set(result["check"].values()) != {"ok"}:
+        raise SystemExit(1)
+
+
+ADMIN_COMMANDS = [reindex, check, backup, restore, migrate]

@@ -1,10 +1,15 @@
-"""The store's side of backup and restore: SQLite's online backup API, both ways."""
+"""The store's side of backup and restore (SQLite's online backup API, both ways) and of a copy to
+another store, table by table (`backends/copy.py`)."""
 
 from __future__ import annotations
 
 import sqlite3
 import threading
 from pathlib import Path
+from typing import Any, Callable, Iterator
+
+from policykb.backends.tables import TABLES, columns
+from policykb.language.terms import term_counts
 
 
 class BackupMixin:
@@ -14,6 +19,7 @@ class BackupMixin:
 
     conn: sqlite3.Connection
     lock: threading.RLock
+    _add_postings: Callable[[int, dict[str, tuple[int, int]]], None]
 
     def backup_to(self, target: Path) -> int:
         """Write a consistent copy of the database to `target` (a new file); its generation."""
@@ -45,3 +51,29 @@ class BackupMixin:
 
     def set_generation(self, generation: int) -> None:
         self.conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('generation', ?)", [str(generation)])
+
+    def table_rows(self, table: str, batch: int = 5_000) -> Iterator[list[tuple[Any, ...]]]:
+        """A copied table's rows (`tables.TABLES` columns, in that order), in batches, in the order
+        they were written; call it inside `reading()` for one consistent state."""
+        cursor = self.conn.execute(f"SELECT {', '.join(columns(table))} FROM {table} ORDER BY rowid")
+        while rows := cursor.fetchmany(batch):
+            yield rows
+
+    def insert_rows(self, table: str, rows: list[tuple[Any, ...]]) -> None:
+        """Add rows of a copied table as they are (ids included), inside this store's transaction.
+        Passages are indexed as they arrive (FTS5 by its triggers, the keyword postings by this
+        store's tokenizer, which also gives their length), so the copy commits whole."""
+        names = columns(table)
+        if table == "passages":
+            at = {name: i for i, name in enumerate(names)}
+            counted = []
+            for row in rows:
+                counts, length = term_counts(row[at["title"]] or "", row[at["text"]])
+                self._add_postings(row[at["id"]], counts)
+                counted.append(tuple(length if name == "tokens" else row[i] for i, name in enumerate(names)))
+            rows = counted
+        self.conn.executemany(f"INSERT INTO {table}({', '.join(names)}) VALUES ({', '.join('?' * len(names))})", rows)
+
+    def is_empty(self) -> bool:
+        """Whether no copied table holds a row (a copy goes only into an empty store)."""
+        return not any(self.conn.execute(f"SELECT 1 FROM {table} LIMIT 1").fetchone() for table in TABLES)
