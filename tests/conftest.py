@@ -1,10 +1,13 @@
-"""Fixtures: knowledge bases in `tmp_path`, a small record corpus, real PDFs made with fpdf2."""
+"""Fixtures: knowledge bases in `tmp_path`, a small record corpus, real PDFs made with fpdf2, and a
+throw-away PostgreSQL + pgvector server with a fresh database per test."""
 
 from __future__ import annotations
 
+import re
 import textwrap
+import uuid
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import pytest
 
@@ -134,3 +137,29 @@ def real_sample(tmp_path_factory, minilm):
     with KnowledgeBase(Settings(home=tmp_path_factory.mktemp("sample") / "kb"), embedder=minilm) as kb:
         assert kb.ingest([ROOT / "ingest"]).skipped == []
         yield kb
+
+
+@pytest.fixture(scope="session")
+def pg_server(tmp_path_factory):
+    """A throw-away PostgreSQL + pgvector server (tests/pgserver.py), started on the first test that asks.
+
+    Without the server binaries (the `postgres` extra) the asking tests fail, saying what to install: CI must
+    run them, so they are never skipped."""
+    from .pgserver import Server
+
+    try:
+        server = Server.start(tmp_path_factory.mktemp("postgres"))
+    except RuntimeError as error:
+        pytest.fail(f"no PostgreSQL test server: {error}", pytrace=False)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def postgres_url(pg_server, request) -> Iterator[str]:
+    """A fresh database of its own for this test (made from a template that has `vector`), dropped after it."""
+    stem = re.sub(r"[^a-z0-9_]+", "_", request.node.name.lower())[:40]
+    name = f"t{uuid.uuid4().hex[:8]}_{stem}"
+    url = pg_server.create_database(name)
+    yield url
+    pg_server.drop_database(name)
