@@ -124,6 +124,8 @@ def test_replica_follows_the_primary_and_takes_over_after_a_crash(tmp_path):
                 assert promoted.execute("SELECT pg_is_in_recovery()").fetchone() == (False,)
                 promoted.execute("INSERT INTO orders VALUES (2, 'written after the failover')")
                 assert promoted.execute("SELECT id FROM orders ORDER BY id").fetchall() == [(1,), (2,)]
+            with psycopg.connect(replica.create_database("after_failover")) as fresh:  # from the copied template
+                assert fresh.execute("SELECT extname FROM pg_extension WHERE extname = 'vector'").fetchone() == ("vector",)
     assert primary.processes() == [] and replica.processes() == []
 
 
