@@ -165,3 +165,87 @@ def postgres_url(pg_server, request) -> Iterator[str]:
     url = pg_server.create_database(name)
     yield url
     pg_server.drop_database(name)
+
+
+# -- the store under test: each store-level behaviour holds for the SQLite store and PgStore alike ------------
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store_kind(request) -> str:
+    return request.param
+
+
+@pytest.fixture
+def database_for(store_kind, request) -> Iterator[Callable[[Path], str]]:
+    """A PostgreSQL database per knowledge-base home (`postgres_url` for the first one asked, a fresh one for
+    each other home), dropped after the test."""
+    urls: dict[Path, str] = {}
+    made: list[tuple[object, str]] = []  # (server, database)
+
+    def url_for(home: Path) -> str:
+        if home not in urls:
+            if not urls:
+                urls[home] = request.getfixturevalue("postgres_url")
+            else:
+                server = request.getfixturevalue("pg_server")
+                made.append((server, f"t{uuid.uuid4().hex[:8]}_home{len(urls)}"))
+                urls[home] = server.create_database(made[-1][1])
+        return urls[home]
+
+    yield url_for
+    for server, name in made:
+        server.drop_database(name)
+
+
+@pytest.fixture
+def open_store(store_kind, tmp_path, database_for) -> Iterator[Callable[[], object]]:
+    """Opens the store under test (again, for a test that reopens it): `kb/kb.sqlite` in tmp_path, or this
+    test's PostgreSQL database. Each one opened is closed after the test."""
+    opened = []
+
+    def open_again():
+        if store_kind == "sqlite":
+            from policykb.backends.embedded.store import Store
+
+            opened.append(Store(tmp_path / "kb" / "kb.sqlite"))
+        else:
+            from policykb.backends.postgres import PgStore
+
+            opened.append(PgStore(database_for(tmp_path / "kb")))
+        return opened[-1]
+
+    yield open_again
+    for store in opened:
+        store.close()
+
+
+@pytest.fixture
+def store(open_store):
+    """The store under test, opened once."""
+    return open_store()
+
+
+@pytest.fixture
+def on_store(store_kind, database_for, monkeypatch) -> str:
+    """Knowledge bases opened in this test keep their items in the store under test: SQLite in their home, or
+    a PostgreSQL database of their own (the backend's store swapped until the backend is generic over its
+    store). Request it before `kb` (`pytest.mark.usefixtures("on_store")` does)."""
+    if store_kind == "postgres":
+        from policykb.backends.embedded import backend
+        from policykb.backends.postgres import PgStore
+
+        monkeypatch.setattr(backend, "Store", lambda path: PgStore(database_for(Path(path).parent)))
+    return store_kind
+
+
+def run_sql(store, query: str, params: list | tuple = ()) -> list[tuple]:
+    """Run SQL on a store's database behind its back (what a damaged or older database looks like), in
+    SQLite's dialect (`?` parameters, translated for PostgreSQL); the rows it returns."""
+    if hasattr(store, "conn"):
+        cur = store.conn.execute(query, params)
+        return cur.fetchall() if cur.description else []
+    import psycopg
+
+    with psycopg.connect(store.url, autocommit=True) as conn:
+        cur = conn.execute(query.replace("?", "%s"), params)
+        return cur.fetchall() if cur.description else []

@@ -1,12 +1,158 @@
-"""The Store: schema creation under concurrency, and what a damaged database file says."""
+"""The stores: what every store does alike (SQLite's `Store` and PostgreSQL's `PgStore`: transactions, one
+committed state per read, writers taking turns, the same answers to the same questions), and what only the
+SQLite file has (schema creation by processes meeting a new file, a damaged file)."""
 from __future__ import annotations
 
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 
+import numpy as np
 import pytest
+
+from policykb.models import Item, Passage
+
+
+def _item(item_id: str, title: str, *texts: str, **facets: list[str]) -> Item:
+    return Item(id=item_id, kind="document", title=title, source=f"{item_id}.md",
+                passages=[Passage(t, page=n + 1, seq=n, section="Part" if n else None) for n, t in enumerate(texts)],
+                facets={"kind": ["document"], "language": ["en"], **facets})
+
+
+def _write(store, *items: Item) -> list[int]:
+    added = []
+    with store.transaction():
+        for item in items:
+            added += store.write_item(item, [f"h-{item.id}-{n}" for n in range(len(item.passages))])[1]
+    return added
+
+
+# -- both stores ------------------------------------------------------------------------------------------
+
+
+def test_the_knowledge_base_uses_the_store_under_test(on_store, kb):
+    assert type(kb.store).__name__ == {"sqlite": "Store", "postgres": "PgStore"}[on_store]
+
+
+def test_a_failed_transaction_leaves_nothing_behind(store, monkeypatch):
+    from policykb.backends import segments
+
+    _write(store, _item("kept", "Kept", "cluster vouchers"))
+    before = (store.item_ids(), store.postings_stats(), store.generation, store.stats())
+    monkeypatch.setattr(segments, "FLUSH_POSTINGS", 3)  # some postings are written before the failure
+    with pytest.raises(RuntimeError, match="disk full"):
+        with store.transaction():
+            store.write_item(_item("lost", "Lost", "regional innovation vouchers for textile firms"), ["h1"])
+            store.bump_generation()
+            store.audit("alice", "edit", "lost")
+            raise RuntimeError("disk full")
+    assert (store.item_ids(), store.postings_stats(), store.generation, store.stats()) == before
+    assert store.audit_log() == [] and store.postings(("innov", "textil")) == {}
+    _write(store, _item("next", "Next", "cluster missions"))  # nothing of the failed write leaks into the next one
+    assert store.postings(("innov",)) == {} and list(store.postings(("mission",))) == ["mission"]
+
+
+def test_reading_sees_one_committed_state_while_another_writes(open_store):
+    reader, writer = open_store(), open_store()  # two handles on one database: two processes
+    with reader.reading():
+        assert reader.generation == 0
+        with writer.transaction():
+            writer.bump_generation()
+            writer.write_item(_item("new", "New", "text"), ["h"])
+        assert (reader.generation, reader.item_ids()) == (0, [])
+    assert (reader.generation, reader.item_ids()) == (1, ["new"])
+
+
+def test_reading_inside_a_transaction_sees_that_transaction(store):
+    with store.transaction():
+        store.bump_generation()
+        with store.reading():
+            assert store.generation == 1
+    assert store.generation == 1
+
+
+def test_writers_take_turns_and_lose_no_update(open_store):
+    stores, rounds = [open_store(), open_store()], 25
+    start = threading.Barrier(2)
+    failures = []
+
+    def bump(store) -> None:
+        try:
+            start.wait()
+            for _ in range(rounds):
+                with store.transaction():  # read, think, write: only safe if writers take turns
+                    seen = store.generation
+                    time.sleep(0.001)
+                    store.set_generation(seen + 1)
+        except Exception as exc:  # noqa: BLE001 - reported below
+            failures.append(exc)
+
+    threads = [threading.Thread(target=bump, args=(s,)) for s in stores]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert failures == [] and stores[0].generation == 2 * rounds
+
+
+def test_both_stores_answer_alike(tmp_path, postgres_url):
+    """The same writes give the same answers, in the same order, from every read both stores have."""
+    from policykb.backends.embedded.store import Store
+    from policykb.backends.postgres import PgStore
+
+    stores = [Store(tmp_path / "kb.sqlite"), PgStore(postgres_url)]
+    answers = []
+    for store in stores:
+        _write(store, _item("b-item", "beta Programme", "Cluster vouchers for SMEs.", "Second part on missions.",
+                            territory=["FR", "DE"], challenge=["green"]),
+               _item("a-item", "Éclair", "Textile firms around Łódź share design studios.", territory=["PL"]),
+               _item("c-item", "alpha", "Nothing here.", territory=["DE"]))
+        _write(store, _item("b-item", "Beta programme", "Cluster vouchers for SMEs abroad.", territory=["DE"]))
+        with store.transaction():
+            store.set_status("c-item", "unpublished")
+            store.bump_generation()
+            store.upsert_file("b-item.md", "d1", 10, ["b-item", "gone"])
+            store.upsert_file("a-item.md", "d2", 20, ["a-item"])
+            store.drop_from_file("b-item.md", "gone")
+            store.remember_purge("z-item", "z.md", "zh")
+            store.add_contribution("k1", "t", {"id": "a-item", "title": "Éclair"}, None, None, "127.0.0.1", {"ok": 1})
+            store.update_contribution("k1", "pending", status="rejected", reason="spam")
+            store.add_submission("127.0.0.1", "2026-01-01T00:00:01", forget_before="2026-01-01T00:00:00")
+            store.audit("alice", "reject", "k1", before={"status": "pending"}, after={"status": "rejected"})
+        store.cache_vectors("m", {f"h-{i}-{n}": np.full(3, n + len(i), dtype=np.float32) for i in ("a-item", "bb-item")
+                                  for n in range(2)} | {"h-b-item-0": np.arange(3, dtype=np.float32)})
+        ids = store.passage_ids_of(["b-item", "a-item", "c-item"])
+        vectors = store.passage_vectors("m")
+        answers.append(dict(
+            item_ids=store.item_ids(), sources=store.item_sources(["c-item", "a-item", "x"]),
+            items={k: vars(v) for k, v in store.get_items(["c-item", "b-item", "a-item"]).items()},
+            passages=[(store.get_passages(i), store.passage_ids(i)) for i in ("a-item", "b-item")],
+            by_id=list(store.passages_by_id(ids).values()), first=store.first_passages(["b-item", "a-item"]),
+            published=store.published_items(), pairs=store.facet_pairs("territory"),
+            published_passages=len(store.published_passages()), texts=store.passage_texts(),
+            missing=store.passages_missing_vectors("m"), vectors=(len(vectors[0]), vectors[1].tolist()),
+            cached=sorted(store.cached_vectors("m", ["h-a-item-0", "nope"])),
+            stats=store.stats(), postings_stats=store.postings_stats(),
+            postings={t: p.tolist() for t, p in store.postings(("cluster", "voucher", "lodz")).items()},
+            disagreeing=store.postings_disagreeing(10)[1], history=[
+                {k: v for k, v in h.items() if k != "replaced_at"} for h in store.item_history("b-item")],
+            version=vars(store.item_version("b-item", 1)[0]), files=(store.file_paths(), store.file_record("b-item.md"),
+                                                                      store.files_disagreeing()),
+            purged={k: v[:2] for k, v in store.purged_items(["z-item", "a-item"]).items()},
+            contributions=[{k: v for k, v in c.items() if not k.endswith("_at")}
+                           for c in store.contributions(None, 10)[1]],
+            pending=store.pending_ids(), moderated=store.contributions_disagreeing(),
+            submissions=store.submissions_since("127.0.0.1", "2026"), titles=store.items_with_title(" BETA programme"),
+            audit=[{k: v for k, v in a.items() if k != "at"} for a in store.audit_log("k1")],
+            generation=store.generation, pruned=store.prune_vector_cache("m"), rebuilt=store.rebuild_postings()))
+        store.close()
+    assert answers[0] == answers[1]
+    assert answers[0]["published"] == [("b-item", None, None), ("a-item", None, None)]  # NOCASE: "É" after "B"
+
+
+# -- the SQLite file only -----------------------------------------------------------------------------------
 
 OPEN = """
 import sys, time

@@ -1,5 +1,5 @@
 """Item history: edits, removals, unpublishing and publishing keep the version they replace; a
-moderator restores one (audited); only purge deletes for real (audited)."""
+moderator restores one (audited); only purge deletes for real (audited). On both stores."""
 
 from __future__ import annotations
 
@@ -14,6 +14,8 @@ from policykb.cli.main import cli
 from policykb.errors import NotFound
 
 RECORDS = "examples/records.yaml"
+
+pytestmark = pytest.mark.usefixtures("on_store")
 
 
 def edit(corpus, old: str, new: str) -> None:

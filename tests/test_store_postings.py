@@ -1,18 +1,22 @@
 """The keyword index's postings stay in step with the passages: segments, merges, rollbacks,
-knowledge bases made before the postings existed, and `policykb check`."""
+knowledge bases made before the postings existed, and `policykb check`. Every test runs on both stores
+(`on_store`) but the one about SQLite files made before the postings existed."""
 
 from __future__ import annotations
 
 import pytest
 from click.testing import CliRunner
 
-from policykb.backends.embedded import store_postings
-
+from policykb.backends import segments
 from policykb.language import terms
 from policykb.cli.main import cli
 from policykb.config import Settings
 from policykb.kb import KnowledgeBase
 from policykb.models import Item, Passage
+
+from .conftest import run_sql
+
+both = pytest.mark.usefixtures("on_store")
 
 
 def _item(i: int, text: str) -> Item:
@@ -29,13 +33,14 @@ def _write(kb: KnowledgeBase, items: list[Item]) -> None:
 
 def _segments(kb: KnowledgeBase, term: str) -> list[int]:
     return [len(p) for p in kb.store._segments(
-        [r[0] for r in kb.store.conn.execute("SELECT id FROM postings WHERE term = ? ORDER BY id", [term])])]
+        [r[0] for r in run_sql(kb.store, "SELECT id FROM postings WHERE term = ? ORDER BY id", [term])])]
 
 
 def _keyword_ids(kb: KnowledgeBase, query: str) -> list[str]:
     return [h.id for h in kb.search(query, mode="keyword", size=1000, facets=False).hits]
 
 
+@both
 def test_segments_merge_like_a_binary_counter(kb):
     for i in range(64):  # 64 writes of one item each, every one holding "cluster"
         _write(kb, [_item(i, f"cluster number {i}")])
@@ -46,6 +51,7 @@ def test_segments_merge_like_a_binary_counter(kb):
     assert sorted(_keyword_ids(kb, "cluster")) == sorted(f"item-{i}" for i in range(64))
 
 
+@both
 def test_rewritten_items_leave_no_postings_behind_once_merged(kb):
     for version in range(40):
         _write(kb, [_item(1, f"cluster vouchers version {version}")])
@@ -55,6 +61,7 @@ def test_rewritten_items_leave_no_postings_behind_once_merged(kb):
     assert sum(_segments(kb, "voucher")) < 8  # 40 written, dead ones dropped at each merge
 
 
+@both
 def test_rolled_back_write_adds_no_postings(kb):
     _write(kb, [_item(1, "cluster vouchers")])
     before = kb.store.postings_stats()
@@ -69,15 +76,15 @@ def test_rolled_back_write_adds_no_postings(kb):
     assert _keyword_ids(kb, "missions") == ["item-3"]
 
 
+@both
 def test_long_write_flushes_in_parts_with_the_same_results(tmp_path, monkeypatch, corpus):
     with KnowledgeBase(Settings(home=tmp_path / "one", model="hashing")) as kb:
         kb.ingest([corpus])
         expected = {q: _keyword_ids(kb, q) for q in ("cluster", "green textile", "missions abroad")}
-    monkeypatch.setattr(store_postings, "FLUSH_POSTINGS", 7)
+    monkeypatch.setattr(segments, "FLUSH_POSTINGS", 7)
     writes = []
-    write = store_postings.PostingsMixin._write_segments
-    monkeypatch.setattr(store_postings.PostingsMixin, "_write_segments",
-                        lambda self: writes.append(len(self._pending[0])) or write(self))
+    take = segments.PostingsBuffer.take
+    monkeypatch.setattr(segments.PostingsBuffer, "take", lambda self: writes.append(len(self)) or take(self))
     with KnowledgeBase(Settings(home=tmp_path / "parts", model="hashing")) as kb:
         kb.ingest([corpus])
         assert len([n for n in writes if n]) > 3  # written in many parts inside one transaction
@@ -86,7 +93,7 @@ def test_long_write_flushes_in_parts_with_the_same_results(tmp_path, monkeypatch
         assert {q: _keyword_ids(kb, q) for q in expected} == expected
 
 
-def test_knowledge_base_made_before_postings_is_indexed_on_open(settings, corpus):
+def test_knowledge_base_made_before_postings_is_indexed_on_open(settings, corpus):  # an SQLite file
     with KnowledgeBase(settings) as kb:
         kb.ingest([corpus])
         expected = kb.search("cluster vouchers abroad", mode="keyword").hits
@@ -99,13 +106,14 @@ def test_knowledge_base_made_before_postings_is_indexed_on_open(settings, corpus
         assert kb.check()["status"] == "ok"
 
 
+@both
 def test_postings_of_an_older_tokenizer_are_made_again_on_open(settings, corpus):
     with KnowledgeBase(settings) as kb:
         kb.ingest([corpus])
         _write(kb, [_item(1, "Textile firms around Łódź share design studios.")])
-        with kb.store.transaction():  # what a knowledge base indexed with FTS5's own tokens looks like
-            kb.store.conn.execute("UPDATE postings SET term = 'łodz' WHERE term = 'lodz'")
-            kb.store.conn.execute("DELETE FROM meta WHERE key = 'tokenizer'")
+        # what a knowledge base indexed with FTS5's own tokens looks like
+        run_sql(kb.store, "UPDATE postings SET term = 'łodz' WHERE term = 'lodz'")
+        run_sql(kb.store, "DELETE FROM meta WHERE key = 'tokenizer'")
     with KnowledgeBase(settings) as kb:
         assert kb.store.get_meta("tokenizer") == str(terms.TOKENIZER_VERSION)
         assert kb.store.postings(("łodz",)) == {}
@@ -113,6 +121,7 @@ def test_postings_of_an_older_tokenizer_are_made_again_on_open(settings, corpus)
         assert kb.check(sample=1000)["keyword_disagreeing"] == []
 
 
+@both
 def test_reindex_compacts_to_one_segment_per_term(kb, corpus):
     kb.ingest([corpus])
     for version in range(5):
@@ -124,6 +133,7 @@ def test_reindex_compacts_to_one_segment_per_term(kb, corpus):
     assert _keyword_ids(kb, "cluster note") == expected
 
 
+@both
 def test_check_compares_postings_with_the_stored_text(settings, corpus):
     with KnowledgeBase(settings) as kb:
         kb.ingest([corpus])
@@ -131,8 +141,7 @@ def test_check_compares_postings_with_the_stored_text(settings, corpus):
         report = kb.check(sample=1000)
         assert report["status"] == "ok" and report["keyword_checked"] == passages
         assert report["keyword_disagreeing"] == []
-        with kb.store.transaction():  # lose one term's postings
-            kb.store.conn.execute("DELETE FROM postings WHERE term = 'voucher'")
+        run_sql(kb.store, "DELETE FROM postings WHERE term = 'voucher'")  # lose one term's postings
         holders = kb.store.passage_ids("de-vouchers")  # the only item that mentions vouchers
         report = kb.check(sample=1000)
         assert report["status"] == "inconsistent" and report["keyword_disagreeing"] == holders

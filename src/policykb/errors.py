@@ -126,3 +126,12 @@ class StoreDamaged(PolicyKBError):
 
     code = "store_damaged"
     status = 503
+
+
+class StoreUnavailable(PolicyKBError):
+    """The database server cannot be reached or refuses the connection (a wrong URL, a server that
+    is down, an unknown database, credentials it does not accept), or its schema is newer than this
+    policykb."""
+
+    code = "store_unavailable"
+    status = 503

@@ -14,15 +14,14 @@ import sqlite3
 import threading
 import time
 from contextlib import contextmanager
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
 
 import numpy as np
 
-from policykb.language.terms import term_counts
+from policykb.backends.rows import facet_values, item_from_row, item_values, now, passage_values
 from policykb.errors import StoreDamaged
-from policykb.models import Item, Passage, passage_context
+from policykb.models import Item, Passage
 from policykb.backends.embedded.store_backup import BackupMixin
 from policykb.backends.embedded.store_files import FilesMixin
 from policykb.backends.embedded.store_history import HistoryMixin
@@ -36,10 +35,6 @@ if TYPE_CHECKING:
 __all__ = ["Store", "damaged", "is_damage"]
 
 SCHEMA_VERSION = 1
-
-
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
 def is_damage(exc: BaseException) -> bool:
@@ -279,32 +274,20 @@ class Store(QueryMixin, PostingsMixin, ModerationMixin, BackupMixin, HistoryMixi
     def write_item(self, item: Item, passage_hashes: list[str]) -> tuple[list[int], list[int]]:
         """Insert or replace an item; returns (removed passage ids, new passage ids)."""
         row = self.conn.execute("SELECT added_at, status FROM items WHERE id = ?", [item.id]).fetchone()
-        added_at, status = row if row else (_now(), "published")  # an unpublished item stays unpublished
+        added_at, status = row if row else (now(), "published")  # an unpublished item stays unpublished
         old = self.delete_item(item.id, keep="update" if row else None)
         self.conn.execute(
             "INSERT INTO items(id, kind, title, summary, description, region, organisation, start_year, "
             "end_year, links, language, source, pages, content_hash, status, added_at, updated_at) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                item.id, item.kind, item.title, item.summary, item.description, item.region,
-                item.organisation, item.start_year, item.end_year, json.dumps(item.links),
-                (item.facets.get("language") or [None])[0], item.source, item.pages,
-                item.content_hash(), status, added_at, _now(),
-            ],
+            item_values(item, status, added_at),
         )
-        self.conn.executemany(
-            "INSERT INTO item_facets(item_id, facet, value) VALUES (?, ?, ?)",
-            [(item.id, facet, value) for facet, values in item.facets.items() for value in values],
-        )
+        self.conn.executemany("INSERT INTO item_facets(item_id, facet, value) VALUES (?, ?, ?)", facet_values(item))
         new = []
-        for passage, digest in zip(item.passages, passage_hashes):
-            context = passage_context(item.title, passage.section)
-            counts, length = term_counts(context, passage.text)
+        for values, counts in passage_values(item, passage_hashes):
             cur = self.conn.execute(
                 "INSERT INTO passages(item_id, seq, page, section, title, text, hash, tokens) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                [item.id, passage.seq, passage.page, passage.section, context, passage.text, digest, length],
-            )
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", values)
             new.append(int(cur.lastrowid))
             self._add_postings(new[-1], counts)
         return old, new
@@ -316,7 +299,7 @@ class Store(QueryMixin, PostingsMixin, ModerationMixin, BackupMixin, HistoryMixi
     def set_status(self, item_id: str, status: str) -> None:
         """Publish or unpublish an item (the version before is kept)."""
         self.keep_version(item_id, "publish" if status == "published" else "unpublish")
-        self.conn.execute("UPDATE items SET status = ?, updated_at = ? WHERE id = ?", [status, _now(), item_id])
+        self.conn.execute("UPDATE items SET status = ?, updated_at = ? WHERE id = ?", [status, now(), item_id])
 
     def _facets_of(self, ids: list[str]) -> dict[str, dict[str, list[str]]]:
         out: dict[str, dict[str, list[str]]] = {i: {} for i in ids}
@@ -337,14 +320,7 @@ class Store(QueryMixin, PostingsMixin, ModerationMixin, BackupMixin, HistoryMixi
             [json.dumps(ids)],
         ).fetchall()
         facets = self._facets_of([r[0] for r in rows])
-        return {
-            r[0]: Item(
-                id=r[0], kind=r[1], title=r[2], summary=r[3] or "", description=r[4] or "", region=r[5],
-                organisation=r[6], start_year=r[7], end_year=r[8], links=json.loads(r[9] or "[]"),
-                source=r[10] or "", pages=r[11], facets=facets[r[0]],
-            )
-            for r in rows
-        }
+        return {r[0]: item_from_row(r, facets[r[0]]) for r in rows}
 
     def get_passages(self, item_id: str) -> list[tuple[int, Passage]]:
         rows = self.conn.execute(

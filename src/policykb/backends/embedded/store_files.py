@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from datetime import datetime, timezone
 from typing import Any
 
-
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+from policykb.backends.rows import now
 
 
 class FilesMixin:
@@ -24,7 +21,7 @@ class FilesMixin:
     def upsert_file(self, path: str, digest: str, size: int, item_ids: list[str]) -> None:
         self.conn.execute(
             "INSERT OR REPLACE INTO files(path, hash, size, item_ids, ingested_at) VALUES (?, ?, ?, ?, ?)",
-            [path, digest, size, json.dumps(item_ids), _now()],
+            [path, digest, size, json.dumps(item_ids), now()],
         )
 
     def drop_from_file(self, path: str, item_id: str) -> None:

@@ -5,15 +5,10 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from dataclasses import asdict
-from datetime import datetime, timezone
 from typing import Any
 
+from policykb.backends.rows import history_entry, now, version_from_values, version_values
 from policykb.models import Item, Passage
-
-
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
 class HistoryMixin:
@@ -35,15 +30,13 @@ class HistoryMixin:
         if item_id not in items:
             return None
         status = self.conn.execute("SELECT status FROM items WHERE id = ?", [item_id]).fetchone()[0]
-        passages = [asdict(p) | {"hash": h} for p, h in self._passages_with_hashes(item_id)]
-        item = asdict(items[item_id]) | {"passages": []}
+        item, passages = version_values(items[item_id], self._passages_with_hashes(item_id))
         version = self.conn.execute("SELECT coalesce(max(version), 0) + 1 FROM item_versions WHERE item_id = ?",
                                     [item_id]).fetchone()[0]
         self.conn.execute(
             "INSERT INTO item_versions(item_id, version, replaced_at, replaced_by, status, item, passages) "
             "VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [item_id, version, _now(), replaced_by, status, json.dumps(item, ensure_ascii=False),
-             json.dumps(passages, ensure_ascii=False)])
+            [item_id, version, now(), replaced_by, status, item, passages])
         return int(version)
 
     def _passages_with_hashes(self, item_id: str) -> list[tuple[Passage, str]]:
@@ -57,8 +50,7 @@ class HistoryMixin:
         rows = self.conn.execute(
             "SELECT version, replaced_at, replaced_by, status, json_extract(item, '$.title'), json_array_length(passages) "
             "FROM item_versions WHERE item_id = ? ORDER BY version DESC", [item_id])
-        return [{"version": r[0], "replaced_at": r[1], "replaced_by": r[2], "status": r[3], "title": r[4],
-                 "passages": r[5]} for r in rows]
+        return [history_entry(r) for r in rows]
 
     def item_version(self, item_id: str, version: int) -> tuple[Item, str | None] | None:
         """A kept version as an item with its passages, and its status then."""
@@ -66,9 +58,7 @@ class HistoryMixin:
                                 [item_id, version]).fetchone()
         if row is None:
             return None
-        data = json.loads(row[0])
-        data["passages"] = [Passage(**{k: v for k, v in p.items() if k != "hash"}) for p in json.loads(row[1])]
-        return Item(**data), row[2]
+        return version_from_values(row[0], row[1]), row[2]
 
     def purge_versions(self, item_id: str) -> int:
         return self.conn.execute("DELETE FROM item_versions WHERE item_id = ?", [item_id]).rowcount
@@ -77,7 +67,7 @@ class HistoryMixin:
         """Remember that an item of an ingested file was purged: the file keeps its record, and an
         ingest must not bring it back while the record is the same."""
         self.conn.execute("INSERT OR REPLACE INTO purged(item_id, source, content_hash, purged_at) VALUES (?, ?, ?, ?)",
-                          [item_id, source, content_hash, _now()])
+                          [item_id, source, content_hash, now()])
 
     def purged_items(self, ids: list[str]) -> dict[str, tuple[str, str | None, str]]:
         """`{id: (source, content hash, when)}` of the given ids that were purged from a file."""

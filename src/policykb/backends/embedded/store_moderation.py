@@ -4,15 +4,10 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from datetime import datetime, timezone
 from typing import Any
 
-CONTRIBUTION_COLUMNS = ("id", "status", "record", "file_name", "file_path", "client", "reason", "item_id",
-                        "checks", "submitted_at", "updated_at")
-
-
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+from policykb.backends.rows import (AUDIT_READ, CONTRIBUTION_COLUMNS, audit_from_row, audit_values, contribution_changes,
+                                    contribution_from_row, now)
 
 
 class ModerationMixin:
@@ -38,12 +33,12 @@ class ModerationMixin:
 
     def add_contribution(self, contribution_id: str, token_hash: str, record: dict[str, Any], file_name: str | None,
                          file_path: str | None, client: str, checks: dict[str, Any]) -> None:
-        now = _now()
+        at = now()
         self.conn.execute(
             "INSERT INTO contributions(id, token_hash, status, record, file_name, file_path, client, checks, "
             "submitted_at, updated_at) VALUES (?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?)",
             [contribution_id, token_hash, json.dumps(record), file_name, file_path, client, json.dumps(checks),
-             now, now],
+             at, at],
         )
 
     def contribution(self, contribution_id: str) -> dict[str, Any] | None:
@@ -52,26 +47,23 @@ class ModerationMixin:
         ).fetchone()
         if row is None:
             return None
-        out = dict(zip((*CONTRIBUTION_COLUMNS, "token_hash"), row))
-        out["record"] = json.loads(out["record"])
-        out["checks"] = json.loads(out["checks"] or "{}")
-        return out
+        return contribution_from_row(row)
 
     def update_contribution(self, contribution_id: str, expect_status: str | None = None,
                             expect_record: dict[str, Any] | None = None, **fields: Any) -> bool:
         """Change a contribution; with `expect_status` / `expect_record`, only if it still has that
         status and record (compare-and-set: call it inside the write transaction that decided on
         the change). Whether it was changed."""
-        fields = {k: json.dumps(v) if k in ("record", "checks") else v for k, v in fields.items()}
-        assignments = ", ".join(f"{k} = ?" for k in fields if k in CONTRIBUTION_COLUMNS)
-        params = [v for k, v in fields.items() if k in CONTRIBUTION_COLUMNS]
+        fields = contribution_changes(fields)
+        assignments = ", ".join(f"{k} = ?" for k in fields)
+        params = list(fields.values())
         where, expected = "id = ?", [contribution_id]
         if expect_status is not None:
             where, expected = where + " AND status = ?", [*expected, expect_status]
         if expect_record is not None:
             where, expected = where + " AND record = ?", [*expected, json.dumps(expect_record)]
         cur = self.conn.execute(f"UPDATE contributions SET {assignments}, updated_at = ? WHERE {where}",
-                                [*params, _now(), *expected])
+                                [*params, now(), *expected])
         return cur.rowcount == 1
 
     def contributions_disagreeing(self) -> list[tuple[str, str, str]]:
@@ -112,22 +104,14 @@ class ModerationMixin:
               note: str | None = None) -> None:
         self.conn.execute(
             "INSERT INTO audit(at, actor, action, target, before, after, note) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [_now(), actor, action, target, None if before is None else json.dumps(before),
-             None if after is None else json.dumps(after), note],
+            audit_values(actor, action, target, before, after, note),
         )
 
     def audit_log(self, target: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
         where, params = ("WHERE target = ?", [target]) if target else ("", [])
         rows = self.conn.execute(
-            f"SELECT id, at, actor, action, target, before, after, note FROM audit {where} ORDER BY id DESC LIMIT ?",
-            [*params, limit],
-        )
-        return [
-            {"id": r[0], "at": r[1], "actor": r[2], "action": r[3], "target": r[4],
-             "before": json.loads(r[5]) if r[5] else None, "after": json.loads(r[6]) if r[6] else None,
-             "note": r[7]}
-            for r in rows
-        ]
+            f"SELECT {', '.join(AUDIT_READ)} FROM audit {where} ORDER BY id DESC LIMIT ?", [*params, limit])
+        return [audit_from_row(r) for r in rows]
 
     def items_with_title(self, title: str) -> list[tuple[str, str]]:
         rows = self.conn.execute(

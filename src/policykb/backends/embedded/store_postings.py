@@ -2,26 +2,21 @@
 
 Each passage's terms are counted when it is written and buffered until its transaction commits
 (or the buffer is full), then written as one new *segment* per term (`postings` rows: term, size,
-a blob of `bm25.POSTING`); segments merge at commit.
-Passages are never updated in place (a changed item gets new passage ids, which are never reused),
-so a posting stays true for as long as its passage exists; deleted passages' postings are skipped
-at query time and dropped when segments merge. Segments merge like a binary counter: a new segment
-absorbs the ones before it while they are at most twice its size, so a term has O(log n) segments
-and each posting is rewritten O(log n) times.
+a blob of `bm25.POSTING`); segments merge at commit (`segments.py`: the buffer and the merge rule,
+shared with the PostgreSQL store).
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
-from array import array
 
 import numpy as np
 
+from policykb.backends import segments
 from policykb.backends.embedded import bm25
+from policykb.backends.segments import PostingsBuffer
 from policykb.language.terms import TOKENIZER_VERSION, term_counts
-
-FLUSH_POSTINGS = 4_000_000  # buffered postings that trigger a write inside a long transaction
 
 
 class PostingsMixin:
@@ -29,12 +24,8 @@ class PostingsMixin:
 
     def _reset_postings(self) -> None:
         """Forget the buffered postings and the terms written (after a rollback, or at the start)."""
-        self._clear_buffer()
+        self._pending = PostingsBuffer()
         self._touched: set[str] = set()  # terms given a new segment in this transaction
-
-    def _clear_buffer(self) -> None:
-        self._term_ids: dict[str, int] = {}
-        self._pending = (array("I"), array("I"), array("H"), array("H"))  # term id, passage, title tf, text tf
 
     def _create_postings_schema(self) -> None:
         """The postings table and the passages' token counts; filled from the passages when a
@@ -89,13 +80,8 @@ class PostingsMixin:
 
     def _add_postings(self, passage_id: int, counts: dict[str, tuple[int, int]]) -> None:
         """Buffer one new passage's postings (`term_counts`) until its transaction commits."""
-        terms, passages, in_title, in_text = self._pending
-        for term, (t, x) in counts.items():
-            terms.append(self._term_ids.setdefault(term, len(self._term_ids)))
-            passages.append(passage_id)
-            in_title.append(t)
-            in_text.append(x)
-        if len(terms) >= FLUSH_POSTINGS:
+        self._pending.add(passage_id, counts)
+        if len(self._pending) >= segments.FLUSH_POSTINGS:
             self._write_segments()
 
     def _flush_postings(self) -> None:
@@ -108,50 +94,20 @@ class PostingsMixin:
     def _write_segments(self) -> None:
         """The buffered postings as one new segment per term (a long write does this several times
         and merges once, at commit)."""
-        term_ids, passages, in_title, in_text = self._pending
-        if not term_ids:
+        rows = self._pending.take()
+        if not rows:
             return
-        names = list(self._term_ids)
-        ids = np.frombuffer(term_ids, dtype=np.uint32)
-        postings = np.empty(len(ids), dtype=bm25.POSTING)
-        postings["passage"] = np.frombuffer(passages, dtype=np.uint32)
-        postings["title"] = np.frombuffer(in_title, dtype=np.uint16)
-        postings["text"] = np.frombuffer(in_text, dtype=np.uint16)
-        order = np.argsort(ids, kind="stable")
-        ids, postings = ids[order], postings[order]
-        starts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]]).tolist()
-        ends = starts[1:] + [len(ids)]
-        self._clear_buffer()
-        rows = [(names[ids[a]], b - a, postings[a:b].tobytes()) for a, b in zip(starts, ends)]
         self.conn.executemany("INSERT INTO postings(term, size, data) VALUES (?, ?, ?)", rows)
         self._touched.update(r[0] for r in rows)
 
     def _merge_segments(self, terms: list[str], batch: int = 500) -> None:
         """For each term, the newest segment absorbs the ones before it while each is at most twice
         the size gathered so far; postings of passages that no longer exist are dropped."""
-        alive: np.ndarray | None = None
+        merger = segments.Merger(self._segments, self._live_passages)
         for at in range(0, len(terms), batch):
-            segments: dict[str, list[tuple[int, int]]] = {}
-            for term, seg_id, size in self.conn.execute(
-                    "SELECT term, id, size FROM postings WHERE term IN (SELECT value FROM json_each(?)) ORDER BY id",
-                    [json.dumps(terms[at: at + batch])]):
-                segments.setdefault(term, []).append((seg_id, size))
-            rows, drop = [], []
-            for term, older in segments.items():
-                absorbed, size = 1, older[-1][1]
-                while absorbed < len(older) and older[-1 - absorbed][1] <= 2 * size:
-                    size += older[-1 - absorbed][1]
-                    absorbed += 1
-                if absorbed == 1:
-                    continue
-                if alive is None:
-                    live = self._live_passages()
-                    alive = np.zeros(int(live.max(initial=0)) + 1, dtype=bool)
-                    alive[live] = True
-                merged_ids = [seg_id for seg_id, _ in older[-absorbed:]]
-                merged = bm25.merge(self._segments(merged_ids), alive)
-                drop += merged_ids
-                rows.append((term, len(merged), merged.tobytes()))
+            rows, drop = merger.merge(self.conn.execute(
+                "SELECT term, id, size FROM postings WHERE term IN (SELECT value FROM json_each(?)) ORDER BY id",
+                [json.dumps(terms[at: at + batch])]))
             if drop:
                 self.conn.execute("DELETE FROM postings WHERE id IN (SELECT value FROM json_each(?))",
                                   [json.dumps(drop)])
@@ -168,12 +124,9 @@ class PostingsMixin:
         return {t: p for t, p in zip(distinct, self._postings_by_term(distinct)) if len(p)}
 
     def _postings_by_term(self, terms: list[str]) -> list[np.ndarray]:
-        parts: dict[str, list[np.ndarray]] = {t: [] for t in terms}
-        for term, data in self.conn.execute(
-                "SELECT term, data FROM postings WHERE term IN (SELECT value FROM json_each(?)) ORDER BY id",
-                [json.dumps(terms)]):
-            parts[term].append(np.frombuffer(data, dtype=bm25.POSTING))
-        return [np.concatenate(p) if p else np.zeros(0, dtype=bm25.POSTING) for p in parts.values()]
+        return segments.by_term(terms, self.conn.execute(
+            "SELECT term, data FROM postings WHERE term IN (SELECT value FROM json_each(?)) ORDER BY id",
+            [json.dumps(terms)]))
 
     def postings_disagreeing(self, sample: int) -> tuple[int, list[int]]:
         """How many passages were checked (`sample`, spread over all), and the ids of those whose
@@ -182,15 +135,7 @@ class PostingsMixin:
         rows = self.conn.execute(
             "SELECT id, title, text, tokens FROM (SELECT id, title, text, tokens, row_number() OVER (ORDER BY id) AS n "
             "FROM passages) WHERE (n - 1) % ? = 0 LIMIT ?", [max(1, total // max(sample, 1)), sample]).fetchall()
-        expected = {pid: term_counts(title or "", text) for pid, title, text, _ in rows}
-        wrong = {pid for pid, _, _, tokens in rows if tokens != expected[pid][1]}
-        terms = sorted({t for counts, _ in expected.values() for t in counts})
-        found: dict[int, dict[str, tuple[int, int]]] = {pid: {} for pid in expected}
-        sampled = np.array(sorted(expected), dtype=np.int64)
-        for term, postings in zip(terms, self._postings_by_term(terms)):
-            for pid, in_title, in_text in postings[np.isin(postings["passage"], sampled)].tolist():
-                found[pid][term] = (in_title, in_text)
-        return len(rows), sorted(wrong | {pid for pid in expected if found[pid] != expected[pid][0]})
+        return len(rows), segments.disagreeing(rows, self._postings_by_term)
 
     def _live_passages(self) -> np.ndarray:
         return np.fromiter((r[0] for r in self.conn.execute("SELECT id FROM passages")), dtype=np.int64)

@@ -1,0 +1,121 @@
+"""Connections to the PostgreSQL database: one per thread, opened on first use (psycopg 3, autocommit:
+`PgStore` begins and ends its transactions itself). A URL that leads nowhere is a `StoreUnavailable`
+that names the setting and the server, never the password, and carries no psycopg traceback."""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING
+
+from policykb.errors import StoreUnavailable
+
+if TYPE_CHECKING:
+    import psycopg
+
+SETTING = "POLICYKB_DATABASE_URL"
+CONNECT_TIMEOUT = 10  # seconds, unless the URL says otherwise (libpq would wait for an unreachable host for ever)
+EXAMPLE = "postgresql://USER:PASSWORD@HOST:5432/DATABASE"
+
+
+def _parts(url: str) -> dict[str, str]:
+    from psycopg.conninfo import conninfo_to_dict
+
+    try:
+        return {k: str(v) for k, v in conninfo_to_dict(url).items() if v is not None}
+    except Exception:  # noqa: BLE001 - psycopg.ProgrammingError, and anything else a malformed URL raises
+        return {}
+
+
+def describe(url: str) -> str:
+    """The database a URL names, as `host:port/database` (no user, no password)."""
+    parts = _parts(url)
+    if not parts:
+        return "(a URL psycopg cannot read)"
+    host = parts.get("host") or parts.get("hostaddr") or "localhost"
+    return f"{host}:{parts.get('port') or 5432}/{parts.get('dbname') or parts.get('user') or '?'}"
+
+
+def unavailable(url: str, reason: str) -> StoreUnavailable:
+    """The error for a database that cannot be used, with the reason given (the URL and its password
+    taken out of it)."""
+    secret = _parts(url).get("password")
+    for hidden in (url, secret):
+        if hidden:
+            reason = reason.replace(hidden, "***")
+    where = describe(url)
+    return StoreUnavailable(
+        f"cannot use the PostgreSQL database {where}: {reason.strip() or 'no reason given'}. Check {SETTING} "
+        f"(a URL such as {EXAMPLE}) and that the server runs and lets this user in",
+        {"setting": SETTING, "database": where})
+
+
+def connect(url: str) -> psycopg.Connection:
+    """A new autocommit connection to `url`, or `StoreUnavailable`."""
+    try:
+        import psycopg
+    except ImportError:
+        raise StoreUnavailable(f"{SETTING} is set but PostgreSQL support is not installed: "
+                               "pip install 'policykb[postgres]'", {"setting": SETTING}) from None
+    if not url.strip():
+        raise StoreUnavailable(f"{SETTING} is empty: give it a URL such as {EXAMPLE}", {"setting": SETTING})
+    options = {} if "connect_timeout" in _parts(url) else {"connect_timeout": CONNECT_TIMEOUT}
+    try:
+        return psycopg.connect(url, autocommit=True, **options)
+    except psycopg.Error as exc:
+        raise unavailable(url, str(exc).splitlines()[0] if str(exc) else type(exc).__name__) from None
+
+
+def rollback(conn: psycopg.Connection) -> None:
+    """End `conn`'s transaction after a failure; a connection that cannot even do that (lost, or
+    interrupted mid-statement) is closed, and the server rolls back what it had begun."""
+    import psycopg
+
+    try:
+        conn.execute("ROLLBACK", prepare=False)
+    except psycopg.Error:
+        conn.close()
+
+
+class Connections:
+    """This thread's connection to one database (made when a thread first asks), and every one made,
+    to close them together. A connection whose thread has ended is closed when another is made; a
+    closed or broken one is replaced at the next request."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._open: list[tuple[threading.Thread, psycopg.Connection]] = []
+
+    def get(self) -> psycopg.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None or conn.closed:
+            conn = connect(self.url)
+            self._local.conn = conn
+            with self._lock:
+                ended = [c for thread, c in self._open if not thread.is_alive() or c.closed]
+                self._open = [(t, c) for t, c in self._open if t.is_alive() and not c.closed]
+                self._open.append((threading.current_thread(), conn))
+            for old in ended:
+                old.close()
+        return conn
+
+    def discard(self) -> None:
+        """Close this thread's connection (its state is unknown after a failure); the next request
+        makes a new one."""
+        conn = getattr(self._local, "conn", None)
+        self._local.conn = None
+        if conn is not None:
+            conn.close()
+
+    def count(self) -> int:
+        """Connections open now."""
+        with self._lock:
+            return sum(1 for _, c in self._open if not c.closed)
+
+    def close(self) -> None:
+        with self._lock:
+            opened, self._open = self._open, []
+        for _, conn in opened:
+            conn.close()
+        self._local = threading.local()

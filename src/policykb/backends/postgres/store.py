@@ -1,0 +1,182 @@
+"""`PgStore`: the knowledge base in a PostgreSQL database, the twin of the SQLite `Store`.
+
+The same public methods and properties with the same parameters, results, orders and meaning,
+so that a backend can hold either; the in-process indexes (FAISS, BM25, facets) are derived from it
+exactly as from the SQLite store. Nobody else writes SQL for this database; every value travels as a
+bound parameter and every list as an array (`= ANY(%s)`).
+
+Transactions behave like SQLite's: `transaction()` is one atomic write whose first act is to take a
+transaction-level advisory lock, so writers take turns across threads, processes and machines as
+`BEGIN IMMEDIATE` makes them do on one file, and each sees everything committed before it (READ
+COMMITTED, read after the lock); `reading()` sees one committed snapshot (REPEATABLE READ, READ ONLY,
+taken when it begins), and inside this thread's write transaction, that transaction.
+"""
+
+from __future__ import annotations
+
+import threading
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Iterator
+
+from policykb.backends.postgres.connection import Connections, describe, rollback
+from policykb.backends.postgres.files import FilesMixin
+from policykb.backends.postgres.history import HistoryMixin
+from policykb.backends.postgres.migrate import migrate
+from policykb.backends.postgres.moderation import ModerationMixin
+from policykb.backends.postgres.postings import PostingsMixin
+from policykb.backends.postgres.reads import ReadsMixin
+from policykb.backends.postgres.vectors import VectorsMixin
+from policykb.backends.rows import facet_values, item_values, now, passage_values
+from policykb.models import Item
+
+if TYPE_CHECKING:
+    import psycopg
+
+__all__ = ["PgStore", "WRITE_LOCK"]
+
+WRITE_LOCK = int.from_bytes(b"policykb", "big")  # the advisory lock every write takes first (one per database)
+
+
+def in_transaction(conn: psycopg.Connection) -> bool:
+    return conn.info.transaction_status.name != "IDLE"
+
+
+class PgStore(ReadsMixin, VectorsMixin, PostingsMixin, ModerationMixin, HistoryMixin, FilesMixin):
+    """The knowledge base in the PostgreSQL database at `url` (a libpq URL, `POLICYKB_DATABASE_URL`),
+    migrated to the current schema when opened (`migrate.py`). Its reads live in `reads.py`, the
+    vector cache in `vectors.py`, the keyword postings in `postings.py`, contributions and audit in
+    `moderation.py`, item history in `history.py`, the ingested files in `files.py`.
+
+    What the SQLite store has and this one has not: its connection and sqlite-utils handle (`conn`,
+    `db`), FTS5's own keyword search (`keyword_top`, the reference the BM25 tests compare with), and
+    copies of the database file (`backup_to`, `restore_from`, `relocate_uploads`): a PostgreSQL
+    database is backed up with the server's tools.
+    """
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.where = describe(url)
+        self._connections = Connections(url)
+        self.lock = threading.RLock()  # one writing thread per process (the advisory lock: one writer in all)
+        self._reset_postings()
+        try:
+            self.migrated = migrate(self._db, WRITE_LOCK, self.where)  # the versions this open applied
+            self._check_postings()
+        except BaseException:
+            self.close()
+            raise
+
+    def __repr__(self) -> str:
+        return f"PgStore({self.where})"
+
+    @property
+    def _db(self) -> psycopg.Connection:
+        """This thread's connection (autocommit outside `transaction()` and `reading()`)."""
+        return self._connections.get()
+
+    def close(self) -> None:
+        self._connections.close()
+
+    # -- transactions -------------------------------------------------------------------------
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One atomic write: everything inside commits together or not at all, buffered keyword
+        postings included. Writers take turns (the advisory lock `WRITE_LOCK`, held until the end)."""
+        with self.lock:
+            conn = self._db
+            if in_transaction(conn):
+                raise RuntimeError("cannot start a transaction within a transaction")
+            conn.execute("BEGIN", prepare=False)
+            try:
+                conn.execute("SELECT pg_advisory_xact_lock(%s)", [WRITE_LOCK])
+                yield
+                self._flush_postings()
+            except BaseException:
+                rollback(conn)
+                self._reset_postings()
+                raise
+            conn.execute("COMMIT", prepare=False)
+
+    @contextmanager
+    def reading(self) -> Iterator[None]:
+        """Every read inside sees one committed state, the one of the moment it begins (writers go
+        on meanwhile). Inside a transaction of this thread, that transaction's state."""
+        conn = self._db
+        if in_transaction(conn):
+            yield
+            return
+        # The snapshot is taken by the first statement: take it now, in the same round trip.
+        conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY; SELECT 1", prepare=False)
+        try:
+            yield
+        except BaseException:
+            rollback(conn)
+            raise
+        conn.execute("COMMIT", prepare=False)
+
+    # -- meta ---------------------------------------------------------------------------------
+
+    def get_meta(self, key: str) -> str | None:
+        row = self._db.execute("SELECT value FROM meta WHERE key = %s", [key]).fetchone()
+        return row[0] if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        self._db.execute("INSERT INTO meta (key, value) VALUES (%s, %s) "
+                         "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value", [key, value])
+
+    @property
+    def generation(self) -> int:
+        return int(self.get_meta("generation") or 0)
+
+    def bump_generation(self) -> int:
+        generation = self.generation + 1
+        self.set_meta("generation", str(generation))
+        return generation
+
+    def set_generation(self, generation: int) -> None:
+        self.set_meta("generation", str(generation))
+
+    # -- items --------------------------------------------------------------------------------
+
+    def delete_item(self, item_id: str, keep: str | None = "remove") -> list[int]:
+        """Remove an item with its facets and passages (kept as a version first, unless `keep` is
+        None: a purge); returns the removed passage ids."""
+        if keep:
+            self.keep_version(item_id, keep)
+        old = self.passage_ids(item_id)
+        self._db.execute("DELETE FROM passages WHERE item_id = %s", [item_id])
+        self._db.execute("DELETE FROM item_facets WHERE item_id = %s", [item_id])
+        self._db.execute("DELETE FROM items WHERE id = %s", [item_id])
+        return old
+
+    def write_item(self, item: Item, passage_hashes: list[str]) -> tuple[list[int], list[int]]:
+        """Insert or replace an item; returns (removed passage ids, new passage ids)."""
+        conn = self._db
+        row = conn.execute("SELECT added_at, status FROM items WHERE id = %s", [item.id]).fetchone()
+        added_at, status = row if row else (now(), "published")  # an unpublished item stays unpublished
+        old = self.delete_item(item.id, keep="update" if row else None)
+        conn.execute(
+            "INSERT INTO items (id, kind, title, summary, description, region, organisation, start_year, end_year, "
+            "links, language, source, pages, content_hash, status, added_at, updated_at) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            item_values(item, status, added_at))
+        with conn.cursor() as cur:
+            cur.executemany("INSERT INTO item_facets (item_id, facet, value) VALUES (%s, %s, %s)", facet_values(item))
+        passages = list(passage_values(item, passage_hashes))
+        new: list[int] = []
+        if passages:
+            with conn.cursor() as cur:
+                cur.executemany("INSERT INTO passages (item_id, seq, page, section, title, text, hash, tokens) "
+                                "VALUES (%s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
+                                [values for values, _ in passages], returning=True)
+                for _ in cur.results():
+                    new.append(cur.fetchone()[0])
+        for passage_id, (_, counts) in zip(new, passages):
+            self._add_postings(passage_id, counts)
+        return old, new
+
+    def set_status(self, item_id: str, status: str) -> None:
+        """Publish or unpublish an item (the version before is kept)."""
+        self.keep_version(item_id, "publish" if status == "published" else "unpublish")
+        self._db.execute("UPDATE items SET status = %s, updated_at = %s WHERE id = %s", [status, now(), item_id])
