@@ -17,20 +17,21 @@ CONNECT_TIMEOUT = 10  # seconds, unless the URL says otherwise (libpq would wait
 EXAMPLE = "postgresql://USER:PASSWORD@HOST:5432/DATABASE"
 
 
-def _parts(url: str) -> dict[str, str]:
+def _parts(url: str) -> dict[str, str] | None:
+    """The URL's parts as libpq reads them, or None when it cannot."""
     from psycopg.conninfo import conninfo_to_dict
 
     try:
         return {k: str(v) for k, v in conninfo_to_dict(url).items() if v is not None}
     except Exception:  # noqa: BLE001 - psycopg.ProgrammingError, and anything else a malformed URL raises
-        return {}
+        return None
 
 
 def describe(url: str) -> str:
     """The database a URL names, as `host:port/database` (no user, no password)."""
     parts = _parts(url)
-    if not parts:
-        return "(a URL psycopg cannot read)"
+    if parts is None:
+        return "(a URL libpq cannot read)"
     host = parts.get("host") or parts.get("hostaddr") or "localhost"
     return f"{host}:{parts.get('port') or 5432}/{parts.get('dbname') or parts.get('user') or '?'}"
 
@@ -38,7 +39,7 @@ def describe(url: str) -> str:
 def unavailable(url: str, reason: str) -> StoreUnavailable:
     """The error for a database that cannot be used, with the reason given (the URL and its password
     taken out of it)."""
-    secret = _parts(url).get("password")
+    secret = (_parts(url) or {}).get("password")
     for hidden in (url, secret):
         if hidden:
             reason = reason.replace(hidden, "***")
@@ -58,7 +59,12 @@ def connect(url: str) -> psycopg.Connection:
                                "pip install 'policykb[postgres]'", {"setting": SETTING}) from None
     if not url.strip():
         raise StoreUnavailable(f"{SETTING} is empty: give it a URL such as {EXAMPLE}", {"setting": SETTING})
-    options = {} if "connect_timeout" in _parts(url) else {"connect_timeout": CONNECT_TIMEOUT}
+    parts = _parts(url)
+    if parts is None:  # libpq's reason would quote the URL, password and all
+        raise StoreUnavailable(f"{SETTING} is not a URL libpq can read: give it one such as {EXAMPLE} (characters "
+                               "such as spaces, @, : or / in a user name or password written as %XX)",
+                               {"setting": SETTING})
+    options = {} if "connect_timeout" in parts else {"connect_timeout": CONNECT_TIMEOUT}
     try:
         return psycopg.connect(url, autocommit=True, **options)
     except psycopg.Error as exc:

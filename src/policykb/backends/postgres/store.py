@@ -84,10 +84,9 @@ class PgStore(ReadsMixin, VectorsMixin, PostingsMixin, ModerationMixin, HistoryM
         """One atomic write: everything inside commits together or not at all, buffered keyword
         postings included. Writers take turns (the advisory lock `WRITE_LOCK`, held until the end)."""
         with self.lock:
-            conn = self._db
-            if in_transaction(conn):
+            if in_transaction(self._db):
                 raise RuntimeError("cannot start a transaction within a transaction")
-            conn.execute("BEGIN", prepare=False)
+            conn = self._begin("BEGIN")
             try:
                 conn.execute("SELECT pg_advisory_xact_lock(%s)", [WRITE_LOCK])
                 yield
@@ -102,18 +101,32 @@ class PgStore(ReadsMixin, VectorsMixin, PostingsMixin, ModerationMixin, HistoryM
     def reading(self) -> Iterator[None]:
         """Every read inside sees one committed state, the one of the moment it begins (writers go
         on meanwhile). Inside a transaction of this thread, that transaction's state."""
-        conn = self._db
-        if in_transaction(conn):
+        if in_transaction(self._db):
             yield
             return
         # The snapshot is taken by the first statement: take it now, in the same round trip.
-        conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY; SELECT 1", prepare=False)
+        conn = self._begin("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY; SELECT 1")
         try:
             yield
         except BaseException:
             rollback(conn)
             raise
         conn.execute("COMMIT", prepare=False)
+
+    def _begin(self, sql: str) -> psycopg.Connection:
+        """Begin a transaction on this thread's connection; one the server closed while it was idle
+        (a restart, a failover, an idle timeout) is replaced once, as nothing was done on it yet."""
+        import psycopg
+
+        conn = self._db
+        try:
+            conn.execute(sql, prepare=False)
+        except psycopg.OperationalError:
+            if not conn.closed:
+                raise
+            conn = self._db
+            conn.execute(sql, prepare=False)
+        return conn
 
     # -- meta ---------------------------------------------------------------------------------
 
