@@ -32,6 +32,21 @@ def _write(store, *items: Item) -> list[int]:
 # -- both stores ------------------------------------------------------------------------------------------
 
 
+def test_pgstore_has_every_public_method_of_the_sqlite_store_but_the_file_ones():
+    import inspect
+
+    from policykb.backends.embedded.store import Store
+    from policykb.backends.postgres import PgStore
+
+    def public(cls: type) -> dict[str, str]:
+        return {name: str(inspect.signature(value)) if callable(value) else type(value).__name__
+                for name, value in inspect.getmembers(cls) if not name.startswith("_")}
+
+    sqlite_only = {"conn", "db", "keyword_top", "backup_to", "restore_from", "relocate_uploads"}
+    assert public(PgStore) == {k: v for k, v in public(Store).items() if k not in sqlite_only}
+    assert all(name in (PgStore.__doc__ or "") for name in sqlite_only)  # and says why it has not
+
+
 def test_the_knowledge_base_uses_the_store_under_test(on_store, kb):
     assert type(kb.store).__name__ == {"sqlite": "Store", "postgres": "PgStore"}[on_store]
 
