@@ -5,6 +5,7 @@ What both stores do alike is tested on both (test_store.py, test_store_history.p
 from __future__ import annotations
 
 import threading
+import time
 
 import numpy as np
 import psycopg
@@ -52,6 +53,24 @@ def test_a_writer_holds_the_lock_until_its_transaction_ends(pg, postgres_url):
         with pg.transaction():
             raise RuntimeError("a failure")
     assert free()
+
+
+def test_a_writer_waits_for_the_lock_as_long_as_sqlite_would_then_fails(pg, postgres_url, monkeypatch):
+    from policykb.backends.postgres import store
+
+    assert store.WRITE_WAIT == "30s"  # the SQLite store's busy timeout
+    monkeypatch.setattr(store, "WRITE_WAIT", "200ms")
+    with psycopg.connect(postgres_url) as holder:  # another writer, in the middle of its transaction
+        holder.execute("SELECT pg_advisory_xact_lock(%s)", [WRITE_LOCK])
+        started = time.monotonic()
+        with pytest.raises(psycopg.errors.LockNotAvailable):
+            with pg.transaction():
+                pg.bump_generation()
+        assert 0.2 <= time.monotonic() - started < 5
+    with pg.transaction():  # the lock is free again, and the setting went with the failed transaction
+        pg.bump_generation()
+        assert pg._db.execute("SHOW lock_timeout").fetchone() == ("200ms",)
+    assert pg.generation == 1 and pg._db.execute("SHOW lock_timeout").fetchone() == ("0",)
 
 
 def test_transactions_do_not_nest(pg):

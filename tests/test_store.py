@@ -168,7 +168,8 @@ def test_both_stores_answer_alike(tmp_path, postgres_url):
     assert answers[0]["published"] == [("b-item", None, None), ("a-item", None, None)]  # NOCASE: "É" after "B"
 
 
-# -- the SQLite file only -----------------------------------------------------------------------------------
+# -- the SQLite file only: processes meeting a new file, a damaged file (PgStore's twins: test_pg_migrate.py, and
+# test_pg_connection.py for a database that cannot be used) --------------------------------------------------
 
 OPEN = """
 import sys, time

@@ -23,6 +23,64 @@ from policykb.language.terms import term_counts
 FLUSH_POSTINGS = 4_000_000  # buffered postings that trigger a write inside a long transaction
 
 
+class BufferedPostings:
+    """The side of a store's postings that knows no SQL: new passages' postings buffered per
+    transaction, written as segments when the buffer is full or at commit (`_flush_postings`, which
+    the store's transaction calls before it commits; `_reset_postings` after a rollback), and the
+    passages' postings all made again. The store supplies `_insert_segments(rows)`,
+    `_merge_segments(terms)`, `_postings_by_term(terms)`, `_passages_after(last id, limit)` (id,
+    context, text) and `_set_lengths([(tokens, passage id)])`."""
+
+    _insert_segments: Callable[[list[tuple[str, int, bytes]]], None]
+    _merge_segments: Callable[[list[str]], None]
+    _postings_by_term: Callable[[list[str]], list[np.ndarray]]
+    _passages_after: Callable[[int, int], list[tuple[int, str | None, str]]]
+    _set_lengths: Callable[[list[tuple[int, int]]], None]
+
+    def _reset_postings(self) -> None:
+        """Forget the buffered postings and the terms written (after a rollback, or at the start)."""
+        self._pending = PostingsBuffer()
+        self._touched: set[str] = set()  # terms given a new segment in this transaction
+
+    def _add_postings(self, passage_id: int, counts: dict[str, tuple[int, int]]) -> None:
+        """Buffer one new passage's postings (`term_counts`) until its transaction commits."""
+        self._pending.add(passage_id, counts)
+        if len(self._pending) >= FLUSH_POSTINGS:
+            self._write_segments()
+
+    def _flush_postings(self) -> None:
+        """At commit: write what is buffered, then merge the segments of every term written to."""
+        self._write_segments()
+        if self._touched:
+            self._merge_segments(sorted(self._touched))
+        self._touched = set()
+
+    def _write_segments(self) -> None:
+        """The buffered postings as one new segment per term (a long write does this several times
+        and merges once, at commit)."""
+        rows = self._pending.take()
+        if rows:
+            self._insert_segments(rows)
+            self._touched.update(r[0] for r in rows)
+
+    def _index_all_passages(self, batch: int = 10_000) -> None:
+        """Every passage's postings and length in tokens, made from its text (inside a transaction)."""
+        last = -1
+        while rows := self._passages_after(last, batch):
+            lengths = []
+            for pid, title, text in rows:
+                counts, length = term_counts(title or "", text)
+                self._add_postings(pid, counts)
+                lengths.append((length, pid))
+            self._set_lengths(lengths)
+            last = rows[-1][0]
+
+    def postings(self, terms: tuple[str, ...]) -> dict[str, np.ndarray]:
+        """Every posting of each term found (dead passages included: `bm25.Corpus` skips them)."""
+        distinct = list(dict.fromkeys(terms))
+        return {t: p for t, p in zip(distinct, self._postings_by_term(distinct)) if len(p)}
+
+
 class PostingsBuffer:
     """New passages' postings, waiting to be written as segments."""
 

@@ -15,17 +15,12 @@ import numpy as np
 
 from policykb.backends import segments
 from policykb.backends.embedded import bm25
-from policykb.backends.segments import PostingsBuffer
-from policykb.language.terms import TOKENIZER_VERSION, term_counts
+from policykb.backends.segments import BufferedPostings
+from policykb.language.terms import TOKENIZER_VERSION
 
 
-class PostingsMixin:
+class PostingsMixin(BufferedPostings):
     conn: sqlite3.Connection
-
-    def _reset_postings(self) -> None:
-        """Forget the buffered postings and the terms written (after a rollback, or at the start)."""
-        self._pending = PostingsBuffer()
-        self._touched: set[str] = set()  # terms given a new segment in this transaction
 
     def _create_postings_schema(self) -> None:
         """The postings table and the passages' token counts; filled from the passages when a
@@ -58,17 +53,12 @@ class PostingsMixin:
     def _has_table(self, name: str) -> bool:
         return self.conn.execute("SELECT 1 FROM sqlite_master WHERE name = ?", [name]).fetchone() is not None
 
-    def _index_all_passages(self) -> None:
-        last = -1
-        while rows := self.conn.execute("SELECT id, title, text FROM passages WHERE id > ? ORDER BY id LIMIT 10000",
-                                        [last]).fetchall():
-            lengths = []
-            for pid, title, text in rows:
-                counts, length = term_counts(title or "", text)
-                self._add_postings(pid, counts)
-                lengths.append((length, pid))
-            self.conn.executemany("UPDATE passages SET tokens = ? WHERE id = ?", lengths)
-            last = rows[-1][0]
+    def _passages_after(self, last: int, limit: int) -> list[tuple[int, str | None, str]]:
+        return self.conn.execute("SELECT id, title, text FROM passages WHERE id > ? ORDER BY id LIMIT ?",
+                                 [last, limit]).fetchall()
+
+    def _set_lengths(self, lengths: list[tuple[int, int]]) -> None:
+        self.conn.executemany("UPDATE passages SET tokens = ? WHERE id = ?", lengths)
 
     def rebuild_postings(self) -> int:
         """Write every term's postings again as one segment (drops what deletions left); returns the
@@ -78,27 +68,8 @@ class PostingsMixin:
             self._index_all_passages()
         return self.conn.execute("SELECT count(DISTINCT term) FROM postings").fetchone()[0]
 
-    def _add_postings(self, passage_id: int, counts: dict[str, tuple[int, int]]) -> None:
-        """Buffer one new passage's postings (`term_counts`) until its transaction commits."""
-        self._pending.add(passage_id, counts)
-        if len(self._pending) >= segments.FLUSH_POSTINGS:
-            self._write_segments()
-
-    def _flush_postings(self) -> None:
-        """At commit: write what is buffered, then merge the segments of every term written to."""
-        self._write_segments()
-        if self._touched:
-            self._merge_segments(sorted(self._touched))
-        self._touched = set()
-
-    def _write_segments(self) -> None:
-        """The buffered postings as one new segment per term (a long write does this several times
-        and merges once, at commit)."""
-        rows = self._pending.take()
-        if not rows:
-            return
+    def _insert_segments(self, rows: list[tuple[str, int, bytes]]) -> None:
         self.conn.executemany("INSERT INTO postings(term, size, data) VALUES (?, ?, ?)", rows)
-        self._touched.update(r[0] for r in rows)
 
     def _merge_segments(self, terms: list[str], batch: int = 500) -> None:
         """For each term, the newest segment absorbs the ones before it while each is at most twice
@@ -111,17 +82,12 @@ class PostingsMixin:
             if drop:
                 self.conn.execute("DELETE FROM postings WHERE id IN (SELECT value FROM json_each(?))",
                                   [json.dumps(drop)])
-            self.conn.executemany("INSERT INTO postings(term, size, data) VALUES (?, ?, ?)", rows)
+            self._insert_segments(rows)
 
     def _segments(self, segment_ids: list[int]) -> list[np.ndarray]:
         rows = self.conn.execute("SELECT data FROM postings WHERE id IN (SELECT value FROM json_each(?)) ORDER BY id",
                                  [json.dumps(segment_ids)])
         return [np.frombuffer(r[0], dtype=bm25.POSTING) for r in rows]
-
-    def postings(self, terms: tuple[str, ...]) -> dict[str, np.ndarray]:
-        """Every posting of each term found (dead passages included: `bm25.Corpus` skips them)."""
-        distinct = list(dict.fromkeys(terms))
-        return {t: p for t, p in zip(distinct, self._postings_by_term(distinct)) if len(p)}
 
     def _postings_by_term(self, terms: list[str]) -> list[np.ndarray]:
         return segments.by_term(terms, self.conn.execute(

@@ -11,23 +11,18 @@ import numpy as np
 
 from policykb.backends import segments
 from policykb.backends.embedded import bm25
-from policykb.backends.segments import PostingsBuffer
-from policykb.language.terms import TOKENIZER_VERSION, term_counts
+from policykb.backends.segments import BufferedPostings
+from policykb.language.terms import TOKENIZER_VERSION
 
 if TYPE_CHECKING:
     import psycopg
 
 
-class PostingsMixin:
+class PostingsMixin(BufferedPostings):
     _db: psycopg.Connection
     transaction: Callable[[], AbstractContextManager[None]]
     get_meta: Callable[[str], str | None]
     set_meta: Callable[[str, str], None]
-
-    def _reset_postings(self) -> None:
-        """Forget the buffered postings and the terms written (after a rollback, or at the start)."""
-        self._pending = PostingsBuffer()
-        self._touched: set[str] = set()  # terms given a new segment in this transaction
 
     def _check_postings(self) -> None:
         """Make every posting again when the database's postings come from another version of the
@@ -44,18 +39,13 @@ class PostingsMixin:
     def _postings_current(self) -> bool:
         return self.get_meta("tokenizer") == str(TOKENIZER_VERSION)
 
-    def _index_all_passages(self) -> None:
-        last = -1
-        while rows := self._db.execute("SELECT id, title, text FROM passages WHERE id > %s ORDER BY id LIMIT 10000",
-                                       [last]).fetchall():
-            lengths = []
-            for pid, title, text in rows:
-                counts, length = term_counts(title or "", text)
-                self._add_postings(pid, counts)
-                lengths.append((length, pid))
-            with self._db.cursor() as cur:
-                cur.executemany("UPDATE passages SET tokens = %s WHERE id = %s", lengths)
-            last = rows[-1][0]
+    def _passages_after(self, last: int, limit: int) -> list[tuple[int, str | None, str]]:
+        return self._db.execute("SELECT id, title, text FROM passages WHERE id > %s ORDER BY id LIMIT %s",
+                                [last, limit]).fetchall()
+
+    def _set_lengths(self, lengths: list[tuple[int, int]]) -> None:
+        with self._db.cursor() as cur:
+            cur.executemany("UPDATE passages SET tokens = %s WHERE id = %s", lengths)
 
     def rebuild_postings(self) -> int:
         """Write every term's postings again as one segment (drops what deletions left); returns the
@@ -64,26 +54,6 @@ class PostingsMixin:
             self._db.execute("DELETE FROM postings")
             self._index_all_passages()
         return self._db.execute("SELECT count(DISTINCT term) FROM postings").fetchone()[0]
-
-    def _add_postings(self, passage_id: int, counts: dict[str, tuple[int, int]]) -> None:
-        """Buffer one new passage's postings (`term_counts`) until its transaction commits."""
-        self._pending.add(passage_id, counts)
-        if len(self._pending) >= segments.FLUSH_POSTINGS:
-            self._write_segments()
-
-    def _flush_postings(self) -> None:
-        """At commit: write what is buffered, then merge the segments of every term written to."""
-        self._write_segments()
-        if self._touched:
-            self._merge_segments(sorted(self._touched))
-        self._touched = set()
-
-    def _write_segments(self) -> None:
-        """The buffered postings as one new segment per term (a long write does this several times
-        and merges once, at commit)."""
-        rows = self._pending.take()
-        self._insert_segments(rows)
-        self._touched.update(r[0] for r in rows)
 
     def _insert_segments(self, rows: list[tuple[str, int, bytes]]) -> None:
         """New segments (term, size, data), their ids in this order (COPY: one round trip)."""
@@ -110,11 +80,6 @@ class PostingsMixin:
         rows = self._db.execute("SELECT data FROM postings WHERE id = ANY(%s::bigint[]) ORDER BY id",
                                 [list(segment_ids)], binary=True)
         return [np.frombuffer(r[0], dtype=bm25.POSTING) for r in rows]
-
-    def postings(self, terms: tuple[str, ...]) -> dict[str, np.ndarray]:
-        """Every posting of each term found (dead passages included: `bm25.Corpus` skips them)."""
-        distinct = list(dict.fromkeys(terms))
-        return {t: p for t, p in zip(distinct, self._postings_by_term(distinct)) if len(p)}
 
     def _postings_by_term(self, terms: list[str]) -> list[np.ndarray]:
         return segments.by_term(terms, self._db.execute(

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 __all__ = ["PgStore", "WRITE_LOCK"]
 
 WRITE_LOCK = int.from_bytes(b"policykb", "big")  # the advisory lock every write takes first (one per database)
+WRITE_WAIT = "30s"  # how long a writer waits for the lock before it fails, as the SQLite store's busy timeout
 
 
 def in_transaction(conn: psycopg.Connection) -> bool:
@@ -82,12 +83,14 @@ class PgStore(ReadsMixin, VectorsMixin, PostingsMixin, ModerationMixin, HistoryM
     @contextmanager
     def transaction(self) -> Iterator[None]:
         """One atomic write: everything inside commits together or not at all, buffered keyword
-        postings included. Writers take turns (the advisory lock `WRITE_LOCK`, held until the end)."""
+        postings included. Writers take turns (the advisory lock `WRITE_LOCK`, held until the end);
+        one that waits longer than `WRITE_WAIT` fails (psycopg.errors.LockNotAvailable)."""
         with self.lock:
             if in_transaction(self._db):
                 raise RuntimeError("cannot start a transaction within a transaction")
             conn = self._begin("BEGIN")
             try:
+                conn.execute("SELECT set_config('lock_timeout', %s, true)", [WRITE_WAIT])
                 conn.execute("SELECT pg_advisory_xact_lock(%s)", [WRITE_LOCK])
                 yield
                 self._flush_postings()
