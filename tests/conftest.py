@@ -228,13 +228,15 @@ def store(open_store):
 @pytest.fixture
 def on_store(store_kind, database_for, monkeypatch) -> str:
     """Knowledge bases opened in this test keep their items in the store under test: SQLite in their home, or
-    a PostgreSQL database of their own (the backend's store swapped until the backend is generic over its
-    store). Request it before `kb` (`pytest.mark.usefixtures("on_store")` does)."""
+    a PostgreSQL database of their own per home (handed to the backend until a setting chooses the store).
+    Request it before `kb` (`pytest.mark.usefixtures("on_store")` does)."""
     if store_kind == "postgres":
-        from policykb.backends.embedded import backend
+        from policykb import kb as facade
+        from policykb.backends.backend import Backend
         from policykb.backends.postgres import PgStore
 
-        monkeypatch.setattr(backend, "Store", lambda path: PgStore(database_for(Path(path).parent)))
+        monkeypatch.setattr(facade, "open_backend", lambda settings, embedder=None, taxonomy=None: Backend(
+            settings, PgStore(database_for(Path(settings.home))), embedder, taxonomy))
     return store_kind
 
 

@@ -42,7 +42,7 @@ def test_pgstore_has_every_public_method_of_the_sqlite_store_but_the_file_ones()
         return {name: str(inspect.signature(value)) if callable(value) else type(value).__name__
                 for name, value in inspect.getmembers(cls) if not name.startswith("_")}
 
-    sqlite_only = {"conn", "db", "keyword_top", "backup_to", "restore_from", "relocate_uploads"}
+    sqlite_only = {"conn", "db", "keyword_top", "backup_to", "restore_from"}
     assert public(PgStore) == {k: v for k, v in public(Store).items() if k not in sqlite_only}
     assert all(name in (PgStore.__doc__ or "") for name in sqlite_only)  # and says why it has not
 
@@ -111,6 +111,23 @@ def test_writers_take_turns_and_lose_no_update(open_store):
     for thread in threads:
         thread.join(60)
     assert failures == [] and stores[0].generation == 2 * rounds
+
+
+def test_a_whole_write_is_exclusive_across_processes_but_lets_short_writes_through(open_store):
+    first, second = open_store(), open_store()  # two handles on one database: two processes
+    with first.exclusive() as mine:
+        assert mine
+        with second.exclusive(wait=False) as theirs:
+            assert not theirs
+        with second.transaction():  # another process's short write (a contribution) is not held up
+            second.bump_generation()
+    with second.exclusive(wait=False) as theirs:
+        assert theirs
+    with pytest.raises(RuntimeError):
+        with first.exclusive():
+            raise RuntimeError("an ingest fails")
+    with second.exclusive(wait=False) as theirs:  # and the lock went with it
+        assert theirs and second.generation == 1
 
 
 def test_both_stores_answer_alike(tmp_path, postgres_url):

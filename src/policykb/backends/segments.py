@@ -13,7 +13,7 @@ deleted passages' postings are skipped at query time and dropped when segments m
 from __future__ import annotations
 
 from array import array
-from typing import Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 
@@ -74,6 +74,17 @@ class BufferedPostings:
                 lengths.append((length, pid))
             self._set_lengths(lengths)
             last = rows[-1][0]
+
+    def _index_copied(self, names: Sequence[str], rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+        """Copied passage rows (columns `names`: id, title, text, tokens among them) with their length in
+        tokens as this tokenizer counts it; their postings are buffered as they arrive."""
+        at = {name: i for i, name in enumerate(names)}
+        counted = []
+        for row in rows:
+            counts, length = term_counts(row[at["title"]] or "", row[at["text"]])
+            self._add_postings(row[at["id"]], counts)
+            counted.append(tuple(length if name == "tokens" else row[i] for i, name in enumerate(names)))
+        return counted
 
     def postings(self, terms: tuple[str, ...]) -> dict[str, np.ndarray]:
         """Every posting of each term found (dead passages included: `bm25.Corpus` skips them)."""

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from policykb.backends.tables import TABLES, columns
-from policykb.language.terms import term_counts
 
 
 class BackupMixin:
@@ -19,7 +18,7 @@ class BackupMixin:
 
     conn: sqlite3.Connection
     lock: threading.RLock
-    _add_postings: Callable[[int, dict[str, tuple[int, int]]], None]
+    _index_copied: Callable[[tuple[str, ...], list[tuple[Any, ...]]], list[tuple[Any, ...]]]
 
     def backup_to(self, target: Path) -> int:
         """Write a consistent copy of the database to `target` (a new file); its generation."""
@@ -65,13 +64,7 @@ class BackupMixin:
         store's tokenizer, which also gives their length), so the copy commits whole."""
         names = columns(table)
         if table == "passages":
-            at = {name: i for i, name in enumerate(names)}
-            counted = []
-            for row in rows:
-                counts, length = term_counts(row[at["title"]] or "", row[at["text"]])
-                self._add_postings(row[at["id"]], counts)
-                counted.append(tuple(length if name == "tokens" else row[i] for i, name in enumerate(names)))
-            rows = counted
+            rows = self._index_copied(names, rows)
         self.conn.executemany(f"INSERT INTO {table}({', '.join(names)}) VALUES ({', '.join('?' * len(names))})", rows)
 
     def is_empty(self) -> bool:

@@ -18,7 +18,8 @@ import threading
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Iterator
 
-from policykb.backends.postgres.connection import Connections, describe, rollback
+from policykb.backends.postgres.connection import Connections, connect, describe, rollback
+from policykb.backends.postgres.copies import CopiesMixin
 from policykb.backends.postgres.files import FilesMixin
 from policykb.backends.postgres.history import HistoryMixin
 from policykb.backends.postgres.migrate import migrate
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
 __all__ = ["PgStore", "WRITE_LOCK"]
 
 WRITE_LOCK = int.from_bytes(b"policykb", "big")  # the advisory lock every write takes first (one per database)
+EXCLUSIVE_LOCK = WRITE_LOCK + 1  # the advisory lock held for a whole write, planning included (`exclusive`)
 WRITE_WAIT = "30s"  # how long a writer waits for the lock before it fails, as the SQLite store's busy timeout
 
 
@@ -42,16 +44,17 @@ def in_transaction(conn: psycopg.Connection) -> bool:
     return conn.info.transaction_status.name != "IDLE"
 
 
-class PgStore(ReadsMixin, VectorsMixin, PostingsMixin, ModerationMixin, HistoryMixin, FilesMixin):
+class PgStore(ReadsMixin, VectorsMixin, PostingsMixin, ModerationMixin, HistoryMixin, FilesMixin, CopiesMixin):
     """The knowledge base in the PostgreSQL database at `url` (a libpq URL, `POLICYKB_DATABASE_URL`),
     migrated to the current schema when opened (`migrate.py`). Its reads live in `reads.py`, the
     vector cache in `vectors.py`, the keyword postings in `postings.py`, contributions and audit in
-    `moderation.py`, item history in `history.py`, the ingested files in `files.py`.
+    `moderation.py`, item history in `history.py`, the ingested files in `files.py`, a copy's rows in
+    `copies.py`.
 
     What the SQLite store has and this one has not: its connection and sqlite-utils handle (`conn`,
     `db`), FTS5's own keyword search (`keyword_top`, the reference the BM25 tests compare with), and
-    copies of the database file (`backup_to`, `restore_from`, `relocate_uploads`): a PostgreSQL
-    database is backed up with the server's tools.
+    copies of the database file (`backup_to`, `restore_from`): a PostgreSQL database is backed up
+    with the server's tools (a knowledge base is copied between stores table by table, `migrate --to`).
     """
 
     def __init__(self, url: str) -> None:
@@ -116,6 +119,23 @@ class PgStore(ReadsMixin, VectorsMixin, PostingsMixin, ModerationMixin, HistoryM
             raise
         conn.execute("COMMIT", prepare=False)
 
+    @contextmanager
+    def exclusive(self, wait: bool = True) -> Iterator[bool]:
+        """The knowledge base's write lock across processes and machines, held for a whole write
+        (planning included, not only its transaction): a session advisory lock (`EXCLUSIVE_LOCK`,
+        not the transactions' lock, so others' short writes go on meanwhile) on a connection of its
+        own, which gives it back when it closes, whatever happens to this process. With `wait=False`
+        it is only taken if free; the context value says whether it was. Not re-entrant: the backend
+        counts its own depth."""
+        conn = connect(self.url)
+        try:
+            if wait:
+                conn.execute("SELECT pg_advisory_lock(%s)", [EXCLUSIVE_LOCK])
+            mine = wait or conn.execute("SELECT pg_try_advisory_lock(%s)", [EXCLUSIVE_LOCK]).fetchone()[0]
+            yield bool(mine)
+        finally:
+            conn.close()
+
     def _begin(self, sql: str) -> psycopg.Connection:
         """Begin a transaction on this thread's connection; one the server closed while it was idle
         (a restart, a failover, an idle timeout) is replaced once, as nothing was done on it yet."""
@@ -160,11 +180,12 @@ class PgStore(ReadsMixin, VectorsMixin, PostingsMixin, ModerationMixin, HistoryM
         None: a purge); returns the removed passage ids."""
         if keep:
             self.keep_version(item_id, keep)
-        old = self.passage_ids(item_id)
-        self._db.execute("DELETE FROM passages WHERE item_id = %s", [item_id])
-        self._db.execute("DELETE FROM item_facets WHERE item_id = %s", [item_id])
-        self._db.execute("DELETE FROM items WHERE id = %s", [item_id])
-        return old
+        # One statement (the references are checked at its end), the passages' ids in `passage_ids` order.
+        return [r[0] for r in self._db.execute(
+            "WITH passages_gone AS (DELETE FROM passages WHERE item_id = %(id)s RETURNING id, seq), "
+            "facets_gone AS (DELETE FROM item_facets WHERE item_id = %(id)s), "
+            "item_gone AS (DELETE FROM items WHERE id = %(id)s) "
+            "SELECT id FROM passages_gone ORDER BY seq, id", {"id": item_id})]
 
     def write_item(self, item: Item, passage_hashes: list[str]) -> tuple[list[int], list[int]]:
         """Insert or replace an item; returns (removed passage ids, new passage ids)."""
