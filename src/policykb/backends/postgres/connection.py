@@ -106,19 +106,6 @@ class Connections:
                 old.close()
         return conn
 
-    def discard(self) -> None:
-        """Close this thread's connection (its state is unknown after a failure); the next request
-        makes a new one."""
-        conn = getattr(self._local, "conn", None)
-        self._local.conn = None
-        if conn is not None:
-            conn.close()
-
-    def count(self) -> int:
-        """Connections open now."""
-        with self._lock:
-            return sum(1 for _, c in self._open if not c.closed)
-
     def close(self) -> None:
         with self._lock:
             opened, self._open = self._open, []
