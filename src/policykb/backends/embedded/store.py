@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Iterator
 
 import numpy as np
 
+from policykb.backends.meta import GenerationMixin
 from policykb.backends.rows import facet_values, item_from_row, item_values, now, passage_values
 from policykb.errors import StoreDamaged
 from policykb.models import Item, Passage
@@ -65,7 +66,7 @@ def _wal(conn: sqlite3.Connection) -> None:
             time.sleep(0.05)
 
 
-class Store(QueryMixin, PostingsMixin, ModerationMixin, BackupMixin, HistoryMixin, FilesMixin):
+class Store(GenerationMixin, QueryMixin, PostingsMixin, ModerationMixin, BackupMixin, HistoryMixin, FilesMixin):
     """The knowledge base's SQLite file (`kb.sqlite`). Query methods live in `store_query.py`, the
     keyword index's postings in `store_postings.py`, contributions and audit in `store_moderation.py`,
     the ingested files in `store_files.py`."""
@@ -238,14 +239,6 @@ class Store(QueryMixin, PostingsMixin, ModerationMixin, BackupMixin, HistoryMixi
     def set_meta(self, key: str, value: str) -> None:
         self.conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", [key, value])
 
-    @property
-    def generation(self) -> int:
-        return int(self.get_meta("generation") or 0)
-
-    def bump_generation(self) -> int:
-        generation = self.generation + 1
-        self.set_meta("generation", str(generation))
-        return generation
 
     # -- items --------------------------------------------------------------------------------
 

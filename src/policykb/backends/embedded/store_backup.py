@@ -48,9 +48,6 @@ class BackupMixin:
                 [new, len(old) + 1, len(old), old]).rowcount
         return count
 
-    def set_generation(self, generation: int) -> None:
-        self.conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('generation', ?)", [str(generation)])
-
     def table_rows(self, table: str, batch: int = 5_000) -> Iterator[list[tuple[Any, ...]]]:
         """A copied table's rows (`tables.TABLES` columns, in that order), in batches, in the order
         they were written; call it inside `reading()` for one consistent state."""

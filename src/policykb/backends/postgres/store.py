@@ -18,6 +18,7 @@ import threading
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Iterator
 
+from policykb.backends.meta import GenerationMixin
 from policykb.backends.postgres.connection import Connections, connect, describe, rollback
 from policykb.backends.postgres.copies import CopiesMixin
 from policykb.backends.postgres.files import FilesMixin
@@ -44,7 +45,8 @@ def in_transaction(conn: psycopg.Connection) -> bool:
     return conn.info.transaction_status.name != "IDLE"
 
 
-class PgStore(ReadsMixin, VectorsMixin, PostingsMixin, ModerationMixin, HistoryMixin, FilesMixin, CopiesMixin):
+class PgStore(GenerationMixin, ReadsMixin, VectorsMixin, PostingsMixin, ModerationMixin, HistoryMixin, FilesMixin,
+              CopiesMixin):
     """The knowledge base in the PostgreSQL database at `url` (a libpq URL, `POLICYKB_DATABASE_URL`),
     migrated to the current schema when opened (`migrate.py`). Its reads live in `reads.py`, the
     vector cache in `vectors.py`, the keyword postings in `postings.py`, contributions and audit in
@@ -161,17 +163,6 @@ class PgStore(ReadsMixin, VectorsMixin, PostingsMixin, ModerationMixin, HistoryM
         self._db.execute("INSERT INTO meta (key, value) VALUES (%s, %s) "
                          "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value", [key, value])
 
-    @property
-    def generation(self) -> int:
-        return int(self.get_meta("generation") or 0)
-
-    def bump_generation(self) -> int:
-        generation = self.generation + 1
-        self.set_meta("generation", str(generation))
-        return generation
-
-    def set_generation(self, generation: int) -> None:
-        self.set_meta("generation", str(generation))
 
     # -- items --------------------------------------------------------------------------------
 
