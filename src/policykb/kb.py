@@ -17,7 +17,7 @@ from policykb.backends import open_backend
 from policykb.backends.backend import Backend, IndexChange
 from policykb.config import Settings
 from policykb.encoders.embed import Embedder
-from policykb.errors import NotFound
+from policykb.errors import NotFound, PolicyKBError
 from policykb.ingest.export import item_record
 from policykb.models import SearchResult
 from policykb.backends.embedded.index import read_manifest
@@ -189,24 +189,44 @@ class KnowledgeBase:
         """A consistent copy of this knowledge base in a new folder, safe while others write."""
         from policykb.backends.embedded.backup import backup
 
+        self._embedded_only("backup", f"policykb migrate --to {target} (a copy into a new folder)")
+
         return backup(self.backend, Path(target))
 
     def restore(self, source: Path | str) -> dict[str, Any]:
         """Replace this knowledge base with a backup (the index is rebuilt from its vectors)."""
         from policykb.backends.embedded.backup import restore
 
+        self._embedded_only("restore", "policykb --home BACKUP migrate --to THE_DATABASE_URL (into an empty "
+                                       "database), or PostgreSQL's own tools (pg_dump, pg_restore)")
+
         return restore(self.backend, Path(source))
 
     def migrate(self, to: Path | str) -> dict[str, Any]:
-        """Copy this knowledge base into an empty one (a new folder): every item, passage, cached
-        vector, contribution, audit entry and version, ids kept; then check both. The rows copied
-        per table, the target's generation and each side's check status."""
+        """Copy this knowledge base into an empty one: a new folder (the embedded store) or a
+        PostgreSQL database (a postgresql:// URL), every item, passage, cached vector,
+        contribution, audit entry and version, ids kept; then check both. The rows copied per
+        table, the target's generation and each side's check status. A database target's vector
+        indexes are built in a temporary folder for its check (each server builds its own)."""
+        from tempfile import TemporaryDirectory
+
+        from policykb.backends import is_database_url
         from policykb.backends.copy import copy_knowledge_base
 
-        with KnowledgeBase(self.settings.model_copy(update={"home": Path(to)}), taxonomy=self.taxonomy) as target:
-            report = copy_knowledge_base(self.backend, target.backend)
-            report["check"] = {"source": self.check()["status"], "target": target.check()["status"]}
+        with TemporaryDirectory(prefix="policykb-migrate-") as scratch:
+            if is_database_url(to):
+                update = {"database_url": str(to), "home": Path(scratch)}
+            else:
+                update = {"database_url": None, "home": Path(to)}
+            with KnowledgeBase(self.settings.model_copy(update=update), taxonomy=self.taxonomy) as target:
+                report = copy_knowledge_base(self.backend, target.backend)
+                report["check"] = {"source": self.check()["status"], "target": target.check()["status"]}
         return report
+
+    def _embedded_only(self, action: str, instead: str) -> None:
+        if self.settings.database_url:
+            raise PolicyKBError(f"{action} copies the embedded SQLite file; this knowledge base is in PostgreSQL "
+                                f"(POLICYKB_DATABASE_URL): use {instead}")
 
     def stats(self, public: bool = False) -> dict[str, Any]:
         """Counts of what is published; `public` leaves out what only an operator may know (how

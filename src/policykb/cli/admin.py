@@ -104,26 +104,33 @@ def restore(lazy: LazyKB, source: Path, as_json: bool) -> None:
 
 
 @click.command()
-@click.option("--to", "target", required=True, type=click.Path(path_type=Path),
-              help="The knowledge base to copy into: a new (or empty) folder.")
+@click.option("--to", "target", required=True,
+              help="The knowledge base to copy into: a new (or empty) folder, or an empty PostgreSQL database "
+                   "(postgresql://user@host:port/name).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @pass_kb
 @handle_errors
-def migrate(lazy: LazyKB, target: Path, as_json: bool) -> None:
-    """Copy the knowledge base (--home) into another, empty one: items, passages, cached vectors,
+def migrate(lazy: LazyKB, target: str, as_json: bool) -> None:
+    """Copy the knowledge base (--home, or POLICYKB_DATABASE_URL) into another, empty one, either way
+    between a folder and a PostgreSQL database: items, passages, cached vectors,
     contributions, audit log and item versions, ids kept, so both answer alike; then check both
     (exit status 1 if either check fails). Nothing is embedded again.
 
     \b
     Example:
-      policykb --home index migrate --to /srv/policykb/index
+      policykb --home index migrate --to postgresql://policykb@db.example.org/policykb
+    and back into a folder:
+      POLICYKB_DATABASE_URL=postgresql://policykb@db.example.org/policykb policykb migrate --to ./index-copy
     """
-    result = lazy.kb.migrate(target)
+    from policykb.backends import is_database_url
+
+    result = lazy.kb.migrate(target if is_database_url(target) else Path(target))
     if as_json:
         print_json(result)
     else:
         tables = ", ".join(f"{n} {table}" for table, n in result["tables"].items() if n)
-        click.echo(f"copied to {target} (generation {result['generation']}): {tables}\n"
+        shown = target.split("@")[-1] if is_database_url(target) else target  # no password on screen
+        click.echo(f"copied to {shown} (generation {result['generation']}): {tables}\n"
                    f"check: source {result['check']['source']}, target {result['check']['target']}")
     if set(result["check"].values()) != {"ok"}:
         raise SystemExit(1)
