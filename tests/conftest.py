@@ -67,9 +67,23 @@ RECORDS = textwrap.dedent(
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
+def settings(tmp_path: Path, on_store: str) -> Settings:
+    """A knowledge base's settings; every test that asks for them (or for `kb`) runs once per store
+    (`on_store`: SQLite, and PostgreSQL with a database per home), but those marked `embedded_only`
+    (about the SQLite file itself, or a child process that reads the home from the environment)."""
     # No warm-up: an API made from these settings is ready at once (tests/test_readiness.py tests it).
     return Settings(home=tmp_path / "kb", model="hashing", warm_up=False)
+
+
+def pytest_collection_modifyitems(config, items):
+    """A test marked `embedded_only` runs on the SQLite store alone."""
+    kept, dropped = [], []
+    for item in items:
+        on_postgres = getattr(item, "callspec", None) is not None and item.callspec.params.get("store_kind") == "postgres"
+        (dropped if on_postgres and item.get_closest_marker("embedded_only") else kept).append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
 
 
 @pytest.fixture

@@ -188,6 +188,7 @@ def test_an_unhealthy_answer_is_short_in_public_and_detailed_for_moderators(sett
     assert f"{extra}: de-vouchers" in caplog.text  # the operator finds the details in the log
 
 
+@pytest.mark.embedded_only  # damages the SQLite file
 def test_a_database_damaged_under_a_running_api_gets_503_without_paths(settings, corpus, caplog):
     from .test_store import damage
 

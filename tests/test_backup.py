@@ -13,6 +13,8 @@ from policykb.cli.main import cli
 from policykb.errors import PolicyKBError
 from policykb.kb import KnowledgeBase
 
+pytestmark = pytest.mark.embedded_only  # backup and restore copy the SQLite file
+
 TOGGLED = ["de-vouchers", "fr-es-green", "at-upper-austria"]
 
 

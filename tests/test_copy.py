@@ -126,6 +126,7 @@ def test_migrate_from_the_cli(settings, corpus, tmp_path, monkeypatch):
     assert "Traceback" not in again.output
 
 
+@pytest.mark.embedded_only  # chooses both stores itself
 @pytest.mark.parametrize("into", ["postgres", "sqlite"])
 def test_a_copy_from_one_kind_of_store_to_the_other_answers_alike(settings, corpus, tmp_path, postgres_url,
                                                                    monkeypatch, into):

@@ -55,6 +55,7 @@ def test_the_sample_corpus_in_postgresql_answers_as_the_embedded_store(real_samp
         assert kb.check()["status"] == "ok"
 
 
+@pytest.mark.embedded_only  # a folder to PostgreSQL and back
 def test_a_copy_goes_to_postgresql_and_back_losing_nothing(settings, corpus, tmp_path, postgres_url):
     with KnowledgeBase(settings) as kb:
         kb.ingest([corpus])

@@ -94,6 +94,7 @@ def test_forwarded_for_is_believed_only_from_trusted_proxies():
                           trusted_networks(["127.0.0.1"])) == "8.8.8.8"  # not a proxy: its header is ignored
 
 
+@pytest.mark.embedded_only  # a served API or ingest in a child process, which reads its store from the environment
 def test_spoofed_forwarded_for_does_not_escape_the_rate_limit_of_a_served_api(built):
     port = free_port()
     env = {**os.environ, "POLICYKB_HOME": str(built.home), "POLICYKB_MODEL": "hashing",
@@ -567,6 +568,7 @@ def records_file(path: Path, ids: range, tag: str) -> Path:
     return path
 
 
+@pytest.mark.embedded_only  # a served API or ingest in a child process, which reads its store from the environment
 def test_two_ingests_at_once_keep_the_one_owner_rule(settings, tmp_path):
     a = records_file(tmp_path / "a" / "a.jsonl", range(0, 1500), "a")
     b = records_file(tmp_path / "b" / "b.jsonl", range(1450, 2950), "b")  # r1450..r1499 in both
@@ -603,6 +605,7 @@ def test_check_notices_a_file_listing_an_item_it_does_not_own(kb, corpus, tmp_pa
 # -- 12. searches see one generation while others write ----------------------------------------------
 
 
+@pytest.mark.embedded_only  # a served API or ingest in a child process, which reads its store from the environment
 def test_searches_on_two_api_processes_while_a_third_publishes_and_unpublishes(settings, corpus):
     with KnowledgeBase(settings) as kb:
         kb.ingest([corpus])

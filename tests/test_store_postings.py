@@ -93,6 +93,7 @@ def test_long_write_flushes_in_parts_with_the_same_results(tmp_path, monkeypatch
         assert {q: _keyword_ids(kb, q) for q in expected} == expected
 
 
+@pytest.mark.embedded_only  # older SQLite files
 def test_knowledge_base_made_before_postings_is_indexed_on_open(settings, corpus):  # SQLite only: its older files
     with KnowledgeBase(settings) as kb:
         kb.ingest([corpus])

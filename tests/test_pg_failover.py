@@ -1,0 +1,114 @@
+"""Failover: a primary with a synchronous streaming replica, killed during a stream of approvals and
+searches; the replica is promoted and the same knowledge-base handles carry on against it (libpq's
+multi-host URL with target_session_attrs=read-write). Not one acknowledged approval may be lost;
+errors while no server accepts writes are counted (real PostgreSQL servers, hashing embedder)."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from policykb.config import Settings
+from policykb.kb import KnowledgeBase
+
+from .pgserver import Server, start_replica
+
+
+def _synchronous(primary: Server, replica: Server) -> None:
+    """Commits on the primary wait until the replica has flushed them (PostgreSQL's synchronous
+    replication): what a moderator is told is approved survives the primary's death."""
+    with primary.connect() as conn:
+        conn.autocommit = True
+        conn.execute("ALTER SYSTEM SET synchronous_standby_names = '*'")
+        conn.execute("SELECT pg_reload_conf()")
+        deadline = time.monotonic() + 30
+        while conn.execute("SELECT count(*) FROM pg_stat_replication WHERE sync_state = 'sync'").fetchone()[0] == 0:
+            assert time.monotonic() < deadline, "the replica never became synchronous"
+            time.sleep(0.1)
+
+
+@pytest.fixture
+def pair(tmp_path):
+    primary = Server.start(tmp_path / "primary", settings={"synchronous_commit": "on"})
+    replica = None
+    try:
+        primary.create_database("kb")
+        replica = start_replica(primary, tmp_path / "replica")
+        _synchronous(primary, replica)
+        yield primary, replica
+    finally:
+        for server in (replica, primary):
+            if server is not None:
+                server.stop()
+
+
+def test_a_failover_loses_no_acknowledged_approval(pair, corpus, tmp_path):
+    primary, replica = pair
+    url = (f"postgresql://postgres@127.0.0.1:{primary.port},127.0.0.1:{replica.port}/kb"
+           "?target_session_attrs=read-write&connect_timeout=2")
+    settings = Settings(home=tmp_path / "idx", model="hashing", database_url=url, warm_up=False)
+    acknowledged: list[str] = []
+    errors = {"approve": 0, "search": 0}
+    searches = {"before": 0, "after": 0}
+    promoted, stop = threading.Event(), threading.Event()
+
+    with KnowledgeBase(settings) as kb:
+        kb.ingest([corpus])
+
+        def approve() -> None:
+            desk, n = kb.contributions, 0
+            while not stop.is_set():
+                n += 1
+                try:
+                    receipt = desk.submit({"title": f"Export voucher pilot {n}", "country": "LT",
+                                           "summary": "Vouchers for cluster firms entering new markets."},
+                                          None, client=f"client-{n}")
+                    desk.approve(receipt["id"], "moderator")
+                    acknowledged.append(receipt["id"])
+                except Exception:  # noqa: BLE001 - every failure is counted, none acknowledged
+                    errors["approve"] += 1
+                    time.sleep(0.2)
+
+        def search() -> None:
+            while not stop.is_set():
+                try:
+                    kb.search("cluster vouchers", size=5)
+                    searches["after" if promoted.is_set() else "before"] += 1
+                except Exception:  # noqa: BLE001
+                    errors["search"] += 1
+                    time.sleep(0.2)
+
+        threads = [threading.Thread(target=approve), threading.Thread(target=search)]
+        for thread in threads:
+            thread.start()
+        try:
+            deadline = time.monotonic() + 120
+            while len(acknowledged) < 8:
+                assert time.monotonic() < deadline, f"approvals stalled before the failover: {errors}"
+                time.sleep(0.05)
+            primary.kill()  # mid-stream: an approval may be on its way
+            before = len(acknowledged)
+            time.sleep(1.0)
+            replica.promote()
+            promoted.set()
+            while len(acknowledged) < before + 5 or searches["after"] < 5:
+                assert time.monotonic() < deadline, f"no recovery after the failover: {errors}, {searches}"
+                time.sleep(0.05)
+        finally:
+            stop.set()
+            for thread in threads:
+                thread.join(60)
+
+    with KnowledgeBase(settings.model_copy(update={"database_url": replica.url_for("kb"),
+                                                   "home": tmp_path / "after"})) as survivor:
+        desk = survivor.contributions
+        lost = [c for c in acknowledged if desk.view(c)["status"] != "approved"]
+        published = {h.id for h in survivor.search("", size=1000, facets=False).hits}
+        items = {desk.view(c)["item_id"] for c in acknowledged}
+        assert survivor.check()["status"] == "ok"
+    print(f"\nfailover: {len(acknowledged)} approvals acknowledged, {len(lost)} lost; errors while no primary "
+          f"accepted writes: {errors}; searches before/after: {searches}")
+    assert lost == []
+    assert items <= published
