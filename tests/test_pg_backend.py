@@ -94,3 +94,35 @@ def test_backup_and_restore_refuse_a_postgresql_knowledge_base_saying_what_to_us
     with KnowledgeBase(Settings(home=tmp_path / "idx", model="hashing", database_url=postgres_url)) as kb:
         with pytest.raises(PolicyKBError, match="pg_dump"):
             kb.restore(tmp_path)
+
+
+@pytest.mark.embedded_only  # chooses its store itself: one PostgreSQL database for both servers
+def test_a_server_catches_up_with_another_ones_writes_without_rebuilding(settings, corpus, tmp_path, postgres_url,
+                                                                       monkeypatch):
+    """Two servers on one database, each with its own index folder: what one publishes, hides or
+    ingests reaches the other's index through the changes the store recorded, not a rebuild from
+    every stored vector; a gap in the record (a reindex) still rebuilds; both answer alike."""
+    from policykb.backends.embedded.spaces import VectorSpace
+
+    first = settings.model_copy(update={"database_url": postgres_url, "home": tmp_path / "server-1"})
+    second = first.model_copy(update={"home": tmp_path / "server-2"})
+    builds: list[str] = []
+    real_build = VectorSpace.build_index
+    monkeypatch.setattr(VectorSpace, "build_index", lambda self, *a, **k: builds.append(self.folder.name) or
+                        real_build(self, *a, **k))
+    with KnowledgeBase(first) as one, KnowledgeBase(second) as two:
+        one.ingest([corpus])
+        assert two.search("vouchers", mode="semantic").total >= 1  # server 2 builds its index once
+        assert builds.count("server-2") == 1
+        one.set_published("de-vouchers", False)
+        desk = one.contributions
+        desk.approve(desk.submit({"title": "Baltic export vouchers", "country": "LT",
+                                  "summary": "Vouchers for cluster firms exporting."}, None, client="c")["id"], "m")
+        for question in ("vouchers", "export vouchers", "green"):
+            assert ([h.id for h in two.search(question, mode="semantic").hits]
+                    == [h.id for h in one.search(question, mode="semantic").hits])
+        assert builds.count("server-2") == 1  # caught up: no second build
+        assert two.check()["status"] == "ok"
+        one.reindex()  # records no change: the other server rebuilds
+        two.search("vouchers", mode="semantic")
+        assert builds.count("server-2") == 2

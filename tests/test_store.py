@@ -243,3 +243,28 @@ def test_a_file_that_is_not_a_database_is_named_with_the_way_out(tmp_path):
     assert refused.value.message.startswith(f"{path} is damaged (file is not a database); policykb cannot read it. "
                                             f"Restore the knowledge base from a backup: policykb --home {path.parent} "
                                             "restore BACKUP_FOLDER")
+
+
+@pytest.mark.parametrize("changes, since, until, expected", [
+    ({1: ([], [1, 2, 3])}, 0, 1, ([1, 2, 3], [1, 2, 3])),
+    ({1: ([], [1, 2]), 2: ([2], []), 3: ([], [2])}, 0, 3, ([1, 2], [1, 2])),  # hidden, then shown again
+    ({1: ([], [1, 2]), 2: ([], [2]), 3: ([2], [])}, 1, 3, ([2], [])),  # shown, then hidden
+    ({1: ([5], [6]), 2: ([6], [7])}, 0, 2, ([5, 6, 7], [7])),  # replaced twice
+    ({1: ([], [1]), 3: ([], [3])}, 0, 3, None),  # generation 2 recorded nothing (a reindex): rebuild
+    ({1: ([], [1])}, 1, 1, None),
+])
+def test_the_change_log_tells_what_a_run_of_generations_did(store, changes, since, until, expected):
+    with store.transaction():
+        for generation, (removed, added) in changes.items():
+            store.record_change(generation, removed, added)
+    assert store.changes_between(since, until) == expected
+
+
+def test_the_change_log_forgets_old_generations(store):
+    from policykb.backends.meta import KEPT_CHANGES
+
+    with store.transaction():
+        for generation in range(1, KEPT_CHANGES + 3):
+            store.record_change(generation, [], [generation])
+    assert store.changes_between(0, 2) is None  # generation 1 and 2 forgotten
+    assert store.changes_between(2, KEPT_CHANGES + 2) == (list(range(3, KEPT_CHANGES + 3)),) * 2

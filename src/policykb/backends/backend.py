@@ -175,6 +175,7 @@ class Backend:
                     yield change
                     if change.changed:
                         generation = store.bump_generation()
+                        store.record_change(generation, change.removed, change.added)
                         committed = [(space, space.changed(index, change.removed, change.added, generation))
                                      for space, index in current]
             except BaseException:

