@@ -126,3 +126,24 @@ def test_a_server_catches_up_with_another_ones_writes_without_rebuilding(setting
         one.reindex()  # records no change: the other server rebuilds
         two.search("vouchers", mode="semantic")
         assert builds.count("server-2") == 2
+
+
+@pytest.mark.embedded_only  # chooses its stores itself
+def test_index_files_saved_for_another_store_are_never_taken_for_this_ones(settings, corpus, tmp_path, postgres_url,
+                                                                          caplog):
+    """One folder used by an SQLite knowledge base, then as the index folder of a PostgreSQL one at
+    the same generation, then by the SQLite one again: each rebuilds rather than searching the
+    other's vectors."""
+    with KnowledgeBase(settings) as embedded:
+        embedded.ingest([corpus])
+        alone = embedded.search("vouchers", mode="semantic").total
+        generation = embedded.store.generation
+    with KnowledgeBase(settings.model_copy(update={"database_url": postgres_url})) as pg:
+        assert pg.store.is_empty() and pg.search("vouchers", mode="semantic").total == 0
+        with pg.store.transaction():
+            pg.store.set_generation(generation)  # the same generation as the SQLite store's
+        assert pg.search("vouchers", mode="semantic").total == 0 and len(pg.index) == 0
+    with KnowledgeBase(settings) as embedded:
+        assert embedded.search("vouchers", mode="semantic").total == alone
+        assert embedded.check()["status"] == "ok"
+    assert "were saved for another store" in caplog.text

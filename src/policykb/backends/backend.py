@@ -10,6 +10,8 @@ object (never the `KnowledgeBase` facade above them).
 
 from __future__ import annotations
 
+import json
+import logging
 import sys
 import threading
 from contextlib import contextmanager
@@ -28,6 +30,9 @@ from policykb.errors import NotFound
 from policykb.language.detect import covered
 from policykb.models import embed_text
 from policykb.taxonomy import Taxonomy
+
+log = logging.getLogger("policykb")
+STORE_MARKER = "store.json"  # which store the index files beside it were saved for
 
 if TYPE_CHECKING:
     from policykb.backends.embedded.facet_index import FacetIndex
@@ -61,6 +66,25 @@ class Backend:
         self._lock = threading.RLock()
         self._write_lock = threading.RLock()  # one writing thread per process; the file lock, one process
         self._writer = threading.local()  # .depth: how deep this thread is inside writing_lock()
+        self._claim_home()
+
+    def _claim_home(self) -> None:
+        """Index files in `home` are derived from one store: when they were saved for another one
+        (a folder reused, POLICYKB_DATABASE_URL set or changed), their manifests go, so that they
+        are rebuilt from this store rather than taken for its own (generations may coincide)."""
+        marker, mine = self.home / STORE_MARKER, self.store.store_id()
+        try:
+            known = json.loads(marker.read_text(encoding="utf-8")).get("store")
+        except (OSError, ValueError, AttributeError):
+            known = None
+        if known == mine:
+            return
+        for space in self.spaces:  # (a folder from before these markers keeps its index files)
+            if known is not None and (space.folder / MANIFEST).exists():
+                log.warning("the index files in %s were saved for another store: rebuilt from this one", space.folder)
+                (space.folder / MANIFEST).unlink(missing_ok=True)
+        self.home.mkdir(parents=True, exist_ok=True)
+        marker.write_text(json.dumps({"store": mine}), encoding="utf-8")
 
     def close(self) -> None:
         self.store.close()

@@ -7,6 +7,8 @@ catches up by those changes instead of rebuilding from every stored vector."""
 from __future__ import annotations
 
 import json
+import secrets
+from contextlib import AbstractContextManager
 from typing import Callable
 
 KEPT_CHANGES = 64  # generations whose change is remembered; an index further behind is rebuilt
@@ -16,6 +18,20 @@ class GenerationMixin:
     get_meta: Callable[[str], str | None]
     set_meta: Callable[[str, str], None]
     delete_meta: Callable[[str], None]
+
+    transaction: Callable[[], AbstractContextManager[None]]
+
+    def store_id(self) -> str:
+        """This store's own random id, made once (a copy gets its own): index files saved for one
+        store are never taken for another's (`Backend` keeps it beside them)."""
+        found = self.get_meta("store_id")
+        if found is None:
+            with self.transaction():
+                found = self.get_meta("store_id")  # another process may have made it meanwhile
+                if found is None:
+                    found = secrets.token_hex(8)
+                    self.set_meta("store_id", found)
+        return found
 
     @property
     def generation(self) -> int:
