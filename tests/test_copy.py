@@ -128,24 +128,17 @@ def test_migrate_from_the_cli(settings, corpus, tmp_path, monkeypatch):
 
 @pytest.mark.embedded_only  # chooses both stores itself
 @pytest.mark.parametrize("into", ["postgres", "sqlite"])
-def test_a_copy_from_one_kind_of_store_to_the_other_answers_alike(settings, corpus, tmp_path, postgres_url,
-                                                                   monkeypatch, into):
-    from policykb import kb as facade
-    from policykb.backends.backend import Backend
-    from policykb.backends.postgres import PgStore
-
-    homes = {"sqlite": settings.home, "postgres": tmp_path / "pg"}
-    source, target = (homes["sqlite"], homes["postgres"]) if into == "postgres" else (homes["postgres"], homes["sqlite"])
-    real = facade.open_backend
-    monkeypatch.setattr(facade, "open_backend", lambda s, embedder=None, taxonomy=None: Backend(
-        s, PgStore(postgres_url), embedder, taxonomy) if s.home == homes["postgres"] else real(s, embedder, taxonomy))
-    with KnowledgeBase(settings.model_copy(update={"home": source})) as kb:
+def test_a_copy_from_one_kind_of_store_to_the_other_answers_alike(settings, corpus, tmp_path, postgres_url, into):
+    folder, database = settings.model_copy(update={"home": tmp_path / "folder"}), settings.model_copy(
+        update={"home": tmp_path / "idx", "database_url": postgres_url})
+    source, target = (folder, database) if into == "postgres" else (database, folder)
+    with KnowledgeBase(source) as kb:
         _lived_in(kb, corpus)
-        report = kb.migrate(target)
+        report = kb.migrate(postgres_url if into == "postgres" else folder.home)
         answers, stats = _answers(kb), kb.stats()
         rows = {t: sorted(r for batch in kb.store.table_rows(t) for r in batch) for t in ("audit", "vectors")}
     assert report["check"] == {"source": "ok", "target": "ok"}
-    with KnowledgeBase(settings.model_copy(update={"home": target})) as copy:
+    with KnowledgeBase(target) as copy:
         assert type(copy.store).__name__ == {"postgres": "PgStore", "sqlite": "Store"}[into]
         assert _answers(copy) == answers
         assert _without_generations(copy.stats()) == _without_generations(stats)
