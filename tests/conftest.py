@@ -243,7 +243,7 @@ def store(open_store):
 def on_store(store_kind, database_for, monkeypatch) -> str:
     """Knowledge bases opened in this test keep their items in the store under test: SQLite in their home, or
     (unless their settings name a database) a PostgreSQL database of their own per home, as
-    POLICYKB_DATABASE_URL would. Request it before `kb` (`pytest.mark.usefixtures("on_store")` does)."""
+    POLICYKB_DATABASE_URL would. `settings` asks for it; a test that makes its own settings asks itself."""
     if store_kind == "postgres":
         from policykb import kb as facade
 

@@ -1,7 +1,7 @@
 """A knowledge base copied into another (`policykb migrate --to`): every table, ids kept, the same
 answers, both checks ok; never into a non-empty target, and all or nothing (hashing embedder, real
-SQLite or PostgreSQL, and FAISS). Each test runs with either store on both sides (`on_store`), and a copy
-goes from one kind of store to the other."""
+SQLite or PostgreSQL, and FAISS). Each test runs with either store on both sides (`settings` asks for `on_store`),
+and a copy goes from one kind of store to the other."""
 
 from __future__ import annotations
 
@@ -16,7 +16,6 @@ from policykb.cli.main import cli
 from policykb.errors import PolicyKBError
 from policykb.kb import KnowledgeBase
 
-both = pytest.mark.usefixtures("on_store")
 QUESTIONS = ["cluster internationalisation vouchers", "trade missions abroad", "green transition", ""]
 
 
@@ -50,7 +49,6 @@ def _without_generations(stats: dict) -> dict:
             for k, v in stats.items() if k != "generation"}
 
 
-@both
 def test_a_copy_answers_alike_and_keeps_every_row(settings, corpus, tmp_path):
     target = tmp_path / "copy"
     with KnowledgeBase(settings) as kb:
@@ -78,7 +76,6 @@ def test_a_copy_answers_alike_and_keeps_every_row(settings, corpus, tmp_path):
         assert copy.check()["status"] == "ok"
 
 
-@both
 def test_a_copy_goes_only_into_an_empty_target(settings, corpus, tmp_path):
     with KnowledgeBase(settings) as kb:
         kb.ingest([corpus])
@@ -89,7 +86,6 @@ def test_a_copy_goes_only_into_an_empty_target(settings, corpus, tmp_path):
             copy_knowledge_base(kb.backend, kb.backend)
 
 
-@both
 def test_a_copy_that_fails_half_way_leaves_the_target_empty(settings, corpus, tmp_path, monkeypatch):
     with KnowledgeBase(settings) as kb, KnowledgeBase(settings.model_copy(update={"home": tmp_path / "t"})) as target:
         kb.ingest([corpus])
@@ -112,7 +108,6 @@ def test_a_copy_that_fails_half_way_leaves_the_target_empty(settings, corpus, tm
         assert target.stats()["items"] == kb.stats()["items"]
 
 
-@both
 def test_migrate_from_the_cli(settings, corpus, tmp_path, monkeypatch):
     monkeypatch.setenv("POLICYKB_MODEL", "hashing")
     home, target = tmp_path / "kb", tmp_path / "copy"
