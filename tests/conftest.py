@@ -242,15 +242,15 @@ def store(open_store):
 @pytest.fixture
 def on_store(store_kind, database_for, monkeypatch) -> str:
     """Knowledge bases opened in this test keep their items in the store under test: SQLite in their home, or
-    a PostgreSQL database of their own per home (handed to the backend until a setting chooses the store).
-    Request it before `kb` (`pytest.mark.usefixtures("on_store")` does)."""
+    (unless their settings name a database) a PostgreSQL database of their own per home, as
+    POLICYKB_DATABASE_URL would. `settings` asks for it; a test that makes its own settings asks itself."""
     if store_kind == "postgres":
         from policykb import kb as facade
-        from policykb.backends.backend import Backend
-        from policykb.backends.postgres import PgStore
 
-        monkeypatch.setattr(facade, "open_backend", lambda settings, embedder=None, taxonomy=None: Backend(
-            settings, PgStore(database_for(Path(settings.home))), embedder, taxonomy))
+        real = facade.open_backend
+        monkeypatch.setattr(facade, "open_backend", lambda settings, embedder=None, taxonomy=None: real(
+            settings.model_copy(update={"database_url": settings.database_url or database_for(Path(settings.home))}),
+            embedder, taxonomy))
     return store_kind
 
 

@@ -1,7 +1,7 @@
 """A knowledge base copied into another (`policykb migrate --to`): every table, ids kept, the same
 answers, both checks ok; never into a non-empty target, and all or nothing (hashing embedder, real
-SQLite or PostgreSQL, and FAISS). Each test runs with either store on both sides (`on_store`), and a copy
-goes from one kind of store to the other."""
+SQLite or PostgreSQL, and FAISS). Each test runs with either store on both sides (`settings` asks for `on_store`),
+and a copy goes from one kind of store to the other."""
 
 from __future__ import annotations
 
@@ -16,7 +16,6 @@ from policykb.cli.main import cli
 from policykb.errors import PolicyKBError
 from policykb.kb import KnowledgeBase
 
-both = pytest.mark.usefixtures("on_store")
 QUESTIONS = ["cluster internationalisation vouchers", "trade missions abroad", "green transition", ""]
 
 
@@ -50,7 +49,6 @@ def _without_generations(stats: dict) -> dict:
             for k, v in stats.items() if k != "generation"}
 
 
-@both
 def test_a_copy_answers_alike_and_keeps_every_row(settings, corpus, tmp_path):
     target = tmp_path / "copy"
     with KnowledgeBase(settings) as kb:
@@ -78,7 +76,6 @@ def test_a_copy_answers_alike_and_keeps_every_row(settings, corpus, tmp_path):
         assert copy.check()["status"] == "ok"
 
 
-@both
 def test_a_copy_goes_only_into_an_empty_target(settings, corpus, tmp_path):
     with KnowledgeBase(settings) as kb:
         kb.ingest([corpus])
@@ -89,7 +86,6 @@ def test_a_copy_goes_only_into_an_empty_target(settings, corpus, tmp_path):
             copy_knowledge_base(kb.backend, kb.backend)
 
 
-@both
 def test_a_copy_that_fails_half_way_leaves_the_target_empty(settings, corpus, tmp_path, monkeypatch):
     with KnowledgeBase(settings) as kb, KnowledgeBase(settings.model_copy(update={"home": tmp_path / "t"})) as target:
         kb.ingest([corpus])
@@ -112,7 +108,6 @@ def test_a_copy_that_fails_half_way_leaves_the_target_empty(settings, corpus, tm
         assert target.stats()["items"] == kb.stats()["items"]
 
 
-@both
 def test_migrate_from_the_cli(settings, corpus, tmp_path, monkeypatch):
     monkeypatch.setenv("POLICYKB_MODEL", "hashing")
     home, target = tmp_path / "kb", tmp_path / "copy"
@@ -128,24 +123,17 @@ def test_migrate_from_the_cli(settings, corpus, tmp_path, monkeypatch):
 
 @pytest.mark.embedded_only  # chooses both stores itself
 @pytest.mark.parametrize("into", ["postgres", "sqlite"])
-def test_a_copy_from_one_kind_of_store_to_the_other_answers_alike(settings, corpus, tmp_path, postgres_url,
-                                                                   monkeypatch, into):
-    from policykb import kb as facade
-    from policykb.backends.backend import Backend
-    from policykb.backends.postgres import PgStore
-
-    homes = {"sqlite": settings.home, "postgres": tmp_path / "pg"}
-    source, target = (homes["sqlite"], homes["postgres"]) if into == "postgres" else (homes["postgres"], homes["sqlite"])
-    real = facade.open_backend
-    monkeypatch.setattr(facade, "open_backend", lambda s, embedder=None, taxonomy=None: Backend(
-        s, PgStore(postgres_url), embedder, taxonomy) if s.home == homes["postgres"] else real(s, embedder, taxonomy))
-    with KnowledgeBase(settings.model_copy(update={"home": source})) as kb:
+def test_a_copy_from_one_kind_of_store_to_the_other_answers_alike(settings, corpus, tmp_path, postgres_url, into):
+    folder, database = settings.model_copy(update={"home": tmp_path / "folder"}), settings.model_copy(
+        update={"home": tmp_path / "idx", "database_url": postgres_url})
+    source, target = (folder, database) if into == "postgres" else (database, folder)
+    with KnowledgeBase(source) as kb:
         _lived_in(kb, corpus)
-        report = kb.migrate(target)
+        report = kb.migrate(postgres_url if into == "postgres" else folder.home)
         answers, stats = _answers(kb), kb.stats()
         rows = {t: sorted(r for batch in kb.store.table_rows(t) for r in batch) for t in ("audit", "vectors")}
     assert report["check"] == {"source": "ok", "target": "ok"}
-    with KnowledgeBase(settings.model_copy(update={"home": target})) as copy:
+    with KnowledgeBase(target) as copy:
         assert type(copy.store).__name__ == {"postgres": "PgStore", "sqlite": "Store"}[into]
         assert _answers(copy) == answers
         assert _without_generations(copy.stats()) == _without_generations(stats)

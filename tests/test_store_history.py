@@ -15,7 +15,6 @@ from policykb.errors import NotFound
 
 RECORDS = "examples/records.yaml"
 
-pytestmark = pytest.mark.usefixtures("on_store")
 
 
 def edit(corpus, old: str, new: str) -> None:

@@ -16,8 +16,6 @@ from policykb.models import Item, Passage
 
 from .conftest import run_sql
 
-both = pytest.mark.usefixtures("on_store")
-
 
 def _item(i: int, text: str) -> Item:
     return Item(id=f"item-{i}", kind="document", title=f"Item {i}", source="test", passages=[Passage(text)],
@@ -40,7 +38,6 @@ def _keyword_ids(kb: KnowledgeBase, query: str) -> list[str]:
     return [h.id for h in kb.search(query, mode="keyword", size=1000, facets=False).hits]
 
 
-@both
 def test_segments_merge_like_a_binary_counter(kb):
     for i in range(64):  # 64 writes of one item each, every one holding "cluster"
         _write(kb, [_item(i, f"cluster number {i}")])
@@ -51,7 +48,6 @@ def test_segments_merge_like_a_binary_counter(kb):
     assert sorted(_keyword_ids(kb, "cluster")) == sorted(f"item-{i}" for i in range(64))
 
 
-@both
 def test_rewritten_items_leave_no_postings_behind_once_merged(kb):
     for version in range(40):
         _write(kb, [_item(1, f"cluster vouchers version {version}")])
@@ -61,7 +57,6 @@ def test_rewritten_items_leave_no_postings_behind_once_merged(kb):
     assert sum(_segments(kb, "voucher")) < 8  # 40 written, dead ones dropped at each merge
 
 
-@both
 def test_rolled_back_write_adds_no_postings(kb):
     _write(kb, [_item(1, "cluster vouchers")])
     before = kb.store.postings_stats()
@@ -76,7 +71,7 @@ def test_rolled_back_write_adds_no_postings(kb):
     assert _keyword_ids(kb, "missions") == ["item-3"]
 
 
-@both
+@pytest.mark.usefixtures("on_store")  # (no `settings`: it makes its own)
 def test_long_write_flushes_in_parts_with_the_same_results(tmp_path, monkeypatch, corpus):
     with KnowledgeBase(Settings(home=tmp_path / "one", model="hashing")) as kb:
         kb.ingest([corpus])
@@ -107,7 +102,6 @@ def test_knowledge_base_made_before_postings_is_indexed_on_open(settings, corpus
         assert kb.check()["status"] == "ok"
 
 
-@both
 def test_postings_of_an_older_tokenizer_are_made_again_on_open(settings, corpus):
     with KnowledgeBase(settings) as kb:
         kb.ingest([corpus])
@@ -122,7 +116,6 @@ def test_postings_of_an_older_tokenizer_are_made_again_on_open(settings, corpus)
         assert kb.check(sample=1000)["keyword_disagreeing"] == []
 
 
-@both
 def test_reindex_compacts_to_one_segment_per_term(kb, corpus):
     kb.ingest([corpus])
     for version in range(5):
@@ -134,7 +127,6 @@ def test_reindex_compacts_to_one_segment_per_term(kb, corpus):
     assert _keyword_ids(kb, "cluster note") == expected
 
 
-@both
 def test_check_compares_postings_with_the_stored_text(settings, corpus):
     with KnowledgeBase(settings) as kb:
         kb.ingest([corpus])
