@@ -108,16 +108,15 @@ class VectorSpace:
         if base is None or not 0 <= since < generation:
             if manifest is None or not 0 <= manifest.get("generation", -1) < generation:
                 return None
-            since = manifest["generation"]
-            if self.store.changes_between(since, generation) is None:
-                return None
+            base, since = None, manifest["generation"]
+        change = self.store.changes_between(since, generation)
+        if change is None:
+            return None
+        if base is None:  # the index this machine saved earlier
             try:
                 base = load_index(self.folder, manifest, self.key, manifest["dimension"], self.setting_name)
             except RuntimeError:
                 return None
-        change = self.store.changes_between(since, generation)
-        if change is None:
-            return None
         touched, present = change
         index = base.copy()
         index.remove(touched)
