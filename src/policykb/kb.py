@@ -40,11 +40,10 @@ class KnowledgeBase:
 
     def __init__(self, settings: Settings | None = None, embedder: Embedder | None = None,
                  taxonomy: Taxonomy | None = None) -> None:
-        self.settings = settings or Settings()
-        self.backend: Backend = open_backend(self.settings, embedder, taxonomy)
-        b = self.backend
-        self.home, self.taxonomy, self.store, self.main, self.spaces, self.model = (
-            b.home, b.taxonomy, b.store, b.main, b.spaces, b.model)
+        self.backend: Backend = open_backend(settings or Settings(), embedder, taxonomy)
+        b = self.backend  # its settings are the facade's: one object (a change to one is a change to both)
+        self.settings, self.home, self.taxonomy, self.store, self.main, self.spaces, self.model = (
+            b.settings, b.home, b.taxonomy, b.store, b.main, b.spaces, b.model)
 
     def close(self) -> None:
         self.backend.close()
