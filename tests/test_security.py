@@ -388,6 +388,7 @@ def test_health_answers_while_an_upload_is_being_refused(built):
         async with app.router.lifespan_context(app):
             transport = httpx.ASGITransport(app=app)
             async with httpx.AsyncClient(transport=transport, base_url="http://api") as client:
+                assert (await client.get("/health")).status_code == 200  # indexes and connections loaded first
                 upload = asyncio.create_task(client.post(
                     "/contributions", data={"metadata": json.dumps(RECORD)}, files={"file": ("slow.pdf", slow)},
                     timeout=120))
