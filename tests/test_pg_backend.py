@@ -74,12 +74,16 @@ def test_a_copy_goes_to_postgresql_and_back_losing_nothing(settings, corpus, tmp
         assert [(q, m, r.total, [h.id for h in r.hits]) for q in ("vouchers", "roadmap", "") for m in ("keyword", "hybrid")
                 for r in [pg.search(q, mode=m)]] == answers
         assert pg.contributions.audit_log() == audit
+        path, name = pg.contributions.document_path(receipt["id"])  # still where it was uploaded
+        assert (name, path.read_bytes()) == ("roadmap.txt", b"A roadmap for cluster exports to Asia.")
         back = pg.migrate(tmp_path / "back")
         assert back["check"] == {"source": "ok", "target": "ok"}
         assert back["tables"] == there["tables"]
     with KnowledgeBase(settings.model_copy(update={"home": tmp_path / "back"})) as copy:
         assert [(q, m, r.total, [h.id for h in r.hits]) for q in ("vouchers", "roadmap", "") for m in ("keyword", "hybrid")
                 for r in [copy.search(q, mode=m)]] == answers
+        path, name = copy.contributions.document_path(receipt["id"])
+        assert (name, path.read_bytes()) == ("roadmap.txt", b"A roadmap for cluster exports to Asia.")
 
 
 def test_backup_and_restore_refuse_a_postgresql_knowledge_base_saying_what_to_use(tmp_path, postgres_url,

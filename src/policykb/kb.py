@@ -206,7 +206,9 @@ class KnowledgeBase:
         PostgreSQL database (a postgresql:// URL), every item, passage, cached vector,
         contribution, audit entry and version, ids kept; then check both. The rows copied per
         table, the target's generation and each side's check status. A database target's vector
-        indexes are built in a temporary folder for its check (each server builds its own)."""
+        indexes are built in a temporary folder for its check (each server builds its own), and its
+        contributions keep pointing at the uploaded documents where they are (POLICYKB_HOME/uploads
+        of this knowledge base: move them to the servers' shared storage with the same path)."""
         from tempfile import TemporaryDirectory
 
         from policykb.backends import is_database_url
@@ -218,7 +220,7 @@ class KnowledgeBase:
             else:
                 update = {"database_url": None, "home": Path(to)}
             with KnowledgeBase(self.settings.model_copy(update=update), taxonomy=self.taxonomy) as target:
-                report = copy_knowledge_base(self.backend, target.backend)
+                report = copy_knowledge_base(self.backend, target.backend, uploads=not is_database_url(to))
                 report["check"] = {"source": self.check()["status"], "target": target.check()["status"]}
         return report
 
