@@ -124,14 +124,23 @@ class VectorSpace:
             ids, vectors = self.store.passage_vectors(self.key, present, searchable_only=True)
             if len(ids):
                 index.add(ids, vectors)
-        threshold = self.settings.ivf_threshold
-        if ((index.kind == "flat" and len(index) >= threshold) or (index.kind == "ivf" and len(index) < threshold // 2)
-                or len(index) != self.store.stats()["passages"]):
+        if self._outgrown(index) or len(index) != self.store.stats()["passages"]:
             return None
-        with writing_lock(wait=False) as mine:  # saved as a rebuilt index is: only if no writer is at work
+        self._save_if_no_writer(index, generation, writing_lock)
+        return index
+
+    def _outgrown(self, index: VectorIndex) -> bool:
+        """Whether an index grew past or shrank below the IVF threshold (it is then built anew)."""
+        threshold = self.settings.ivf_threshold
+        return (index.kind == "flat" and len(index) >= threshold) or (index.kind == "ivf" and len(index) < threshold // 2)
+
+    def _save_if_no_writer(self, index: VectorIndex, generation: int,
+                           writing_lock: Callable[..., AbstractContextManager[bool]]) -> None:
+        """A reader's index is saved only if no writer is at work and the store is still at its
+        generation; else it stays in memory (index files are written under the write lock only)."""
+        with writing_lock(wait=False) as mine:
             if mine and self.store.generation == generation:
                 index.save(self.folder, self.key, generation, self.runtime)
-        return index
 
     def in_step(self, generation: int) -> bool:
         """Whether the index saved in `folder` is this model's for this generation (so every
@@ -166,11 +175,7 @@ class VectorSpace:
                 {"model": self.key, "setting": self.setting_name})
         if why:
             log.warning("%s: rebuilt from the vectors stored in the database", why)
-        # Index files are written under the write lock only: a reader saves the rebuilt index only
-        # if no writer is at work (and the store is still at this generation); else it keeps it in memory.
-        with writing_lock(wait=False) as mine:
-            if mine and self.store.generation == generation:
-                index.save(self.folder, self.key, generation, self.runtime)
+        self._save_if_no_writer(index, generation, writing_lock)
         return index
 
     def build_index(self, dim: int | None = None, store: Store | None = None) -> VectorIndex:
@@ -198,8 +203,7 @@ class VectorSpace:
         if added:
             ids, vectors = self.store.passage_vectors(self.key, added, searchable_only=True)
             index.add(ids, vectors)
-        threshold = self.settings.ivf_threshold
-        if (index.kind == "flat" and len(index) >= threshold) or (index.kind == "ivf" and len(index) < threshold // 2):
+        if self._outgrown(index):
             index = self.build_index(index.dim)
         index.save(self.folder, self.key, generation, self.runtime)
         return index
