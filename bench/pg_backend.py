@@ -30,11 +30,13 @@ SCIFACT = ROOT.parent / "shared/data/beir-scifact"
 FILTERS = {"none": {}, "broad (~50%)": {"territory": ["DE"]}, "selective (~1%)": {"territory": ["MT"]}}
 
 
-def latency(home: Path, size: int, queries: int, url: str | None) -> list[dict]:
+def latency(home: Path, size: int, queries: int, url: str | None, threshold: int | None = None) -> list[dict]:
     """bench/query_latency.py's query phase in a process of its own, on either store."""
     env = {k: v for k, v in os.environ.items() if k != "POLICYKB_DATABASE_URL"}
     if url:
         env["POLICYKB_DATABASE_URL"] = url
+    if threshold:
+        env["POLICYKB_IVF_THRESHOLD"] = str(threshold)
     out = subprocess.run([sys.executable, str(ROOT / "bench/query_latency.py"), "--source", str(home), "--measure",
                           str(home), "--size", str(size), "--queries", str(queries), "--recall"],
                          capture_output=True, text=True, check=True, env=env)
@@ -55,7 +57,7 @@ def same_answers(a, b, claims: list[str]) -> tuple[int, int]:
     return same, total
 
 
-def compare(source: Path, server, name: str, queries: int, claims: list[str]) -> None:
+def compare(source: Path, server, name: str, queries: int, claims: list[str], threshold: int | None) -> None:
     from policykb.config import Settings
     from policykb.kb import KnowledgeBase
 
@@ -70,8 +72,15 @@ def compare(source: Path, server, name: str, queries: int, claims: list[str]) ->
         with server.connect(name) as conn:
             db_mb = conn.execute("SELECT pg_database_size(current_database())").fetchone()[0] / 2**20
         print(f"{name}: database {db_mb:.0f} MB; kb.sqlite {(source / 'kb.sqlite').stat().st_size / 2**20:.0f} MB")
-        pg_settings = Settings(home=Path(scratch) / "idx", database_url=url)
+        pg_settings = Settings(home=Path(scratch) / "idx", database_url=url,
+                               **({"ivf_threshold": threshold} if threshold else {}))
         with KnowledgeBase(pg_settings) as pg:
+            if "vector_tables" not in report or threshold:
+                started = time.perf_counter()
+                built = pg.backend.build_database_indexes()
+                print(f"{name}: {built} vector table(s) with HNSW built in {time.perf_counter() - started:.0f} s",
+                      flush=True)
+            print(f"{name}: PostgreSQL searches its vectors with {pg.index!r} (kind {pg.index.kind})", flush=True)
             same, total = same_answers(kb, pg, claims[:30])
             print(f"{name}: same top 10 and total on both stores: {same}/{total} (question x filter x mode)")
             other = KnowledgeBase(pg_settings.model_copy(update={"home": Path(scratch) / "other"}))
@@ -80,11 +89,11 @@ def compare(source: Path, server, name: str, queries: int, claims: list[str]) ->
             started = time.perf_counter()
             pg.search(claims[0])
             print(f"{name}: first question after another process wrote: {time.perf_counter() - started:.2f} s "
-                  f"(this server's indexes rebuilt from the database)", flush=True)
+                  f"(this server's in-process indexes follow the database)", flush=True)
             other.set_published(item, True)
             other.close()
     for label, store_url in (("embedded", None), ("postgres", url)):
-        rows = latency(source, size, queries, store_url)
+        rows = latency(source, size, queries, store_url, threshold if store_url else None)
         for filt in FILTERS:
             cells = {r["mode"]: f"{r['p50']:.1f}/{r['p95']:.1f}" for r in rows if r.get("filter") == filt and "mode" in r}
             recall = next((r["recall@10_vs_exact"] for r in rows if r.get("filter") == filt and "recall@10_vs_exact" in r),
@@ -116,6 +125,8 @@ def main() -> None:
     parser.add_argument("--kb", type=Path, action="append", default=[], help="a knowledge base to copy and compare")
     parser.add_argument("--scifact-kb", type=Path, help="SciFact ingested with the real model (nDCG@10 on both stores)")
     parser.add_argument("--queries", type=int, default=100)
+    parser.add_argument("--pg-ivf-threshold", type=int, help="POLICYKB_IVF_THRESHOLD of the PostgreSQL side only "
+                        "(below it, the vectors are searched in memory; past it, in the database with pgvector)")
     parser.add_argument("--workdir", type=Path, help="where the server keeps its data (default: the system's temp)")
     args = parser.parse_args()
     claims = [json.loads(line)["text"] for line in (SCIFACT / "queries.jsonl").read_text().splitlines()[: args.queries]]
@@ -124,7 +135,7 @@ def main() -> None:
                                                           "shared_buffers": "512MB"})
         try:
             for n, source in enumerate(args.kb):
-                compare(source, server, f"kb{n}", args.queries, claims)
+                compare(source, server, f"kb{n}", args.queries, claims, args.pg_ivf_threshold)
             if args.scifact_kb:
                 scifact(args.scifact_kb, server)
         finally:

@@ -20,7 +20,6 @@ from policykb.encoders.embed import Embedder
 from policykb.errors import NotFound, PolicyKBError
 from policykb.ingest.export import item_record
 from policykb.models import SearchResult
-from policykb.backends.embedded.index import read_manifest
 from policykb.language.text import normalise
 from policykb.taxonomy import Taxonomy
 
@@ -206,7 +205,8 @@ class KnowledgeBase:
         PostgreSQL database (a postgresql:// URL), every item, passage, cached vector,
         contribution, audit entry and version, ids kept; then check both. The rows copied per
         table, the target's generation and each side's check status. A database target's vector
-        indexes are built in a temporary folder for its check (each server builds its own), and its
+        indexes are built in a temporary folder for its check (each server builds its own), or past
+        the IVF threshold in the database itself (`vector_tables`: see backends/postgres/ann.py); its
         contributions keep pointing at the uploaded documents where they are (POLICYKB_HOME/uploads
         of this knowledge base: move them to the servers' shared storage with the same path)."""
         from tempfile import TemporaryDirectory
@@ -221,6 +221,8 @@ class KnowledgeBase:
                 update = {"database_url": None, "home": Path(to)}
             with KnowledgeBase(self.settings.model_copy(update=update), taxonomy=self.taxonomy) as target:
                 report = copy_knowledge_base(self.backend, target.backend, uploads=not is_database_url(to))
+                if target.store.database_indexes:  # past the IVF threshold, vectors are searched in the database
+                    report["vector_tables"] = target.backend.build_database_indexes()
                 report["check"] = {"source": self.check()["status"], "target": target.check()["status"]}
         return report
 
@@ -235,13 +237,11 @@ class KnowledgeBase:
         stats = self.store.stats()
         if public:
             stats = {k: v for k, v in stats.items() if k not in ("unpublished", "files")}
-        manifest = read_manifest(self.home) or {}
         stats["model"] = self.model
-        stats["index"] = {k: manifest.get(k) for k in ("dimension", "count", "generation")}
+        stats["index"] = self.spaces[0].described()
         if len(self.spaces) > 1:
-            second = read_manifest(self.spaces[1].folder) or {}
             stats["multilingual_model"] = self.spaces[1].key
-            stats["multilingual_index"] = {k: second.get(k) for k in ("dimension", "count", "generation")}
+            stats["multilingual_index"] = self.spaces[1].described()
         return stats
 
     def check(self, sample: int = 20) -> dict[str, Any]:

@@ -17,7 +17,7 @@ import threading
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 import numpy as np
 
@@ -267,16 +267,36 @@ class Backend:
         bar.close()
         return len(missing)
 
+    def build_database_indexes(self) -> int:
+        """Past the IVF threshold on a store that searches its vectors itself (PostgreSQL), build
+        each model's vector table now (after a copy) rather than at the next write; how many were built."""
+        built = 0
+        with self.writing_lock(), self.store.transaction():
+            total = self.store.stats()["passages"]
+            for space in self.spaces:
+                if space.goes_in_database(total):
+                    space.build_in_database()
+                    built += 1
+        self.forget_index()
+        return built
+
     def reindex(self) -> dict[str, int]:
         """Embed every passage that lacks a vector for the current model, rebuild the vector index,
         and write the keyword index again in one segment per term."""
         with self.writing_lock():
             embedded = sum(self.embed_missing(space) for space in self.spaces)
             self.store.rebuild_postings()
-            indexes = [space.build_index() for space in self.spaces]
+            total = self.store.stats()["passages"]
+            # (past the IVF threshold on PostgreSQL the vectors are searched in the database: ann.py)
+            indexes: list[Any] = [None if space.goes_in_database(total) else space.build_index() for space in self.spaces]
             with self.store.transaction():
                 generation = self.store.bump_generation()
-                for space, index in zip(self.spaces, indexes):
+                for at, (space, index) in enumerate(zip(self.spaces, indexes)):
+                    if index is None:
+                        indexes[at] = space.build_in_database()
+                        continue
+                    if self.store.database_indexes:
+                        self.store.drop_database_index(space.key)
                     index.save(space.folder, space.key, generation, space.runtime)
             with self._lock:
                 for space, index in zip(self.spaces, indexes):

@@ -54,12 +54,17 @@ def _look(backend: Backend, sample: int, writing: bool) -> dict[str, Any]:
         ok, found, problem = True, [], None
         for space in backend.spaces:
             try:
-                vectors = len(backend.snapshot(space)[0])  # loads the index, rebuilding it if its generation is stale
+                index = backend.snapshot(space)[0]  # loads the index, rebuilding it if its generation is stale
+                vectors = len(index)
             except IndexMismatch as exc:  # e.g. a second model switched on and nothing embedded for it yet
                 if space is backend.main:
                     raise
                 ok, problem = False, str(exc)
                 found.append((None, 0))
+                continue
+            if index.kind == "pgvector":  # the database's own, changed in every write's transaction
+                ok &= vectors == passages
+                found.append((generation, vectors))
                 continue
             manifest = read_manifest(space.folder) or {}
             saved = manifest.get("generation")

@@ -24,7 +24,7 @@ from policykb.encoders.embed import Embedder, load_embedder, model_key
 from policykb.encoders.e5 import E5_NAME
 from policykb.encoders.runtime import default_cache
 from policykb.errors import IndexMismatch
-from policykb.backends.embedded.index import VectorIndex, load_index, read_manifest
+from policykb.backends.embedded.index import MANIFEST, VectorIndex, load_index, read_manifest
 from policykb.backends.embedded.store import Store
 from policykb.topics import TopicIndex
 
@@ -64,6 +64,7 @@ class VectorSpace:
         self._queries: dict[str, np.ndarray] = {}  # query text -> vector, least recently used first
         self._layout: tuple[Any, ...] | None = None  # see flat_layout()
         self._topics: tuple[Any, TopicIndex] | None = None  # (taxonomy, its values embedded by this model)
+        self._hinted = False  # (the hint that a database index is due was logged)
 
     def __repr__(self) -> str:
         return f"VectorSpace({self.key!r}, {str(self.folder)!r})"
@@ -90,10 +91,37 @@ class VectorSpace:
         stored vectors (saved if no writer is at work)."""
         with self._lock:
             if self._index is None or self._generation != generation:
-                self._index = (self._caught_up(generation, writing_lock)
+                self._index = (self._in_database() or self._caught_up(generation, writing_lock)
                                or self._load_or_rebuild(generation, writing_lock))
                 self._generation = generation
             return self._index
+
+    def _in_database(self) -> Any | None:
+        """The store's own vector index (PostgreSQL past the IVF threshold: ann.py), always of the
+        store's state; None when the store has none for this model. (Built by a writer, never here:
+        a reader is inside a snapshot. Until then, past the threshold, an in-memory IVF index.)"""
+        if not self.store.database_indexes:
+            return None
+        index = self.store.database_index(self.key, self.settings.exact_filter_limit)
+        if index is None and not self._hinted and self.store.stats()["passages"] >= self.settings.ivf_threshold:
+            self._hinted = True
+            log.warning("%s: past %d passages the vectors are searched in the database once `policykb reindex` "
+                        "(or the next write) has built its index; meanwhile an index in memory", self.key,
+                        self.settings.ivf_threshold)
+        return index
+
+    def goes_in_database(self, total: int) -> bool:
+        """Whether an index over `total` passages lives in the store rather than in memory."""
+        return self.store.database_indexes and total >= self.settings.ivf_threshold
+
+    def build_in_database(self) -> Any:
+        """Build the store's vector index for this model (inside the writer's transaction); index
+        files saved on this machine go (a rollback rebuilds them from the store)."""
+        index = self.store.build_database_index(self.key, self.settings.exact_filter_limit)
+        (self.folder / MANIFEST).unlink(missing_ok=True)
+        for stale in self.folder.glob("vectors-*.faiss"):
+            stale.unlink(missing_ok=True)
+        return index
 
     def _caught_up(self, generation: int, writing_lock: Callable[..., AbstractContextManager[bool]]
                    ) -> VectorIndex | None:
@@ -105,7 +133,7 @@ class VectorSpace:
         if manifest is not None and (manifest.get("model") != self.key or manifest.get("generation") == generation):
             return None  # another model's (refused there), or the one a writer on this machine saved: loaded
         base, since = self._index, self._generation
-        if base is None or not 0 <= since < generation:
+        if base is None or base.kind == "pgvector" or not 0 <= since < generation:  # (the database's: dropped)
             if manifest is None or not 0 <= manifest.get("generation", -1) < generation:
                 return None
             base, since = None, manifest["generation"]
@@ -132,7 +160,8 @@ class VectorSpace:
     def _outgrown(self, index: VectorIndex) -> bool:
         """Whether an index grew past or shrank below the IVF threshold (it is then built anew)."""
         threshold = self.settings.ivf_threshold
-        return (index.kind == "flat" and len(index) >= threshold) or (index.kind == "ivf" and len(index) < threshold // 2)
+        return (index.kind == "flat" and len(index) >= threshold) or \
+            (index.kind in ("ivf", "pgvector") and len(index) < threshold // 2)
 
     def _save_if_no_writer(self, index: VectorIndex, generation: int,
                            writing_lock: Callable[..., AbstractContextManager[bool]]) -> None:
@@ -145,8 +174,18 @@ class VectorSpace:
     def in_step(self, generation: int) -> bool:
         """Whether the index saved in `folder` is this model's for this generation (so every
         searchable passage has a vector for the model)."""
+        if self.store.database_indexes and self.store.database_index(self.key) is not None:
+            return True  # (changed in every write's transaction: always in step)
         manifest = read_manifest(self.folder)
         return manifest is not None and manifest.get("model") == self.key and manifest.get("generation") == generation
+
+    def described(self) -> dict[str, Any]:
+        """The saved index's dimension, count and generation (and `kind`: pgvector for the database's own)."""
+        index = self.store.database_index(self.key) if self.store.database_indexes else None
+        if index is not None:
+            return {"dimension": index.dim, "count": len(index), "generation": self.store.generation, "kind": index.kind}
+        manifest = read_manifest(self.folder) or {}
+        return {k: manifest.get(k) for k in ("dimension", "count", "generation")}
 
     def set_index(self, index: VectorIndex | None, generation: int = -1) -> None:
         with self._lock:
@@ -197,14 +236,25 @@ class VectorSpace:
 
     def changed(self, index: VectorIndex, removed: list[int], added: list[int], generation: int) -> VectorIndex:
         """A copy of `index` with passages removed and added (searches holding `index` are not
-        disturbed), rebuilt when it grew past or shrank below the IVF threshold, saved for `generation`."""
-        index = index.copy()
-        index.remove(removed)
-        if added:
-            ids, vectors = self.store.passage_vectors(self.key, added, searchable_only=True)
-            index.add(ids, vectors)
-        if self._outgrown(index):
+        disturbed), rebuilt when it grew past or shrank below the IVF threshold, saved for `generation`.
+        A store's own index (PostgreSQL) changes in the writer's transaction instead; it is built
+        there when an in-memory one outgrows the threshold, and dropped when it shrinks below half."""
+        if index.kind == "pgvector":
+            index = self.store.change_database_index(index, self.key, removed, added)
+            if not self._outgrown(index):
+                return index
+            self.store.drop_database_index(self.key)
             index = self.build_index(index.dim)
+        else:
+            index = index.copy()
+            index.remove(removed)
+            if added:
+                ids, vectors = self.store.passage_vectors(self.key, added, searchable_only=True)
+                index.add(ids, vectors)
+            if self.goes_in_database(len(index)):
+                return self.build_in_database()
+            if self._outgrown(index):
+                index = self.build_index(index.dim)
         index.save(self.folder, self.key, generation, self.runtime)
         return index
 

@@ -71,6 +71,8 @@ class Store(GenerationMixin, QueryMixin, PostingsMixin, ModerationMixin, BackupM
     keyword index's postings in `store_postings.py`, contributions and audit in `store_moderation.py`,
     the ingested files in `store_files.py`."""
 
+    database_indexes = False  # vectors are searched in this process's FAISS index (PgStore: see ann.py)
+
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)

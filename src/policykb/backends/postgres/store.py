@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Iterator
 
 from policykb.backends.meta import GenerationMixin
+from policykb.backends.postgres.ann import AnnMixin
 from policykb.backends.postgres.connection import Connections, connect, describe, rollback
 from policykb.backends.postgres.copies import CopiesMixin
 from policykb.backends.postgres.files import FilesMixin
@@ -45,13 +46,13 @@ def in_transaction(conn: psycopg.Connection) -> bool:
     return conn.info.transaction_status.name != "IDLE"
 
 
-class PgStore(GenerationMixin, ReadsMixin, VectorsMixin, PostingsMixin, ModerationMixin, HistoryMixin, FilesMixin,
-              CopiesMixin):
+class PgStore(GenerationMixin, ReadsMixin, VectorsMixin, AnnMixin, PostingsMixin, ModerationMixin, HistoryMixin,
+              FilesMixin, CopiesMixin):
     """The knowledge base in the PostgreSQL database at `url` (a libpq URL, `POLICYKB_DATABASE_URL`),
     migrated to the current schema when opened (`migrate.py`). Its reads live in `reads.py`, the
-    vector cache in `vectors.py`, the keyword postings in `postings.py`, contributions and audit in
-    `moderation.py`, item history in `history.py`, the ingested files in `files.py`, a copy's rows in
-    `copies.py`.
+    vector cache in `vectors.py`, the vector tables searched past the IVF threshold in `ann.py`, the
+    keyword postings in `postings.py`, contributions and audit in `moderation.py`, item history in
+    `history.py`, the ingested files in `files.py`, a copy's rows in `copies.py`.
 
     What the SQLite store has and this one has not: its connection and sqlite-utils handle (`conn`,
     `db`), FTS5's own keyword search (`keyword_top`, the reference the BM25 tests compare with), and

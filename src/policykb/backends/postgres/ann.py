@@ -1,0 +1,246 @@
+"""Nearest-neighbour search inside PostgreSQL (pgvector), for knowledge bases past `ivf_threshold`.
+
+Below the threshold every server keeps an exact in-memory index built from the stored vectors, as
+the embedded backend does. Past it, instead of each server building and holding an approximate
+FAISS index of its own, the searchable passages' vectors live in one table per model, as 16-bit
+floats (`halfvec`: half the memory, scores within `half_error_bound`) under an HNSW index, and
+every write changes that table in its own transaction: whatever server committed, every other one
+searches the new state at once, with no index to rebuild or catch up, and nothing per process.
+
+How a search reaches it (`DatabaseIndex.search`): without a filter, HNSW with pgvector's iterative
+scan (`relaxed_order`: it reads on until it has the rows asked for; the caller sorts). With a filter,
+the allowed passages are counted first (the caller knows them): up to `exact_filter_limit` they are
+scored exactly, by primary key, in an ORDER BY the HNSW index cannot serve, so the planner never
+trades them for an approximate scan (at 1M rows it would, with a recall of 0.04); above it, HNSW
+reads as many nearest passages as the filter's share says hold the `k` wanted and keeps the allowed
+ones (more while too few are; an exact scan when that would read past `MAX_FETCH`).
+Candidates are re-scored from the float32 vectors by the searcher (dense.py), as for IVF.
+
+The vectors are sent in pgvector's binary format (two int16 then big-endian halves), the query as
+text. `PgStore` gets the SQL from `AnnMixin`; `DatabaseIndex` holds no SQL.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import struct
+from contextlib import AbstractContextManager
+from typing import TYPE_CHECKING, Callable, Iterable
+
+import numpy as np
+
+from policykb.errors import IndexMismatch
+
+if TYPE_CHECKING:
+    import psycopg
+
+log = logging.getLogger("policykb")
+
+HNSW_M = 16  # pgvector's defaults: neighbours per node, candidates while building
+HNSW_EF_CONSTRUCTION = 64
+EF_SEARCH = 100  # candidates an HNSW search keeps (at least k); iterative scan reads on past it
+MAX_SCAN = 50_000  # tuples an iterative scan may visit before it gives up (at least 4x the rows asked for)
+MAX_FETCH = 40_000  # nearest passages read for a broad filter before an exact scan of its passages is cheaper
+
+
+def half_error_bound(dim: int) -> float:
+    """How far a halfvec inner product of two unit vectors (both rounded to 16-bit floats, each
+    component off by at most 2^-11 of itself, plus 2^-25 below 2^-14) may be from the exact one:
+    2^-11 per side by Cauchy-Schwarz, the products of the two roundings, the subnormal terms, and
+    float32 accumulation over `dim` terms."""
+    return 2 * 2.0 ** -11 + 2.0 ** -22 + 2 * dim * 2.0 ** -25 + dim * 2.0 ** -24
+
+
+def table_name(model: str) -> str:
+    """The table of a model's vectors: a fixed name derived from the model key (never the key
+    itself, which may hold anything)."""
+    return "ann_" + hashlib.sha1(model.encode("utf-8")).hexdigest()[:16]
+
+
+def binary_half(vector: np.ndarray) -> bytes:
+    """A vector in halfvec's binary input format."""
+    values = np.asarray(vector, dtype=np.float32).reshape(-1)
+    return struct.pack(">hh", len(values), 0) + values.astype(">f2").tobytes()
+
+
+def text_vector(vector: np.ndarray) -> str:
+    """A query vector as pgvector's text input (float32 values, shortest round-trip form)."""
+    return "[" + ",".join(repr(float(x)) for x in np.asarray(vector, dtype=np.float32).reshape(-1)) + "]"
+
+
+class AnnMixin:
+    """`PgStore`'s side: the tables, their upkeep and the queries."""
+
+    _db: psycopg.Connection
+    transaction: Callable[[], AbstractContextManager[None]]
+
+    if TYPE_CHECKING:
+        def passage_vectors(self, model: str, passage_ids: list[int] | None = None,
+                            searchable_only: bool = False) -> tuple[np.ndarray, np.ndarray]: ...
+
+        def iter_passage_vectors(self, model: str, batch: int = 50_000) -> Iterable[tuple[np.ndarray, np.ndarray]]: ...
+
+    database_indexes = True
+
+    def database_index(self, model: str, exact_filter_limit: int = 20_000) -> DatabaseIndex | None:
+        """The model's vector table when it has one (built past the threshold), with its count now."""
+        row = self._db.execute("SELECT tbl, dim, count FROM ann_spaces WHERE model = %s", [model]).fetchone()
+        if row is None:
+            return None
+        return DatabaseIndex(self, row[0], int(row[1]), int(row[2]), exact_filter_limit)
+
+    def build_database_index(self, model: str, exact_filter_limit: int = 20_000) -> DatabaseIndex:
+        """(Re)build the model's vector table from every searchable passage's stored vector, then its
+        HNSW index, inside the caller's transaction (the caller holds the write lock). Fails
+        (psycopg.Error) when the database has no pgvector and this user cannot create it."""
+        table = table_name(model)
+        db = self._db
+        batches = iter(self.iter_passage_vectors(model))
+        first = next(batches, None)
+        if first is None:
+            raise IndexMismatch(f"no passage has a vector for the model {model!r}: nothing to index")
+        if db.execute("SELECT 1 FROM pg_extension WHERE extname = 'vector'").fetchone() is None:
+            db.execute("CREATE EXTENSION IF NOT EXISTS vector")
+        dim = int(first[1].shape[1])
+        db.execute(f"DROP TABLE IF EXISTS {table}")
+        db.execute(f"CREATE TABLE {table} (id bigint PRIMARY KEY, v halfvec({dim}) NOT NULL)")
+        self._copy_vectors(table, *first)
+        for ids, vectors in batches:
+            self._copy_vectors(table, ids, vectors)
+        db.execute("SELECT set_config('maintenance_work_mem', '1GB', true)")
+        db.execute(f"CREATE INDEX {table}_hnsw ON {table} USING hnsw (v halfvec_ip_ops) "
+                   f"WITH (m = {HNSW_M}, ef_construction = {HNSW_EF_CONSTRUCTION})")
+        count = db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+        db.execute("INSERT INTO ann_spaces (model, tbl, dim, count) VALUES (%s, %s, %s, %s) ON CONFLICT (model) "
+                   "DO UPDATE SET tbl = EXCLUDED.tbl, dim = EXCLUDED.dim, count = EXCLUDED.count, built_at = now()",
+                   [model, table, dim, count])
+        db.execute(f"ANALYZE {table}")
+        index = self.database_index(model, exact_filter_limit)
+        assert index is not None
+        return index
+
+    def drop_database_index(self, model: str) -> None:
+        """Forget a model's vector table (inside the caller's transaction)."""
+        self._db.execute(f"DROP TABLE IF EXISTS {table_name(model)}")
+        self._db.execute("DELETE FROM ann_spaces WHERE model = %s", [model])
+
+    def change_database_index(self, index: DatabaseIndex, model: str, removed: list[int],
+                              added: list[int]) -> DatabaseIndex:
+        """Passages removed from and added to a model's vector table, inside the caller's write
+        transaction (so the table commits with the rows it mirrors); the index after it."""
+        ids, vectors = self.passage_vectors(model, added, searchable_only=True) if added else (np.zeros(0), None)
+        gone = [int(i) for i in removed] + ids.astype(np.int64).tolist()  # (an added one may be there already)
+        count = index.count
+        if gone:
+            count -= self._db.execute(f"DELETE FROM {index.table} WHERE id = ANY(%s::bigint[])", [gone]).rowcount
+        if len(ids):
+            self._copy_vectors(index.table, ids, vectors)
+            count += len(ids)
+        self._db.execute("UPDATE ann_spaces SET count = %s WHERE model = %s", [count, model])
+        return DatabaseIndex(self, index.table, index.dim, count, index.exact_filter_limit)
+
+    def _copy_vectors(self, table: str, ids: np.ndarray, vectors: np.ndarray) -> None:
+        if not len(ids):
+            return
+        with self._db.cursor() as cur, cur.copy(f"COPY {table} (id, v) FROM STDIN WITH (FORMAT BINARY)") as copy:
+            copy.set_types(["int8", "bytea"])  # bytea: the halfvec's own binary form, passed through as it is
+            for pid, vector in zip(ids.tolist(), vectors):
+                copy.write_row((pid, binary_half(vector)))
+
+    def nearest_in_table(self, table: str, query: np.ndarray, k: int,
+                         allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
+        """Up to `k` (id, halfvec score) of the passages nearest to `query`, not necessarily in order:
+        among `allowed` ids exactly (each one scored), else through HNSW."""
+        q = text_vector(query)
+        if allowed is not None:
+            # the ORDER BY names the score, not the distance: the HNSW index cannot serve it
+            return [(int(i), float(s)) for i, s in self._db.execute(
+                f"SELECT id, -(v <#> %s::halfvec) AS score FROM {table} WHERE id = ANY(%s::bigint[]) "
+                "ORDER BY score DESC LIMIT %s", [q, np.asarray(allowed, dtype=np.int64).tolist(), k])]
+        self._db.execute("SELECT set_config('hnsw.ef_search', %s, false), "
+                         "set_config('hnsw.iterative_scan', 'relaxed_order', false), "
+                         "set_config('hnsw.max_scan_tuples', %s, false)",
+                         [str(min(1000, max(k, EF_SEARCH))), str(max(MAX_SCAN, 4 * k))])
+        return [(int(i), float(s)) for i, s in self._db.execute(
+            f"SELECT id, -(v <#> %s::halfvec) FROM {table} ORDER BY v <#> %s::halfvec LIMIT %s", [q, q, k])]
+
+    def scores_in_table(self, table: str, query: np.ndarray, ids: np.ndarray) -> dict[int, float]:
+        """The halfvec scores of these passages that the table holds."""
+        rows = self._db.execute(f"SELECT id, -(v <#> %s::halfvec) FROM {table} WHERE id = ANY(%s::bigint[])",
+                                [text_vector(query), np.asarray(ids, dtype=np.int64).tolist()])
+        return {int(i): float(s) for i, s in rows}
+
+
+class DatabaseIndex:
+    """A model's vector table, searched like an approximate `VectorIndex` (dense.py re-scores its
+    candidates exactly from the stored float vectors). Immutable: a write makes a new one."""
+
+    kind = "pgvector"
+    approximate = True
+
+    def __init__(self, store: AnnMixin, table: str, dim: int, count: int, exact_filter_limit: int = 20_000) -> None:
+        self.store, self.table, self.dim, self.count = store, table, dim, count
+        self.exact_filter_limit = exact_filter_limit
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __repr__(self) -> str:
+        return f"DatabaseIndex({self.table!r}, {self.count} vectors)"
+
+    @property
+    def error_bound(self) -> float:
+        return half_error_bound(self.dim)
+
+    def copy(self) -> DatabaseIndex:
+        return self
+
+    def search(self, query: np.ndarray, k: int, allowed: np.ndarray | None = None,
+               every_list: bool = False) -> list[tuple[int, float]]:
+        """The top-`k` (id, score) pairs, best first, among `allowed` ids when given: exact up to
+        `exact_filter_limit` allowed passages (or with `every_list`), HNSW above, and exact again
+        when HNSW found fewer than it could have."""
+        if self.count == 0 or k <= 0 or (allowed is not None and len(allowed) == 0):
+            return []
+        available = self.count if allowed is None else len(allowed)
+        k = min(k, available)
+        if allowed is None:
+            found = self.store.nearest_in_table(self.table, query, k)
+        elif every_list or available <= self.exact_filter_limit:
+            found = self.store.nearest_in_table(self.table, query, k, allowed)
+        else:
+            found = self._through_hnsw(query, k, np.asarray(allowed, dtype=np.int64))
+        found.sort(key=lambda pair: (-pair[1], pair[0]))
+        return found[:k]
+
+    def _through_hnsw(self, query: np.ndarray, k: int, allowed: np.ndarray) -> list[tuple[int, float]]:
+        """A broad filter's top `k`: HNSW's nearest passages, as many as the filter's share says
+        hold `k` allowed ones (and more while they do not), kept when allowed (a bitmap here: the
+        allowed ids are never sent); exact when that would read more than `MAX_FETCH` passages."""
+        bits = np.zeros(int(allowed.max()) + 1, dtype=bool)
+        bits[allowed] = True
+        fetch = min(self.count, int(k * self.count / len(allowed) * 1.25) + 32)
+        while fetch <= MAX_FETCH:
+            found = self.store.nearest_in_table(self.table, query, fetch)
+            kept = [(i, s) for i, s in found if i < len(bits) and bits[i]]
+            if len(kept) >= k or fetch >= self.count:
+                return kept
+            if len(found) < fetch:  # the scan gave up (max_scan_tuples) before it had them
+                break
+            fetch = min(self.count, fetch * 2)
+        log.info("HNSW would read more than %d passages for %d filtered neighbours: scanned exactly", MAX_FETCH, k)
+        return self.store.nearest_in_table(self.table, query, k, allowed)
+
+    def scores_of(self, query: np.ndarray, ids: np.ndarray) -> np.ndarray | None:
+        """Scores (within `error_bound`) of these ids, all of which the table must hold; else None."""
+        ids = np.asarray(ids, dtype=np.int64)
+        if not len(ids):
+            return np.zeros(0, dtype=np.float32)
+        scores = self.store.scores_in_table(self.table, query, ids)
+        if len(scores) != len(np.unique(ids)):
+            return None
+        return np.array([scores[int(i)] for i in ids], dtype=np.float32)
+
+    def similarities(self, query: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        raise ValueError("similarities() needs a flat index")
