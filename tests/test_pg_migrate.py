@@ -13,6 +13,9 @@ from policykb.errors import StoreUnavailable
 from policykb.language.terms import TOKENIZER_VERSION
 
 
+SHIPPED = [(1, "schema"), (2, "vector_tables")]  # the migrations in src/policykb/backends/postgres/migrations
+
+
 def _recorded(url: str) -> list[tuple[int, str]]:
     with psycopg.connect(url) as conn:
         return conn.execute("SELECT version, name FROM schema_migrations ORDER BY version").fetchall()
@@ -31,12 +34,12 @@ def test_a_new_database_is_migrated_once_and_a_second_open_applies_nothing(postg
         applied_at = conn.execute("SELECT applied_at FROM schema_migrations").fetchall()
     second = PgStore(postgres_url)
     second.close()
-    assert (first.migrated, second.migrated) == ([1], [])
-    assert _recorded(postgres_url) == [(1, "schema")]
+    assert (first.migrated, second.migrated) == ([1, 2], [])
+    assert _recorded(postgres_url) == SHIPPED
     with psycopg.connect(postgres_url) as conn:
         assert conn.execute("SELECT applied_at FROM schema_migrations").fetchall() == applied_at
         assert conn.execute("SELECT key, value FROM meta ORDER BY key").fetchall() == [
-            ("generation", "0"), ("schema_version", "1"), ("tokenizer", str(TOKENIZER_VERSION))]
+            ("generation", "0"), ("schema_version", "2"), ("tokenizer", str(TOKENIZER_VERSION))]
 
 
 def test_processes_opening_a_new_database_at_once_migrate_it_once(postgres_url):
@@ -61,13 +64,13 @@ def test_processes_opening_a_new_database_at_once_migrate_it_once(postgres_url):
     for store in opened:
         store.close()
     assert failures == []
-    assert sorted(s.migrated for s in opened) == [[]] * (count - 1) + [[1]]
-    assert _recorded(postgres_url) == [(1, "schema")]
+    assert sorted(s.migrated for s in opened) == [[]] * (count - 1) + [[1, 2]]
+    assert _recorded(postgres_url) == SHIPPED
     assert opened[0].generation == 0
 
 
 def test_a_failed_migration_leaves_the_database_as_it_was(postgres_url, monkeypatch):
-    broken = migrations.Migration(2, "broken", "CREATE TABLE later_table (id integer); SELECT no_such_function()")
+    broken = migrations.Migration(3, "broken", "CREATE TABLE later_table (id integer); SELECT no_such_function()")
     shipped = migrations.available()
     monkeypatch.setattr(migrations, "available", lambda: [*shipped, broken])
     with pytest.raises(psycopg.errors.UndefinedFunction):
@@ -77,19 +80,19 @@ def test_a_failed_migration_leaves_the_database_as_it_was(postgres_url, monkeypa
                             "to_regclass('later_table')").fetchone() == (None, None, None)
     monkeypatch.setattr(migrations, "available", lambda: shipped)
     PgStore(postgres_url).close()
-    assert _recorded(postgres_url) == [(1, "schema")]
+    assert _recorded(postgres_url) == SHIPPED
 
 
 def test_a_later_migration_is_applied_to_a_database_of_the_previous_schema(postgres_url, monkeypatch):
     PgStore(postgres_url).close()
-    later = migrations.Migration(2, "item_notes", "ALTER TABLE items ADD COLUMN note text; "
-                                               "UPDATE meta SET value = '2' WHERE key = 'schema_version'")
+    later = migrations.Migration(3, "item_notes", "ALTER TABLE items ADD COLUMN note text; "
+                                               "UPDATE meta SET value = '3' WHERE key = 'schema_version'")
     shipped = migrations.available()
     monkeypatch.setattr(migrations, "available", lambda: [*shipped, later])
     store = PgStore(postgres_url)
     store.close()
-    assert store.migrated == [2] and _recorded(postgres_url) == [(1, "schema"), (2, "item_notes")]
-    assert store.get_meta("schema_version") == "2"
+    assert store.migrated == [3] and _recorded(postgres_url) == SHIPPED + [(3, "item_notes")]
+    assert store.get_meta("schema_version") == "3"
 
 
 def test_a_database_migrated_by_a_newer_policykb_is_refused(postgres_url):

@@ -33,6 +33,9 @@ from policykb.taxonomy import Taxonomy
 
 log = logging.getLogger("policykb")
 STORE_MARKER = "store.json"  # which store the index files beside it were saved for
+# The facet index follows up to this many changed items (or an eighth of it) from the generation it
+# was built for, instead of being built again from every item (20-35 s at a million items).
+FOLLOWED_ITEMS = 5_000
 
 if TYPE_CHECKING:
     from policykb.backends.embedded.facet_index import FacetIndex
@@ -131,7 +134,13 @@ class Backend:
         from policykb.backends.embedded.facet_index import FacetIndex
 
         if self._facets is None or self._facets[0] != generation:
-            self._facets = (generation, FacetIndex(self.store, self.taxonomy.names))
+            followed = None
+            if self._facets is not None and self._facets[0] < generation:
+                before = self._facets[1]
+                changed = self.store.items_changed_between(self._facets[0], generation)
+                if changed is not None and len(changed) <= max(FOLLOWED_ITEMS, len(before) // 8):
+                    followed = before.followed(self.store, changed)
+            self._facets = (generation, followed or FacetIndex(self.store, self.taxonomy.names))
         return self._facets[1]
 
     def forget_index(self) -> None:

@@ -30,25 +30,98 @@ class FacetIndex:
         self.single: dict[str, np.ndarray] = {}  # facet -> each item's value code (len(values): none)
         for name in facets:
             pairs = [(self.row[i], v) for i, v in store.facet_pairs(name) if i in self.row]
-            values = sorted({v for _, v in pairs})
-            code = {v: c for c, v in enumerate(values)}
-            rows = np.fromiter((r for r, _ in pairs), dtype=np.int64, count=len(pairs))
-            codes = np.fromiter((code[v] for _, v in pairs), dtype=np.int64, count=len(pairs))
-            self.facets[name] = (values, rows, codes)
-            if len(np.unique(rows)) == len(rows):  # at most one value per item: count by item
-                item_codes = np.full(len(self.ids), len(values), dtype=np.int32)
-                item_codes[rows] = codes
-                self.single[name] = item_codes
+            self._set_facet(name, pairs)
         passages = store.published_passages()  # (passage id, item id, tokens), by passage id
         self.passage_ids = np.fromiter((p[0] for p in passages), dtype=np.int64, count=len(passages))
         self.passage_rows = np.fromiter((self.row[p[1]] for p in passages), dtype=np.int64, count=len(passages))
-        lengths = np.fromiter((p[2] or 0 for p in passages), dtype=np.float64, count=len(passages))
-        self.corpus = Corpus.build(self.passage_ids, lengths)  # for BM25: positions are passage_ids' order
+        self.lengths = np.fromiter((p[2] or 0 for p in passages), dtype=np.float64, count=len(passages))
+        self._finish()
+
+    def _finish(self) -> None:
+        self.corpus = Corpus.build(self.passage_ids, self.lengths)  # for BM25: positions are passage_ids' order
         self._filter_cache: dict[tuple[str, tuple[str, ...]], np.ndarray] = {}
         self._by_item: tuple[np.ndarray, np.ndarray] | None = None  # see passages()
 
+    def _set_facet(self, name: str, pairs: list[tuple[int, str]]) -> None:
+        """A facet's (row, value) pairs, values coded in sorted order."""
+        values = sorted({v for _, v in pairs})
+        code = {v: c for c, v in enumerate(values)}
+        rows = np.fromiter((r for r, _ in pairs), dtype=np.int64, count=len(pairs))
+        codes = np.fromiter((code[v] for _, v in pairs), dtype=np.int64, count=len(pairs))
+        self.facets[name] = (values, rows, codes)
+        self.single.pop(name, None)
+        if len(np.unique(rows)) == len(rows):  # at most one value per item: count by item
+            item_codes = np.full(len(self.ids), len(values), dtype=np.int32)
+            item_codes[rows] = codes
+            self.single[name] = item_codes
+
     def __len__(self) -> int:
         return len(self.ids)
+
+    def followed(self, store: Store, changed: Iterable[str]) -> FacetIndex:
+        """A new index for the store's state now, made from this one and the `changed` items read
+        again (their rows go; the published ones come back at their place in browse order): what a
+        full build gives, at the cost of a few items' reads plus array copies. This one is not
+        touched (searches may be using it)."""
+        ids = sorted(set(changed))
+        keep = np.ones(len(self.ids), dtype=bool)
+        keep[[self.row[i] for i in ids if i in self.row]] = False
+        survivors = np.flatnonzero(keep)
+        fresh = store.published_items_of(ids)
+        keys = store.browse_keys([r[0] for r in fresh])
+        fresh.sort(key=lambda r: _browse_key(r[0], keys[r[0]]))
+        places = self._places(store, survivors, [_browse_key(r[0], keys[r[0]]) for r in fresh])
+        # survivor k lands after the fresh items placed at or before it; fresh item j after `places[j]` survivors
+        new_of_old = np.full(len(self.ids) + 1, -1, dtype=np.int64)  # (the last slot: -1 for "gone")
+        new_of_old[survivors] = np.arange(len(survivors)) + np.searchsorted(places, np.arange(len(survivors)), "right")
+        fresh_rows = places + np.arange(len(fresh), dtype=np.int64)
+        size = len(survivors) + len(fresh)
+        out = FacetIndex.__new__(FacetIndex)
+        order = np.empty(size, dtype=object)
+        order[new_of_old[survivors]] = np.asarray(self.ids, dtype=object)[survivors]
+        order[fresh_rows] = [r[0] for r in fresh]
+        out.ids = order.tolist()
+        out.row = {item_id: i for i, item_id in enumerate(out.ids)}
+        out.start, out.end = np.empty(size), np.empty(size)
+        out.start[new_of_old[survivors]], out.end[new_of_old[survivors]] = self.start[survivors], self.end[survivors]
+        out.start[fresh_rows] = [r[1] if r[1] is not None else -np.inf for r in fresh]
+        out.end[fresh_rows] = [r[2] if r[2] is not None else np.inf for r in fresh]
+        out.facets, out.single = {}, {}
+        fresh_pairs: dict[str, list[tuple[int, str]]] = {name: [] for name in self.facets}
+        for item_id, name, value in store.facet_pairs_of(ids):
+            if name in fresh_pairs and item_id in out.row:
+                fresh_pairs[name].append((out.row[item_id], value))
+        for name, (values, rows, codes) in self.facets.items():
+            kept = keep[rows]
+            out._set_facet(name, list(zip(new_of_old[rows[kept]].tolist(), [values[c] for c in codes[kept].tolist()]))
+                           + fresh_pairs[name])
+        passages = store.published_passages_of(ids)
+        kept = keep[self.passage_rows]
+        passage_ids = np.concatenate([self.passage_ids[kept], np.array([p[0] for p in passages], dtype=np.int64)])
+        rows = np.concatenate([new_of_old[self.passage_rows[kept]], np.array([out.row[p[1]] for p in passages],
+                                                                               dtype=np.int64)])
+        lengths = np.concatenate([self.lengths[kept], np.array([p[2] or 0 for p in passages], dtype=np.float64)])
+        by_id = np.argsort(passage_ids, kind="stable")
+        out.passage_ids, out.passage_rows, out.lengths = passage_ids[by_id], rows[by_id], lengths[by_id]
+        out._finish()
+        return out
+
+    def _places(self, store: Store, survivors: np.ndarray, keys: list[tuple[bytes, bytes]]) -> np.ndarray:
+        """For each browse key (ascending), how many survivors (rows of this index, in order) sort
+        before it: a binary search for all of them at once, one read of the probed items' titles
+        per step (about log2 of the items)."""
+        lo = np.zeros(len(keys), dtype=np.int64)
+        hi = np.full(len(keys), len(survivors), dtype=np.int64)
+        while (active := np.flatnonzero(lo < hi)).size:
+            mid = (lo[active] + hi[active]) // 2
+            probed = [self.ids[r] for r in survivors[mid].tolist()]
+            titles = store.browse_keys(sorted(set(probed)))
+            for j, m, item_id in zip(active.tolist(), mid.tolist(), probed):
+                if _browse_key(item_id, titles[item_id]) < keys[j]:
+                    lo[j] = m + 1
+                else:
+                    hi[j] = m
+        return lo
 
     def rows_of_passages(self, passage_ids: np.ndarray) -> np.ndarray:
         """Item row of each passage id; -1 where the passage is not searchable."""
@@ -132,3 +205,8 @@ class FacetIndex:
         lengths = starts[kept + 1] - starts[kept]
         at = np.repeat(starts[kept] - np.cumsum(lengths) + lengths, lengths) + np.arange(int(lengths.sum()))
         return np.sort(ids[at])
+
+
+def _browse_key(item_id: str, folded_title: str) -> tuple[bytes, bytes]:
+    """Browse order as both stores sort it: the title with ASCII letters folded, then the id, as UTF-8 bytes."""
+    return folded_title.encode("utf-8", "surrogatepass"), item_id.encode("utf-8", "surrogatepass")

@@ -28,6 +28,7 @@ from policykb.backends.embedded.store_files import FilesMixin
 from policykb.backends.embedded.store_history import HistoryMixin
 from policykb.backends.embedded.store_moderation import ModerationMixin
 from policykb.backends.embedded.store_postings import PostingsMixin
+from policykb.backends.embedded.store_indexes import IndexReadsMixin
 from policykb.backends.embedded.store_query import QueryMixin
 
 if TYPE_CHECKING:
@@ -66,9 +67,10 @@ def _wal(conn: sqlite3.Connection) -> None:
             time.sleep(0.05)
 
 
-class Store(GenerationMixin, QueryMixin, PostingsMixin, ModerationMixin, BackupMixin, HistoryMixin, FilesMixin):
-    """The knowledge base's SQLite file (`kb.sqlite`). Query methods live in `store_query.py`, the
-    keyword index's postings in `store_postings.py`, contributions and audit in `store_moderation.py`,
+class Store(GenerationMixin, QueryMixin, IndexReadsMixin, PostingsMixin, ModerationMixin, BackupMixin, HistoryMixin,
+            FilesMixin):
+    """The knowledge base's SQLite file (`kb.sqlite`). Query methods live in `store_query.py`, what
+    the facet index reads in `store_indexes.py`, the keyword index's postings in `store_postings.py`, contributions and audit in `store_moderation.py`,
     the ingested files in `store_files.py`."""
 
     database_indexes = False  # vectors are searched in this process's FAISS index (PgStore: see ann.py)
@@ -261,6 +263,7 @@ class Store(GenerationMixin, QueryMixin, PostingsMixin, ModerationMixin, BackupM
     def delete_item(self, item_id: str, keep: str | None = "remove") -> list[int]:
         """Remove an item with its facets and passages (kept as a version first, unless `keep` is
         None: a purge); returns the removed passage ids."""
+        self.touch_items(item_id)
         if keep:
             self.keep_version(item_id, keep)
         old = self.passage_ids(item_id)
@@ -296,6 +299,7 @@ class Store(GenerationMixin, QueryMixin, PostingsMixin, ModerationMixin, BackupM
 
     def set_status(self, item_id: str, status: str) -> None:
         """Publish or unpublish an item (the version before is kept)."""
+        self.touch_items(item_id)
         self.keep_version(item_id, "publish" if status == "published" else "unpublish")
         self.conn.execute("UPDATE items SET status = ?, updated_at = ? WHERE id = ?", [status, now(), item_id])
 
@@ -399,21 +403,6 @@ class Store(GenerationMixin, QueryMixin, PostingsMixin, ModerationMixin, BackupM
             last = rows[-1][0]
             yield (np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows)),
                    np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), -1))
-
-    def published_items(self) -> list[tuple[str, int | None, int | None]]:
-        """(id, start year, end year) of the searchable items, in browse (title) order."""
-        return self.conn.execute(
-            "SELECT id, start_year, end_year FROM items WHERE status = 'published' "
-            "ORDER BY title COLLATE NOCASE, id").fetchall()
-
-    def facet_pairs(self, facet: str) -> list[tuple[str, str]]:
-        return self.conn.execute("SELECT item_id, value FROM item_facets WHERE facet = ?", [facet]).fetchall()
-
-    def published_passages(self) -> list[tuple[int, str, int]]:
-        """(passage id, item id, length in tokens) of the searchable passages, by passage id."""
-        return self.conn.execute(
-            "SELECT id, item_id, tokens FROM passages WHERE item_id IN (SELECT id FROM items WHERE status = 'published') "
-            "ORDER BY id").fetchall()
 
     def passage_texts(self) -> list[tuple[str, str, str]]:
         """(hash, context, text) of every passage, as the model sees them."""

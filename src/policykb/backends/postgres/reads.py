@@ -95,6 +95,25 @@ class ReadsMixin:
         return self._db.execute(f"SELECT id, item_id, tokens FROM passages WHERE item_id IN ({PUBLISHED}) ORDER BY id",
                                 binary=True).fetchall()
 
+    def browse_keys(self, ids: list[str]) -> dict[str, str]:
+        """Each listed item's title as browse order compares it (ASCII letters folded; then bytes)."""
+        return dict(self._db.execute("SELECT id, lower(title) FROM items WHERE id = ANY(%s::text[])", [list(ids)]))
+
+    def published_items_of(self, ids: list[str]) -> list[tuple[str, int | None, int | None]]:
+        """`published_items` of the listed items only (in no particular order)."""
+        return self._db.execute("SELECT id, start_year, end_year FROM items WHERE status = 'published' "
+                                "AND id = ANY(%s::text[])", [list(ids)]).fetchall()
+
+    def facet_pairs_of(self, ids: list[str]) -> list[tuple[str, str, str]]:
+        """(item id, facet, value) of the listed items."""
+        return self._db.execute("SELECT item_id, facet, value FROM item_facets WHERE item_id = ANY(%s::text[]) "
+                                "ORDER BY id", [list(ids)]).fetchall()
+
+    def published_passages_of(self, ids: list[str]) -> list[tuple[int, str, int]]:
+        """`published_passages` of the listed items only."""
+        return self._db.execute(f"SELECT id, item_id, tokens FROM passages WHERE item_id = ANY(%s::text[]) "
+                                f"AND item_id IN ({PUBLISHED}) ORDER BY id", [list(ids)]).fetchall()
+
     def passage_texts(self) -> list[tuple[str, str, str]]:
         """(hash, context, text) of every passage, as the model sees them."""
         return self._db.execute("SELECT hash, title, text FROM passages ORDER BY id").fetchall()

@@ -173,6 +173,7 @@ class PgStore(GenerationMixin, ReadsMixin, VectorsMixin, AnnMixin, PostingsMixin
     def delete_item(self, item_id: str, keep: str | None = "remove") -> list[int]:
         """Remove an item with its facets and passages (kept as a version first, unless `keep` is
         None: a purge); returns the removed passage ids."""
+        self.touch_items(item_id)
         if keep:
             self.keep_version(item_id, keep)
         # One statement (the references are checked at its end), the passages' ids in `passage_ids` order.
@@ -210,5 +211,6 @@ class PgStore(GenerationMixin, ReadsMixin, VectorsMixin, AnnMixin, PostingsMixin
 
     def set_status(self, item_id: str, status: str) -> None:
         """Publish or unpublish an item (the version before is kept)."""
+        self.touch_items(item_id)
         self.keep_version(item_id, "publish" if status == "published" else "unpublish")
         self._db.execute("UPDATE items SET status = %s, updated_at = %s WHERE id = %s", [status, now(), item_id])

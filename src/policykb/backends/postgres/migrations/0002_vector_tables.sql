@@ -11,3 +11,5 @@ CREATE TABLE ann_spaces (
 
 -- every search's published set and every statistic filter on it
 CREATE INDEX items_status ON items (status);
+
+UPDATE meta SET value = '2' WHERE key = 'schema_version';

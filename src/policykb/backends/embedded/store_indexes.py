@@ -1,0 +1,50 @@
+"""What the in-process facet index reads from `Store`: the searchable items in browse order, their
+facet values and passages; all of them (a build), or those of a few items (following a change)."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+PUBLISHED = "SELECT id FROM items WHERE status = 'published'"
+LISTED = "SELECT value FROM json_each(?)"
+
+
+class IndexReadsMixin:
+    conn: sqlite3.Connection
+
+    def published_items(self) -> list[tuple[str, int | None, int | None]]:
+        """(id, start year, end year) of the searchable items, in browse (title) order."""
+        return self.conn.execute(
+            "SELECT id, start_year, end_year FROM items WHERE status = 'published' "
+            "ORDER BY title COLLATE NOCASE, id").fetchall()
+
+    def facet_pairs(self, facet: str) -> list[tuple[str, str]]:
+        return self.conn.execute("SELECT item_id, value FROM item_facets WHERE facet = ?", [facet]).fetchall()
+
+    def published_passages(self) -> list[tuple[int, str, int]]:
+        """(passage id, item id, length in tokens) of the searchable passages, by passage id."""
+        return self.conn.execute(
+            f"SELECT id, item_id, tokens FROM passages WHERE item_id IN ({PUBLISHED}) ORDER BY id").fetchall()
+
+    # -- of a few items -------------------------------------------------------------------------
+
+    def browse_keys(self, ids: list[str]) -> dict[str, str]:
+        """Each listed item's title as browse order compares it (ASCII letters folded, as NOCASE
+        does; then compared as UTF-8 bytes, and ties by id)."""
+        return dict(self.conn.execute(f"SELECT id, lower(title) FROM items WHERE id IN ({LISTED})", [json.dumps(ids)]))
+
+    def published_items_of(self, ids: list[str]) -> list[tuple[str, int | None, int | None]]:
+        """`published_items` of the listed items only (in no particular order)."""
+        return self.conn.execute(f"SELECT id, start_year, end_year FROM items WHERE status = 'published' "
+                                 f"AND id IN ({LISTED})", [json.dumps(ids)]).fetchall()
+
+    def facet_pairs_of(self, ids: list[str]) -> list[tuple[str, str, str]]:
+        """(item id, facet, value) of the listed items."""
+        return self.conn.execute(f"SELECT item_id, facet, value FROM item_facets WHERE item_id IN ({LISTED})",
+                                 [json.dumps(ids)]).fetchall()
+
+    def published_passages_of(self, ids: list[str]) -> list[tuple[int, str, int]]:
+        """`published_passages` of the listed items only."""
+        return self.conn.execute(f"SELECT id, item_id, tokens FROM passages WHERE item_id IN ({LISTED}) "
+                                 f"AND item_id IN ({PUBLISHED}) ORDER BY id", [json.dumps(ids)]).fetchall()
