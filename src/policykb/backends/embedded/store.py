@@ -201,9 +201,10 @@ class Store(GenerationMixin, QueryMixin, IndexReadsMixin, PostingsMixin, Moderat
             self.conn.execute("COMMIT")
 
     @contextmanager
-    def reading(self) -> Iterator[None]:
+    def reading(self, replica_from: int | None = None) -> Iterator[None]:
         """Every read inside sees one committed state (a read transaction; WAL mode lets writers go
-        on meanwhile). Inside a write transaction of this thread, that transaction's state."""
+        on meanwhile). Inside a write transaction of this thread, that transaction's state.
+        (`replica_from`: an SQLite file has no replicas.)"""
         if self.conn.in_transaction:
             yield
             return

@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING, Iterator
 
 from policykb.backends.meta import GenerationMixin
 from policykb.backends.postgres.ann import AnnMixin
-from policykb.backends.postgres.connection import Connections, connect, describe, rollback
+from policykb.backends.postgres.connection import READ_SETTING, Connections, connect, describe, rollback
+from policykb.errors import StoreUnavailable
 from policykb.backends.postgres.copies import CopiesMixin
 from policykb.backends.postgres.files import FilesMixin
 from policykb.backends.postgres.history import HistoryMixin
@@ -60,10 +61,13 @@ class PgStore(GenerationMixin, ReadsMixin, VectorsMixin, AnnMixin, PostingsMixin
     with the server's tools (a knowledge base is copied between stores table by table, `migrate --to`).
     """
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, read_url: str | None = None) -> None:
         self.url = url
         self.where = describe(url)
         self._connections = Connections(url)
+        self.read_url = read_url or None
+        self._replicas = Connections(read_url, READ_SETTING) if read_url else None
+        self._route = threading.local()  # .replica: this thread's reads go to the replica (see reading())
         self.lock = threading.RLock()  # one writing thread per process (the advisory lock: one writer in all)
         self._reset_postings()
         try:
@@ -78,11 +82,16 @@ class PgStore(GenerationMixin, ReadsMixin, VectorsMixin, AnnMixin, PostingsMixin
 
     @property
     def _db(self) -> psycopg.Connection:
-        """This thread's connection (autocommit outside `transaction()` and `reading()`)."""
+        """This thread's connection (autocommit outside `transaction()` and `reading()`): to the
+        replica inside a `reading()` that chose it, else to the primary."""
+        if self._replicas is not None and getattr(self._route, "replica", False):
+            return self._replicas.get()
         return self._connections.get()
 
     def close(self) -> None:
         self._connections.close()
+        if self._replicas is not None:
+            self._replicas.close()
 
     # -- transactions -------------------------------------------------------------------------
 
@@ -107,20 +116,52 @@ class PgStore(GenerationMixin, ReadsMixin, VectorsMixin, AnnMixin, PostingsMixin
             conn.execute("COMMIT", prepare=False)
 
     @contextmanager
-    def reading(self) -> Iterator[None]:
+    def reading(self, replica_from: int | None = None) -> Iterator[None]:
         """Every read inside sees one committed state, the one of the moment it begins (writers go
-        on meanwhile). Inside a transaction of this thread, that transaction's state."""
-        if in_transaction(self._db):
+        on meanwhile). Inside a transaction of this thread, that transaction's state. With
+        `replica_from` and a read URL: a replica's state when it holds generation `replica_from`
+        (what this process has seen), else the primary's, else (the primary unreachable: a
+        failover) the replica's all the same."""
+        on_replica = self._replicas is not None and getattr(self._route, "replica", False)
+        current = (self._replicas if on_replica else self._connections).current()  # (not connecting: it may be down)
+        if current is not None and in_transaction(current):
             yield
             return
-        # The snapshot is taken by the first statement: take it now, in the same round trip.
-        conn = self._begin("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY; SELECT 1")
+        conn = self._begin_reading(replica_from)
         try:
             yield
         except BaseException:
             rollback(conn)
             raise
+        finally:
+            self._route.replica = False
         conn.execute("COMMIT", prepare=False)
+
+    def _begin_reading(self, replica_from: int | None) -> psycopg.Connection:
+        import psycopg
+
+        # The snapshot is taken by the first statement: take it now, in the same round trip.
+        begin = "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY; SELECT 1"
+        if replica_from is None or self._replicas is None:
+            return self._begin(begin)
+        self._route.replica = True
+        try:
+            conn = self._begin(begin)
+            if self.generation >= replica_from:
+                return conn
+            rollback(conn)  # behind this process: the primary
+        except (psycopg.Error, StoreUnavailable):
+            pass  # unreachable: the primary
+        self._route.replica = False
+        try:
+            return self._begin(begin)
+        except (psycopg.OperationalError, StoreUnavailable):
+            self._route.replica = True  # a replica behind is better than no answer (raises if it is gone too)
+            try:
+                return self._begin(begin)
+            except BaseException:
+                self._route.replica = False
+                raise
 
     @contextmanager
     def exclusive(self, wait: bool = True) -> Iterator[bool]:
@@ -130,7 +171,13 @@ class PgStore(GenerationMixin, ReadsMixin, VectorsMixin, AnnMixin, PostingsMixin
         own, which gives it back when it closes, whatever happens to this process. With `wait=False`
         it is only taken if free; the context value says whether it was. Not re-entrant: the backend
         counts its own depth."""
-        conn = connect(self.url)
+        try:
+            conn = connect(self.url)
+        except StoreUnavailable:
+            if wait:
+                raise
+            yield False  # (a reader that would save an index: not now)
+            return
         try:
             if wait:
                 conn.execute("SELECT pg_advisory_lock(%s)", [EXCLUSIVE_LOCK])
