@@ -53,7 +53,7 @@ def test_past_the_threshold_vectors_are_searched_in_postgresql_exactly_under_fil
         kb.ingest([random_records(tmp_path / "r.jsonl", 1500)])
         assert kb.index.kind == "pgvector" and len(kb.index) == 1500
         assert not list(kb.home.glob("vectors-*.faiss"))  # nothing in memory or on this machine's disk
-        assert run_sql(kb.store, f"SELECT count(*) FROM {table_name(kb.model)}") == [(1500,)]
+        assert run_sql(kb.store, f"SELECT count(*) FROM {kb.index.table}") == [(1500,)]
         malta = {f"r{i}" for i in range(0, 1500, 100)}  # 15 passages: scored exactly
         germany = {f"r{i}" for i in range(1, 1500, 2)}  # 750: exactly (below exact_filter_limit)
         france = {f"r{i}" for i in range(2, 1500, 2) if i % 100}  # 735 ...
@@ -118,7 +118,7 @@ def test_every_server_searches_a_write_at_once_and_the_index_shrinks_back(tmp_pa
         random_records(path, 300)
         assert len(one.ingest([path]).removed) == 800
         assert one.index.kind == "flat" and two.index.kind == "flat"  # below half the threshold: in memory again
-        assert run_sql(one.store, "SELECT count(*) FROM ann_spaces") == [(0,)]
+        assert run_sql(one.store, "SELECT count(*) FROM ann_spaces") == [(0,)] and _tables(one) == []
         assert one.check()["status"] == "ok" and two.check()["status"] == "ok"
 
 
@@ -141,7 +141,8 @@ def test_a_copied_knowledge_base_is_searched_in_memory_until_reindex_builds_its_
 @pytest.mark.parametrize("model", ["all-MiniLM-L6-v2", "x'; DROP TABLE items; --"])
 def test_table_names_are_ours_whatever_the_model_key(model):
     name = table_name(model)
-    assert name.startswith("ann_") and len(name) == 20 and name[4:].isalnum()
+    assert name.startswith("ann_") and len(name) == 27 and name[4:20].isalnum() and name[21:].isalnum()
+    assert table_name(model)[:20] == name[:20] and table_name(model) != name
 
 
 def test_migrate_to_postgresql_builds_the_vector_table_past_the_threshold(tmp_path, postgres_url):
@@ -154,3 +155,12 @@ def test_migrate_to_postgresql_builds_the_vector_table_past_the_threshold(tmp_pa
     with KnowledgeBase(pg_settings(tmp_path, postgres_url, home="server")) as pg:
         assert pg.index.kind == "pgvector" and len(pg.index) == 1200
         assert [h.id for h in pg.search("green hydrogen wind solar", mode="semantic").hits] == expected
+        first = _tables(pg)
+        pg.reindex()  # a new table filled beside the old one, then swapped in: one left
+        assert len(first) == 1 and len(_tables(pg)) == 1 and _tables(pg) != first
+        assert [h.id for h in pg.search("green hydrogen wind solar", mode="semantic").hits] == expected
+
+
+def _tables(kb: KnowledgeBase) -> list[str]:
+    return [r[0] for r in run_sql(kb.store, "SELECT tablename FROM pg_tables WHERE left(tablename, 4) = 'ann_' "
+                                            "AND tablename <> 'ann_spaces' ORDER BY tablename")]

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import secrets
 import struct
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Callable, Iterable
@@ -53,9 +54,9 @@ def half_error_bound(dim: int) -> float:
 
 
 def table_name(model: str) -> str:
-    """The table of a model's vectors: a fixed name derived from the model key (never the key
-    itself, which may hold anything)."""
-    return "ann_" + hashlib.sha1(model.encode("utf-8")).hexdigest()[:16]
+    """A new table for a model's vectors: a name derived from the model key (never the key itself,
+    which may hold anything) and made unique, so that a rebuild fills a table nobody reads yet."""
+    return f"ann_{hashlib.sha1(model.encode('utf-8')).hexdigest()[:16]}_{secrets.token_hex(3)}"
 
 
 def binary_half(vector: np.ndarray) -> bytes:
@@ -93,7 +94,8 @@ class AnnMixin:
     def build_database_index(self, model: str, exact_filter_limit: int = 20_000) -> DatabaseIndex:
         """(Re)build the model's vector table from every searchable passage's stored vector, then its
         HNSW index, inside the caller's transaction (the caller holds the write lock). Fails
-        (psycopg.Error) when the database has no pgvector and this user cannot create it."""
+        (psycopg.Error) when the database has no pgvector and this user cannot create it. Searches
+        go on reading the previous table meanwhile (another one is filled, then swapped in)."""
         table = table_name(model)
         db = self._db
         batches = iter(self.iter_passage_vectors(model))
@@ -103,7 +105,6 @@ class AnnMixin:
         if db.execute("SELECT 1 FROM pg_extension WHERE extname = 'vector'").fetchone() is None:
             db.execute("CREATE EXTENSION IF NOT EXISTS vector")
         dim = int(first[1].shape[1])
-        db.execute(f"DROP TABLE IF EXISTS {table}")
         db.execute(f"CREATE TABLE {table} (id bigint PRIMARY KEY, v halfvec({dim}) NOT NULL)")
         self._copy_vectors(table, *first)
         for ids, vectors in batches:
@@ -112,6 +113,7 @@ class AnnMixin:
         db.execute(f"CREATE INDEX {table}_hnsw ON {table} USING hnsw (v halfvec_ip_ops) "
                    f"WITH (m = {HNSW_M}, ef_construction = {HNSW_EF_CONSTRUCTION})")
         count = db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+        self.drop_database_index(model)
         db.execute("INSERT INTO ann_spaces (model, tbl, dim, count) VALUES (%s, %s, %s, %s) ON CONFLICT (model) "
                    "DO UPDATE SET tbl = EXCLUDED.tbl, dim = EXCLUDED.dim, count = EXCLUDED.count, built_at = now()",
                    [model, table, dim, count])
@@ -122,8 +124,9 @@ class AnnMixin:
 
     def drop_database_index(self, model: str) -> None:
         """Forget a model's vector table (inside the caller's transaction)."""
-        self._db.execute(f"DROP TABLE IF EXISTS {table_name(model)}")
-        self._db.execute("DELETE FROM ann_spaces WHERE model = %s", [model])
+        row = self._db.execute("DELETE FROM ann_spaces WHERE model = %s RETURNING tbl", [model]).fetchone()
+        if row is not None:
+            self._db.execute(f"DROP TABLE IF EXISTS {row[0]}")
 
     def change_database_index(self, index: DatabaseIndex, model: str, removed: list[int],
                               added: list[int]) -> DatabaseIndex:
