@@ -224,8 +224,6 @@ class KnowledgeBase:
                 update = {"database_url": None, "home": Path(to)}
             with KnowledgeBase(self.settings.model_copy(update=update), taxonomy=self.taxonomy) as target:
                 report = copy_knowledge_base(self.backend, target.backend, uploads=not is_database_url(to))
-                if target.store.database_indexes:  # past the IVF threshold, vectors are searched in the database
-                    report["vector_tables"] = target.backend.build_database_indexes()
                 report["check"] = {"source": self.check()["status"], "target": target.check()["status"]}
         return report
 

@@ -45,6 +45,9 @@ def copy_knowledge_base(source: Backend, target: Backend, batch: int = 5_000, up
                 new = str((target.home / UPLOADS).resolve())
                 for old in dict.fromkeys((str(folder), str(folder.resolve()))):  # paths as written, and resolved
                     target.store.relocate_uploads(old, new)
+    report: dict[str, Any] = {"tables": counts, "generation": generation}
+    if target.store.database_indexes:  # past the IVF threshold, vectors are searched in the database (ann.py)
+        report["vector_tables"] = target.build_database_indexes()
     for space in target.spaces:
-        target.snapshot(space)  # builds and saves its index from the copied vectors
-    return {"tables": counts, "generation": generation}
+        target.snapshot(space)  # builds and saves its index from the copied vectors (or finds the table)
+    return report
