@@ -33,7 +33,7 @@ from policykb.taxonomy import Taxonomy
 
 log = logging.getLogger("policykb")
 STORE_MARKER = "store.json"  # which store the index files beside it were saved for
-# The facet index follows up to this many changed items (or an eighth of it) from the generation it
+# The facet index follows up to this many changed items (or 5 % of its items) from the generation it
 # was built for, instead of being built again from every item (20-35 s at a million items).
 FOLLOWED_ITEMS = 5_000
 
@@ -151,7 +151,7 @@ class Backend:
             if self._facets is not None and self._facets[0] < generation:
                 before = self._facets[1]
                 changed = self.store.items_changed_between(self._facets[0], generation)
-                if changed is not None and len(changed) <= max(FOLLOWED_ITEMS, len(before) // 8):
+                if changed is not None and len(changed) <= max(FOLLOWED_ITEMS, len(before) // 20):
                     followed = before.followed(self.store, changed)
             self._facets = (generation, followed or FacetIndex(self.store, self.taxonomy.names))
         return self._facets[1]

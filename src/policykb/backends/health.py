@@ -63,7 +63,8 @@ def _look(backend: Backend, sample: int, writing: bool) -> dict[str, Any]:
                 found.append((None, 0))
                 continue
             if index.kind == "pgvector":  # the database's own, changed in every write's transaction
-                ok &= vectors == passages
+                vectors = index.rows()  # (counted, not the count kept beside it)
+                ok &= vectors == len(index) == passages
                 found.append((generation, vectors))
                 continue
             manifest = read_manifest(space.folder) or {}

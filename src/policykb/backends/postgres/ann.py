@@ -168,6 +168,9 @@ class AnnMixin:
         return [(int(i), float(s)) for i, s in self._db.execute(
             f"SELECT id, -(v <#> %s::halfvec) FROM {table} ORDER BY v <#> %s::halfvec LIMIT %s", [q, q, k])]
 
+    def rows_in_table(self, table: str) -> int:
+        return int(self._db.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+
     def scores_in_table(self, table: str, query: np.ndarray, ids: np.ndarray) -> dict[int, float]:
         """The halfvec scores of these passages that the table holds."""
         rows = self._db.execute(f"SELECT id, -(v <#> %s::halfvec) FROM {table} WHERE id = ANY(%s::bigint[])",
@@ -234,6 +237,10 @@ class DatabaseIndex:
             fetch = min(self.count, fetch * 2)
         log.info("HNSW would read more than %d passages for %d filtered neighbours: scanned exactly", MAX_FETCH, k)
         return self.store.nearest_in_table(self.table, query, k, allowed)
+
+    def rows(self) -> int:
+        """The table's rows, counted (`len` is the count kept with every change)."""
+        return self.store.rows_in_table(self.table)
 
     def scores_of(self, query: np.ndarray, ids: np.ndarray) -> np.ndarray | None:
         """Scores (within `error_bound`) of these ids, all of which the table must hold; else None."""
