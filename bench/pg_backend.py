@@ -57,25 +57,32 @@ def same_answers(a, b, claims: list[str]) -> tuple[int, int]:
     return same, total
 
 
-def compare(source: Path, server, name: str, queries: int, claims: list[str], threshold: int | None) -> None:
+def compare(source: Path, server, name: str, queries: int, claims: list[str], threshold: int | None,
+            url: str | None = None) -> None:
+    """Copy `source` into a new database of `server` (or use `url`, a copy made earlier), then compare."""
     from policykb.config import Settings
     from policykb.kb import KnowledgeBase
 
-    url = server.create_database(name, vector=False)
     with tempfile.TemporaryDirectory() as scratch, KnowledgeBase(Settings(home=source)) as kb:
         size = kb.store.stats()["passages"]
-        started = time.perf_counter()
-        report = kb.migrate(url)
-        copy_s = time.perf_counter() - started
-        print(f"{name}: {size} passages copied into PostgreSQL in {copy_s:.0f} s ({size / copy_s:.0f} passages/s, "
-              f"check {report['check']})", flush=True)
-        with server.connect(name) as conn:
+        report: dict = {}
+        if url is None:
+            url = server.create_database(name, vector=False)
+            started = time.perf_counter()
+            report = kb.migrate(url)
+            copy_s = time.perf_counter() - started
+            print(f"{name}: {size} passages copied into PostgreSQL in {copy_s:.0f} s ({size / copy_s:.0f} passages/s, "
+                  f"check {report['check']}, vector tables {report.get('vector_tables')})", flush=True)
+        import psycopg
+
+        with psycopg.connect(url) as conn:
             db_mb = conn.execute("SELECT pg_database_size(current_database())").fetchone()[0] / 2**20
         print(f"{name}: database {db_mb:.0f} MB; kb.sqlite {(source / 'kb.sqlite').stat().st_size / 2**20:.0f} MB")
         pg_settings = Settings(home=Path(scratch) / "idx", database_url=url,
                                **({"ivf_threshold": threshold} if threshold else {}))
         with KnowledgeBase(pg_settings) as pg:
-            if "vector_tables" not in report or threshold:
+            facet_counts(kb, pg, name)
+            if threshold and pg.index.kind != "pgvector":
                 started = time.perf_counter()
                 built = pg.backend.build_database_indexes()
                 print(f"{name}: {built} vector table(s) with HNSW built in {time.perf_counter() - started:.0f} s",
@@ -85,13 +92,21 @@ def compare(source: Path, server, name: str, queries: int, claims: list[str], th
             print(f"{name}: same top 10 and total on both stores: {same}/{total} (question x filter x mode)")
             other = KnowledgeBase(pg_settings.model_copy(update={"home": Path(scratch) / "other"}))
             item = pg.search("", size=1, facets=False).hits[0].id
-            other.set_published(item, False)  # another server writes: a new generation
-            started = time.perf_counter()
-            pg.search(claims[0])
-            print(f"{name}: first question after another process wrote: {time.perf_counter() - started:.2f} s "
-                  f"(this server's in-process indexes follow the database)", flush=True)
-            other.set_published(item, True)
+            for published in (False, True):
+                other.set_published(item, published)  # another server writes: a new generation
+                started = time.perf_counter()
+                pg.search(claims[0])
+                print(f"{name}: first question after another process wrote: {time.perf_counter() - started:.2f} s "
+                      f"(this server's in-process indexes follow the database)", flush=True)
             other.close()
+        for published in (False, True):  # the embedded store: the writing process asks next
+            started = time.perf_counter()
+            kb.set_published(item, published)
+            wrote = time.perf_counter() - started
+            started = time.perf_counter()
+            kb.search(claims[0])
+            print(f"{name}: embedded: a write took {wrote:.2f} s, the first question after it "
+                  f"{time.perf_counter() - started:.2f} s", flush=True)
     for label, store_url in (("embedded", None), ("postgres", url)):
         rows = latency(source, size, queries, store_url, threshold if store_url else None)
         for filt in FILTERS:
@@ -101,6 +116,30 @@ def compare(source: Path, server, name: str, queries: int, claims: list[str], th
             print(f"{name} {label:<9} {filt:<16} p50/p95 ms: keyword {cells['keyword']:<12} semantic "
                   f"{cells['semantic']:<12} hybrid {cells['hybrid']:<12} semantic recall@10 vs exact {recall}")
         print(f"{name} {label:<9} resident memory {next(r['rss_mb'] for r in rows if 'rss_mb' in r)} MB", flush=True)
+
+
+def facet_counts(kb, pg, name: str) -> None:
+    """Facet counts of a filtered set: the in-process facet index against the same counts in SQL."""
+    import psycopg
+
+    filters = {"territory": ["DE"]}
+    for label, store in (("embedded", kb), ("postgres", pg)):
+        store.counts("", filters=filters)
+        started = time.perf_counter()
+        for _ in range(5):
+            counted = store.counts("", filters=filters)
+        print(f"{name}: {label} facet counts of a 50 % filter in memory: {(time.perf_counter() - started) / 5 * 1000:.0f} ms "
+              f"(total {counted['total']})", flush=True)
+    with psycopg.connect(pg.settings.database_url) as conn:
+        sql = ("SELECT f.facet, f.value, count(*) FROM item_facets f JOIN items i ON i.id = f.item_id "
+               "WHERE i.status = 'published' AND f.item_id IN (SELECT item_id FROM item_facets WHERE facet = "
+               "'territory' AND value = 'DE') GROUP BY f.facet, f.value")
+        conn.execute(sql).fetchall()
+        started = time.perf_counter()
+        for _ in range(3):
+            conn.execute(sql).fetchall()
+        print(f"{name}: the same counts in SQL (one GROUP BY, conjunctive only): "
+              f"{(time.perf_counter() - started) / 3 * 1000:.0f} ms", flush=True)
 
 
 def scifact(source: Path, server) -> None:
@@ -125,6 +164,8 @@ def main() -> None:
     parser.add_argument("--kb", type=Path, action="append", default=[], help="a knowledge base to copy and compare")
     parser.add_argument("--scifact-kb", type=Path, help="SciFact ingested with the real model (nDCG@10 on both stores)")
     parser.add_argument("--queries", type=int, default=100)
+    parser.add_argument("--copied", action="append", default=[], help="URL of a database holding a copy of the "
+                        "--kb of the same position, made earlier (the copy is not timed again)")
     parser.add_argument("--pg-ivf-threshold", type=int, help="POLICYKB_IVF_THRESHOLD of the PostgreSQL side only "
                         "(below it, the vectors are searched in memory; past it, in the database with pgvector)")
     parser.add_argument("--workdir", type=Path, help="where the server keeps its data (default: the system's temp)")
@@ -135,7 +176,8 @@ def main() -> None:
                                                           "shared_buffers": "512MB"})
         try:
             for n, source in enumerate(args.kb):
-                compare(source, server, f"kb{n}", args.queries, claims, args.pg_ivf_threshold)
+                compare(source, server, f"kb{n}", args.queries, claims, args.pg_ivf_threshold,
+                        args.copied[n] if n < len(args.copied) else None)
             if args.scifact_kb:
                 scifact(args.scifact_kb, server)
         finally:

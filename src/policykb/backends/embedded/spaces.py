@@ -103,7 +103,8 @@ class VectorSpace:
         if not self.store.database_indexes:
             return None
         index = self.store.database_index(self.key, self.settings.exact_filter_limit)
-        if index is None and not self._hinted and self._index is not None and len(self._index) >= self.settings.ivf_threshold:
+        if index is None and not self._hinted and self.settings.ivf_threshold <= (
+                len(self._index) if self._index is not None else self.store.stats()["passages"]):  # (counted once)
             self._hinted = True
             log.warning("%s: past %d passages the vectors are searched in the database once `policykb reindex` "
                         "(or the next write) has built its index; meanwhile an index in memory", self.key,

@@ -16,8 +16,8 @@ reads as many nearest passages as the filter's share says hold the `k` wanted an
 ones (more while too few are; an exact scan when that would read past `MAX_FETCH`).
 Candidates are re-scored from the float32 vectors by the searcher (dense.py), as for IVF.
 
-The vectors are sent in pgvector's binary format (two int16 then big-endian halves), the query as
-text. `PgStore` gets the SQL from `AnnMixin`; `DatabaseIndex` holds no SQL.
+The vectors are sent by binary COPY in pgvector's own format (two int16, then big-endian halves),
+the query as text. `PgStore` gets the SQL from `AnnMixin`; `DatabaseIndex` holds no SQL.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ import hashlib
 import logging
 import secrets
 import struct
+import tempfile
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Callable, Iterable
 
@@ -59,10 +60,19 @@ def table_name(model: str) -> str:
     return f"ann_{hashlib.sha1(model.encode('utf-8')).hexdigest()[:16]}_{secrets.token_hex(3)}"
 
 
-def binary_half(vector: np.ndarray) -> bytes:
-    """A vector in halfvec's binary input format."""
-    values = np.asarray(vector, dtype=np.float32).reshape(-1)
-    return struct.pack(">hh", len(values), 0) + values.astype(">f2").tobytes()
+COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + struct.pack(">ii", 0, 0)  # binary COPY: signature, flags, no extension
+COPY_TRAILER = struct.pack(">h", -1)
+
+
+def copy_tuples(ids: np.ndarray, vectors: np.ndarray) -> bytes:
+    """Rows (id bigint, v halfvec) in binary COPY's tuple format, built by numpy in one go."""
+    dim = vectors.shape[1]
+    row = np.dtype([("fields", ">i2"), ("id_size", ">i4"), ("id", ">i8"), ("v_size", ">i4"), ("dim", ">i2"),
+                    ("unused", ">i2"), ("v", ">f2", (dim,))])
+    out = np.zeros(len(ids), dtype=row)
+    out["fields"], out["id_size"], out["id"], out["v_size"], out["dim"] = 2, 8, ids, 4 + 2 * dim, dim
+    out["v"] = vectors
+    return out.tobytes()
 
 
 def text_vector(vector: np.ndarray) -> str:
@@ -80,7 +90,8 @@ class AnnMixin:
         def passage_vectors(self, model: str, passage_ids: list[int] | None = None,
                             searchable_only: bool = False) -> tuple[np.ndarray, np.ndarray]: ...
 
-        def iter_passage_vectors(self, model: str, batch: int = 50_000) -> Iterable[tuple[np.ndarray, np.ndarray]]: ...
+        def iter_passage_vectors(self, model: str, batch: int = 50_000,
+                                 ordered: bool = True) -> Iterable[tuple[np.ndarray, np.ndarray]]: ...
 
     database_indexes = True
 
@@ -98,17 +109,22 @@ class AnnMixin:
         go on reading the previous table meanwhile (another one is filled, then swapped in)."""
         table = table_name(model)
         db = self._db
-        batches = iter(self.iter_passage_vectors(model))
-        first = next(batches, None)
-        if first is None:
-            raise IndexMismatch(f"no passage has a vector for the model {model!r}: nothing to index")
-        if db.execute("SELECT 1 FROM pg_extension WHERE extname = 'vector'").fetchone() is None:
-            db.execute("CREATE EXTENSION IF NOT EXISTS vector")
-        dim = int(first[1].shape[1])
-        db.execute(f"CREATE TABLE {table} (id bigint PRIMARY KEY, v halfvec({dim}) NOT NULL)")
-        self._copy_vectors(table, *first)
-        for ids, vectors in batches:
-            self._copy_vectors(table, ids, vectors)
+        with tempfile.TemporaryFile() as spool:  # one pass over the vectors, then one COPY (a connection does one at a time)
+            dim = 0
+            for ids, vectors in self.iter_passage_vectors(model, ordered=False):
+                dim = int(vectors.shape[1])
+                spool.write(copy_tuples(ids, vectors))
+            if not dim:
+                raise IndexMismatch(f"no passage has a vector for the model {model!r}: nothing to index")
+            if db.execute("SELECT 1 FROM pg_extension WHERE extname = 'vector'").fetchone() is None:
+                db.execute("CREATE EXTENSION IF NOT EXISTS vector")
+            db.execute(f"CREATE TABLE {table} (id bigint PRIMARY KEY, v halfvec({dim}) NOT NULL)")
+            spool.seek(0)
+            with db.cursor() as cur, cur.copy(f"COPY {table} (id, v) FROM STDIN WITH (FORMAT BINARY)") as copy:
+                copy.write(COPY_HEADER)
+                while chunk := spool.read(1 << 22):
+                    copy.write(chunk)
+                copy.write(COPY_TRAILER)
         db.execute("SELECT set_config('maintenance_work_mem', '1GB', true)")
         db.execute(f"CREATE INDEX {table}_hnsw ON {table} USING hnsw (v halfvec_ip_ops) "
                    f"WITH (m = {HNSW_M}, ef_construction = {HNSW_EF_CONSTRUCTION})")
@@ -147,9 +163,7 @@ class AnnMixin:
         if not len(ids):
             return
         with self._db.cursor() as cur, cur.copy(f"COPY {table} (id, v) FROM STDIN WITH (FORMAT BINARY)") as copy:
-            copy.set_types(["int8", "bytea"])  # bytea: the halfvec's own binary form, passed through as it is
-            for pid, vector in zip(ids.tolist(), vectors):
-                copy.write_row((pid, binary_half(vector)))
+            copy.write(COPY_HEADER + copy_tuples(ids, vectors) + COPY_TRAILER)
 
     def nearest_in_table(self, table: str, query: np.ndarray, k: int,
                          allowed: np.ndarray | None = None) -> list[tuple[int, float]]:

@@ -65,8 +65,24 @@ class VectorsMixin:
             return ids, np.zeros((0, 0), dtype=np.float32)
         return ids, _matrix([r[1] for r in rows])
 
-    def iter_passage_vectors(self, model: str, batch: int = 50_000) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        """All searchable passages' (ids, vectors) in batches, so a million never sit in memory twice."""
+    def iter_passage_vectors(self, model: str, batch: int = 50_000,
+                             ordered: bool = True) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """All searchable passages' (ids, vectors) in batches, so a million never sit in memory twice:
+        by passage id, or (`ordered` False) in whatever order one pass over the tables gives, several
+        times faster at a million (the vectors are not stored in passage order)."""
+        if not ordered:
+            with self._db.cursor() as cur:
+                rows: list[Any] = []
+                for row in cur.stream(f"SELECT p.id, v.vector {JOIN} WHERE {PUBLISHED}", [model], binary=True,
+                                      size=2_000):
+                    rows.append(row)
+                    if len(rows) == batch:
+                        yield (np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows)),
+                               _matrix([r[1] for r in rows]))
+                        rows = []
+                if rows:
+                    yield (np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows)), _matrix([r[1] for r in rows]))
+            return
         last = -1
         while rows := self._db.execute(f"SELECT p.id, v.vector {JOIN} WHERE p.id > %s AND {PUBLISHED} "
                                        "ORDER BY p.id LIMIT %s", [model, last, batch], binary=True).fetchall():
