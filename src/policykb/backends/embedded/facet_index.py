@@ -30,7 +30,10 @@ class FacetIndex:
         self.single: dict[str, np.ndarray] = {}  # facet -> each item's value code (len(values): none)
         for name in facets:
             pairs = [(self.row[i], v) for i, v in store.facet_pairs(name) if i in self.row]
-            self._set_facet(name, pairs)
+            values = sorted({v for _, v in pairs})
+            code = {v: c for c, v in enumerate(values)}
+            self._set_facet(name, values, np.fromiter((r for r, _ in pairs), dtype=np.int64, count=len(pairs)),
+                            np.fromiter((code[v] for _, v in pairs), dtype=np.int64, count=len(pairs)))
         passages = store.published_passages()  # (passage id, item id, tokens), by passage id
         self.passage_ids = np.fromiter((p[0] for p in passages), dtype=np.int64, count=len(passages))
         self.passage_rows = np.fromiter((self.row[p[1]] for p in passages), dtype=np.int64, count=len(passages))
@@ -42,12 +45,8 @@ class FacetIndex:
         self._filter_cache: dict[tuple[str, tuple[str, ...]], np.ndarray] = {}
         self._by_item: tuple[np.ndarray, np.ndarray] | None = None  # see passages()
 
-    def _set_facet(self, name: str, pairs: list[tuple[int, str]]) -> None:
-        """A facet's (row, value) pairs, values coded in sorted order."""
-        values = sorted({v for _, v in pairs})
-        code = {v: c for c, v in enumerate(values)}
-        rows = np.fromiter((r for r, _ in pairs), dtype=np.int64, count=len(pairs))
-        codes = np.fromiter((code[v] for _, v in pairs), dtype=np.int64, count=len(pairs))
+    def _set_facet(self, name: str, values: list[str], rows: np.ndarray, codes: np.ndarray) -> None:
+        """A facet's (row, value code) pairs, its values sorted (each held by some pair)."""
         self.facets[name] = (values, rows, codes)
         self.single.pop(name, None)
         if len(np.unique(rows)) == len(rows):  # at most one value per item: count by item
@@ -93,8 +92,14 @@ class FacetIndex:
                 fresh_pairs[name].append((out.row[item_id], value))
         for name, (values, rows, codes) in self.facets.items():
             kept = keep[rows]
-            out._set_facet(name, list(zip(new_of_old[rows[kept]].tolist(), [values[c] for c in codes[kept].tolist()]))
-                           + fresh_pairs[name])
+            added = fresh_pairs[name]
+            merged = sorted(set(values) | {v for _, v in added})  # then only those still held
+            code = {v: c for c, v in enumerate(merged)}
+            rows = np.concatenate([new_of_old[rows[kept]], np.array([r for r, _ in added], dtype=np.int64)])
+            codes = np.concatenate([np.array([code[v] for v in values], dtype=np.int64)[codes[kept]],
+                                    np.array([code[v] for _, v in added], dtype=np.int64)])
+            held = np.bincount(codes, minlength=len(merged)) > 0
+            out._set_facet(name, [v for v, h in zip(merged, held.tolist()) if h], rows, (np.cumsum(held) - 1)[codes])
         passages = store.published_passages_of(ids)
         kept = keep[self.passage_rows]
         passage_ids = np.concatenate([self.passage_ids[kept], np.array([p[0] for p in passages], dtype=np.int64)])
