@@ -49,7 +49,7 @@ class FacetIndex:
         """A facet's (row, value code) pairs, its values sorted (each held by some pair)."""
         self.facets[name] = (values, rows, codes)
         self.single.pop(name, None)
-        if len(np.unique(rows)) == len(rows):  # at most one value per item: count by item
+        if not len(rows) or np.bincount(rows, minlength=len(self.ids)).max() <= 1:  # at most one value per item: by item
             item_codes = np.full(len(self.ids), len(values), dtype=np.int32)
             item_codes[rows] = codes
             self.single[name] = item_codes
@@ -80,7 +80,7 @@ class FacetIndex:
         order[new_of_old[survivors]] = np.asarray(self.ids, dtype=object)[survivors]
         order[fresh_rows] = [r[0] for r in fresh]
         out.ids = order.tolist()
-        out.row = {item_id: i for i, item_id in enumerate(out.ids)}
+        out.row = dict(zip(out.ids, range(size)))
         out.start, out.end = np.empty(size), np.empty(size)
         out.start[new_of_old[survivors]], out.end[new_of_old[survivors]] = self.start[survivors], self.end[survivors]
         out.start[fresh_rows] = [r[1] if r[1] is not None else -np.inf for r in fresh]

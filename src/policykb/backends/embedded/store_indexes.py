@@ -46,5 +46,6 @@ class IndexReadsMixin:
 
     def published_passages_of(self, ids: list[str]) -> list[tuple[int, str, int]]:
         """`published_passages` of the listed items only."""
-        return self.conn.execute(f"SELECT id, item_id, tokens FROM passages WHERE item_id IN ({LISTED}) "
-                                 f"AND item_id IN ({PUBLISHED}) ORDER BY id", [json.dumps(ids)]).fetchall()
+        return self.conn.execute(f"SELECT p.id, p.item_id, p.tokens FROM passages p JOIN items i ON i.id = p.item_id "
+                                 f"WHERE i.status = 'published' AND p.item_id IN ({LISTED}) ORDER BY p.id",
+                                 [json.dumps(ids)]).fetchall()

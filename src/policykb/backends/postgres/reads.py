@@ -111,8 +111,9 @@ class ReadsMixin:
 
     def published_passages_of(self, ids: list[str]) -> list[tuple[int, str, int]]:
         """`published_passages` of the listed items only."""
-        return self._db.execute(f"SELECT id, item_id, tokens FROM passages WHERE item_id = ANY(%s::text[]) "
-                                f"AND item_id IN ({PUBLISHED}) ORDER BY id", [list(ids)]).fetchall()
+        return self._db.execute("SELECT p.id, p.item_id, p.tokens FROM passages p JOIN items i ON i.id = p.item_id "
+                                "WHERE i.status = 'published' AND p.item_id = ANY(%s::text[]) ORDER BY p.id",
+                                [list(ids)]).fetchall()
 
     def passage_texts(self) -> list[tuple[str, str, str]]:
         """(hash, context, text) of every passage, as the model sees them."""
