@@ -391,8 +391,10 @@ class Store(GenerationMixin, QueryMixin, IndexReadsMixin, PostingsMixin, Moderat
             return ids, np.zeros((0, 0), dtype=np.float32)
         return ids, np.vstack([np.frombuffer(r[1], dtype=np.float32) for r in rows])
 
-    def iter_passage_vectors(self, model: str, batch: int = 50_000) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        """All searchable passages' (ids, vectors) in batches, so a million never sit in memory twice."""
+    def iter_passage_vectors(self, model: str, batch: int = 50_000,
+                             ordered: bool = True) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """All searchable passages' (ids, vectors) in batches, so a million never sit in memory twice;
+        by passage id (`ordered` False allows any order: the same here)."""
         last = -1
         while True:
             rows = self.conn.execute(
