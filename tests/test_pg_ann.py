@@ -45,11 +45,13 @@ def test_halfvec_scores_stay_within_their_bound(postgres_url):
     assert 0 < worst <= half_error_bound(dim) and half_error_bound(dim) < 0.0011
 
 
-def test_past_the_threshold_vectors_are_searched_in_postgresql_exactly_under_filters(tmp_path, postgres_url):
-    settings = pg_settings(tmp_path, postgres_url, exact_filter_limit=800, min_similarity=-1)
+@pytest.mark.parametrize("method", ["ivfflat", "hnsw"])
+def test_past_the_threshold_vectors_are_searched_in_postgresql_exactly_under_filters(tmp_path, postgres_url, method):
+    settings = pg_settings(tmp_path, postgres_url, exact_filter_limit=800, min_similarity=-1, vector_table_index=method,
+                           ivf_nprobe=4)  # (ivfflat: 4 of its 10 lists)
     with KnowledgeBase(settings) as kb:
         kb.ingest([random_records(tmp_path / "r.jsonl", 1500)])
-        assert kb.index.kind == "pgvector" and len(kb.index) == 1500
+        assert kb.index.kind == "pgvector" and kb.index.method == method and len(kb.index) == 1500
         assert not list(kb.home.glob("vectors-*.faiss"))  # nothing in memory or on this machine's disk
         assert run_sql(kb.store, f"SELECT count(*) FROM {kb.index.table}") == [(1500,)]
         malta = {f"r{i}" for i in range(0, 1500, 100)}  # 15 passages: scored exactly
@@ -63,14 +65,14 @@ def test_past_the_threshold_vectors_are_searched_in_postgresql_exactly_under_fil
             wider = [h.id for h in kb.search(words, mode="semantic", filters={"territory": ["DE"]}).hits]
             assert wider == brute_force(kb, q, germany)
             both = [h.id for h in kb.search(words, mode="semantic", filters={"territory": ["DE", "FR"]}).hits]
-            assert both == brute_force(kb, q, germany | france)  # 1485: through HNSW, re-scored exactly
+            assert both == brute_force(kb, q, germany | france)  # 1485: through the index, re-scored exactly
             approx = [h.id for h in kb.search(words, mode="semantic", size=10).hits]
             overlap += len(set(approx) & set(brute_force(kb, q, None)))
         assert overlap / 30 >= 0.9
         ids, vectors = kb.store.passage_vectors(kb.model)
         q = kb.embed_query("green hydrogen wind solar")
         exact = ids[np.argsort(-(vectors @ q), kind="stable")]
-        for share in (0.02, 0.5, 0.9):  # exact (30 passages), through HNSW (750, 1350: past exact_filter_limit)
+        for share in (0.02, 0.5, 0.9):  # exact (30 passages), through the index (750, 1350: past exact_filter_limit)
             allowed = np.sort(np.random.default_rng(1).choice(ids, int(share * len(ids)), replace=False))
             found = [pid for pid, _ in kb.index.search(q, 20, allowed)]
             truth = [pid for pid in exact.tolist() if pid in set(allowed.tolist())][:20]

@@ -70,7 +70,12 @@ class Settings(BaseSettings):
         "query reaches this (the model does not find it unrelated). Unset: the model's calibrated value; -1: always.")
     ivf_threshold: int = Field(200_000, ge=1000, description="From this many passages on, the vector index is "
                                "approximate (IVF, 8-bit) instead of exact (recall@10 is in BENCHMARKS.md).")
-    ivf_nprobe: int = Field(32, ge=1, le=4096, description="IVF lists searched per query (recall against speed).")
+    ivf_nprobe: int = Field(32, ge=1, le=4096, description="IVF lists searched per query (recall against speed); "
+                            "also the IVFFlat lists a PostgreSQL vector table reads.")
+    vector_table_index: Literal["ivfflat", "hnsw"] = Field(
+        "ivfflat", description="With POLICYKB_DATABASE_URL, past POLICYKB_IVF_THRESHOLD passages: the pgvector index "
+        "built over each model's vector table (ivfflat: robust to near-duplicate passages; hnsw: quicker on varied "
+        "ones; BENCHMARKS.md). Takes effect when the table is built (`policykb reindex`).")
     exact_filter_limit: int = Field(20_000, ge=0, description="With an approximate index, filters keeping at most "
                                     "this many passages scan every IVF list rather than the nprobe nearest (their "
                                     "few passages may sit anywhere); candidates are always re-scored exactly. "

@@ -102,7 +102,7 @@ class VectorSpace:
         a reader is inside a snapshot. Until then, past the threshold, an in-memory IVF index.)"""
         if not self.store.database_indexes:
             return None
-        index = self.store.database_index(self.key, self.settings.exact_filter_limit)
+        index = self.store.database_index(self.key, self.settings)
         if index is None and not self._hinted and self.settings.ivf_threshold <= (
                 len(self._index) if self._index is not None else self.store.stats()["passages"]):  # (counted once)
             self._hinted = True
@@ -118,7 +118,7 @@ class VectorSpace:
     def build_in_database(self) -> Any:
         """Build the store's vector index for this model (inside the writer's transaction); index
         files saved on this machine go (a rollback rebuilds them from the store)."""
-        index = self.store.build_database_index(self.key, self.settings.exact_filter_limit)
+        index = self.store.build_database_index(self.key, self.settings)
         (self.folder / MANIFEST).unlink(missing_ok=True)
         for stale in self.folder.glob("vectors-*.faiss"):
             stale.unlink(missing_ok=True)

@@ -3,17 +3,24 @@
 Below the threshold every server keeps an exact in-memory index built from the stored vectors, as
 the embedded backend does. Past it, instead of each server building and holding an approximate
 FAISS index of its own, the searchable passages' vectors live in one table per model, as 16-bit
-floats (`halfvec`: half the memory, scores within `half_error_bound`) under an HNSW index, and
+floats (`halfvec`: half the memory, scores within `half_error_bound`) under a pgvector index, and
 every write changes that table in its own transaction: whatever server committed, every other one
 searches the new state at once, with no index to rebuild or catch up, and nothing per process.
 
-How a search reaches it (`DatabaseIndex.search`): without a filter, HNSW with pgvector's iterative
-scan (`relaxed_order`: it reads on until it has the rows asked for; the caller sorts). With a filter,
-the allowed passages are counted first (the caller knows them): up to `exact_filter_limit` they are
-scored exactly, by primary key, in an ORDER BY the HNSW index cannot serve, so the planner never
-trades them for an approximate scan (at 1M rows it would, with a recall of 0.04); above it, HNSW
-reads as many nearest passages as the filter's share says hold the `k` wanted and keeps the allowed
-ones (more while too few are; an exact scan when that would read past `MAX_FETCH`).
+The index is IVFFlat by default (`POLICYKB_VECTOR_TABLE_INDEX`; lists: rows / 1000, at least 10,
+or their square root past a million; `POLICYKB_IVF_NPROBE` lists read per search), HNSW on
+request. Measured at a million passages with near-duplicates (BENCHMARKS.md): HNSW's graph falls
+apart into clusters of near-copies (recall@10 0.22-0.59 at ef_search 100-1000), IVFFlat keeps
+1.000 at 10 probes.
+
+How a search reaches it (`DatabaseIndex.search`): without a filter, the index with pgvector's
+iterative scan (`relaxed_order`: it reads on until it has the rows asked for; the caller sorts).
+With a filter, the allowed passages are counted first (the caller knows them): up to
+`exact_filter_limit` they are scored exactly, by primary key, in an ORDER BY the index cannot
+serve, so the planner never trades them for an approximate scan (at 1M rows it would, with a
+recall of 0.04); above it, the index reads as many nearest passages as the filter's share says
+hold the `k` wanted and keeps the allowed ones (more while too few are; an exact scan when that
+would read past `MAX_FETCH`).
 Candidates are re-scored from the float32 vectors by the searcher (dense.py), as for IVF.
 
 The vectors are sent by binary COPY in pgvector's own format (two int16, then big-endian halves),
@@ -24,6 +31,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
 import secrets
 import struct
 import tempfile
@@ -37,8 +45,11 @@ from policykb.errors import IndexMismatch
 if TYPE_CHECKING:
     import psycopg
 
+    from policykb.config import Settings
+
 log = logging.getLogger("policykb")
 
+METHODS = ("ivfflat", "hnsw")
 HNSW_M = 16  # pgvector's defaults: neighbours per node, candidates while building
 HNSW_EF_CONSTRUCTION = 64
 EF_SEARCH = 100  # candidates an HNSW search keeps (at least k); iterative scan reads on past it
@@ -52,6 +63,12 @@ def half_error_bound(dim: int) -> float:
     2^-11 per side by Cauchy-Schwarz, the products of the two roundings, the subnormal terms, and
     float32 accumulation over `dim` terms."""
     return 2 * 2.0 ** -11 + 2.0 ** -22 + 2 * dim * 2.0 ** -25 + dim * 2.0 ** -24
+
+
+def ivf_lists(rows: int) -> int:
+    """IVFFlat lists for a table of `rows` (pgvector's advice: rows / 1000 up to a million rows,
+    their square root past it)."""
+    return max(10, rows // 1000 if rows <= 1_000_000 else int(math.sqrt(rows)))
 
 
 def table_name(model: str) -> str:
@@ -95,16 +112,19 @@ class AnnMixin:
 
     database_indexes = True
 
-    def database_index(self, model: str, exact_filter_limit: int = 20_000) -> DatabaseIndex | None:
-        """The model's vector table when it has one (built past the threshold), with its count now."""
-        row = self._db.execute("SELECT tbl, dim, count FROM ann_spaces WHERE model = %s", [model]).fetchone()
+    def database_index(self, model: str, settings: Settings | None = None) -> DatabaseIndex | None:
+        """The model's vector table when it has one (built past the threshold), with its count now,
+        searched as `settings` say (probes, exact filters)."""
+        row = self._db.execute("SELECT tbl, dim, count, method, lists FROM ann_spaces WHERE model = %s",
+                               [model]).fetchone()
         if row is None:
             return None
-        return DatabaseIndex(self, row[0], int(row[1]), int(row[2]), exact_filter_limit)
+        return DatabaseIndex(self, row[0], int(row[1]), int(row[2]), row[3], int(row[4] or 0), settings)
 
-    def build_database_index(self, model: str, exact_filter_limit: int = 20_000) -> DatabaseIndex:
+    def build_database_index(self, model: str, settings: Settings | None = None) -> DatabaseIndex:
         """(Re)build the model's vector table from every searchable passage's stored vector, then its
-        HNSW index, inside the caller's transaction (the caller holds the write lock). Fails
+        index (`settings.vector_table_index`), inside the caller's transaction (the caller holds the
+        write lock). Fails
         (psycopg.Error) when the database has no pgvector and this user cannot create it. Searches
         go on reading the previous table meanwhile (another one is filled, then swapped in)."""
         table = table_name(model)
@@ -125,16 +145,22 @@ class AnnMixin:
                 while chunk := spool.read(1 << 22):
                     copy.write(chunk)
                 copy.write(COPY_TRAILER)
-        db.execute("SELECT set_config('maintenance_work_mem', '1GB', true)")
-        db.execute(f"CREATE INDEX {table}_hnsw ON {table} USING hnsw (v halfvec_ip_ops) "
-                   f"WITH (m = {HNSW_M}, ef_construction = {HNSW_EF_CONSTRUCTION})")
         count = db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+        method = settings.vector_table_index if settings is not None else METHODS[0]
+        lists = ivf_lists(count) if method == "ivfflat" else 0
+        db.execute("SELECT set_config('maintenance_work_mem', '1GB', true)")
+        if method == "ivfflat":  # (trained on the rows just copied: built after them)
+            db.execute(f"CREATE INDEX {table}_ivf ON {table} USING ivfflat (v halfvec_ip_ops) WITH (lists = {lists})")
+        else:
+            db.execute(f"CREATE INDEX {table}_hnsw ON {table} USING hnsw (v halfvec_ip_ops) "
+                       f"WITH (m = {HNSW_M}, ef_construction = {HNSW_EF_CONSTRUCTION})")
         self.drop_database_index(model)
-        db.execute("INSERT INTO ann_spaces (model, tbl, dim, count) VALUES (%s, %s, %s, %s) ON CONFLICT (model) "
-                   "DO UPDATE SET tbl = EXCLUDED.tbl, dim = EXCLUDED.dim, count = EXCLUDED.count, built_at = now()",
-                   [model, table, dim, count])
+        db.execute("INSERT INTO ann_spaces (model, tbl, dim, count, method, lists) VALUES (%s, %s, %s, %s, %s, %s) "
+                   "ON CONFLICT (model) DO UPDATE SET tbl = EXCLUDED.tbl, dim = EXCLUDED.dim, count = EXCLUDED.count, "
+                   "method = EXCLUDED.method, lists = EXCLUDED.lists, built_at = now()",
+                   [model, table, dim, count, method, lists])
         db.execute(f"ANALYZE {table}")
-        index = self.database_index(model, exact_filter_limit)
+        index = self.database_index(model, settings)
         assert index is not None
         return index
 
@@ -157,7 +183,7 @@ class AnnMixin:
             self._copy_vectors(index.table, ids, vectors)
             count += len(ids)
         self._db.execute("UPDATE ann_spaces SET count = %s WHERE model = %s", [count, model])
-        return DatabaseIndex(self, index.table, index.dim, count, index.exact_filter_limit)
+        return index.with_count(count)
 
     def _copy_vectors(self, table: str, ids: np.ndarray, vectors: np.ndarray) -> None:
         if not len(ids):
@@ -165,20 +191,27 @@ class AnnMixin:
         with self._db.cursor() as cur, cur.copy(f"COPY {table} (id, v) FROM STDIN WITH (FORMAT BINARY)") as copy:
             copy.write(COPY_HEADER + copy_tuples(ids, vectors) + COPY_TRAILER)
 
-    def nearest_in_table(self, table: str, query: np.ndarray, k: int,
-                         allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
+    def nearest_in_table(self, table: str, query: np.ndarray, k: int, allowed: np.ndarray | None = None,
+                         method: str = "ivfflat", probes: int = 32, lists: int = 0) -> list[tuple[int, float]]:
         """Up to `k` (id, halfvec score) of the passages nearest to `query`, not necessarily in order:
-        among `allowed` ids exactly (each one scored), else through HNSW."""
+        among `allowed` ids exactly (each one scored), else through the table's index (`method`:
+        IVFFlat reading `probes` of its `lists` and more while it has fewer than `k`, or HNSW)."""
         q = text_vector(query)
         if allowed is not None:
-            # the ORDER BY names the score, not the distance: the HNSW index cannot serve it
+            # the ORDER BY names the score, not the distance: the table's index cannot serve it
             return [(int(i), float(s)) for i, s in self._db.execute(
                 f"SELECT id, -(v <#> %s::halfvec) AS score FROM {table} WHERE id = ANY(%s::bigint[]) "
                 "ORDER BY score DESC LIMIT %s", [q, np.asarray(allowed, dtype=np.int64).tolist(), k])]
-        self._db.execute("SELECT set_config('hnsw.ef_search', %s, false), "
-                         "set_config('hnsw.iterative_scan', 'relaxed_order', false), "
-                         "set_config('hnsw.max_scan_tuples', %s, false)",
-                         [str(min(1000, max(k, EF_SEARCH))), str(max(MAX_SCAN, 4 * k))])
+        if method == "ivfflat":
+            self._db.execute("SELECT set_config('ivfflat.probes', %s, false), "
+                             "set_config('ivfflat.iterative_scan', 'relaxed_order', false), "
+                             "set_config('ivfflat.max_probes', %s, false)",
+                             [str(max(1, min(probes, lists or probes))), str(max(lists, probes, 1))])
+        else:
+            self._db.execute("SELECT set_config('hnsw.ef_search', %s, false), "
+                             "set_config('hnsw.iterative_scan', 'relaxed_order', false), "
+                             "set_config('hnsw.max_scan_tuples', %s, false)",
+                             [str(min(1000, max(k, EF_SEARCH))), str(max(MAX_SCAN, 4 * k))])
         return [(int(i), float(s)) for i, s in self._db.execute(
             f"SELECT id, -(v <#> %s::halfvec) FROM {table} ORDER BY v <#> %s::halfvec LIMIT %s", [q, q, k])]
 
@@ -199,15 +232,24 @@ class DatabaseIndex:
     kind = "pgvector"
     approximate = True
 
-    def __init__(self, store: AnnMixin, table: str, dim: int, count: int, exact_filter_limit: int = 20_000) -> None:
-        self.store, self.table, self.dim, self.count = store, table, dim, count
-        self.exact_filter_limit = exact_filter_limit
+    def __init__(self, store: AnnMixin, table: str, dim: int, count: int, method: str = "ivfflat", lists: int = 0,
+                 settings: Settings | None = None) -> None:
+        self.store, self.table, self.dim, self.count, self.method, self.lists = store, table, dim, count, method, lists
+        self.settings = settings
+        self.exact_filter_limit = settings.exact_filter_limit if settings is not None else 20_000
+        self.probes = settings.ivf_nprobe if settings is not None else 32
+
+    def with_count(self, count: int) -> DatabaseIndex:
+        return DatabaseIndex(self.store, self.table, self.dim, count, self.method, self.lists, self.settings)
 
     def __len__(self) -> int:
         return self.count
 
     def __repr__(self) -> str:
-        return f"DatabaseIndex({self.table!r}, {self.count} vectors)"
+        return f"DatabaseIndex({self.table!r}, {self.method}, {self.count} vectors)"
+
+    def _nearest(self, query: np.ndarray, k: int, allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
+        return self.store.nearest_in_table(self.table, query, k, allowed, self.method, self.probes, self.lists)
 
     @property
     def error_bound(self) -> float:
@@ -219,38 +261,37 @@ class DatabaseIndex:
     def search(self, query: np.ndarray, k: int, allowed: np.ndarray | None = None,
                every_list: bool = False) -> list[tuple[int, float]]:
         """The top-`k` (id, score) pairs, best first, among `allowed` ids when given: exact up to
-        `exact_filter_limit` allowed passages (or with `every_list`), HNSW above, and exact again
-        when HNSW found fewer than it could have."""
+        `exact_filter_limit` allowed passages (or with `every_list`), through the index above."""
         if self.count == 0 or k <= 0 or (allowed is not None and len(allowed) == 0):
             return []
         available = self.count if allowed is None else len(allowed)
         k = min(k, available)
         if allowed is None:
-            found = self.store.nearest_in_table(self.table, query, k)
+            found = self._nearest(query, k)
         elif every_list or available <= self.exact_filter_limit:
-            found = self.store.nearest_in_table(self.table, query, k, allowed)
+            found = self._nearest(query, k, allowed)
         else:
-            found = self._through_hnsw(query, k, np.asarray(allowed, dtype=np.int64))
+            found = self._through_index(query, k, np.asarray(allowed, dtype=np.int64))
         found.sort(key=lambda pair: (-pair[1], pair[0]))
         return found[:k]
 
-    def _through_hnsw(self, query: np.ndarray, k: int, allowed: np.ndarray) -> list[tuple[int, float]]:
-        """A broad filter's top `k`: HNSW's nearest passages, as many as the filter's share says
+    def _through_index(self, query: np.ndarray, k: int, allowed: np.ndarray) -> list[tuple[int, float]]:
+        """A broad filter's top `k`: the index's nearest passages, as many as the filter's share says
         hold `k` allowed ones (and more while they do not), kept when allowed (a bitmap here: the
         allowed ids are never sent); exact when that would read more than `MAX_FETCH` passages."""
         bits = np.zeros(int(allowed.max()) + 1, dtype=bool)
         bits[allowed] = True
         fetch = min(self.count, int(k * self.count / len(allowed) * 1.25) + 32)
         while fetch <= MAX_FETCH:
-            found = self.store.nearest_in_table(self.table, query, fetch)
+            found = self._nearest(query, fetch)
             kept = [(i, s) for i, s in found if i < len(bits) and bits[i]]
             if len(kept) >= k or fetch >= self.count:
                 return kept
             if len(found) < fetch:  # the scan gave up (max_scan_tuples) before it had them
                 break
             fetch = min(self.count, fetch * 2)
-        log.info("HNSW would read more than %d passages for %d filtered neighbours: scanned exactly", MAX_FETCH, k)
-        return self.store.nearest_in_table(self.table, query, k, allowed)
+        log.info("the index would read more than %d passages for %d filtered neighbours: scanned exactly", MAX_FETCH, k)
+        return self._nearest(query, k, allowed)
 
     def rows(self) -> int:
         """The table's rows, counted (`len` is the count kept with every change)."""
