@@ -35,6 +35,7 @@ import math
 import secrets
 import struct
 import tempfile
+import threading
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Callable, Iterable
 
@@ -54,6 +55,7 @@ HNSW_M = 16  # pgvector's defaults: neighbours per node, candidates while buildi
 HNSW_EF_CONSTRUCTION = 64
 EF_SEARCH = 100  # candidates an HNSW search keeps (at least k); iterative scan reads on past it
 MAX_SCAN = 50_000  # tuples an iterative scan may visit before it gives up (at least 4x the rows asked for)
+RECENT_QUERIES = 32  # queries whose nearest passages a table's index object remembers
 MAX_FETCH = 40_000  # nearest passages read for a broad filter before an exact scan of its passages is cheaper
 
 
@@ -238,6 +240,8 @@ class DatabaseIndex:
         self.settings = settings
         self.exact_filter_limit = settings.exact_filter_limit if settings is not None else 20_000
         self.probes = settings.ivf_nprobe if settings is not None else 32
+        self._recent: dict[bytes, list[tuple[int, float]]] = {}  # query -> its nearest passages, best first
+        self._lock = threading.Lock()
 
     def with_count(self, count: int) -> DatabaseIndex:
         return DatabaseIndex(self.store, self.table, self.dim, count, self.method, self.lists, self.settings)
@@ -249,7 +253,24 @@ class DatabaseIndex:
         return f"DatabaseIndex({self.table!r}, {self.method}, {self.count} vectors)"
 
     def _nearest(self, query: np.ndarray, k: int, allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
-        return self.store.nearest_in_table(self.table, query, k, allowed, self.method, self.probes, self.lists)
+        """The table's answer, best first; without `allowed`, the first `k` of a longer answer to the
+        same query when there was one (a search asks for its semantic set, then its ranking): the
+        index is read once per question, not once per step. (This object serves one generation.)"""
+        if allowed is not None:
+            found = self.store.nearest_in_table(self.table, query, k, allowed, self.method, self.probes, self.lists)
+            return sorted(found, key=lambda pair: (-pair[1], pair[0]))
+        key = np.asarray(query, dtype=np.float32).tobytes()
+        with self._lock:
+            known = self._recent.get(key)
+        if known is not None and (len(known) >= k or len(known) == self.count):
+            return known[:k]
+        found = sorted(self.store.nearest_in_table(self.table, query, k, None, self.method, self.probes, self.lists),
+                       key=lambda pair: (-pair[1], pair[0]))
+        with self._lock:
+            self._recent[key] = found
+            while len(self._recent) > RECENT_QUERIES:
+                del self._recent[next(iter(self._recent))]
+        return found[:k]  # (a copy: the remembered list is never handed out)
 
     @property
     def error_bound(self) -> float:
