@@ -142,7 +142,7 @@ def facet_counts(kb, pg, name: str) -> None:
               f"{(time.perf_counter() - started) / 3 * 1000:.0f} ms", flush=True)
 
 
-def scifact(source: Path, server) -> None:
+def scifact(source: Path, server, threshold: int | None = None) -> None:
     from policykb.config import Settings
     from policykb.evaluation import evaluate
     from policykb.kb import KnowledgeBase
@@ -150,7 +150,12 @@ def scifact(source: Path, server) -> None:
     url = server.create_database("scifact", vector=False)
     with tempfile.TemporaryDirectory() as scratch, KnowledgeBase(Settings(home=source)) as kb:
         kb.migrate(url)
-        with KnowledgeBase(Settings(home=Path(scratch) / "idx", database_url=url)) as pg:
+        with KnowledgeBase(Settings(home=Path(scratch) / "idx", database_url=url,
+                                    **({"ivf_threshold": threshold} if threshold else {}))) as pg:
+            if threshold:
+                pg.backend.build_database_indexes()
+            print(f"SciFact: PostgreSQL searches its vectors with {pg.index.kind} "
+                  f"({getattr(pg.index, 'method', 'in memory')})", flush=True)
             for label, store in (("embedded", kb), ("postgres", pg)):
                 figures = evaluate(store, SCIFACT, ["hybrid", "semantic", "keyword"])
                 print(f"SciFact {label:<9} nDCG@10: " + ", ".join(
@@ -179,7 +184,7 @@ def main() -> None:
                 compare(source, server, f"kb{n}", args.queries, claims, args.pg_ivf_threshold,
                         args.copied[n] if n < len(args.copied) else None)
             if args.scifact_kb:
-                scifact(args.scifact_kb, server)
+                scifact(args.scifact_kb, server, args.pg_ivf_threshold)
         finally:
             server.stop()
 
