@@ -158,3 +158,29 @@ def test_searches_read_the_replica_unless_it_lacks_what_this_process_has_seen(pa
             assert time.monotonic() < deadline, "the replica never caught up"
             time.sleep(0.05)
         assert {h.id for h in reader.search("", size=100, facets=False).hits} == everything - {"de-vouchers"}
+
+
+def test_a_replica_read_that_failed_midway_leaves_its_connection_usable(pair, corpus, tmp_path):
+    """A replica connection left in an aborted transaction (a statement failed inside it) is ended,
+    not kept: the next searches read the replica again instead of the primary for ever."""
+    import psycopg
+
+    primary, replica = pair
+    settings = Settings(home=tmp_path / "kb", model="hashing", database_url=primary.url_for("kb"),
+                        database_read_url=replica.url_for("kb"), warm_up=False)
+    with KnowledgeBase(settings) as kb:
+        kb.ingest([corpus])
+        deadline = time.monotonic() + 30
+        while _generation(replica) != _generation(primary):
+            assert time.monotonic() < deadline, "the replica never caught up"
+            time.sleep(0.05)
+        kb.search("cluster vouchers", size=5)
+        conn = kb.store._replicas.current()
+        assert conn is not None  # the search read the replica
+        conn.execute("BEGIN")
+        with pytest.raises(psycopg.errors.DivisionByZero):
+            conn.execute("SELECT 1 / 0")
+        assert conn.info.transaction_status.name == "INERROR"
+        assert kb.search("cluster vouchers", size=5).total > 0
+        after = kb.store._replicas.current()
+        assert after is None or after.info.transaction_status.name == "IDLE"

@@ -149,9 +149,10 @@ class PgStore(GenerationMixin, ReadsMixin, VectorsMixin, AnnMixin, PostingsMixin
             conn = self._begin(begin)
             if self.generation >= replica_from:
                 return conn
-            rollback(conn)  # behind this process: the primary
         except (psycopg.Error, StoreUnavailable):
             pass  # unreachable: the primary
+        if (left := self._replicas.current()) is not None:
+            rollback(left)  # behind this process, or failed midway: ended (closed if even that fails)
         self._route.replica = False
         try:
             return self._begin(begin)
