@@ -69,7 +69,8 @@ class Settings(BaseSettings):
         None, ge=-1, le=1, description="Hybrid mode: a keyword match counts when its passage's similarity with the "
         "query reaches this (the model does not find it unrelated). Unset: the model's calibrated value; -1: always.")
     ivf_threshold: int = Field(200_000, ge=1000, description="From this many passages on, the vector index is "
-                               "approximate (IVF, 8-bit) instead of exact (recall@10 is in BENCHMARKS.md).")
+                               "approximate instead of exact: IVF with 16-bit vectors in memory or, with "
+                               "POLICYKB_DATABASE_URL, a vector table in the database (recall@10 is in BENCHMARKS.md).")
     ivf_nprobe: int = Field(32, ge=1, le=4096, description="IVF lists searched per query (recall against speed); "
                             "also the IVFFlat lists a PostgreSQL vector table reads.")
     vector_table_index: Literal["ivfflat", "hnsw"] = Field(
