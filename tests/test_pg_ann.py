@@ -164,3 +164,22 @@ def test_migrate_to_postgresql_builds_the_vector_table_past_the_threshold(tmp_pa
 def _tables(kb: KnowledgeBase) -> list[str]:
     return [r[0] for r in run_sql(kb.store, "SELECT tablename FROM pg_tables WHERE left(tablename, 4) = 'ann_' "
                                             "AND tablename <> 'ann_spaces' ORDER BY tablename")]
+
+
+def test_without_pgvector_vectors_are_searched_in_memory_and_writes_go_on(tmp_path, postgres_url, monkeypatch, caplog):
+    """A database whose role may not create pgvector (managed PostgreSQL without it): the write that
+    crosses the threshold, reindex and migrate keep an index in memory and say why; nothing fails."""
+    from policykb.backends.postgres.store import PgStore
+    from policykb.errors import VectorTablesUnavailable
+
+    def refused(self):
+        raise VectorTablesUnavailable("the database has no pgvector extension (test)")
+
+    monkeypatch.setattr(PgStore, "_need_vector_extension", refused)
+    with KnowledgeBase(pg_settings(tmp_path, postgres_url)) as kb, caplog.at_level("WARNING", logger="policykb"):
+        kb.ingest([random_records(tmp_path / "r.jsonl", 1200)])
+        assert kb.index.kind == "ivf" and len(kb.index) == 1200 and kb.check()["status"] == "ok"
+        assert kb.reindex()["passages"] == 1200 and kb.index.kind == "ivf"
+        assert kb.backend.build_database_indexes() == 0
+        assert run_sql(kb.store, "SELECT count(*) FROM ann_spaces") == [(0,)]
+    assert "no pgvector extension" in caplog.text

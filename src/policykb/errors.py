@@ -135,3 +135,11 @@ class StoreUnavailable(PolicyKBError):
 
     code = "store_unavailable"
     status = 503
+
+
+class VectorTablesUnavailable(PolicyKBError):
+    """The PostgreSQL database has no pgvector and this role may not create it: vectors are then
+    searched in each process's memory, as below the IVF threshold."""
+
+    code = "vector_tables_unavailable"
+    status = 503

@@ -23,7 +23,7 @@ from policykb.config import Settings
 from policykb.encoders.embed import Embedder, load_embedder, model_key
 from policykb.encoders.e5 import E5_NAME
 from policykb.encoders.runtime import default_cache
-from policykb.errors import IndexMismatch
+from policykb.errors import IndexMismatch, VectorTablesUnavailable
 from policykb.backends.embedded.index import MANIFEST, VectorIndex, load_index, read_manifest
 from policykb.backends.embedded.store import Store
 from policykb.topics import TopicIndex
@@ -253,7 +253,10 @@ class VectorSpace:
                 ids, vectors = self.store.passage_vectors(self.key, added, searchable_only=True)
                 index.add(ids, vectors)
             if self.goes_in_database(len(index)):
-                return self.build_in_database()
+                try:
+                    return self.build_in_database()
+                except VectorTablesUnavailable as exc:  # (the transaction goes on: a savepoint was refused)
+                    log.warning("%s", exc)
             if self._outgrown(index):
                 index = self.build_index(index.dim)
         index.save(self.folder, self.key, generation, self.runtime)

@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING, Callable, Iterable
 
 import numpy as np
 
-from policykb.errors import IndexMismatch
+from policykb.errors import IndexMismatch, VectorTablesUnavailable
 
 if TYPE_CHECKING:
     import psycopg
@@ -129,6 +129,7 @@ class AnnMixin:
         write lock). The vectors pass through a temporary file (~800 MB at a million). Fails
         (psycopg.Error) when the database has no pgvector and this user cannot create it. Searches
         go on reading the previous table meanwhile (another one is filled, then swapped in)."""
+        self._need_vector_extension()
         table = table_name(model)
         db = self._db
         with tempfile.TemporaryFile() as spool:  # one pass over the vectors, then one COPY (a connection does one at a time)
@@ -138,8 +139,6 @@ class AnnMixin:
                 spool.write(copy_tuples(ids, vectors))
             if not dim:
                 raise IndexMismatch(f"no passage has a vector for the model {model!r}: nothing to index")
-            if db.execute("SELECT 1 FROM pg_extension WHERE extname = 'vector'").fetchone() is None:
-                db.execute("CREATE EXTENSION IF NOT EXISTS vector")
             db.execute(f"CREATE TABLE {table} (id bigint PRIMARY KEY, v halfvec({dim}) NOT NULL)")
             spool.seek(0)
             with db.cursor() as cur, cur.copy(f"COPY {table} (id, v) FROM STDIN WITH (FORMAT BINARY)") as copy:
@@ -165,6 +164,23 @@ class AnnMixin:
         index = self.database_index(model, settings)
         assert index is not None
         return index
+
+    def _need_vector_extension(self) -> None:
+        """pgvector in this database, created if this role may (inside a savepoint: a refusal leaves
+        the caller's transaction usable); else `VectorTablesUnavailable`."""
+        import psycopg
+
+        db = self._db
+        if db.execute("SELECT 1 FROM pg_extension WHERE extname = 'vector'").fetchone() is not None:
+            return
+        try:
+            with db.transaction():
+                db.execute("CREATE EXTENSION IF NOT EXISTS vector")
+        except psycopg.Error as exc:
+            raise VectorTablesUnavailable(
+                f"the database has no pgvector extension and this role cannot create it ({str(exc).strip()}); "
+                "vectors are searched in memory until an administrator runs CREATE EXTENSION vector",
+                {"extension": "vector"}) from None
 
     def drop_database_index(self, model: str) -> None:
         """Forget a model's vector table (inside the caller's transaction)."""
