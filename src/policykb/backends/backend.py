@@ -26,7 +26,7 @@ from policykb.backends.embedded.spaces import MULTILINGUAL_FOLDER, VectorSpace, 
 from policykb.backends.embedded.store import Store
 from policykb.config import Settings
 from policykb.encoders.embed import Embedder
-from policykb.errors import NotFound, VectorTablesUnavailable
+from policykb.errors import NotFound
 from policykb.language.detect import covered
 from policykb.models import embed_text
 from policykb.taxonomy import Taxonomy
@@ -298,10 +298,7 @@ class Backend:
             total = self.store.stats()["passages"]
             for space in self.spaces:
                 if space.goes_in_database(total):
-                    try:
-                        space.build_in_database()
-                    except VectorTablesUnavailable as exc:
-                        log.warning("%s", exc)
+                    if space.build_in_database() is None:
                         break
                     built += 1
         self.forget_index()
@@ -320,12 +317,10 @@ class Backend:
                 generation = self.store.bump_generation()
                 for at, (space, index) in enumerate(zip(self.spaces, indexes)):
                     if index is None:
-                        try:
-                            indexes[at] = space.build_in_database()
+                        indexes[at] = space.build_in_database()
+                        if indexes[at] is not None:
                             continue
-                        except VectorTablesUnavailable as exc:
-                            log.warning("%s", exc)
-                            index = indexes[at] = space.build_index()
+                        index = indexes[at] = space.build_index()
                     if self.store.database_indexes:
                         self.store.drop_database_index(space.key)
                     index.save(space.folder, space.key, generation, space.runtime)

@@ -115,10 +115,16 @@ class VectorSpace:
         """Whether an index over `total` passages lives in the store rather than in memory."""
         return self.store.database_indexes and total >= self.settings.ivf_threshold
 
-    def build_in_database(self) -> Any:
+    def build_in_database(self) -> Any | None:
         """Build the store's vector index for this model (inside the writer's transaction); index
-        files saved on this machine go (a rollback rebuilds them from the store)."""
-        index = self.store.build_database_index(self.key, self.settings)
+        files saved on this machine go (a rollback rebuilds them from the store). None, and a
+        warning, when the database may not have pgvector (the transaction goes on: a savepoint
+        was refused): the caller keeps an index in memory."""
+        try:
+            index = self.store.build_database_index(self.key, self.settings)
+        except VectorTablesUnavailable as exc:
+            log.warning("%s", exc)
+            return None
         (self.folder / MANIFEST).unlink(missing_ok=True)
         for stale in self.folder.glob("vectors-*.faiss"):
             stale.unlink(missing_ok=True)
@@ -252,11 +258,8 @@ class VectorSpace:
             if added:
                 ids, vectors = self.store.passage_vectors(self.key, added, searchable_only=True)
                 index.add(ids, vectors)
-            if self.goes_in_database(len(index)):
-                try:
-                    return self.build_in_database()
-                except VectorTablesUnavailable as exc:  # (the transaction goes on: a savepoint was refused)
-                    log.warning("%s", exc)
+            if self.goes_in_database(len(index)) and (built := self.build_in_database()) is not None:
+                return built
             if self._outgrown(index):
                 index = self.build_index(index.dim)
         index.save(self.folder, self.key, generation, self.runtime)
