@@ -213,3 +213,30 @@ def test_an_empty_knowledge_base_warms_up_and_is_ready(settings):
     with TestClient(create_app(settings.model_copy(update={"warm_up": True}))) as client:
         assert client.get("/search", params={"q": "vouchers"}).json()["total"] == 0
         assert health(client) == OK
+
+
+def test_a_warm_up_started_ahead_is_the_one_the_app_waits_for(built, monkeypatch):
+    """`policykb serve` starts the warm-up before it imports the web framework: the app's lifespan
+    then waits for that one instead of starting a second."""
+    from policykb.warmup import WarmUp
+
+    release = threading.Event()
+    runs: list[int] = []
+    real = KnowledgeBase.warm_up
+
+    def held_warm_up(self):
+        runs.append(1)
+        assert release.wait(30)
+        return real(self)
+
+    monkeypatch.setattr(KnowledgeBase, "warm_up", held_warm_up)
+    with KnowledgeBase(built) as kb:
+        warming = WarmUp()
+        warming.start(kb, True)
+        with TestClient(create_app(built, kb=kb, warming=warming)) as client:
+            assert health(client) == STARTING
+            release.set()
+            assert warming.ready.wait(30)
+            assert health(client) == OK
+            assert client.get("/search", params={"q": "vouchers"}).json()["total"] >= 1
+    assert runs == [1]

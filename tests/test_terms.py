@@ -76,3 +76,18 @@ def test_term_counts_per_column_and_length():
     counts, length = term_counts("Cluster vouchers", "Vouchers for cluster firms; vouchers again.")
     assert counts == {"cluster": (1, 1), "voucher": (1, 2), "for": (0, 1), "firm": (0, 1), "again": (0, 1)}
     assert length == 8
+
+
+def test_the_stemmer_gives_the_stems_of_snowballs_pure_python_porter():
+    """PyStemmer (C) stems as snowballstemmer's Python code does, word for word (it is what
+    `snowballstemmer.stemmer` returns when it is installed: a dependency, for speed)."""
+    import Stemmer
+    from snowballstemmer.porter_stemmer import PorterStemmer
+
+    from policykb.language.terms import _porter
+    from policykb.language.text import _words
+
+    assert isinstance(_porter(), Stemmer.Stemmer)
+    sample = sorted(_words())[::40]  # 4,015 English words, a-z
+    python = PorterStemmer()
+    assert [_porter().stemWord(w) for w in sample] == [python.stemWord(w) for w in sample]

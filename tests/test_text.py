@@ -63,3 +63,12 @@ def test_slug_falls_back_to_a_hash_of_the_text_never_a_constant():
     first, second = slug("???"), slug("!!!")
     assert first.startswith("item-") and len(first) == 15
     assert first != second and slug("???") == first
+
+
+def test_the_english_word_list_is_pyspellcheckers():
+    """Read from the package's file directly (half the time): the same words with the same counts."""
+    from spellchecker import SpellChecker
+
+    from policykb.language.text import _words
+
+    assert _words() == dict(SpellChecker(language="en", case_sensitive=False).word_frequency.dictionary)

@@ -23,6 +23,7 @@ from policykb.language.words import function_words
 
 if TYPE_CHECKING:
     from policykb.backends.backend import Backend
+    from policykb.kb import KnowledgeBase
     from policykb.models import Hit, SearchResult
 
 log = logging.getLogger("policykb")
@@ -126,3 +127,46 @@ def _ask_every_kind(kb: Searchable) -> None:
         if facet is not None:
             kb.search(SCRIPT_SAMPLES[0], filters={facet[0]: [facet[1]]}, size=10)
         kb.similar(first.id, k=5)
+
+
+class WarmUp:
+    """A server's warm-up (`KnowledgeBase.warm_up`) on a thread of its own, so that the server
+    answers /health ("starting") meanwhile; `ready` is set when it is over, failed or not (and
+    whenever no warm-up runs). The app's lifespan starts it at each run; `policykb serve` starts
+    it before it imports the web framework, which the lifespan then finds running for the same
+    knowledge base and waits for instead of starting another."""
+
+    def __init__(self) -> None:
+        self.ready = threading.Event()
+        self.ready.set()
+        self.failed = False
+        self._thread: threading.Thread | None = None
+        self._kb: KnowledgeBase | None = None
+
+    def start(self, kb: KnowledgeBase, enabled: bool) -> None:
+        if self._thread is not None and self._kb is kb:
+            return  # started ahead, for this knowledge base: its thread goes on
+        self.stop()
+        self.failed = False
+        if not enabled:
+            return
+        self.ready = threading.Event()
+        self._kb = kb
+        self._thread = threading.Thread(target=self._run, args=(kb, self.ready), name="policykb-warm-up", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Wait for a warm-up still running: it reads the knowledge base, which is closed next."""
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+            self._kb = None
+
+    def _run(self, kb: KnowledgeBase, ready: threading.Event) -> None:
+        try:
+            kb.warm_up()
+        except Exception:  # a model or an index that cannot be loaded: /health says so, the log says why
+            log.exception("warm-up failed")
+            self.failed = True
+        finally:
+            ready.set()

@@ -343,21 +343,34 @@ def serve(lazy: LazyKB, host: str, port: int, workers: int) -> None:
     """
     import os
 
-    import uvicorn
-
     from policykb.service.security import moderator_tokens, trusted_networks
+    from policykb.warmup import WarmUp
 
     moderator_tokens(lazy.settings.moderator_tokens)  # a bad token or proxy stops here, with its reason
     trusted_networks(lazy.settings.trusted_proxies)
     lazy.kb.store.stats()  # so does a damaged database (the rest of it is read at each request)
-    # Workers are separate processes: they read their settings from the environment.
-    os.environ["POLICYKB_HOME"] = str(lazy.settings.home)
-    os.environ["POLICYKB_MODEL"] = lazy.settings.model
+    warming = WarmUp()
+    if workers == 1:  # the models load while the web framework is imported (the app waits for them)
+        warming.start(lazy.kb, lazy.settings.warm_up)
+    import uvicorn
+
+    from policykb.service.api import create_app
+
     click.echo(f"policykb API on http://{host}:{port}/ (docs at http://{host}:{port}/docs)")
     # proxy_headers=False: uvicorn would otherwise believe X-Forwarded-For from any local peer; the
     # app decides whom to believe (POLICYKB_TRUSTED_PROXIES).
-    uvicorn.run("policykb.service.api:app_factory", factory=True, host=host, port=port, workers=workers,
-                log_level="warning", proxy_headers=False)
+    try:
+        if workers == 1:
+            uvicorn.run(create_app(lazy.settings, kb=lazy.kb, warming=warming), host=host, port=port,
+                        log_level="warning", proxy_headers=False)
+            return
+        # Workers are separate processes: they read their settings from the environment.
+        os.environ["POLICYKB_HOME"] = str(lazy.settings.home)
+        os.environ["POLICYKB_MODEL"] = lazy.settings.model
+        uvicorn.run("policykb.service.api:app_factory", factory=True, host=host, port=port, workers=workers,
+                    log_level="warning", proxy_headers=False)
+    finally:
+        warming.stop()  # before the knowledge base closes
 
 
 cli.add_command(moderate)

@@ -38,8 +38,7 @@ def load(threads: int = 0, setting: str = "POLICYKB_MULTILINGUAL_MODEL", cache: 
     folder = prepared(cache or default_cache(), name, lambda work: convert(source, work), setting)
     model = E5File.open(source)
     # the same ids as the `tokenizers` library's Unigram (tokenizer.json), in ~40 instead of ~280 MB
-    pieces = model.pieces()
-    tokenizer = UnigramTokenizer([p for p, _ in pieces], [s for _, s in pieces], model.special["unk"])
+    tokenizer = UnigramTokenizer(*model.vocabulary_lists(), model.special["unk"])
     inputs = E5Inputs(tokenizer, model.normalisation, model.special, *model.embedding_tables())
     return OnnxEncoder(E5_NAME, folder / "model.onnx", inputs, model.hidden, query_prefix="query: ",
                        passage_prefix="passage: ", threads=threads, runtime=RUNTIME)

@@ -114,16 +114,23 @@ class E5File:
                    {"bos": bos, "eos": eos, "pad": pad, "unk": unk}, (vocabulary_at, count), normalisation,
                    tensors)
 
-    def pieces(self) -> list[tuple[str, float]]:
-        """The unigram vocabulary: (piece, score) in id order."""
+    def vocabulary_lists(self) -> tuple[list[str], list[float]]:
+        """The unigram vocabulary's pieces and their scores, in id order (read at each load of the
+        model: a quarter of a second spent here is one every server start waits for)."""
         at, count = self.vocabulary_table
         offsets = np.frombuffer(self.data, dtype=np.uint32, count=count + 1, offset=at)
         scores = np.frombuffer(self.data, dtype=np.float32, count=count, offset=at + 4 * (count + 1))
         raw = np.frombuffer(self.data, dtype=np.uint8, count=int(offsets[-1]), offset=at + 8 * count + 4)
         # decoded at once, cut at character offsets (a byte starts a character unless it is 10xxxxxx)
-        chars = np.concatenate([[0], np.cumsum((raw & 0xC0) != 0x80)])[offsets].tolist()
+        starts = np.zeros(len(raw) + 1, dtype=np.int64)
+        np.cumsum((raw & 0xC0) != 0x80, out=starts[1:])
+        chars = starts[offsets].tolist()
         text = raw.tobytes().decode("utf-8")
-        return list(zip([text[a:b] for a, b in zip(chars[:-1], chars[1:])], scores.astype(float).tolist()))
+        return [text[a:b] for a, b in zip(chars[:-1], chars[1:])], scores.astype(float).tolist()
+
+    def pieces(self) -> list[tuple[str, float]]:
+        """The unigram vocabulary: (piece, score) in id order."""
+        return list(zip(*self.vocabulary_lists()))
 
     def floats(self, name: str) -> np.ndarray:
         kind, offset, size = self.tensors[name]

@@ -31,11 +31,11 @@ class Encoding:
 
 class UnigramTokenizer:
     def __init__(self, pieces: list[str], scores: list[float], unk_id: int) -> None:
-        self.piece_ids = {piece: i for i, piece in enumerate(pieces)}  # a piece listed twice: its last id
-        self.scores = [float(s) for s in scores]
+        self.piece_ids = dict(zip(pieces, range(len(pieces))))  # a piece listed twice: its last id
+        self.scores = list(map(float, scores))
         self.unk_id = unk_id
         self.unk_score = min(self.scores) - UNK_PENALTY
-        self.longest = max(len(p) for p in pieces)
+        self.longest = max(map(len, pieces))
         self._cache: dict[str, list[int]] = {}
 
     def encode(self, text: str, add_special_tokens: bool = False) -> Encoding:

@@ -8,7 +8,6 @@ import io
 import json
 import logging
 import sqlite3
-import threading
 from contextlib import asynccontextmanager
 from collections.abc import AsyncIterator
 from typing import Annotated, Any, Literal
@@ -28,6 +27,7 @@ from policykb.ingest.export import write_records
 from policykb.backends.health import public as public_health
 from policykb.kb import KnowledgeBase
 from policykb.models import FacetCount, Hit
+from policykb.warmup import WarmUp
 from policykb.backends.embedded.store import damaged, is_damage
 from policykb.service.security import (SameOriginWrites, SecurityHeaders, document_response, moderator_tokens,
                        trusted_networks)
@@ -122,7 +122,8 @@ class SearchParams:
         }.items() if values}
 
 
-def create_app(settings: Settings | None = None, kb: KnowledgeBase | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, kb: KnowledgeBase | None = None,
+               warming: WarmUp | None = None) -> FastAPI:
     """The FastAPI app over one knowledge base (opened at startup, closed at shutdown).
 
     No `from __future__ import annotations` in this module: FastAPI must see the real types of
@@ -133,7 +134,7 @@ def create_app(settings: Settings | None = None, kb: KnowledgeBase | None = None
     proxies = trusted_networks(settings.trusted_proxies)
     state: dict[str, KnowledgeBase] = {}
     gate = UploadGate(settings.max_uploads_in_flight, settings.max_uploads_per_client)
-    warming = WarmUp()
+    warming = warming or WarmUp()  # (`policykb serve` hands over one it started ahead)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -291,41 +292,6 @@ def create_app(settings: Settings | None = None, kb: KnowledgeBase | None = None
                         headers={"Content-Disposition": f'attachment; filename="policykb-export.{format}"'})
 
     return app
-
-
-class WarmUp:
-    """The API's warm-up (`KnowledgeBase.warm_up`) on a thread of its own, started by each run of
-    the app's lifespan, so that the server answers /health ("starting") meanwhile; `ready` is set
-    when it is over, failed or not (and whenever no warm-up runs)."""
-
-    def __init__(self) -> None:
-        self.ready = threading.Event()
-        self.ready.set()
-        self.failed = False
-        self._thread: threading.Thread | None = None
-
-    def start(self, kb: KnowledgeBase, enabled: bool) -> None:
-        self.failed = False
-        if not enabled:
-            return
-        self.ready = threading.Event()
-        self._thread = threading.Thread(target=self._run, args=(kb, self.ready), name="policykb-warm-up", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        """Wait for a warm-up still running: it reads the knowledge base, which is closed next."""
-        if self._thread is not None:
-            self._thread.join()
-            self._thread = None
-
-    def _run(self, kb: KnowledgeBase, ready: threading.Event) -> None:
-        try:
-            kb.warm_up()
-        except Exception:  # a model or an index that cannot be loaded: /health says so, the log says why
-            log.exception("warm-up failed")
-            self.failed = True
-        finally:
-            ready.set()
 
 
 class BodyLimit:
