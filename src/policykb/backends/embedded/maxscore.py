@@ -32,6 +32,7 @@ from policykb.backends.embedded.bm25 import K1, POSTING, Corpus, bm25_idf
 
 EMPTY = np.zeros(0, dtype=POSTING)
 FREQUENT = 0.01  # a term in more than this share of the passages may be skipped
+MARK_COST = 4.0  # marking a posting's position costs about this many steps of a binary search
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,7 @@ class QueryScorer:
         self.skipped = self._skippable(n, required)
         self.required = required
         self._candidates: tuple[np.ndarray, np.ndarray] | None = None
+        self._marks: np.ndarray | None = None  # one value per position, 0.0 between uses
 
     @property
     def postings(self) -> dict[str, np.ndarray]:
@@ -122,6 +124,27 @@ class QueryScorer:
             self._candidates = (self.corpus.ids[positions], positions)
         return self._candidates
 
+    def _per_candidate(self, term: str, ids: np.ndarray, positions: np.ndarray, values: np.ndarray) -> np.ndarray:
+        """For each candidate (ids and their positions), the value of the term's posting for it
+        (`values`, one per posting, in the order of its ids), 0.0 where it has none. Found the
+        cheaper way: by looking each candidate up in the term's ids (binary searches), or, for a
+        term with few postings next to many candidates, by marking its postings' positions."""
+        column = self.terms[term][1]
+        if not len(column) or not len(ids):
+            return np.zeros(len(ids), dtype=np.float64)
+        if len(column) * MARK_COST < len(ids) * np.log2(len(column) + 1):
+            if self._marks is None:
+                self._marks = np.zeros(len(self.corpus) + 1, dtype=np.float64)
+            at = self.corpus.positions(column)  # (-1, the last slot, for a passage not searchable)
+            self._marks[at] = values
+            out = self._marks[positions]
+            self._marks[at] = 0.0
+            return out
+        holds, found = self._lookup(term, ids)
+        out = np.zeros(len(ids), dtype=np.float64)
+        out[holds] = values[found]
+        return out
+
     def _lookup(self, term: str, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(which of these passage ids hold the term, the index of each one's impact)."""
         column = self.terms[term][1]
@@ -142,9 +165,9 @@ class QueryScorer:
         held = np.zeros(len(ids), dtype=np.float64)
         count = np.zeros(len(ids), dtype=np.int32)
         for term in self.distinct:
-            holds, _ = self._lookup(term, ids)
-            held[holds] += self.weight[term]
-            count[holds] += 1
+            values = self._per_candidate(term, ids, positions, np.full(len(self.terms[term][1]), self.weight[term]))
+            held += values  # (+ 0.0 where a passage lacks the term: the same sums as adding only where it has it)
+            count += values > 0
         share = held / self.whole if self.whole else held
         return positions[(share >= self.required - 1e-9) & (count >= at_least)]
 
@@ -198,8 +221,7 @@ class QueryScorer:
         for term in self.match:
             if term not in self.idf:
                 continue
-            holds, at = self._lookup(term, ids)
-            total[holds] += self.idf[term] * (K1 + 1) * self.terms[term][0][at]
+            total += self._per_candidate(term, ids, positions, self.idf[term] * (K1 + 1) * self.terms[term][0])
         scored = total > 0  # (a filter's passages holding no term of the query)
         return Ranking(positions[scored], total[scored], bound)
 
