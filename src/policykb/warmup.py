@@ -23,7 +23,6 @@ from policykb.language.words import function_words
 
 if TYPE_CHECKING:
     from policykb.backends.backend import Backend
-    from policykb.kb import KnowledgeBase
     from policykb.models import Hit, SearchResult
 
 log = logging.getLogger("policykb")
@@ -129,6 +128,12 @@ def _ask_every_kind(kb: Searchable) -> None:
         kb.similar(first.id, k=5)
 
 
+class WarmsUp(Protocol):
+    """What a server warms up (the `KnowledgeBase` facade)."""
+
+    def warm_up(self) -> dict[str, float]: ...
+
+
 class WarmUp:
     """A server's warm-up (`KnowledgeBase.warm_up`) on a thread of its own, so that the server
     answers /health ("starting") meanwhile; `ready` is set when it is over, failed or not (and
@@ -141,9 +146,9 @@ class WarmUp:
         self.ready.set()
         self.failed = False
         self._thread: threading.Thread | None = None
-        self._kb: KnowledgeBase | None = None
+        self._kb: WarmsUp | None = None
 
-    def start(self, kb: KnowledgeBase, enabled: bool) -> None:
+    def start(self, kb: WarmsUp, enabled: bool) -> None:
         if self._thread is not None and self._kb is kb:
             return  # started ahead, for this knowledge base: its thread goes on
         self.stop()
@@ -162,7 +167,7 @@ class WarmUp:
             self._thread = None
             self._kb = None
 
-    def _run(self, kb: KnowledgeBase, ready: threading.Event) -> None:
+    def _run(self, kb: WarmsUp, ready: threading.Event) -> None:
         try:
             kb.warm_up()
         except Exception:  # a model or an index that cannot be loaded: /health says so, the log says why

@@ -124,11 +124,13 @@ class QueryScorer:
             self._candidates = (self.corpus.ids[positions], positions)
         return self._candidates
 
-    def _per_candidate(self, term: str, ids: np.ndarray, positions: np.ndarray, values: np.ndarray) -> np.ndarray:
+    def _per_candidate(self, term: str, ids: np.ndarray, positions: np.ndarray,
+                       values: np.ndarray | float) -> np.ndarray:
         """For each candidate (ids and their positions), the value of the term's posting for it
-        (`values`, one per posting, in the order of its ids), 0.0 where it has none. Found the
-        cheaper way: by looking each candidate up in the term's ids (binary searches), or, for a
-        term with few postings next to many candidates, by marking its postings' positions."""
+        (`values`: one per posting, in the order of its ids, or one for all), 0.0 where it has
+        none. Found the cheaper way: by looking each candidate up in the term's ids (binary
+        searches), or, for a term with few postings next to many candidates, by marking its
+        postings' positions."""
         column = self.terms[term][1]
         if not len(column) or not len(ids):
             return np.zeros(len(ids), dtype=np.float64)
@@ -142,7 +144,7 @@ class QueryScorer:
             return out
         holds, found = self._lookup(term, ids)
         out = np.zeros(len(ids), dtype=np.float64)
-        out[holds] = values[found]
+        out[holds] = values[found] if isinstance(values, np.ndarray) else values
         return out
 
     def _lookup(self, term: str, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -165,7 +167,7 @@ class QueryScorer:
         held = np.zeros(len(ids), dtype=np.float64)
         count = np.zeros(len(ids), dtype=np.int32)
         for term in self.distinct:
-            values = self._per_candidate(term, ids, positions, np.full(len(self.terms[term][1]), self.weight[term]))
+            values = self._per_candidate(term, ids, positions, self.weight[term])
             held += values  # (+ 0.0 where a passage lacks the term: the same sums as adding only where it has it)
             count += values > 0
         share = held / self.whole if self.whole else held
