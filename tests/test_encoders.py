@@ -6,6 +6,7 @@ from __future__ import annotations
 import struct
 
 import numpy as np
+import onnxruntime
 import pytest
 
 from policykb.encoders.embed import load_embedder, model_key
@@ -102,13 +103,36 @@ def test_the_conversion_is_done_once_into_the_cache(tmp_path):
 
     first = module.load(threads=1, cache=tmp_path)
     folder = next(p for p in tmp_path.iterdir() if p.name.startswith("multilingual-e5-small"))
-    stamp = (folder / "model.onnx").stat().st_mtime_ns
+    optimised = folder / f"model.optimised-ort{onnxruntime.__version__}.onnx"  # kept by the first session
+    stamps = [(folder / "model.onnx").stat().st_mtime_ns, optimised.stat().st_mtime_ns]
     again = module.load(threads=1, cache=tmp_path)
-    assert (folder / "model.onnx").stat().st_mtime_ns == stamp
-    assert sorted(p.name for p in folder.iterdir()) == ["model.onnx", "tokenizer.json"]
+    assert [(folder / "model.onnx").stat().st_mtime_ns, optimised.stat().st_mtime_ns] == stamps
+    assert sorted(p.name for p in folder.iterdir()) == sorted(["model.onnx", optimised.name, "tokenizer.json"])
     text = "cluster policy of the Basque Country"
-    assert float(first.encode_query(text) @ again.encode_query(text)) == pytest.approx(1.0, abs=1e-6)
+    assert np.array_equal(first.encode_query(text), again.encode_query(text))  # the kept graph: the same vector
     assert package_file("x").name == "e5-small-q4.bin"
+    optimised.write_bytes(b"damaged")
+    assert np.array_equal(module.load(threads=1, cache=tmp_path).encode_query(text), first.encode_query(text))
+    assert optimised.stat().st_size > 1000  # made again
+
+
+@pytest.mark.integration
+def test_a_cache_that_cannot_keep_the_optimised_graph_still_loads(tmp_path, monkeypatch):
+    from policykb.encoders import e5 as module
+    from policykb.encoders import runtime
+
+    reference = module.load(threads=1, cache=tmp_path).encode_query("vouchers for small firms")
+    folder = next(p for p in tmp_path.iterdir() if p.name.startswith("multilingual-e5-small"))
+    for kept in folder.glob("model.optimised-*.onnx"):
+        kept.unlink()
+
+    def refuse(*args, **kwargs):
+        raise PermissionError("read-only")
+
+    monkeypatch.setattr(runtime.os, "replace", refuse)
+    again = module.load(threads=1, cache=tmp_path)
+    assert np.array_equal(again.encode_query("vouchers for small firms"), reference)
+    assert sorted(p.name for p in folder.iterdir()) == ["model.onnx", "tokenizer.json"]  # no leftover
 
 
 # -- all-MiniLM-L6-v2 on ONNX Runtime (issue 20, item 2) -----------------------------------------------
@@ -126,7 +150,8 @@ def test_minilm_on_onnx_runtime_gives_the_vectors_of_sentence_transformers(tmp_p
     cosines = (a * b).sum(axis=1)
     assert cosines.min() >= 0.999, cosines
     assert np.allclose(np.linalg.norm(a, axis=1), 1.0, atol=1e-4)
-    assert sorted(p.name for p in next(tmp_path.iterdir()).iterdir()) == ["model.onnx", "tables.npz"]
+    assert sorted(p.name for p in next(tmp_path.iterdir()).iterdir()) == [
+        "model.onnx", f"model.optimised-ort{onnxruntime.__version__}.onnx", "tables.npz"]
 
 
 def test_a_folder_the_onnx_runtime_cannot_read_goes_to_sentence_transformers(tmp_path, monkeypatch):

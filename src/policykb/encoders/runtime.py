@@ -13,7 +13,7 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Callable, Protocol
+from typing import Any, Callable, Protocol
 
 import numpy as np
 
@@ -70,6 +70,47 @@ def prepared(cache: Path, name: str, convert: Callable[[Path], None], setting: s
     return target
 
 
+def _session(ort: Any, model: Path, threads: int) -> Any:
+    """An ONNX Runtime session of the graph `model`. Optimising the graph (fusing attention, layer
+    norms, GELU) took 0.1-0.3 s of every process's start; the optimised graph is therefore kept
+    beside the model, once per ONNX Runtime version, and later sessions load it as it is (the same
+    vectors to the bit, the same speed; BENCHMARKS.md "Cold start"). The kept graph is of the
+    "extended" level, which holds no choice made for this machine's processor. A folder that
+    cannot be written only loses the gain."""
+
+    def options(level: Any, keep: Path | None = None) -> Any:
+        chosen = ort.SessionOptions()
+        chosen.intra_op_num_threads = threads
+        chosen.inter_op_num_threads = 1
+        chosen.graph_optimization_level = level
+        chosen.log_severity_level = 3
+        if keep is not None:
+            chosen.optimized_model_filepath = str(keep)
+        return chosen
+
+    providers = ["CPUExecutionProvider"]
+    optimised = model.with_name(f"{model.stem}.optimised-ort{ort.__version__}.onnx")
+    if optimised.is_file():
+        try:
+            return ort.InferenceSession(str(optimised), options(ort.GraphOptimizationLevel.ORT_DISABLE_ALL),
+                                        providers=providers)
+        except Exception:  # damaged: made again below
+            log.warning("the optimised graph %s could not be loaded; making it again", optimised)
+            optimised.unlink(missing_ok=True)
+    extended = ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
+    work = model.with_name(f".{optimised.name}.{os.getpid()}.tmp")
+    try:
+        session = ort.InferenceSession(str(model), options(extended, work), providers=providers)
+    except Exception:  # (it could not write the graph: a read-only cache) optimised in memory only
+        work.unlink(missing_ok=True)
+        return ort.InferenceSession(str(model), options(extended), providers=providers)
+    try:
+        os.replace(work, optimised)  # (another process that did the same meanwhile wrote the same graph)
+    except OSError:
+        work.unlink(missing_ok=True)
+    return session
+
+
 class OnnxEncoder:
     """Sentence vectors from an ONNX graph that takes input embeddings and a mask and returns
     L2-normalised vectors (`graph.build`). Questions and passages may carry the prefixes the model
@@ -79,18 +120,13 @@ class OnnxEncoder:
                  passage_prefix: str = "", threads: int = 0, runtime: str = "onnx") -> None:
         import onnxruntime as ort
 
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads or min(2, os.cpu_count() or 1)
-        options.inter_op_num_threads = 1
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        options.log_severity_level = 3
         # The memory arena reuses buffers from one batch to the next (without it a batch of passages
         # takes ~10 % longer), and is given back at the end of each `encode` call: otherwise it keeps
         # the peak of the largest batch ever run (+300 MB) for the life of the process (BENCHMARKS.md, issue 20).
         self._give_back = ort.RunOptions()
         self._give_back.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
         try:
-            self.session = ort.InferenceSession(str(model), options, providers=["CPUExecutionProvider"])
+            self.session = _session(ort, model, threads or min(2, os.cpu_count() or 1))
         except Exception as exc:
             raise ModelUnavailable(f"cannot load {model} into ONNX Runtime: {exc}; delete the folder and retry") from exc
         self.name = name
