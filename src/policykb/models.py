@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from dataclasses import asdict, dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -203,10 +205,15 @@ def public_source(source: str, home: Path) -> str:
     its last folder and file name."""
     if not source or source.startswith("contribution"):
         return "contribution" if source else ""
-    path = Path(source)
-    if not path.is_absolute():
+    if not os.path.isabs(source):
         return source
-    for root, keep_parent in ((Path(home).resolve() / "uploads", False), (Path.cwd(), True)):
+    return _shown_path(source, str(home), os.getcwd())
+
+
+@lru_cache(maxsize=4096)  # (each result of a search shows its source: resolving paths cost ~2.5 ms a search)
+def _shown_path(source: str, home: str, cwd: str) -> str:
+    path = Path(source)
+    for root, keep_parent in ((Path(home).resolve() / "uploads", False), (Path(cwd), True)):
         try:
             relative = path.relative_to(root)
         except ValueError:
