@@ -245,3 +245,13 @@ def test_e5s_tokenizer_gives_the_librarys_ids(tmp_path):
     assert len(texts) > 3500
     differ = [t for t in texts if ours.ids(t) != library.ids(t)]
     assert differ == []
+
+
+def test_numpy_products_run_on_one_blas_thread_beside_onnx_runtime():
+    """OpenBLAS's spinning threads took the cores the model's threads needed (search p50 x1.8)."""
+    from threadpoolctl import threadpool_info
+
+    from policykb.encoders.runtime import one_blas_thread
+
+    one_blas_thread()
+    assert {pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"} == {1}

@@ -12,6 +12,7 @@ import logging
 import os
 import shutil
 import tempfile
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable, Protocol
 
@@ -70,6 +71,19 @@ def prepared(cache: Path, name: str, convert: Callable[[Path], None], setting: s
     return target
 
 
+@lru_cache(maxsize=1)
+def one_blas_thread() -> None:
+    """numpy's products (a question's similarity with every passage of a flat index, re-scoring)
+    run on one thread of its BLAS from the moment a model runs on ONNX Runtime. OpenBLAS keeps its
+    threads spinning after each product, and on a small machine they took the cores the model's
+    threads then encoded the next question on: a SciFact hybrid search took p50 32.5 ms with
+    two BLAS threads, 17.7 ms with one (the encoder 13 -> 6 ms, the product itself 3.1 -> 1.7 ms).
+    The setting is the process's, as BLAS's thread pool is."""
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=1, user_api="blas")
+
+
 def _session(ort: Any, model: Path, threads: int) -> Any:
     """An ONNX Runtime session of the graph `model`. Optimising the graph (fusing attention, layer
     norms, GELU) took 0.1-0.3 s of every process's start; the optimised graph is therefore kept
@@ -119,6 +133,8 @@ class OnnxEncoder:
     def __init__(self, name: str, model: Path, inputs: TokenInputs, dim: int, *, query_prefix: str = "",
                  passage_prefix: str = "", threads: int = 0, runtime: str = "onnx") -> None:
         import onnxruntime as ort
+
+        one_blas_thread()
 
         # The memory arena reuses buffers from one batch to the next (without it a batch of passages
         # takes ~10 % longer), and is given back at the end of each `encode` call: otherwise it keeps
