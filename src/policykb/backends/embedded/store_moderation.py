@@ -30,11 +30,6 @@ class ModerationMixin:
             "actor TEXT NOT NULL, action TEXT NOT NULL, target TEXT NOT NULL, before TEXT, after TEXT, note TEXT)"
         )
         self.conn.execute("CREATE INDEX IF NOT EXISTS audit_target ON audit(target, id)")
-        # Browse order, covering what the facet index reads (`published_items`): read in order from a
-        # small index, not sorted from the items table (at a million items, from a cold cache: 12 s ->
-        # 1.1 s). Made once in an older file (5 s at a million).
-        self.conn.execute("CREATE INDEX IF NOT EXISTS items_browse ON items(status, title COLLATE NOCASE, id, "
-                          "start_year, end_year)")
 
     def add_contribution(self, contribution_id: str, token_hash: str, record: dict[str, Any], file_name: str | None,
                          file_path: str | None, client: str, checks: dict[str, Any]) -> None:

@@ -126,8 +126,9 @@ class AnnMixin:
     def build_database_index(self, model: str, settings: Settings | None = None) -> DatabaseIndex:
         """(Re)build the model's vector table from every searchable passage's stored vector, then its
         index (`settings.vector_table_index`), inside the caller's transaction (the caller holds the
-        write lock). The vectors pass through a temporary file (~800 MB at a million). Fails
-        (psycopg.Error) when the database has no pgvector and this user cannot create it. Searches
+        write lock). The vectors pass through a temporary file (~800 MB at a million). Raises
+        `VectorTablesUnavailable` (before any work) when the database has no pgvector and this role
+        may not create it. Searches
         go on reading the previous table meanwhile (another one is filled, then swapped in)."""
         self._need_vector_extension()
         table = table_name(model)
