@@ -108,6 +108,27 @@ def test_ivf_scores_are_within_the_error_bound(tmp_path):
     assert VectorIndex(64).error_bound == 0.0
 
 
+@pytest.mark.parametrize("count", [3, 2000])  # a few ids: read one by one; many: one filtered scan
+def test_ivf_scores_above_a_floor(count):
+    vectors = unit_vectors(3000, 64, 1)
+    index = VectorIndex.build(64, [(np.arange(10, 3010), vectors)], 3000, ivf_threshold=1000)
+    ids = np.random.default_rng(3).choice(np.arange(10, 3010), count, replace=False)
+    q = unit_vectors(1, 64, 5)[0]
+    exact = vectors[ids - 10] @ q
+    floor = float(np.quantile(exact, 0.5))
+    got = index.scores_of(q, ids, floor)
+    above = exact > floor + index.error_bound
+    assert np.all(np.abs(got[above] - exact[above]) <= index.error_bound)
+    below = exact < floor - index.error_bound
+    assert np.all(got[below] <= floor)
+    assert np.isneginf(got).any() == (count == 2000)  # the scan gives no score below the floor
+    index.remove(ids[:1])
+    assert index.scores_of(q, ids, floor) is None  # an id it no longer holds
+    index.add(ids[:1], vectors[ids[:1] - 10])
+    assert index.scores_of(q, ids, floor) is not None
+    assert index.scores_of(q, np.append(ids, 4000), floor) is None
+
+
 def test_an_eight_bit_index_claims_no_bound():
     import faiss
 

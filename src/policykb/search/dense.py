@@ -154,11 +154,12 @@ class DenseMixin:
         index's own storage, or from the stored vectors behind an approximate one); with `near`,
         similarities that are exact only where they are close to it (the approximate index's own
         elsewhere), which is all a comparison with `near` needs."""
-        if near is not None and self.index.error_bound:
-            scores = self.index.scores_of(self._query_vector(query), passage_ids)
+        bound = self.index.error_bound
+        if near is not None and bound:
+            # (scores at or below near - 2 x bound may come back as -inf: surely below `near`)
+            scores = self.index.scores_of(self._query_vector(query), passage_ids, near - 2 * bound)
             if scores is not None:
-                return self._exactly_near(query, passage_ids, scores.astype(np.float64), [near],
-                                          self.index.error_bound)
+                return self._exactly_near(query, passage_ids, scores.astype(np.float64), [near], bound)
         if not self.index.approximate:
             _, _, scores = self._similarities(query)
             where = np.full(len(passage_ids), -1, dtype=np.int64)

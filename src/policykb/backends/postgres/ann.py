@@ -335,8 +335,9 @@ class DatabaseIndex:
         """The table's rows, counted (`len` is the count kept with every change)."""
         return self.store.rows_in_table(self.table)
 
-    def scores_of(self, query: np.ndarray, ids: np.ndarray) -> np.ndarray | None:
-        """Scores (within `error_bound`) of these ids, all of which the table must hold; else None."""
+    def scores_of(self, query: np.ndarray, ids: np.ndarray, floor: float | None = None) -> np.ndarray | None:
+        """Scores (within `error_bound`) of these ids, all of which the table must hold; else None
+        (every score is given, also below `floor`)."""
         ids = np.asarray(ids, dtype=np.int64)
         if not len(ids):
             return np.zeros(0, dtype=np.float32)
