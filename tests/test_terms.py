@@ -3,14 +3,15 @@ checked against SQLite FTS5's own tokenizer (real SQLite)."""
 
 from __future__ import annotations
 
+import re
 import sqlite3
 
 import pytest
 
 from policykb.search.parts import keyword_terms
 from policykb.language.spelling import british
-from policykb.language.terms import term_counts, tokens, words
-from policykb.language.text import fold_word
+from policykb.language.terms import term_counts, term_set, tokens, words
+from policykb.language.text import fold_word, normalise
 
 
 @pytest.mark.parametrize("text, expected", [
@@ -91,3 +92,14 @@ def test_the_stemmer_gives_the_stems_of_snowballs_pure_python_porter():
     sample = sorted(_words())[::40]  # 4,015 English words, a-z
     python = PorterStemmer()
     assert [_porter().stemWord(w) for w in sample] == [python.stemWord(w) for w in sample]
+
+
+@pytest.mark.parametrize("text", [
+    "snake_case __init__ a_1 COVID-19, R&D; x2y 2024-11-30",  # ASCII: letters and digits, "_" splits
+    "Café\ue000\ue001Müller_\ue002x ﬁne 5µm Łódź_straße",  # private-use characters join a word
+    "", "___", "\ue000", "ÄÖÜ äöü", "tab\tnew\nline",
+])
+def test_words_are_runs_of_letters_digits_and_private_use_characters(text):
+    reference = re.compile(r"(?:[^\W_]|[\ue000-\uf8ff])+")  # the definition, one character at a time
+    assert words(text) == reference.findall(text if text.isascii() else normalise(text))
+    assert term_set(text) == set(tokens(text))

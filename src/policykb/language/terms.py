@@ -29,7 +29,9 @@ from policykb.language.text import fold_word, normalise
 MAX_TF = 65_535
 TOKENIZER_VERSION = 2  # 1: FTS5's tokens; 2: words folded to ASCII and to British spelling first
 
-_TOKEN = re.compile(r"(?:[^\W_]|[\ue000-\uf8ff])+")  # letters, digits, private-use characters
+# letters, digits, private-use characters (runs of either: 3x quicker than a run of one of both)
+_TOKEN = re.compile(r"(?:[^\W_]+|[\ue000-\uf8ff]+)+")
+_ASCII_TOKEN = re.compile(r"[A-Za-z0-9]+")  # the same on ASCII text, 4x quicker still
 _STEP2 = re.compile(r"(?:logi|bli)(?:s|es|ed)?$|(?:log|bl)ys?$")  # words that end in -logi/-bli after step 1
 _local = threading.local()
 
@@ -76,12 +78,19 @@ def term(word: str) -> str:
 def words(text: str) -> list[str]:
     """The runs of letters and digits of a text (normalised first, as stored text is: an old
     knowledge base's passages, or any caller's text, give the terms of their normalised form)."""
-    return _TOKEN.findall(text if text.isascii() else normalise(text))
+    return _ASCII_TOKEN.findall(text) if text.isascii() else _TOKEN.findall(normalise(text))
 
 
 def tokens(text: str) -> list[str]:
     """The index terms of a text, in order."""
     return [t for t in map(term, words(text)) if t]
+
+
+def term_set(text: str) -> set[str]:
+    """The distinct index terms of a text (each distinct word made a term once)."""
+    found = set(map(term, set(words(text))))
+    found.discard("")
+    return found
 
 
 def query_terms(words: Iterable[str]) -> tuple[str, ...]:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from policykb.language.terms import tokens
+from policykb.language.terms import term_set, tokens
 from policykb.models import Passage
 from policykb.search.parts import rrf
 
@@ -26,7 +26,7 @@ COVER_EXTRA_WORDS = 12  # a page with fewer words than this besides the title's 
 def specificity(terms: set[str], texts: Sequence[str]) -> list[float]:
     """For each text, the summed weight of the question's terms it holds, each term weighing by
     how few of these texts hold it (an inverse document frequency inside one document)."""
-    held = [set(tokens(text)) & terms for text in texts]
+    held = [term_set(text) & terms for text in texts]
     counts = {t: sum(t in h for h in held) for t in terms}
     weight = {t: math.log((len(texts) + 1) / (n + 0.5)) for t, n in counts.items() if n}
     return [sum(weight[t] for t in h) for h in held]
