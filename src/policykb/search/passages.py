@@ -65,10 +65,13 @@ def answering(passages: list[tuple[int, Passage]], similarity: dict[int, float],
         by_spec = dict(zip(ids, spec))
         orders.append(sorted(ids, key=lambda pid: (-by_spec[pid], -similarity.get(pid, -1.0))))
     fused = rrf(orders, k)
+    by_spec = dict(zip(ids, spec))
+    ranked = sorted(ids, key=lambda pid: (-fused[pid], -by_spec[pid], -similarity.get(pid, -1.0), pid))
     headings = {p.section for _, p in passages if p.section and p.section != title}
     first = min(passages, key=lambda row: row[1].seq)[0]
-    covers = {pid for pid, p in passages
-              if (pid == first and is_cover(title, p.text)) or is_contents(p.text, headings - {p.section})}
-    by_spec = dict(zip(ids, spec))
-    return min(ids, key=lambda pid: (pid in covers and len(covers) < len(ids), -fused[pid], -by_spec[pid],
-                                     -similarity.get(pid, -1.0), pid))
+    text = dict(passages)
+    for pid in ranked:  # the best that is neither a cover nor a contents page (read only as far as needed)
+        p = text[pid]
+        if not ((pid == first and is_cover(title, p.text)) or is_contents(p.text, headings - {p.section})):
+            return pid
+    return ranked[0]  # (every passage is one)

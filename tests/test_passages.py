@@ -1,0 +1,86 @@
+"""Which passage of an item a result shows (`search/passages.py`): specificity inside the document
+fused with the model's similarity, covers and contents pages last."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from policykb.models import Passage
+from policykb.search.parts import rrf
+from policykb.search.passages import answering, is_contents, is_cover, specificity
+
+TITLE = "Cluster vouchers 2024"
+
+
+def deck(*texts: str, sections: list[str | None] | None = None) -> list[tuple[int, Passage]]:
+    sections = sections or [None] * len(texts)
+    return [(10 + i, Passage(text=t, page=i + 1, seq=i, section=s)) for i, (t, s) in enumerate(zip(texts, sections))]
+
+
+def test_the_words_few_pages_hold_decide_over_the_model():
+    passages = deck("Cluster vouchers 2024: a regional programme for firms and clusters alike, with advice, "
+                    "training and funding, in every county",  # (more than a cover's twelve words)
+                    "The vouchers programme supports cluster firms with advice and training every year",
+                    "In 2024, 312 vouchers were awarded to cluster firms in the region")
+    similarity = {10: 0.6, 11: 0.9, 12: 0.8}
+    assert answering(passages, similarity, {"voucher", "award"}, TITLE) == 12  # only it holds "awarded"
+    assert answering(passages, similarity, set(), TITLE) == 11  # no words: the model alone
+
+
+def test_a_cover_and_a_contents_page_come_last():
+    passages = deck("Cluster vouchers 2024", "Agenda: Governance, Funding, Results",
+                    "Funding came from the region", "Results: 40 firms",
+                    sections=["Cluster vouchers 2024", "Agenda", "Funding", "Results"])
+    passages.append((20, Passage(text="Governance: a steering group", page=5, seq=4, section="Governance")))
+    similarity = {10: 0.95, 11: 0.9, 12: 0.3, 13: 0.2, 20: 0.1}
+    assert is_cover(TITLE, "Cluster vouchers 2024") and not is_cover(TITLE, "Funding came from the region")
+    assert is_contents("Agenda: Governance, Funding, Results", {"Governance", "Funding", "Results"})
+    assert answering(passages, similarity, set(), TITLE) == 12
+
+
+def test_when_every_passage_is_a_cover_or_contents_the_best_is_shown():
+    passages = deck("Cluster vouchers 2024", "Agenda: Governance, Funding, Results", "Governance, Funding, Results",
+                    sections=[None, "Agenda", "Overview"])
+    headings = [(20 + i, Passage(text="Agenda: Governance, Funding, Results", seq=3 + i, section=h))
+                for i, h in enumerate(["Governance", "Funding", "Results"])]
+    assert answering(passages + headings, {10: 0.2, 11: 0.1, 12: 0.3, 20: 0.0, 21: 0.0, 22: 0.0}, set(), TITLE) == 12
+    assert answering(passages[:1], {}, {"voucher"}, TITLE) == 10  # one passage: nothing to choose
+
+
+def _reference(passages, similarity, terms, title, k=60):
+    """The definition, every page checked: the best by (not a cover unless all are, fused rank,
+    specificity, similarity, id)."""
+    ids = [pid for pid, _ in passages]
+    spec = specificity(terms, [f"{p.section or ''}\n{p.text}" for _, p in passages]) if terms else [0.0] * len(ids)
+    by_spec = dict(zip(ids, spec))
+    orders = [sorted(ids, key=lambda pid: -similarity.get(pid, -1.0))]
+    if any(spec):
+        orders.append(sorted(ids, key=lambda pid: (-by_spec[pid], -similarity.get(pid, -1.0))))
+    fused = rrf(orders, k)
+    headings = {p.section for _, p in passages if p.section and p.section != title}
+    first = min(passages, key=lambda row: row[1].seq)[0]
+    covers = {pid for pid, p in passages
+              if (pid == first and is_cover(title, p.text)) or is_contents(p.text, headings - {p.section})}
+    return min(ids, key=lambda pid: (pid in covers and len(covers) < len(ids), -fused[pid], -by_spec[pid],
+                                     -similarity.get(pid, -1.0), pid))
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_pages_are_read_only_as_far_as_needed_with_the_same_choice(seed):
+    rng = random.Random(seed)
+    words = "cluster vouchers funding results governance firms region awarded 2024 agenda".split()
+    sections = ["Funding", "Results", "Governance", "Agenda", None]
+    passages = []
+    for i in range(rng.randint(2, 7)):
+        if rng.random() < 0.3:
+            text = ", ".join(rng.sample(sections[:3], 3))  # a contents page
+        elif i == 0 and rng.random() < 0.5:
+            text = TITLE  # a cover
+        else:
+            text = " ".join(rng.choice(words) for _ in range(rng.randint(3, 20)))
+        passages.append((100 + i, Passage(text=text, seq=i, section=rng.choice(sections))))
+    similarity = {pid: round(rng.random(), 2) for pid, _ in passages}
+    terms = set(rng.sample(["voucher", "fund", "award", "region", "nowher"], 2))
+    assert answering(passages, similarity, terms, TITLE) == _reference(passages, similarity, terms, TITLE)
