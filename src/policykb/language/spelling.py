@@ -48,6 +48,7 @@ PREFIXES = (
     ("paleo", "palaeo"), ("archeolog", "archaeolog"), ("encycloped", "encyclopaed"), ("sulf", "sulph"),
     ("skeptic", "sceptic"), ("celiac", "coeliac"), ("cesarean", "caesarean"),
 )
+_US_BEGINNINGS = tuple(us for us, _ in PREFIXES)
 _EMIA = re.compile(r"(?<![ao])emia(s)?$")  # ischemia -> ischaemia
 _EMIC = re.compile(r"(isch|glyc|an|septic|bacter|leuk|ur|vir|tox|lipid|cholesterol|kal|natr|calc)emic(s)?$")
 _AEMIA = re.compile(r"aemia(s)?$")
@@ -91,22 +92,25 @@ def british(word: str) -> str:
         return word
     if word in WORDS:
         return WORDS[word]
-    for us, uk in PREFIXES:
-        if word.startswith(us):
-            word = uk + word[len(us):]
-            break
-    if m := _IZE.match(word):
+    if word.startswith(_US_BEGINNINGS):
+        for us, uk in PREFIXES:
+            if word.startswith(us):
+                word = uk + word[len(us):]
+                break
+    # (each pattern is tried only on words holding the letters it needs: most words hold none)
+    if "iz" in word and (m := _IZE.match(word)):
         return f"{m[1]}is{m[2]}"
-    if m := _LYZE.match(word):
+    if "lyz" in word and (m := _LYZE.match(word)):
         return f"{m[1]}lys{m[2]}"
-    if m := _OR.match(word):
+    if "or" in word and (m := _OR.match(word)):
         return f"{m[1]}{m[2]}our{m[3] or ''}"
-    if m := _ER.match(word):
+    if "er" in word and (m := _ER.match(word)):
         return f"{m[1]}r{_RE_ENDINGS[m[2]]}"
-    if m := _EMIC.search(word):
-        return f"{word[:m.start()]}{m[1]}aemic{m[2] or ''}"
-    if m := _EMIA.search(word):
-        return f"{word[:m.start()]}aemia{m[1] or ''}"
+    if "emi" in word:
+        if m := _EMIC.search(word):
+            return f"{word[:m.start()]}{m[1]}aemic{m[2] or ''}"
+        if m := _EMIA.search(word):
+            return f"{word[:m.start()]}aemia{m[1] or ''}"
     for us, uk in _OEA:
         if word.endswith(us):
             return word[: -len(us)] + uk
