@@ -33,6 +33,8 @@ DASHES_AND_QUOTES = {
     **{c: "'" for c in (0x2018, 0x2019, 0x201A, 0x201B, 0x2032, 0x2035)},
     **{c: '"' for c in (0x201C, 0x201D, 0x201E, 0x201F, 0x2033, 0x2036)},
 }
+_HYPHEN = re.compile("[" + "".join(map(chr, HYPHENS)) + "]")
+_DASH_OR_QUOTE = re.compile("[" + "".join(map(chr, DASHES_AND_QUOTES)) + "]")
 _SOFT_BREAK = re.compile(r"\u00ad[ \t]*(?:\r?\n[ \t]*)?")  # a soft hyphen, and the line break after it
 _HARD_BREAK = re.compile(r"(\w+)-[ \t]*\r?\n[ \t]*(\w+)")  # word-hyphen, line break, word
 _KEEP_CONTROLS = frozenset("\t\n\v\f\r")  # control characters that are white space
@@ -53,13 +55,18 @@ def normalise(text: str) -> str:
     """The text as it is stored, embedded and matched (see the module's docstring)."""
     if not text:
         return text
+    # (each step runs only on text holding what it changes: most stored text is normalised already)
     if not text.isascii():
-        text = unicodedata.normalize("NFKC", text)
-        text = _SOFT_BREAK.sub("", text).translate(HYPHENS)
+        if not unicodedata.is_normalized("NFKC", text):
+            text = unicodedata.normalize("NFKC", text)
+        if "\u00ad" in text:
+            text = _SOFT_BREAK.sub("", text)
+        if _HYPHEN.search(text):
+            text = text.translate(HYPHENS)
     if "-" in text and "\n" in text:
         text = _HARD_BREAK.sub(_join, text)
     text = _drop_invisible(text)
-    return text if text.isascii() else text.translate(DASHES_AND_QUOTES)
+    return text if text.isascii() or not _DASH_OR_QUOTE.search(text) else text.translate(DASHES_AND_QUOTES)
 
 
 def _join(match: re.Match[str]) -> str:
