@@ -167,6 +167,7 @@ def test_both_stores_answer_alike(tmp_path, postgres_url):
             item_ids=store.item_ids(), sources=store.item_sources(["c-item", "a-item", "x"]),
             items={k: vars(v) for k, v in store.get_items(["c-item", "b-item", "a-item"]).items()},
             passages=[(store.get_passages(i), store.passage_ids(i)) for i in ("a-item", "b-item")],
+            passages_of=store.passages_of(["b-item", "x", "a-item"]),
             by_id=list(store.passages_by_id(ids).values()), first=store.first_passages(["b-item", "a-item"]),
             published=store.published_items(), pairs=store.facet_pairs("territory"),
             published_passages=len(store.published_passages()), texts=store.passage_texts(),
@@ -188,6 +189,9 @@ def test_both_stores_answer_alike(tmp_path, postgres_url):
         store.close()
     assert answers[0] == answers[1]
     assert answers[0]["published"] == [("b-item", None, None), ("a-item", None, None)]  # NOCASE: "É" after "B"
+    of = answers[0]["passages_of"]
+    assert list(of) == ["a-item", "b-item"] and of["a-item"] == answers[0]["passages"][0][0]  # (no "x": none)
+    assert [p.seq for _, p in of["b-item"]] == sorted(p.seq for _, p in of["b-item"])
 
 
 # -- the SQLite file only: processes meeting a new file, a damaged file (PgStore's twins: test_pg_migrate.py, and

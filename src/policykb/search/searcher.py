@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from policykb.errors import InvalidQuery, NotFound
-from policykb.models import Hit, Passage, SearchResult, public_source
+from policykb.models import Hit, Item, Passage, SearchResult, public_source
 from policykb.search.passages import answering
 from policykb.search.relevance import Cutoff, cutoff
 from policykb.topics import Topic
@@ -172,10 +172,8 @@ class Searcher(DenseMixin, KeywordMixin, LanguageMixin):
 
     def _ranked_hits(self, page_ids: list[str], kw: list[tuple[int, str, float]],
                      dense: list[tuple[int, str, float]], scores: dict[str, float], query: str) -> list[Hit]:
-        best_passage = self._best_passages(page_ids, kw, dense, query)
-        passages = self.store.passages_by_id(list(best_passage.values()))
-        shown = {i: passages[p][1] for i, p in best_passage.items() if p in passages}  # (a write may race)
-        return self._hits(page_ids, shown, scores, query)
+        items = self.store.get_items(page_ids)
+        return self._hits(page_ids, self._best_passages(items, kw, dense, query), scores, query, items)
     def _rank(self, mode: str, kw: list[tuple[int, str, float]], dense: list[tuple[int, str, float]]
               ) -> tuple[list[str], dict[str, float]]:
         """Item ranking and item scores (an item scores by its best passage in each retriever)."""
@@ -193,23 +191,18 @@ class Searcher(DenseMixin, KeywordMixin, LanguageMixin):
         ranked = sorted(item_scores, key=lambda i: (-item_scores[i], dense_rank.get(i, len(dense_rank)), i))
         return ranked, {i: round(s, 6) for i, s in item_scores.items()}
 
-    def _best_passages(self, page_ids: list[str], kw: list[tuple[int, str, float]],
-                       dense: list[tuple[int, str, float]], query: str) -> dict[str, int]:
+    def _best_passages(self, items: dict[str, Item], kw: list[tuple[int, str, float]],
+                       dense: list[tuple[int, str, float]], query: str) -> dict[str, Passage]:
         """Each shown item's passage that answers the question best (`passages.answering`): by the
         model's similarity (keyword mode: BM25) fused with the question's words that few of the
         item's passages hold; a cover page last."""
-        if not page_ids:
+        if not items:
             return {}
-        items = self.store.get_items(page_ids)
-        titles = {i: item.title for i, item in items.items()}
         terms = set(self._match(query) or ()) if query else set()
         asked_in = self.language or "en"
         across = self._foreign() if dense and query else None  # items read by the multilingual model
-        best: dict[str, int] = {}
-        for item in page_ids:
-            passages = self.store.get_passages(item)
-            if not passages or item not in titles:
-                continue
+        best: dict[str, Passage] = {}
+        for item, passages in self.store.passages_of(list(items)).items():
             ids = np.array([pid for pid, _ in passages], dtype=np.int64)
             if dense or not kw:
                 reader = across[1] if across and across[0][self.facets.row[item]] else self
@@ -217,11 +210,14 @@ class Searcher(DenseMixin, KeywordMixin, LanguageMixin):
             else:
                 similarity = {pid: score for pid, owner, score in kw if owner == item}
             written_in = (items[item].facets.get("language") or ["en"])[0]
-            best[item] = answering(passages, similarity, terms if written_in == asked_in else set(), titles[item])
+            chosen = answering(passages, similarity, terms if written_in == asked_in else set(), items[item].title)
+            best[item] = dict(passages)[chosen]
         return best
 
-    def _hits(self, ids: list[str], passages: dict[str, Passage], scores: dict[str, float], query: str) -> list[Hit]:
-        items = self.store.get_items(ids)
+    def _hits(self, ids: list[str], passages: dict[str, Passage], scores: dict[str, float], query: str,
+              items: dict[str, Item] | None = None) -> list[Hit]:
+        """The hits of these items in order (`items`: already read), each showing its passage."""
+        items = self.store.get_items(ids) if items is None else items
         hits = []
         for item_id in ids:
             if item_id not in items:  # deleted by a write since this search began

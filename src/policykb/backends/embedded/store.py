@@ -332,10 +332,16 @@ class Store(GenerationMixin, QueryMixin, IndexReadsMixin, PostingsMixin, Moderat
         return {r[0]: item_from_row(r, facets[r[0]]) for r in rows}
 
     def get_passages(self, item_id: str) -> list[tuple[int, Passage]]:
-        rows = self.conn.execute(
-            "SELECT id, seq, page, section, text FROM passages WHERE item_id = ? ORDER BY seq", [item_id]
-        )
-        return [(r[0], Passage(text=r[4], page=r[2], seq=r[1], section=r[3])) for r in rows]
+        return self.passages_of([item_id]).get(item_id, [])
+
+    def passages_of(self, item_ids: list[str]) -> dict[str, list[tuple[int, Passage]]]:
+        """Each item's `(passage id, passage)`s in order, read at once; items with none are left out."""
+        out: dict[str, list[tuple[int, Passage]]] = {}
+        for r in self.conn.execute("SELECT item_id, id, seq, page, section, text FROM passages "
+                                   "WHERE item_id IN (SELECT value FROM json_each(?)) ORDER BY item_id, seq, id",
+                                   [json.dumps(item_ids)]):
+            out.setdefault(r[0], []).append((r[1], Passage(text=r[5], page=r[3], seq=r[2], section=r[4])))
+        return out
 
     def passages_by_id(self, passage_ids: list[int]) -> dict[int, tuple[str, Passage]]:
         """`{passage id: (item id, passage)}`."""

@@ -56,9 +56,15 @@ class ReadsMixin:
         return [r[0] for r in self._db.execute("SELECT id FROM passages WHERE item_id = %s ORDER BY seq, id", [item_id])]
 
     def get_passages(self, item_id: str) -> list[tuple[int, Passage]]:
-        rows = self._db.execute("SELECT id, seq, page, section, text FROM passages WHERE item_id = %s ORDER BY seq, id",
-                                [item_id])
-        return [(r[0], Passage(text=r[4], page=r[2], seq=r[1], section=r[3])) for r in rows]
+        return self.passages_of([item_id]).get(item_id, [])
+
+    def passages_of(self, item_ids: list[str]) -> dict[str, list[tuple[int, Passage]]]:
+        """Each item's `(passage id, passage)`s in order, read at once; items with none are left out."""
+        out: dict[str, list[tuple[int, Passage]]] = {}
+        for r in self._db.execute("SELECT item_id, id, seq, page, section, text FROM passages "
+                                  "WHERE item_id = ANY(%s::text[]) ORDER BY item_id, seq, id", [list(item_ids)]):
+            out.setdefault(r[0], []).append((r[1], Passage(text=r[5], page=r[3], seq=r[2], section=r[4])))
+        return out
 
     def passages_by_id(self, passage_ids: list[int]) -> dict[int, tuple[str, Passage]]:
         """`{passage id: (item id, passage)}`."""
