@@ -91,11 +91,12 @@ def test_within_a_filter_every_allowed_passage_is_scored():
 
 def test_impacts_are_remembered_per_corpus():
     corpus, postings = corpus_and_postings(6)
-    impacts, ids = corpus.impacts("common", postings["common"], 2.0)
+    impacts, positions = corpus.impacts("common", postings["common"], 2.0)
     at = corpus.positions(postings["common"]["passage"])  # (-1: the scratch slot's norm, then dropped)
     freq = postings["common"]["text"] + 2.0 * postings["common"]["title"]
     expected = (freq / (freq + corpus.norm[at]))[at >= 0]
-    assert bool(np.all(corpus.positions(ids) >= 0)) and len(ids) < len(at) and impacts.tolist() == expected.tolist()
+    assert positions.tolist() == at[at >= 0].tolist() and len(positions) < len(at) and positions.dtype == np.int32
+    assert impacts.tolist() == expected.tolist()
     assert corpus.impacts("common", postings["common"], 2.0)[0] is impacts
     assert corpus.known_impacts("common", 2.0)[0] is impacts and corpus.known_impacts("rare", 2.0) is None
 
@@ -114,6 +115,11 @@ def test_holders_of_a_term_outside_the_query_are_read_alone():
     corpus, postings = corpus_and_postings(8)
     asked: list[tuple[str, ...]] = []
     scorer = QueryScorer(corpus, ("common", "few"), read(postings, asked), required=0.4, title_weight=2.0)
-    searchable = postings["rare"]["passage"][corpus.positions(postings["rare"]["passage"]) >= 0]
-    assert scorer.holders("rare").tolist() == searchable.tolist() and asked[-1] == ("rare",)
+    at = corpus.positions(postings["rare"]["passage"])
+    assert scorer.holders("rare").tolist() == at[at >= 0].tolist() and asked[-1] == ("rare",)
     assert scorer.holders("common") is scorer.terms["common"][1] and len(asked) == 2
+
+
+def test_a_corpus_needs_ascending_passage_ids():
+    with pytest.raises(ValueError, match="ascending"):
+        Corpus.build(np.array([3, 1, 5]), np.array([10, 10, 10]))

@@ -112,13 +112,11 @@ class KeywordMixin:
         return relevant
 
     def _holding_all(self, positions: np.ndarray, holders: list[np.ndarray]) -> np.ndarray:
-        """Which of these passage positions hold every one of the terms (the ids of their holders)."""
-        corpus = self.facets.corpus
+        """Which of these passage positions hold every one of the terms (the positions of their holders)."""
         holds = np.ones(len(positions), dtype=bool)
-        for ids in holders:
-            have = np.zeros(len(corpus) + 1, dtype=bool)
-            at = corpus.positions(ids)
-            have[at[at >= 0]] = True
+        for at in holders:
+            have = np.zeros(len(self.facets.corpus), dtype=bool)
+            have[at] = True
             holds &= have[positions]
         return holds
 

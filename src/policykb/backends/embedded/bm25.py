@@ -16,6 +16,7 @@ import numpy as np
 
 K1 = 1.2
 B = 0.75
+POSITION = np.int32  # a passage's place in a corpus, as impacts hold it (12 bytes a posting with its impact)
 IMPACTS_BYTES = 128 * 2**20  # terms' impacts kept per corpus (`Corpus.impacts`)
 # One posting: a passage id and how often the term occurs in its title and in its text.
 POSTING = np.dtype([("passage", "<u4"), ("title", "<u2"), ("text", "<u2")])
@@ -39,7 +40,10 @@ class Corpus:
 
     @classmethod
     def build(cls, passage_ids: np.ndarray, lengths: np.ndarray) -> Corpus:
+        """The corpus of these passages (ids ascending: positions follow ids) with their lengths."""
         n = len(passage_ids)
+        if n > 1 and not bool(np.all(passage_ids[1:] > passage_ids[:-1])):
+            raise ValueError("a corpus's passage ids must be ascending")
         position = np.full(int(passage_ids.max(initial=-1)) + 2, n, dtype=np.int64)
         position[passage_ids] = np.arange(n)
         lengths = np.asarray(lengths, dtype=np.float64)
@@ -85,15 +89,15 @@ class Corpus:
 
     def impacts(self, term: str, postings: np.ndarray, title_weight: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
         """The impact `f / (f + norm)` of the term in each searchable passage holding it, and those
-        passages' ids. The most recently used terms' are remembered for this corpus, up to
-        `IMPACTS_BYTES`."""
+        passages' positions (`POSITION`s, ascending for postings by passage id: positions follow
+        ids). The most recently used terms' are remembered for this corpus, up to `IMPACTS_BYTES`."""
         found = self.known_impacts(term, title_weight)
         if found is not None:
             return found
         at = self._at(postings["passage"])
         searchable = at != len(self)
         freq = postings["text"][searchable] + title_weight * postings["title"][searchable]
-        found = (freq / (freq + self.norm[at[searchable]]), postings["passage"][searchable].astype(np.int64))
+        found = (freq / (freq + self.norm[at[searchable]]), at[searchable].astype(POSITION))
         with self._lock:
             self._impacts[(term, title_weight)] = found
             self._impact_bytes += found[0].nbytes + found[1].nbytes

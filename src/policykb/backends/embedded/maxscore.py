@@ -28,7 +28,7 @@ from typing import Callable
 
 import numpy as np
 
-from policykb.backends.embedded.bm25 import K1, POSTING, Corpus, bm25_idf
+from policykb.backends.embedded.bm25 import K1, POSITION, POSTING, Corpus, bm25_idf
 
 EMPTY = np.zeros(0, dtype=POSTING)
 FREQUENT = 0.01  # a term in more than this share of the passages may be skipped
@@ -76,7 +76,7 @@ class QueryScorer:
         self.bound = {t: self.idf[t] * (K1 + 1) * float(self.terms[t][0].max()) for t in self.idf}
         self.skipped = self._skippable(n, required)
         self.required = required
-        self._candidates: tuple[np.ndarray, np.ndarray] | None = None
+        self._candidates: np.ndarray | None = None
         self._marks: np.ndarray | None = None  # one value per position, 0.0 between uses
 
     @property
@@ -89,7 +89,7 @@ class QueryScorer:
         return self._postings
 
     def holders(self, term: str) -> np.ndarray:
-        """Ids of the searchable passages holding a term (of the query or not), ascending."""
+        """Positions of the searchable passages holding a term (of the query or not), ascending."""
         if term not in self.terms:
             found = self._read((term,))
             self.terms[term] = self.corpus.impacts(term, _by_passage(found.get(term, EMPTY)), self.title_weight)
@@ -112,50 +112,39 @@ class QueryScorer:
             skipped.add(t)
         return skipped
 
-    def _candidate_ids(self) -> tuple[np.ndarray, np.ndarray]:
-        """(passage ids, positions) of the searchable passages holding an essential term."""
+    def _candidate_positions(self) -> np.ndarray:
+        """Positions (`POSITION`s, ascending) of the searchable passages holding an essential term."""
         if self._candidates is None:
             n = len(self.corpus)
             held = np.zeros(n + 1, dtype=bool)  # (a mark per position: quicker than sorting the postings)
             for term in self.distinct:
                 if term not in self.skipped:
-                    held[self.corpus.positions(self.terms[term][1])] = True
-            positions = np.flatnonzero(held[:n])
-            self._candidates = (self.corpus.ids[positions], positions)
+                    held[self.terms[term][1]] = True
+            self._candidates = np.flatnonzero(held[:n]).astype(POSITION)
         return self._candidates
 
-    def _per_candidate(self, term: str, ids: np.ndarray, positions: np.ndarray,
-                       values: np.ndarray | float) -> np.ndarray:
-        """For each candidate (ids and their positions), the value of the term's posting for it
-        (`values`: one per posting, in the order of its ids, or one for all), 0.0 where it has
-        none. Found the cheaper way: by looking each candidate up in the term's ids (binary
-        searches), or, for a term with few postings next to many candidates, by marking its
-        postings' positions."""
+    def _per_candidate(self, term: str, positions: np.ndarray, values: np.ndarray | float) -> np.ndarray:
+        """For each candidate (`POSITION`s, ascending), the value of the term's posting for it
+        (`values`: one per posting, in the order of its positions, or one for all), 0.0 where it
+        has none. Found the cheaper way: by looking each candidate up in the term's positions
+        (binary searches), or, for a term with few postings next to many candidates, by marking
+        its postings' positions."""
         column = self.terms[term][1]
-        if not len(column) or not len(ids):
-            return np.zeros(len(ids), dtype=np.float64)
-        if len(column) * MARK_COST < len(ids) * np.log2(len(column) + 1):
+        if not len(column) or not len(positions):
+            return np.zeros(len(positions), dtype=np.float64)
+        if len(column) * MARK_COST < len(positions) * np.log2(len(column) + 1):
             if self._marks is None:
                 self._marks = np.zeros(len(self.corpus) + 1, dtype=np.float64)
-            at = self.corpus.positions(column)  # (-1, the last slot, for a passage not searchable)
-            self._marks[at] = values
+            self._marks[column] = values
             out = self._marks[positions]
-            self._marks[at] = 0.0
+            self._marks[column] = 0.0
             return out
-        holds, found = self._lookup(term, ids)
-        out = np.zeros(len(ids), dtype=np.float64)
-        out[holds] = values[found] if isinstance(values, np.ndarray) else values
-        return out
-
-    def _lookup(self, term: str, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(which of these passage ids hold the term, the index of each one's impact)."""
-        column = self.terms[term][1]
-        if not len(column) or not len(ids):
-            return np.zeros(len(ids), dtype=bool), np.zeros(0, dtype=np.int64)
-        at = np.searchsorted(column, ids)
+        at = np.searchsorted(column, positions)
         inside = at < len(column)
-        inside[inside] = column[at[inside]] == ids[inside]
-        return inside, at[inside]
+        inside[inside] = column[at[inside]] == positions[inside]
+        out = np.zeros(len(positions), dtype=np.float64)
+        out[inside] = values[at[inside]] if isinstance(values, np.ndarray) else values
+        return out
 
     def coverage(self, at_least: int) -> np.ndarray | None:
         """Positions (ascending) of the passages holding the required share of the query's weight
@@ -163,11 +152,11 @@ class QueryScorer:
         posting, `Corpus.coverage`, is quicker)."""
         if not self.skipped:
             return None
-        ids, positions = self._candidate_ids()
-        held = np.zeros(len(ids), dtype=np.float64)
-        count = np.zeros(len(ids), dtype=np.int32)
+        positions = self._candidate_positions()
+        held = np.zeros(len(positions), dtype=np.float64)
+        count = np.zeros(len(positions), dtype=np.int32)
         for term in self.distinct:
-            values = self._per_candidate(term, ids, positions, self.weight[term])
+            values = self._per_candidate(term, positions, self.weight[term])
             held += values  # (+ 0.0 where a passage lacks the term: the same sums as adding only where it has it)
             count += values > 0
         share = held / self.whole if self.whole else held
@@ -178,13 +167,11 @@ class QueryScorer:
         skipped. `within` (passage ids, a filter's few): every one of those passages is a
         candidate and no other is (the bound is 0)."""
         if within is not None:
-            ids = np.asarray(within, dtype=np.int64)
-            positions = self.corpus.positions(ids)
-            return self._scored(ids[positions >= 0], positions[positions >= 0], 0.0)
+            positions = self.corpus.positions(np.asarray(within, dtype=np.int64))
+            return self._scored(np.unique(positions[positions >= 0]).astype(POSITION), 0.0)
         if not self.skipped:
             return None
-        ids, positions = self._candidate_ids()
-        return self._scored(ids, positions, sum(self._most(t) for t in self.skipped))
+        return self._scored(self._candidate_positions(), sum(self._most(t) for t in self.skipped))
 
     def widened(self, floor: float) -> Ranking | None:
         """When the first ranking's top ends at `floor`, too close to the bound to be sure: the
@@ -201,29 +188,26 @@ class QueryScorer:
         slices, budget = [], WIDEN * sum(self.hits[t] for t in self.skipped)
         parts = {t: floor * (1 - 1e-6) * most[t] / whole for t in self.skipped}
         for term, part in parts.items():
-            impacts, ids = self.terms[term]
+            impacts, positions = self.terms[term]
             above = impacts > part / (self.match.count(term) * self.idf[term] * (K1 + 1))
             budget -= int(np.count_nonzero(above))
             if budget < 0:
                 return None
-            slices.append(ids[above])
-        ids, _ = self._candidate_ids()
-        ids = np.unique(np.concatenate([ids, *slices]))
-        positions = self.corpus.positions(ids)
-        return self._scored(ids[positions >= 0], positions[positions >= 0], sum(parts.values()))
+            slices.append(positions[above])
+        return self._scored(np.unique(np.concatenate([self._candidate_positions(), *slices])), sum(parts.values()))
 
     def _most(self, term: str) -> float:
         """The most BM25 a term of the query (as often as the query repeats it) adds to a passage."""
         return self.match.count(term) * self.bound.get(term, 0.0)
 
-    def _scored(self, ids: np.ndarray, positions: np.ndarray, bound: float) -> Ranking:
-        """BM25 of these passages: every term of the query, a repeated one counting again, added in
-        the query's order as `Corpus.scores` adds them."""
-        total = np.zeros(len(ids), dtype=np.float64)
+    def _scored(self, positions: np.ndarray, bound: float) -> Ranking:
+        """BM25 of the passages at these positions (ascending): every term of the query, a repeated
+        one counting again, added in the query's order as `Corpus.scores` adds them."""
+        total = np.zeros(len(positions), dtype=np.float64)
         for term in self.match:
             if term not in self.idf:
                 continue
-            total += self._per_candidate(term, ids, positions, self.idf[term] * (K1 + 1) * self.terms[term][0])
+            total += self._per_candidate(term, positions, self.idf[term] * (K1 + 1) * self.terms[term][0])
         scored = total > 0  # (a filter's passages holding no term of the query)
         return Ranking(positions[scored], total[scored], bound)
 
