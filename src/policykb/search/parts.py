@@ -82,7 +82,7 @@ def _query_stems(query: str) -> set[str]:
     return {_stem(t) for t in terms(query)} if query.strip() else set()
 
 
-@lru_cache(maxsize=256)
+@lru_cache(maxsize=1024)  # as the detected language: a filter click or the next page asks again
 def _marking(query: str) -> tuple[set[str], set[str], re.Pattern[str]]:
     """The query's stems, their first three letters (a word stems to a query stem only if it starts
     alike), and a pattern finding the words that start so, whatever their case, so that the other
