@@ -29,7 +29,7 @@ def specificity(terms: set[str], texts: Sequence[str]) -> list[float]:
     held = [term_set(text) & terms for text in texts]
     counts = {t: sum(t in h for h in held) for t in terms}
     weight = {t: math.log((len(texts) + 1) / (n + 0.5)) for t, n in counts.items() if n}
-    return [sum(weight[t] for t in h) for h in held]
+    return [math.fsum(weight[t] for t in h) for h in held]  # (exact: whatever order a set gives its terms in)
 
 
 def is_cover(title: str, text: str) -> bool:
