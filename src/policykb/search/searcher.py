@@ -174,6 +174,7 @@ class Searcher(DenseMixin, KeywordMixin, LanguageMixin):
                      dense: list[tuple[int, str, float]], scores: dict[str, float], query: str) -> list[Hit]:
         items = self.store.get_items(page_ids)
         return self._hits(page_ids, self._best_passages(items, kw, dense, query), scores, query, items)
+
     def _rank(self, mode: str, kw: list[tuple[int, str, float]], dense: list[tuple[int, str, float]]
               ) -> tuple[list[str], dict[str, float]]:
         """Item ranking and item scores (an item scores by its best passage in each retriever)."""

@@ -19,8 +19,8 @@ import os
 import secrets
 import sys
 import threading
-from pathlib import Path
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 import faiss
