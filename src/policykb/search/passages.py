@@ -69,9 +69,9 @@ def answering(passages: list[tuple[int, Passage]], similarity: dict[int, float],
     ranked = sorted(ids, key=lambda pid: (-fused[pid], -by_spec[pid], -similarity.get(pid, -1.0), pid))
     headings = {p.section for _, p in passages if p.section and p.section != title}
     first = min(passages, key=lambda row: row[1].seq)[0]
-    text = dict(passages)
+    by_id = dict(passages)
     for pid in ranked:  # the best that is neither a cover nor a contents page (read only as far as needed)
-        p = text[pid]
+        p = by_id[pid]
         if not ((pid == first and is_cover(title, p.text)) or is_contents(p.text, headings - {p.section})):
             return pid
     return ranked[0]  # (every passage is one)

@@ -116,11 +116,8 @@ class VectorIndex:
                 held = self._held_ids()
                 if int(ids.min()) < 0 or int(ids.max()) >= len(held) or not held[ids].all():
                     return None
-                bits = np.zeros(int(ids.max()) + 1, dtype=bool)
-                bits[ids] = True
-                bitmap = np.packbits(bits, bitorder="little")
-                params = faiss.SearchParametersIVF(nprobe=self.index.nlist,
-                                                   sel=faiss.IDSelectorBitmap(len(bitmap), faiss.swig_ptr(bitmap)))
+                selector, _bitmap = id_selector(ids)  # (the bitmap lives as long as the selector is used)
+                params = faiss.SearchParametersIVF(nprobe=self.index.nlist, sel=selector)
                 with _one_thread():
                     _, scores, found = self.index.range_search(q, float(floor), params=params)
             out = np.full(int(ids.max()) + 1, -np.inf, dtype=np.float32)
@@ -178,11 +175,8 @@ class VectorIndex:
         k = min(k, len(self) if allowed is None else len(allowed))
         q = np.ascontiguousarray(query, dtype=np.float32).reshape(1, self.dim)
         selector = None
-        if allowed is not None:  # a bitmap over the ids: built in a blink even for half a million ids
-            bits = np.zeros(int(np.max(allowed)) + 1, dtype=bool)
-            bits[np.asarray(allowed, dtype=np.int64)] = True
-            bitmap = np.packbits(bits, bitorder="little")  # (kept alive until the search returns)
-            selector = faiss.IDSelectorBitmap(len(bitmap), faiss.swig_ptr(bitmap))
+        if allowed is not None:
+            selector, _bitmap = id_selector(np.asarray(allowed, dtype=np.int64))  # (kept until the search returns)
         if self.approximate:
             params = faiss.SearchParametersIVF(nprobe=self.index.nlist if every_list else self.nprobe)
             if selector is not None:
@@ -246,6 +240,15 @@ class VectorIndex:
             pid = leftover.name.rsplit(".", 2)[-2].split("-")[0]
             if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
                 leftover.unlink(missing_ok=True)
+
+
+def id_selector(ids: np.ndarray) -> tuple[Any, np.ndarray]:
+    """A FAISS selector of these ids (a bitmap over them: built in a blink even for half a million
+    ids) and the bitmap it points into, which the caller keeps alive while FAISS uses the selector."""
+    bits = np.zeros(int(np.max(ids)) + 1, dtype=bool)
+    bits[ids] = True
+    bitmap = np.packbits(bits, bitorder="little")
+    return faiss.IDSelectorBitmap(len(bitmap), faiss.swig_ptr(bitmap)), bitmap
 
 
 @contextmanager
