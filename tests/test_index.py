@@ -135,3 +135,27 @@ def test_an_eight_bit_index_claims_no_bound():
     ivf = faiss.IndexIVFScalarQuantizer(faiss.IndexFlatIP(8), 8, 4, faiss.ScalarQuantizer.QT_8bit,
                                         faiss.METRIC_INNER_PRODUCT)
     assert VectorIndex(8, ivf).error_bound is None  # (indexes built before 16-bit floats: scores read exactly)
+
+
+def test_a_large_flat_index_is_scanned_rough_within_its_bound_and_read_exactly(monkeypatch):
+    from policykb.backends.embedded import index as index_module
+
+    monkeypatch.setattr(index_module, "ROUGH_FROM", 1000)
+    vectors = unit_vectors(1500, 64, 4)
+    index = VectorIndex(64)
+    index.add(np.arange(10, 1010), vectors[:1000])
+    q = unit_vectors(1, 64, 6)[0]
+    assert VectorIndex(64).rough_similarities(q) is None  # too small: one exact product
+    ids, rough, bound = index.rough_similarities(q)
+    exact_ids, exact = index.similarities(q)
+    assert ids.tolist() == exact_ids.tolist() == list(range(10, 1010))
+    assert np.all(np.abs(rough - exact) <= bound) and 0 < float(bound.max()) < 0.1
+    assert index.exact_at(q, np.array([999, 0, 7])) == pytest.approx(exact[[999, 0, 7]], abs=1e-6)
+    index.remove(np.arange(10, 110))  # a change: the codes are made again, of what the index holds now
+    index.add(np.arange(1010, 1510), vectors[1000:])
+    ids, rough, bound = index.rough_similarities(q)
+    assert ids.tolist() == list(range(110, 1510))
+    assert np.all(np.abs(rough - vectors[100:] @ q) <= bound)
+    copy = index.copy()
+    copy.prepare()
+    assert copy.rough_similarities(q)[0].tolist() == ids.tolist()

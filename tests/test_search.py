@@ -1,6 +1,7 @@
+import numpy as np
 import pytest
 
-from policykb.search.parts import convex, fts_query, rrf, snippet, terms
+from policykb.search.parts import best_rows, convex, fts_query, rrf, snippet, terms
 
 
 def test_terms_drop_stop_words_and_question_words():
@@ -24,6 +25,16 @@ def test_fts_query_quotes_every_term(query, expected):
 def test_rrf_literal_scores():
     scores = rrf([["a", "b"], ["b", "c"]], k=1)
     assert scores == {"a": 1 / 2, "b": 1 / 3 + 1 / 2, "c": 1 / 3}
+
+
+@pytest.mark.parametrize("order", [[0, 1, 2, 3, 4, 5, 6, 7, 8, 9], [9, 8, 7, 6, 5, 4, 3, 2, 1, 0], [4, 9, 0, 7, 2, 5, 8, 1, 6, 3]])
+def test_best_rows_takes_equal_scores_by_their_ties(order):
+    # ten passages of ten items, eight scoring the same: the first 4 (items x 4) are taken by id,
+    # however the entries are laid out (a rough and an exact scan then agree on duplicates)
+    scores = np.array([0.9, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.1])[order]
+    ids = np.array([10, 11, 12, 13, 14, 15, 16, 17, 18, 19])[order]
+    top = best_rows(scores, ids, ids, 1)
+    assert ids[top].tolist() == [10, 11, 12, 13]
 
 
 def test_snippet_marks_stemmed_terms_and_escapes_html():

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from policykb.backends.embedded.index import matvec
-from policykb.search.parts import best_rows as _best
+from policykb.search.flat_scores import FlatScores
 
 if TYPE_CHECKING:
     from policykb.config import Settings
@@ -41,8 +41,7 @@ class DenseMixin:
     language: str | None
     topic: Topic | None | bool
     _qvec: np.ndarray | None
-    _sims: tuple[np.ndarray, np.ndarray, np.ndarray] | None
-    _place: np.ndarray | None
+    _sims: FlatScores | None
     _exact: dict[int, float]
 
     if TYPE_CHECKING:
@@ -62,15 +61,17 @@ class DenseMixin:
         if self.doubtful and not self._main_model_agrees(query):
             return relevant
         if not self.index.approximate:
-            _, rows, scores = self._similarities(query)
-            if not len(scores):
+            sims = self._similarities(query)
+            if not len(sims):
                 return relevant
-            best = float(scores.max())
-            relevant[rows[scores >= self.cutoff.similarity_cut(best, foreign)]] = True
+            best = sims.best()
+            cut = self.cutoff.similarity_cut(best, foreign)
             labelled, topic_cut = self._labelled(query, best, foreign)
+            sims.settle_near([cut] if labelled is None else [cut, topic_cut])
+            relevant[sims.rows[sims.scores >= cut]] = True
             if labelled is not None:
                 near = np.zeros(len(self.facets), dtype=bool)
-                near[rows[scores >= topic_cut]] = True
+                near[sims.rows[sims.scores >= topic_cut]] = True
                 relevant |= near & labelled
             return relevant
         bound = self.index.error_bound
@@ -141,12 +142,23 @@ class DenseMixin:
             self._qvec = self.space.embed_query(query)
         return self._qvec
 
-    def _similarities(self, query: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Flat index: every searchable passage's (id, item row, similarity), computed once."""
+    def _similarities(self, query: str) -> FlatScores:
+        """Flat index: every searchable passage's (id, item row, similarity), computed once (by
+        8-bit codes for a large index: rough until a comparison or a ranking needs them exact)."""
         if self._sims is None:
-            ids, scores = self.index.similarities(self._query_vector(query))
-            searchable, rows, self._place = self.space.flat_layout(ids, self.facets)
-            self._sims = (ids[searchable], rows[searchable], scores[searchable])
+            vector = self._query_vector(query)
+            rough = self.index.rough_similarities(vector)
+            if rough is None:
+                ids, scores = self.index.similarities(vector)
+                searchable, rows, place = self.space.flat_layout(ids, self.facets)
+                self._sims = FlatScores(ids[searchable], rows[searchable], scores[searchable], place)
+            else:
+                ids, scores, bound = rough
+                searchable, rows, place = self.space.flat_layout(ids, self.facets)
+                index = self.index
+                self._sims = FlatScores(ids[searchable], rows[searchable], scores[searchable], place,
+                                        bound[searchable], np.flatnonzero(searchable),
+                                        lambda entries: index.exact_at(vector, entries))
         return self._sims
 
     def _passage_similarities(self, query: str, passage_ids: np.ndarray, near: float | None = None) -> np.ndarray:
@@ -161,11 +173,13 @@ class DenseMixin:
             if scores is not None:
                 return self._exactly_near(query, passage_ids, scores.astype(np.float64), [near], bound)
         if not self.index.approximate:
-            _, _, scores = self._similarities(query)
+            sims = self._similarities(query)
             where = np.full(len(passage_ids), -1, dtype=np.int64)
-            known = passage_ids < len(self._place)  # (not: newer than this index)
-            where[known] = self._place[passage_ids[known]]
-            return np.where(where >= 0, scores[where], -1.0)
+            known = passage_ids < len(sims.place)  # (not: newer than this index)
+            where[known] = sims.place[passage_ids[known]]
+            asked = where[where >= 0]
+            sims.settle(asked if near is None else sims.unsure([near], asked))
+            return np.where(where >= 0, sims.scores[where], -1.0)
         return self._exactly_near(query, passage_ids, np.full(len(passage_ids), -1.0), [], 0.0, everywhere=True)
 
     def _dense(self, query: str, keep: np.ndarray | None, items: int) -> list[tuple[int, str, float]]:
@@ -173,13 +187,11 @@ class DenseMixin:
         among `keep` (all if None); `query` is embedded once per Searcher, `similar` sets the vector."""
         index = self.index
         if not index.approximate:
-            ids, rows, scores = self._similarities(query)
-            if keep is not None:
-                inside = keep[rows]
-                ids, rows, scores = ids[inside], rows[inside], scores[inside]
-            top = _best(scores, ids, rows, items)
+            sims = self._similarities(query)
+            among = np.arange(len(sims)) if keep is None else np.flatnonzero(keep[sims.rows])
+            top = sims.top(among, items)
             return [(pid, self.facets.ids[row], score) for pid, row, score in
-                    zip(ids[top].tolist(), rows[top].tolist(), scores[top].tolist())]
+                    zip(sims.ids[top].tolist(), sims.rows[top].tolist(), sims.scores[top].tolist())]
         allowed = None if keep is None else self.facets.passages(keep)
         if allowed is not None and len(allowed) == len(index):
             allowed = None

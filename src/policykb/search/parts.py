@@ -7,7 +7,7 @@ import re
 import threading
 from bisect import bisect_left
 from functools import lru_cache
-from typing import Any, Iterable, TypeVar
+from typing import Any, Callable, Iterable, TypeVar
 
 import numpy as np
 import snowballstemmer
@@ -125,18 +125,33 @@ def snippet(text: str, query: str, width: int = 320) -> str:
     return "".join(out).strip()
 
 
-def best_rows(scores: np.ndarray, ties: np.ndarray, rows: np.ndarray, items: int) -> np.ndarray:
-    """Indices of the highest scores, best first (equal scores by `ties`), as many as it takes to
-    cover `items` different `rows` (items), or all."""
+def best_rows(scores: np.ndarray, ties: np.ndarray, rows: np.ndarray, items: int,
+              exact_top: Callable[[int], None] | None = None) -> np.ndarray:
+    """Indices of the highest scores, best first (equal scores by `ties`, also in which are taken),
+    as many as it takes to cover `items` different `rows` (items), or all. `exact_top(limit)`, when given, is called
+    before the `limit` best are taken: it makes exact in `scores` every score that can be among
+    them (`flat_scores.py`)."""
     limit = items * 4
     while True:
+        if exact_top is not None:
+            exact_top(limit)
         if limit >= len(scores):
             return np.lexsort((ties, -scores))
-        top = np.argpartition(-scores, limit)[:limit]
-        top = top[np.lexsort((ties[top], -scores[top]))]
+        top = _first(scores, ties, limit)
         if len(np.unique(rows[top])) >= items:
             return top
         limit *= 4
+
+
+def _first(scores: np.ndarray, ties: np.ndarray, limit: int) -> np.ndarray:
+    """Indices of the `limit` first scores in the order (score descending, tie ascending), in that
+    order: which of the scores equal to the last one taken are taken is decided by `ties` too."""
+    last = -np.partition(-scores, limit - 1)[limit - 1]
+    above = np.flatnonzero(scores > last)
+    equal = np.flatnonzero(scores == last)
+    equal = equal[np.argsort(ties[equal], kind="stable")][: limit - len(above)]
+    top = np.concatenate([above, equal])
+    return top[np.lexsort((ties[top], -scores[top]))]
 
 
 def first_scores(rows: list[tuple[Any, ...]]) -> dict[str, float]:

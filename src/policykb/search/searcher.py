@@ -30,6 +30,7 @@ from policykb.search.languages import LanguageMixin, keyword_note
 
 if TYPE_CHECKING:
     from policykb.backends.backend import Backend
+    from policykb.search.flat_scores import FlatScores
     from policykb.backends.embedded.spaces import VectorSpace
 
 MAX_PAGE_SIZE = 1000
@@ -47,8 +48,7 @@ class Searcher(DenseMixin, KeywordMixin, LanguageMixin):
         self.space: VectorSpace = backend.main  # the model that embeds the query (see _use_language)
         self.index, self.facets = backend.snapshot()  # one generation for the whole search
         self._qvec: np.ndarray | None = None
-        self._sims: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # flat index: ids, rows, scores
-        self._place: np.ndarray | None = None  # flat index: passage id -> its place in self._sims (-1: none)
+        self._sims: FlatScores | None = None  # flat index: every searchable passage's similarity
         self._exact: dict[int, float] = {}  # approximate index: exact similarities read so far (_exactly_near)
         self._scored: dict[tuple[str, ...], tuple[np.ndarray, np.ndarray]] = {}  # terms -> BM25 of matches
         self._scorers: dict[tuple[str, ...], QueryScorer] = {}  # terms -> their scoring (see _scorer)

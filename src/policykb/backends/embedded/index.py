@@ -26,11 +26,13 @@ from typing import Any, Iterable, Iterator
 import faiss
 import numpy as np
 
+from policykb.backends.embedded.rough import RoughScan
 from policykb.errors import IndexMismatch
 
 INDEX_VERSION = 1
 MANIFEST = "manifest.json"
 SCAN_PER_DECODE = 400  # reading one vector by id costs about as much as scanning this many in a list
+ROUGH_FROM = 20_000  # a flat index this large is scanned by 8-bit codes first (rough.py; 7x fewer bytes)
 
 
 class VectorIndex:
@@ -42,6 +44,7 @@ class VectorIndex:
         self.nprobe = nprobe
         self.lock = threading.Lock()  # FAISS indexes are not safe to search while they change
         self._held: np.ndarray | None = None  # ids held (an `ivf` index's, when asked; None after a change)
+        self._rough: RoughScan | None = None  # a large flat index's 8-bit codes (made when first needed)
 
     @property
     def kind(self) -> str:
@@ -148,7 +151,7 @@ class VectorIndex:
         vectors = np.ascontiguousarray(vectors, dtype=np.float32).reshape(len(ids), self.dim)
         with self.lock:
             self.index.add_with_ids(vectors, np.asarray(ids, dtype=np.int64))
-            self._held = None
+            self._held = self._rough = None
 
     def remove(self, ids: list[int] | np.ndarray) -> int:
         if len(ids) == 0:
@@ -158,7 +161,7 @@ class VectorIndex:
         selector = faiss.IDSelectorArray(len(ids), faiss.swig_ptr(ids)) if self.approximate \
             else faiss.IDSelectorBatch(ids)
         with self.lock:
-            self._held = None
+            self._held = self._rough = None
             return int(self.index.remove_ids(selector))
 
     def copy(self) -> VectorIndex:
@@ -194,12 +197,45 @@ class VectorIndex:
             raise ValueError("similarities() needs a flat index")
         q = np.ascontiguousarray(query, dtype=np.float32).reshape(self.dim)
         with self.lock:
-            n = len(self)
-            if n == 0:
+            if len(self) == 0:
                 return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-            flat = faiss.downcast_index(self.index.index)
-            vectors = faiss.rev_swig_ptr(flat.get_xb(), n * self.dim).reshape(n, self.dim)
-            return faiss.vector_to_array(self.index.id_map), matvec(vectors, q)
+            return faiss.vector_to_array(self.index.id_map), matvec(self._vectors(), q)
+
+    def rough_similarities(self, query: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """For a `flat` index of ROUGH_FROM vectors or more: every id, its rough inner product with
+        `query` from 8-bit codes, and how far the exact one may lie from it (rough.py); entry i is
+        the index's vector i (`exact_at`). None for a smaller index (one exact product is as quick)."""
+        if self.approximate or len(self) < ROUGH_FROM:
+            return None
+        with self.lock:
+            rough = self._rough_scan()
+            ids = faiss.vector_to_array(self.index.id_map)
+        return (ids, *rough.scores(query))
+
+    def exact_at(self, query: np.ndarray, entries: np.ndarray) -> np.ndarray:
+        """The exact inner products of a `flat` index's vectors at these entries with `query` (in
+        float64, rounded to float32: one vector's score does not depend on which others are asked)."""
+        q = np.asarray(query, dtype=np.float64).reshape(self.dim)
+        with self.lock:
+            vectors = self._vectors()[np.asarray(entries, dtype=np.int64)]
+        return (vectors.astype(np.float64) @ q).astype(np.float32)
+
+    def prepare(self) -> None:
+        """Make now what the first search would otherwise make (a large flat index's 8-bit codes:
+        ~0.3 s for 100,000 vectors), so that the first question is answered as fast as the next."""
+        if not self.approximate and len(self) >= ROUGH_FROM:
+            with self.lock:
+                self._rough_scan()
+
+    def _rough_scan(self) -> RoughScan:
+        if self._rough is None:
+            self._rough = RoughScan(self._vectors())
+        return self._rough
+
+    def _vectors(self) -> np.ndarray:
+        """A flat index's vectors, FAISS's own storage (no copy; read under the lock)."""
+        flat = faiss.downcast_index(self.index.index)
+        return faiss.rev_swig_ptr(flat.get_xb(), len(self) * self.dim).reshape(len(self), self.dim)
 
     # -- persistence --------------------------------------------------------------------------
 

@@ -162,6 +162,7 @@ class VectorSpace:
         if self._outgrown(index) or len(index) != self.store.stats()["passages"]:
             return None
         self._save_if_no_writer(index, generation, writing_lock)
+        index.prepare()
         return index
 
     def _outgrown(self, index: VectorIndex) -> bool:
@@ -263,6 +264,7 @@ class VectorSpace:
             if self._outgrown(index):
                 index = self.build_index(index.dim)
         index.save(self.folder, self.key, generation, self.runtime)
+        index.prepare()  # (by the writer, before a search holds it)
         return index
 
     # -- queries ---------------------------------------------------------------------------------

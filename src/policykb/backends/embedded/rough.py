@@ -1,0 +1,123 @@
+"""`RoughScan`: a flat index's vectors as 8-bit codes, scanned 7x faster than the float vectors
+(100,000 x 384: 1.5 against 10 ms on one thread), each score with a bound on its error.
+
+A vector x is stored as a scale s and codes c (int8, |c| <= 127) with x^ = s * c, and its error
+e = ||x - x^|| is known exactly when the codes are made. The question q is coded the same way
+with 7-bit codes, q^ = t * d (ROUNDS > 1 codes what each round left over again). The integer
+product d . c is exact (ONNX Runtime's MatMulInteger, accumulating in int32), so
+
+    |q . x - q^ . x^|  <=  |q . (x - x^)| + |(q - q^) . x^|  <=  ||q|| * e + ||q - q^|| * ||x^||
+
+(Cauchy-Schwarz on each part), plus 1e-5 for the float arithmetic on either side. At 100,000
+MiniLM vectors the bound is ~0.02 (the true error at most ~0.005), and a caller that compares a
+rough score with a level reads the exact score only where the bound straddles it (a few passages
+in 100,000). One round of question codes: a second halves the bound but costs 1.5 ms more than
+the passages it spares reading exactly (SciFact questions over 100,000 passages, hybrid p50 14.9
+against 16.2 ms).
+
+Why 7-bit codes for the question: the integer product of an unsigned and a signed byte sums pairs
+in 16 bits on AVX2 (`vpmaddubsw`); unsigned bytes below 128 keep every pair below 2 x 127 x 127 =
+32,258, so it never saturates (a test checks the product against numpy's on the extreme codes).
+The question's codes are shifted by +64 into 1..127, and the shift is taken off again with each
+vector's code sum.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+
+CHUNK = 16384  # vectors coded at a time (bounds the float64 working memory)
+SHIFT = 64  # the question's codes (-63..63) are sent as unsigned bytes c + SHIFT
+FLOAT_SLACK = 1e-5  # float32 inputs and float64 arithmetic: far below this
+ROUNDS = 1  # rounds of the question's codes: each leaves ~1/64 of what it was given
+
+
+class RoughScan:
+    """8-bit codes of `vectors` (n x dim float32) and what their error bounds need."""
+
+    def __init__(self, vectors: np.ndarray) -> None:
+        n, dim = vectors.shape
+        self.dim = dim
+        self.codes = np.empty((dim, n), dtype=np.int8)  # one column a vector: the product's layout
+        self.scale = np.empty(n, dtype=np.float32)
+        self.error = np.empty(n, dtype=np.float32)  # ||x - x^||
+        self.norm = np.empty(n, dtype=np.float32)  # ||x^||
+        self.shift = np.empty(n, dtype=np.float32)  # SHIFT x the vector's code sum (exact in float32)
+        for start in range(0, n, CHUNK):
+            part = np.asarray(vectors[start:start + CHUNK], dtype=np.float32)
+            end = start + len(part)
+            top = np.abs(part).max(axis=1)
+            scale = np.where(top > 0, top / np.float32(127), np.float32(1))
+            codes = np.rint(part / scale[:, None])
+            np.clip(codes, -127, 127, out=codes)
+            self.codes[:, start:end] = codes.T
+            self.scale[start:end] = scale
+            self.shift[start:end] = SHIFT * codes.sum(axis=1)
+            codes *= scale[:, None]  # now the decoded vectors
+            self.norm[start:end] = np.linalg.norm(codes, axis=1)
+            codes -= part
+            self.error[start:end] = np.linalg.norm(codes, axis=1)
+        self._session = None
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return int(self.scale.shape[0])
+
+    def scores(self, query: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Every vector's rough inner product with `query` and how far the exact one may lie from it."""
+        q = np.asarray(query, dtype=np.float64).reshape(self.dim)
+        rough = np.zeros(len(self), dtype=np.float32)
+        left = q
+        for _ in range(ROUNDS):
+            codes, scale = _round(left)
+            product = self._product(codes).astype(np.float32)  # exact integer products (< 2^24)
+            product -= self.shift  # (the question's shift taken off again)
+            product *= np.float32(scale)
+            rough += product
+            left = left - scale * (codes.astype(np.float64) - SHIFT)
+        rough *= self.scale
+        bound = self.error * np.float32(np.linalg.norm(q))
+        bound += self.norm * np.float32(np.linalg.norm(left))
+        bound += np.float32(FLOAT_SLACK)
+        return rough, bound
+
+    def _product(self, codes: np.ndarray) -> np.ndarray:
+        if not len(self):
+            return np.zeros(0, dtype=np.int64)
+        return self._runner().run(None, {"q": codes.reshape(1, self.dim), "codes": self.codes})[0][0]
+
+    def _runner(self):  # type: ignore[no-untyped-def]
+        with self._lock:
+            if self._session is None:
+                self._session = _integer_product(self.dim)
+            return self._session
+
+
+def _round(q: np.ndarray) -> tuple[np.ndarray, float]:
+    """One round of the question's codes in -63..63, shifted into 1..127 (uint8), and their scale."""
+    top = float(np.abs(q).max())
+    scale = top / 63.0 if top > 0 else 1.0
+    codes = np.clip(np.rint(q / scale), -63, 63)
+    return (codes + SHIFT).astype(np.uint8), scale
+
+
+def _integer_product(dim: int):  # type: ignore[no-untyped-def]
+    """An ONNX Runtime session computing (1 x dim uint8) @ (dim x n int8) -> int32, on one thread
+    that does not spin after the call (the model's threads want the cores next)."""
+    import onnxruntime as ort
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph(
+        [helper.make_node("MatMulInteger", ["q", "codes"], ["products"])], "rough_scan",
+        [helper.make_tensor_value_info("q", TensorProto.UINT8, [1, dim]),
+         helper.make_tensor_value_info("codes", TensorProto.INT8, [dim, None])],
+        [helper.make_tensor_value_info("products", TensorProto.INT32, [1, None])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    options.inter_op_num_threads = 1
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    return ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])

@@ -1,0 +1,90 @@
+"""`FlatScores`: one question's similarity with every searchable passage of a flat index.
+
+A large flat index is first scanned by its 8-bit codes (`backends/embedded/rough.py`): each score
+is then rough, within a known bound of the exact one. Every answer these methods give is the
+exact one all the same: a comparison reads the exact score (from the float vectors) of each
+passage whose bound straddles the level it is compared with, and a ranking reads the exact score
+of each passage that can still reach its top; these are a few in 100,000.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from policykb.search.parts import best_rows
+
+
+@dataclass
+class FlatScores:
+    """Searchable passages' ids, item rows and scores (`bound`: how far each score may be from the
+    exact one, 0 once read exactly; None: all exact), and `place`: passage id -> entry (-1: none)."""
+
+    ids: np.ndarray
+    rows: np.ndarray
+    scores: np.ndarray
+    place: np.ndarray
+    bound: np.ndarray | None = None
+    entries: np.ndarray | None = None  # each entry's place in the index (what `exact` reads)
+    exact: Callable[[np.ndarray], np.ndarray] | None = None  # places in the index -> exact scores
+    settled: int = field(default=0)  # how many scores were read exactly (for tests and benchmarks)
+
+    def __len__(self) -> int:
+        return len(self.scores)
+
+    def settle(self, which: np.ndarray) -> None:
+        """Make these entries' scores exact (a mask or indices over the entries)."""
+        if self.bound is None or self.exact is None or self.entries is None:
+            return
+        which = np.flatnonzero(which) if which.dtype == bool else np.asarray(which, dtype=np.int64)
+        which = which[self.bound[which] > 0]
+        if len(which):
+            self.scores[which] = self.exact(self.entries[which])
+            self.bound[which] = 0.0
+            self.settled += len(which)
+
+    def unsure(self, levels: list[float], among: np.ndarray | None = None) -> np.ndarray:
+        """Indices of the entries (of `among`, or all) whose score may lie on either side of a level."""
+        among = np.arange(len(self.scores)) if among is None else among
+        if self.bound is None:
+            return among[:0]
+        near = np.zeros(len(among), dtype=bool)
+        scores, bound = self.scores[among], self.bound[among]
+        for level in levels:
+            if math.isfinite(level):
+                near |= np.abs(scores - level) <= bound
+        return among[near]
+
+    def settle_near(self, levels: list[float], among: np.ndarray | None = None) -> None:
+        """Make exact every score (of `among`, or all) that a comparison with these levels needs."""
+        self.settle(self.unsure(levels, among))
+
+    def best(self) -> float:
+        """The highest exact score (of no entry: -inf)."""
+        if not len(self.scores):
+            return -math.inf
+        if self.bound is not None:
+            self.settle(self.scores + self.bound >= float((self.scores - self.bound).max()))
+        return float(self.scores.max())
+
+    def top(self, among: np.ndarray, items: int) -> np.ndarray:
+        """The entries `among` (indices) with the highest exact scores, best first (equal scores by
+        passage id), as many as it takes to cover `items` different items, or all: the entries and
+        the order of `parts.best_rows` over exact scores."""
+        scores = self.scores[among]
+
+        def exact_top(limit: int) -> None:  # every entry that can be among the `limit` best, exactly
+            if self.bound is None:
+                return
+            if limit >= len(among):
+                self.settle(among)
+            else:  # (an entry left rough scores below `kth`, and `limit` entries at least `kth` exactly)
+                lower = scores - self.bound[among]
+                kth = np.partition(lower, len(lower) - limit)[len(lower) - limit]
+                self.settle(among[scores + self.bound[among] >= kth])
+            scores[:] = self.scores[among]
+
+        return among[best_rows(scores, self.ids[among], self.rows[among], items, exact_top)]

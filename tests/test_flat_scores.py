@@ -1,0 +1,117 @@
+"""FlatScores: rough scores with bounds give the answers exact scores give, reading few exactly."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from policykb.search.flat_scores import FlatScores
+from policykb.search.parts import best_rows
+
+
+def scored(n: int, seed: int, width: float = 0.02, ties: bool = False) -> tuple[FlatScores, np.ndarray]:
+    """Entries with exact scores (some equal when `ties`), shown rough within `width`; entry i
+    is passage id 1000 + i, at place i of the index, of item row i % (n // 3)."""
+    rng = np.random.default_rng(seed)
+    exact = rng.uniform(-0.2, 0.8, n).astype(np.float32)
+    if ties:
+        exact = np.round(exact, 2).astype(np.float32)
+    bound = rng.uniform(0.1, 1.0, n) * width
+    rough = (exact + rng.uniform(-1, 1, n) * bound).astype(np.float32)
+    ids = np.arange(1000, 1000 + n)
+    place = np.full(1000 + n, -1)
+    place[ids] = np.arange(n)
+    sims = FlatScores(ids, ids % max(1, n // 3), rough, place, bound.astype(np.float32) + 1e-6, np.arange(n),
+                      lambda entries: exact[entries])
+    return sims, exact
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_the_best_score_is_the_exact_best(seed):
+    sims, exact = scored(3000, seed)
+    assert sims.best() == float(exact.max())
+    assert 0 < sims.settled < 100
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_comparisons_with_a_level_are_exact(seed):
+    sims, exact = scored(3000, seed)
+    levels = [0.35, 0.6]
+    sims.settle_near(levels)
+    for level in levels:
+        assert ((sims.scores >= level) == (exact >= level)).all()
+    assert sims.settled < 300  # only those within their bound of a level
+
+
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("items", [1, 10, 40, 2000])
+@pytest.mark.parametrize("ties", [False, True])
+def test_the_top_is_the_exact_top(seed, items, ties):
+    sims, exact = scored(3000, seed, ties=ties)
+    among = np.flatnonzero(np.arange(3000) % 3 != 1)  # a filter keeping two entries in three
+    expected = among[best_rows(exact[among], sims.ids[among], sims.rows[among], items)]
+    top = sims.top(among, items)
+    assert top.tolist() == expected.tolist()
+    assert sims.scores[top].tolist() == exact[top].tolist()
+    if items <= 40:
+        assert sims.settled < len(among) // 2
+
+
+def test_exact_scores_need_no_settling():
+    ids = np.array([5, 6, 7])
+    sims = FlatScores(ids, np.array([0, 1, 1]), np.array([0.1, 0.5, 0.3], dtype=np.float32), np.arange(8))
+    assert sims.best() == pytest.approx(0.5)
+    assert sims.top(np.arange(3), 1).tolist() == [1, 2, 0]
+    sims.settle_near([0.3])
+    assert sims.settled == 0
+
+
+ASKED = [
+    dict(query="how did regions fund cluster internationalisation"),
+    dict(query="digital innovation vouchers for small firms", mode="semantic"),
+    dict(query="green transition of industrial clusters", filters={"level": ["regional"]}),
+    dict(query="hydrogen", mode="hybrid", size=3),
+    dict(query="Förderung der Internationalisierung von Clustern"),  # the multilingual model's index
+    dict(query="wie finanzieren Regionen Cluster", mode="semantic", size=50),
+    dict(query="zzzz qqqq"),  # nothing close
+] + [dict(query=q, mode="semantic", size=100, facets=False) for q in (
+    "skills and training for cluster staff", "monitoring and evaluation of cluster programmes", "export missions",
+    "smart specialisation strategy", "funding for cluster managers", "circular economy", "tourism", "health",
+    "artificial intelligence in manufacturing", "cross-border cooperation of clusters")]
+
+
+@pytest.mark.parametrize("rough", ["8-bit codes", "noise"])
+def test_a_rough_scan_answers_exactly_as_the_full_product(real_sample, monkeypatch, rough):
+    # the real models, FAISS and SQLite: every search gives the same hits, scores, passages, totals and
+    # facet counts when each flat index is scanned roughly first: by its 8-bit codes, or (to put many
+    # passages on the wrong side of each cut-off) as the exact scores plus noise of up to 0.04, bound 0.05
+    from policykb.backends.embedded import index as index_module
+
+    def answers():
+        out = []
+        for asked in ASKED:
+            result = real_sample.search(**asked)
+            out.append((result.total, result.facets, [(h.id, h.passage, h.page) for h in result.hits],
+                        [h.score for h in result.hits], [h.id for h in result.nearest]))
+        similar = real_sample.similar(real_sample.search("cluster", size=1).hits[0].id, k=5)
+        out.append(([h.id for h in similar], [], [], [h.score for h in similar], []))
+        return out
+
+    exact = answers()
+    scanned = []
+    codes = index_module.VectorIndex.rough_similarities
+    noise = np.random.default_rng(7)
+
+    def noisy(self, q):
+        ids, scores = self.similarities(q)
+        return ids, scores + noise.uniform(-0.04, 0.04, len(scores)).astype(np.float32), np.full(len(ids), 0.05)
+
+    monkeypatch.setattr(index_module, "ROUGH_FROM", 0)
+    monkeypatch.setattr(index_module.VectorIndex, "rough_similarities",
+                        lambda self, q: scanned.append(len(self)) or (codes if rough == "8-bit codes" else noisy)(self, q))
+    rough = answers()
+    assert len(scanned) >= len(ASKED) and min(scanned) > 0
+    for (total, facets, hits, scores, nearest), (total2, facets2, hits2, scores2, nearest2) in zip(exact, rough):
+        assert (total2, facets2, hits2, nearest2) == (total, facets, hits, nearest)
+        assert scores2 == pytest.approx(scores, abs=2e-6)  # (float32 sums in another order; shown to 6 places)
+    assert any(total for total, *_ in exact) and any(nearest for *_, nearest in exact)
