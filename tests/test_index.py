@@ -146,6 +146,7 @@ def test_a_large_flat_index_is_scanned_rough_within_its_bound_and_read_exactly(m
     index.add(np.arange(10, 1010), vectors[:1000])
     q = unit_vectors(1, 64, 6)[0]
     assert VectorIndex(64).rough_similarities(q) is None  # too small: one exact product
+    assert index.rough_similarities(q) is None  # the first question: no codes made for one question
     ids, rough, bound = index.rough_similarities(q)
     exact_ids, exact = index.similarities(q)
     assert ids.tolist() == exact_ids.tolist() == list(range(10, 1010))

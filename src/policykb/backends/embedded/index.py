@@ -45,6 +45,7 @@ class VectorIndex:
         self.lock = threading.Lock()  # FAISS indexes are not safe to search while they change
         self._held: np.ndarray | None = None  # ids held (an `ivf` index's, when asked; None after a change)
         self._rough: RoughScan | None = None  # a large flat index's 8-bit codes (made when first needed)
+        self._asked = False  # whether a question was answered without them
 
     @property
     def kind(self) -> str:
@@ -204,10 +205,14 @@ class VectorIndex:
     def rough_similarities(self, query: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
         """For a `flat` index of ROUGH_FROM vectors or more: every id, its rough inner product with
         `query` from 8-bit codes, and how far the exact one may lie from it (rough.py); entry i is
-        the index's vector i (`exact_at`). None for a smaller index (one exact product is as quick)."""
+        the index's vector i (`exact_at`). None for a smaller index (one exact product is as quick),
+        and for the first question asked of an index whose codes are not made (`prepare`)."""
         if self.approximate or len(self) < ROUGH_FROM:
             return None
         with self.lock:
+            if self._rough is None and not self._asked:  # a process that asks one question (the CLI)
+                self._asked = True                       # does not make the codes for it
+                return None
             rough = self._rough_scan()
             ids = faiss.vector_to_array(self.index.id_map)
         return (ids, *rough.scores(query))
