@@ -146,19 +146,18 @@ class DenseMixin:
         """Flat index: every searchable passage's (id, item row, similarity), computed once (by
         8-bit codes for a large index: rough until a comparison or a ranking needs them exact)."""
         if self._sims is None:
-            vector = self._query_vector(query)
-            rough = self.index.rough_similarities(vector)
-            if rough is None:
-                ids, scores = self.index.similarities(vector)
-                searchable, rows, place = self.space.flat_layout(ids, self.facets)
-                self._sims = FlatScores(ids[searchable], rows[searchable], scores[searchable], place)
-            else:
-                ids, scores, bound = rough
-                searchable, rows, place = self.space.flat_layout(ids, self.facets)
-                index = self.index
-                self._sims = FlatScores(ids[searchable], rows[searchable], scores[searchable], place,
-                                        bound[searchable], np.flatnonzero(searchable),
-                                        lambda entries: index.exact_at(vector, entries))
+            vector, index = self._query_vector(query), self.index
+            rough = index.rough_similarities(vector)
+            ids, scores, bound = index.similarities(vector) + (None,) if rough is None else rough
+            searchable, rows, place = self.space.flat_layout(ids, self.facets)
+            everything = bool(searchable.all())  # (usually: no copies then)
+            ids, rows, scores = (ids, rows, scores) if everything else (ids[searchable], rows[searchable],
+                                                                         scores[searchable])
+            self._sims = FlatScores(ids, rows, scores, place)
+            if bound is not None:
+                self._sims.bound = bound if everything else bound[searchable]
+                self._sims.entries = np.arange(len(ids)) if everything else np.flatnonzero(searchable)
+                self._sims.exact = lambda entries: index.exact_at(vector, entries)
         return self._sims
 
     def _passage_similarities(self, query: str, passage_ids: np.ndarray, near: float | None = None) -> np.ndarray:

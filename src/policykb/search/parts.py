@@ -146,6 +146,8 @@ def best_rows(scores: np.ndarray, ties: np.ndarray, rows: np.ndarray, items: int
 def _first(scores: np.ndarray, ties: np.ndarray, limit: int) -> np.ndarray:
     """Indices of the `limit` first scores in the order (score descending, tie ascending), in that
     order: which of the scores equal to the last one taken are taken is decided by `ties` too."""
+    if limit <= 0:
+        return np.zeros(0, dtype=np.int64)
     last = -np.partition(-scores, limit - 1)[limit - 1]
     above = np.flatnonzero(scores > last)
     equal = np.flatnonzero(scores == last)

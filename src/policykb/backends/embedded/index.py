@@ -6,6 +6,9 @@ Two kinds, chosen by size: `flat` (exact inner product, IndexIDMap2 over IndexFl
 2026-11-30 hold 8-bit codes). An `ivf` index is approximate in which passages it visits, and
 its 16-bit scores are within `error_bound` of the exact ones: the searcher decides every cut-off
 exactly by reading the stored float vectors of the passages that close to it (see searcher.py).
+A `flat` index of ROUGH_FROM vectors or more is also scanned by 8-bit codes made in memory
+(rough.py: a quarter of the bytes, each score within a proven bound), and its exact scores are
+read only where a comparison needs them (search/flat_scores.py): its answers stay exact.
 
 Layout of the knowledge-base directory: `vectors-<generation>.faiss` plus `manifest.json`
 (model, dimension, count, generation, kind, version). The manifest is written last, by an

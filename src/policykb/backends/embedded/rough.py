@@ -24,6 +24,7 @@ vector's code sum.
 
 from __future__ import annotations
 
+import os
 import threading
 
 import numpy as np
@@ -68,14 +69,14 @@ class RoughScan:
     def scores(self, query: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Every vector's rough inner product with `query` and how far the exact one may lie from it."""
         q = np.asarray(query, dtype=np.float64).reshape(self.dim)
-        rough = np.zeros(len(self), dtype=np.float32)
+        rough = None
         left = q
         for _ in range(ROUNDS):
             codes, scale = _round(left)
             product = self._product(codes).astype(np.float32)  # exact integer products (< 2^24)
             product -= self.shift  # (the question's shift taken off again)
             product *= np.float32(scale)
-            rough += product
+            rough = product if rough is None else rough + product
             left = left - scale * (codes.astype(np.float64) - SHIFT)
         rough *= self.scale
         bound = self.error * np.float32(np.linalg.norm(q))
@@ -104,8 +105,9 @@ def _round(q: np.ndarray) -> tuple[np.ndarray, float]:
 
 
 def _integer_product(dim: int):  # type: ignore[no-untyped-def]
-    """An ONNX Runtime session computing (1 x dim uint8) @ (dim x n int8) -> int32, on one thread
-    that does not spin after the call (the model's threads want the cores next)."""
+    """An ONNX Runtime session computing (1 x dim uint8) @ (dim x n int8) -> int32, on as many
+    threads as the model's (at most 2: 1.0 against 1.7 ms at 100,000 vectors), which do not spin
+    after the call (the model's threads want the cores next)."""
     import onnxruntime as ort
     from onnx import TensorProto, helper
 
@@ -117,7 +119,7 @@ def _integer_product(dim: int):  # type: ignore[no-untyped-def]
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8
     options = ort.SessionOptions()
-    options.intra_op_num_threads = 1
+    options.intra_op_num_threads = min(2, os.cpu_count() or 1)
     options.inter_op_num_threads = 1
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     return ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
