@@ -160,3 +160,14 @@ def test_a_large_flat_index_is_scanned_rough_within_its_bound_and_read_exactly(m
     copy = index.copy()
     copy.prepare()
     assert copy.rough_similarities(q)[0].tolist() == ids.tolist()
+
+
+def test_the_product_reads_read_only_vectors_quietly(recwarn):
+    import torch  # noqa: F401  (loaded: the product goes through torch's threads)
+
+    from policykb.backends.embedded.index import matvec
+
+    stored = np.frombuffer(np.arange(6, dtype=np.float32).tobytes(), dtype=np.float32).reshape(3, 2)  # as read from SQLite
+    assert not stored.flags.writeable
+    assert matvec(stored, np.array([1.0, 1.0], dtype=np.float32)).tolist() == [1.0, 5.0, 9.0]
+    assert not [w for w in recwarn if "not writable" in str(w.message)]

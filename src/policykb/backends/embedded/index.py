@@ -315,7 +315,7 @@ def matvec(matrix: np.ndarray, vector: np.ndarray) -> np.ndarray:
     numpy's BLAS threads spinning beside torch's on a small machine stall both (p95 x3 measured
     on two cores); one pool for both does not."""
     torch = sys.modules.get("torch")
-    if torch is None:
+    if torch is None or not matrix.flags.writeable:  # (read-only: vectors read from the store, a few)
         return matrix @ vector
     return torch.mv(torch.from_numpy(matrix), torch.from_numpy(np.array(vector, dtype=np.float32))).numpy()
 
