@@ -3,6 +3,8 @@ once to an int8 ONNX graph, run by ONNX Runtime; compared with the package's own
 
 from __future__ import annotations
 
+import json
+import os
 import struct
 
 import numpy as np
@@ -150,8 +152,32 @@ def test_minilm_on_onnx_runtime_gives_the_vectors_of_sentence_transformers(tmp_p
     cosines = (a * b).sum(axis=1)
     assert cosines.min() >= 0.999, cosines
     assert np.allclose(np.linalg.norm(a, axis=1), 1.0, atol=1e-4)
-    assert sorted(p.name for p in next(tmp_path.iterdir()).iterdir()) == [
+    folders = [p for p in tmp_path.iterdir() if p.is_dir()]
+    assert sorted(p.name for p in folders[0].iterdir()) == [
         "model.onnx", f"model.optimised-ort{onnxruntime.__version__}.onnx", "tables.npz"]
+    assert len(folders) == 1 and sorted(p.name for p in tmp_path.iterdir() if not p.is_dir()) == ["weights.json"]
+
+
+def test_two_copies_of_the_same_weights_share_one_conversion(tmp_path, monkeypatch):
+    from policykb.encoders import bert
+
+    cache = tmp_path / "cache"
+    for name, content in (("a", b"weights one"), ("b", b"weights one"), ("c", b"weights two")):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "model.safetensors").write_bytes(content)
+    hashed = []
+    real = bert.hashlib.file_digest
+    monkeypatch.setattr(bert.hashlib, "file_digest", lambda fh, name: hashed.append(fh.name) or real(fh, name))
+    keys = [bert.weights_key(tmp_path / name, cache) for name in ("a", "b", "c", "a", "b")]
+    assert keys[0] == keys[1] == keys[3] == keys[4] != keys[2]  # by content, not by place
+    assert keys[0] == bert.hashlib.sha256(b"weights one").hexdigest()[:12]
+    assert len(hashed) == 3  # each file read once, then remembered
+    os.utime(tmp_path / "a" / "model.safetensors", ns=(1, 1))  # touched: read again
+    (tmp_path / "c" / "model.safetensors").unlink()
+    assert bert.weights_key(tmp_path / "a", cache) == keys[0] and len(hashed) == 4
+    assert all("/c/" not in entry for entry in json.loads((cache / "weights.json").read_text()))  # gone: forgotten
+    (cache / "weights.json").write_text("not json")  # damaged: read again, no error
+    assert bert.weights_key(tmp_path / "b", cache) == keys[0]
 
 
 def test_a_folder_the_onnx_runtime_cannot_read_goes_to_sentence_transformers(tmp_path, monkeypatch):

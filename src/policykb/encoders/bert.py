@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +24,7 @@ from policykb.encoders.runtime import OnnxEncoder, default_cache, prepared
 
 CONVERTER_VERSION = 1
 TABLES = "tables.npz"
+WEIGHTS_MEMO = "weights.json"
 
 
 class BertInputs:
@@ -121,6 +123,36 @@ def convert(source: Path, folder: Path) -> None:
     np.savez(folder / TABLES, **tables)
 
 
+def weights_key(source: Path, cache: Path) -> str:
+    """A digest of the folder's weights file: the same weights in two places (two virtual
+    environments, two checkouts) share one conversion. Hashing 90 MB takes ~80 ms, so the digest is
+    remembered in `<cache>/weights.json` by the file's path, size and modification time."""
+    weights = source / "model.safetensors"
+    info = weights.stat()
+    seen = f"{weights.resolve()}|{info.st_size}|{info.st_mtime_ns}"
+    memo = cache / WEIGHTS_MEMO
+    try:
+        known = json.loads(memo.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        known = {}
+    if not isinstance(known, dict):
+        known = {}
+    key = known.get(seen)
+    if not (isinstance(key, str) and len(key) == 12 and key.isalnum()):
+        with open(weights, "rb") as fh:
+            key = hashlib.file_digest(fh, "sha256").hexdigest()[:12]
+        known = {k: v for k, v in known.items() if Path(k.rsplit("|", 2)[0]).exists()}  # (gone: forgotten)
+        known[seen] = key
+        try:  # (a private file renamed into place: readers never see half of it)
+            cache.mkdir(parents=True, exist_ok=True)
+            private = cache / f".{WEIGHTS_MEMO}.{os.getpid()}.tmp"
+            private.write_text(json.dumps(known, indent=1), encoding="utf-8")
+            os.replace(private, memo)
+        except OSError:  # a read-only cache: `prepared` says so if it must convert
+            pass
+    return key
+
+
 def load(name: str, source: Path, threads: int = 0, setting: str = "POLICYKB_MODEL",
          cache: Path | None = None) -> OnnxEncoder:
     """The model in the folder `source`, converted into the cache at first use."""
@@ -130,9 +162,8 @@ def load(name: str, source: Path, threads: int = 0, setting: str = "POLICYKB_MOD
         if not (source / needed).is_file():
             raise ModelUnavailable(f"{source} has no {needed}: the ONNX runtime needs it ({setting})",
                                    {"setting": setting, "model": name})
-    stamp = hashlib.sha256(f"{source.resolve()}|{(source / 'model.safetensors').stat().st_size}|"
-                           f"{(source / 'model.safetensors').stat().st_mtime_ns}".encode()).hexdigest()[:12]
-    folder = prepared(cache or default_cache(), f"{Path(name).name.lower()}-float32-v{CONVERTER_VERSION}-{stamp}",
+    cache = cache or default_cache()
+    folder = prepared(cache, f"{Path(name).name.lower()}-float32-v{CONVERTER_VERSION}-{weights_key(source, cache)}",
                       lambda work: convert(source, work), setting)
     tables = np.load(folder / TABLES)
     limit = 256
