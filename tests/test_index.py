@@ -171,3 +171,20 @@ def test_the_product_reads_read_only_vectors_quietly(recwarn):
     assert not stored.flags.writeable
     assert matvec(stored, np.array([1.0, 1.0], dtype=np.float32)).tolist() == [1.0, 5.0, 9.0]
     assert not [w for w in recwarn if "not writable" in str(w.message)]
+
+
+def test_rough_scans_from_many_threads_agree(monkeypatch):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from policykb.backends.embedded import index as index_module
+
+    monkeypatch.setattr(index_module, "ROUGH_FROM", 100)
+    vectors = unit_vectors(3000, 64, 8)
+    index = VectorIndex(64)
+    index.add(np.arange(3000), vectors)
+    questions = unit_vectors(40, 64, 9)
+    index.prepare()  # (else the first question is answered by the float product)
+    alone = [index.rough_similarities(q)[1] for q in questions]
+    with ThreadPoolExecutor(4) as pool:  # one session and one set of codes shared by every thread
+        together = list(pool.map(lambda q: index.rough_similarities(q)[1], questions))
+    assert all(np.array_equal(a, b) for a, b in zip(alone, together))
