@@ -74,6 +74,7 @@ ASKED = [
     dict(query="Förderung der Internationalisierung von Clustern"),  # the multilingual model's index
     dict(query="wie finanzieren Regionen Cluster", mode="semantic", size=50),
     dict(query="zzzz qqqq"),  # nothing close
+    dict(query="qwertyuiop"),  # one word of no language: the main model's second opinion (its best score)
 ] + [dict(query=q, mode="semantic", size=100, facets=False) for q in (
     "skills and training for cluster staff", "monitoring and evaluation of cluster programmes", "export missions",
     "smart specialisation strategy", "funding for cluster managers", "circular economy", "tourism", "health",

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from policykb.backends.embedded.index import matvec
-from policykb.search.flat_scores import FlatScores
+from policykb.search.flat_scores import FlatScores, flat_scores
 
 if TYPE_CHECKING:
     from policykb.config import Settings
@@ -146,18 +146,7 @@ class DenseMixin:
         """Flat index: every searchable passage's (id, item row, similarity), computed once (by
         8-bit codes for a large index: rough until a comparison or a ranking needs them exact)."""
         if self._sims is None:
-            vector, index = self._query_vector(query), self.index
-            rough = index.rough_similarities(vector)
-            ids, scores, bound = index.similarities(vector) + (None,) if rough is None else rough
-            searchable, rows, place = self.space.flat_layout(ids, self.facets)
-            everything = bool(searchable.all())  # (usually: no copies then)
-            ids, rows, scores = (ids, rows, scores) if everything else (ids[searchable], rows[searchable],
-                                                                         scores[searchable])
-            self._sims = FlatScores(ids, rows, scores, place)
-            if bound is not None:
-                self._sims.bound = bound if everything else bound[searchable]
-                self._sims.entries = np.arange(len(ids)) if everything else np.flatnonzero(searchable)
-                self._sims.exact = lambda entries: index.exact_at(vector, entries)
+            self._sims = flat_scores(self.index, self.space, self.facets, self._query_vector(query))
         return self._sims
 
     def _passage_similarities(self, query: str, passage_ids: np.ndarray, near: float | None = None) -> np.ndarray:

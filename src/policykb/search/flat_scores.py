@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
 from policykb.search.parts import best_rows
+
+if TYPE_CHECKING:
+    from policykb.backends.embedded.index import VectorIndex
 
 
 @dataclass
@@ -88,3 +91,20 @@ class FlatScores:
             scores[:] = self.scores[among]
 
         return among[best_rows(scores, self.ids[among], self.rows[among], items, exact_top)]
+
+
+def flat_scores(index: VectorIndex, space: Any, facets: Any, vector: np.ndarray) -> FlatScores:
+    """A flat index's similarities with `vector` for every searchable passage (`space.flat_layout`
+    over `facets`): by 8-bit codes for a large index (rough until needed exact), else exact."""
+    rough = index.rough_similarities(vector)
+    ids, scores, bound = index.similarities(vector) + (None,) if rough is None else rough
+    searchable, rows, place = space.flat_layout(ids, facets)
+    everything = bool(searchable.all())  # (usually: no copies then)
+    if not everything:
+        ids, rows, scores = ids[searchable], rows[searchable], scores[searchable]
+    sims = FlatScores(ids, rows, scores, place)
+    if bound is not None:
+        sims.bound = bound if everything else bound[searchable]
+        sims.entries = np.arange(len(ids)) if everything else np.flatnonzero(searchable)
+        sims.exact = lambda entries: index.exact_at(vector, entries)
+    return sims

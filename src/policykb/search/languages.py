@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, Self
 import numpy as np
 
 from policykb.language import detect as lang
+from policykb.search.flat_scores import flat_scores
 
 if TYPE_CHECKING:
     from policykb.backends.embedded.facet_index import FacetIndex
@@ -57,10 +58,8 @@ class LanguageMixin:
         if index.approximate:
             found = index.search(vector, 1)
             best = found[0][1] if found else -1.0
-        else:
-            ids, scores = index.similarities(vector)
-            searchable = main.flat_layout(ids, facets)[0]
-            best = float(scores[searchable].max()) if searchable.any() else -1.0
+        else:  # (the exact best, read from 8-bit codes first in a large index)
+            best = max(flat_scores(index, main, facets, vector).best(), -1.0)
         s = self.backend.settings
         return best >= cutoff(main.key, s.min_similarity, s.similarity_margin, s.keyword_share, s.keyword_support).floor
 
