@@ -51,15 +51,14 @@ class FlatScores:
 
     def unsure(self, levels: list[float], among: np.ndarray | None = None) -> np.ndarray:
         """Indices of the entries (of `among`, or all) whose score may lie on either side of a level."""
-        among = np.arange(len(self.scores)) if among is None else among
         if self.bound is None:
-            return among[:0]
-        near = np.zeros(len(among), dtype=bool)
-        scores, bound = self.scores[among], self.bound[among]
+            return np.zeros(0, dtype=np.int64)
+        scores, bound = (self.scores, self.bound) if among is None else (self.scores[among], self.bound[among])
+        near = np.zeros(len(scores), dtype=bool)
         for level in levels:
             if math.isfinite(level):
                 near |= np.abs(scores - level) <= bound
-        return among[near]
+        return np.flatnonzero(near) if among is None else among[near]
 
     def settle_near(self, levels: list[float], among: np.ndarray | None = None) -> None:
         """Make exact every score (of `among`, or all) that a comparison with these levels needs."""
@@ -82,13 +81,14 @@ class FlatScores:
         def exact_top(limit: int) -> None:  # every entry that can be among the `limit` best, exactly
             if self.bound is None:
                 return
+            bound = self.bound[among]
             if limit >= len(among):
-                self.settle(among)
+                which = np.flatnonzero(bound > 0)
             else:  # (an entry left rough scores below `kth`, and `limit` entries at least `kth` exactly)
-                lower = scores - self.bound[among]
-                kth = np.partition(lower, len(lower) - limit)[len(lower) - limit]
-                self.settle(among[scores + self.bound[among] >= kth])
-            scores[:] = self.scores[among]
+                kth = np.partition(scores - bound, len(among) - limit)[len(among) - limit]
+                which = np.flatnonzero((scores + bound >= kth) & (bound > 0))
+            self.settle(among[which])
+            scores[which] = self.scores[among[which]]
 
         return among[best_rows(scores, self.ids[among], self.rows[among], items, exact_top)]
 
