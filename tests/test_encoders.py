@@ -162,19 +162,20 @@ def test_two_copies_of_the_same_weights_share_one_conversion(tmp_path, monkeypat
     from policykb.encoders import bert
 
     cache = tmp_path / "cache"
-    for name, content in (("a", b"weights one"), ("b", b"weights one"), ("c", b"weights two")):
+    for name, content in (("a", b"weights one"), ("b", b"weights one"), ("c", b"weights two"), ("d", b"weights one")):
         (tmp_path / name).mkdir()
         (tmp_path / name / "model.safetensors").write_bytes(content)
+        (tmp_path / name / "config.json").write_text('{"layer_norm_eps": 1e-12}' if name != "d" else "{}")
     hashed = []
     real = bert.hashlib.file_digest
     monkeypatch.setattr(bert.hashlib, "file_digest", lambda fh, name: hashed.append(fh.name) or real(fh, name))
     keys = [bert.weights_key(tmp_path / name, cache) for name in ("a", "b", "c", "a", "b")]
     assert keys[0] == keys[1] == keys[3] == keys[4] != keys[2]  # by content, not by place
-    assert keys[0] == bert.hashlib.sha256(b"weights one").hexdigest()[:12]
     assert len(hashed) == 3  # each file read once, then remembered
+    assert bert.weights_key(tmp_path / "d", cache) != keys[0]  # the same weights, another config
     os.utime(tmp_path / "a" / "model.safetensors", ns=(1, 1))  # touched: read again
     (tmp_path / "c" / "model.safetensors").unlink()
-    assert bert.weights_key(tmp_path / "a", cache) == keys[0] and len(hashed) == 4
+    assert bert.weights_key(tmp_path / "a", cache) == keys[0] and len(hashed) == 5
     assert all("/c/" not in entry for entry in json.loads((cache / "weights.json").read_text()))  # gone: forgotten
     (cache / "weights.json").write_text("not json")  # damaged: read again, no error
     assert bert.weights_key(tmp_path / "b", cache) == keys[0]

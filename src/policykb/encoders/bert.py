@@ -124,9 +124,10 @@ def convert(source: Path, folder: Path) -> None:
 
 
 def weights_key(source: Path, cache: Path) -> str:
-    """A digest of the folder's weights file: the same weights in two places (two virtual
-    environments, two checkouts) share one conversion. Hashing 90 MB takes ~80 ms, so the digest is
-    remembered in `<cache>/weights.json` by the file's path, size and modification time."""
+    """A digest of the folder's weights file and its config: the same model in two places (two
+    virtual environments, two checkouts) shares one conversion. Hashing 90 MB of weights takes
+    ~80 ms, so their digest is remembered in `<cache>/weights.json` by the file's path, size and
+    modification time."""
     weights = source / "model.safetensors"
     info = weights.stat()
     seen = f"{weights.resolve()}|{info.st_size}|{info.st_mtime_ns}"
@@ -150,7 +151,8 @@ def weights_key(source: Path, cache: Path) -> str:
             os.replace(private, memo)
         except OSError:  # a read-only cache: `prepared` says so if it must convert
             pass
-    return key
+    config = (source / "config.json").read_bytes()  # (the graph is built from it too)
+    return hashlib.sha256(key.encode() + config).hexdigest()[:12]
 
 
 def load(name: str, source: Path, threads: int = 0, setting: str = "POLICYKB_MODEL",

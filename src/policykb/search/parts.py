@@ -128,9 +128,9 @@ def snippet(text: str, query: str, width: int = 320) -> str:
 def best_rows(scores: np.ndarray, ties: np.ndarray, rows: np.ndarray, items: int,
               exact_top: Callable[[int], None] | None = None) -> np.ndarray:
     """Indices of the highest scores, best first (equal scores by `ties`, also in which are taken),
-    as many as it takes to cover `items` different `rows` (items), or all. `exact_top(limit)`, when given, is called
-    before the `limit` best are taken: it makes exact in `scores` every score that can be among
-    them (`flat_scores.py`)."""
+    as many as it takes to cover `items` different `rows` (items), or all. `exact_top(limit)`, when
+    given, is called before the `limit` best are taken: it makes exact in `scores` every score that
+    can be among them (`flat_scores.py`)."""
     limit = items * 4
     while True:
         if exact_top is not None:
