@@ -81,8 +81,9 @@ def main() -> None:
         rough_ms.append(1000 * (time.perf_counter() - start))
         errors.append(float(np.max(np.abs(scores - exact) / bound)))  # (before FlatScores makes some exact)
         bounds.append(float(np.median(bound)))
+        q64 = q.astype(np.float64)
         sims = FlatScores(ids, ids, scores, np.zeros(0, dtype=np.int64), bound, np.arange(len(ids)),
-                          lambda entries: (vectors[entries].astype(np.float64) @ q.astype(np.float64)).astype(np.float32))
+                          lambda entries: (vectors[entries].astype(np.float64) @ q64).astype(np.float32))
         best = sims.best()
         sims.settle_near([max(args.floor, best - args.margin)])
         sims.top(np.arange(len(ids)), 40)
@@ -90,9 +91,9 @@ def main() -> None:
         reads.append(sims.settled)
     print(f"{args.home}: {len(ids):,} vectors of {vectors.shape[1]} dimensions; codes made in {made:.2f} s "
           f"({scan.codes.nbytes / 2**20:.0f} MB)")
-    print(f"float product (numpy, one thread) p50 / p95 {percentile(float_ms, 50):.2f} / {percentile(float_ms, 95):.2f} ms")
-    print(f"8-bit scan                         p50 / p95 {percentile(rough_ms, 50):.2f} / {percentile(rough_ms, 95):.2f} ms")
-    print(f"scan + best + cut-off + top 40     p50 / p95 {percentile(whole_ms, 50):.2f} / {percentile(whole_ms, 95):.2f} ms")
+    for label, values in (("float product (numpy, one thread)", float_ms), ("8-bit scan", rough_ms),
+                          ("scan + best + cut-off + top 40", whole_ms)):
+        print(f"{label:34s} p50 / p95 {percentile(values, 50):.2f} / {percentile(values, 95):.2f} ms")
     print(f"bound: median {statistics.median(bounds):.4f}; largest error / bound {max(errors):.3f} (must be <= 1)")
     print(f"exact scores read a question: median {statistics.median(reads):.0f}, p95 {percentile(reads, 95):.0f}, "
           f"max {max(reads)}")

@@ -108,8 +108,9 @@ def test_a_rough_scan_answers_exactly_as_the_full_product(real_sample, monkeypat
         return ids, scores + noise.uniform(-0.04, 0.04, len(scores)).astype(np.float32), np.full(len(ids), 0.05)
 
     monkeypatch.setattr(index_module, "ROUGH_FROM", 0)
+    scan = codes if rough == "8-bit codes" else noisy
     monkeypatch.setattr(index_module.VectorIndex, "rough_similarities",
-                        lambda self, q: scanned.append(len(self)) or (codes if rough == "8-bit codes" else noisy)(self, q))
+                        lambda self, q: scanned.append(len(self)) or scan(self, q))
     rough = answers()
     assert len(scanned) >= len(ASKED) and min(scanned) > 0
     for (total, facets, hits, scores, nearest), (total2, facets2, hits2, scores2, nearest2) in zip(exact, rough):

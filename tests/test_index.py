@@ -11,6 +11,7 @@ import pytest
 from policykb.config import Settings
 from policykb.errors import IndexMismatch
 from policykb.backends.embedded.index import VectorIndex, load_index, read_manifest
+from policykb.backends.embedded.rough import RoughScan
 from policykb.kb import KnowledgeBase
 
 WORDS = ("cluster vouchers export green digital hydrogen textile tourism skills health steel robots farm food "
@@ -152,14 +153,24 @@ def test_a_large_flat_index_is_scanned_rough_within_its_bound_and_read_exactly(m
     assert ids.tolist() == exact_ids.tolist() == list(range(10, 1010))
     assert np.all(np.abs(rough - exact) <= bound) and 0 < float(bound.max()) < 0.1
     assert index.exact_at(q, np.array([999, 0, 7])) == pytest.approx(exact[[999, 0, 7]], abs=1e-6)
-    index.remove(np.arange(10, 110))  # a change: the codes are made again, of what the index holds now
+    before, coded = index._rough, []
+    real_init = RoughScan.__init__
+    monkeypatch.setattr(RoughScan, "__init__", lambda self, v: coded.append(len(v)) or real_init(self, v))
+    index.remove(np.arange(10, 110))  # a change: the codes follow it (not made again)
     index.add(np.arange(1010, 1510), vectors[1000:])
+    assert coded == [500]  # only the added vectors were coded
     ids, rough, bound = index.rough_similarities(q)
     assert ids.tolist() == list(range(110, 1510))
     assert np.all(np.abs(rough - vectors[100:] @ q) <= bound)
+    fresh = RoughScan(vectors[100:])
+    assert all(np.array_equal(getattr(index._rough, part), getattr(fresh, part))
+               for part in ("codes", "scale", "error", "norm", "shift"))
+    assert len(before) == 1000  # (what searches holding the index before the change still scan)
     copy = index.copy()
-    copy.prepare()
-    assert copy.rough_similarities(q)[0].tolist() == ids.tolist()
+    assert copy._rough is index._rough  # shared: neither changes it in place
+    copy.remove(np.arange(110, 120))
+    assert len(copy._rough) == 1390 and len(index._rough) == 1400
+    assert copy.rough_similarities(q)[0].tolist() == ids.tolist()[10:]
 
 
 def test_the_product_reads_read_only_vectors_quietly(recwarn):
@@ -167,7 +178,7 @@ def test_the_product_reads_read_only_vectors_quietly(recwarn):
 
     from policykb.backends.embedded.index import matvec
 
-    stored = np.frombuffer(np.arange(6, dtype=np.float32).tobytes(), dtype=np.float32).reshape(3, 2)  # as read from SQLite
+    stored = np.frombuffer(np.arange(6, dtype=np.float32).tobytes(), dtype=np.float32).reshape(3, 2)  # as SQLite gives
     assert not stored.flags.writeable
     assert matvec(stored, np.array([1.0, 1.0], dtype=np.float32)).tolist() == [1.0, 5.0, 9.0]
     assert not [w for w in recwarn if "not writable" in str(w.message)]
