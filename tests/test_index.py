@@ -199,3 +199,18 @@ def test_rough_scans_from_many_threads_agree(monkeypatch):
     with ThreadPoolExecutor(4) as pool:  # one session and one set of codes shared by every thread
         together = list(pool.map(lambda q: index.rough_similarities(q)[1], questions))
     assert all(np.array_equal(a, b) for a, b in zip(alone, together))
+
+
+def test_the_ids_an_ivf_index_holds_follow_its_changes():
+    vectors = unit_vectors(3000, 64, 1)
+    index = VectorIndex.build(64, [(np.arange(10, 3010), vectors)], 3000, ivf_threshold=1000)
+    held = index._held_ids()
+    assert np.flatnonzero(held).tolist() == list(range(10, 3010))
+    copy = index.copy()
+    copy.remove(np.arange(10, 20))
+    copy.add(np.arange(5000, 5003), vectors[:3])
+    assert copy._held is not None  # followed, not made again
+    followed, copy._held = copy._held, None
+    fresh = copy._held_ids()  # read from the lists again
+    assert np.array_equal(followed[: len(fresh)], fresh) and not followed[len(fresh):].any()
+    assert np.flatnonzero(index._held_ids()).tolist() == list(range(10, 3010))  # the original's: unchanged

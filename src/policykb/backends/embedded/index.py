@@ -48,7 +48,7 @@ class VectorIndex:
         self.index = index if index is not None else faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
         self.nprobe = nprobe
         self.lock = threading.Lock()  # FAISS indexes are not safe to search while they change
-        self._held: np.ndarray | None = None  # ids held (an `ivf` index's, when asked; None after a change)
+        self._held: np.ndarray | None = None  # ids held (an `ivf` index's, made when first asked; follows changes)
         self._rough: RoughScan | None = None  # a large flat index's 8-bit codes (made when first needed)
         self._asked = False  # whether a question was answered without them
 
@@ -157,7 +157,7 @@ class VectorIndex:
         vectors = np.ascontiguousarray(vectors, dtype=np.float32).reshape(len(ids), self.dim)
         with self.lock:
             self.index.add_with_ids(vectors, np.asarray(ids, dtype=np.int64))
-            self._held = None
+            self._held = _marked(self._held, np.asarray(ids, dtype=np.int64), True)
             if self._rough is not None:  # (a flat index appends: the codes follow, ~10 ms at 100k)
                 self._rough = self._rough.appended(vectors)
 
@@ -169,7 +169,7 @@ class VectorIndex:
         selector = faiss.IDSelectorArray(len(ids), faiss.swig_ptr(ids)) if self.approximate \
             else faiss.IDSelectorBatch(ids)
         with self.lock:
-            self._held = None
+            self._held = _marked(self._held, ids, False)
             if self._rough is not None:  # (a flat index keeps the others in order: so do the codes)
                 self._rough = self._rough.kept(~np.isin(faiss.vector_to_array(self.index.id_map), ids))
             return int(self.index.remove_ids(selector))
@@ -178,7 +178,7 @@ class VectorIndex:
         """An independent copy (a writer changes the copy; searches keep using this one)."""
         with self.lock:
             copy = VectorIndex(self.dim, faiss.clone_index(self.index), self.nprobe)
-            copy._rough = self._rough  # (never changed in place: shared until one of them changes)
+            copy._rough, copy._held = self._rough, self._held  # (never changed in place: shared until one changes)
             return copy
 
     def search(self, query: np.ndarray, k: int, allowed: np.ndarray | None = None,
@@ -292,6 +292,16 @@ class VectorIndex:
             pid = leftover.name.rsplit(".", 2)[-2].split("-")[0]
             if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
                 leftover.unlink(missing_ok=True)
+
+
+def _marked(held: np.ndarray | None, ids: np.ndarray, value: bool) -> np.ndarray | None:
+    """A copy of the held-ids mask with these ids marked (None stays None: made when asked)."""
+    if held is None or not len(ids):
+        return held
+    out = np.zeros(max(len(held), int(ids.max()) + 1), dtype=bool)
+    out[: len(held)] = held
+    out[ids[ids >= 0]] = value
+    return out
 
 
 def id_selector(ids: np.ndarray) -> tuple[Any, np.ndarray]:
