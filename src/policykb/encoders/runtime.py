@@ -36,6 +36,12 @@ class TokenInputs(Protocol):
     def embeddings(self, batch: list[list[int]]) -> tuple[np.ndarray, np.ndarray]: ...
 
 
+def default_threads() -> int:
+    """Threads an ONNX Runtime session runs on unless told otherwise: two at most (one question
+    gains little from more, and the rest of the machine serves the other requests)."""
+    return min(2, os.cpu_count() or 1)
+
+
 def default_cache() -> Path:
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "policykb" / "models"
@@ -142,7 +148,7 @@ class OnnxEncoder:
         self._give_back = ort.RunOptions()
         self._give_back.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
         try:
-            self.session = _session(ort, model, threads or min(2, os.cpu_count() or 1))
+            self.session = _session(ort, model, threads or default_threads())
         except Exception as exc:
             raise ModelUnavailable(f"cannot load {model} into ONNX Runtime: {exc}; delete the folder and retry") from exc
         self.name = name

@@ -202,14 +202,19 @@ class Searcher(DenseMixin, KeywordMixin, LanguageMixin):
         terms = set(self._match(query) or ()) if query else set()
         asked_in = self.language or "en"
         across = self._foreign() if dense and query else None  # items read by the multilingual model
+        shown = self.store.passages_of(list(items))
+        if dense or not kw:  # every shown passage's similarity, asked of each reader once
+            similarity: dict[int, float] = {}
+            for foreign in (False, True):
+                reader = across[1] if foreign and across else self
+                ids = np.array([pid for item, passages in shown.items() for pid, _ in passages
+                                if bool(across and across[0][self.facets.row[item]]) == foreign], dtype=np.int64)
+                if len(ids):
+                    similarity.update(zip(ids.tolist(), reader._passage_similarities(query, ids).tolist()))
+        else:
+            similarity = {pid: score for pid, _, score in kw}
         best: dict[str, Passage] = {}
-        for item, passages in self.store.passages_of(list(items)).items():
-            ids = np.array([pid for pid, _ in passages], dtype=np.int64)
-            if dense or not kw:
-                reader = across[1] if across and across[0][self.facets.row[item]] else self
-                similarity = dict(zip(ids.tolist(), reader._passage_similarities(query, ids).tolist()))
-            else:
-                similarity = {pid: score for pid, owner, score in kw if owner == item}
+        for item, passages in shown.items():
             written_in = (items[item].facets.get("language") or ["en"])[0]
             chosen = answering(passages, similarity, terms if written_in == asked_in else set(), items[item].title)
             best[item] = dict(passages)[chosen]

@@ -24,7 +24,6 @@ vector's code sum.
 
 from __future__ import annotations
 
-import os
 import threading
 
 import numpy as np
@@ -126,11 +125,13 @@ def _round(q: np.ndarray) -> tuple[np.ndarray, float]:
 
 
 def _integer_product(dim: int):  # type: ignore[no-untyped-def]
-    """An ONNX Runtime session computing (1 x dim uint8) @ (dim x n int8) -> int32, on as many
-    threads as the model's (at most 2: 1.0 against 1.7 ms at 100,000 vectors), which do not spin
-    after the call (the model's threads want the cores next)."""
+    """An ONNX Runtime session computing (1 x dim uint8) @ (dim x n int8) -> int32, on the models'
+    default threads (two: 1.0 against 1.7 ms on one at 100,000 vectors), which do not spin after
+    the call (the model's threads want the cores next)."""
     import onnxruntime as ort
     from onnx import TensorProto, helper
+
+    from policykb.encoders.runtime import default_threads
 
     graph = helper.make_graph(
         [helper.make_node("MatMulInteger", ["q", "codes"], ["products"])], "rough_scan",
@@ -140,7 +141,7 @@ def _integer_product(dim: int):  # type: ignore[no-untyped-def]
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8
     options = ort.SessionOptions()
-    options.intra_op_num_threads = min(2, os.cpu_count() or 1)
+    options.intra_op_num_threads = default_threads()
     options.inter_op_num_threads = 1
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     return ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
