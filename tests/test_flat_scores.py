@@ -57,6 +57,47 @@ def test_the_top_is_the_exact_top(seed, items, ties):
         assert sims.settled < len(among) // 2
 
 
+@pytest.mark.parametrize("items", [1, 10, 40, 900])
+@pytest.mark.parametrize("kept", ["every", "half", "ties"])
+@pytest.mark.parametrize("unlucky", [False, True])  # (a sample that gave too high a level: found the slow way)
+def test_the_top_among_very_many_is_the_exact_top(items, kept, unlucky, monkeypatch):
+    """Among 60,000 or more entries, the top is ranked among those that can reach it: the same
+    entries and order as ranking every one (narrowed to a few thousand, or all when it needs more)."""
+    from policykb.search import flat_scores
+
+    if unlucky:
+        monkeypatch.setattr(flat_scores, "sampled_level", lambda values, count: float(values.max()))
+    sims, exact = scored(120_000, items, ties=kept == "ties")
+    among = np.arange(120_000) if kept != "half" else np.flatnonzero(np.arange(120_000) % 2 == 0)
+    ranked = []
+    rank = FlatScores._top
+    monkeypatch.setattr(FlatScores, "_top", lambda self, among, *a: ranked.append(len(among)) or rank(self, among, *a))
+    expected = among[best_rows(exact[among], sims.ids[among], sims.rows[among], items)]
+    top = sims.top(among, items)
+    assert top.tolist() == expected.tolist()
+    assert sims.scores[top].tolist() == exact[top].tolist()
+    if max(flat_scores.NARROW_TO, 64 * items) * 4 < len(among):
+        assert len(ranked) == 1 and ranked[0] < 30_000 and sims.settled < 30_000  # narrowed
+    if items == 900:
+        assert ranked == [len(among)]  # (too many wanted: every entry ranked)
+
+
+@pytest.mark.parametrize("every", [50, 300])  # (50: the top reaches the narrowed entries' edge; 300: past it)
+def test_a_top_at_the_edge_of_the_narrowed_entries_is_still_exact(every, monkeypatch):
+    """The level is set so that exactly 640 entries surely reach it, and the top needs the best 640
+    (one item in 50) or more (one in 300: then every entry is ranked): the same top either way."""
+    from policykb.search import flat_scores
+
+    monkeypatch.setattr(flat_scores, "NARROW_TO", 640)
+    monkeypatch.setattr(flat_scores, "sampled_level", lambda values, count: float(np.sort(values)[-(count // 2)]))
+    sims, exact = scored(120_000, every)
+    sims.rows = np.where(np.arange(120_000) % every == 0, np.arange(120_000), 0)  # item 0, or one of its own
+    among = np.arange(120_000)
+    expected = among[best_rows(exact, sims.ids, sims.rows, 10)]
+    assert sims.top(among, 10).tolist() == expected.tolist()
+    assert (len(expected) == 640) == (every == 50)
+
+
 def test_exact_scores_need_no_settling():
     ids = np.array([5, 6, 7])
     sims = FlatScores(ids, np.array([0, 1, 1]), np.array([0.1, 0.5, 0.3], dtype=np.float32), np.arange(8))

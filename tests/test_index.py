@@ -29,10 +29,14 @@ def random_records(path, n: int, seed: int = 3):
     return path
 
 
-def brute_force(kb: KnowledgeBase, query: np.ndarray, allowed: set[str] | None, k: int = 10) -> list[str]:
+def brute_force(kb: KnowledgeBase, query: np.ndarray, allowed: set[str] | None, k: int = 10,
+                precise: bool = False) -> list[str]:
+    """The top `k` items by the float32 product (`precise`: float64 rounded to float32, as exact
+    scores read one by one are; equal scores by passage id either way)."""
     ids, vectors = kb.store.passage_vectors(kb.model)
     owners = kb.store.passages_by_id(ids.tolist())
-    ranked = [owners[int(ids[i])][0] for i in np.argsort(-(vectors @ query), kind="stable")]
+    scores = (vectors.astype(np.float64) @ query.astype(np.float64)).astype(np.float32) if precise else vectors @ query
+    ranked = [owners[int(ids[i])][0] for i in np.argsort(-scores, kind="stable")]
     return [i for i in ranked if allowed is None or i in allowed][:k]
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from policykb.backends.embedded.rough import RoughScan
 from policykb.backends.postgres.ann import COPY_HEADER, COPY_TRAILER, copy_tuples, half_error_bound, table_name, text_vector
 from policykb.config import Settings
 from policykb.kb import KnowledgeBase
@@ -14,6 +15,9 @@ from policykb.kb import KnowledgeBase
 from .conftest import run_sql
 from .test_index import brute_force, random_records
 from .test_relevance import brute_force_set
+
+
+KIND = {"table": "pgvector", "codes": "coded"}  # POLICYKB_VECTOR_SEARCH -> the kind of index a search holds
 
 
 def pg_settings(tmp_path, url: str, home: str = "kb", **more) -> Settings:
@@ -45,66 +49,78 @@ def test_halfvec_scores_stay_within_their_bound(postgres_url):
     assert 0 < worst <= half_error_bound(dim) and half_error_bound(dim) < 0.0011
 
 
-@pytest.mark.parametrize("method", ["ivfflat", "hnsw"])
-def test_past_the_threshold_vectors_are_searched_in_postgresql_exactly_under_filters(tmp_path, postgres_url, method):
+@pytest.mark.parametrize("method,search", [("ivfflat", "table"), ("hnsw", "table"), ("ivfflat", "codes")])
+def test_past_the_threshold_vectors_are_searched_in_postgresql_exactly_under_filters(tmp_path, postgres_url, method,
+                                                                                     search):
     settings = pg_settings(tmp_path, postgres_url, exact_filter_limit=800, min_similarity=-1, vector_table_index=method,
-                           ivf_nprobe=4)  # (ivfflat: 4 of its 10 lists)
+                           ivf_nprobe=4, vector_search=search)  # (ivfflat: 4 of its 10 lists)
     with KnowledgeBase(settings) as kb:
         kb.ingest([random_records(tmp_path / "r.jsonl", 1500)])
-        assert kb.index.kind == "pgvector" and kb.index.method == method and len(kb.index) == 1500
+        table = kb.index.table if search == "codes" else kb.index
+        assert kb.index.kind == KIND[search] and table.method == method and len(kb.index) == len(table) == 1500
         assert not list(kb.home.glob("vectors-*.faiss"))  # nothing in memory or on this machine's disk
-        assert run_sql(kb.store, f"SELECT count(*) FROM {kb.index.table}") == [(1500,)]
+        assert run_sql(kb.store, f"SELECT count(*) FROM {table.table}") == [(1500,)]
         malta = {f"r{i}" for i in range(0, 1500, 100)}  # 15 passages: scored exactly
         germany = {f"r{i}" for i in range(1, 1500, 2)}  # 750: exactly (below exact_filter_limit)
         france = {f"r{i}" for i in range(2, 1500, 2) if i % 100}  # 735 ...
         overlap = 0
+        precise = search == "codes"  # (exact scores read one by one: equal ones ranked by passage id)
         for words in ("cluster vouchers export", "green hydrogen wind solar", "music games design"):
             q = kb.embed_query(words)
             selective = [h.id for h in kb.search(words, mode="semantic", filters={"territory": ["MT"]}).hits]
-            assert selective == brute_force(kb, q, malta)
+            assert selective == brute_force(kb, q, malta, precise=precise)
             wider = [h.id for h in kb.search(words, mode="semantic", filters={"territory": ["DE"]}).hits]
-            assert wider == brute_force(kb, q, germany)
+            assert wider == brute_force(kb, q, germany, precise=precise)
             both = [h.id for h in kb.search(words, mode="semantic", filters={"territory": ["DE", "FR"]}).hits]
-            assert both == brute_force(kb, q, germany | france)  # 1485: through the index, re-scored exactly
+            assert both == brute_force(kb, q, germany | france, precise=precise)  # 1485: through the index or codes
             approx = [h.id for h in kb.search(words, mode="semantic", size=10).hits]
-            overlap += len(set(approx) & set(brute_force(kb, q, None)))
+            overlap += len(set(approx) & set(brute_force(kb, q, None, precise=precise)))
+            if precise:  # (codes: exact)
+                assert approx == brute_force(kb, q, None, precise=True)
         assert overlap / 30 >= 0.9
         ids, vectors = kb.store.passage_vectors(kb.model)
         q = kb.embed_query("green hydrogen wind solar")
-        exact = ids[np.argsort(-(vectors @ q), kind="stable")]
+        exact = ids[np.argsort(-((vectors.astype(np.float64) @ q).astype(np.float32) if precise else vectors @ q),
+                               kind="stable")]
         for share in (0.02, 0.5, 0.9):  # exact (30 passages), through the index (750, 1350: past exact_filter_limit)
             allowed = np.sort(np.random.default_rng(1).choice(ids, int(share * len(ids)), replace=False))
             found = [pid for pid, _ in kb.index.search(q, 20, allowed)]
             truth = [pid for pid in exact.tolist() if pid in set(allowed.tolist())][:20]
             assert len(found) == 20 and set(found) <= set(allowed.tolist())
             assert len(set(found) & set(truth)) >= 19
+            if search == "codes":
+                assert found == truth
         assert kb.check()["status"] == "ok"
         assert kb.stats()["index"] == {"dimension": kb.embedder.dim, "count": 1500,
                                        "generation": kb.store.generation, "kind": "pgvector"}
 
 
-def test_an_index_in_postgresql_decides_the_cut_exactly(tmp_path, postgres_url):
-    """The floor set at a passage's exact similarity: it is in, whatever its 16-bit score says."""
+@pytest.mark.parametrize("search", ["table", "codes"])
+def test_an_index_in_postgresql_decides_the_cut_exactly(tmp_path, postgres_url, search):
+    """The floor set at a passage's exact similarity: it is in, whatever its 16-bit (or 8-bit) score says."""
     query = "cluster vouchers export"
-    with KnowledgeBase(pg_settings(tmp_path, postgres_url)) as kb:
+    with KnowledgeBase(pg_settings(tmp_path, postgres_url, vector_search=search)) as kb:
         kb.ingest([random_records(tmp_path / "r.jsonl", 1200)])
         ids, vectors = kb.store.passage_vectors(kb.model)
         floors = np.sort(vectors @ kb.embedder.encode_query(query))[::-1]
     for place in (5, 40, 300):
         floor = float(floors[place])
-        with KnowledgeBase(pg_settings(tmp_path, postgres_url, min_similarity=floor, similarity_margin=2)) as kb:
-            assert kb.index.kind == "pgvector"
+        with KnowledgeBase(pg_settings(tmp_path, postgres_url, min_similarity=floor, similarity_margin=2,
+                                       vector_search=search)) as kb:
+            assert kb.index.kind == KIND[search]
             expected = brute_force_set(kb, query, floor)
             result = kb.search(query, mode="semantic", size=1000, facets=False)
             assert {h.id for h in result.hits} == expected and result.total == len(expected) >= place
 
 
-def test_every_server_searches_a_write_at_once_and_the_index_shrinks_back(tmp_path, postgres_url):
+@pytest.mark.parametrize("search", ["table", "codes"])
+def test_every_server_searches_a_write_at_once_and_the_index_shrinks_back(tmp_path, postgres_url, search):
     path = random_records(tmp_path / "r.jsonl", 1100)
-    with KnowledgeBase(pg_settings(tmp_path, postgres_url, home="one", min_similarity=-1)) as one, \
-            KnowledgeBase(pg_settings(tmp_path, postgres_url, home="two", min_similarity=-1)) as two:
+    with KnowledgeBase(pg_settings(tmp_path, postgres_url, home="one", min_similarity=-1, vector_search=search)) as one, \
+            KnowledgeBase(pg_settings(tmp_path, postgres_url, home="two", min_similarity=-1,
+                                      vector_search=search)) as two:
         one.ingest([path])
-        assert two.index.kind == "pgvector" and len(two.index) == 1100
+        assert two.index.kind == KIND[search] and len(two.index) == 1100
         top = two.search("green hydrogen wind solar", mode="semantic").hits[0].id
         one.set_published(top, False)
         assert top not in {h.id for h in two.search("green hydrogen wind solar", mode="semantic", size=50).hits}
@@ -122,19 +138,21 @@ def test_every_server_searches_a_write_at_once_and_the_index_shrinks_back(tmp_pa
         assert one.check()["status"] == "ok" and two.check()["status"] == "ok"
 
 
-def test_a_copied_knowledge_base_is_searched_in_memory_until_reindex_builds_its_table(tmp_path, postgres_url, caplog):
+@pytest.mark.parametrize("search", ["table", "codes"])
+def test_a_copied_knowledge_base_is_searched_in_memory_until_reindex_builds_its_table(tmp_path, postgres_url, caplog,
+                                                                                       search):
     """A knowledge base past the threshold that arrived without its table (a copy, an older policykb)
     answers from an index in memory, says how to build the table, and `reindex` builds it."""
     with KnowledgeBase(pg_settings(tmp_path, postgres_url, home="one")) as kb:
         kb.ingest([random_records(tmp_path / "r.jsonl", 1200)])
         run_sql(kb.store, "DELETE FROM ann_spaces")
-    with KnowledgeBase(pg_settings(tmp_path, postgres_url, home="two")) as kb:
+    with KnowledgeBase(pg_settings(tmp_path, postgres_url, home="two", vector_search=search)) as kb:
         with caplog.at_level("WARNING", logger="policykb"):
             assert kb.index.kind == "ivf"
         assert "policykb reindex" in caplog.text
         expected = [h.id for h in kb.search("cluster vouchers export", mode="semantic").hits]
         assert kb.reindex()["passages"] == 1200
-        assert kb.index.kind == "pgvector" and kb.check()["status"] == "ok"
+        assert kb.index.kind == KIND[search] and kb.check()["status"] == "ok"
         assert [h.id for h in kb.search("cluster vouchers export", mode="semantic").hits] == expected
 
 
@@ -153,7 +171,7 @@ def test_migrate_to_postgresql_builds_the_vector_table_past_the_threshold(tmp_pa
         assert report["vector_tables"] == 1 and report["check"] == {"source": "ok", "target": "ok"}
         expected = [h.id for h in kb.search("green hydrogen wind solar", mode="semantic").hits]
     with KnowledgeBase(pg_settings(tmp_path, postgres_url, home="server")) as pg:
-        assert pg.index.kind == "pgvector" and len(pg.index) == 1200
+        assert pg.index.kind == "coded" and len(pg.index) == len(pg.index.table) == 1200
         assert [h.id for h in pg.search("green hydrogen wind solar", mode="semantic").hits] == expected
         first = _tables(pg)
         pg.reindex()  # a new table filled beside the old one, then swapped in: one left
@@ -183,3 +201,34 @@ def test_without_pgvector_vectors_are_searched_in_memory_and_writes_go_on(tmp_pa
         assert kb.backend.build_database_indexes() == 0
         assert run_sql(kb.store, "SELECT count(*) FROM ann_spaces") == [(0,)]
     assert "no pgvector extension" in caplog.text
+
+
+def test_each_servers_codes_follow_the_writes_of_another(tmp_path, postgres_url, monkeypatch):
+    """With codes (the default), a server that searched once brings its codes up to another server's
+    writes by the changes they recorded: no codes made anew, the same codes as made anew."""
+    from policykb.backends.embedded.coded import CodedIndex
+
+    path = random_records(tmp_path / "r.jsonl", 1100)
+    with KnowledgeBase(pg_settings(tmp_path, postgres_url, home="one", min_similarity=-1)) as one, \
+            KnowledgeBase(pg_settings(tmp_path, postgres_url, home="two", min_similarity=-1)) as two:
+        one.ingest([path])
+        assert two.index.kind == one.index.kind == "coded" and len(two.index) == 1100
+        made = []
+        build = CodedIndex.build
+        monkeypatch.setattr(CodedIndex, "build", classmethod(lambda cls, *a, **k: made.append(1) or build(*a, **k)))
+        query = "green hydrogen wind solar"
+        top = two.search(query, mode="semantic").hits[0].id
+        one.set_published(top, False)
+        random_records(path, 1100, seed=4)
+        assert len(one.ingest([path]).updated) == 1100  # (the hidden one too: it stays hidden)
+        q = two.embed_query(query)
+        assert [h.id for h in two.search(query, mode="semantic").hits] == brute_force(two, q, None, precise=True)
+        assert top not in {h.id for h in two.search(query, mode="semantic", size=50).hits}
+        assert made == [] and len(two.index) == 1099 and two.check()["status"] == "ok"
+        ids, vectors = two.store.passage_vectors(two.model, searchable_only=True)
+        order = np.argsort(two.index.ids)
+        assert np.array_equal(two.index.ids[order], ids)
+        fresh = RoughScan(vectors)
+        for name in ("codes", "scale", "error", "norm", "shift"):
+            mine = getattr(two.index.codes, name)
+            assert np.array_equal(mine[..., order], getattr(fresh, name))

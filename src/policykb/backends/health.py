@@ -62,9 +62,10 @@ def _look(backend: Backend, sample: int, writing: bool) -> dict[str, Any]:
                 ok, problem = False, str(exc)
                 found.append((None, 0))
                 continue
-            if index.kind == "pgvector":  # the database's own, changed in every write's transaction
-                vectors = index.rows()  # (counted, not the count kept beside it)
-                ok &= vectors == len(index) == passages
+            if index.kind in ("pgvector", "coded"):  # the database's own, changed in every write's transaction
+                table = index.table if index.kind == "coded" else index  # (and this process's codes of it)
+                vectors = table.rows()  # (counted, not the count kept beside it)
+                ok &= vectors == len(table) == len(index) == passages
                 found.append((generation, vectors))
                 continue
             manifest = read_manifest(space.folder) or {}

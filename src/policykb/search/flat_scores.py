@@ -21,6 +21,11 @@ if TYPE_CHECKING:
     from policykb.backends.embedded.index import VectorIndex
 
 
+NARROW_FROM = 50_000  # `top` among this many entries or more first narrows them (`_narrowed`)
+NARROW_TO = 4_096  # ... to those that can reach the best this many (or 64 per item wanted)
+SAMPLE = 16_384  # scores sampled to find the level that many reach
+
+
 @dataclass
 class FlatScores:
     """Searchable passages' ids, item rows and scores (`bound`: how far each score may be from the
@@ -75,10 +80,45 @@ class FlatScores:
     def top(self, among: np.ndarray, items: int) -> np.ndarray:
         """The entries `among` (indices) with the highest exact scores, best first (equal scores by
         passage id), as many as it takes to cover `items` different items, or all: the entries and
-        the order of `parts.best_rows` over exact scores."""
+        the order of `parts.best_rows` over exact scores. Among very many, first among those whose
+        score can reach the best few thousand (`_narrowed`)."""
+        if len(among) >= NARROW_FROM:
+            found = self._narrowed(among, items)
+            if found is not None:
+                return found
+        return self._top(among, items)
+
+    def _narrowed(self, among: np.ndarray, items: int) -> np.ndarray | None:
+        """`top` over the entries of `among` that can be among its `guaranteed` best: a level that
+        at least `guaranteed` scores surely reach is found from a sample of them, and no entry of
+        those best can score below it. None when the top needs more entries than that (then every
+        entry is ranked)."""
+        whole = len(among) == len(self.scores)  # (then `among` is every entry, in order)
+        scores = self.scores if whole else self.scores[among]
+        lower = scores if self.bound is None else scores - (self.bound if whole else self.bound[among])
+        wanted = max(NARROW_TO, 64 * items)
+        if wanted * 4 >= len(among):
+            return None
+        level = sampled_level(lower, 2 * wanted)
+        guaranteed = int(np.count_nonzero(lower >= level))
+        if guaranteed < wanted:  # (an unlucky sample: the level itself)
+            level = float(np.partition(lower, len(lower) - wanted)[len(lower) - wanted])
+            guaranteed = int(np.count_nonzero(lower >= level))
+        upper = scores if self.bound is None else scores + (self.bound if whole else self.bound[among])
+        candidates = np.flatnonzero(upper >= level)
+        candidates = candidates if whole else among[candidates]
+        asked: list[int] = []
+        found = self._top(candidates, items, asked)
+        return found if max(asked) <= min(guaranteed, len(candidates) - 1) else None
+
+    def _top(self, among: np.ndarray, items: int, asked: list[int] | None = None) -> np.ndarray:
         scores = self.scores[among]
+        if asked is not None:
+            asked.append(0)
 
         def exact_top(limit: int) -> None:  # every entry that can be among the `limit` best, exactly
+            if asked is not None:
+                asked.append(limit)
             if self.bound is None:
                 return
             bound = self.bound[among]
@@ -91,6 +131,12 @@ class FlatScores:
             scores[which] = self.scores[among[which]]
 
         return among[best_rows(scores, self.ids[among], self.rows[among], items, exact_top)]
+
+
+def sampled_level(values: np.ndarray, count: int) -> float:
+    """A level about `count` of `values` reach, from a sample of them."""
+    sample = values[:: max(1, len(values) // SAMPLE)]
+    return float(np.quantile(sample, max(0.0, 1.0 - count / len(values))))
 
 
 def flat_scores(index: VectorIndex, space: Any, facets: Any, vector: np.ndarray) -> FlatScores:

@@ -79,6 +79,15 @@ class RoughScan:
         codes = np.compress(keep, self.codes, axis=1)  # (5x quicker than indexing by the mask)
         return self._with(codes, self.scale[keep], self.error[keep], self.norm[keep], self.shift[keep])
 
+    @classmethod
+    def joined(cls, parts: list[RoughScan], dim: int) -> RoughScan:
+        """The codes of several parts one after the other, in one copy (an index read in batches)."""
+        out = cls(np.zeros((0, dim), dtype=np.float32))
+        if not parts:
+            return out
+        return out._with(np.concatenate([p.codes for p in parts], axis=1),
+                         *(np.concatenate([getattr(p, name) for p in parts]) for name in ("scale", "error", "norm", "shift")))
+
     def _with(self, codes: np.ndarray, scale: np.ndarray, error: np.ndarray, norm: np.ndarray,
               shift: np.ndarray) -> RoughScan:
         out = RoughScan.__new__(RoughScan)

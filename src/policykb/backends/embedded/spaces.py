@@ -24,6 +24,7 @@ from policykb.encoders.embed import Embedder, load_embedder, model_key
 from policykb.encoders.e5 import E5_NAME
 from policykb.encoders.runtime import default_cache
 from policykb.errors import IndexMismatch, VectorTablesUnavailable
+from policykb.backends.embedded.coded import CodedIndex
 from policykb.backends.embedded.index import MANIFEST, VectorIndex, load_index, read_manifest
 from policykb.backends.embedded.store import Store
 from policykb.topics import TopicIndex
@@ -91,15 +92,17 @@ class VectorSpace:
         stored vectors (saved if no writer is at work)."""
         with self._lock:
             if self._index is None or self._generation != generation:
-                self._index = (self._in_database() or self._caught_up(generation, writing_lock)
+                self._index = (self._in_database(generation) or self._caught_up(generation, writing_lock)
                                or self._load_or_rebuild(generation, writing_lock))
                 self._generation = generation
             return self._index
 
-    def _in_database(self) -> Any | None:
+    def _in_database(self, generation: int) -> Any | None:
         """The store's own vector index (PostgreSQL past the IVF threshold: ann.py), always of the
-        store's state; None when the store has none for this model. (Built by a writer, never here:
-        a reader is inside a snapshot. Until then, past the threshold, an in-memory IVF index.)"""
+        store's state, or (`POLICYKB_VECTOR_SEARCH=codes`) this process's 8-bit codes of the
+        vectors it holds (coded.py); None when the store has none for this model. (Built by a
+        writer, never here: a reader is inside a snapshot. Until then, past the threshold, an
+        in-memory IVF index.)"""
         if not self.store.database_indexes:
             return None
         index = self.store.database_index(self.key, self.settings)
@@ -109,7 +112,31 @@ class VectorSpace:
             log.warning("%s: past %d passages the vectors are searched in the database once `policykb reindex` "
                         "(or the next write) has built its index; meanwhile an index in memory", self.key,
                         self.settings.ivf_threshold)
-        return index
+        if index is None or self.settings.vector_search != "codes":
+            return index
+        return self._coded(index, generation)
+
+    def _coded(self, table: Any, generation: int) -> CodedIndex:
+        """Codes of the vectors `table` holds at `generation`: the codes of an earlier generation
+        brought up to it by the changes the store recorded, else made from every stored vector
+        (BENCHMARKS.md gives the time at a million)."""
+        base, since = self._index, self._generation
+        if isinstance(base, CodedIndex) and 0 <= since < generation:
+            change = self.store.changes_between(since, generation)
+            if change is not None:
+                index = self._followed(base, change[0], change[1], table)
+                if len(index) == len(table):
+                    return index
+        return CodedIndex.build(table.dim, self.store.iter_passage_vectors(self.key, ordered=False),
+                                self._read_vectors, table)
+
+    def _followed(self, index: CodedIndex, removed: list[int], added: list[int], table: Any) -> CodedIndex:
+        ids, vectors = (self.store.passage_vectors(self.key, added, searchable_only=True) if added
+                        else (np.zeros(0, dtype=np.int64), None))
+        return index.followed(removed, ids, vectors, table)
+
+    def _read_vectors(self, passage_ids: list[int]) -> tuple[np.ndarray, np.ndarray]:
+        return self.store.passage_vectors(self.key, passage_ids)
 
     def goes_in_database(self, total: int) -> bool:
         """Whether an index over `total` passages lives in the store rather than in memory."""
@@ -140,7 +167,7 @@ class VectorSpace:
         if manifest is not None and (manifest.get("model") != self.key or manifest.get("generation") == generation):
             return None  # another model's (refused there), or the one a writer on this machine saved: loaded
         base, since = self._index, self._generation
-        if base is None or base.kind == "pgvector" or not 0 <= since < generation:  # (the database's: dropped)
+        if base is None or base.kind in ("pgvector", "coded") or not 0 <= since < generation:  # (the database's: dropped)
             if manifest is None or not 0 <= manifest.get("generation", -1) < generation:
                 return None
             base, since = None, manifest["generation"]
@@ -169,7 +196,7 @@ class VectorSpace:
         """Whether an index grew past or shrank below the IVF threshold (it is then built anew)."""
         threshold = self.settings.ivf_threshold
         return (index.kind == "flat" and len(index) >= threshold) or \
-            (index.kind in ("ivf", "pgvector") and len(index) < threshold // 2)
+            (index.kind in ("ivf", "pgvector", "coded") and len(index) < threshold // 2)
 
     def _save_if_no_writer(self, index: VectorIndex, generation: int,
                            writing_lock: Callable[..., AbstractContextManager[bool]]) -> None:
@@ -196,6 +223,8 @@ class VectorSpace:
         return {k: manifest.get(k) for k in ("dimension", "count", "generation")}
 
     def set_index(self, index: VectorIndex | None, generation: int = -1) -> None:
+        if index is not None and index.kind == "pgvector" and self.settings.vector_search == "codes":
+            index = None  # (the codes are made at the next search, from the table just built)
         with self._lock:
             self._index, self._generation = index, generation
 
@@ -247,10 +276,11 @@ class VectorSpace:
         disturbed), rebuilt when it grew past or shrank below the IVF threshold, saved for `generation`.
         A store's own index (PostgreSQL) changes in the writer's transaction instead; it is built
         there when an in-memory one outgrows the threshold, and dropped when it shrinks below half."""
-        if index.kind == "pgvector":
-            index = self.store.change_database_index(index, self.key, removed, added)
+        if index.kind in ("pgvector", "coded"):
+            coded = index if isinstance(index, CodedIndex) else None
+            index = self.store.change_database_index(coded.table if coded else index, self.key, removed, added)
             if not self._outgrown(index):
-                return index
+                return self._followed(coded, removed, added, index) if coded else index
             self.store.drop_database_index(self.key)
             index = self.build_index(index.dim)
         else:

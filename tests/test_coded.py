@@ -1,0 +1,89 @@
+"""backends/embedded/coded.py: an index of 8-bit codes that reads float vectors only where it must,
+and answers as an exact scan does."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from policykb.backends.embedded.coded import CodedIndex
+from policykb.backends.embedded.rough import RoughScan
+
+
+class Vectors:
+    """Float vectors by passage id, as a store gives them; counts what was read."""
+
+    def __init__(self, ids: np.ndarray, vectors: np.ndarray) -> None:
+        self.by_id = {int(i): v for i, v in zip(ids, vectors)}
+        self.read: list[int] = []
+
+    def __call__(self, wanted: list[int]) -> tuple[np.ndarray, np.ndarray]:
+        self.read += wanted
+        found = sorted(i for i in set(wanted) if i in self.by_id)
+        return np.array(found, dtype=np.int64), np.array([self.by_id[i] for i in found], dtype=np.float32)
+
+
+def corpus(n: int, dim: int = 64, seed: int = 3) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    vectors = rng.normal(size=(n, dim)).astype(np.float32)
+    vectors[n // 2:] = vectors[: n - n // 2] + rng.normal(scale=0.02, size=(n - n // 2, dim))  # near-copies
+    vectors[7] = vectors[3]  # an exact tie
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    ids = rng.permutation(np.arange(10, 10 + 3 * n, 3))[:n].astype(np.int64)  # not in order, with gaps
+    return ids, vectors
+
+
+def exact_top(ids: np.ndarray, vectors: np.ndarray, q: np.ndarray, k: int, allowed=None) -> list[tuple[int, float]]:
+    scores = (vectors.astype(np.float64) @ q.astype(np.float64)).astype(np.float32)
+    keep = np.ones(len(ids), dtype=bool) if allowed is None else np.isin(ids, allowed)
+    order = np.lexsort((ids, -scores))
+    return [(int(ids[i]), float(scores[i])) for i in order if keep[i]][:k]
+
+
+def build(ids: np.ndarray, vectors: np.ndarray, batch: int = 700) -> tuple[CodedIndex, Vectors]:
+    store = Vectors(ids, vectors)
+    batches = ((ids[s:s + batch], vectors[s:s + batch]) for s in range(0, len(ids), batch))
+    return CodedIndex.build(vectors.shape[1], batches, store), store
+
+
+@pytest.mark.parametrize("k,share", [(1, None), (10, None), (25, 0.5), (10, 0.01), (3000, None)])
+def test_the_top_is_the_exact_scans_and_few_vectors_are_read(k, share):
+    ids, vectors = corpus(3000)
+    index, store = build(ids, vectors)
+    rng = np.random.default_rng(k)
+    allowed = None if share is None else rng.choice(ids, int(share * len(ids)), replace=False)
+    for q in (vectors[3] * 0.9 + vectors[100] * 0.1, rng.normal(size=64).astype(np.float32)):
+        store.read = []
+        assert index.search(q, k, allowed) == exact_top(ids, vectors, q, k, allowed)
+        if k < 100:  # (an exact scan would read all 3,000)
+            assert len(store.read) < 300
+
+
+def test_codes_made_in_batches_or_followed_equal_codes_made_at_once():
+    ids, vectors = corpus(2000)
+    index, _ = build(ids, vectors, batch=300)
+    whole = RoughScan(vectors)
+    for name in ("codes", "scale", "error", "norm", "shift"):
+        assert np.array_equal(getattr(index.codes, name), getattr(whole, name))
+    removed = ids[[5, 6, 900]].tolist()
+    changed = ids[[10, 11]]  # (a changed passage: removed, then added again with its new vector)
+    fresh = np.random.default_rng(1).normal(size=(3, 64)).astype(np.float32)
+    new_ids = np.array([int(changed[0]), int(changed[1]), 99_999], dtype=np.int64)
+    after = index.followed(removed + changed.tolist(), new_ids, fresh)
+    keep = ~np.isin(ids, removed + changed.tolist())
+    expected_ids = np.concatenate([ids[keep], new_ids])
+    expected = RoughScan(np.vstack([vectors[keep], fresh]))
+    assert np.array_equal(after.ids, expected_ids) and len(after) == 1998
+    for name in ("codes", "scale", "error", "norm", "shift"):
+        assert np.array_equal(getattr(after.codes, name), getattr(expected, name))
+    assert len(index) == 2000 and np.array_equal(index.ids, ids)  # the one searches hold is unchanged
+
+
+def test_a_passage_the_store_no_longer_holds_scores_minus_one():
+    ids, vectors = corpus(200)
+    index, store = build(ids, vectors)
+    del store.by_id[int(ids[4])]
+    assert index.exact_at(vectors[4], np.array([4, 5]))[0] == -1.0
+    assert index.exact_at(vectors[4], np.array([4, 5]))[1] == pytest.approx(float(vectors[5] @ vectors[4]), abs=1e-6)
+    empty, _ = build(ids[:0], vectors[:0])
+    assert len(empty) == 0 and empty.search(vectors[0], 5) == []
