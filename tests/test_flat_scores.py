@@ -9,9 +9,11 @@ from policykb.search.flat_scores import FlatScores
 from policykb.search.parts import best_rows
 
 
-def scored(n: int, seed: int, width: float = 0.02, ties: bool = False) -> tuple[FlatScores, np.ndarray]:
-    """Entries with exact scores (some equal when `ties`), shown rough within `width`; entry i
-    is passage id 1000 + i, at place i of the index, of item row i % (n // 3)."""
+def scored(n: int, seed: int, width: float = 0.02, ties: bool = False, fine: bool = False
+           ) -> tuple[FlatScores, np.ndarray]:
+    """Entries with exact scores (some equal when `ties`), shown rough within `width` (and, `fine`,
+    refined within a 30th of it); entry i is passage id 1000 + i, at place i of the index, of item
+    row i % (n // 3)."""
     rng = np.random.default_rng(seed)
     exact = rng.uniform(-0.2, 0.8, n).astype(np.float32)
     if ties:
@@ -23,31 +25,39 @@ def scored(n: int, seed: int, width: float = 0.02, ties: bool = False) -> tuple[
     place[ids] = np.arange(n)
     sims = FlatScores(ids, ids % max(1, n // 3), rough, place, bound.astype(np.float32) + 1e-6, np.arange(n),
                       lambda entries: exact[entries])
+    if fine:
+        closer = (bound / 30).astype(np.float32) + 1e-6
+        refined = (exact + rng.uniform(-1, 1, n) * bound / 30).astype(np.float32)
+        sims.refine = lambda entries: (refined[entries], closer[entries])
     return sims, exact
 
 
 @pytest.mark.parametrize("seed", range(5))
-def test_the_best_score_is_the_exact_best(seed):
-    sims, exact = scored(3000, seed)
+@pytest.mark.parametrize("fine", [False, True])
+def test_the_best_score_is_the_exact_best(seed, fine):
+    sims, exact = scored(3000, seed, fine=fine)
     assert sims.best() == float(exact.max())
-    assert 0 < sims.settled < 100
+    assert 0 < sims.settled < (10 if fine else 100)
 
 
 @pytest.mark.parametrize("seed", range(5))
-def test_comparisons_with_a_level_are_exact(seed):
-    sims, exact = scored(3000, seed)
+@pytest.mark.parametrize("fine", [False, True])
+def test_comparisons_with_a_level_are_exact(seed, fine):
+    sims, exact = scored(3000, seed, fine=fine)
     levels = [0.35, 0.6]
     sims.settle_near(levels)
     for level in levels:
         assert ((sims.scores >= level) == (exact >= level)).all()
-    assert sims.settled < 300  # only those within their bound of a level
+    assert sims.settled < (20 if fine else 300)  # only those within their bound of a level
+    assert (sims.refined > 0) == fine
 
 
 @pytest.mark.parametrize("seed", range(4))
 @pytest.mark.parametrize("items", [1, 10, 40, 2000])
 @pytest.mark.parametrize("ties", [False, True])
-def test_the_top_is_the_exact_top(seed, items, ties):
-    sims, exact = scored(3000, seed, ties=ties)
+@pytest.mark.parametrize("fine", [False, True])
+def test_the_top_is_the_exact_top(seed, items, ties, fine):
+    sims, exact = scored(3000, seed, ties=ties, fine=fine)
     among = np.flatnonzero(np.arange(3000) % 3 != 1)  # a filter keeping two entries in three
     expected = among[best_rows(exact[among], sims.ids[among], sims.rows[among], items)]
     top = sims.top(among, items)

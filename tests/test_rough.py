@@ -48,6 +48,26 @@ def test_every_exact_score_lies_within_the_bound(kind, rounds, monkeypatch):
         assert np.all(np.abs(exact - scores) <= bound)
 
 
+@pytest.mark.parametrize("kind", ["gaussian", "outlier dimension", "sparse", "signs", "not normalised"])
+@pytest.mark.parametrize("dim", [96, 97])  # (an odd size: the last 4-bit code has no partner in its byte)
+def test_every_exact_score_lies_within_the_refined_bound(kind, dim):
+    rng = np.random.default_rng(len(kind) + dim)
+    stored = vectors(kind, 2000, dim, rng)
+    stored[17] = 0.0
+    parts = [RoughScan(stored[:700], residual=True), RoughScan(stored[700:], residual=True)]
+    scan = RoughScan.joined(parts, dim).kept(np.arange(2000) != 3).appended(stored[3:4])  # (3 moved last)
+    stored = np.vstack([np.delete(stored, 3, axis=0), stored[3:4]])
+    questions = list(vectors(kind, 10, dim, rng)) + [stored[5], np.full(dim, 0.1, dtype=np.float32)]
+    entries = np.arange(2000)
+    for question in questions:
+        exact = stored.astype(np.float64) @ np.asarray(question, dtype=np.float64)
+        rough_scores, rough_bound = scan.scores(question)
+        scores, bound = scan.refined(question, entries)
+        assert np.all(np.abs(exact - scores) <= bound)
+        if kind in ("gaussian", "outlier dimension"):
+            assert float(np.median(bound)) < float(np.median(rough_bound)) / 8  # (finer by ~30)
+
+
 def test_the_bound_is_narrow_enough_to_be_useful():
     # unit vectors of 384 dimensions (MiniLM's size): the bound stays near 0.02, so few passages
     # fall close enough to a cut-off to need their exact score

@@ -166,7 +166,10 @@ class DenseMixin:
             known = passage_ids < len(sims.place)  # (not: newer than this index)
             where[known] = sims.place[passage_ids[known]]
             asked = where[where >= 0]
-            sims.settle(asked if near is None else sims.unsure([near], asked))
+            if near is None:
+                sims.settle(asked)
+            else:
+                sims.settle_near([near], asked)
             return np.where(where >= 0, sims.scores[where], -1.0)
         return self._exactly_near(query, passage_ids, np.full(len(passage_ids), -1.0), [], 0.0, everywhere=True)
 

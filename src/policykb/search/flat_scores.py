@@ -4,7 +4,10 @@ A large flat index is first scanned by its 8-bit codes (`backends/embedded/rough
 is then rough, within a known bound of the exact one. Every answer these methods give is the
 exact one all the same: a comparison reads the exact score (from the float vectors) of each
 passage whose bound straddles the level it is compared with, and a ranking reads the exact score
-of each passage that can still reach its top; these are a few in 100,000.
+of each passage that can still reach its top; these are a few in 100,000. An index whose exact
+scores are dear (`CodedIndex`: read from PostgreSQL) first refines those passages' scores from
+finer codes held in memory (`refine`), and reads the exact score only where the finer bound
+still straddles the level, or the passage is in the top.
 """
 
 from __future__ import annotations
@@ -38,7 +41,10 @@ class FlatScores:
     bound: np.ndarray | None = None
     entries: np.ndarray | None = None  # each entry's place in the index (what `exact` reads)
     exact: Callable[[np.ndarray], np.ndarray] | None = None  # places in the index -> exact scores
+    refine: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]] | None = None  # places -> closer scores, bounds
     settled: int = field(default=0)  # how many scores were read exactly (for tests and benchmarks)
+    refined: int = field(default=0)  # how many were refined
+    _fine: np.ndarray | None = field(default=None, repr=False)  # which entries were refined
 
     def __len__(self) -> int:
         return len(self.scores)
@@ -54,6 +60,24 @@ class FlatScores:
             self.bound[which] = 0.0
             self.settled += len(which)
 
+    def narrow(self, which: np.ndarray) -> None:
+        """Refine these entries' scores (indices over the entries), where `refine` can: each score
+        then lies within a bound some 30 times closer (kept only where it is closer)."""
+        if self.refine is None or self.bound is None or self.entries is None or not len(which):
+            return
+        if self._fine is None:
+            self._fine = np.zeros(len(self.scores), dtype=bool)
+        which = np.asarray(which, dtype=np.int64)
+        which = which[(self.bound[which] > 0) & ~self._fine[which]]
+        if not len(which):
+            return
+        scores, bound = self.refine(self.entries[which])
+        closer = bound < self.bound[which]
+        self.scores[which[closer]] = scores[closer]
+        self.bound[which[closer]] = bound[closer]
+        self._fine[which] = True
+        self.refined += len(which)
+
     def unsure(self, levels: list[float], among: np.ndarray | None = None) -> np.ndarray:
         """Indices of the entries (of `among`, or all) whose score may lie on either side of a level."""
         if self.bound is None:
@@ -66,15 +90,26 @@ class FlatScores:
         return np.flatnonzero(near) if among is None else among[near]
 
     def settle_near(self, levels: list[float], among: np.ndarray | None = None) -> None:
-        """Make exact every score (of `among`, or all) that a comparison with these levels needs."""
-        self.settle(self.unsure(levels, among))
+        """Make every score (of `among`, or all) that a comparison with these levels needs either
+        exact or, refined, surely on one side of each level."""
+        near = self.unsure(levels, among)
+        if self.refine is not None:
+            self.narrow(near)
+            near = self.unsure(levels, near)
+        self.settle(near)
 
     def best(self) -> float:
         """The highest exact score (of no entry: -inf)."""
         if not len(self.scores):
             return -math.inf
         if self.bound is not None:
-            self.settle(self.scores + self.bound >= float((self.scores - self.bound).max()))
+            lowest = float((self.scores - self.bound).max())  # (the best is at least this)
+            may = np.flatnonzero(self.scores + self.bound >= lowest)
+            if self.refine is not None:
+                self.narrow(may)
+                lowest = max(lowest, float((self.scores[may] - self.bound[may]).max()))
+                may = may[self.scores[may] + self.bound[may] >= lowest]
+            self.settle(may)
         return float(self.scores.max())
 
     def top(self, among: np.ndarray, items: int) -> np.ndarray:
@@ -121,14 +156,22 @@ class FlatScores:
                 asked.append(limit)
             if self.bound is None:
                 return
-            bound = self.bound[among]
-            if limit >= len(among):
-                which = np.flatnonzero(bound > 0)
-            else:  # (an entry left rough scores below `kth`, and `limit` entries at least `kth` exactly)
-                kth = np.partition(scores - bound, len(among) - limit)[len(among) - limit]
-                which = np.flatnonzero((scores + bound >= kth) & (bound > 0))
+            if self.refine is not None:  # (refined first: fewer can then reach the top)
+                which = may_reach(limit)
+                self.narrow(among[which])
+                scores[which] = self.scores[among[which]]
+            which = may_reach(limit)
             self.settle(among[which])
             scores[which] = self.scores[among[which]]
+
+        def may_reach(limit: int) -> np.ndarray:  # the entries not exact that can be among the `limit` best
+            assert self.bound is not None
+            bound = self.bound[among]
+            if limit >= len(among):
+                return np.flatnonzero(bound > 0)
+            # (an entry left out scores below `kth`, and `limit` entries score at least `kth`)
+            kth = np.partition(scores - bound, len(among) - limit)[len(among) - limit]
+            return np.flatnonzero((scores + bound >= kth) & (bound > 0))
 
         return among[best_rows(scores, self.ids[among], self.rows[among], items, exact_top)]
 
@@ -153,4 +196,6 @@ def flat_scores(index: VectorIndex, space: Any, facets: Any, vector: np.ndarray)
         sims.bound = bound if everything else bound[searchable]
         sims.entries = np.arange(len(ids)) if everything else np.flatnonzero(searchable)
         sims.exact = lambda entries: index.exact_at(vector, entries)
+        if getattr(index, "refinable", False):
+            sims.refine = lambda entries: index.refined_at(vector, entries)
     return sims
