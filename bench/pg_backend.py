@@ -37,9 +37,11 @@ def latency(home: Path, size: int, queries: int, url: str | None, threshold: int
         env["POLICYKB_DATABASE_URL"] = url
     if threshold:
         env["POLICYKB_IVF_THRESHOLD"] = str(threshold)
-    out = subprocess.run([sys.executable, str(ROOT / "bench/query_latency.py"), "--source", str(home), "--measure",
-                          str(home), "--size", str(size), "--queries", str(queries), "--recall"],
-                         capture_output=True, text=True, check=True, env=env)
+    with tempfile.TemporaryDirectory() as scratch:  # (PostgreSQL's side: a home of its own, so that the
+        measured = Path(scratch) if url else home    # embedded one's index files stay its own)
+        out = subprocess.run([sys.executable, str(ROOT / "bench/query_latency.py"), "--source", str(home), "--measure",
+                              str(measured), "--size", str(size), "--queries", str(queries), "--recall"],
+                             capture_output=True, text=True, check=True, env=env)
     for line in out.stdout.splitlines():
         if not line.startswith("RESULTS "):
             print("   ", line, flush=True)
