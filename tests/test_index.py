@@ -159,7 +159,8 @@ def test_a_large_flat_index_is_scanned_rough_within_its_bound_and_read_exactly(m
     assert index.exact_at(q, np.array([999, 0, 7])) == pytest.approx(exact[[999, 0, 7]], abs=1e-6)
     before, coded = index._rough, []
     real_init = RoughScan.__init__
-    monkeypatch.setattr(RoughScan, "__init__", lambda self, v: coded.append(len(v)) or real_init(self, v))
+    monkeypatch.setattr(RoughScan, "__init__", lambda self, v, residual=False: coded.append(len(v)) or
+                        real_init(self, v, residual))
     index.remove(np.arange(10, 110))  # a change: the codes follow it (not made again)
     index.add(np.arange(1010, 1510), vectors[1000:])
     assert coded == [500]  # only the added vectors were coded

@@ -93,7 +93,7 @@ def test_past_the_threshold_vectors_are_searched_in_postgresql_exactly_under_fil
                 assert found == truth
         assert kb.check()["status"] == "ok"
         assert kb.stats()["index"] == {"dimension": kb.embedder.dim, "count": 1500,
-                                       "generation": kb.store.generation, "kind": "pgvector"}
+                                       "generation": kb.store.generation, "kind": "pgvector", "search": search}
 
 
 @pytest.mark.parametrize("search", ["table", "codes"])

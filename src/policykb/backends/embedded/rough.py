@@ -83,9 +83,9 @@ class RoughScan:
     @classmethod
     def joined(cls, parts: list[RoughScan], dim: int) -> RoughScan:
         """The codes of several parts one after the other, in one copy (an index read in batches)."""
-        out = cls(np.zeros((0, dim), dtype=np.float32))
         if not parts:
-            return out
+            return cls(np.zeros((0, dim), dtype=np.float32))
+        out = parts[0]
         residual = None
         if all(p.residual is not None for p in parts):
             residual = Residual.joined([p.residual for p in parts if p.residual is not None])

@@ -215,10 +215,12 @@ class VectorSpace:
         return manifest is not None and manifest.get("model") == self.key and manifest.get("generation") == generation
 
     def described(self) -> dict[str, Any]:
-        """The saved index's dimension, count and generation (and `kind`: pgvector for the database's own)."""
+        """The saved index's dimension, count and generation (and `kind`: pgvector for the database's own,
+        with `search`: whether its table or each process's codes of it answer)."""
         index = self.store.database_index(self.key) if self.store.database_indexes else None
         if index is not None:
-            return {"dimension": index.dim, "count": len(index), "generation": self.store.generation, "kind": index.kind}
+            return {"dimension": index.dim, "count": len(index), "generation": self.store.generation, "kind": index.kind,
+                    "search": self.settings.vector_search}
         manifest = read_manifest(self.folder) or {}
         return {k: manifest.get(k) for k in ("dimension", "count", "generation")}
 
