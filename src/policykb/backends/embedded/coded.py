@@ -1,14 +1,17 @@
-"""`CodedIndex`: a flat, exact vector index that holds 8-bit codes only, and reads a passage's float
+"""`CodedIndex`: a flat, exact vector index that holds codes only, and reads a passage's float
 vector from the store when a comparison needs its exact score.
 
 Past `POLICYKB_IVF_THRESHOLD` passages, a PostgreSQL knowledge base keeps each model's vectors in a
 table under a pgvector index (`backends/postgres/ann.py`), which is approximate: at a million
 passages with near-copies, recall@10 0.955 at 32 IVFFlat probes. With `POLICYKB_VECTOR_SEARCH=codes`
-(the default) every API process instead scans codes of every searchable vector (`rough.py`: 384
-bytes a passage at 384 dimensions, 0.37 GB at a million, against 1.5 GB for the float vectors), each
-score within a proven bound of the exact one; `search/flat_scores.py` reads the exact score (the
-float vectors, by primary key) of the few hundred passages a comparison or a ranking cannot decide
-from the rough ones. Its answers are those of an exact scan, at every filter.
+(the default) every API process instead scans 8-bit codes of every searchable vector (`rough.py`),
+each score within a proven bound of the exact one (~0.02), and holds 4-bit codes of what those
+leave over, which bring a score within ~0.0006 of the exact one: ~600 bytes a passage at 384
+dimensions, 0.6 GB at a million, against 1.5 GB for the float vectors. `search/flat_scores.py`
+refines the scores a comparison or a ranking cannot decide from the rough ones, and reads the exact
+score (the float vector, by primary key: ~30 us each from PostgreSQL at a million) only where the
+finer bound still leaves it undecided, or the passage is ranked. Its answers are those of an exact
+scan, at every filter.
 
 The codes are made from the stored vectors when a process first searches the table's generation,
 and follow each later write by the changes it recorded (`changes_between`): the removed passages'
