@@ -31,6 +31,7 @@ run: build
 ## install what the tests need and run the whole suite
 test: install
 	command -v chromium >/dev/null && command -v chromedriver >/dev/null || (apt-get update && apt-get install -y chromium chromium-driver)
+	command -v etcd >/dev/null && test -x /usr/bin/patroni || (apt-get update && apt-get install -y etcd-server patroni)
 	$(PY) -m pytest -q
 
 clean:

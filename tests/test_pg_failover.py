@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import threading
 import time
+from typing import Callable
 
 import pytest
 
@@ -54,59 +55,7 @@ def test_a_failover_loses_no_acknowledged_approval(pair, corpus, tmp_path, reads
     read_url = f"postgresql://postgres@127.0.0.1:{replica.port}/kb?connect_timeout=2" if reads == "replica" else None
     settings = Settings(home=tmp_path / "idx", model="hashing", database_url=url, database_read_url=read_url,
                         warm_up=False)
-    acknowledged: list[str] = []
-    errors = {"approve": 0, "search": 0}
-    searches = {"before": 0, "during": 0, "after": 0}
-    killed, promoted, stop = threading.Event(), threading.Event(), threading.Event()
-
-    with KnowledgeBase(settings) as kb:
-        kb.ingest([corpus])
-
-        def approve() -> None:
-            desk, n = kb.contributions, 0
-            while not stop.is_set():
-                n += 1
-                try:
-                    receipt = desk.submit({"title": f"Export voucher pilot {n}", "country": "LT",
-                                           "summary": "Vouchers for cluster firms entering new markets."},
-                                          None, client=f"client-{n}")
-                    desk.approve(receipt["id"], "moderator")
-                    acknowledged.append(receipt["id"])
-                except Exception:  # noqa: BLE001 - every failure is counted, none acknowledged
-                    errors["approve"] += 1
-                    time.sleep(0.2)
-
-        def search() -> None:
-            while not stop.is_set():
-                try:
-                    kb.search("cluster vouchers", size=5)
-                    searches["after" if promoted.is_set() else "during" if killed.is_set() else "before"] += 1
-                except Exception:  # noqa: BLE001
-                    errors["search"] += 1
-                    time.sleep(0.2)
-
-        threads = [threading.Thread(target=approve), threading.Thread(target=search)]
-        for thread in threads:
-            thread.start()
-        try:
-            deadline = time.monotonic() + 120
-            while len(acknowledged) < 8:
-                assert time.monotonic() < deadline, f"approvals stalled before the failover: {errors}"
-                time.sleep(0.05)
-            primary.kill()  # mid-stream: an approval may be on its way
-            killed.set()
-            before = len(acknowledged)
-            time.sleep(3.0)
-            replica.promote()
-            promoted.set()
-            while len(acknowledged) < before + 5 or searches["after"] < 5:
-                assert time.monotonic() < deadline, f"no recovery after the failover: {errors}, {searches}"
-                time.sleep(0.05)
-        finally:
-            stop.set()
-            for thread in threads:
-                thread.join(60)
-
+    acknowledged, errors, searches = run_failover(settings, corpus, primary.kill, replica.promote)
     with KnowledgeBase(settings.model_copy(update={"database_url": replica.url_for("kb"),
                                                    "home": tmp_path / "after"})) as survivor:
         desk = survivor.contributions
@@ -184,3 +133,67 @@ def test_a_replica_read_that_failed_midway_leaves_its_connection_usable(pair, co
         assert kb.search("cluster vouchers", size=5).total > 0
         after = kb.store._replicas.current()
         assert after is None or after.info.transaction_status.name == "IDLE"
+
+
+def run_failover(settings: Settings, corpus, kill: Callable[[], None], promote: Callable[[], None] | None,
+                 no_primary: float = 3.0) -> tuple[list[str], dict[str, int], dict[str, int]]:
+    """Approvals and searches in two threads through one knowledge base; after 8 approvals, `kill()`
+    the primary mid-stream, wait `no_primary` seconds, `promote()` the replica (None: the cluster
+    promotes one itself), and go on until 5 more approvals and 5 searches succeed. Returns the
+    acknowledged contribution ids, the errors and the searches before / during / after."""
+    acknowledged: list[str] = []
+    errors = {"approve": 0, "search": 0}
+    searches = {"before": 0, "during": 0, "after": 0}
+    killed, promoted, stop = threading.Event(), threading.Event(), threading.Event()
+
+    with KnowledgeBase(settings) as kb:
+        kb.ingest([corpus])
+
+        def approve() -> None:
+            desk, n = kb.contributions, 0
+            while not stop.is_set():
+                n += 1
+                try:
+                    receipt = desk.submit({"title": f"Export voucher pilot {n}", "country": "LT",
+                                           "summary": "Vouchers for cluster firms entering new markets."},
+                                          None, client=f"client-{n}")
+                    desk.approve(receipt["id"], "moderator")
+                    acknowledged.append(receipt["id"])
+                except Exception:  # noqa: BLE001 - every failure is counted, none acknowledged
+                    errors["approve"] += 1
+                    time.sleep(0.2)
+
+        def search() -> None:
+            while not stop.is_set():
+                try:
+                    kb.search("cluster vouchers", size=5)
+                    searches["after" if promoted.is_set() else "during" if killed.is_set() else "before"] += 1
+                except Exception:  # noqa: BLE001
+                    errors["search"] += 1
+                    time.sleep(0.2)
+
+        threads = [threading.Thread(target=approve), threading.Thread(target=search)]
+        for thread in threads:
+            thread.start()
+        try:
+            deadline = time.monotonic() + 120
+            while len(acknowledged) < 8:
+                assert time.monotonic() < deadline, f"approvals stalled before the failover: {errors}"
+                time.sleep(0.05)
+            kill()  # mid-stream: an approval may be on its way
+            killed.set()
+            before = len(acknowledged)
+            if promote is not None:
+                time.sleep(no_primary)
+                promote()
+                promoted.set()
+            while len(acknowledged) < before + 5 or searches["after"] < 5:
+                if promote is None and len(acknowledged) > before:
+                    promoted.set()  # (a write went through: a new primary serves)
+                assert time.monotonic() < deadline, f"no recovery after the failover: {errors}, {searches}"
+                time.sleep(0.05)
+        finally:
+            stop.set()
+            for thread in threads:
+                thread.join(60)
+    return acknowledged, errors, searches
