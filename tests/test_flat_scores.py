@@ -132,12 +132,14 @@ ASKED = [
     "artificial intelligence in manufacturing", "cross-border cooperation of clusters")]
 
 
-@pytest.mark.parametrize("rough", ["8-bit codes", "noise"])
+@pytest.mark.parametrize("rough", ["8-bit codes", "noise", "codes refined, vectors read by id", "noise, refined"])
 def test_a_rough_scan_answers_exactly_as_the_full_product(real_sample, monkeypatch, rough):
     # the real models, FAISS and SQLite: every search gives the same hits, scores, passages, totals and
     # facet counts when each flat index is scanned roughly first: by its 8-bit codes, or (to put many
-    # passages on the wrong side of each cut-off) as the exact scores plus noise of up to 0.04, bound 0.05
+    # passages on the wrong side of each cut-off) as the exact scores plus noise of up to 0.04, bound 0.05,
+    # or as a `CodedIndex` (PostgreSQL's): 8-bit codes, refined by 4-bit ones, float vectors read by id
     from policykb.backends.embedded import index as index_module
+    from policykb.backends.embedded.coded import CodedIndex
 
     def answers():
         out = []
@@ -158,8 +160,36 @@ def test_a_rough_scan_answers_exactly_as_the_full_product(real_sample, monkeypat
         ids, scores = self.similarities(q)
         return ids, scores + noise.uniform(-0.04, 0.04, len(scores)).astype(np.float32), np.full(len(ids), 0.05)
 
+    coded: dict[int, CodedIndex] = {}
+    read: list[int] = []
+
+    def as_coded(self) -> CodedIndex:  # (the index's own vectors, read by passage id as from a store)
+        if id(self) not in coded:
+            ids, vectors = index_module.faiss.vector_to_array(self.index.id_map), self._vectors().copy()
+            by_id = dict(zip(ids.tolist(), vectors))
+
+            def reader(wanted: list[int]) -> tuple[np.ndarray, np.ndarray]:
+                read.extend(wanted)
+                found = sorted(set(wanted))
+                return np.array(found, dtype=np.int64), np.array([by_id[i] for i in found], dtype=np.float32)
+
+            coded[id(self)] = CodedIndex.build(self.dim, [(ids, vectors)], reader)
+        return coded[id(self)]
+
     monkeypatch.setattr(index_module, "ROUGH_FROM", 0)
     scan = codes if rough == "8-bit codes" else noisy
+    read_by_id = rough.startswith("codes refined")
+    if rough == "noise, refined":  # (then refined within 0.005, as exact scores plus noise of up to 0.004)
+        monkeypatch.setattr(index_module.VectorIndex, "refinable", True, raising=False)
+        monkeypatch.setattr(index_module.VectorIndex, "refined_at", lambda self, q, e: (
+            self.exact_at(q, e) + noise.uniform(-0.004, 0.004, len(e)).astype(np.float32), np.full(len(e), 0.005)),
+            raising=False)
+    if read_by_id:
+        scan = lambda self, q: as_coded(self).rough_similarities(q)  # noqa: E731
+        monkeypatch.setattr(index_module.VectorIndex, "refinable", True, raising=False)
+        monkeypatch.setattr(index_module.VectorIndex, "refined_at", lambda self, q, e: as_coded(self).refined_at(q, e),
+                            raising=False)
+        monkeypatch.setattr(index_module.VectorIndex, "exact_at", lambda self, q, e: as_coded(self).exact_at(q, e))
     monkeypatch.setattr(index_module.VectorIndex, "rough_similarities",
                         lambda self, q: scanned.append(len(self)) or scan(self, q))
     rough = answers()
@@ -168,3 +198,5 @@ def test_a_rough_scan_answers_exactly_as_the_full_product(real_sample, monkeypat
         assert (total2, facets2, hits2, nearest2) == (total, facets, hits, nearest)
         assert scores2 == pytest.approx(scores, abs=2e-6)  # (float32 sums in another order; shown to 6 places)
     assert any(total for total, *_ in exact) and any(nearest for *_, nearest in exact)
+    if read_by_id:
+        assert 0 < len(read) < sum(scanned)  # (some vectors read, far from all)
