@@ -75,6 +75,7 @@ def test_codes_made_in_batches_or_followed_equal_codes_made_at_once():
     assert np.array_equal(after.ids, expected_ids) and len(after) == 1998
     same_codes(after.codes, expected)
     assert len(index) == 2000 and np.array_equal(index.ids, ids)  # the one searches hold is unchanged
+    assert index.nbytes == 2000 * (8 + 64 + 16 + 32 + 8)  # ids, 8-bit codes, 4 floats, 4-bit codes, 2 floats
 
 
 def same_codes(mine: RoughScan, theirs: RoughScan, order: np.ndarray | None = None) -> None:
