@@ -79,9 +79,10 @@ class Settings(BaseSettings):
         "ones; BENCHMARKS.md). Takes effect when the table is built (`policykb reindex`).")
     vector_search: Literal["codes", "table"] = Field(
         "codes", description="With POLICYKB_DATABASE_URL, past POLICYKB_IVF_THRESHOLD passages: codes (each API "
-        "process scans 8-bit codes of every vector, ~600 bytes a passage in memory with the finer codes that decide "
-        "most close calls, and reads the exact vectors it still needs from the database: exact answers) or table (the pgvector index of the vector table: nothing per "
-        "process, approximate; recall in BENCHMARKS.md).")
+        "process scans 8-bit codes of every vector, ~600 bytes a passage in memory with the finer codes that "
+        "decide most close calls, and reads the exact vectors it still needs from the database: exact answers) "
+        "or table (the pgvector index of the vector table: nothing per process, approximate; recall in "
+        "BENCHMARKS.md).")
     exact_filter_limit: int = Field(20_000, ge=0, description="With an approximate index, filters keeping at most "
                                     "this many passages scan every IVF list rather than the nprobe nearest (their "
                                     "few passages may sit anywhere); candidates are always re-scored exactly. "

@@ -53,7 +53,8 @@ class CodedIndex:
         for batch_ids, vectors in batches:
             if len(batch_ids):
                 ids.append(np.asarray(batch_ids, dtype=np.int64))
-                parts.append(RoughScan(np.asarray(vectors, dtype=np.float32).reshape(len(batch_ids), dim), residual=True))
+                vectors = np.asarray(vectors, dtype=np.float32).reshape(len(batch_ids), dim)
+                parts.append(RoughScan(vectors, residual=True))
         joined = RoughScan.joined(parts, dim)
         return cls(np.concatenate(ids) if ids else np.zeros(0, dtype=np.int64), joined, read, table)
 
@@ -116,7 +117,8 @@ class CodedIndex:
         wanted = self.ids[entries]
         found, vectors = self.read(wanted.tolist())
         if len(found):
-            scores = (vectors.astype(np.float64) @ np.asarray(query, dtype=np.float64).reshape(self.dim)).astype(np.float32)
+            q = np.asarray(query, dtype=np.float64).reshape(self.dim)
+            scores = (vectors.astype(np.float64) @ q).astype(np.float32)
             order = np.argsort(found)
             at = np.searchsorted(found[order], wanted)
             hit = (at < len(found)) & (found[order][np.minimum(at, len(found) - 1)] == wanted)

@@ -90,7 +90,8 @@ class RoughScan:
         if all(p.residual is not None for p in parts):
             residual = Residual.joined([p.residual for p in parts if p.residual is not None])
         return out._with(np.concatenate([p.codes for p in parts], axis=1),
-                         *(np.concatenate([getattr(p, name) for p in parts]) for name in ("scale", "error", "norm", "shift")),
+                         *(np.concatenate([getattr(p, name) for p in parts])
+                           for name in ("scale", "error", "norm", "shift")),
                          residual)
 
     def _with(self, codes: np.ndarray, scale: np.ndarray, error: np.ndarray, norm: np.ndarray,
@@ -190,7 +191,8 @@ class Residual:
 
     @staticmethod
     def joined(parts: list[Residual]) -> Residual:
-        return Residual._of(*(np.concatenate([getattr(p, name) for p in parts]) for name in ("codes", "scale", "error")))
+        return Residual._of(*(np.concatenate([getattr(p, name) for p in parts])
+                              for name in ("codes", "scale", "error")))
 
     @staticmethod
     def _of(codes: np.ndarray, scale: np.ndarray, error: np.ndarray) -> Residual:

@@ -173,7 +173,7 @@ class VectorSpace:
         if manifest is not None and (manifest.get("model") != self.key or manifest.get("generation") == generation):
             return None  # another model's (refused there), or the one a writer on this machine saved: loaded
         base, since = self._index, self._generation
-        if base is None or base.kind in ("pgvector", "coded") or not 0 <= since < generation:  # (the database's: dropped)
+        if base is None or base.kind in ("pgvector", "coded") or not 0 <= since < generation:  # (_in_database)
             if manifest is None or not 0 <= manifest.get("generation", -1) < generation:
                 return None
             base, since = None, manifest["generation"]
@@ -225,8 +225,8 @@ class VectorSpace:
         with `search`: whether its table or each process's codes of it answer)."""
         index = self.store.database_index(self.key) if self.store.database_indexes else None
         if index is not None:
-            return {"dimension": index.dim, "count": len(index), "generation": self.store.generation, "kind": index.kind,
-                    "search": self.settings.vector_search}
+            return {"dimension": index.dim, "count": len(index), "generation": self.store.generation,
+                    "kind": index.kind, "search": self.settings.vector_search}
         manifest = read_manifest(self.folder) or {}
         return {k: manifest.get(k) for k in ("dimension", "count", "generation")}
 
