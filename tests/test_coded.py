@@ -1,5 +1,5 @@
-"""backends/embedded/coded.py: an index of 8-bit codes that reads float vectors only where it must,
-and answers as an exact scan does."""
+"""backends/embedded/coded.py: an index of 8-bit codes that reads float vectors only where it must;
+searched as `search/flat_scores.py` searches it, it answers as an exact scan does."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import pytest
 
 from policykb.backends.embedded.coded import CodedIndex
 from policykb.backends.embedded.rough import RoughScan
+from policykb.search.flat_scores import FlatScores
 
 
 class Vectors:
@@ -40,6 +41,21 @@ def exact_top(ids: np.ndarray, vectors: np.ndarray, q: np.ndarray, k: int, allow
     return [(int(ids[i]), float(scores[i])) for i in order if keep[i]][:k]
 
 
+def top(index: CodedIndex, q: np.ndarray, k: int, allowed=None, everything: bool = False) -> list[tuple[int, float]]:
+    """The `k` best (id, score) as a search finds them: `flat_scores` over the index (every entry
+    searchable, each its own item), then its ranking (`everything`: all it ranked, not `k`)."""
+    ids, scores, bound = index.rough_similarities(q)
+    place = np.full(int(ids.max(initial=-1)) + 1, -1)
+    place[ids] = np.arange(len(ids))
+    entries = np.arange(len(ids))
+    sims = FlatScores(ids, entries, scores, place, bound, entries, lambda e: index.exact_at(q, e),
+                      lambda e: index.refined_at(q, e))
+    among = entries if allowed is None else np.flatnonzero(np.isin(ids, allowed))
+    found = sims.top(among, k)
+    found = found if everything else found[:k]
+    return [(int(ids[i]), float(sims.scores[i])) for i in found]
+
+
 def build(ids: np.ndarray, vectors: np.ndarray, batch: int = 700) -> tuple[CodedIndex, Vectors]:
     store = Vectors(ids, vectors)
     batches = ((ids[s:s + batch], vectors[s:s + batch]) for s in range(0, len(ids), batch))
@@ -54,7 +70,8 @@ def test_the_top_is_the_exact_scans_and_few_vectors_are_read(k, share):
     allowed = None if share is None else rng.choice(ids, int(share * len(ids)), replace=False)
     for q in (vectors[3] * 0.9 + vectors[100] * 0.1, rng.normal(size=64).astype(np.float32)):
         store.read = []
-        assert index.search(q, k, allowed) == exact_top(ids, vectors, q, k, allowed)
+        ranked = top(index, q, k, allowed, everything=True)  # (4 k: what the ranking makes exact)
+        assert len(ranked) >= k and ranked == exact_top(ids, vectors, q, len(ranked), allowed)
         if k < 100:  # (an exact scan would read all 3,000)
             assert len(store.read) < 300
 
@@ -94,4 +111,22 @@ def test_a_passage_the_store_no_longer_holds_scores_minus_one():
     assert index.exact_at(vectors[4], np.array([4, 5]))[0] == -1.0
     assert index.exact_at(vectors[4], np.array([4, 5]))[1] == pytest.approx(float(vectors[5] @ vectors[4]), abs=1e-6)
     empty, _ = build(ids[:0], vectors[:0])
-    assert len(empty) == 0 and empty.search(vectors[0], 5) == []
+    assert len(empty) == 0 and top(empty, vectors[0], 5) == []
+
+
+def test_a_crowd_of_near_copies_is_ranked_exactly_and_mostly_decided_without_reading():
+    """3,000 copies of one vector, slightly moved: their scores lie closer together than the 8-bit
+    bound, so the ranking rests on the refined scores (a refinement outside its bound fails this)."""
+    rng = np.random.default_rng(11)
+    base = rng.normal(size=64)
+    vectors = (base + rng.normal(scale=0.03, size=(3000, 64))).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    ids = np.arange(3000, dtype=np.int64) * 2 + 1
+    index, store = build(ids, vectors)
+    q = (base + rng.normal(scale=0.3, size=64)).astype(np.float32)
+    q /= np.linalg.norm(q)
+    rough, bound = index.rough_similarities(q)[1:]
+    assert np.ptp(rough) < 2 * float(bound.min())  # (the rough scores alone decide nothing)
+    ranked = top(index, q, 10, everything=True)  # (the ranking's whole top: 40 for 10 items, each exact)
+    assert len(ranked) == 40 and ranked == exact_top(ids, vectors, q, 40)
+    assert len(store.read) < 300

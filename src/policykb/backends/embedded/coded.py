@@ -33,7 +33,8 @@ Reader = Callable[[list[int]], tuple[np.ndarray, np.ndarray]]  # passage ids -> 
 class CodedIndex:
     """Passage `ids` and their codes (entry i: ids[i]); `read` gives stored float vectors by id;
     `table` is the store's own index this one mirrors (what a writer changes). Never changed in
-    place: `followed` makes a new one."""
+    place: `followed` makes a new one. Searched through `search/flat_scores.py` (rough scores,
+    refined ones, exact ones), as a flat index whose float vectors are dear to read."""
 
     kind = "coded"
     approximate = False
@@ -86,12 +87,6 @@ class CodedIndex:
             codes = codes.appended(np.asarray(added, dtype=np.float32).reshape(len(added_ids), self.dim))
         return CodedIndex(ids, codes, self.read, self.table if table is None else table)
 
-    def copy(self) -> CodedIndex:
-        return self
-
-    def prepare(self) -> None:
-        """(Nothing to make: the codes are the index.)"""
-
     def rough_similarities(self, query: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Every id, its rough inner product with `query` and how far the exact one may lie from it."""
         return (self.ids, *self.codes.scores(query))
@@ -124,36 +119,3 @@ class CodedIndex:
             hit = (at < len(found)) & (found[order][np.minimum(at, len(found) - 1)] == wanted)
             out[hit] = scores[order][at[hit]]
         return out
-
-    def similarities(self, query: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Every id with its exact inner product (reads every vector: for checks, not searches)."""
-        return self.ids, self.exact_at(query, np.arange(len(self)))
-
-    def search(self, query: np.ndarray, k: int, allowed: np.ndarray | None = None,
-               every_list: bool = False) -> list[tuple[int, float]]:
-        """The exact top-`k` (id, score), best first (equal scores by id), among `allowed` ids when
-        given: rough scores first, then the exact ones of the entries that can reach the top."""
-        if not len(self) or k <= 0:
-            return []
-        rough, bound = self.codes.scores(query)
-        among = np.arange(len(self)) if allowed is None else np.flatnonzero(np.isin(self.ids, allowed))
-        if not len(among):
-            return []
-        k = min(k, len(among))
-        candidates = _may_reach(rough, bound, among, k)
-        if self.refinable:  # (then with the candidates' refined scores: fewer are read)
-            fine, fine_bound = self.codes.refined(query, candidates)
-            closer = fine_bound < bound[candidates]
-            rough[candidates[closer]], bound[candidates[closer]] = fine[closer], fine_bound[closer]
-            candidates = _may_reach(rough, bound, candidates, k)
-        scores = self.exact_at(query, candidates)
-        order = np.lexsort((self.ids[candidates], -scores))[:k]
-        return [(int(self.ids[candidates[i]]), float(scores[i])) for i in order]
-
-
-def _may_reach(scores: np.ndarray, bound: np.ndarray, among: np.ndarray, k: int) -> np.ndarray:
-    """The entries of `among` that can be among its `k` best: `k` of them score at least the k-th
-    highest lower bound, so an entry whose upper bound is below it cannot."""
-    low = scores[among] - bound[among]
-    kth = np.partition(low, len(among) - k)[len(among) - k]
-    return among[scores[among] + bound[among] >= kth]
