@@ -91,12 +91,19 @@ def test_within_a_filter_every_allowed_passage_is_scored():
 
 def test_impacts_are_remembered_per_corpus():
     corpus, postings = corpus_and_postings(6)
-    impacts, positions = corpus.impacts("common", postings["common"], 2.0)
+    postings["common"]["text"][::5], postings["common"]["title"][::5] = 0, 1  # (in the title only)
+    impacts, positions, in_text = corpus.impacts("common", postings["common"], 2.0)
     at = corpus.positions(postings["common"]["passage"])  # (-1: the scratch slot's norm, then dropped)
     freq = postings["common"]["text"] + 2.0 * postings["common"]["title"]
     expected = (freq / (freq + corpus.norm[at]))[at >= 0]
     assert positions.tolist() == at[at >= 0].tolist() and len(positions) < len(at) and positions.dtype == np.int32
     assert impacts.tolist() == expected.tolist()
+    assert in_text.tolist() == (postings["common"]["text"] > 0)[at >= 0].tolist()
+    assert 0 < int(in_text.sum()) < len(in_text)  # (some hold the term in their title only)
+    every = np.arange(len(corpus))  # whether each passage's text holds it, from the remembered postings
+    text_at = {int(p): bool(t) for p, t in zip(at, postings["common"]["text"] > 0) if p >= 0}
+    assert corpus.impacts("common", postings["common"], 2.0).text_holds(every).tolist() == [
+        text_at.get(p, False) for p in range(len(corpus))]
     assert corpus.impacts("common", postings["common"], 2.0)[0] is impacts
     assert corpus.known_impacts("common", 2.0)[0] is impacts and corpus.known_impacts("rare", 2.0) is None
 

@@ -106,3 +106,58 @@ def test_specificity_does_not_depend_on_the_order_of_a_set():
     outputs = {subprocess.run([sys.executable, "-c", SPECIFICITY], capture_output=True, text=True, check=True,
                               env={**os.environ, "PYTHONHASHSEED": str(seed)}).stdout for seed in range(6)}
     assert len(outputs) == 1
+
+
+GUIDE = """---
+id: voucher-review
+title: Lakeside voucher review
+kind: guide
+---
+# Lakeside voucher review
+
+## Awards
+
+In 2024 the county awarded 412 vouchers to small firms; most went to manufacturing firms.
+
+## Budget lines
+
+EUR 3.9 million was committed. Firms paid a quarter of each service themselves.
+
+## Applications
+
+Firms applied online; the county answered within three weeks. Awards were published monthly.
+
+## Lessons
+
+Small firms asked for more service providers in the north.
+"""
+
+
+@pytest.mark.parametrize("query", ["how many vouchers were awarded to firms",
+                                   "what was the budget of the Lakeside voucher review",
+                                   "applications answered within weeks", "service providers review"])
+def test_the_terms_each_passage_holds_are_read_from_the_postings(kb, tmp_path, monkeypatch, query):
+    """The shown passage weighs the question's terms each passage holds in its heading or text.
+    They are read from the postings the keyword side has read (their text counts: a word of the
+    item's title alone, "review", "lakeside", is not held), not from each passage's words: the same
+    sets, and so the same passages shown."""
+    from policykb.search import keyword
+    from policykb.search.passages import held_terms
+    from policykb.search.searcher import Searcher
+
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "review.md").write_text(GUIDE, encoding="utf-8")
+    assert kb.ingest([tmp_path / "docs"]).added == ["voucher-review"]
+    searcher = Searcher(kb.backend)
+    shown = searcher.search(query, mode="hybrid")
+    match = searcher._match(query)
+    passages = kb.store.passages_of(["voucher-review"])["voucher-review"]
+    assert len(passages) >= 4
+    held = searcher._held_terms(match, passages)
+    assert held == {pid: held_terms(set(match), p) for pid, p in passages}
+    assert not any({"review", "lakesid"} & terms for terms in held.values())
+    assert any(held.values())
+    assert Searcher(kb.backend)._held_terms(match, passages) is None  # (no postings read: the words are)
+    monkeypatch.setattr(keyword.KeywordMixin, "_held_terms", lambda self, match, passages: None)
+    again = Searcher(kb.backend).search(query, mode="hybrid")
+    assert [(h.id, h.passage) for h in again.hits] == [(h.id, h.passage) for h in shown.hits]

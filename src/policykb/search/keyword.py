@@ -12,6 +12,7 @@ import numpy as np
 
 from policykb.backends.embedded.maxscore import QueryScorer
 from policykb.search.parts import best_rows as _best, keyword_terms, terms
+from policykb.search.passages import heading_terms
 from policykb.language.words import literal_words
 
 if TYPE_CHECKING:
@@ -19,6 +20,7 @@ if TYPE_CHECKING:
     from policykb.search.relevance import Cutoff
     from policykb.config import Settings
     from policykb.backends.embedded.store import Store
+    from policykb.models import Passage
 
 
 class KeywordMixin:
@@ -53,6 +55,25 @@ class KeywordMixin:
             self._scorers[match] = QueryScorer(self.facets.corpus, match, self.store.postings,
                                                self.cutoff.required_share(len(distinct)), self.settings.title_weight)
         return self._scorers[match]
+
+    def _held_terms(self, match: tuple[str, ...] | None, passages: list[tuple[int, Passage]]
+                    ) -> dict[int, set[str]] | None:
+        """Which of the query's terms each of these passages holds in its heading or its text
+        (`passages.held_terms`), from the postings the keyword side has read for the query (their
+        text counts) instead of each passage's words; None if it has not read them, or a passage is
+        not in this generation's corpus."""
+        scorer = self._scorers.get(match) if match else None
+        if scorer is None or not passages:
+            return None
+        at = self.facets.corpus.positions(np.array([pid for pid, _ in passages], dtype=np.int64))
+        if bool((at < 0).any()):
+            return None
+        distinct = set(scorer.distinct)
+        held = {pid: set(heading_terms(p.section) & distinct) for pid, p in passages}
+        for term in scorer.distinct:
+            for i in np.flatnonzero(scorer.terms[term].text_holds(at)).tolist():
+                held[passages[i][0]].add(term)
+        return held
 
     def _match(self, query: str) -> tuple[str, ...] | None:
         """The index terms a keyword search for the query looks up. For a question in another

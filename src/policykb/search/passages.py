@@ -14,7 +14,8 @@ names the document but rarely answers anything, and so does a table of contents 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from functools import lru_cache
 
 from policykb.language.terms import term_set, tokens
 from policykb.models import Passage
@@ -26,10 +27,25 @@ COVER_EXTRA_WORDS = 12  # a page with fewer words than this besides the title's 
 def specificity(terms: set[str], texts: Sequence[str]) -> list[float]:
     """For each text, the summed weight of the question's terms it holds, each term weighing by
     how few of these texts hold it (an inverse document frequency inside one document)."""
-    held = [term_set(text) & terms for text in texts]
+    return weighed(terms, [term_set(text) & terms for text in texts])
+
+
+def weighed(terms: set[str], held: Sequence[set[str]]) -> list[float]:
+    """`specificity` of texts holding these of the terms."""
     counts = {t: sum(t in h for h in held) for t in terms}
-    weight = {t: math.log((len(texts) + 1) / (n + 0.5)) for t, n in counts.items() if n}
+    weight = {t: math.log((len(held) + 1) / (n + 0.5)) for t, n in counts.items() if n}
     return [math.fsum(weight[t] for t in h) for h in held]  # (exact: whatever order a set gives its terms in)
+
+
+@lru_cache(maxsize=4096)
+def heading_terms(section: str | None) -> frozenset[str]:
+    """The terms of a passage's heading (the same on many passages, and few)."""
+    return frozenset(term_set(section or ""))
+
+
+def held_terms(terms: set[str], passage: Passage) -> set[str]:
+    """The question's terms a passage holds in its heading or its text (what `specificity` weighs)."""
+    return (heading_terms(passage.section) | term_set(passage.text)) & terms
 
 
 def is_cover(title: str, text: str) -> bool:
@@ -51,15 +67,19 @@ def is_contents(text: str, headings: set[str]) -> bool:
 
 
 def answering(passages: list[tuple[int, Passage]], similarity: dict[int, float], terms: set[str], title: str,
-              k: int = 60) -> int:
+              k: int = 60, held: Mapping[int, set[str]] | None = None) -> int:
     """The id of the passage to show: by rank fusion of within-document specificity (when the
     question shares words with any passage; pass no `terms` when the question and the document
     are in different languages, where the words they share are names and numbers found on many
-    pages) and the model's similarity; covers and contents pages last."""
+    pages) and the model's similarity; covers and contents pages last. `held`: which of the terms
+    each passage holds (`held_terms`), when the caller knows it already (from the postings)."""
     if len(passages) == 1:
         return passages[0][0]
     ids = [pid for pid, _ in passages]
-    spec = specificity(terms, [f"{p.section or ''}\n{p.text}" for _, p in passages]) if terms else [0.0] * len(ids)
+    if terms:
+        spec = weighed(terms, [held[pid] if held is not None else held_terms(terms, p) for pid, p in passages])
+    else:
+        spec = [0.0] * len(ids)
     orders = [sorted(ids, key=lambda pid: -similarity.get(pid, -1.0))]
     if any(spec):
         by_spec = dict(zip(ids, spec))

@@ -199,7 +199,8 @@ class Searcher(DenseMixin, KeywordMixin, LanguageMixin):
         item's passages hold; a cover page last."""
         if not items:
             return {}
-        terms = set(self._match(query) or ()) if query else set()
+        match = self._match(query) if query else None
+        terms = set(match or ())
         asked_in = self.language or "en"
         across = self._foreign() if dense and query else None  # items read by the multilingual model
         shown = self.store.passages_of(list(items))
@@ -214,9 +215,11 @@ class Searcher(DenseMixin, KeywordMixin, LanguageMixin):
         else:
             similarity = {pid: score for pid, _, score in kw}
         best: dict[str, Passage] = {}
+        held = self._held_terms(match, [row for passages in shown.values() if len(passages) > 1 for row in passages])
         for item, passages in shown.items():
             written_in = (items[item].facets.get("language") or ["en"])[0]
-            chosen = answering(passages, similarity, terms if written_in == asked_in else set(), items[item].title)
+            chosen = answering(passages, similarity, terms if written_in == asked_in else set(), items[item].title,
+                               held=held)
             best[item] = dict(passages)[chosen]
         return best
 

@@ -10,16 +10,37 @@ from __future__ import annotations
 import math
 import threading
 from dataclasses import dataclass, field
-from typing import Iterable
+from typing import Iterable, NamedTuple
 
 import numpy as np
 
 K1 = 1.2
 B = 0.75
-POSITION = np.int32  # a passage's place in a corpus, as impacts hold it (12 bytes a posting with its impact)
+POSITION = np.int32  # a passage's place in a corpus, as impacts hold it (13 bytes a posting with its impact and flag)
 IMPACTS_BYTES = 128 * 2**20  # terms' impacts kept per corpus (`Corpus.impacts`)
 # One posting: a passage id and how often the term occurs in its title and in its text.
 POSTING = np.dtype([("passage", "<u4"), ("title", "<u2"), ("text", "<u2")])
+
+
+class Impacts(NamedTuple):
+    """One term's side of a corpus (`Corpus.impacts`): per searchable passage holding it, ascending
+    by position, its impact, its position, and whether its text holds the term (not only its title
+    and heading)."""
+
+    values: np.ndarray
+    positions: np.ndarray
+    in_text: np.ndarray
+
+    @property
+    def nbytes(self) -> int:
+        return self.values.nbytes + self.positions.nbytes + self.in_text.nbytes
+
+    def text_holds(self, positions: np.ndarray) -> np.ndarray:
+        """Whether the passage at each of these positions holds the term in its text."""
+        if not len(self.positions):
+            return np.zeros(len(positions), dtype=bool)
+        at = np.minimum(np.searchsorted(self.positions, positions), len(self.positions) - 1)
+        return (self.positions[at] == positions) & self.in_text[at]
 
 
 @dataclass
@@ -34,7 +55,7 @@ class Corpus:
     position: np.ndarray
     norm: np.ndarray
     ids: np.ndarray  # the passage id at each position
-    _impacts: dict[tuple[str, float], tuple[np.ndarray, np.ndarray]] = field(default_factory=dict, repr=False)
+    _impacts: dict[tuple[str, float], Impacts] = field(default_factory=dict, repr=False)
     _impact_bytes: int = field(default=0, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -79,7 +100,7 @@ class Corpus:
         found = np.flatnonzero(total[:n])  # every term adds more than 0
         return found, total[found]
 
-    def known_impacts(self, term: str, title_weight: float = 1.0) -> tuple[np.ndarray, np.ndarray] | None:
+    def known_impacts(self, term: str, title_weight: float = 1.0) -> Impacts | None:
         """The term's impacts if remembered (see `impacts`)."""
         with self._lock:
             found = self._impacts.pop((term, title_weight), None)
@@ -87,23 +108,25 @@ class Corpus:
                 self._impacts[(term, title_weight)] = found  # (last: the most recently used)
             return found
 
-    def impacts(self, term: str, postings: np.ndarray, title_weight: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
-        """The impact `f / (f + norm)` of the term in each searchable passage holding it, and those
+    def impacts(self, term: str, postings: np.ndarray, title_weight: float = 1.0) -> Impacts:
+        """The impact `f / (f + norm)` of the term in each searchable passage holding it, those
         passages' positions (`POSITION`s, ascending for postings by passage id: positions follow
-        ids). The most recently used terms' are remembered for this corpus, up to `IMPACTS_BYTES`."""
+        ids), and whether each holds it in its text (not only in its title and heading). The most
+        recently used terms' are remembered for this corpus, up to `IMPACTS_BYTES`."""
         found = self.known_impacts(term, title_weight)
         if found is not None:
             return found
         at = self._at(postings["passage"])
         searchable = at != len(self)
-        freq = postings["text"][searchable] + title_weight * postings["title"][searchable]
-        found = (freq / (freq + self.norm[at[searchable]]), at[searchable].astype(POSITION))
+        text = postings["text"][searchable]
+        freq = text + title_weight * postings["title"][searchable]
+        found = Impacts(freq / (freq + self.norm[at[searchable]]), at[searchable].astype(POSITION), text > 0)
         with self._lock:
             self._impacts[(term, title_weight)] = found
-            self._impact_bytes += found[0].nbytes + found[1].nbytes
+            self._impact_bytes += found.nbytes
             while self._impact_bytes > IMPACTS_BYTES and len(self._impacts) > 1:
                 dropped = self._impacts.pop(next(iter(self._impacts)))
-                self._impact_bytes -= dropped[0].nbytes + dropped[1].nbytes
+                self._impact_bytes -= dropped.nbytes
         return found
 
     def weight(self, hits: int) -> float:

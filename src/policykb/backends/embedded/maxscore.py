@@ -188,7 +188,7 @@ class QueryScorer:
         slices, budget = [], WIDEN * sum(self.hits[t] for t in self.skipped)
         parts = {t: floor * (1 - 1e-6) * most[t] / whole for t in self.skipped}
         for term, part in parts.items():
-            impacts, positions = self.terms[term]
+            impacts, positions, _ = self.terms[term]
             above = impacts > part / (self.match.count(term) * self.idf[term] * (K1 + 1))
             budget -= int(np.count_nonzero(above))
             if budget < 0:
