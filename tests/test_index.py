@@ -146,6 +146,7 @@ def test_a_large_flat_index_is_scanned_rough_within_its_bound_and_read_exactly(m
     from policykb.backends.embedded import index as index_module
 
     monkeypatch.setattr(index_module, "ROUGH_FROM", 1000)
+    monkeypatch.setattr(index_module, "scan_pays", lambda rough, vectors: True)  # (whatever this machine's speeds)
     vectors = unit_vectors(1500, 64, 4)
     index = VectorIndex(64)
     index.add(np.arange(10, 1010), vectors[:1000])
@@ -178,6 +179,45 @@ def test_a_large_flat_index_is_scanned_rough_within_its_bound_and_read_exactly(m
     assert copy.rough_similarities(q)[0].tolist() == ids.tolist()[10:]
 
 
+def test_the_codes_are_scanned_only_where_that_is_quicker(monkeypatch):
+    """Which of the scan of 8-bit codes and the float product is quicker depends on the processor:
+    the codes are kept only where their scan was measured quicker, else every question takes the
+    product (and no codes are kept) until the index has doubled in size."""
+    import time
+
+    from policykb.backends.embedded import index as index_module
+
+    monkeypatch.setattr(index_module, "ROUGH_FROM", 1000)
+    vectors = unit_vectors(2600, 32, 3)
+    rough = RoughScan(vectors[:1000])
+    real_scores, real_matvec = RoughScan.scores, index_module.matvec
+    slow = lambda run: lambda *a: time.sleep(0.004) or run(*a)  # noqa: E731
+    monkeypatch.setattr(RoughScan, "scores", slow(real_scores))
+    assert not index_module.scan_pays(rough, vectors[:1000])
+    monkeypatch.setattr(RoughScan, "scores", real_scores)
+    monkeypatch.setattr(index_module, "matvec", slow(real_matvec))
+    assert index_module.scan_pays(rough, vectors[:1000])
+
+    measured = []
+    monkeypatch.setattr(index_module, "scan_pays", lambda rough, vectors: measured.append(len(vectors)) or False)
+    index = VectorIndex(32)
+    index.add(np.arange(1000), vectors[:1000])
+    q = vectors[5]
+    index.prepare()
+    assert measured == [1000] and index._rough is None
+    assert index.rough_similarities(q) is None and index.rough_similarities(q) is None  # the float product
+    index.add(np.arange(1000, 1999), vectors[1000:1999])
+    index.prepare()
+    index.copy().prepare()  # (a copy knows it too)
+    assert measured == [1000]  # (not measured again below twice the size)
+    index.add(np.arange(1999, 2600), vectors[1999:])
+    monkeypatch.setattr(index_module, "scan_pays", lambda rough, vectors: measured.append(len(vectors)) or True)
+    index.prepare()
+    ids, scores, bound = index.rough_similarities(q)
+    assert measured == [1000, 2600] and index._rough is not None
+    assert np.all(np.abs(scores - vectors @ q) <= bound)
+
+
 def test_the_product_reads_read_only_vectors_quietly(recwarn):
     import torch  # noqa: F401  (loaded: the product goes through torch's threads)
 
@@ -195,6 +235,7 @@ def test_rough_scans_from_many_threads_agree(monkeypatch):
     from policykb.backends.embedded import index as index_module
 
     monkeypatch.setattr(index_module, "ROUGH_FROM", 100)
+    monkeypatch.setattr(index_module, "scan_pays", lambda rough, vectors: True)
     vectors = unit_vectors(3000, 64, 8)
     index = VectorIndex(64)
     index.add(np.arange(3000), vectors)

@@ -7,8 +7,9 @@ Two kinds, chosen by size: `flat` (exact inner product, IndexIDMap2 over IndexFl
 its 16-bit scores are within `error_bound` of the exact ones: the searcher decides every cut-off
 exactly by reading the stored float vectors of the passages that close to it (see searcher.py).
 A `flat` index of ROUGH_FROM vectors or more is also scanned by 8-bit codes made in memory
-(rough.py: a quarter of the bytes, each score within a proven bound), and its exact scores are
-read only where a comparison needs them (search/flat_scores.py): its answers stay exact.
+(rough.py: a quarter of the bytes, each score within a proven bound), where that is measured
+quicker on the machine than the float product (`scan_pays`), and its exact scores are read only
+where a comparison needs them (search/flat_scores.py): its answers stay exact.
 
 Layout of the knowledge-base directory: `vectors-<generation>.faiss` plus `manifest.json`
 (model, dimension, count, generation, kind, version). The manifest is written last, by an
@@ -22,6 +23,7 @@ import os
 import secrets
 import sys
 import threading
+import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterable, Iterator
@@ -35,9 +37,10 @@ from policykb.errors import IndexMismatch
 INDEX_VERSION = 1
 MANIFEST = "manifest.json"
 SCAN_PER_DECODE = 400  # reading one vector by id costs about as much as scanning this many in a list
-# A flat index this large is scanned by 8-bit codes first (rough.py: a quarter of the bytes); at
-# SciFact's 11,653 passages that spares ~1 ms a question (the float product alone took 2.5 ms).
+# A flat index this large may be scanned by 8-bit codes first (rough.py: a quarter of the bytes),
+# if that is quicker on this machine (`scan_pays`).
 ROUGH_FROM = 10_000
+SCAN_SHARE = 0.8  # the codes are scanned where that takes at most this share of the float product's time
 
 
 class VectorIndex:
@@ -51,6 +54,7 @@ class VectorIndex:
         self._held: np.ndarray | None = None  # ids held (an `ivf` index's, made when first asked; follows changes)
         self._rough: RoughScan | None = None  # a large flat index's 8-bit codes (made when first needed)
         self._asked = False  # whether a question was answered without them
+        self._no_scan_below = 0  # a size below which the codes were measured slower than the float product
 
     @property
     def kind(self) -> str:
@@ -179,6 +183,7 @@ class VectorIndex:
         with self.lock:
             copy = VectorIndex(self.dim, faiss.clone_index(self.index), self.nprobe)
             copy._rough, copy._held = self._rough, self._held  # (never changed in place: shared until one changes)
+            copy._no_scan_below = self._no_scan_below
             return copy
 
     def search(self, query: np.ndarray, k: int, allowed: np.ndarray | None = None,
@@ -217,14 +222,17 @@ class VectorIndex:
         """For a `flat` index of ROUGH_FROM vectors or more: every id, its rough inner product with
         `query` from 8-bit codes, and how far the exact one may lie from it (rough.py); entry i is
         the index's vector i (`exact_at`). None for a smaller index (one exact product is as quick),
-        and for the first question asked of an index whose codes are not made (`prepare`)."""
-        if self.approximate or len(self) < ROUGH_FROM:
+        and for the first question asked of an index whose codes are not made (`prepare`), and where
+        scanning the codes is not quicker on this machine (`scan_pays`)."""
+        if not self._scanned():
             return None
         with self.lock:
             if self._rough is None and not self._asked:  # a process that asks one question (the CLI)
                 self._asked = True                       # does not make the codes for it
                 return None
             rough = self._rough_scan()
+            if rough is None:
+                return None
             ids = faiss.vector_to_array(self.index.id_map)
         return (ids, *rough.scores(query))
 
@@ -239,13 +247,23 @@ class VectorIndex:
     def prepare(self) -> None:
         """Make now what the first search would otherwise make (a large flat index's 8-bit codes:
         ~0.3 s for 100,000 vectors), so that the first question is answered as fast as the next."""
-        if not self.approximate and len(self) >= ROUGH_FROM:
+        if self._scanned():
             with self.lock:
                 self._rough_scan()
 
-    def _rough_scan(self) -> RoughScan:
-        if self._rough is None:
-            self._rough = RoughScan(self._vectors())
+    def _scanned(self) -> bool:
+        """Whether the index is one whose codes may be scanned (flat, large, not measured slower)."""
+        return not self.approximate and len(self) >= max(ROUGH_FROM, self._no_scan_below)
+
+    def _rough_scan(self) -> RoughScan | None:
+        """The codes, made when first asked for, and kept if scanning them pays (else None, until the
+        index has doubled in size)."""
+        if self._rough is None and self._scanned():
+            rough = RoughScan(self._vectors())
+            if scan_pays(rough, self._vectors()):
+                self._rough = rough
+            else:
+                self._no_scan_below = 2 * len(self)
         return self._rough
 
     def _vectors(self) -> np.ndarray:
@@ -324,6 +342,28 @@ def _one_thread() -> Iterator[None]:
         yield
     finally:
         faiss.omp_set_num_threads(threads)
+
+
+def scan_pays(rough: RoughScan, vectors: np.ndarray, tries: int = 5) -> bool:
+    """Whether scanning these codes takes at most SCAN_SHARE of the float product's time on this
+    machine (the quickest of `tries` runs of each, stored vectors as the questions): the share left
+    pays for what the codes add (their bounds, the few exact scores read). Which is quicker depends
+    on the processor: at SciFact's 11,653 passages the scan spared ~1 ms on an AMD EPYC (the product
+    took 2.5 ms there) and cost ~0.2 ms on an Intel Xeon with AVX-512 (product 0.35 ms)."""
+    if not len(vectors):
+        return False
+    questions = np.ascontiguousarray(vectors[np.linspace(0, len(vectors) - 1, tries).astype(np.int64)])
+
+    def quickest(run: Any) -> float:
+        run(questions[0])  # (a first run: sessions, caches)
+        best = float("inf")
+        for q in questions:
+            started = time.perf_counter()
+            run(q)
+            best = min(best, time.perf_counter() - started)
+        return best
+
+    return quickest(rough.scores) <= SCAN_SHARE * quickest(lambda q: matvec(vectors, q))
 
 
 def matvec(matrix: np.ndarray, vector: np.ndarray) -> np.ndarray:
