@@ -40,7 +40,9 @@ SCAN_PER_DECODE = 400  # reading one vector by id costs about as much as scannin
 # A flat index this large may be scanned by 8-bit codes first (rough.py: a quarter of the bytes),
 # if that is quicker on this machine (`scan_pays`).
 ROUGH_FROM = 10_000
-SCAN_SHARE = 0.8  # the codes are scanned where that takes at most this share of the float product's time
+# The codes are scanned where that takes at most this share of the float product's time: the rest
+# pays for what the codes add to a question (bounds, the exact scores read: ~0.3 ms at SciFact).
+SCAN_SHARE = 0.5
 
 
 class VectorIndex:
@@ -348,8 +350,9 @@ def scan_pays(rough: RoughScan, vectors: np.ndarray, tries: int = 5) -> bool:
     """Whether scanning these codes takes at most SCAN_SHARE of the float product's time on this
     machine (the quickest of `tries` runs of each, stored vectors as the questions): the share left
     pays for what the codes add (their bounds, the few exact scores read). Which is quicker depends
-    on the processor: at SciFact's 11,653 passages the scan spared ~1 ms on an AMD EPYC (the product
-    took 2.5 ms there) and cost ~0.2 ms on an Intel Xeon with AVX-512 (product 0.35 ms)."""
+    on the processor: at SciFact's 11,653 passages the scan spared ~1 ms a question on an AMD EPYC
+    (the product took 2.5 ms there) and cost ~0.2 ms on an Intel Xeon with AVX-512 (the scan took
+    0.45-0.55 ms, the product 0.65-0.75)."""
     if not len(vectors):
         return False
     questions = np.ascontiguousarray(vectors[np.linspace(0, len(vectors) - 1, tries).astype(np.int64)])
