@@ -161,3 +161,23 @@ def test_the_terms_each_passage_holds_are_read_from_the_postings(kb, tmp_path, m
     monkeypatch.setattr(keyword.KeywordMixin, "_held_terms", lambda self, match, passages: None)
     again = Searcher(kb.backend).search(query, mode="hybrid")
     assert [(h.id, h.passage) for h in again.hits] == [(h.id, h.passage) for h in shown.hits]
+
+
+def _cover_by_definition(title: str, text: str) -> bool:
+    """Every word read: the title's words all held, and fewer than COVER_EXTRA_WORDS others."""
+    from policykb.language.terms import tokens
+    from policykb.search.passages import COVER_EXTRA_WORDS
+
+    title_words, held = set(tokens(title)), tokens(text)
+    return bool(title_words) and title_words <= set(held) and sum(w not in title_words for w in held) < COVER_EXTRA_WORDS
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_a_cover_is_told_reading_only_as_far_as_needed(seed):
+    rng = random.Random(seed)
+    title = rng.choice([TITLE, "Nordvale cluster excellence programme", "Łódź vouchers", "", "2024"])
+    others = "funding results awarded firms region Øresund Straße ™ — 12".split()
+    extra = [rng.choice(others) for _ in range(rng.choice([0, 2, 5, 10, 11, 12, 13, 30]))]
+    words = (title.split() if rng.random() < 0.7 else title.split()[1:]) + extra  # (a word of the title left out)
+    text = " ".join(rng.sample(words, len(words)))
+    assert is_cover(title, text) == _cover_by_definition(title, text), (title, text)

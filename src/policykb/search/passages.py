@@ -17,7 +17,7 @@ import math
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
 
-from policykb.language.terms import term_set, tokens
+from policykb.language.terms import term, term_set, tokens, words
 from policykb.models import Passage
 from policykb.search.parts import rrf
 
@@ -49,12 +49,21 @@ def held_terms(terms: set[str], passage: Passage) -> set[str]:
 
 
 def is_cover(title: str, text: str) -> bool:
-    """A passage that holds the document's title and little else."""
+    """A passage that holds the document's title and little else (read only until it holds
+    COVER_EXTRA_WORDS other words: most passages are told from a cover in their first line)."""
     title_words = set(tokens(title))
-    words = tokens(text)
-    if not title_words or not title_words <= set(words):
+    if not title_words:
         return False
-    return sum(w not in title_words for w in words) < COVER_EXTRA_WORDS
+    held: set[str] = set()
+    extra = 0
+    for word in map(term, words(text)):
+        if word in title_words:
+            held.add(word)
+        elif word:
+            extra += 1
+            if extra >= COVER_EXTRA_WORDS:
+                return False
+    return held == title_words
 
 
 def is_contents(text: str, headings: set[str]) -> bool:
