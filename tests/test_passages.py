@@ -181,3 +181,10 @@ def test_a_cover_is_told_reading_only_as_far_as_needed(seed):
     words = (title.split() if rng.random() < 0.7 else title.split()[1:]) + extra  # (a word of the title left out)
     text = " ".join(rng.sample(words, len(words)))
     assert is_cover(title, text) == _cover_by_definition(title, text), (title, text)
+
+
+@pytest.mark.parametrize("extra", [0, 11, 12, 13])
+def test_a_cover_holds_fewer_than_twelve_other_words(extra):
+    text = f"{TITLE} " + " ".join(["funding"] * extra)
+    assert is_cover(TITLE, text) == (extra < 12) == _cover_by_definition(TITLE, text)
+    assert not is_cover(TITLE, "Cluster vouchers " + " ".join(["funding"] * extra))  # (the year left out)
