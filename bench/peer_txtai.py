@@ -20,10 +20,12 @@ at query time (policykb's query cache is off).
 - **txtai-exact**: the same txtai index with every IVF list probed (txtai's FAISS index is IVF
   above 5,000 rows and probes 1/16 of its lists by default; policykb searches exactly below 200,000).
 - **Timing**: the same claims, alternately in fresh processes (policykb run 1, txtai run 1,
-  policykb run 2, ...); each process loads its index, warms up with one query, then times each
-  search (`time.perf_counter` around one call that returns the top-10 ids). policykb's search also
-  counts the result set and every facet: it is timed with facets (its default) and without.
-  Figures are medians over the runs of each run's p50 / p95; RSS is read after the queries.
+  policykb run 2, ...), one process for each case (mode, filter, facets: no case finds the caches
+  another case warmed with the same claims); each process loads its index, warms up with one
+  query, then times each search (`time.perf_counter` around one call that returns the top-10 ids).
+  policykb's search also counts the result set and every facet: it is timed with facets (its
+  default) and without. Figures are medians over the runs of each run's p50 / p95; load and RSS
+  (read after the queries) are the first case's.
 
 txtai is a bench-only dependency (the `bench` extra; policykb and its tests never need it):
 
@@ -172,17 +174,27 @@ def figures(case: dict[str, Any], times: list[float], ranked: list[list[str]]) -
             "ranked": ranked}
 
 
-def measure_policykb(home: Path, claims: list[str], filtered: bool, check: int, started: float) -> dict[str, Any]:
+def policykb_cases(filtered: bool) -> list[tuple[str, str | None, bool]]:
+    cases = [("hybrid", None, True), ("hybrid", None, False), ("semantic", None, False), ("keyword", None, False)]
+    return cases + [("hybrid", label, facets) for label in (FILTERS if filtered else ()) for facets in (True, False)]
+
+
+def txtai_cases(filtered: bool) -> list[tuple[str, str | None, float]]:
+    cases = [("hybrid", None, 0.5), ("semantic", None, 1.0), ("keyword", None, 0.0)]
+    return cases + [("hybrid", label, 0.5) for label in (FILTERS if filtered else ())]
+
+
+def measure_policykb(home: Path, claims: list[str], filtered: bool, check: int, started: float,
+                     case: int | None = None) -> dict[str, Any]:
     from policykb.config import Settings
     from policykb.kb import KnowledgeBase
 
     kb = KnowledgeBase(Settings(home=home, query_cache=0))
     kb.search(WARM_UP, size=10)
     load = time.perf_counter() - started
-    cases = [("hybrid", None, True), ("hybrid", None, False), ("semantic", None, False), ("keyword", None, False)]
-    cases += [("hybrid", label, facets) for label in (FILTERS if filtered else ()) for facets in (True, False)]
+    cases = policykb_cases(filtered)
     rows = []
-    for mode, label, facets in cases:
+    for mode, label, facets in cases if case is None else cases[case:case + 1]:
         filters = {"territory": [FILTERS[label]]} if label else None
 
         def search(claim: str) -> list[str]:
@@ -197,7 +209,7 @@ def measure_policykb(home: Path, claims: list[str], filtered: bool, check: int, 
 
 
 def measure_txtai(home: Path, claims: list[str], filtered: bool, check: int, started: float,
-                  exact: bool = False) -> dict[str, Any]:
+                  exact: bool = False, case: int | None = None) -> dict[str, Any]:
     """txtai as configured (its FAISS index is IVF above 5,000 rows, probing 1/16 of its lists), or
     with `exact` every list probed: exact dense search, as policykb's below 200,000 passages."""
     from txtai import Embeddings
@@ -211,10 +223,9 @@ def measure_txtai(home: Path, claims: list[str], filtered: bool, check: int, sta
     embeddings.search(WARM_UP, 10)
     load = time.perf_counter() - started
     sql = "select id, text, score from txtai where similar(:q) and territory = :t"
-    cases = [("hybrid", None, 0.5), ("semantic", None, 1.0), ("keyword", None, 0.0)]
-    cases += [("hybrid", label, 0.5) for label in (FILTERS if filtered else ())]
+    cases = txtai_cases(filtered)
     rows = []
-    for mode, label, weights in cases:
+    for mode, label, weights in cases if case is None else cases[case:case + 1]:
 
         def search(claim: str) -> list[str]:
             if label:
@@ -335,6 +346,7 @@ def main() -> None:
     parser.add_argument("--dataset", help=argparse.SUPPRESS)
     parser.add_argument("--home", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--source", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--case", type=int, help=argparse.SUPPRESS)  # internal: the one case a process times
     args = parser.parse_args()
     started = time.perf_counter()
     os.environ.setdefault("POLICYKB_MULTILINGUAL_MODEL", "none")  # English claims; the MiniLM index only
@@ -353,9 +365,10 @@ def main() -> None:
     if args.measure:
         filtered = args.dataset != "scifact"
         if args.measure == "policykb":
-            result = measure_policykb(args.home, claims, filtered, args.check, started)
+            result = measure_policykb(args.home, claims, filtered, args.check, started, args.case)
         else:
-            result = measure_txtai(args.home, claims, filtered, args.check, started, exact=args.measure == "txtai-exact")
+            result = measure_txtai(args.home, claims, filtered, args.check, started, exact=args.measure == "txtai-exact",
+                                   case=args.case)
         print("RESULTS " + json.dumps(result))
         return
     with tempfile.TemporaryDirectory(prefix="peer-txtai-") as tmp:
@@ -365,15 +378,24 @@ def main() -> None:
         datasets = [d.strip() for d in args.sizes.split(",") if d.strip()]
         for dataset in datasets:
             homes = {s: ensure(s.split("-")[0], dataset, keep, args.data) for s in systems}
+            filtered = dataset != "scifact"
             for run in range(args.repeat):
                 for system in systems:
-                    out = subprocess.run([sys.executable, __file__, "--measure", system, "--dataset", dataset,
-                                          "--home", str(homes[system]), "--queries", str(args.queries), "--data",
-                                          str(args.data), "--check", str(args.check if run == 0 else 0)],
-                                         capture_output=True, text=True)
-                    if out.returncode:
-                        raise SystemExit(f"{system} on {dataset} failed:\n{out.stderr[-3000:]}")
-                    result = json.loads(next(line[8:] for line in out.stdout.splitlines() if line.startswith("RESULTS ")))
+                    count = len(policykb_cases(filtered) if system == "policykb" else txtai_cases(filtered))
+                    result: dict[str, Any] = {}
+                    for case in range(count):  # (a process a case; the exactness check with the first)
+                        out = subprocess.run([sys.executable, __file__, "--measure", system, "--dataset", dataset,
+                                              "--home", str(homes[system]), "--queries", str(args.queries), "--data",
+                                              str(args.data), "--case", str(case),
+                                              "--check", str(args.check if run == 0 and case == 0 else 0)],
+                                             capture_output=True, text=True)
+                        if out.returncode:
+                            raise SystemExit(f"{system} on {dataset} failed:\n{out.stderr[-3000:]}")
+                        part = json.loads(next(line[8:] for line in out.stdout.splitlines() if line.startswith("RESULTS ")))
+                        if result:
+                            result["cases"] += part["cases"]
+                        else:
+                            result = part
                     runs.append({"dataset": dataset, "system": system, "run": run, **result})
                     hybrid = result["cases"][0]
                     print(f"{dataset} run {run + 1} {system}: hybrid p50 {hybrid['p50']:.1f} ms, p95 "
