@@ -177,7 +177,7 @@ def test_a_rough_scan_answers_exactly_as_the_full_product(real_sample, monkeypat
         return coded[id(self)]
 
     monkeypatch.setattr(index_module, "ROUGH_FROM", 0)
-    monkeypatch.setattr(index_module, "scan_pays", lambda rough, vectors: True)  # (whatever this machine's speeds)
+    monkeypatch.setattr(index_module, "scan_pays", lambda rough, vectors, product: True)  # (whatever this machine's speeds)
     scan = codes if rough == "8-bit codes" else noisy
     read_by_id = rough.startswith("codes refined")
     if rough == "noise, refined":  # (then refined within 0.005, as exact scores plus noise of up to 0.004)

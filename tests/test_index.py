@@ -11,7 +11,7 @@ import pytest
 from policykb.config import Settings
 from policykb.errors import IndexMismatch
 from policykb.backends.embedded.index import VectorIndex, load_index, read_manifest
-from policykb.backends.embedded.rough import RoughScan
+from policykb.backends.embedded.rough import RoughScan, scan_pays
 from policykb.kb import KnowledgeBase
 
 WORDS = ("cluster vouchers export green digital hydrogen textile tourism skills health steel robots farm food "
@@ -146,7 +146,7 @@ def test_a_large_flat_index_is_scanned_rough_within_its_bound_and_read_exactly(m
     from policykb.backends.embedded import index as index_module
 
     monkeypatch.setattr(index_module, "ROUGH_FROM", 1000)
-    monkeypatch.setattr(index_module, "scan_pays", lambda rough, vectors: True)  # (whatever this machine's speeds)
+    monkeypatch.setattr(index_module, "scan_pays", lambda rough, vectors, product: True)  # (whatever this machine's speeds)
     vectors = unit_vectors(1500, 64, 4)
     index = VectorIndex(64)
     index.add(np.arange(10, 1010), vectors[:1000])
@@ -189,17 +189,16 @@ def test_the_codes_are_scanned_only_where_that_is_quicker(monkeypatch):
 
     monkeypatch.setattr(index_module, "ROUGH_FROM", 1000)
     vectors = unit_vectors(2600, 32, 3)
-    rough = RoughScan(vectors[:1000])
-    real_scores, real_matvec = RoughScan.scores, index_module.matvec
+    rough, real_scores = RoughScan(vectors[:1000]), RoughScan.scores
     slow = lambda run: lambda *a: time.sleep(0.004) or run(*a)  # noqa: E731
+    product = lambda q: vectors[:1000] @ q  # noqa: E731
     monkeypatch.setattr(RoughScan, "scores", slow(real_scores))
-    assert not index_module.scan_pays(rough, vectors[:1000])
+    assert not scan_pays(rough, vectors[:1000], product)
     monkeypatch.setattr(RoughScan, "scores", real_scores)
-    monkeypatch.setattr(index_module, "matvec", slow(real_matvec))
-    assert index_module.scan_pays(rough, vectors[:1000])
+    assert scan_pays(rough, vectors[:1000], slow(product))
 
     measured = []
-    monkeypatch.setattr(index_module, "scan_pays", lambda rough, vectors: measured.append(len(vectors)) or False)
+    monkeypatch.setattr(index_module, "scan_pays", lambda rough, vectors, product: measured.append(len(vectors)) or False)
     index = VectorIndex(32)
     index.add(np.arange(1000), vectors[:1000])
     q = vectors[5]
@@ -211,7 +210,7 @@ def test_the_codes_are_scanned_only_where_that_is_quicker(monkeypatch):
     index.copy().prepare()  # (a copy knows it too)
     assert measured == [1000]  # (not measured again below twice the size)
     index.add(np.arange(1999, 2600), vectors[1999:])
-    monkeypatch.setattr(index_module, "scan_pays", lambda rough, vectors: measured.append(len(vectors)) or True)
+    monkeypatch.setattr(index_module, "scan_pays", lambda rough, vectors, product: measured.append(len(vectors)) or True)
     index.prepare()
     ids, scores, bound = index.rough_similarities(q)
     assert measured == [1000, 2600] and index._rough is not None
@@ -235,7 +234,7 @@ def test_rough_scans_from_many_threads_agree(monkeypatch):
     from policykb.backends.embedded import index as index_module
 
     monkeypatch.setattr(index_module, "ROUGH_FROM", 100)
-    monkeypatch.setattr(index_module, "scan_pays", lambda rough, vectors: True)
+    monkeypatch.setattr(index_module, "scan_pays", lambda rough, vectors, product: True)
     vectors = unit_vectors(3000, 64, 8)
     index = VectorIndex(64)
     index.add(np.arange(3000), vectors)

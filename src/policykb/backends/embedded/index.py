@@ -23,7 +23,6 @@ import os
 import secrets
 import sys
 import threading
-import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterable, Iterator
@@ -31,7 +30,7 @@ from typing import Any, Iterable, Iterator
 import faiss
 import numpy as np
 
-from policykb.backends.embedded.rough import RoughScan
+from policykb.backends.embedded.rough import RoughScan, scan_pays
 from policykb.errors import IndexMismatch
 
 INDEX_VERSION = 1
@@ -40,9 +39,6 @@ SCAN_PER_DECODE = 400  # reading one vector by id costs about as much as scannin
 # A flat index this large may be scanned by 8-bit codes first (rough.py: a quarter of the bytes),
 # if that is quicker on this machine (`scan_pays`).
 ROUGH_FROM = 10_000
-# The codes are scanned where that takes at most this share of the float product's time: the rest
-# pays for what the codes add to a question (bounds, the exact scores read: ~0.3 ms at SciFact).
-SCAN_SHARE = 0.5
 
 
 class VectorIndex:
@@ -261,8 +257,8 @@ class VectorIndex:
         """The codes, made when first asked for, and kept if scanning them pays (else None, until the
         index has doubled in size)."""
         if self._rough is None and self._scanned():
-            rough = RoughScan(self._vectors())
-            if scan_pays(rough, self._vectors()):
+            rough, vectors = RoughScan(self._vectors()), self._vectors()
+            if scan_pays(rough, vectors, lambda q: matvec(vectors, q)):
                 self._rough = rough
             else:
                 self._no_scan_below = 2 * len(self)
@@ -344,29 +340,6 @@ def _one_thread() -> Iterator[None]:
         yield
     finally:
         faiss.omp_set_num_threads(threads)
-
-
-def scan_pays(rough: RoughScan, vectors: np.ndarray, tries: int = 5) -> bool:
-    """Whether scanning these codes takes at most SCAN_SHARE of the float product's time on this
-    machine (the quickest of `tries` runs of each, stored vectors as the questions): the share left
-    pays for what the codes add (their bounds, the few exact scores read). Which is quicker depends
-    on the processor: at SciFact's 11,653 passages the scan spared ~1 ms a question on an AMD EPYC
-    (the product took 2.5 ms there) and cost ~0.2 ms on an Intel Xeon with AVX-512 (the scan took
-    0.45-0.55 ms, the product 0.65-0.75)."""
-    if not len(vectors):
-        return False
-    questions = np.ascontiguousarray(vectors[np.linspace(0, len(vectors) - 1, tries).astype(np.int64)])
-
-    def quickest(run: Any) -> float:
-        run(questions[0])  # (a first run: sessions, caches)
-        best = float("inf")
-        for q in questions:
-            started = time.perf_counter()
-            run(q)
-            best = min(best, time.perf_counter() - started)
-        return best
-
-    return quickest(rough.scores) <= SCAN_SHARE * quickest(lambda q: matvec(vectors, q))
 
 
 def matvec(matrix: np.ndarray, vector: np.ndarray) -> np.ndarray:
