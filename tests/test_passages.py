@@ -9,7 +9,8 @@ import pytest
 
 from policykb.models import Passage
 from policykb.search.parts import rrf
-from policykb.search.passages import answering, is_contents, is_cover, specificity
+from policykb.language.terms import term_set
+from policykb.search.passages import answering, is_contents, is_cover, weighed
 
 TITLE = "Cluster vouchers 2024"
 
@@ -53,7 +54,8 @@ def _reference(passages, similarity, terms, title, k=60):
     """The definition, every page checked: the best by (not a cover unless all are, fused rank,
     specificity, similarity, id)."""
     ids = [pid for pid, _ in passages]
-    spec = specificity(terms, [f"{p.section or ''}\n{p.text}" for _, p in passages]) if terms else [0.0] * len(ids)
+    texts = [f"{p.section or ''}\n{p.text}" for _, p in passages]  # (every word of each page, its heading's too)
+    spec = weighed(terms, [term_set(text) & terms for text in texts]) if terms else [0.0] * len(ids)
     by_spec = dict(zip(ids, spec))
     orders = [sorted(ids, key=lambda pid: -similarity.get(pid, -1.0))]
     if any(spec):
@@ -88,11 +90,12 @@ def test_pages_are_read_only_as_far_as_needed_with_the_same_choice(seed):
 
 SPECIFICITY = """
 import random
-from policykb.search.passages import specificity
+from policykb.language.terms import term_set
+from policykb.search.passages import weighed
 rng = random.Random(7)
 words = "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda omicron sigma omega".split()
 texts = [" ".join(rng.sample(words, rng.randint(3, 12))) for _ in range(40)]
-print(repr(specificity(set(words), texts)))
+print(repr(weighed(set(words), [term_set(text) & set(words) for text in texts])))
 """
 
 

@@ -24,14 +24,10 @@ from policykb.search.parts import rrf
 COVER_EXTRA_WORDS = 12  # a page with fewer words than this besides the title's is a cover
 
 
-def specificity(terms: set[str], texts: Sequence[str]) -> list[float]:
-    """For each text, the summed weight of the question's terms it holds, each term weighing by
-    how few of these texts hold it (an inverse document frequency inside one document)."""
-    return weighed(terms, [term_set(text) & terms for text in texts])
-
-
 def weighed(terms: set[str], held: Sequence[set[str]]) -> list[float]:
-    """`specificity` of texts holding these of the terms."""
+    """Each passage's specificity, given the question's terms each holds (`held_terms`): the summed
+    weight of those terms, each weighing by how few of the passages hold it (an inverse document
+    frequency inside one document)."""
     counts = {t: sum(t in h for h in held) for t in terms}
     weight = {t: math.log((len(held) + 1) / (n + 0.5)) for t, n in counts.items() if n}
     return [math.fsum(weight[t] for t in h) for h in held]  # (exact: whatever order a set gives its terms in)
@@ -44,7 +40,7 @@ def heading_terms(section: str | None) -> frozenset[str]:
 
 
 def held_terms(terms: set[str], passage: Passage) -> set[str]:
-    """The question's terms a passage holds in its heading or its text (what `specificity` weighs)."""
+    """The question's terms a passage holds in its heading or its text (what `weighed` weighs)."""
     return (heading_terms(passage.section) | term_set(passage.text)) & terms
 
 
