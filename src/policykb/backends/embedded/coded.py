@@ -65,10 +65,7 @@ class CodedIndex:
     @property
     def nbytes(self) -> int:
         """What this index holds in memory: the ids and every code and bound."""
-        parts = [self.ids, self.codes.codes, self.codes.scale, self.codes.error, self.codes.norm, self.codes.shift]
-        if self.codes.residual is not None:
-            parts += [self.codes.residual.codes, self.codes.residual.scale, self.codes.residual.error]
-        return sum(int(part.nbytes) for part in parts)
+        return int(self.ids.nbytes) + self.codes.nbytes
 
     def __repr__(self) -> str:
         return f"CodedIndex({len(self)} vectors, {self.dim}-d)"

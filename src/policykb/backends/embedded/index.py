@@ -257,7 +257,8 @@ class VectorIndex:
         """The codes, made when first asked for, and kept if scanning them pays (else None, until the
         index has doubled in size)."""
         if self._rough is None and self._scanned():
-            rough, vectors = RoughScan(self._vectors()), self._vectors()
+            vectors = self._vectors()
+            rough = RoughScan(vectors)
             if scan_pays(rough, vectors, lambda q: matvec(vectors, q)):
                 self._rough = rough
             else:

@@ -74,6 +74,12 @@ class RoughScan:
     def __len__(self) -> int:
         return int(self.scale.shape[0])
 
+    @property
+    def nbytes(self) -> int:
+        """The memory its codes and bounds take (the 4-bit codes too)."""
+        parts = (self.codes, self.scale, self.error, self.norm, self.shift)
+        return sum(int(part.nbytes) for part in parts) + (self.residual.nbytes if self.residual is not None else 0)
+
     def appended(self, vectors: np.ndarray) -> RoughScan:
         """These codes followed by those of `vectors` (a new object: searches holding this one go
         on with it). Each vector's codes depend on it alone, so they equal codes made anew."""
@@ -162,6 +168,10 @@ class Residual:
         self.codes = np.empty((n, (dim + 1) // 2), dtype=np.uint8)
         self.scale = np.empty(n, dtype=np.float32)
         self.error = np.empty(n, dtype=np.float32)
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.codes.nbytes + self.scale.nbytes + self.error.nbytes)
 
     def code(self, start: int, part: np.ndarray, codes: np.ndarray, scale: np.ndarray) -> None:
         """Code the residuals of `part` (rows start...), given their 8-bit `codes` and `scale`."""
