@@ -3,8 +3,9 @@ the taxonomy, three questions whose relevant items are the items labelled with t
 (`bench/data/broad_questions.yaml`; the third question of each value was kept aside while the
 cut-offs were chosen and is reported apart). Per mode: the result set's size, its recall against
 the labelled items, and the precision of its first ten results. Then the off-topic questions
-(in English and ten other languages, `bench/data/offtopic_questions.yaml`): how many get a
-non-empty result set (should be none).
+(in English and ten other languages, `bench/data/offtopic_questions.yaml`, and a second set written
+after the cut-off that reads everyday subjects was chosen, `offtopic_questions_heldout.yaml`): how
+many get a non-empty result set (should be none).
 
     .venv/bin/policykb --home /tmp/kb-sample ingest ingest/
     .venv/bin/python bench/broad_questions.py --home /tmp/kb-sample [--modes hybrid,semantic,keyword]
@@ -38,7 +39,8 @@ def main() -> None:
     parser.add_argument("--show", action="store_true", help="print each question's figures")
     args = parser.parse_args()
     values = yaml.safe_load((ROOT / "bench/data/broad_questions.yaml").read_text(encoding="utf-8"))
-    off_topic = yaml.safe_load((ROOT / "bench/data/offtopic_questions.yaml").read_text(encoding="utf-8"))
+    off_topic = {split: yaml.safe_load((ROOT / f"bench/data/{name}.yaml").read_text(encoding="utf-8"))
+                 for split, name in (("tuned", "offtopic_questions"), ("held out", "offtopic_questions_heldout"))}
     with KnowledgeBase(Settings(home=args.home)) as kb:
         print(f"models {' + '.join(s.key for s in kb.spaces)}; {len(kb.facet_index)} items")
         labelled = {(v["facet"], v["value"]): {kb.facet_index.ids[i] for i in
@@ -64,10 +66,11 @@ def main() -> None:
                 print(f"{mode:<9}{split:<9}{len(r):>10}{median(x[0] for x in r):>11.0f}{mean(x[0] for x in r):>9.1f}"
                       f"{mean(x[1] for x in r):>8.2f}{mean(x[2] for x in r):>7.2f}{sum(x[3] for x in r):>7}")
         print("\noff-topic questions with a non-empty result set (should be 0):")
-        for mode in args.modes.split(","):
-            leaks = [(code, q[code]) for q in off_topic for code in q
-                     if kb.search(q[code], mode=mode, size=1, facets=False).total]
-            print(f"  {mode:<9}{len(leaks)} of {sum(len(q) for q in off_topic)}  {leaks[:6]}")
+        for split, questions in off_topic.items():
+            for mode in args.modes.split(","):
+                leaks = [(code, q[code]) for q in questions for code in q
+                         if kb.search(q[code], mode=mode, size=1, facets=False).total]
+                print(f"  {split:<9}{mode:<9}{len(leaks)} of {sum(len(q) for q in questions)}  {leaks[:6]}")
         question = "how do regions support cluster internationalisation?"
         counts = {mode: kb.search(question, mode=mode, size=1, facets=False).total for mode in args.modes.split(",")}
         print(f"\n{question!r}: " + ", ".join(f"{m} {n}" for m, n in counts.items()))

@@ -58,6 +58,28 @@ def test_items_labelled_with_the_question_topic_need_less(best, topic, expected)
     assert cut.topic_cut(best, topic) == pytest.approx(expected)
 
 
+@pytest.mark.parametrize("everyday, foreign, gate", [
+    (None, True, 0.80),  # no everyday subject read: the floor as calibrated
+    (0.81, True, 0.80),  # as near to everyday life as the calibration's middle
+    (0.87, True, 0.83),  # a question about the weather, say: up by half the difference
+    (0.79, True, 0.79),  # unlike any everyday subject: down...
+    (0.60, True, 0.78),  # ...to the item floor at most
+    (0.87, False, 0.85),  # the same-language floor moves alike
+    (0.60, False, 0.78),
+])
+def test_the_floor_follows_how_near_the_question_is_to_everyday_life(everyday, foreign, gate):
+    cut = Cutoff(0.82, cross_floor=0.80, margin=0.04, item_floor=0.78, everyday=(0.5, 0.81))
+    assert cut.gate(foreign, everyday) == pytest.approx(gate)
+    assert cut.similarity_cut(gate - 0.001, foreign, everyday) == math.inf
+    assert cut.similarity_cut(gate + 0.001, foreign, everyday) == pytest.approx(max(0.78, gate + 0.001 - 0.04))
+    assert Cutoff(0.82, cross_floor=0.80).gate(foreign, everyday) == (0.80 if foreign else 0.82)  # not calibrated for it
+
+
+def test_a_floor_set_by_hand_does_not_follow_everyday_subjects():
+    assert cutoff("multilingual-e5-small").everyday == (0.5, 0.81)
+    assert cutoff("multilingual-e5-small", min_similarity=0.8).gate(True, 0.9) == 0.8
+
+
 def test_similarity_cut_takes_the_margin_below_the_best_hit():
     assert Cutoff(0.4, margin=0.25).similarity_cut(0.9) == pytest.approx(0.65)
     assert Cutoff(0.4, margin=0.25).similarity_cut(0.5) == 0.4
@@ -266,6 +288,30 @@ OFF_TOPIC = [  # random strings, everyday topics, other domains
 def test_off_topic_questions_have_no_results_in_any_mode(real_sample, mode):
     found = {q: real_sample.search(q, mode=mode, facets=False).total for q in OFF_TOPIC}
     assert {q: n for q, n in found.items() if n} == {}
+
+
+# Off-topic questions in other languages that multilingual-e5-small finds about as close to policy
+# texts as questions about clusters (each cleared its floor before the floor followed everyday
+# subjects), and on-topic ones that it found nothing for (the first one's Romanian was not sure
+# enough to count as another language than the items').
+OFF_TOPIC_ABROAD = ["suklaakakun resepti", "šokolaadikoogi retsept", "come insegnare a un cucciolo a sedersi",
+                    "orų prognozė rytojui", "homne ilmateade"]
+ON_TOPIC_ABROAD = [
+    ("parcuri de inovare în Elveția", "ch-switzerland-innovation"),
+    ("регулаторна пясъчна кутия за финтех компании", "gb-fca-regulatory-sandbox"),
+    ("клъстерна политика на Страната на баските", "es-pv-basque-cluster-policy"),
+    ("Baszkföld klaszterpolitikája", "es-pv-basque-cluster-policy"),
+]
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("mode", ["hybrid", "semantic"])
+def test_questions_in_other_languages_about_everyday_life_find_nothing_and_about_policy_find_it(real_sample, mode):
+    assert {q: n for q in OFF_TOPIC_ABROAD if (n := real_sample.search(q, mode=mode, facets=False).total)} == {}
+    for question, expected in ON_TOPIC_ABROAD:
+        result = real_sample.search(question, mode=mode, size=5, facets=False)
+        assert result.language["model"] == "multilingual-e5-small"
+        assert expected in {h.id for h in result.hits}, (question, mode, result.total)
 
 
 @pytest.mark.integration

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from policykb.encoders.embed import HashingEmbedder
 from policykb.taxonomy import Taxonomy
-from policykb.topics import TopicIndex
+from policykb.topics import Everyday, TopicIndex
 
 
 class CountingModel(HashingEmbedder):
@@ -22,6 +23,10 @@ class CountingModel(HashingEmbedder):
         self.calls += len(texts) > 1
         self.texts += len(texts)
         return super().encode(texts)
+
+    def encode_query(self, text: str) -> np.ndarray:
+        self.queries = getattr(self, "queries", 0) + 1
+        return super().encode([f"query {text}"])[0]  # (not the text's vector as a passage)
 
 
 def test_topic_vectors_are_read_back_from_the_cache_exactly(tmp_path):
@@ -76,3 +81,18 @@ def test_vectors_of_other_weights_under_the_same_name_are_computed_again(tmp_pat
     assert np.array_equal(new, new_model.encode(TopicIndex(Taxonomy.default()).texts))
     assert not np.array_equal(new, old)
     assert np.array_equal(TopicIndex(Taxonomy.default(), tmp_path).vectors(new_model), new)  # saved in its place
+
+
+def test_everyday_subjects_are_embedded_as_questions_and_kept_apart(tmp_path):
+    model = CountingModel()
+    everyday = Everyday(tmp_path)
+    vectors = everyday.vectors(model)
+    assert len(everyday.texts) >= 50 and "the weather today and tomorrow" in everyday.texts
+    assert model.texts == 0 and model.queries == len(everyday.texts) + 1  # as questions (and the check)
+    assert np.array_equal(vectors[3], model.encode_query(everyday.texts[3]))
+    assert len(list((tmp_path / "everyday").glob("*.npy"))) == 1
+    again = CountingModel()
+    assert np.array_equal(Everyday(tmp_path).vectors(again), vectors) and again.queries == 1  # read back
+    weather = model.encode_query("the weather today and tomorrow")
+    assert everyday.closeness(weather, model) == pytest.approx(1.0)
+    assert Everyday(tmp_path, texts=[]).closeness(weather, model) is None

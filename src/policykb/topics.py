@@ -6,9 +6,10 @@ taxonomy more than about any one text: the items labelled with that value are re
 when their own wording is further from the question than a narrow match would be. Each value is
 read as its label and synonyms, embedded by the model that embeds the question (so a question in
 Finnish finds the value as well as an English one); the value closest to the question, when it
-is close enough (`Cutoff.topic`, calibrated per model), is the question's topic.
+is close enough (`Cutoff.topic`, calibrated per model), is the question's topic. In the same way,
+everyday subjects (`everyday.yaml`) tell how much a question looks like one about everyday life.
 
-Embedding the values takes a model a second or two (e5 reads ~20 texts a second), which a CLI
+Embedding such texts takes a model a second or two (e5 reads ~20 texts a second), which a CLI
 search from a cold process would pay each time: the vectors are kept in the model cache
 (`POLICYKB_MODEL_CACHE`), in a file named by the model, its runtime and the texts, so any change of
 either makes a new one. The file also holds the first text's vector embedded alone, and is used
@@ -25,10 +26,12 @@ import os
 import tempfile
 import threading
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
+import yaml
 
 if TYPE_CHECKING:
     from policykb.encoders.embed import Embedder
@@ -49,20 +52,17 @@ class Topic:
         return {"facet": self.facet, "value": self.value, "label": self.label, "similarity": round(self.similarity, 4)}
 
 
-class TopicIndex:
-    """The thematic facet values of a taxonomy, embedded by one model (at first use)."""
+class EmbeddedTexts:
+    """Texts embedded by one model at first use, the vectors kept in the model cache (module text).
+    `as_queries`: embedded as questions are (e5 reads "query: " before them), for texts compared
+    with questions as their like rather than as passages that answer them."""
 
-    def __init__(self, taxonomy: Taxonomy, cache: Path | None = None) -> None:
-        self.values: list[tuple[str, str, str]] = []  # (facet, value id, label)
-        self.texts: list[str] = []
-        for facet in TOPIC_FACETS:
-            if facet not in taxonomy.names:
-                continue
-            for value in taxonomy.facet(facet).values.values():
-                self.values.append((facet, value.id, value.label))
-                words = [value.label, *[s for s in value.synonyms if s.lower() != value.label.lower()]]
-                self.texts.append(f"{value.label}: {', '.join(words[1:])}" if len(words) > 1 else value.label)
+    folder = "topics"
+
+    def __init__(self, texts: list[str], cache: Path | None = None, as_queries: bool = False) -> None:
+        self.texts = texts
         self.cache = cache  # a folder for the vectors of real models (None: none kept)
+        self.as_queries = as_queries
         self._vectors: np.ndarray | None = None
         self._lock = threading.Lock()
 
@@ -71,16 +71,21 @@ class TopicIndex:
             if self._vectors is None:
                 path = self._cached(embedder)
                 saved = _read(path, len(self.texts) + 1, embedder.dim) if path else None
-                probe = embedder.encode(self.texts[:1]) if path else None
+                probe = self._embed(embedder, self.texts[:1]) if path else None
                 if saved is not None and probe is not None and np.allclose(saved[-1], probe[0], atol=1e-4):
                     vectors = saved[:-1]
                 else:  # nothing saved, or the same name and runtime with other weights (a model converted anew)
-                    vectors = embedder.encode(self.texts) if self.texts else np.zeros((0, embedder.dim), np.float32)
+                    vectors = self._embed(embedder, self.texts) if self.texts else np.zeros((0, embedder.dim), np.float32)
                     if path and probe is not None:
                         _write(path, np.vstack([vectors, probe]))
                 self._vectors = vectors
                 self._vectors.setflags(write=False)
             return self._vectors
+
+    def _embed(self, embedder: Embedder, texts: list[str]) -> np.ndarray:
+        if not self.as_queries:
+            return embedder.encode(texts)
+        return np.array([embedder.encode_query(text) for text in texts], dtype=np.float32).reshape(-1, embedder.dim)
 
     def _cached(self, embedder: Embedder) -> Path | None:
         """Where this model's vectors of these texts are kept; None for a model computed in numpy
@@ -88,8 +93,25 @@ class TopicIndex:
         runtime = getattr(embedder, "runtime", "numpy")
         if self.cache is None or runtime == "numpy" or not self.texts:
             return None
-        key = hashlib.sha256("\x00".join([embedder.name, runtime, str(embedder.dim), *self.texts]).encode()).hexdigest()
-        return self.cache / "topics" / f"{key[:24]}.npy"
+        parts = [embedder.name, runtime, str(embedder.dim), *(["query"] if self.as_queries else []), *self.texts]
+        key = hashlib.sha256("\x00".join(parts).encode()).hexdigest()
+        return self.cache / self.folder / f"{key[:24]}.npy"
+
+
+class TopicIndex(EmbeddedTexts):
+    """The thematic facet values of a taxonomy, embedded by one model (at first use)."""
+
+    def __init__(self, taxonomy: Taxonomy, cache: Path | None = None) -> None:
+        self.values: list[tuple[str, str, str]] = []  # (facet, value id, label)
+        texts: list[str] = []
+        for facet in TOPIC_FACETS:
+            if facet not in taxonomy.names:
+                continue
+            for value in taxonomy.facet(facet).values.values():
+                self.values.append((facet, value.id, value.label))
+                words = [value.label, *[s for s in value.synonyms if s.lower() != value.label.lower()]]
+                texts.append(f"{value.label}: {', '.join(words[1:])}" if len(words) > 1 else value.label)
+        super().__init__(texts, cache)
 
     def closest(self, query_vector: np.ndarray, embedder: Embedder, threshold: float) -> Topic | None:
         """The value closest to the question, if its similarity reaches `threshold`."""
@@ -102,6 +124,25 @@ class TopicIndex:
             return None
         facet, value, label = self.values[best]
         return Topic(facet, value, label, float(similarity[best]))
+
+
+class Everyday(EmbeddedTexts):
+    """Everyday subjects (`everyday.yaml`: cooking, pets, the weather, sport...) embedded as
+    questions: how close a question is to the nearest of them says how much it looks like a
+    question about everyday life, which a model whose similarities lie close together
+    (multilingual-e5-small) also finds near policy texts (`Cutoff.everyday`)."""
+
+    folder = "everyday"
+
+    def __init__(self, cache: Path | None = None, texts: list[str] | None = None) -> None:
+        if texts is None:
+            texts = yaml.safe_load(resources.files("policykb").joinpath("everyday.yaml").read_text(encoding="utf-8"))
+        super().__init__(list(texts or []), cache, as_queries=True)
+
+    def closeness(self, query_vector: np.ndarray, embedder: Embedder) -> float | None:
+        """The question's similarity with the everyday subject nearest to it (None: no subjects)."""
+        vectors = self.vectors(embedder)
+        return float((vectors @ query_vector).max()) if len(vectors) else None
 
 
 def _read(path: Path, rows: int, dim: int) -> np.ndarray | None:

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Iterator, Protocol
 from policykb.language import detect as lang
 from policykb.language.text import english_word
 from policykb.language.words import function_words
+from policykb.search.relevance import CALIBRATED
 
 if TYPE_CHECKING:
     from policykb.backends.backend import Backend
@@ -82,6 +83,8 @@ def warm_up(kb: Searchable) -> dict[str, float]:
         with _timed(timings, "topics"):
             for space in backend.spaces:
                 space.topics(backend.taxonomy).vectors(space.embedder)
+                if (calibrated := CALIBRATED.get(space.key)) is not None and calibrated.everyday:
+                    space.everyday(space.embed_query(SCRIPT_SAMPLES[1]))  # the everyday subjects embedded
     finally:
         languages.join()
     if failed:

@@ -37,6 +37,7 @@ class DenseMixin:
     facets: FacetIndex
     cutoff: Cutoff
     doubtful: bool
+    not_english: bool
     across_languages: bool
     language: str | None
     topic: Topic | None | bool
@@ -55,18 +56,19 @@ class DenseMixin:
         if self.cutoff.floor <= -1:  # no cut-off: every item is relevant
             relevant[:] = True
             return relevant
-        # a question surely in another language than the items it is compared with (or English
-        # items compared with items in other languages): similarities run lower across languages
-        foreign = self.across_languages or self.language not in (None, "en")
+        # a question in another language than the items it is compared with (or English items
+        # compared with items in other languages): similarities run lower across languages
+        foreign = self.across_languages or self.language not in (None, "en") or self.not_english
         if self.doubtful and not self._main_model_agrees(query):
             return relevant
+        everyday = self.space.everyday(self._query_vector(query)) if self.cutoff.everyday else None
         if not self.index.approximate:
             sims = self._similarities(query)
             if not len(sims):
                 return relevant
             best = sims.best()
-            cut = self.cutoff.similarity_cut(best, foreign)
-            labelled, topic_cut = self._labelled(query, best, foreign)
+            cut = self.cutoff.similarity_cut(best, foreign, everyday)
+            labelled, topic_cut = self._labelled(query, best, foreign, everyday)
             sims.settle_near([cut] if labelled is None else [cut, topic_cut])
             relevant[sims.rows[sims.scores >= cut]] = True
             if labelled is not None:
@@ -88,8 +90,8 @@ class DenseMixin:
             # the best passage's exact score, then the exact score of every passage close to a cut
             scores = self._exactly_near(query, ids, scores, [float(scores.max())], 2 * slack, bound is None)
             best = float(scores.max())
-            cut = self.cutoff.similarity_cut(best, foreign)
-            labelled, topic_cut = self._labelled(query, best, foreign)
+            cut = self.cutoff.similarity_cut(best, foreign, everyday)
+            labelled, topic_cut = self._labelled(query, best, foreign, everyday)
             lowest = min(cut, topic_cut) if labelled is not None else cut
             if len(found) < k or found[-1][1] < lowest - slack or k >= len(self.index):
                 break
@@ -120,7 +122,7 @@ class DenseMixin:
         scores[need] = [self._exact.get(i, s) for i, s in zip(wanted, scores[need].tolist())]
         return scores
 
-    def _labelled(self, query: str, best: float, foreign: bool) -> tuple[np.ndarray | None, float]:
+    def _labelled(self, query: str, best: float, foreign: bool, everyday: float | None) -> tuple[np.ndarray | None, float]:
         """The items labelled with the question's topic (a mask) and the similarity they need,
         or (None, inf) when the question has no topic."""
         if self.cutoff.topic is None:
@@ -130,7 +132,7 @@ class DenseMixin:
                                                                       self.cutoff.topic)
         if not self.topic:
             return None, math.inf
-        cut = self.cutoff.topic_cut(best, self.topic.similarity, foreign)
+        cut = self.cutoff.topic_cut(best, self.topic.similarity, foreign, everyday)
         if cut == math.inf:
             return None, cut
         return self.facets.mask({self.topic.facet: [self.topic.value]}), cut

@@ -31,6 +31,7 @@ class LanguageMixin:
     _across: Any
     language: str | None
     doubtful: bool
+    not_english: bool
 
     def _use_language(self, query: str, forced: str | None) -> dict[str, Any]:
         """The question's language (detected or forced); a question the main model does not cover
@@ -44,6 +45,9 @@ class LanguageMixin:
             space = self.backend.space_for(used, any(c.isalpha() for c in query))
         self._use_space(space)
         self.doubtful = space is not self.backend.main and not forced and lang.doubtful(query)
+        # sent to the multilingual model as a question in another language (not surely, maybe: a
+        # short question), which it then compares with items mostly in English
+        self.not_english = space is not self.backend.main and used not in (None, "en") and not self.doubtful
         return question_language(detected, used, space.key)
 
     def _main_model_agrees(self, query: str) -> bool:

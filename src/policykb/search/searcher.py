@@ -57,6 +57,7 @@ class Searcher(DenseMixin, KeywordMixin, LanguageMixin):
         self._across: tuple[np.ndarray, Searcher] | None | bool = False  # see _foreign (False: not yet asked)
         self.language: str | None = None  # the question's language, once known (see _use_language)
         self.doubtful = False  # a question that may be none (see _use_language)
+        self.not_english = False  # sent to the multilingual model as another language's (see _use_language)
         self.across_languages = False  # an English question read against items in other languages
         self.topic: Topic | None | bool = False  # the question's topic (False: not yet asked; see _labelled)
         self._terms: dict[str, tuple[str, ...] | None] = {}  # see _match

@@ -28,7 +28,7 @@ from policykb.errors import IndexMismatch, VectorTablesUnavailable
 from policykb.backends.embedded.coded import CodedIndex
 from policykb.backends.embedded.index import MANIFEST, VectorIndex, load_index, read_manifest
 from policykb.backends.embedded.store import Store
-from policykb.topics import TopicIndex
+from policykb.topics import Everyday, TopicIndex
 
 log = logging.getLogger("policykb")
 MULTILINGUAL_FOLDER = "multilingual"
@@ -66,6 +66,7 @@ class VectorSpace:
         self._queries: dict[str, np.ndarray] = {}  # query text -> vector, least recently used first
         self._layout: tuple[Any, ...] | None = None  # see flat_layout()
         self._topics: tuple[Any, TopicIndex] | None = None  # (taxonomy, its values embedded by this model)
+        self._everyday: Everyday | None = None
         self._hinted = False  # (the hint that a database index is due was logged)
 
     def __repr__(self) -> str:
@@ -330,6 +331,14 @@ class VectorSpace:
             if self._topics is None or self._topics[0] is not taxonomy:
                 self._topics = (taxonomy, TopicIndex(taxonomy, self.settings.model_cache or default_cache()))
             return self._topics[1]
+
+    def everyday(self, query_vector: np.ndarray) -> float | None:
+        """How close the question is to the nearest everyday subject (`topics.Everyday`), by this
+        space's model (the subjects embedded once per process, or read from the model cache)."""
+        with self._lock:
+            if self._everyday is None:
+                self._everyday = Everyday(self.settings.model_cache or default_cache())
+        return self._everyday.closeness(query_vector, self.embedder)
 
     def flat_layout(self, ids: np.ndarray, facets: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """For exact search over a flat index whose entries hold passage `ids`: which entries are
