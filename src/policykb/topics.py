@@ -75,7 +75,8 @@ class EmbeddedTexts:
                 if saved is not None and probe is not None and np.allclose(saved[-1], probe[0], atol=1e-4):
                     vectors = saved[:-1]
                 else:  # nothing saved, or the same name and runtime with other weights (a model converted anew)
-                    vectors = self._embed(embedder, self.texts) if self.texts else np.zeros((0, embedder.dim), np.float32)
+                    vectors = (self._embed(embedder, self.texts) if self.texts
+                               else np.zeros((0, embedder.dim), np.float32))
                     if path and probe is not None:
                         _write(path, np.vstack([vectors, probe]))
                 self._vectors = vectors

@@ -122,7 +122,8 @@ class DenseMixin:
         scores[need] = [self._exact.get(i, s) for i, s in zip(wanted, scores[need].tolist())]
         return scores
 
-    def _labelled(self, query: str, best: float, foreign: bool, everyday: float | None) -> tuple[np.ndarray | None, float]:
+    def _labelled(self, query: str, best: float, foreign: bool, everyday: float | None
+                  ) -> tuple[np.ndarray | None, float]:
         """The items labelled with the question's topic (a mask) and the similarity they need,
         or (None, inf) when the question has no topic."""
         if self.cutoff.topic is None:

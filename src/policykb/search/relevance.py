@@ -4,7 +4,8 @@ A result set is what every count describes (`total`, facet counts, paging, expor
 the items that clear a bar, never "the N nearest":
 
 - semantic: the item's best passage has cosine similarity >= `floor` with the query, and (when a
-  `margin` is set) >= the best passage in the whole knowledge base minus `margin`;
+  `margin` is set) >= the best passage in the whole knowledge base minus `margin` (for a model
+  calibrated so, the floor follows how near the question is to everyday subjects: `Cutoff.gate`);
 - keyword: one of the item's passages holds at least `keyword_share` of the query's informative
   weight (each distinct query term weighs its IDF, so a word found in most passages weighs
   almost nothing and a word found nowhere weighs most; short queries need more, long ones less)
@@ -49,7 +50,6 @@ class Cutoff:
     cross_floor: float | None = None
     similar: float | None = None  # similar items: an item at least this close to another (default: floor)
     everyday: tuple[float, float] | None = None  # (weight, from): see `gate`
-
 
     @property
     def similar_floor(self) -> float:
