@@ -220,7 +220,7 @@ def test_the_codes_are_scanned_only_where_that_is_quicker(monkeypatch):
 def test_the_product_reads_read_only_vectors_quietly(recwarn):
     import torch  # noqa: F401  (loaded: the product goes through torch's threads)
 
-    from policykb.backends.embedded.index import matvec
+    from policykb.backends.embedded.product import matvec
 
     stored = np.frombuffer(np.arange(6, dtype=np.float32).tobytes(), dtype=np.float32).reshape(3, 2)  # as SQLite gives
     assert not stored.flags.writeable

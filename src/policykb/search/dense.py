@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from policykb.backends.embedded.index import matvec
+from policykb.backends.embedded.product import matvec
 from policykb.search.flat_scores import FlatScores, flat_scores
 
 if TYPE_CHECKING:

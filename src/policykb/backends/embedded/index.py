@@ -21,7 +21,6 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import sys
 import threading
 from contextlib import contextmanager
 from pathlib import Path
@@ -30,6 +29,7 @@ from typing import Any, Iterable, Iterator
 import faiss
 import numpy as np
 
+from policykb.backends.embedded.product import matvec
 from policykb.backends.embedded.rough import RoughScan, scan_pays
 from policykb.errors import IndexMismatch
 
@@ -341,16 +341,6 @@ def _one_thread() -> Iterator[None]:
         yield
     finally:
         faiss.omp_set_num_threads(threads)
-
-
-def matvec(matrix: np.ndarray, vector: np.ndarray) -> np.ndarray:
-    """`matrix @ vector` in float32, through torch's thread pool when the model has loaded torch:
-    numpy's BLAS threads spinning beside torch's on a small machine stall both (p95 x3 measured
-    on two cores); one pool for both does not."""
-    torch = sys.modules.get("torch")
-    if torch is None or not matrix.flags.writeable:  # (read-only: vectors read from the store, a few)
-        return matrix @ vector
-    return torch.mv(torch.from_numpy(matrix), torch.from_numpy(np.array(vector, dtype=np.float32))).numpy()
 
 
 def read_manifest(home: Path) -> dict[str, Any] | None:
