@@ -5,7 +5,7 @@ right after the question's encoding (which has pushed the vectors out of the pro
 SciFact's 11,653 vectors take ~1.7 ms on one thread. numpy's BLAS runs on one thread here
 (`encoders.runtime.one_blas_thread`: its spinning threads took the cores the encoder then needed),
 so a large matrix is read in two halves at once instead, the second on a helper thread that
-sleeps between products (a SciFact hybrid search paired in one process: -0.6 to -0.8 ms). The
+sleeps between products (a SciFact hybrid search paired in one process: -0.4 to -0.8 ms). The
 helper is the process's, as BLAS's own pool is; a product that finds it busy with another
 request's half reads the whole matrix itself rather than wait.
 """

@@ -34,9 +34,10 @@ CHUNK = 16384  # vectors coded at a time (bounds the float64 working memory)
 SHIFT = 64  # the question's codes (-63..63) are sent as unsigned bytes c + SHIFT
 FLOAT_SLACK = 1e-5  # float32 arithmetic's share of a score, relative: far below this
 ROUNDS = 1  # rounds of the question's codes: each leaves ~1/64 of what it was given
-# The codes are scanned where that takes at most this share of the float product's time: the rest
-# pays for what the codes add to a question (bounds, the exact scores read: ~0.3 ms at SciFact).
-SCAN_SHARE = 0.5
+# The codes are scanned where that takes at most this share of the float product's time (the product
+# read in two halves at once: product.py): the rest pays for what the codes add to a question
+# (bounds, the exact scores read: ~0.3 ms at SciFact, ~0.8 ms at 100,000 vectors).
+SCAN_SHARE = 0.85
 
 
 class RoughScan:
@@ -250,10 +251,12 @@ def _integer_product(dim: int):  # type: ignore[no-untyped-def]
 def scan_pays(rough: RoughScan, vectors: np.ndarray, product: Callable[[np.ndarray], Any], tries: int = 5) -> bool:
     """Whether scanning these codes takes at most SCAN_SHARE of the time of `product` (the float
     product of `vectors` with a question) on this machine, the quickest of `tries` runs of each,
-    stored vectors as the questions: the share left pays for what the codes add (their bounds, the
-    few exact scores read). Which is quicker depends on the processor: at SciFact's 11,653
-    passages the scan spared ~1 ms a question on an AMD EPYC (the product took 2.5 ms there) and
-    cost ~0.2 ms on an Intel Xeon with AVX-512 (the scan took 0.45-0.55 ms, the product 0.65-0.75)."""
+    stored vectors as the questions. Which is quicker depends on the processor and the size. On an
+    Intel Xeon with AVX-512, in searches paired in one process: at SciFact's 11,653 passages the
+    scan took 0.64 ms and the product 0.48 (the scan is not kept); at 100,000 the scan took 4.8-7.6
+    ms and the product 9.1-9.3, and a search with the scan was ~0.7 ms quicker even where the scan
+    took 0.83 of the product's time. On an AMD EPYC (the product on one thread then) the scan spared
+    ~1 ms a question at SciFact."""
     if not len(vectors):
         return False
     questions = np.ascontiguousarray(vectors[np.linspace(0, len(vectors) - 1, tries).astype(np.int64)])
