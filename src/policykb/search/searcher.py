@@ -216,11 +216,10 @@ class Searcher(DenseMixin, KeywordMixin, LanguageMixin):
         else:
             similarity = {pid: score for pid, _, score in kw}
         best: dict[str, Passage] = {}
-        held = self._held_terms(match, [row for passages in shown.values() if len(passages) > 1 for row in passages])
-        for item, passages in shown.items():
-            written_in = (items[item].facets.get("language") or ["en"])[0]
-            chosen = answering(passages, similarity, terms if written_in == asked_in else set(), items[item].title,
-                               held=held)
+        alike = {item for item in shown if (items[item].facets.get("language") or ["en"])[0] == asked_in}
+        held = self._held_terms(match, [row for item in alike if len(shown[item]) > 1 for row in shown[item]])
+        for item, passages in shown.items():  # (the question's words count only in its own language)
+            chosen = answering(passages, similarity, terms if item in alike else set(), items[item].title, held=held)
             best[item] = dict(passages)[chosen]
         return best
 
