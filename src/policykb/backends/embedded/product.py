@@ -31,20 +31,24 @@ ALIGN = 64
 
 
 class _Helper:
-    """One helper thread, started at the first large product (and again in a forked child, where
-    the parent's thread does not exist)."""
+    """One helper thread, started at the first large product. A forked child (a server's worker)
+    starts its own: the parent's thread does not exist there, and a lock the parent held at the
+    fork would stay held."""
 
     def __init__(self) -> None:
+        self._reset()
+        self._hooked = False
+
+    def _reset(self) -> None:
         self._lock = threading.Lock()
         self._busy = threading.Lock()
         self._pool: ThreadPoolExecutor | None = None
-        self._pid = 0
 
     def product(self, matrix: np.ndarray, vector: np.ndarray) -> np.ndarray:
         if not self._busy.acquire(blocking=False):  # another request's half is on it
             return matrix @ vector
         try:
-            half = len(matrix) // 2 // ALIGN * ALIGN  # (each row then summed as by one product: below)
+            half = len(matrix) // 2 // ALIGN * ALIGN  # (each row then summed as by one product: above)
             second = self._executor().submit(np.dot, matrix[half:], vector)
             first = matrix[:half] @ vector
             return np.concatenate([first, second.result()])
@@ -53,9 +57,11 @@ class _Helper:
 
     def _executor(self) -> ThreadPoolExecutor:
         with self._lock:
-            if self._pool is None or self._pid != os.getpid():
+            if self._pool is None:
                 self._pool = ThreadPoolExecutor(1, thread_name_prefix="policykb-product")
-                self._pid = os.getpid()
+                if not self._hooked and hasattr(os, "register_at_fork"):
+                    os.register_at_fork(after_in_child=self._reset)
+                    self._hooked = True
             return self._pool
 
 
