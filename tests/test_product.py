@@ -58,6 +58,15 @@ def test_a_large_product_uses_the_helper_thread_and_a_busy_helper_is_not_waited_
     assert np.allclose(first, second, atol=1e-6)
 
 
+def test_a_product_while_the_pools_shut_down_is_read_here(no_torch, monkeypatch):
+    matrix, q = _unit(SPLIT_FROM * 2, 5)
+    monkeypatch.setattr(product._HELPER, "_pool", None)
+    matvec(matrix, q)
+    product._HELPER._pool.shutdown()  # (as at the interpreter's exit: no new work taken)
+    assert np.array_equal(matvec(matrix, q), matrix @ q)
+    monkeypatch.setattr(product._HELPER, "_pool", None)  # (the next test's helper is a live one)
+
+
 def _in_child(queue) -> None:
     matrix, q = _unit(SPLIT_FROM * 2, 3)
     names = []

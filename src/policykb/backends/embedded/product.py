@@ -49,7 +49,10 @@ class _Helper:
             return matrix @ vector
         try:
             half = len(matrix) // 2 // ALIGN * ALIGN  # (each row then summed as by one product: above)
-            second = self._executor().submit(np.dot, matrix[half:], vector)
+            try:
+                second = self._executor().submit(np.dot, matrix[half:], vector)
+            except RuntimeError:  # (the interpreter is shutting down its thread pools)
+                return matrix @ vector
             first = matrix[:half] @ vector
             return np.concatenate([first, second.result()])
         finally:
