@@ -6,8 +6,9 @@ The conversion reads the safetensors weights with numpy (`safetensors.numpy`) an
 (`graph.build`) in float32, each layer's attention in ONNX Runtime's fused operator (a question
 encoded ~8 % quicker than in plain operators, the same vectors within 1e-6). An int8 copy
 (`graph.quantize`, as for e5) moved MiniLM's vectors too far (cosine down to 0.973 against
-sentence-transformers'), float32 keeps them (cosine ≥ 0.999, tests/test_encoders.py). The word, position and token-type tables stay in numpy (gathered per
-batch, as for e5).
+sentence-transformers'), float32 keeps them (cosine ≥ 0.999, tests/test_encoders.py); so did, at
+the edges of result sets, 8-bit weights for questions only (BENCHMARKS.md, txtai section). The
+word, position and token-type tables stay in numpy (gathered per batch, as for e5).
 """
 
 from __future__ import annotations

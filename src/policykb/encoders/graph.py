@@ -137,7 +137,8 @@ def _fused_layer(weights: Weights, layer: Layer, x: str, mask_index: str, op: Ca
 
     x = add_and_norm(op("MatMul", context, const(layer.attention_out[0])), x, layer.attention_out[1],
                      layer.attention_norm)
-    h = op("BiasGelu", op("MatMul", x, const(layer.ffn_in[0])), const(layer.ffn_in[1]), domain=MICROSOFT)  # exact (erf)
+    h = op("BiasGelu", op("MatMul", x, const(layer.ffn_in[0])), const(layer.ffn_in[1]),  # GELU of erf: exact
+           domain=MICROSOFT)
     return add_and_norm(op("MatMul", h, const(layer.ffn_out[0])), x, layer.ffn_out[1], layer.output_norm)
 
 
