@@ -240,3 +240,15 @@ def test_a_warm_up_started_ahead_is_the_one_the_app_waits_for(built, monkeypatch
             assert health(client) == OK
             assert client.get("/search", params={"q": "vouchers"}).json()["total"] >= 1
     assert runs == [1]
+
+
+def test_warm_up_meets_every_language_the_detector_tells():
+    """The warm-up's samples are read by the detector as the languages they are written in, and
+    together they hold every language it serves (its first text of a language costs 10-20 ms)."""
+    from policykb.language import detect as lang
+    from policykb.warmup import LANGUAGE_SAMPLES, SCRIPT_SAMPLES
+
+    assert {code: lang.identify(sample)[0] for code, sample in LANGUAGE_SAMPLES.items()} == {
+        code: code for code in LANGUAGE_SAMPLES}
+    met = {lang.identify(sample)[0] for sample in (*SCRIPT_SAMPLES, *LANGUAGE_SAMPLES.values())}
+    assert met >= {*lang.EU_LANGUAGES, *lang.OTHER_LANGUAGES}, sorted({*lang.EU_LANGUAGES, *lang.OTHER_LANGUAGES} - met)
