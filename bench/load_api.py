@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import os
+import secrets
 import statistics
 import subprocess
 import sys
@@ -23,6 +24,8 @@ from pathlib import Path
 import httpx
 
 from policykb.ui.client import ApiClient, ApiUnavailable
+
+TOKEN = secrets.token_urlsafe(24)  # a moderator's (the API refuses tokens under 16 characters)
 
 ROOT = Path(__file__).resolve().parents[1]
 QUERIES = [
@@ -54,7 +57,7 @@ def main() -> None:
     home = args.home or Path(tempfile.mkdtemp(prefix="policykb-load-")) / "kb"
     cli = [str(ROOT / ".venv" / "bin" / "policykb"), "--home", str(home)]
     subprocess.run([*cli, "ingest", str(ROOT / "ingest"), "--keep-going"], check=True, stdout=subprocess.DEVNULL)
-    env = {**os.environ, "POLICYKB_MODERATOR_TOKENS": "bench:bench-token"}
+    env = {**os.environ, "POLICYKB_MODERATOR_TOKENS": f"bench:{TOKEN}"}
     server = subprocess.Popen([*cli, "serve", "--port", str(args.port), "--workers", str(args.workers)], env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{args.port}"
@@ -94,7 +97,7 @@ def main() -> None:
             with httpx.Client(base_url=base, timeout=60) as http:
                 receipt = http.post("/contributions", json={"title": "Load-test vouchers", "country": "LT"}).json()
                 response = http.post(f"/moderation/contributions/{receipt['id']}/approve",
-                                     headers={"Authorization": "Bearer bench-token"})
+                                     headers={"Authorization": f"Bearer {TOKEN}"})
                 if response.status_code != 200:
                     errors.append(f"approve {response.status_code}")
 

@@ -22,7 +22,6 @@ from policykb.errors import ModelUnavailable
 
 log = logging.getLogger("policykb")
 BATCH_TOKENS = 8192  # padded tokens per forward pass when encoding many texts
-SPIN_US = "50"  # how long a model's idle thread spins before it sleeps (`_session`; 20-200 measured)
 
 
 class TokenInputs(Protocol):
@@ -91,16 +90,6 @@ def one_blas_thread() -> None:
     threadpool_limits(limits=1, user_api="blas")
 
 
-def bounded_spin(version: str) -> bool:
-    """Whether this ONNX Runtime bounds its threads' spin (`session.intra_op.spin_duration_us`,
-    from 1.27 on); an earlier one would take the key for nothing and spin as long as it likes."""
-    try:
-        major, minor = (int(part) for part in version.split(".")[:2])
-    except ValueError:
-        return False
-    return (major, minor) >= (1, 27)
-
-
 def _session(ort: Any, model: Path, threads: int) -> Any:
     """An ONNX Runtime session of the graph `model`. Optimising the graph (fusing attention, layer
     norms, GELU) took 0.1-0.3 s of every process's start; the optimised graph is therefore kept
@@ -113,9 +102,8 @@ def _session(ort: Any, model: Path, threads: int) -> Any:
     the search (ONNX Runtime's default), and the 8-bit scan that follows the question's encoding,
     on threads of its own, took twice as long: a hybrid question at 100,000 passages 22-24 ms
     spinning, 16-17 ms not; an encode alone is ~0.3 ms slower (BENCHMARKS.md, txtai section).
-    Where ONNX Runtime bounds a spin (`bounded_spin`), they spin SPIN_US between two operators of a
-    call instead of sleeping, and sleep after it: a search ~0.3 ms quicker at SciFact and at
-    100,000 passages (paired in one process)."""
+    Nor between the operators of a call: spinning 50 µs there (`session.intra_op.spin_duration_us`)
+    made a lone search ~0.3 ms quicker and the API 9-14 % slower under 8 clients."""
 
     def options(level: Any, keep: Path | None = None) -> Any:
         chosen = ort.SessionOptions()
@@ -123,11 +111,7 @@ def _session(ort: Any, model: Path, threads: int) -> Any:
         chosen.inter_op_num_threads = 1
         chosen.graph_optimization_level = level
         chosen.log_severity_level = 3
-        if bounded_spin(ort.__version__):
-            chosen.add_session_config_entry("session.intra_op.allow_spinning", "1")
-            chosen.add_session_config_entry("session.intra_op.spin_duration_us", SPIN_US)
-        else:
-            chosen.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        chosen.add_session_config_entry("session.intra_op.allow_spinning", "0")
         if keep is not None:
             chosen.optimized_model_filepath = str(keep)
         return chosen
