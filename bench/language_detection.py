@@ -1,4 +1,4 @@
-"""Language detection of short questions: the product's detector (`policykb.lang.detect`: a
+"""Language detection of short questions: the product's detector (`policykb.language.detect`: a
 question mostly made of common English words is English; else lingua's low-accuracy mode on its
 words without names) against lingua alone (both modes) and langdetect (if installed).
 
@@ -11,6 +11,7 @@ scientific sentences, where a wrong guess sends a question to the wrong model).
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 import time
@@ -22,7 +23,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from policykb import lang  # noqa: E402
+from policykb.language import detect as lang  # noqa: E402
 from tests.test_relevance import ON_TOPIC  # noqa: E402
 
 
@@ -56,6 +57,7 @@ def lingua(high_accuracy: bool):  # -> a detector function
 
 
 def main() -> None:
+    argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter).parse_args()
     detectors = {"policykb (English words, then lingua's low-accuracy mode on the text without names)": lang.detect,
                  "lingua alone, low accuracy": lingua(False), "lingua alone, high accuracy": lingua(True)}
     try:
