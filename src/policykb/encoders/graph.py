@@ -76,6 +76,9 @@ def build(weights: Weights, path: Path, fused: bool = False) -> None:
         return op("LayerNormalization", x, const(wb[0]), const(wb[1]), axis=-1, epsilon=weights.eps)
 
     hidden, heads = weights.hidden, weights.heads
+    # (The plain graph is written in the order it always was, so its file is byte for byte the same
+    # as before the fused form existed: e5's int8 conversion too. Hence the two branches each cast
+    # the mask and normalise the embeddings, rather than one shared preamble.)
     if fused:
         mask = op("Cast", "attention_mask", to=TensorProto.FLOAT)
         x = norm("embeddings", weights.embedding_norm)
