@@ -2,9 +2,10 @@
 answer? Renders the documents of bench/data/fact_documents.yaml (slide decks and a guide about
 fictional programmes, in English, German, French and Spanish) to PDF, adds them to a copy of a
 knowledge base of the sample corpus, asks the questions of bench/data/fact_questions.yaml (in
-English and ten other languages) and counts a question as answered when, among the first five
+English and other languages) and counts a question as answered when, among the first five
 results, the document's result shows a passage holding the answer phrase (hit@5). Reported for
-English and other languages, and for the questions kept aside (`heldout`).
+English and other languages, for the questions kept aside (`heldout`) and for each batch written
+later (`batch`: written before the changes of that day and kept aside from them).
 
     .venv/bin/policykb --home /tmp/kb-sample ingest ingest/
     .venv/bin/python bench/fact_questions.py --home /tmp/kb-sample [--mode hybrid] [--show]
@@ -58,6 +59,8 @@ def main() -> None:
         "English, held out": [ok for q, ok in rows if q["lang"] == "en" and q.get("heldout")],
         "other languages, held out": [ok for q, ok in rows if q["lang"] != "en" and q.get("heldout")],
     }
+    for batch in sorted({str(q["batch"]) for q, _ in rows if q.get("batch")}):
+        groups[f"written {batch}"] = [ok for q, ok in rows if str(q.get("batch")) == batch]
     print(f"\nhit@5 with the answer in the shown passage ({args.mode}):")
     for name, oks in groups.items():
         print(f"  {name:<28}{mean(oks) if oks else 0:6.2f}  ({sum(oks)} of {len(oks)})")
