@@ -74,6 +74,30 @@ def render_all(folder: Path) -> list[Path]:
     return [render(doc, folder) for doc in documents()]
 
 
+def named_page(hits: list[Any], question: dict[str, Any], pages: dict[str, list[str]], depth: int = 5) -> bool:
+    """Whether the question's document is among the first `depth` results and the page shown or
+    one of the pages it also names (`also`) holds the answer phrase; `pages`: each document's page
+    texts."""
+    want = " ".join(question["answer"].split()).lower()
+    for hit in hits[:depth]:
+        hit_id = hit["id"] if isinstance(hit, dict) else hit.id
+        if hit_id != question["doc"]:
+            continue
+        page = hit["page"] if isinstance(hit, dict) else hit.page
+        also = hit["also"] if isinstance(hit, dict) else hit.also
+        for number in [page] + [a["page"] for a in also]:
+            if number and want in " ".join(pages[hit_id][number - 1].split()).lower():
+                return True
+    return False
+
+
+def page_texts(folder: Path) -> dict[str, list[str]]:
+    """Each rendered document's page texts, as the knowledge base reads them (by pypdf)."""
+    from pypdf import PdfReader
+
+    return {pdf.stem: [page.extract_text() or "" for page in PdfReader(pdf).pages] for pdf in sorted(folder.glob("*.pdf"))}
+
+
 def answered(hits: list[Any], question: dict[str, Any], depth: int = 5) -> bool:
     """Whether the question's document is among the first `depth` results and shows a passage
     holding the answer phrase (spaces and case aside)."""

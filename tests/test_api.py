@@ -29,6 +29,25 @@ def test_search_with_repeatable_filters_and_facets(client):
     assert territory["FR"] == (1, True) and territory["DE"] == (1, False)
 
 
+ROADMAP = ["The regional hydrogen roadmap sets out how cluster firms build electrolysers and refuelling stations.",
+           "Vouchers for cluster firms pay for hydrogen feasibility studies with universities and institutes.",
+           "Training for cluster staff covers hydrogen safety, maintenance and permits for refuelling stations.",
+           "Monitoring counts new hydrogen projects, jobs and patents of cluster firms every year."]
+
+
+def test_a_document_result_names_its_other_pages(settings, corpus, make_pdf):
+    make_pdf(corpus / "roadmap.pdf", ROADMAP, title="Hydrogen roadmap")
+    with KnowledgeBase(settings) as kb:
+        assert kb.ingest([corpus]).skipped == []
+        assert [p["page"] for p in kb.get("roadmap")["passages"]] == [1, 2, 3, 4]
+    with TestClient(create_app(settings)) as client:
+        data = client.get("/search", params={"q": "hydrogen vouchers for feasibility studies"}).json()
+    roadmap = next(h for h in data["hits"] if h["id"] == "roadmap")
+    assert roadmap["page"] == 2 and len(roadmap["also"]) == 2 and {a["page"] for a in roadmap["also"]} < {1, 3, 4}
+    assert all(a["section"] is None for a in roadmap["also"])
+    assert all(h["also"] == [] for h in data["hits"] if h["id"] != "roadmap")  # (records and a guide of one page)
+
+
 def test_search_page_and_browse(client):
     data = client.get("/search", params={"size": 2, "page": 2}).json()
     assert data["total"] == 6 and len(data["hits"]) == 2

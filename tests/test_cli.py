@@ -38,6 +38,18 @@ def test_ingest_then_search_json(run, corpus):
                                    "stip_theme", "stip_instrument"}
 
 
+def test_a_document_result_names_its_other_pages(run, corpus, make_pdf):
+    from .test_api import ROADMAP
+
+    make_pdf(corpus / "roadmap.pdf", ROADMAP, title="Hydrogen roadmap")
+    assert run("ingest", str(corpus)).exit_code == 0
+    out = run("search", "hydrogen vouchers for feasibility studies").output
+    assert "    p. 2 · corpus/roadmap.pdf" in out and out.count("    also p. ") == 1, out
+    also = out.split("    also ")[1].splitlines()[0]
+    named = re.fullmatch(r"p\. (\d), p\. (\d)", also)
+    assert named and len(set(named.groups())) == 2 and set(named.groups()) < {"1", "3", "4"}, also
+
+
 def test_ingest_exit_status_on_skipped_input(run, corpus):
     (corpus / "bad.csv").write_text("title,level\nX,planetary\n")
     result = run("ingest", str(corpus))

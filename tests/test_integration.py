@@ -59,6 +59,25 @@ def test_passage_level_hit_on_the_right_page(real_kb, tmp_path, make_pdf, corpus
     assert item["title"] == "Regional cluster policy handbook" and item["pages"] == 4
 
 
+def test_a_deck_result_names_the_other_pages_that_may_answer(real_kb, tmp_path):
+    """A slide deck's result shows one slide and names the next two that may answer (`also`), never
+    its cover: on a real deck rendered to PDF, the answering slide is the one shown or one named."""
+    from .fact_pdfs import documents, render
+
+    deck = next(d for d in documents() if d["id"] == "lakeshire-vouchers-review")
+    render(deck, tmp_path / "decks")
+    assert real_kb.ingest([tmp_path / "decks"]).added == ["lakeshire-vouchers-review"]
+    for question, answer_page in [("What is the maximum value of a large Lakeshire voucher?", 2),
+                                  ("How many innovation vouchers has Lakeshire awarded?", 3),
+                                  ("When is the final evaluation of the Lakeshire vouchers due?", 6)]:
+        hit = next(h for h in real_kb.search(question).hits if h.id == "lakeshire-vouchers-review")
+        pages = [hit.page] + [a["page"] for a in hit.also]
+        assert answer_page in pages and len(set(pages)) == 3 and 1 not in pages, (question, pages)  # (1: the cover)
+        sections = {a["page"]: a["section"] for a in hit.also}
+        assert sections.get(2, "How the vouchers work") == "How the vouchers work"
+    assert (hit.page, len(hit.also)) == (6, 2)  # (the last question: the recommendations slide itself)
+
+
 def test_corrupt_pdf_is_skipped_while_the_rest_is_ingested_and_reingest_is_a_noop(real_kb, corpus, make_pdf):
     make_pdf(corpus / "good.pdf", PAGES[:2])
     (corpus / "corrupt.pdf").write_bytes(b"%PDF-1.7\n1 0 obj << /Type /Catalog >>\ntrailer\n%%EOF")

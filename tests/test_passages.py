@@ -10,7 +10,7 @@ import pytest
 from policykb.models import Passage
 from policykb.search.parts import rrf
 from policykb.language.terms import term_set
-from policykb.search.passages import answering, is_contents, is_cover, weighed
+from policykb.search.passages import also_pages, answering, answering_order, is_contents, is_cover, weighed
 
 TITLE = "Cluster vouchers 2024"
 
@@ -64,7 +64,7 @@ def _reference(passages, similarity, terms, title, k=60):
     headings = {p.section for _, p in passages if p.section and p.section != title}
     first = min(passages, key=lambda row: row[1].seq)[0]
     covers = {pid for pid, p in passages
-              if (pid == first and is_cover(title, p.text)) or is_contents(p.text, headings - {p.section})}
+              if (pid == first and is_cover(title, p.text, p.section)) or is_contents(p.text, headings - {p.section})}
     return min(ids, key=lambda pid: (pid in covers and len(covers) < len(ids), -fused[pid], -by_spec[pid],
                                      -similarity.get(pid, -1.0), pid))
 
@@ -191,3 +191,42 @@ def test_a_cover_holds_fewer_than_twelve_other_words(extra):
     text = f"{TITLE} " + " ".join(["funding"] * extra)
     assert is_cover(TITLE, text) == (extra < 12) == _cover_by_definition(TITLE, text)
     assert not is_cover(TITLE, "Cluster vouchers " + " ".join(["funding"] * extra))  # (the year left out)
+
+
+def test_a_cover_whose_heading_is_the_title():
+    """A cover slide's largest line is read as the passage's heading: the title's words are then in
+    the heading and the rest of the title in the text (the Lakeshire deck's cover was named as
+    another page that might answer, and could be shown)."""
+    title = "Lakeshire Innovation Voucher Scheme - mid-term review"
+    text = "Mid-term review, June 2025 Prepared for the Lakeshire Economic Board"
+    assert is_cover(title, text, "Lakeshire Innovation Voucher Scheme")
+    assert not is_cover(title, text)  # (the text alone lacks half the title)
+    assert not is_cover(title, "412 vouchers awarded between 2022 and 2024", "Uptake so far")
+    passages = deck(text, "412 vouchers awarded", "EUR 3.9 million committed",
+                    sections=["Lakeshire Innovation Voucher Scheme", "Uptake so far", "Money spent"])
+    assert [pid for pid, _ in answering_order(passages, {10: 0.9, 11: 0.5, 12: 0.4}, set(), title)] == [11, 12, 10]
+
+
+def test_a_result_names_the_next_pages_that_may_answer():
+    passages = deck("Cluster vouchers 2024", "Agenda: Governance, Funding, Results", "Funding came from the region",
+                    "Results: 40 firms", "Governance: a steering group", "More results: 12 clusters",
+                    sections=["Cluster vouchers 2024", "Agenda", "Funding", "Results", "Governance", "Results"])
+    similarity = {10: 0.95, 11: 0.9, 12: 0.3, 13: 0.5, 14: 0.1, 15: 0.4}
+    order = answering_order(passages, similarity, set(), TITLE)
+    shown = next(order)[0]
+    assert shown == 13
+    by_id = dict(passages)
+    assert also_pages(order, by_id, shown) == [{"page": 6, "section": "Results"}, {"page": 3, "section": "Funding"}]
+    # never the cover nor the agenda, however similar; at most `count`; each page once
+    order = answering_order(passages, similarity, set(), TITLE)
+    next(order)
+    assert also_pages(order, by_id, 13, count=9) == [{"page": 6, "section": "Results"}, {"page": 3, "section": "Funding"},
+                                                     {"page": 5, "section": "Governance"}]
+    same_page = [(pid, Passage(text=p.text, page=1 + i // 2, seq=i, section=p.section))
+                 for i, (pid, p) in enumerate(passages[2:])]  # two passages a page
+    order = answering_order(same_page, similarity, set(), TITLE)
+    shown = next(order)[0]
+    assert (shown, also_pages(order, dict(same_page), shown)) == (13, [{"page": 2, "section": "Results"}])
+    pageless = [(pid, Passage(text=p.text, seq=p.seq, section=p.section)) for pid, p in passages]
+    order = answering_order(pageless, similarity, set(), TITLE)
+    assert also_pages(order, dict(pageless), next(order)[0]) == []

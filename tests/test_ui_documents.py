@@ -3,6 +3,8 @@ machine, relative to the UI), and a Markdown document opens as a page without it
 
 from __future__ import annotations
 
+import re
+
 import httpx
 import pytest
 from starlette.applications import Starlette
@@ -74,3 +76,15 @@ def test_a_markdown_document_opens_as_a_page_without_its_header(api_url):
 def test_a_document_page_for_an_item_without_a_document(api_url):
     at = ok(open_page("document", id="de-vouchers"))
     assert "no document to read here" in at.warning[0].value and not at.link_button
+
+
+def test_a_card_links_the_other_pages_a_document_result_names(ui_settings, corpus, make_pdf, monkeypatch):
+    from .test_api import ROADMAP
+
+    make_pdf(corpus / "docs" / "roadmap.pdf", ROADMAP, title="Hydrogen roadmap")
+    with running_api(ui_settings, corpus) as base:
+        monkeypatch.setenv("POLICYKB_UI_API_URL", base)
+        at = ok(open_page("search", q="hydrogen vouchers for feasibility studies"))
+    line = next(m.value for m in at.markdown if "[p. 2](documents/roadmap#page=2)" in m.value)
+    also = re.search(r"also \[p\. (\d)\]\(documents/roadmap#page=\1\), \[p\. (\d)\]\(documents/roadmap#page=\2\)", line)
+    assert also and len({also[1], also[2]}) == 2 and {also[1], also[2]} < {"1", "3", "4"}, line

@@ -145,6 +145,7 @@ class Hit:
     start_year: int | None = None
     end_year: int | None = None
     section: str | None = None
+    also: list[dict[str, Any]] = field(default_factory=list)  # other pages that may answer: {page, section}
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

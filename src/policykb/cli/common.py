@@ -80,6 +80,9 @@ def print_hit(rank: int, hit: dict[str, Any]) -> None:
     page = f"p. {hit['page']} · " if hit.get("page") else ""
     click.echo(f"    {page}{display_path(hit['source'])}  (score {hit['score']:.4f})")
     click.echo("    " + marked(hit["snippet"]))
+    if hit.get("also"):
+        click.echo("    also " + ", ".join(f"p. {a['page']}" + (f" ({a['section']})" if a.get("section") else "")
+                                     for a in hit["also"]))
 
 
 def print_no_match(result: dict[str, Any]) -> None:

@@ -14,14 +14,16 @@ names the document but rarely answers anything, and so does a table of contents 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from functools import lru_cache
+from typing import Any
 
 from policykb.language.terms import term, term_set, tokens, words
 from policykb.models import Passage
 from policykb.search.parts import rrf
 
 COVER_EXTRA_WORDS = 12  # a page with fewer words than this besides the title's is a cover
+ALSO_PAGES = 2  # other pages a result of a document names (`also_pages`)
 
 
 def weighed(terms: set[str], held: Sequence[set[str]]) -> list[float]:
@@ -44,15 +46,18 @@ def held_terms(terms: set[str], passage: Passage) -> set[str]:
     return (heading_terms(passage.section) | term_set(passage.text)) & terms
 
 
-def is_cover(title: str, text: str) -> bool:
-    """A passage that holds the document's title and little else (read only until it holds
-    COVER_EXTRA_WORDS other words: most passages are told from a cover in their first line)."""
+def is_cover(title: str, text: str, section: str | None = None) -> bool:
+    """A passage that holds the document's title and little else, in its heading (`section`) and
+    text together: a cover slide's largest line is read as its heading, and it is often the title
+    itself, or its first part ("Lakeshire Innovation Voucher Scheme" above "Mid-term review, June
+    2025"). Read only until it holds COVER_EXTRA_WORDS other words: most passages are told from a
+    cover in their first line."""
     title_words = set(tokens(title))
     if not title_words:
         return False
     held: set[str] = set()
     extra = 0
-    for word in map(term, words(text)):
+    for word in map(term, words(f"{section}\n{text}" if section else text)):
         if word in title_words:
             held.add(word)
         elif word:
@@ -78,8 +83,18 @@ def answering(passages: list[tuple[int, Passage]], similarity: dict[int, float],
     are in different languages, where the words they share are names and numbers found on many
     pages) and the model's similarity; covers and contents pages last. `held`: which of the terms
     each passage holds (`held_terms`), when the caller knows it already (from the postings)."""
+    return next(answering_order(passages, similarity, terms, title, k, held))[0]
+
+
+def answering_order(passages: list[tuple[int, Passage]], similarity: dict[int, float], terms: set[str],
+                    title: str, k: int = 60, held: Mapping[int, set[str]] | None = None
+                    ) -> Iterator[tuple[int, bool]]:
+    """Passage ids as `answering` ranks them, best first, each with whether it may answer: the
+    passages that are neither a cover nor a contents page (True), then those (False); read only as
+    far as the caller takes them."""
     if len(passages) == 1:
-        return passages[0][0]
+        yield passages[0][0], True
+        return
     ids = [pid for pid, _ in passages]
     if terms:
         spec = weighed(terms, [held[pid] if held is not None else held_terms(terms, p) for pid, p in passages])
@@ -95,8 +110,31 @@ def answering(passages: list[tuple[int, Passage]], similarity: dict[int, float],
     headings = {p.section for _, p in passages if p.section and p.section != title}
     first = min(passages, key=lambda row: row[1].seq)[0]
     by_id = dict(passages)
-    for pid in ranked:  # the best that is neither a cover nor a contents page (read only as far as needed)
+    last = []
+    for pid in ranked:
         p = by_id[pid]
-        if not ((pid == first and is_cover(title, p.text)) or is_contents(p.text, headings - {p.section})):
-            return pid
-    return ranked[0]  # (every passage is one)
+        if (pid == first and is_cover(title, p.text, p.section)) or is_contents(p.text, headings - {p.section}):
+            last.append(pid)
+        else:
+            yield pid, True
+    for pid in last:  # (every passage is one of those when none came before)
+        yield pid, False
+
+
+def also_pages(order: Iterable[tuple[int, bool]], passages: Mapping[int, Passage], shown: int,
+               count: int = ALSO_PAGES) -> list[dict[str, Any]]:
+    """The pages a result names beside the one it shows, best first: the pages of the next passages
+    of `order` (the rest of what `answering_order` gives) that may answer, on another page than the
+    shown passage's, at most `count`. A slide deck's passages lie close together in the
+    multilingual model's similarity, and the page that answers is often the second or third."""
+    seen = {passages[shown].page}
+    out: list[dict[str, Any]] = []
+    for pid, may_answer in order:
+        if len(out) >= count or not may_answer:
+            break
+        p = passages[pid]
+        if p.page is None or p.page in seen or pid == shown:
+            continue
+        seen.add(p.page)
+        out.append({"page": p.page, "section": p.section})
+    return out

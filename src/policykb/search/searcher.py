@@ -18,7 +18,7 @@ import numpy as np
 
 from policykb.errors import InvalidQuery, NotFound
 from policykb.models import Hit, Item, Passage, SearchResult, public_source
-from policykb.search.passages import answering
+from policykb.search.passages import also_pages, answering_order
 from policykb.search.relevance import Cutoff, cutoff
 from policykb.topics import Topic
 from policykb.search.parts import MODES, convex, first_scores as _first_scores, items_of as _items, \
@@ -174,7 +174,8 @@ class Searcher(DenseMixin, KeywordMixin, LanguageMixin):
     def _ranked_hits(self, page_ids: list[str], kw: list[tuple[int, str, float]],
                      dense: list[tuple[int, str, float]], scores: dict[str, float], query: str) -> list[Hit]:
         items = self.store.get_items(page_ids)
-        return self._hits(page_ids, self._best_passages(items, kw, dense, query), scores, query, items)
+        best, also = self._best_passages(items, kw, dense, query)
+        return self._hits(page_ids, best, scores, query, items, also)
 
     def _rank(self, mode: str, kw: list[tuple[int, str, float]], dense: list[tuple[int, str, float]]
               ) -> tuple[list[str], dict[str, float]]:
@@ -194,12 +195,14 @@ class Searcher(DenseMixin, KeywordMixin, LanguageMixin):
         return ranked, {i: round(s, 6) for i, s in item_scores.items()}
 
     def _best_passages(self, items: dict[str, Item], kw: list[tuple[int, str, float]],
-                       dense: list[tuple[int, str, float]], query: str) -> dict[str, Passage]:
+                       dense: list[tuple[int, str, float]], query: str
+                       ) -> tuple[dict[str, Passage], dict[str, list[dict[str, Any]]]]:
         """Each shown item's passage that answers the question best (`passages.answering`): by the
         model's similarity (keyword mode: BM25) fused with the question's words that few of the
-        item's passages hold; a cover page last."""
+        item's passages hold; a cover page last. And for a document, the next pages in that order
+        (`passages.also_pages`)."""
         if not items:
-            return {}
+            return {}, {}
         match = self._match(query) if query else None
         terms = set(match or ())
         asked_in = self.language or "en"
@@ -216,16 +219,23 @@ class Searcher(DenseMixin, KeywordMixin, LanguageMixin):
         else:
             similarity = {pid: score for pid, _, score in kw}
         best: dict[str, Passage] = {}
+        also: dict[str, list[dict[str, Any]]] = {}
         alike = {item for item in shown if (items[item].facets.get("language") or ["en"])[0] == asked_in}
         held = self._held_terms(match, [row for item in alike if len(shown[item]) > 1 for row in shown[item]])
         for item, passages in shown.items():  # (the question's words count only in its own language)
-            chosen = answering(passages, similarity, terms if item in alike else set(), items[item].title, held=held)
-            best[item] = dict(passages)[chosen]
-        return best
+            order = answering_order(passages, similarity, terms if item in alike else set(), items[item].title,
+                                    held=held)
+            chosen = next(order)[0]
+            by_id = dict(passages)
+            best[item] = by_id[chosen]
+            if best[item].page is not None and len(passages) > 1:
+                also[item] = also_pages(order, by_id, chosen)
+        return best, also
 
     def _hits(self, ids: list[str], passages: dict[str, Passage], scores: dict[str, float], query: str,
-              items: dict[str, Item] | None = None) -> list[Hit]:
-        """The hits of these items in order (`items`: already read), each showing its passage."""
+              items: dict[str, Item] | None = None, also: dict[str, list[dict[str, Any]]] | None = None) -> list[Hit]:
+        """The hits of these items in order (`items`: already read), each showing its passage (and
+        naming the other pages in `also`)."""
         items = self.store.get_items(ids) if items is None else items
         hits = []
         for item_id in ids:
@@ -238,6 +248,7 @@ class Searcher(DenseMixin, KeywordMixin, LanguageMixin):
                 page=passage.page if passage else None, snippet=snippet(text, query), source=public_source(item.source, self.backend.home),
                 url=item.url, facets=item.facets, summary=item.summary, region=item.region,
                 start_year=item.start_year, end_year=item.end_year, section=passage.section if passage else None,
+                also=(also or {}).get(item_id, []),
             ))
         return hits
 

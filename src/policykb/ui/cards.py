@@ -30,6 +30,17 @@ def tags(facets: dict[str, list[str]], limit: int = MAX_TAGS) -> str:
     return badges(pairs[:limit]) + (f" +{more} more" if more > 0 else "")
 
 
+def also_pages(hit: dict[str, Any], linked: bool) -> str:
+    """The other pages a document's result names ("also p. 5 (Who took part), p. 6"), each a link
+    to the document at that page when the document can be opened."""
+    named = []
+    for other in hit["also"]:
+        number = int(other["page"])
+        text = f"[p. {number}]({document_href(hit['id'], number)})" if linked else f"p. {number}"
+        named.append(text + (f" ({md_escape(other['section'])})" if other.get("section") else ""))
+    return "also " + ", ".join(named)
+
+
 def hit_card(hit: dict[str, Any], rank: int) -> None:
     """One result; the title opens the item page, "p. N" opens the document at that page."""
     facets = hit.get("facets") or {}
@@ -55,7 +66,9 @@ def hit_card(hit: dict[str, Any], rank: int) -> None:
             links.append(f"[p. {hit['page']}]({document_href(hit['id'], hit['page'])})")
         elif hit.get("page"):
             links.append(f"p. {hit['page']}")
-        elif has_document(source):
+        if hit.get("page") and hit.get("also"):
+            links.append(also_pages(hit, has_document(source) and not shown_as_page(source)))
+        if not hit.get("page") and has_document(source):
             links.append(f"[Open the document]({open_href(hit['id'], source)})")
         if hit.get("url") and is_web_link(hit["url"]):
             links.append(web_link(hit["url"], "Source ↗"))
