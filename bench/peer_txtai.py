@@ -25,7 +25,8 @@ at query time (policykb's query cache is off).
   query, then times each search (`time.perf_counter` around one call that returns the top-10 ids).
   policykb's search also counts the result set and every facet: it is timed with facets (its
   default) and without. Figures are medians over the runs of each run's p50 / p95; load and RSS
-  (read after the queries) are the first case's.
+  (read after the queries) are the first case's. The lead is also given run by run: policykb's
+  hybrid p50 over the peer's in the same run (measured back to back), and the median of those.
 
 txtai is a bench-only dependency (the `bench` extra; policykb and its tests never need it):
 
@@ -291,6 +292,29 @@ def summarise(runs: list[dict[str, Any]], qrels: list[dict[str, int]], original:
     return rows
 
 
+def paired(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """policykb's hybrid p50 (without facets) over each txtai system's hybrid p50, run by run: the
+    two processes of a run were measured one after the other, so a machine whose speed drifts from
+    run to run moves both; the median of these ratios is steadier than a ratio of medians."""
+    out = []
+    for dataset in dict.fromkeys(r["dataset"] for r in runs):
+        ours = {r["run"]: r for r in runs if r["dataset"] == dataset and r["system"] == "policykb"}
+        for peer in SYSTEMS[1:]:
+            theirs = {r["run"]: r for r in runs if r["dataset"] == dataset and r["system"] == peer}
+            for case in (c for c in next(iter(theirs.values()), {}).get("cases", []) if c["mode"] == "hybrid"):
+                ratios = []
+                for run in sorted(set(ours) & set(theirs)):
+                    mine = next((c for c in ours[run]["cases"] if c["mode"] == "hybrid" and c["filter"] == case["filter"]
+                                 and not c["facets"]), None)
+                    other = next(c for c in theirs[run]["cases"] if c["mode"] == "hybrid" and c["filter"] == case["filter"])
+                    if mine is not None:
+                        ratios.append(round(mine["p50"] / other["p50"], 3))
+                if ratios:
+                    out.append({"dataset": dataset, "peer": peer, "filter": case["filter"], "ratios": ratios,
+                                "median": round(statistics.median(ratios), 3)})
+    return out
+
+
 def print_table(rows: list[dict[str, Any]], about: dict[str, Any], checked: int) -> None:
     print(f"\ncores {about['cores']}; txtai {about['txtai']}, torch {about['torch']}, transformers "
           f"{about['transformers']}, onnxruntime {about['onnxruntime']}, faiss-cpu {about['faiss-cpu']}")
@@ -403,7 +427,13 @@ def main() -> None:
     about = versions()
     rows = summarise(runs, qrels, original)
     print_table(rows, about, min(args.check, len(claims)))
-    report = {"about": about, "queries": len(claims), "repeat": args.repeat, "rows": rows}
+    ratios = paired(runs)
+    if ratios:
+        print("\npolicykb hybrid p50 (no facets) / the peer's, run by run (each pair measured back to back):")
+        for r in ratios:
+            print(f"{r['dataset']:<9}{r['peer']:<12}{r['filter'] or '-':<7}median {r['median']:.2f}  ("
+                  + ", ".join(f"{x:.2f}" for x in r["ratios"]) + ")")
+    report = {"about": about, "queries": len(claims), "repeat": args.repeat, "rows": rows, "paired": ratios}
     print(json.dumps(report))
     if args.json:
         args.json.write_text(json.dumps(report, indent=1))

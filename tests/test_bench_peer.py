@@ -99,3 +99,27 @@ def load_exact():
 ])
 def test_same_top(got, reference, expected):
     assert load_exact().same_top(got, reference, k=2) is expected
+
+
+def test_the_ratio_is_taken_run_by_run():
+    """A machine that slows down between runs moves both systems of a run; the median of the runs'
+    ratios stays where it is, where the ratio of the medians would not."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    try:
+        spec = importlib.util.spec_from_file_location("peer_txtai", SCRIPT)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(ROOT / "bench"))
+
+    def run(system, number, p50s):
+        modes = [("hybrid", None, True), ("hybrid", None, False)] if system == "policykb" else [("hybrid", None, None)]
+        return {"dataset": "scifact", "system": system, "run": number,
+                "cases": [{"mode": m, "filter": f, "facets": facets, "p50": p} for (m, f, facets), p in zip(modes, p50s)]}
+
+    runs = [run("policykb", 0, [14, 10]), run("txtai", 0, [20]),  # quiet: 0.5
+            run("policykb", 1, [28, 20]), run("txtai", 1, [40]),  # twice as slow for both: 0.5
+            run("policykb", 2, [15, 11]), run("txtai", 2, [20])]  # 0.55
+    assert module.paired(runs) == [{"dataset": "scifact", "peer": "txtai", "filter": None, "ratios": [0.5, 0.5, 0.55],
+                                    "median": 0.5}]
+    assert module.paired([r for r in runs if r["system"] == "policykb"]) == []
