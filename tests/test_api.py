@@ -42,6 +42,9 @@ def test_a_document_result_names_its_other_pages(settings, corpus, make_pdf):
         assert [p["page"] for p in kb.get("roadmap")["passages"]] == [1, 2, 3, 4]
     with TestClient(create_app(settings)) as client:
         data = client.get("/search", params={"q": "hydrogen vouchers for feasibility studies"}).json()
+        keyword = client.get("/search", params={"q": "feasibility studies", "mode": "keyword"}).json()
+    # by keyword, only pages that hold the words are named: here none besides the one shown
+    assert [(h["id"], h["page"], h["also"]) for h in keyword["hits"]] == [("roadmap", 2, [])]
     roadmap = next(h for h in data["hits"] if h["id"] == "roadmap")
     assert roadmap["page"] == 2 and len(roadmap["also"]) == 2 and {a["page"] for a in roadmap["also"]} < {1, 3, 4}
     assert all(a["section"] is None for a in roadmap["also"])

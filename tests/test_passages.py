@@ -222,6 +222,10 @@ def test_a_result_names_the_next_pages_that_may_answer():
     next(order)
     assert also_pages(order, by_id, 13, count=9) == [{"page": 6, "section": "Results"}, {"page": 3, "section": "Funding"},
                                                      {"page": 5, "section": "Governance"}]
+    order = answering_order(passages, similarity, set(), TITLE)
+    next(order)
+    assert also_pages(order, by_id, 13, scored={13, 12, 14}) == [{"page": 3, "section": "Funding"},
+                                                                  {"page": 5, "section": "Governance"}]  # (keyword mode)
     same_page = [(pid, Passage(text=p.text, page=1 + i // 2, seq=i, section=p.section))
                  for i, (pid, p) in enumerate(passages[2:])]  # two passages a page
     order = answering_order(same_page, similarity, set(), TITLE)

@@ -14,7 +14,7 @@ names the document but rarely answers anything, and so does a table of contents 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Container, Iterable, Iterator, Mapping, Sequence
 from functools import lru_cache
 from typing import Any
 
@@ -122,18 +122,20 @@ def answering_order(passages: list[tuple[int, Passage]], similarity: dict[int, f
 
 
 def also_pages(order: Iterable[tuple[int, bool]], passages: Mapping[int, Passage], shown: int,
-               count: int = ALSO_PAGES) -> list[dict[str, Any]]:
+               count: int = ALSO_PAGES, scored: Container[int] | None = None) -> list[dict[str, Any]]:
     """The pages a result names beside the one it shows, best first: the pages of the next passages
     of `order` (the rest of what `answering_order` gives) that may answer, on another page than the
-    shown passage's, at most `count`. A slide deck's passages lie close together in the
-    multilingual model's similarity, and the page that answers is often the second or third."""
+    shown passage's, at most `count`; with `scored`, only passages among those (keyword mode: the
+    passages that hold the question's words, not the others that follow them in the order). A
+    slide deck's passages lie close together in the multilingual model's similarity, and the page
+    that answers is often the second or third."""
     seen = {passages[shown].page}
     out: list[dict[str, Any]] = []
     for pid, may_answer in order:
         if len(out) >= count or not may_answer:
             break
         p = passages[pid]
-        if p.page is None or p.page in seen or pid == shown:
+        if p.page is None or p.page in seen or pid == shown or (scored is not None and pid not in scored):
             continue
         seen.add(p.page)
         out.append({"page": p.page, "section": p.section})

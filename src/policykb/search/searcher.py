@@ -208,6 +208,7 @@ class Searcher(DenseMixin, KeywordMixin, LanguageMixin):
         asked_in = self.language or "en"
         across = self._foreign() if dense and query else None  # items read by the multilingual model
         shown = self.store.passages_of(list(items))
+        scored = None  # (every shown passage's similarity is known, unless keyword mode's scores stand for it)
         if dense or not kw:  # every shown passage's similarity, asked of each reader once
             similarity: dict[int, float] = {}
             for foreign in (False, True):
@@ -218,6 +219,7 @@ class Searcher(DenseMixin, KeywordMixin, LanguageMixin):
                     similarity.update(zip(ids.tolist(), reader._passage_similarities(query, ids).tolist()))
         else:
             similarity = {pid: score for pid, _, score in kw}
+            scored = similarity
         best: dict[str, Passage] = {}
         also: dict[str, list[dict[str, Any]]] = {}
         alike = {item for item in shown if (items[item].facets.get("language") or ["en"])[0] == asked_in}
@@ -229,7 +231,7 @@ class Searcher(DenseMixin, KeywordMixin, LanguageMixin):
             by_id = dict(passages)
             best[item] = by_id[chosen]
             if best[item].page is not None and len(passages) > 1:
-                also[item] = also_pages(order, by_id, chosen)
+                also[item] = also_pages(order, by_id, chosen, scored=scored)
         return best, also
 
     def _hits(self, ids: list[str], passages: dict[str, Passage], scores: dict[str, float], query: str,
