@@ -2,9 +2,11 @@
 question mostly made of common English words is English; else lingua's low-accuracy mode on its
 words without names) against lingua alone (both modes) and langdetect (if installed).
 
-Sets: the multilingual evaluation questions (bench/data/multilingual_questions.yaml, 9 languages),
-the on-topic English questions of the relevance tests, and SciFact's 300 test claims (English
-scientific sentences, where a wrong guess sends a question to the wrong model).
+Sets: the multilingual evaluation questions (bench/data/multilingual_questions.yaml, 23 languages:
+lingua has no Maltese), the on-topic English questions of the relevance tests, SciFact's 300 test
+claims (English scientific sentences, where a wrong guess sends a question to the wrong model), and
+short questions that name something, in English and the other 23 languages
+(bench/data/short_questions.yaml, kept aside from the detector's last change).
 
     .venv/bin/python bench/language_detection.py
 """
@@ -34,9 +36,12 @@ def sets() -> dict[str, list[tuple[str, str]]]:
     scifact = ROOT.parent / "shared/data/beir-scifact"
     test = {line.split("\t")[0] for line in (scifact / "qrels/test.tsv").read_text().splitlines()[1:]}
     claims = [json.loads(line) for line in (scifact / "queries.jsonl").read_text().splitlines()]
+    short = yaml.safe_load((ROOT / "bench/data/short_questions.yaml").read_text(encoding="utf-8"))
     return {"multilingual questions": multilingual, "English questions (relevance tests)":
             [("en", q) for q, _ in ON_TOPIC], "SciFact claims (English)": [("en", c["text"]) for c in claims
-                                                                          if c["_id"] in test]}
+                                                                          if c["_id"] in test],
+            "short questions naming something, English": [("en", q["q"]) for q in short if q["lang"] == "en"],
+            "short questions naming something, other": [(q["lang"], q["q"]) for q in short if q["lang"] != "en"]}
 
 
 def lingua(high_accuracy: bool):  # -> a detector function

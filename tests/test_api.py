@@ -63,6 +63,7 @@ def test_search_page_and_browse(client):
         ({"mode": "magic"}, 422, "invalid_request"),
         ({"size": 0}, 422, "invalid_request"),
         ({"year_from": 2020, "year_to": 2000}, 422, "invalid_query"),
+        ({"q": "cluster", "lang": "xx"}, 422, "invalid_query"),  # (two letters, but no language served)
     ],
 )
 def test_search_errors_are_uniform(client, params, status, code):

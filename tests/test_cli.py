@@ -50,6 +50,12 @@ def test_a_document_result_names_its_other_pages(run, corpus, make_pdf):
     assert named and len(set(named.groups())) == 2 and set(named.groups()) < {"1", "3", "4"}, also
 
 
+def test_punctuation_alone_finds_nothing(run, corpus):
+    assert run("ingest", str(corpus)).exit_code == 0
+    assert run("search", "?!", "--k", "1").output == '0 result(s) for "?!" (hybrid), page 1\nNo close match.\n'
+
+
+
 def test_ingest_exit_status_on_skipped_input(run, corpus):
     (corpus / "bad.csv").write_text("title,level\nX,planetary\n")
     result = run("ingest", str(corpus))

@@ -251,6 +251,24 @@ def test_pagination(kb, corpus):
     assert len(ids) == len(set(ids)) == pages[0].total == 5
 
 
+@pytest.mark.parametrize("mode", ["hybrid", "semantic", "keyword"])
+@pytest.mark.parametrize("query", ["?!?.,;", " ... ", "«»", "-"])
+def test_a_query_of_punctuation_alone_finds_nothing(kb, corpus, query, mode):
+    """A review found "?!?.,;" answered with three documents at 0.27: the model read the marks."""
+    kb.ingest([corpus])
+    result = kb.search(query, mode=mode)
+    assert (result.total, result.hits, result.nearest) == (0, [], [])
+    assert sum(v["count"] for f in result.facets.values() for v in f["values"]) == 0
+
+
+@pytest.mark.parametrize("language", ["xx", "EN ", "english", "la"])
+def test_a_language_that_is_no_language_served_is_refused(kb, corpus, language):
+    kb.ingest([corpus])
+    with pytest.raises(InvalidQuery, match=f"unknown language {language!r}: give one of ar, bg, .*, zh"):
+        kb.search("cluster vouchers", language=language)
+    assert kb.search("cluster vouchers", language="DE").language["used"] == "de"  # (any case)
+
+
 def test_similar_excludes_the_item_and_lists_only_items_over_the_floor(kb, corpus):
     kb.ingest([corpus])
     hits = kb.similar("de-vouchers", k=3)

@@ -29,6 +29,13 @@ from .conftest import ROOT
     ("클러스터 혁신 바우처", "ko"),  # languages beyond the EU's that the multilingual encoder covers
     ("产业集群创新政策", "zh"),  # written without spaces
     ("Kümelenme destek programı", "tr"),
+    # French function words that English word lists hold through names ("de", "le", "ont") did not
+    # make a French question English; a name first did not make an English one Swedish or Dutch
+    ("Combien de clusters ont obtenu le label Silver dans le programme Nordvale ?", "fr"),
+    ("política de clusters do País Basco", "pt"),
+    ("Nordvale budget", "en"), ("Nordhessen budget", "en"), ("Nordvale Bronze", "en"),
+    ("Valle de Luna tourism clusters", "en"),  # "de" between a name's words is the name's
+    ("de minimis aid for SMEs", "en"),  # Latin English keeps its "de"
 ])
 def test_the_language_of_a_question_is_detected_offline(text, code):
     assert detect(text) == code

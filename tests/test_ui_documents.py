@@ -88,3 +88,19 @@ def test_a_card_links_the_other_pages_a_document_result_names(ui_settings, corpu
     line = next(m.value for m in at.markdown if "[p. 2](documents/roadmap#page=2)" in m.value)
     also = re.search(r"also \[p\. (\d)\]\(documents/roadmap#page=\1\), \[p\. (\d)\]\(documents/roadmap#page=\2\)", line)
     assert also and len({also[1], also[2]}) == 2 and {also[1], also[2]} < {"1", "3", "4"}, line
+
+
+def test_a_document_whose_file_is_gone_says_so(ui_settings, corpus, make_pdf, monkeypatch):
+    """A review found every link of documents ingested from a folder since deleted answered "This item
+    has no document to open (it may have been unpublished)", though the items were published."""
+    make_pdf(corpus / "docs" / "roadmap.pdf", ["Hydrogen valley roadmap for cluster firms."], title="Hydrogen roadmap")
+    with running_api(ui_settings, corpus) as base:
+        (corpus / "docs" / "roadmap.pdf").unlink()
+        api = httpx.get(f"{base}/items/roadmap/file")
+        assert api.status_code == 404 and api.json()["error"]["details"] == {"id": "roadmap", "reason": "file_missing"}
+        assert "no longer where it was ingested from" in api.json()["error"]["message"]
+        assert str(corpus) not in api.text  # (no server path)
+        client = TestClient(Starlette(routes=document_routes(base)))
+        gone = client.get("/documents/roadmap")
+        assert gone.status_code == 404 and gone.text.startswith("This item's document file is missing on the server")
+        assert client.get("/documents/de-vouchers").text.startswith("This item has no document to open")

@@ -180,11 +180,16 @@ class KnowledgeBase:
                 for rank, (i, score) in enumerate(((i, s) for i, s in ranked if i in items), 1)]
 
     def document_path(self, item_id: str) -> Path | None:
-        """The original document file of a published item, if it has one on this machine."""
+        """The original document file of a published item, None if it has none; NotFound (reason
+        `file_missing`) if it was ingested from a file that has since been moved or deleted (its
+        text is still searchable; no server path is named)."""
         self.get(item_id)  # raises NotFound for unknown and unpublished items
         source = self.store.item_sources([item_id])[item_id][1]
         path = Path(source) if source and not source.startswith("contribution") else None
-        return path if path is not None and path.is_file() else None
+        if path is not None and not path.is_file():
+            raise NotFound(f"the original document of item {item_id!r} is no longer where it was ingested from; "
+                           "ingest it again from where it is now", {"id": item_id, "reason": "file_missing"})
+        return path
 
     def backup(self, target: Path | str) -> dict[str, Any]:
         """A consistent copy of this knowledge base in a new folder, safe while others write."""

@@ -56,9 +56,18 @@ def without_names(text: str) -> str:
     and numbers left out, as long as two words remain ("Combien d'argent reçoit le programme
     Euroclusters ?" is French, whatever the programme's name looks like)."""
     words = _WORD.findall(text)
+
+    def in_name(i: int) -> bool:  # "de" in "Valle de Luna", "von" in "Ursula von der Leyen"
+        return (0 < i < len(words) - 1 and words[i] in NAME_PARTICLES and words[i - 1][:1].isupper()
+                and (words[i + 1][:1].isupper() or (words[i + 1] in NAME_PARTICLES and in_name(i + 1))))
+
     kept = [w for i, w in enumerate(words)
-            if not (i and w[:1].isupper()) and not any(c.isdigit() for c in w) and any(c.isalpha() for c in w)]
+            if not (i and w[:1].isupper()) and not any(c.isdigit() for c in w) and any(c.isalpha() for c in w)
+            and not in_name(i)]
     return " ".join(kept) if len(kept) >= MIN_WORDS else text
+
+
+NAME_PARTICLES = frozenset("de del della di da du des van von der den y".split())  # between a name's words
 
 
 # Maltese function words that no other EU language writes the same way (articles joined to
@@ -100,12 +109,39 @@ ENGLISH_WORDS = 0.7  # a question with this share of English words is English, w
 SOME_ENGLISH = 0.3  # below this share the detector's English guess is not believed
 
 
+# Function words of other EU languages that an English word list holds only through names and
+# borrowed phrases ("de" 98,568 times, "la", "le", "ont"): they do not make a question English
+# ("Combien de clusters ont obtenu le label ..." was read as English: 0.7 of its words were "English").
+NOT_ENGLISH = frozenset("""de la le les des du au aux et ou est sont ont pour dans avec sur par que qui ce cette ces
+    leur leurs nous vous ils elles el los las del della delle dei degli di il gli lo una uno che si ci sono
+    como pero sus su muy der das dem den und ist sind mit von zu auf ein eine nicht auch het een och att som
+    og af ikke er""".split())
+LATIN_IN_ENGLISH = frozenset({"minimis", "facto", "jure", "novo"})  # "de minimis aid" is English
+
+
 def _english(text: str) -> float:
-    """The share of the text's words (names left out) that are common English words."""
+    """The share of the text's words (names left out) that are common English words, function
+    words of other languages (`NOT_ENGLISH`) not among them. A first word that is neither an English
+    word nor a function word of any EU language is a name too ("Nordvale budget", "Nordhessen
+    budget": English questions that were read as Swedish)."""
     from policykb.language.text import english_word
 
     words = [w.lower() for w in re.findall(r"[^\W\d_]+", without_names(text))]
-    return sum(english_word(w) for w in words) / len(words) if words else 0.0
+    first = re.match(r"\s*([^\W\d_]+)\b", text)
+    if words and first and first.group(1)[:1].isupper() and words[0] == first.group(1).lower() and len(words) > 1 \
+            and not english_word(words[0]) and not _function_word(words[0]):
+        words = words[1:]
+    english = [english_word(w) and (w not in NOT_ENGLISH or (w == "de" and i + 1 < len(words) and words[i + 1]
+                                                             in LATIN_IN_ENGLISH)) for i, w in enumerate(words)]
+    return sum(english) / len(words) if words else 0.0
+
+
+@lru_cache(maxsize=4096)
+def _function_word(word: str) -> bool:
+    """A function word of one of the EU languages (lower case)."""
+    from policykb.language.words import fold, function_words
+
+    return any(fold(word) in function_words(code) for code in EU_LANGUAGES)
 
 
 def _maltese(text: str) -> bool:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from policykb.errors import InvalidQuery, NotFound
+from policykb.language.detect import NAMES
 from policykb.models import Hit, Item, Passage, SearchResult, public_source
 from policykb.search.passages import also_pages, answering_order
 from policykb.search.relevance import Cutoff, cutoff
@@ -113,12 +114,17 @@ class Searcher(DenseMixin, KeywordMixin, LanguageMixin):
             raise InvalidQuery(f"page must be >= 1 and size between 1 and {MAX_PAGE_SIZE}")
         if year_from is not None and year_to is not None and year_from > year_to:
             raise InvalidQuery(f"year_from {year_from} is after year_to {year_to}")
+        if language is not None and language.lower() not in NAMES:
+            raise InvalidQuery(f"unknown language {language!r}: give one of {', '.join(sorted(NAMES))} (ISO 639-1), "
+                               "or none to have it detected", {"language": language})
         filters = self.backend.taxonomy.normalise_filters(filters)
         query = query.strip()
         offset = (page - 1) * size
         result = SearchResult(query, mode, 0, page, size, [])
         relevant = None
-        if not query:
+        if query and not any(c.isalnum() for c in query):  # punctuation alone ("?!"): nothing asked, nothing
+            relevant = np.zeros(len(self.facets), dtype=bool)  # relevant (the model read the marks: 3 items)
+        elif not query:
             keep = self._mask(filters, year_from, year_to, None)
             result.total = int(keep.sum())
             ids = self.facets.browse(keep, size, offset)

@@ -235,9 +235,8 @@ def create_app(settings: Settings | None = None, kb: KnowledgeBase | None = None
     @app.get("/items/{item_id}/file", summary="The original document (PDF, Markdown, ...)",
              response_class=FileResponse)
     def item_file(kb: KB, item_id: str) -> FileResponse:
-        path = kb.document_path(item_id)
-        if path is None or path.suffix.lower() not in {".pdf", ".md", ".txt", ".html", ".htm", ".markdown"} \
-                or not path.is_file():
+        path = kb.document_path(item_id)  # (NotFound, reason file_missing, for a file since moved or deleted)
+        if path is None or path.suffix.lower() not in {".pdf", ".md", ".txt", ".html", ".htm", ".markdown"}:
             raise NotFound(f"item {item_id!r} has no original document file", {"id": item_id})
         return document_response(path, path.name)
 

@@ -9,6 +9,7 @@ instead (the `document` page), without their metadata header.
 
 from __future__ import annotations
 
+import json
 from urllib.parse import quote
 
 import httpx
@@ -40,6 +41,15 @@ def open_href(item_id: str, source: str | None) -> str:
     return f"document?id={quote(item_id, safe='')}" if shown_as_page(source) else document_href(item_id)
 
 
+async def _file_missing(response: httpx.Response) -> bool:
+    """Whether the API's 404 says the item's file is missing on disk (not that it has none)."""
+    try:
+        body = json.loads((await response.aread())[:4096])
+        return body["error"]["details"].get("reason") == "file_missing"
+    except (ValueError, KeyError, TypeError, AttributeError, httpx.HTTPError):
+        return False
+
+
 def document_routes(api_url: str, timeout: float = 30.0) -> list[Route]:
     """The route that streams `/items/{id}/file` from the API at `api_url` to the browser."""
     base = api_url.rstrip("/")
@@ -56,8 +66,13 @@ def document_routes(api_url: str, timeout: float = 30.0) -> list[Route]:
                           "Please try again in a few minutes.", 502)
         if upstream.status_code != 200:
             status = upstream.status_code
+            missing = status == 404 and await _file_missing(upstream)
             await upstream.aclose()
             await client.aclose()
+            if missing:
+                return _plain("This item's document file is missing on the server (moved or deleted after it was "
+                              "added); its text can still be searched. The knowledge base's maintainers can add the "
+                              "file again.", 404)
             if status == 404:
                 return _plain("This item has no document to open (it may have been unpublished).", 404)
             return _plain("The document cannot be fetched right now.", 502)
