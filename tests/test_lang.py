@@ -33,7 +33,7 @@ from .conftest import ROOT
     # make a French question English; a name first did not make an English one Swedish or Dutch
     ("Combien de clusters ont obtenu le label Silver dans le programme Nordvale ?", "fr"),
     ("política de clusters do País Basco", "pt"),
-    ("Nordvale budget", "en"), ("Nordhessen budget", "en"), ("Nordvale Bronze", "en"),
+    ("Nordvale budget", "en"), ("Nordhessen budget", "en"), ("Estratégia Nacional para as Florestas", "pt"),
     ("Valle de Luna tourism clusters", "en"),  # "de" between a name's words is the name's
     ("de minimis aid for SMEs", "en"),  # Latin English keeps its "de"
 ])

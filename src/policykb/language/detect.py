@@ -122,15 +122,17 @@ LATIN_IN_ENGLISH = frozenset({"minimis", "facto", "jure", "novo"})  # "de minimi
 def _english(text: str) -> float:
     """The share of the text's words (names left out) that are common English words, function
     words of other languages (`NOT_ENGLISH`) not among them. A first word that is neither an English
-    word nor a function word of any EU language is a name too ("Nordvale budget", "Nordhessen
-    budget": English questions that were read as Swedish)."""
+    word nor a function word of any EU language, followed by a lower-case English word that is no
+    function word either, is a name too ("Nordvale budget", "Nordhessen budget": English questions
+    that were read as Swedish; not "Observatório do Emprego", whose "do" is Portuguese too)."""
     from policykb.language.text import english_word
 
-    words = [w.lower() for w in re.findall(r"[^\W\d_]+", without_names(text))]
-    first = re.match(r"\s*([^\W\d_]+)\b", text)
-    if words and first and first.group(1)[:1].isupper() and words[0] == first.group(1).lower() and len(words) > 1 \
+    tokens = re.findall(r"[^\W\d_]+", without_names(text))
+    words = [w.lower() for w in tokens]
+    if len(tokens) > 1 and tokens[0] == re.findall(r"[^\W\d_]+", text)[0] and tokens[0][:1].isupper() \
+            and tokens[1].islower() and english_word(words[1]) and not _function_word(words[1]) \
             and not english_word(words[0]) and not _function_word(words[0]):
-        words = words[1:]
+        words = words[1:]  # (not "Estratégia Nacional para as Florestas": "para" is Portuguese too)
     english = [english_word(w) and (w not in NOT_ENGLISH or (w == "de" and i + 1 < len(words) and words[i + 1]
                                                              in LATIN_IN_ENGLISH)) for i, w in enumerate(words)]
     return sum(english) / len(words) if words else 0.0
