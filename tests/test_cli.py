@@ -72,7 +72,9 @@ def test_batch_search(run, corpus, tmp_path):
         + "\n" + json.dumps({"id": "q2", "query": "x", "filters": {"territory": ["Narnia"]}})
         + "\n" + json.dumps({"id": "q3", "query": "x", "filters": ["DE"]})
         + "\n" + json.dumps({"id": "q4", "query": None, "year_from": "x"})
-        + "\n" + json.dumps({"id": "q5", "query": None, "k": 50}) + "\n"
+        + "\n" + json.dumps({"id": "q5", "query": None, "k": 50})
+        + "\n" + json.dumps({"id": "q6", "query": "Innovationsgutscheine für kleine Firmen", "lang": "de"})
+        + "\n" + json.dumps({"id": "q7", "query": "cluster", "lang": "xx"}) + "\n"
     )
     result = run("search", "--batch", str(batch))
     assert result.exit_code == 0
@@ -81,7 +83,10 @@ def test_batch_search(run, corpus, tmp_path):
     assert "unknown value 'Narnia' for territory" in lines[1]["error"]
     assert lines[2]["error"] == 'line 3: "filters" must be an object like {"territory": ["DE"]}'
     assert lines[3]["error"].startswith("line 4: invalid literal for int()")
-    assert len(lines[4]["hits"]) == 5  # a null query browses
+    assert len(lines[4]["hits"]) == 5 and lines[4]["total"] == 5  # a null query browses
+    assert lines[0]["total"] == 1 and set(lines[0]["language"]) >= {"detected", "used", "model"}
+    assert lines[5]["language"]["used"] == "de" and lines[5]["total"] == len(lines[5]["hits"])
+    assert lines[6]["error"].startswith("line 7: unknown language 'xx'")
 
 
 def test_show_similar_facets_stats_taxonomy_export(run, corpus):

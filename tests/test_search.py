@@ -43,6 +43,13 @@ def test_snippet_marks_stemmed_terms_and_escapes_html():
     )
 
 
+def test_snippet_marks_no_function_word_of_another_language():
+    """A review found "de" of "Valle de Luna" marked throughout a Spanish slide."""
+    text = "El 60 % procede de fondos regionales del Valle de Luna"
+    assert snippet(text, "What share of the Valle de Luna budget comes from regional funds?") == (
+        "El 60 % procede de fondos regionales del <mark>Valle</mark> de <mark>Luna</mark>")
+
+
 def test_snippet_windows_long_text_around_terms():
     text = "filler " * 100 + "the vouchers scheme " + "filler " * 100
     out = snippet(text, "vouchers", width=60)

@@ -119,7 +119,8 @@ def ingest(lazy: LazyKB, paths: tuple[Path, ...], prune: bool, keep_going: bool,
 @click.option("--json", "as_json", is_flag=True, help="Print results as JSON.")
 @click.option("--lang", metavar="CODE", help="The question's language (ISO 639-1, e.g. de); detected when absent.")
 @click.option("--batch", type=click.File("r"), metavar="FILE.jsonl",
-              help='Run one search per line: {"id", "query", "filters": {facet: [values]}, "k", "mode"}.')
+              help='Run one search per line: {"id", "query", "filters": {facet: [values]}, "k", "mode", "lang"}; '
+                   'prints one line each: {"id", "total", "language", "hits"} or {"id", "error"}.')
 @pass_kb
 @handle_errors
 def search(lazy: LazyKB, query: str, mode: str, size: int, page: int, show_facets: bool, as_json: bool,
@@ -169,8 +170,10 @@ def _run_batch(kb: KnowledgeBase, lines: io.TextIOBase) -> None:
                 raise ValueError('"filters" must be an object like {"territory": ["DE"]}')
             years = {k: int(spec[k]) if spec.get(k) is not None else None for k in ("year_from", "year_to")}
             result = kb.search(str(spec.get("query") or ""), mode=str(spec.get("mode") or "hybrid"),
-                               filters=filters, size=int(spec.get("k") or 10), facets=False, **years)
-            out: dict[str, Any] = {"id": spec.get("id", number), "hits": [h.to_dict() for h in result.hits]}
+                               filters=filters, size=int(spec.get("k") or 10), facets=False,
+                               language=str(spec["lang"]) if spec.get("lang") else None, **years)
+            out: dict[str, Any] = {"id": spec.get("id", number), "total": result.total, "language": result.language,
+                                   "hits": [h.to_dict() for h in result.hits]}
         except (PolicyKBError, ValueError, TypeError) as exc:
             message = exc.message if isinstance(exc, PolicyKBError) else str(exc)
             out = {"id": number, "error": f"line {number}: {message}"}

@@ -79,7 +79,11 @@ def _stem(word: str) -> str:
 
 
 def _query_stems(query: str) -> set[str]:
-    return {_stem(t) for t in terms(query)} if query.strip() else set()
+    """The stems a snippet marks: the query's words, without the function words of other languages
+    that English word lists hold ("de" of "Valle de Luna" marked every "de" of a Spanish slide)."""
+    from policykb.language.detect import NOT_ENGLISH
+
+    return {_stem(t) for t in terms(query) if t not in NOT_ENGLISH} if query.strip() else set()
 
 
 @lru_cache(maxsize=1024)  # as the detected language: a filter click or the next page asks again
