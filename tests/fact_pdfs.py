@@ -74,19 +74,25 @@ def render_all(folder: Path) -> list[Path]:
     return [render(doc, folder) for doc in documents()]
 
 
+def _field(hit: Any, name: str) -> Any:
+    """A hit's field, from a Hit or from its JSON."""
+    return hit[name] if isinstance(hit, dict) else getattr(hit, name)
+
+
+def _folded(text: str) -> str:
+    return " ".join(text.split()).lower()
+
+
 def named_page(hits: list[Any], question: dict[str, Any], pages: dict[str, list[str]], depth: int = 5) -> bool:
     """Whether the question's document is among the first `depth` results and the page shown or
     one of the pages it also names (`also`) holds the answer phrase; `pages`: each document's page
     texts."""
-    want = " ".join(question["answer"].split()).lower()
+    want = _folded(question["answer"])
     for hit in hits[:depth]:
-        hit_id = hit["id"] if isinstance(hit, dict) else hit.id
-        if hit_id != question["doc"]:
+        if _field(hit, "id") != question["doc"]:
             continue
-        page = hit["page"] if isinstance(hit, dict) else hit.page
-        also = hit["also"] if isinstance(hit, dict) else hit.also
-        for number in [page] + [a["page"] for a in also]:
-            if number and want in " ".join(pages[hit_id][number - 1].split()).lower():
+        for number in [_field(hit, "page")] + [a["page"] for a in _field(hit, "also")]:
+            if number and want in _folded(pages[question["doc"]][number - 1]):
                 return True
     return False
 
@@ -101,10 +107,5 @@ def page_texts(folder: Path) -> dict[str, list[str]]:
 def answered(hits: list[Any], question: dict[str, Any], depth: int = 5) -> bool:
     """Whether the question's document is among the first `depth` results and shows a passage
     holding the answer phrase (spaces and case aside)."""
-    want = " ".join(question["answer"].split()).lower()
-    for hit in hits[:depth]:
-        hit_id = hit["id"] if isinstance(hit, dict) else hit.id
-        passage = hit["passage"] if isinstance(hit, dict) else hit.passage
-        if hit_id == question["doc"] and want in " ".join(passage.split()).lower():
-            return True
-    return False
+    want = _folded(question["answer"])
+    return any(_field(hit, "id") == question["doc"] and want in _folded(_field(hit, "passage")) for hit in hits[:depth])

@@ -12,6 +12,7 @@ from typing import Any, Callable, Iterable, TypeVar
 import numpy as np
 import snowballstemmer
 
+from policykb.language.detect import NOT_ENGLISH
 from policykb.language.terms import query_terms
 from policykb.language.words import content_words
 
@@ -81,8 +82,6 @@ def _stem(word: str) -> str:
 def _query_stems(query: str) -> set[str]:
     """The stems a snippet marks: the query's words, without the function words of other languages
     that English word lists hold ("de" of "Valle de Luna" marked every "de" of a Spanish slide)."""
-    from policykb.language.detect import NOT_ENGLISH
-
     return {_stem(t) for t in terms(query) if t not in NOT_ENGLISH} if query.strip() else set()
 
 
