@@ -108,7 +108,10 @@ def test_show_similar_facets_stats_taxonomy_export(run, corpus):
     "args, message",
     [
         (["show", "missing"], "Error: no item with id 'missing'"),
-        (["search", "x", "--challenge", "greem"], "Error: unknown value 'greem' for challenge; did you mean 'green'?"),
+        (["search", "x", "--challenge", "greem"],
+         "Error: unknown value 'greem' for challenge; did you mean 'green' (Green transition)?"),
+        (["search", "x", "--territory", "Atlantis"], "did you mean 'AL' (Albania)?"),  # (an id alone: why AL?)
+        (["search", "x", "--territory", "Austira"], "did you mean 'AT' (Austria), 'AU' (Australia)"),
         (["search", "x", "--year-from", "2020", "--year-to", "2000"], "Error: year_from 2020 is after year_to 2000"),
     ],
 )

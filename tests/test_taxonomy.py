@@ -37,7 +37,8 @@ def test_normalise_through_ids_labels_and_synonyms(taxonomy, facet, raw, expecte
 def test_unknown_value_names_facet_value_and_closest(taxonomy):
     with pytest.raises(UnknownFacetValue) as err:
         taxonomy.normalise("support", "vouchrs")
-    assert err.value.details == {"facet": "support", "value": "vouchrs", "suggestions": ["vouchers"]}
+    assert err.value.details == {"facet": "support", "value": "vouchrs", "suggestions": ["vouchers"],
+                                 "suggestion_labels": ["Innovation vouchers"]}
     assert "support" in str(err.value) and "'vouchrs'" in str(err.value)
 
 

@@ -26,11 +26,15 @@ class UnknownFacetValue(PolicyKBError):
     code = "unknown_facet_value"
     status = 422
 
-    def __init__(self, facet: str, value: str, suggestions: list[str]) -> None:
-        hint = f"; did you mean {', '.join(repr(s) for s in suggestions)}?" if suggestions else ""
+    def __init__(self, facet: str, value: str, suggestions: list[str], labels: list[str] | None = None) -> None:
+        """`labels`: each suggestion's label, named beside an id that does not spell it ("'AL' (Albania)"):
+        an id alone did not say why it was suggested."""
+        labels = labels or list(suggestions)
+        named = [repr(s) if label.casefold() == s.casefold() else f"{s!r} ({label})" for s, label in zip(suggestions, labels)]
+        hint = f"; did you mean {', '.join(named)}?" if suggestions else ""
         super().__init__(
             f"unknown value {value!r} for {facet}{hint} (run `policykb taxonomy` for the allowed values)",
-            {"facet": facet, "value": value, "suggestions": suggestions},
+            {"facet": facet, "value": value, "suggestions": suggestions, "suggestion_labels": labels},
         )
 
 

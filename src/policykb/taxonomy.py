@@ -65,7 +65,7 @@ class Facet:
         if found is None:
             close = difflib.get_close_matches(key, list(self._lookup), n=6, cutoff=0.6)
             suggestions = list(dict.fromkeys(self._lookup[c] for c in close))[:3]
-            raise UnknownFacetValue(self.name, str(raw), suggestions)
+            raise UnknownFacetValue(self.name, str(raw), suggestions, [self.label_of(v) for v in suggestions])
         return found
 
     def label_of(self, value_id: str) -> str:
