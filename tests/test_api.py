@@ -72,6 +72,49 @@ def test_search_errors_are_uniform(client, params, status, code):
     assert response.json()["error"]["code"] == code and response.json()["error"]["message"]
 
 
+@pytest.mark.parametrize(
+    "path, params, message",
+    [
+        ("/search", {"q": "cluster", "country": "AT"}, "unknown parameter 'country'; did you mean 'territory'?"),
+        ("/search", {"q": "cluster", "challenges": "green"}, "unknown parameter 'challenges'; did you mean 'challenge'?"),
+        ("/search", {"q": "cluster", "teritory": "AT"}, "unknown parameter 'teritory'; did you mean 'territory'?"),
+        ("/search", {"q": "cluster", "Territory": "AT"}, "unknown parameter 'Territory'; did you mean 'territory'?"),
+        ("/search", {"q": "cluster", "colour": "red"}, "unknown parameter 'colour' (this route takes q, mode, territory,"),
+        ("/counts", {"q": "cluster", "size": "5"}, "unknown parameter 'size'"),  # (a /search parameter only)
+        ("/export", {"q": "cluster", "country": "AT"}, "did you mean 'territory'?"),
+    ],
+)
+def test_unknown_parameters_are_refused_not_ignored(client, path, params, message):
+    """A misspelled filter was left out by FastAPI: the whole unfiltered set came back as if filtered."""
+    response = client.get(path, params=params)
+    assert response.status_code == 422 and response.json()["error"]["code"] == "invalid_query"
+    assert message in response.json()["error"]["message"]
+
+
+@pytest.mark.parametrize("lang, used", [("DE", "de"), ("de", "de"), ("", None)])
+def test_lang_is_read_as_the_cli_reads_it(client, lang, used):
+    """Any case, as the CLI takes it; empty (a form's empty field) is no language: detected."""
+    response = client.get("/search", params={"q": "innovation vouchers", "lang": lang})
+    assert response.status_code == 200
+    assert response.json()["language"]["used"] == (used or response.json()["language"]["detected"])
+
+
+@pytest.mark.parametrize("lang", ["German", "xx", "d"])
+def test_an_unknown_lang_is_refused_with_the_codes(client, lang):
+    """It was refused by a pattern ("String should match pattern '^[a-z]{2}$'") without the codes."""
+    error = client.get("/search", params={"q": "innovation vouchers", "lang": lang}).json()["error"]
+    assert error["code"] == "invalid_query"
+    assert f"unknown language {lang!r}: give one of ar, bg, " in error["message"]
+    assert "or leave it out to have it detected" in error["message"]
+
+
+def test_every_parameter_a_route_declares_is_taken(client):
+    params = {"q": "cluster", "mode": "hybrid", "territory": "AT", "year_from": 2000, "year_to": 2030}
+    assert client.get("/search", params={**params, "page": 1, "size": 5, "lang": "en"}).status_code == 200
+    assert client.get("/counts", params=params).status_code == 200
+    assert client.get("/export", params={**params, "format": "json"}).status_code == 200
+
+
 def test_item_similar_and_file(client):
     item = client.get("/items/handbook").json()
     assert item["pages"] == 2 and [p["page"] for p in item["passages"]] == [1, 2]

@@ -116,7 +116,7 @@ class Searcher(DenseMixin, KeywordMixin, LanguageMixin):
             raise InvalidQuery(f"year_from {year_from} is after year_to {year_to}")
         if language is not None and language.lower() not in NAMES:
             raise InvalidQuery(f"unknown language {language!r}: give one of {', '.join(sorted(NAMES))} (ISO 639-1), "
-                               "or none to have it detected", {"language": language})
+                               "or leave it out to have it detected", {"language": language})
         filters = self.backend.taxonomy.normalise_filters(filters)
         query = query.strip()
         offset = (page - 1) * size

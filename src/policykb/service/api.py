@@ -4,12 +4,14 @@ Read-only endpoints for now (search, items, similar, file, facets, stats, health
 error is `{"error": {"code", "message", "details"}}` with the right status, never a stack trace.
 """
 
+import difflib
+import inspect
 import io
 import json
 import logging
 import sqlite3
 from contextlib import asynccontextmanager
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable, Sequence
 from typing import Annotated, Any, Literal
 
 from fastapi import Depends, FastAPI, Query, Request
@@ -22,7 +24,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from policykb.config import Settings
 from policykb.service.contributions import contribution_router
 from policykb.service.limits import UploadGate
-from policykb.errors import InvalidRecord, NotFound, PayloadTooLarge, PolicyKBError, StoreDamaged
+from policykb.errors import InvalidQuery, InvalidRecord, NotFound, PayloadTooLarge, PolicyKBError, StoreDamaged
 from policykb.ingest.export import write_records
 from policykb.backends.health import public as public_health
 from policykb.kb import KnowledgeBase
@@ -122,6 +124,25 @@ class SearchParams:
         }.items() if values}
 
 
+SEARCH_PARAMETERS = tuple(name for name in inspect.signature(SearchParams.__init__).parameters if name != "self")
+
+
+def unknown_parameters(given: Iterable[str], allowed: Sequence[str], aliases: dict[str, str]) -> InvalidQuery | None:
+    """The error for the first query parameter a route does not take, naming what it may have meant
+    (`aliases`: other names of a parameter, such as a facet's key in record files: `country` for
+    `territory`). FastAPI leaves such parameters out, and a misspelled filter (`teritory=DE`,
+    `challenges=green`) then answered with the whole unfiltered set as if it had been applied."""
+    for name in given:
+        if name in allowed:
+            continue
+        meant = aliases.get(name) or aliases.get(name.lower()) or (name.lower() if name.lower() in allowed else None)
+        close = [meant] if meant else difflib.get_close_matches(name, allowed, n=2, cutoff=0.7)
+        hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+        return InvalidQuery(f"unknown parameter {cut(name)!r}{hint} (this route takes {', '.join(allowed)})",
+                            {"parameter": cut(name), "suggestions": close, "allowed": list(allowed)})
+    return None
+
+
 def create_app(settings: Settings | None = None, kb: KnowledgeBase | None = None,
                warming: WarmUp | None = None) -> FastAPI:
     """The FastAPI app over one knowledge base (opened at startup, closed at shutdown).
@@ -163,6 +184,16 @@ def create_app(settings: Settings | None = None, kb: KnowledgeBase | None = None
 
     KB = Annotated[KnowledgeBase, Depends(get_kb)]
     Params = Annotated[SearchParams, Depends()]
+
+    def taking(*extra: str) -> Any:
+        """A route dependency that refuses query parameters other than the search's and `extra`."""
+        allowed = SEARCH_PARAMETERS + extra
+
+        def check(request: Request, kb: KB) -> None:
+            aliases = {f.record_key: f.name for f in kb.taxonomy.facets.values() if f.record_key != f.name}
+            if error := unknown_parameters(request.query_params.keys(), allowed, aliases):
+                raise error
+        return Depends(check)
 
     app.add_middleware(SameOriginWrites, allowed_origins=settings.cors_origins)
     app.add_middleware(BodyLimit, max_bytes=int(settings.max_upload_mb * 1024 * 1024))
@@ -210,16 +241,19 @@ def create_app(settings: Settings | None = None, kb: KnowledgeBase | None = None
         log.exception("unhandled error on %s", request.url.path)
         return error_response(500, "internal_error", "internal error; see the server log")
 
-    @app.get("/search", response_model=SearchResponse, summary="Search with filters and facet counts")
+    @app.get("/search", response_model=SearchResponse, summary="Search with filters and facet counts",
+             dependencies=[taking("page", "size", "lang")])
     def search(kb: KB, params: Params, page: Annotated[int, Query(ge=1, le=1000)] = 1,
                size: Annotated[int, Query(ge=1, le=100)] = 10,
-               lang: Annotated[str | None, Query(pattern="^[a-z]{2}$", description="Force the question's "
-                                                 "language (ISO 639-1); detected when absent.")] = None
+               lang: Annotated[str | None, Query(max_length=50, description="Force the question's "
+                                                 "language (ISO 639-1, any case); detected when absent or empty.")] = None
                ) -> dict[str, Any]:
+        # (the code is checked by the facade, as for the CLI: an unknown one is refused with the list of codes)
         return kb.search(params.q, mode=params.mode, filters=params.filters, year_from=params.year_from,
-                         year_to=params.year_to, page=page, size=size, language=lang).to_dict()
+                         year_to=params.year_to, page=page, size=size, language=lang or None).to_dict()
 
-    @app.get("/counts", summary="Counts over a search's result set: total, every facet value, start years")
+    @app.get("/counts", summary="Counts over a search's result set: total, every facet value, start years",
+             dependencies=[taking()])
     def counts(kb: KB, params: Params) -> dict[str, Any]:
         return kb.counts(params.q, mode=params.mode, filters=params.filters, year_from=params.year_from,
                          year_to=params.year_to)
@@ -277,7 +311,8 @@ def create_app(settings: Settings | None = None, kb: KnowledgeBase | None = None
         log.warning("unhealthy: %s; %s", reason, json.dumps(report, default=str))
         return JSONResponse({"status": "not ok", "reason": reason}, status_code=503)
 
-    @app.get("/export", summary="Items of a search as CSV, JSON or JSONL", response_class=Response)
+    @app.get("/export", summary="Items of a search as CSV, JSON or JSONL", response_class=Response,
+             dependencies=[taking("format")])
     def export(kb: KB, params: Params, format: Literal["csv", "json", "jsonl"] = "csv") -> Response:
         records = kb.export(params.q, mode=params.mode, filters=params.filters, year_from=params.year_from,
                             year_to=params.year_to)
