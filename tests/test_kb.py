@@ -252,13 +252,22 @@ def test_pagination(kb, corpus):
 
 
 @pytest.mark.parametrize("mode", ["hybrid", "semantic", "keyword"])
-@pytest.mark.parametrize("query", ["?!?.,;", " ... ", "«»", "-"])
+@pytest.mark.parametrize("query", ["?!?.,;", " ... ", "«»", "-", "\u200b\u200b\u200d", " \u2060\ufeff "])
 def test_a_query_of_punctuation_alone_finds_nothing(kb, corpus, query, mode):
-    """A review found "?!?.,;" answered with three documents at 0.27: the model read the marks."""
+    """A review found "?!?.,;" answered with three documents at 0.27: the model read the marks; and
+    zero-width characters alone (removed by normalising) browsing every item, as an empty query."""
     kb.ingest([corpus])
     result = kb.search(query, mode=mode)
     assert (result.total, result.hits, result.nearest) == (0, [], [])
     assert sum(v["count"] for f in result.facets.values() for v in f["values"]) == 0
+
+
+def test_a_query_longer_than_the_limit_is_refused_by_every_interface(kb, corpus):
+    """The API refused a question over 1,000 characters and the CLI searched 10,000 of them."""
+    kb.ingest([corpus])
+    with pytest.raises(InvalidQuery, match="the query is 1,001 characters long; the limit is 1,000"):
+        kb.search("v" * 1001)
+    assert kb.search("vouchers " + "x" * 991).query.startswith("vouchers")  # (1,000: read)
 
 
 @pytest.mark.parametrize("language", ["xx", "EN ", "english", "la"])

@@ -113,7 +113,7 @@ class KnowledgeBase:
         from policykb.search.searcher import Searcher
 
         with self.backend.searching():
-            return Searcher(self.backend).search(normalise(query), mode=mode, filters=filters, year_from=year_from,
+            return Searcher(self.backend).search(_question(query), mode=mode, filters=filters, year_from=year_from,
                                                  year_to=year_to, page=page, size=size, with_facets=facets,
                                                  facet_size=facet_size, language=language)
 
@@ -125,7 +125,7 @@ class KnowledgeBase:
         from policykb.search.searcher import Searcher
 
         with self.backend.searching():
-            result = Searcher(self.backend).search(normalise(query), mode=mode, filters=filters, year_from=year_from,
+            result = Searcher(self.backend).search(_question(query), mode=mode, filters=filters, year_from=year_from,
                                                    year_to=year_to, size=1, facet_size=100_000, with_years=True)
         return {"query": result.query, "mode": result.mode, "total": result.total, "facets": result.facets,
                 "values": result.values, "start_years": result.start_years, "undated": result.undated}
@@ -268,3 +268,11 @@ class KnowledgeBase:
     def facet_overview(self, facet_size: int = 100) -> dict[str, Any]:
         """Counts of every facet value over the whole knowledge base."""
         return self.search("", size=1, facet_size=facet_size).facets
+
+
+def _question(query: str) -> str:
+    """The query normalised as stored text is; a query of invisible characters alone (zero-width
+    spaces and joiners, which normalising removes) is kept as it came, so that it finds nothing, as
+    punctuation alone does: normalised to nothing, it was an empty query and browsed every item."""
+    normalised = normalise(query)
+    return normalised if normalised.strip() or not query.strip() else query.strip()

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from policykb.backends.embedded.spaces import VectorSpace
 
 MAX_PAGE_SIZE = 1000
+MAX_QUERY_CHARS = 1000  # a question longer than this is refused (the API's bound too, so every interface agrees)
 NEAREST = 3  # nearest items offered (as not matches) when nothing is relevant
 
 
@@ -114,6 +115,9 @@ class Searcher(DenseMixin, KeywordMixin, LanguageMixin):
             raise InvalidQuery(f"page must be >= 1 and size between 1 and {MAX_PAGE_SIZE}")
         if year_from is not None and year_to is not None and year_from > year_to:
             raise InvalidQuery(f"year_from {year_from} is after year_to {year_to}")
+        if len(query) > MAX_QUERY_CHARS:
+            raise InvalidQuery(f"the query is {len(query):,} characters long; the limit is {MAX_QUERY_CHARS:,}",
+                               {"length": len(query)})
         if language is not None and language.lower() not in NAMES:
             raise InvalidQuery(f"unknown language {language!r}: give one of {', '.join(sorted(NAMES))} (ISO 639-1), "
                                "or leave it out to have it detected", {"language": language})

@@ -28,6 +28,7 @@ from policykb.errors import InvalidQuery, InvalidRecord, NotFound, PayloadTooLar
 from policykb.ingest.export import write_records
 from policykb.backends.health import public as public_health
 from policykb.kb import KnowledgeBase
+from policykb.search.searcher import MAX_QUERY_CHARS
 from policykb.models import FacetCount, Hit
 from policykb.warmup import WarmUp
 from policykb.backends.embedded.store import damaged, is_damage
@@ -101,7 +102,7 @@ class SearchParams:
 
     def __init__(
         self,
-        q: Annotated[str, Query(max_length=1000, description="Question or keywords; empty browses.")] = "",
+        q: Annotated[str, Query(max_length=MAX_QUERY_CHARS, description="Question or keywords; empty browses.")] = "",
         mode: Literal["hybrid", "semantic", "keyword"] = "hybrid",
         territory: Annotated[list[str], Query(max_length=50)] = [],  # noqa: B006 - FastAPI copies defaults
         level: Annotated[list[str], Query(max_length=50)] = [],  # noqa: B006
