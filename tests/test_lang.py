@@ -14,6 +14,7 @@ from policykb.encoders.embed import HashingEmbedder
 from policykb.language import detect as lang
 from policykb.language.detect import covered, detect
 from policykb.backends.embedded.spaces import multilingual_setting
+from policykb.search.languages import question_language
 
 from .conftest import ROOT
 
@@ -36,6 +37,8 @@ from .conftest import ROOT
     ("Nordvale budget", "en"), ("Nordhessen budget", "en"), ("Estratégia Nacional para as Florestas", "pt"),
     ("Valle de Luna tourism clusters", "en"),  # "de" between a name's words is the name's
     ("de minimis aid for SMEs", "en"),  # Latin English keeps its "de"
+    ("lorem ipsum dolor sit amet", "la"),  # placeholder text: told, so as not to be served as a language
+    ("poles de competitivite", None),  # French without accents, Latin at 0.40: in no language surely
 ])
 def test_the_language_of_a_question_is_detected_offline(text, code):
     assert detect(text) == code
@@ -58,6 +61,11 @@ def test_a_question_is_surely_written_in_a_language(text, language, surely):
 ])
 def test_one_english_word_or_acronym_is_read_by_the_english_model(question, plain):
     assert lang.plain_english_term(question) is plain
+
+
+def test_a_note_names_an_unserved_language_in_words():
+    note = question_language("la", "la", "all-MiniLM-L6-v2")["note"]
+    assert note.startswith("Questions in Latin are matched less well")  # (it said "Questions in la")
 
 
 def test_which_model_covers_which_language():
@@ -337,6 +345,13 @@ def test_questions_in_ten_languages_through_the_api_the_cli_and_the_ui(tmp_path,
             out = CliRunner().invoke(cli, ["--home", str(settings.home), "search", question, "--k", "1"])
             assert out.exit_code == 0, out.output
             assert f"in {lang.NAMES[code]}, matched by {E5_NAME}" in out.output and f"id={answer}" in out.output
+        # French without its accents is in no language surely (it was read as Latin, sent to the
+        # English model with a note about questions in "la"); the CLI then names no language ("in None")
+        body = httpx.get(f"{base}/search", params={"q": "poles de competitivite", "size": 3}, timeout=120).json()
+        assert (body["language"]["used"], body["language"]["model"]) == (None, E5_NAME)
+        assert "fr-poles-de-competitivite" in [h["id"] for h in body["hits"]]
+        out = CliRunner().invoke(cli, ["--home", str(settings.home), "search", "poles de competitivite", "--k", "1"])
+        assert f'for "poles de competitivite" matched by {E5_NAME} (hybrid)' in out.output, out.output
         monkeypatch.setenv("POLICYKB_UI_API_URL", base)
         for code, question, answer in ANSWERED[1:4]:
             at = open_page("search", q=question)

@@ -20,7 +20,7 @@ from policykb.cli.admin import ADMIN_COMMANDS
 from policykb.cli.eval import evaluate
 from policykb.cli.moderation import history, moderate, purge
 from policykb.kb import KnowledgeBase
-from policykb.language.detect import NAMES
+from policykb.language.detect import language_name
 from policykb.search.parts import MODES
 
 FILTER_OPTIONS = ("territory", "level", "challenge", "theme", "support", "typology", "kind", "language",
@@ -147,7 +147,8 @@ def search(lazy: LazyKB, query: str, mode: str, size: int, page: int, show_facet
     label = f'for "{query}" ' if query else ""
     language = result.language or {}
     if mode != "keyword" and language.get("model") not in (None, lazy.kb.model):  # the second encoder answered
-        label += f"in {NAMES.get(language['used'], language['used'])}, matched by {language['model']} "
+        used = language.get("used")  # (none: a language not told, one word or not surely any: "in None" was printed)
+        label += (f"in {language_name(used)}, " if used else "") + f"matched by {language['model']} "
     click.echo(f"{result.total} result(s) {label}({mode}), page {page}")
     for rank, hit in enumerate(result.hits, (page - 1) * size + 1):
         print_hit(rank, hit.to_dict())

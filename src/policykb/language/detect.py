@@ -33,6 +33,12 @@ NAMES = {"bg": "Bulgarian", "cs": "Czech", "da": "Danish", "de": "German", "el":
 # Detected so as to be recognised, not served: Latin is what placeholder text ("lorem ipsum dolor
 # sit amet") is written in, and no question about policy is.
 UNSERVED = ("la",)
+UNSERVED_NAMES = {"la": "Latin"}
+
+
+def language_name(code: str | None) -> str:
+    """The English name of a language code the detector may report ("la": Latin), else the code."""
+    return NAMES.get(code or "") or UNSERVED_NAMES.get(code or "") or str(code)
 MIN_WORDS = 2  # one word says too little about its language
 _UNSPACED = re.compile(r"[\u0e00-\u0e7f\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]")  # Thai, kana, CJK, Hangul
 _WORD = re.compile(r"\S+")
@@ -102,7 +108,13 @@ def identify(text: str) -> tuple[str | None, float]:
         values = values[1:]  # a guess of English without English words: the next guess
     if not values:
         return None, 0.0
-    return values[0].language.iso_code_639_1.name.lower(), float(values[0].value)
+    code, confidence = values[0].language.iso_code_639_1.name.lower(), float(values[0].value)
+    if code in UNSERVED and confidence < SURE:
+        # Not surely Latin: a question in a served language written without its accents ("poles de
+        # competitivite", French, read as Latin 0.40) is in none surely, rather than sent to the
+        # English model as placeholder text with a note about questions in "la"
+        return None, 0.0
+    return code, confidence
 
 
 ENGLISH_WORDS = 0.7  # a question with this share of English words is English, whatever it names

@@ -115,7 +115,7 @@ def question_language(detected: str | None, used: str | None, model: str) -> dic
     covered = lang.covered(model, used)
     out: dict[str, Any] = {"detected": detected, "used": used, "covered": covered, "model": model}
     if covered is False:
-        out["note"] = (f"Questions in {lang.NAMES.get(used, used)} are matched less well by this knowledge base; "
+        out["note"] = (f"Questions in {lang.language_name(used)} are matched less well by this knowledge base; "
                        "if few results come back, try asking in English.")
     return out
 
@@ -125,5 +125,5 @@ def keyword_note(language: dict[str, Any] | None) -> None:
     used = (language or {}).get("used")
     if language is not None and used not in (None, "en"):
         language["note"] = (f"Keyword search matches words as they are written, so a question in "
-                            f"{lang.NAMES.get(used, used)} finds only items that use its words: hybrid or semantic "
+                            f"{lang.language_name(used)} finds only items that use its words: hybrid or semantic "
                             "search finds items by meaning, whatever their language.")

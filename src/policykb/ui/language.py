@@ -13,7 +13,7 @@ from typing import Any
 
 import streamlit as st
 
-from policykb.language.detect import NAMES
+from policykb.language.detect import NAMES, language_name
 from policykb.ui.common import md_escape
 from policykb.ui.resets import LANG_KEY
 from policykb.ui.state import SearchState, detect_language
@@ -22,7 +22,7 @@ AUTO = "Detect from the question"
 
 
 def name(code: str | None) -> str:
-    return NAMES.get(code or "", code or "unknown")
+    return language_name(code) if code else "unknown"
 
 
 def choices() -> list[str | None]:
