@@ -207,6 +207,15 @@ def test_a_cover_whose_heading_is_the_title():
     assert [pid for pid, _ in answering_order(passages, {10: 0.9, 11: 0.5, 12: 0.4}, set(), title)] == [11, 12, 10]
 
 
+def test_passages_holding_the_question_as_a_phrase_come_first():
+    """"trade union" showed a deck's conclusion (the European Union, trade) over the page naming it."""
+    passages = deck("Cover page", "Governance: the trade union sat on the board", "Conclusion: trade across the Union",
+                    sections=["Cover", "Governance", "Conclusion"])
+    similarity = {10: 0.2, 11: 0.4, 12: 0.6}
+    assert next(answering_order(passages, similarity, set(), TITLE))[0] == 12
+    assert next(answering_order(passages, similarity, set(), TITLE, first={11}))[0] == 11
+
+
 def test_a_result_names_the_next_pages_that_may_answer():
     passages = deck("Cluster vouchers 2024", "Agenda: Governance, Funding, Results", "Funding came from the region",
                     "Results: 40 firms", "Governance: a steering group", "More results: 12 clusters",

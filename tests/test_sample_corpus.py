@@ -59,3 +59,13 @@ def test_the_pdf_case_study_has_pages(sample):
 def test_real_questions_over_the_sample_corpus(real_sample, query, filters, expected):
     top = [h.id for h in real_sample.search(query, filters=filters, size=3).hits]
     assert expected in top, top
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("mode", ["hybrid", "keyword"])
+@pytest.mark.parametrize("query, page", [("compressed air", 3), ("trade union", 4)])
+def test_a_phrase_in_a_document_is_found_on_its_page(real_sample, query, page, mode):
+    """A newcomer's review: "compressed air" (in the case study's text, p. 3) found nothing in hybrid
+    mode, the model seeing no support for it; "trade union" showed the conclusion, not p. 4."""
+    hits = [h for h in real_sample.search(query, mode=mode, size=50).hits if h.id == "case-green-transition-cluster"]
+    assert hits and hits[0].page == page, [(h.id, h.page) for h in hits]

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from policykb.search.parts import best_rows, convex, fts_query, rrf, snippet, terms
+from policykb.search.parts import best_rows, convex, fts_query, holds_phrase, phrase_of, rrf, snippet, terms
 
 
 def test_terms_drop_stop_words_and_question_words():
@@ -20,6 +20,29 @@ def test_terms_drop_stop_words_and_question_words():
 )
 def test_fts_query_quotes_every_term(query, expected):
     assert fts_query(query) == expected
+
+
+@pytest.mark.parametrize("query, text, held", [
+    ("compressed air", "improved compressed-air systems", True),
+    ("Compressed Air", "COMPRESSED AIR savings", True),
+    ("trade union", "a trade union took part", True),
+    ("trade union", "trade with the European Union", False),  # both words, not one after the other
+    ("union trade", "a trade union took part", False),  # in the question's order
+    ("board of directors", "the board of the directors met", True),  # function words between skipped
+    ("innovation vouchers", "innovation voucher scheme", True),  # stemmed
+    ("Who sat on the programme board?", "A programme board met quarterly", False),
+])
+def test_a_short_query_is_held_as_a_phrase_word_after_word(query, text, held):
+    assert holds_phrase(text, phrase_of(query), None) is held
+
+
+@pytest.mark.parametrize("query, phrase", [
+    ("compressed air", ("compress", "air")),
+    ("vouchers", ()),  # one word is no phrase
+    ("how do regions fund the internationalisation of clusters across borders in Europe", ()),  # a question
+])
+def test_the_phrase_of_a_query(query, phrase):
+    assert phrase_of(query) == phrase
 
 
 def test_rrf_literal_scores():

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from policykb.backends.embedded.maxscore import QueryScorer
-from policykb.search.parts import best_rows as _best, keyword_terms, terms
+from policykb.search.parts import best_rows as _best, holds_phrase, keyword_terms, phrase_of, terms
 from policykb.search.passages import heading_terms
 from policykb.language.words import literal_words
 
@@ -127,10 +127,27 @@ class KeywordMixin:
             literal = [t for w in literal_words(supported_by) for t in keyword_terms(w) or ()]
             if literal:
                 supported |= self._holding_all(matching, [scorer.holders(t) for t in dict.fromkeys(literal)])
+            if not supported.all():
+                supported[~supported] = self._holding_phrase(supported_by, matching[~supported], scorer)
             matching = matching[supported]
         relevant = np.zeros(len(self.facets), dtype=bool)
         relevant[self.facets.passage_rows[matching]] = True
         return relevant
+
+    def _holding_phrase(self, query: str, positions: np.ndarray, scorer: QueryScorer) -> np.ndarray:
+        """Which of these passage positions hold a short query's words one after the other
+        (`parts.holds_phrase`): as letter for letter as a quoted phrase, whatever the model makes of
+        it ("compressed air" is in a case study's text, and hybrid search found nothing)."""
+        phrase = phrase_of(query, self.language)
+        holds = np.zeros(len(positions), dtype=bool)
+        if not phrase or not len(positions) or not set(phrase) <= set(scorer.distinct):
+            return holds
+        candidates = np.flatnonzero(self._holding_all(positions, [scorer.holders(t) for t in dict.fromkeys(phrase)]))
+        if len(candidates):
+            ids = self.facets.passage_ids[positions[candidates]].tolist()
+            texts = self.store.passages_by_id(ids)
+            holds[candidates] = [pid in texts and holds_phrase(texts[pid][1].text, phrase, self.language) for pid in ids]
+        return holds
 
     def _holding_all(self, positions: np.ndarray, holders: list[np.ndarray]) -> np.ndarray:
         """Which of these passage positions hold every one of the terms (the positions of their holders)."""

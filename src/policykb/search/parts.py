@@ -13,8 +13,8 @@ import numpy as np
 import snowballstemmer
 
 from policykb.language.detect import NOT_ENGLISH
-from policykb.language.terms import query_terms
-from policykb.language.words import content_words
+from policykb.language.terms import query_terms, term, tokens, words
+from policykb.language.words import content_words, fold, function_words
 
 K = TypeVar("K")
 MODES = ("hybrid", "semantic", "keyword")
@@ -30,6 +30,28 @@ def terms(query: str, language: str | None = None) -> list[str]:
 def keyword_terms(query: str, language: str | None = None) -> tuple[str, ...] | None:
     """The index terms (stemmed, distinct) a keyword search for `query` looks up; None if none."""
     return query_terms(terms(query, language)) or None
+
+
+MAX_PHRASE = 5  # content words a query may have and still be read as a phrase (`phrase_of`)
+
+
+def phrase_of(query: str, language: str | None = None) -> tuple[str, ...]:
+    """The index terms of a short query's content words in their order ("compressed air": compress,
+    air), which a passage may hold one after the other (`holds_phrase`); () for one word or a
+    question of more than MAX_PHRASE words."""
+    seq = tuple(t for w in terms(query, language) for t in tokens(w))
+    return seq if 2 <= len(seq) <= MAX_PHRASE else ()
+
+
+def holds_phrase(text: str, phrase: tuple[str, ...], language: str | None = None) -> bool:
+    """Whether a text holds the phrase's terms one after the other, function words between them
+    skipped ("board of directors" holds "board directors"; "compressed-air systems" holds
+    "compressed air")."""
+    if not phrase:
+        return False
+    skip = function_words(None) | function_words(language)
+    found = [term(w) for w in words(text) if fold(w) not in skip]
+    return f" {' '.join(phrase)} " in f" {' '.join(t for t in found if t)} "
 
 
 def fts_query(query: str) -> str | None:

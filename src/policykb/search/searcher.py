@@ -23,7 +23,7 @@ from policykb.search.passages import also_pages, answering_order
 from policykb.search.relevance import Cutoff, cutoff
 from policykb.topics import Topic
 from policykb.search.parts import MODES, convex, first_scores as _first_scores, items_of as _items, \
-    rrf, snippet
+    holds_phrase, phrase_of, rrf, snippet
 from policykb.backends.embedded.maxscore import QueryScorer
 from policykb.search.dense import DenseMixin
 from policykb.search.keyword import KeywordMixin
@@ -234,9 +234,12 @@ class Searcher(DenseMixin, KeywordMixin, LanguageMixin):
         also: dict[str, list[dict[str, Any]]] = {}
         alike = {item for item in shown if (items[item].facets.get("language") or ["en"])[0] == asked_in}
         held = self._held_terms(match, [row for item in alike if len(shown[item]) > 1 for row in shown[item]])
+        phrase = phrase_of(query, self.language) if query and match else ()
         for item, passages in shown.items():  # (the question's words count only in its own language)
+            first = {pid for pid, p in passages if (held is None or pid not in held or set(phrase) <= held[pid])
+                     and holds_phrase(p.text, phrase, self.language)} if phrase and len(passages) > 1 else ()
             order = answering_order(passages, similarity, terms if item in alike else set(), items[item].title,
-                                    held=held)
+                                    held=held, first=first)
             chosen = next(order)[0]
             by_id = dict(passages)
             best[item] = by_id[chosen]
