@@ -50,6 +50,16 @@ def test_a_document_result_names_its_other_pages(run, corpus, make_pdf):
     assert named and len(set(named.groups())) == 2 and set(named.groups()) < {"1", "3", "4"}, also
 
 
+@pytest.mark.parametrize("query, line", [
+    ("zebra quagga", "No item contains: zebra, quagga.\n"),  # English words: no spelling is in doubt
+    ("zebra quaga", "No item contains: zebra, quaga (check the spelling of quaga).\n"),
+])
+def test_only_words_in_no_english_word_list_are_called_misspelt(run, corpus, query, line):
+    """A review: "Who sat on the programme board?" was answered "No item contains: sat (check the spelling)"."""
+    assert run("ingest", str(corpus)).exit_code == 0
+    assert line in run("search", query, "--mode", "semantic").output
+
+
 def test_punctuation_alone_finds_nothing(run, corpus):
     assert run("ingest", str(corpus)).exit_code == 0
     assert run("search", "?!", "--k", "1").output == '0 result(s) for "?!" (hybrid), page 1\nNo close match.\n'

@@ -126,6 +126,8 @@ def test_nothing_relevant_is_an_answer_with_the_nearest_items_apart(kb, corpus):
         assert kb.export("zebra quagga", mode=mode) == []
     result = kb.search("zebra quagga", mode="semantic")
     assert len(result.nearest) == 3 and result.absent_terms == ["zebra", "quagga"]
+    assert result.unknown_terms == []  # English words: no typing errors (the CLI said "check the spelling")
+    assert kb.search("zebra quaga", mode="semantic").unknown_terms == ["quaga"]
     assert kb.search("zebra quagga", mode="keyword").nearest == []  # no word in common: no nearest either
     filtered = kb.search("green textile", filters={"territory": ["DE"]})
     assert (filtered.total, filtered.total_without_filters) == (0, 1)  # fr-es-green, outside the filter

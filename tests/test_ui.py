@@ -198,7 +198,10 @@ def test_item_page_shows_record_facets_passages_and_similar(api_url):
 def test_no_close_match_says_so_and_sets_the_nearest_items_apart(api_url):
     at = ok(open_page("search", q="zebra quagga", mode="semantic"))
     assert at.info[0].value.startswith("**No close match** for “zebra quagga”")
-    assert "No item contains “zebra”, “quagga”" in " ".join(m.value for m in at.markdown)
+    assert "No item contains “zebra”, “quagga” — try another word." in " ".join(m.value for m in at.markdown)
+    at = ok(open_page("search", q="zebra quaga", mode="semantic"))  # (English words are not called misspelt)
+    assert ("No item contains “zebra”, “quaga” — check the spelling of “quaga”, or try another word."
+            in " ".join(m.value for m in at.markdown))
     assert any(m.value.startswith("**Nearest items — not matches.**") for m in at.markdown)
     assert len(titles(at)) == 3 and not [b for b in at.get("download_button")]  # nothing to download
 

@@ -176,6 +176,8 @@ class SearchResult:
     # within a looser cut-off, see topics.py): facet, value, label, similarity.
     topic: dict[str, Any] | None = None
     absent_terms: list[str] = field(default_factory=list)
+    # those of them that are no English word either: what a typing error looks like ("clustr", not "sat")
+    unknown_terms: list[str] = field(default_factory=list)
     total_without_filters: int | None = None
     # (counts only) each facet's values counted over the result set itself, items per start year
     values: dict[str, dict[str, int]] | None = None
@@ -195,6 +197,7 @@ class SearchResult:
             "language": self.language,
             "topic": self.topic,
             "absent_terms": self.absent_terms,
+            "unknown_terms": self.unknown_terms,
             "total_without_filters": self.total_without_filters,
         }
 

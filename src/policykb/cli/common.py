@@ -89,8 +89,10 @@ def print_no_match(result: dict[str, Any]) -> None:
     """What to try when nothing is relevant: misspelt words, filters, and the nearest items,
     which are listed as what they are (not matches)."""
     click.echo("No close match.")
-    if result.get("absent_terms"):
-        click.echo("No item contains: " + ", ".join(result["absent_terms"]) + " (check the spelling).")
+    if result.get("absent_terms"):  # (the spelling is in doubt only for words in no English word list: not "sat")
+        unknown = result.get("unknown_terms") or []
+        hint = f" (check the spelling of {', '.join(unknown)})" if unknown else ""
+        click.echo("No item contains: " + ", ".join(result["absent_terms"]) + hint + ".")
     if result.get("total_without_filters"):
         click.echo(f"{result['total_without_filters']} match(es) without the filters.")
     if result.get("nearest"):

@@ -23,6 +23,7 @@ ENGLISH = frozenset(
     off on once only or other our ours out over own same she should so some such than that the their
     theirs them then there these they this those through to too under until up very was we were what
     when where which while who whom whose why will with would you your yours other others also may might
+    much many
     must shall us via whether etc eg ie please tell show give find list""".split()
 )
 # Maltese (not in stopwordsiso): articles, prepositions, conjunctions, pronouns, question words.

@@ -18,6 +18,7 @@ import numpy as np
 
 from policykb.errors import InvalidQuery, NotFound
 from policykb.language.detect import NAMES
+from policykb.language.text import english_word
 from policykb.models import Hit, Item, Passage, SearchResult, public_source
 from policykb.search.passages import also_pages, answering_order
 from policykb.search.relevance import Cutoff, cutoff
@@ -178,6 +179,7 @@ class Searcher(DenseMixin, KeywordMixin, LanguageMixin):
         result.nearest = self._ranked_hits(ids, rows if result.mode == "keyword" else [],
                                            rows if result.mode != "keyword" else [], scores, result.query)
         result.absent_terms = self._absent_words(result.query)
+        result.unknown_terms = [w for w in result.absent_terms if not english_word(w)]
         if filters or year_from is not None or year_to is not None:
             result.total_without_filters = int(relevant.sum())
 

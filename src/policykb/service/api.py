@@ -58,6 +58,7 @@ class SearchResponse(BaseModel):
     facets: dict[str, FacetModel]
     nearest: list[Hit] = []
     absent_terms: list[str] = []
+    unknown_terms: list[str] = []
     total_without_filters: int | None = None
     language: dict[str, Any] | None = None
     topic: dict[str, Any] | None = None

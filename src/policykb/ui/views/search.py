@@ -84,9 +84,11 @@ def no_results(client: ApiClient, state: SearchState, result: dict[str, Any]) ->
                 "in meaning or words to count as a result.", icon=":material/search_off:")
     else:
         st.info("**No items** with these filters.", icon=":material/search_off:")
-    if result.get("absent_terms"):
-        st.markdown("No item contains " + ", ".join(f"“{md_escape(w)}”" for w in result["absent_terms"])
-                    + " — check the spelling, or try another word.")
+    if result.get("absent_terms"):  # (the spelling is in doubt only for words in no English word list: not "sat")
+        unknown = result.get("unknown_terms") or []
+        hint = (" — check the spelling of " + ", ".join(f"“{md_escape(w)}”" for w in unknown) + ", or try another word"
+                if unknown else " — try another word")
+        st.markdown("No item contains " + ", ".join(f"“{md_escape(w)}”" for w in result["absent_terms"]) + hint + ".")
     if result.get("total_without_filters"):
         n = result["total_without_filters"]
         st.markdown(f"Without the filters, the question has **{n}** result{'s' * (n != 1)}.")
