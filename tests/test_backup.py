@@ -68,6 +68,22 @@ def test_restore_over_a_live_knowledge_base_is_seen_by_its_other_handles(setting
         assert api.search("vouchers", mode="keyword").total == 1 and api.check()["status"] == "ok"
 
 
+def test_a_backup_restored_into_another_knowledge_base_is_taken_for_its_own(settings, corpus, tmp_path, caplog):
+    """A review: restored into another folder's knowledge base, the next process to open it warned
+    that the index files "were saved for another store" and built them all again."""
+    with KnowledgeBase(settings) as kb:
+        kb.ingest([corpus])
+        kb.backup(tmp_path / "backup")
+    other = settings.model_copy(update={"home": tmp_path / "other"})
+    with KnowledgeBase(other) as kb:
+        kb.ingest([corpus])  # (a store of its own, with its own id)
+        kb.restore(tmp_path / "backup")
+    caplog.clear()
+    with KnowledgeBase(other) as kb:
+        assert kb.check()["status"] == "ok" and kb.search("vouchers", mode="keyword").total == 1
+    assert "saved for another store" not in caplog.text
+
+
 def test_backup_refuses_a_folder_in_use_and_restore_a_folder_that_is_no_backup(kb, corpus, tmp_path):
     kb.ingest([corpus])
     (tmp_path / "full").mkdir()

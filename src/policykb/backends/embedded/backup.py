@@ -100,6 +100,10 @@ def restore(backend: Backend, source: Path) -> dict[str, Any]:
             with copy.transaction():
                 generation = max(backend.store.generation, copy.generation) + 1
                 copy.set_generation(generation)
+                # the store of this folder it stays: its id is the live one's, so that the index files
+                # built below are taken for its own (with the backup's id, the next process to open the
+                # folder saw index files "saved for another store" and built them all again)
+                copy.set_meta("store_id", backend.store.store_id())
                 copy.relocate_uploads(str(Path(info["home"]) / UPLOADS), str(home / UPLOADS))
             with backend.writing_lock():
                 for space in backend.spaces:
