@@ -84,7 +84,9 @@ def test_batch_search(run, corpus, tmp_path):
         + "\n" + json.dumps({"id": "q4", "query": None, "year_from": "x"})
         + "\n" + json.dumps({"id": "q5", "query": None, "k": 50})
         + "\n" + json.dumps({"id": "q6", "query": "Innovationsgutscheine für kleine Firmen", "lang": "de"})
-        + "\n" + json.dumps({"id": "q7", "query": "cluster", "lang": "xx"}) + "\n"
+        + "\n" + json.dumps({"id": "q7", "query": "cluster", "lang": "xx"})
+        + "\n" + json.dumps({"id": "q8", "q": "vouchers"})  # (read as no query: every item, as if asked)
+        + "\n" + json.dumps({"id": "q9", "query": "vouchers", "k": 100000}) + "\n"
     )
     result = run("search", "--batch", str(batch))
     assert result.exit_code == 0
@@ -97,6 +99,9 @@ def test_batch_search(run, corpus, tmp_path):
     assert lines[0]["total"] == 1 and set(lines[0]["language"]) >= {"detected", "used", "model"}
     assert lines[5]["language"]["used"] == "de" and lines[5]["total"] == len(lines[5]["hits"])
     assert lines[6]["error"].startswith("line 7: unknown language 'xx'")
+    assert lines[7]["error"] == ("line 8: unknown key 'q'; a line takes id, query, filters, k, mode, lang, "
+                                 "year_from, year_to")
+    assert lines[8]["error"] == "line 9: k must be between 1 and 1000"  # (it named the facade's "size")
 
 
 def test_show_similar_facets_stats_taxonomy_export(run, corpus):

@@ -158,7 +158,12 @@ def search(lazy: LazyKB, query: str, mode: str, size: int, page: int, show_facet
         print_facets(result.facets)
 
 
+BATCH_KEYS = ("id", "query", "filters", "k", "mode", "lang", "year_from", "year_to")
+
+
 def _run_batch(kb: KnowledgeBase, lines: io.TextIOBase) -> None:
+    from policykb.search.searcher import MAX_PAGE_SIZE
+
     for number, line in enumerate(lines, 1):
         if not line.strip():
             continue
@@ -166,12 +171,17 @@ def _run_batch(kb: KnowledgeBase, lines: io.TextIOBase) -> None:
             spec = json.loads(line)
             if not isinstance(spec, dict):
                 raise ValueError("each line must be a JSON object")
+            if unknown := [key for key in spec if key not in BATCH_KEYS]:  # ("q" for "query" searched nothing)
+                raise ValueError(f"unknown key {str(unknown[0])[:50]!r}; a line takes {', '.join(BATCH_KEYS)}")
+            k = int(spec.get("k") or 10)
+            if not 1 <= k <= MAX_PAGE_SIZE:  # (the facade's message names its "size")
+                raise ValueError(f"k must be between 1 and {MAX_PAGE_SIZE}")
             filters = spec.get("filters") or {}
             if not isinstance(filters, dict):
                 raise ValueError('"filters" must be an object like {"territory": ["DE"]}')
             years = {k: int(spec[k]) if spec.get(k) is not None else None for k in ("year_from", "year_to")}
             result = kb.search(str(spec.get("query") or ""), mode=str(spec.get("mode") or "hybrid"),
-                               filters=filters, size=int(spec.get("k") or 10), facets=False,
+                               filters=filters, size=k, facets=False,
                                language=str(spec["lang"]) if spec.get("lang") else None, **years)
             out: dict[str, Any] = {"id": spec.get("id", number), "total": result.total, "language": result.language,
                                    "hits": [h.to_dict() for h in result.hits]}
