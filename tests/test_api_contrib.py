@@ -232,6 +232,7 @@ def test_multipart_metadata_that_is_not_utf8_is_refused(client):
 
 @pytest.mark.parametrize("body, message", [
     (NOT_UTF8, "the body is not UTF-8 text"),
+    ('{"title": "Cluster vouchers", "country": "LT"}'.encode("utf-16"), "the body is not UTF-8 text"),  # (accepted)
     (b"[" * 100_000, "the body is nested too deeply"),
     (b'{"title": ', "the body is not JSON"),
 ])

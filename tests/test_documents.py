@@ -1,3 +1,4 @@
+import re
 from pathlib import Path
 
 import pytest
@@ -146,3 +147,24 @@ def test_html_title_written_by_word_gives_way_to_the_heading(tmp_path):
 ])
 def test_documents_are_normalised(tmp_path, name, data, text):
     assert load_document(tmp_path / name, data).sections[0].text.strip() == text
+
+
+@pytest.mark.parametrize("name, data, message", [
+    # a review: a PDF named .md became a searchable passage of "%PDF-1.3 ... obj <<", and an HTML page named
+    # .pdf was called a corrupt PDF
+    ("report.md", b"%PDF-1.3\n1 0 obj << /Type /Catalog >>\nendobj\n", "report.md is a PDF, not .md: give it the .pdf"),
+    ("page.pdf", b"<!DOCTYPE html><html><body>Cluster vouchers</body></html>", "page.pdf is not a PDF (it looks like HTML)"),
+    ("notes.txt", b"Cluster\x00\x01\x02 vouchers", "notes.txt is not text (it holds binary data)"),
+])
+def test_a_file_whose_name_lies_about_its_content_is_refused(name, data, message):
+    with pytest.raises(InvalidRecord, match=re.escape(message)):
+        load_document(Path(name), data, sidecar=False)
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be", "utf-32"])
+def test_unicode_text_with_a_byte_order_mark_is_read_in_its_encoding(encoding):
+    """A UTF-16 file was read as cp1252: "ÿþProgramme..." was stored and searched."""
+    text = "Programme d'innovation régionale pour les pôles"
+    data = text.encode(encoding) if encoding != "utf-16-be" else b"\xfe\xff" + text.encode("utf-16-be")
+    doc = load_document(Path("note.txt"), data, sidecar=False)
+    assert (doc.sections[0].text, doc.warnings) == (text, [])

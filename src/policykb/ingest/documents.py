@@ -37,8 +37,21 @@ class Document:
     warnings: list[str] = field(default_factory=list)
 
 
+# Byte-order marks of the Unicode encodings other than UTF-8 (UTF-32's first: its little-endian mark
+# starts with UTF-16's); a file starting with one is read in that encoding.
+BOMS = ((b"\xff\xfe\x00\x00", "utf-32"), (b"\x00\x00\xfe\xff", "utf-32"), (b"\xff\xfe", "utf-16"),
+        (b"\xfe\xff", "utf-16"))
+
+
 def decode(data: bytes) -> tuple[str, str | None]:
-    """Text of a file, and a warning when it was not UTF-8."""
+    """Text of a file, and a warning when it was not UTF-8 (a UTF-16 or UTF-32 file says so by its
+    byte-order mark: read as cp1252 it was stored as "ÿþP\x00r\x00..." and searched so)."""
+    for mark, encoding in BOMS:
+        if data.startswith(mark):
+            try:
+                return data.decode(encoding), None
+            except UnicodeDecodeError:
+                break  # (not that encoding after all: read as below)
     try:
         return data.decode("utf-8-sig"), None
     except UnicodeDecodeError as exc:
@@ -79,8 +92,18 @@ def load_document(path: Path, data: bytes, sidecar: bool = True, limits: Limits 
     never an upload, whose name means nothing on this machine); `limits` bound pages and text."""
     suffix = path.suffix.lower()
     if suffix == ".pdf":
+        if b"%PDF-" not in data[:1024]:  # (where its header must be; an HTML page named .pdf was "a corrupt PDF")
+            head = data[:4096].lower()
+            kind = " (it looks like HTML)" if b"<html" in head or b"<!doctype" in head else ""
+            raise InvalidRecord(f"{path.name} is not a PDF{kind}: a PDF starts with %PDF-")
         doc = _pdf(data, limits, path.name)
     else:
+        if data.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"%PDF-"):  # (a PDF named .md was read as text,
+            # its bytes a searchable passage)
+            raise InvalidRecord(f"{path.name} is a PDF, not {suffix or 'text'}: give it the .pdf extension")
+        if b"\x00" in data and not data.startswith(tuple(mark for mark, _ in BOMS)):
+            raise InvalidRecord(f"{path.name} is not text (it holds binary data): send a PDF, Markdown, HTML or "
+                                "plain text file")
         text, warning = decode(data)
         if limits.chars and len(text) > limits.chars:
             raise InvalidRecord(f"the document has more than {limits.chars:,} characters of text")

@@ -133,14 +133,26 @@ class _StrictMultiPartParser(MultiPartParser):
 def parse_json(raw: bytes | str, where: str) -> Any:
     """JSON from a request: the one rule of every route for a body (or a multipart field) that is
     not UTF-8, not JSON, or nested too deeply: a 422 `invalid_record` saying which."""
-    try:
-        return json.loads(raw)
+    try:  # (bytes are read as UTF-8 only: json.loads would read UTF-16 and UTF-32 bodies too)
+        return json.loads(raw.decode("utf-8") if isinstance(raw, bytes) else raw)
     except json.JSONDecodeError as exc:
         raise InvalidRecord(f"{where} is not JSON: {exc.msg}") from None
     except UnicodeDecodeError:
         raise InvalidRecord(f"{where} is not UTF-8 text") from None
     except RecursionError:
         raise InvalidRecord(f"{where} is nested too deeply") from None
+
+
+async def utf8_json_body(request: Request) -> None:
+    """A JSON body must be UTF-8 (as `parse_json` says for the routes that read it themselves): the
+    routes whose body FastAPI reads took UTF-16 and UTF-32 too (a multipart body is left to its
+    parser, which streams it)."""
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media == "application/json":
+        try:
+            (await request.body()).decode("utf-8")
+        except UnicodeDecodeError:
+            raise InvalidRecord("the body is not UTF-8 text") from None
 
 
 async def _read_contribution(request: Request) -> tuple[dict[str, Any], tuple[str, bytes] | None]:
@@ -184,7 +196,7 @@ def contribution_router(get_kb: Callable[..., KnowledgeBase], moderators: dict[s
     """Contributor and moderator routes; `moderators` maps each (validated) token to a name,
     `proxies` are the trusted reverse proxies (see `security.client_address`), `gate` bounds the
     contributions in flight."""
-    router = APIRouter()
+    router = APIRouter(dependencies=[Depends(utf8_json_body)])
     KB = Annotated[KnowledgeBase, Depends(get_kb)]
     bearer = HTTPBearer(auto_error=False, description="A token listed in POLICYKB_MODERATOR_TOKENS")
 
