@@ -458,6 +458,61 @@ def test_health_and_search_answer_while_a_flood_of_uploads_is_in_flight(built):
     assert max(o[2] for o in refused) < min(o[2] for o in admitted)  # refused at once, not queued behind them
 
 
+def test_uploads_trickled_slowly_lose_their_slot_after_the_read_deadline(built):
+    """A review: four uploads sent at 2 kB/s held every slot with no time limit, and every other
+    contribution got 503 for as long as they lasted."""
+    env = {**os.environ, "POLICYKB_HOME": str(built.home), "POLICYKB_MODEL": "hashing",
+           "POLICYKB_TRUSTED_PROXIES": "127.0.0.1", "POLICYKB_CONTRIBUTIONS_PER_HOUR": "1000",
+           "POLICYKB_UPLOAD_READ_SECONDS": "1"}
+    port = free_port()
+    boundary = "trickle-boundary"
+    head = (f'--{boundary}\r\nContent-Disposition: form-data; name="metadata"\r\n\r\n{json.dumps(RECORD)}\r\n'
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="a.txt"\r\n\r\n').encode()
+
+    async def scenario() -> tuple[list[int], int, int]:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+            async def trickle(n: int) -> int:
+                async def body():  # (a first chunk, then nothing for longer than the deadline)
+                    yield head
+                    await asyncio.sleep(4)
+                    yield f"Cluster vouchers.\r\n--{boundary}--\r\n".encode()
+                try:
+                    response = await client.post("/contributions", content=body(), headers={
+                        "Content-Type": f"multipart/form-data; boundary={boundary}",
+                        "X-Forwarded-For": f"198.51.100.{n // 2}"})
+                    return response.status_code
+                except httpx.HTTPError:  # (the server may answer and close before the body is sent)
+                    return 408
+            trickles = [asyncio.create_task(trickle(n)) for n in range(4)]
+            await asyncio.sleep(0.5)
+            during = (await client.post("/contributions", json=RECORD, headers={"X-Forwarded-For": "203.0.113.9"})).status_code
+            await asyncio.sleep(1.5)
+            after = (await client.post("/contributions", json=RECORD, headers={"X-Forwarded-For": "203.0.113.9"})).status_code
+            return list(await asyncio.gather(*trickles)), during, after
+
+    server = serve(env, port)
+    try:
+        statuses, during, after = asyncio.run(scenario())
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+    assert (during, after) == (503, 201)  # every slot held, then freed by the deadline, not by the trickles
+    assert statuses == [408] * 4
+
+
+def test_a_client_gone_mid_upload_is_told_so_not_logged_as_an_error():
+    from starlette.requests import ClientDisconnect
+
+    from policykb.errors import UploadTimeout
+    from policykb.service.limits import UploadGate
+
+    async def gone() -> None:
+        raise ClientDisconnect()
+
+    with pytest.raises(UploadTimeout, match="the connection closed before the contribution arrived"):
+        asyncio.run(UploadGate(1, 1).arrive(gone()))
+
+
 def test_failed_uploads_count_against_the_rate_limit_of_a_client(built):
     with client_for(built, contributions_per_hour=3) as client:
         for _ in range(3):

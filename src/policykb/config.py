@@ -110,6 +110,8 @@ class Settings(BaseSettings):
                                         "uploaded document before it is stopped and the upload refused.")
     contributions_per_hour: int = Field(20, ge=1, description="Contributions one client may submit per hour "
                                         "(every attempt counts, refused ones included).")
+    upload_read_seconds: float = Field(60.0, gt=0, description="Time a contribution's request body gets to "
+                                       "arrive (it holds a slot meanwhile); slower ones get 408.")
     max_uploads_in_flight: int = Field(4, ge=1, description="Contributions one API process reads and checks at "
                                        "once; more get 503 with Retry-After at once.")
     max_uploads_per_client: int = Field(2, ge=1, description="Contributions one client may have in flight at "

@@ -108,6 +108,13 @@ class PayloadTooLarge(PolicyKBError):
     status = 413
 
 
+class UploadTimeout(PolicyKBError):
+    """A request body that did not arrive in the time an upload gets (it held a slot meanwhile)."""
+
+    code = "upload_timeout"
+    status = 408
+
+
 class ModerationDisabled(PolicyKBError):
     code = "moderation_disabled"
     status = 503

@@ -156,7 +156,7 @@ def create_app(settings: Settings | None = None, kb: KnowledgeBase | None = None
     tokens = moderator_tokens(settings.moderator_tokens)  # raises ConfigError: the server must not start
     proxies = trusted_networks(settings.trusted_proxies)
     state: dict[str, KnowledgeBase] = {}
-    gate = UploadGate(settings.max_uploads_in_flight, settings.max_uploads_per_client)
+    gate = UploadGate(settings.max_uploads_in_flight, settings.max_uploads_per_client, settings.upload_read_seconds)
     warming = warming or WarmUp()  # (`policykb serve` hands over one it started ahead)
 
     @asynccontextmanager
@@ -174,7 +174,7 @@ def create_app(settings: Settings | None = None, kb: KnowledgeBase | None = None
         version="0.1.0",
         description="Search cluster and innovation policy examples, guides and case studies.",
         lifespan=lifespan,
-        responses={status: {"model": ErrorResponse} for status in (401, 403, 404, 409, 413, 422, 429, 503)},
+        responses={status: {"model": ErrorResponse} for status in (401, 403, 404, 408, 409, 413, 422, 429, 503)},
     )
 
     def get_kb() -> KnowledgeBase:

@@ -220,7 +220,7 @@ def contribution_router(get_kb: Callable[..., KnowledgeBase], moderators: dict[s
         with gate.slot(client):  # refused at once when too many are in flight
             desk = kb.contributions
             await gate.run(desk.reserve, client)  # counted before it is read: failures count too
-            record, document = await _read_contribution(request)
+            record, document = await gate.arrive(_read_contribution(request))
             # Parsing, checking and embedding run on the contributions' own threads (the document
             # itself in a bounded child process): uploads never hold up searches or /health.
             return await gate.run(desk.submit, record, document, client, True)

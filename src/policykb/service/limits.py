@@ -14,12 +14,12 @@ import asyncio
 import functools
 import threading
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Awaitable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any, Callable, TypeVar
 
-from policykb.errors import RateLimited, UploadsBusy
+from policykb.errors import RateLimited, UploadsBusy, UploadTimeout
 
 T = TypeVar("T")
 RETRY_SECONDS = 5  # a slot frees as soon as one contribution is done: ask clients to come back soon
@@ -28,9 +28,10 @@ RETRY_SECONDS = 5  # a slot frees as soon as one contribution is done: ask clien
 class UploadGate:
     """At most `total` contributions in flight in this process, `per_client` from one client."""
 
-    def __init__(self, total: int, per_client: int) -> None:
+    def __init__(self, total: int, per_client: int, read_seconds: float = 60.0) -> None:
         self.total = total
         self.per_client = per_client
+        self.read_seconds = read_seconds  # for a request body to arrive while it holds a slot
         self._lock = threading.Lock()
         self._in_flight = 0
         self._clients: Counter[str] = Counter()
@@ -58,6 +59,20 @@ class UploadGate:
                 self._clients[client] -= 1
                 if not self._clients[client]:
                     del self._clients[client]
+
+    async def arrive(self, reading: Awaitable[T]) -> T:
+        """What `reading` (a request body being read) gives, within `read_seconds`: four uploads
+        trickled at 2 kB/s held every slot for as long as they liked, and nobody else could
+        contribute. A client gone before its body arrived is said so, not logged as an error."""
+        from starlette.requests import ClientDisconnect
+
+        try:
+            return await asyncio.wait_for(reading, self.read_seconds)
+        except asyncio.TimeoutError:
+            raise UploadTimeout(f"the contribution did not arrive within {self.read_seconds:g} s "
+                                "(POLICYKB_UPLOAD_READ_SECONDS); send it again over a faster connection") from None
+        except ClientDisconnect:
+            raise UploadTimeout("the connection closed before the contribution arrived") from None
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
         """`fn(*args)` on the contributions' own threads (never the pool of the other routes)."""
