@@ -52,7 +52,7 @@ def test_a_removed_item_can_be_restored_and_only_purge_deletes_for_real(kb, corp
     desk.restore("guide-abroad", 1, actor="alice")
     assert kb.get("guide-abroad")["title"] == "Going abroad guide" and kb.check()["status"] == "ok"
     assert desk.purge("guide-abroad", actor="bob", reason="asked by the author") == {
-        "id": "guide-abroad", "purged_versions": 1}
+        "id": "guide-abroad", "purged_versions": 1, "purged_contributions": 0}
     with pytest.raises(NotFound):
         desk.history("guide-abroad")
     assert kb.search("matchmaking", mode="keyword").total == 0 and kb.check()["status"] == "ok"
@@ -93,6 +93,28 @@ def test_purge_through_the_api_needs_the_id_repeated(settings, corpus):
         wrong = client.post("/moderation/items/eu-exchange/purge", json={"confirm": "eu"}, headers=auth)
         assert wrong.status_code == 422 and client.get("/items/eu-exchange").status_code == 200
         done = client.post("/moderation/items/eu-exchange/purge", json={"confirm": "eu-exchange"}, headers=auth)
-        assert done.json() == {"id": "eu-exchange", "purged_versions": 0}
+        assert done.json() == {"id": "eu-exchange", "purged_versions": 0, "purged_contributions": 0}
         assert client.get("/items/eu-exchange/history", headers=auth).status_code == 404
         assert client.get("/moderation/audit", params={"target": "eu-exchange"}, headers=auth).json()[0]["action"] == "purge"
+
+
+def test_purging_a_contributed_item_deletes_its_document_and_the_contribution_s_content(kb):
+    """A review: after a purge the uploaded file stayed in uploads/ (and was served to moderators),
+    and the contribution and its audit entries kept every field."""
+    desk = kb.contributions
+    receipt = desk.submit({"title": "Private voucher scheme of Jane Doe", "summary": "Contact jane@example.org."},
+                          ("offer.md", b"# Offer\n\nJane Doe, +370 600 00000, runs the voucher scheme."), client="c")
+    cid = receipt["id"]
+    item_id = desk.approve(cid, actor="alice")["item_id"]
+    folder = kb.backend.home / "uploads" / cid
+    assert folder.is_dir() and desk.document_path(cid)
+    assert desk.purge(item_id, actor="bob", reason="personal data") == {
+        "id": item_id, "purged_versions": 0, "purged_contributions": 1}
+    assert not folder.exists()
+    with pytest.raises(NotFound):
+        desk.document_path(cid)
+    kept = desk.view(cid)
+    assert kept["record"] == {"title": "(purged)"} and kept["file_name"] is None
+    assert all(a["before"] is None and a["after"] is None and a["note"] is None for a in desk.audit_log(cid))
+    assert "Jane" not in json.dumps(desk.audit_log(), default=str) + json.dumps(kept, default=str)
+    assert kb.search("voucher scheme Jane", mode="keyword").total == 0 and kb.check()["status"] == "ok"

@@ -86,6 +86,9 @@ def contribution_from_row(row: Sequence[Any]) -> dict[str, Any]:
     return out
 
 
+PURGED_RECORD = {"title": "(purged)"}  # what a contribution holds once the item it made is purged
+
+
 def contribution_changes(fields: dict[str, Any]) -> dict[str, Any]:
     """The contribution columns among `fields`, the record and the checks as JSON."""
     return {k: json.dumps(v) if k in ("record", "checks") else v for k, v in fields.items() if k in CONTRIBUTION_COLUMNS}

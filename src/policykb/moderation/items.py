@@ -3,6 +3,7 @@ replaced (with who replaced each), restore an earlier version, purge for good; e
 
 from __future__ import annotations
 
+import shutil
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -66,7 +67,9 @@ class ItemModeration:
     def purge(self, item_id: str, actor: str, reason: str = "") -> dict[str, Any]:
         """Delete an item and every kept version of it for real (the one deletion that is); audited.
         An item of an ingested file leaves its file's list of items, and is remembered as purged:
-        ingest skips its record (and says so) until the record changes."""
+        ingest skips its record (and says so) until the record changes. The contributions that made
+        it lose their content too, and their uploaded documents are deleted (they stayed, served to
+        moderators: for illegal or personal content, purging is the step that must remove it)."""
         history = self.history(item_id)  # raises NotFound
         reason = clean_text(reason)
         with self.backend.writing() as change:
@@ -78,9 +81,15 @@ class ItemModeration:
                 change.removed += self.store.delete_item(item_id, keep=None)
                 change.changed = True
             versions = self.store.purge_versions(item_id)
-            self.store.audit(actor, "purge", item_id, before={"status": history["status"], "versions": versions},
+            contributions = self.store.forget_contributions(item_id)
+            self.store.audit(actor, "purge", item_id, before={"status": history["status"], "versions": versions,
+                                                               "contributions": [c for c, _ in contributions]},
                              note=reason or None)
-        return {"id": item_id, "purged_versions": versions}
+        for contribution_id, _ in contributions:  # (after the commit: a failed purge keeps its files)
+            folder = (self.backend.home / "uploads" / contribution_id).resolve()
+            if folder.parent == (self.backend.home / "uploads").resolve() and folder.is_dir():
+                shutil.rmtree(folder, ignore_errors=True)
+        return {"id": item_id, "purged_versions": versions, "purged_contributions": len(contributions)}
 
 
 def _seconds_apart(a: str, b: str) -> float:

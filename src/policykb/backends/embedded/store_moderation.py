@@ -7,7 +7,7 @@ import sqlite3
 from typing import Any
 
 from policykb.backends.rows import (AUDIT_READ, CONTRIBUTION_COLUMNS, audit_from_row, audit_values, contribution_changes,
-                                    contribution_from_row, now)
+                                    contribution_from_row, now, PURGED_RECORD)
 
 
 class ModerationMixin:
@@ -106,6 +106,18 @@ class ModerationMixin:
             "INSERT INTO audit(at, actor, action, target, before, after, note) VALUES (?, ?, ?, ?, ?, ?, ?)",
             audit_values(actor, action, target, before, after, note),
         )
+
+    def forget_contributions(self, item_id: str) -> list[tuple[str, str | None]]:
+        """Wipe the content of the contributions that made an item (record, file, checks; their audit
+        entries' contents and notes) for a purge, and give `(contribution id, uploaded file path)`."""
+        rows = self.conn.execute("SELECT id, file_path FROM contributions WHERE item_id = ? "
+                                 "OR json_extract(record, '$.id') = ?", [item_id, item_id]).fetchall()
+        for contribution_id, _ in rows:
+            self.conn.execute("UPDATE contributions SET record = ?, file_name = NULL, file_path = NULL, checks = NULL, "
+                              "updated_at = ? WHERE id = ?", [json.dumps(PURGED_RECORD), now(), contribution_id])
+            self.conn.execute("UPDATE audit SET before = NULL, after = NULL, note = NULL WHERE target = ?",
+                              [contribution_id])
+        return [(r[0], r[1]) for r in rows]
 
     def audit_log(self, target: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
         where, params = ("WHERE target = ?", [target]) if target else ("", [])

@@ -6,7 +6,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from policykb.backends.rows import (AUDIT_READ, CONTRIBUTION_COLUMNS, audit_from_row, audit_values, contribution_changes,
-                                    contribution_from_row, now)
+                                    contribution_from_row, now, PURGED_RECORD)
 
 if TYPE_CHECKING:
     import psycopg
@@ -83,6 +83,18 @@ class ModerationMixin:
               note: str | None = None) -> None:
         self._db.execute("INSERT INTO audit (at, actor, action, target, before, after, note) "
                          "VALUES (%s, %s, %s, %s, %s, %s, %s)", audit_values(actor, action, target, before, after, note))
+
+    def forget_contributions(self, item_id: str) -> list[tuple[str, str | None]]:
+        """Wipe the content of the contributions that made an item (record, file, checks; their audit
+        entries' contents and notes) for a purge, and give `(contribution id, uploaded file path)`."""
+        rows = self._db.execute(f"SELECT id, file_path FROM contributions WHERE item_id = %s OR {RECORD_ID} = %s "
+                                "ORDER BY id", [item_id, item_id]).fetchall()
+        for contribution_id, _ in rows:
+            self._db.execute("UPDATE contributions SET record = %s, file_name = NULL, file_path = NULL, checks = NULL, "
+                             "updated_at = %s WHERE id = %s", [json.dumps(PURGED_RECORD), now(), contribution_id])
+            self._db.execute("UPDATE audit SET before = NULL, after = NULL, note = NULL WHERE target = %s",
+                             [contribution_id])
+        return [(r[0], r[1]) for r in rows]
 
     def audit_log(self, target: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
         where, params = ("WHERE target = %s", [target]) if target else ("", [])
