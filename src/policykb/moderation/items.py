@@ -57,6 +57,9 @@ class ItemModeration:
         if found is None:
             raise NotFound(f"item {item_id!r} has no version {version}", {"id": item_id, "version": version})
         item = found[0]
+        current = self.store.item_sources([item_id]).get(item_id)
+        if current is not None and current[0] == item.content_hash():  # already the content: nothing to do
+            return self.history(item_id)  # (each such restore kept one more identical version)
 
         def audit() -> None:
             self.store.audit(actor, "restore", item_id, after={"version": version}, note=reason or None)

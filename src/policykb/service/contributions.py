@@ -60,7 +60,7 @@ class Reason(BaseModel):
 
 
 class RestoreIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)  # (true and "1" were read as version 1)
     version: Annotated[int, Field(ge=1, le=1_000_000)]
     reason: Annotated[str, Field(max_length=2000)] = ""
 
