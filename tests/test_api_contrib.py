@@ -84,7 +84,11 @@ def test_json_contribution_with_suggestions_edit_reject(client):
     assert rejected["status"] == "rejected"
     status = client.get(f"/contributions/{receipt['id']}", headers={"X-Contribution-Token": receipt["token"]}).json()
     assert status["reason"] == "No source link."
-    assert client.get(f"/contributions/{receipt['id']}", params={"token": "nope"}).status_code == 403
+    wrong = client.get(f"/contributions/{receipt['id']}", params={"token": "nope"})
+    unknown = client.get("/contributions/c-000000000000", params={"token": "nope"})
+    assert wrong.status_code == unknown.status_code == 404  # (a 403 told that the id exists)
+    assert wrong.json()["error"]["message"] == f"no contribution {receipt['id']!r} with this token"
+    assert unknown.json()["error"]["message"] == "no contribution 'c-000000000000' with this token"
 
 
 def test_check_gives_live_suggestions_and_duplicates(client):

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from policykb.errors import Conflict, Forbidden, InvalidRecord, NotFound, RateLimited
+from policykb.errors import Conflict, InvalidRecord, NotFound, RateLimited
 from policykb.ingest.documents import DOCUMENT_SUFFIXES, Document, Section
 from policykb.ingest.sandbox import UploadLimits, parse_upload
 from policykb.ingest.loader import chunker_for, document_item
@@ -194,11 +194,12 @@ class Contributions(ItemModeration):
         return item
 
     def status(self, contribution_id: str, token: str) -> dict[str, Any]:
+        """A contribution's status for its contributor. An unknown id and a wrong token get the same
+        answer (a 403 for a wrong token told that the id exists)."""
         found = self.store.contribution(contribution_id)
-        if found is None:
-            raise NotFound(f"no contribution {contribution_id!r}", {"id": contribution_id})
-        if not secrets.compare_digest(found["token_hash"], _hash_token(token or "")):
-            raise Forbidden("the token does not match this contribution")
+        expected = found["token_hash"] if found is not None else _hash_token(secrets.token_hex(16))
+        if not secrets.compare_digest(expected, _hash_token(token or "")) or found is None:
+            raise NotFound(f"no contribution {contribution_id!r} with this token", {"id": contribution_id})
         return {"title": str(found["record"].get("title") or ""),
                 **{k: found[k] for k in ("id", "status", "reason", "item_id", "submitted_at", "updated_at")}}
 
