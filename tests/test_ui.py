@@ -20,7 +20,7 @@ from policykb.service.api import create_app
 from policykb.config import Settings
 from policykb.kb import KnowledgeBase
 from policykb.ui.client import ApiClient, ApiUnavailable
-from policykb.ui.common import md_escape
+from policykb.ui.common import bold_text, md_escape
 
 TOKEN = "tok-for-the-ui-tests"
 ALL_TITLES = ["Cluster internationalisation vouchers", "Cluster staff exchange scheme", "Going abroad guide",
@@ -405,6 +405,17 @@ def test_contributed_text_is_shown_as_literal_text_everywhere(api_url):
     assert item.title[0].value == escaped
     assert not [t for t in shown_text(item) if any(f in t for f in FORMATTING)]
     assert "Source: [https\\://example\\.com/ok](<https://example.com/ok>)" in [c.value for c in item.caption]
+
+
+@pytest.mark.parametrize("text, shown", [
+    ("Vouchers for SMEs", "**Vouchers for SMEs**"),
+    # a review: a summary with a blank line showed "**" at both ends (one pair cannot span paragraphs)
+    ("Vouchers for SMEs.\n\n  Second paragraph ", "**Vouchers for SMEs\\.**\n\n**Second paragraph**"),
+    (" two  spaces \n", "**two spaces**"),  # (a space inside the pair breaks it too)
+    ("\n\n", ""),
+])
+def test_a_summary_is_bold_paragraph_by_paragraph(text, shown):
+    assert bold_text(text) == shown
 
 
 def test_years_in_the_wrong_order_keep_the_page_usable(api_url):

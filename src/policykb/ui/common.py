@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -125,6 +126,13 @@ def web_link(url: str | None, label: str | None = None) -> str:
     if not is_web_link(str(url)):
         return md_escape(str(url))
     return f"[{md_escape(label or str(url))}](<{url}>)"
+
+
+def bold_text(text: str) -> str:
+    """Plain text as bold Markdown, paragraph by paragraph: one pair of "**" around a blank line
+    showed both pairs as text, and spaces inside the pair break it too."""
+    paragraphs = (" ".join(p.split()) for p in re.split(r"\n\s*\n", str(text)))
+    return "\n\n".join(f"**{md_escape(p)}**" for p in paragraphs if p)
 
 
 def md_escape(text: str) -> str:

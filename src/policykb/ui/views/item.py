@@ -10,7 +10,7 @@ from policykb.ingest.records import is_web_link
 from policykb.ui import resets
 from policykb.ui.cards import tags, where
 from policykb.ui.client import ApiError, ApiUnavailable
-from policykb.ui.common import (KIND_COLORS, api, badges, developer_mode, has_document, label, md_escape, show_unavailable,
+from policykb.ui.common import (KIND_COLORS, api, badges, bold_text, developer_mode, has_document, label, md_escape, show_unavailable,
                       tab_title, web_link, years)
 from policykb.ui.documents import document_href, open_href, shown_as_page
 from policykb.ui.nav import page
@@ -129,7 +129,7 @@ def render() -> None:
     main, side = st.columns([7, 5], gap="large")
     with main:
         if record.get("summary"):
-            st.markdown(f"**{md_escape(record['summary'])}**")
+            st.markdown(bold_text(record["summary"]))
         if record.get("description"):
             st.markdown(md_escape(record["description"]))
         with st.container(horizontal=True):
