@@ -213,7 +213,7 @@ def test_passages_holding_the_question_as_a_phrase_come_first():
                     sections=["Cover", "Governance", "Conclusion"])
     similarity = {10: 0.2, 11: 0.4, 12: 0.6}
     assert next(answering_order(passages, similarity, set(), TITLE))[0] == 12
-    assert next(answering_order(passages, similarity, set(), TITLE, first={11}))[0] == 11
+    assert next(answering_order(passages, similarity, set(), TITLE, leading={11}))[0] == 11
 
 
 def test_a_result_names_the_next_pages_that_may_answer():

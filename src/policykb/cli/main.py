@@ -173,15 +173,15 @@ def _run_batch(kb: KnowledgeBase, lines: io.TextIOBase) -> None:
                 raise ValueError("each line must be a JSON object")
             if unknown := [key for key in spec if key not in BATCH_KEYS]:  # ("q" for "query" searched nothing)
                 raise ValueError(f"unknown key {str(unknown[0])[:50]!r}; a line takes {', '.join(BATCH_KEYS)}")
-            k = int(spec.get("k") or 10)
-            if not 1 <= k <= MAX_PAGE_SIZE:  # (the facade's message names its "size")
+            size = int(spec.get("k") or 10)
+            if not 1 <= size <= MAX_PAGE_SIZE:  # (the facade's message names its "size")
                 raise ValueError(f"k must be between 1 and {MAX_PAGE_SIZE}")
             filters = spec.get("filters") or {}
             if not isinstance(filters, dict):
                 raise ValueError('"filters" must be an object like {"territory": ["DE"]}')
             years = {k: int(spec[k]) if spec.get(k) is not None else None for k in ("year_from", "year_to")}
             result = kb.search(str(spec.get("query") or ""), mode=str(spec.get("mode") or "hybrid"),
-                               filters=filters, size=k, facets=False,
+                               filters=filters, size=size, facets=False,
                                language=str(spec["lang"]) if spec.get("lang") else None, **years)
             out: dict[str, Any] = {"id": spec.get("id", number), "total": result.total, "language": result.language,
                                    "hits": [h.to_dict() for h in result.hits]}

@@ -34,14 +34,14 @@ NAMES = {"bg": "Bulgarian", "cs": "Czech", "da": "Danish", "de": "German", "el":
 # sit amet") is written in, and no question about policy is.
 UNSERVED = ("la",)
 UNSERVED_NAMES = {"la": "Latin"}
+MIN_WORDS = 2  # one word says too little about its language
+_UNSPACED = re.compile(r"[\u0e00-\u0e7f\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]")  # Thai, kana, CJK, Hangul
+_WORD = re.compile(r"\S+")
 
 
 def language_name(code: str | None) -> str:
     """The English name of a language code the detector may report ("la": Latin), else the code."""
     return NAMES.get(code or "") or UNSERVED_NAMES.get(code or "") or str(code)
-MIN_WORDS = 2  # one word says too little about its language
-_UNSPACED = re.compile(r"[\u0e00-\u0e7f\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]")  # Thai, kana, CJK, Hangul
-_WORD = re.compile(r"\S+")
 
 
 @lru_cache(maxsize=1)

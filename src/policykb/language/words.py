@@ -61,11 +61,17 @@ def function_words(language: str | None) -> frozenset[str]:
     return frozenset(fold(w) for w in stopwordsiso.stopwords(language))
 
 
+@lru_cache(maxsize=64)
+def skipped_words(language: str | None) -> frozenset[str]:
+    """The function words left out of a question in `language`: English's and that language's."""
+    return function_words(None) | function_words(language)
+
+
 def content_words(query: str, language: str | None = None) -> list[str]:
     """Lower-cased query words without English function words and, for a question in another
     language, without that language's function words too (distinct, in order)."""
     words = [w.lower() for w in _TOKEN.findall(query)]
-    skip = function_words(None) | function_words(language)
+    skip = skipped_words(language)
     return list(dict.fromkeys(w for w in words if fold(w) not in skip))
 
 

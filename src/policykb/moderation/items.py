@@ -12,6 +12,8 @@ from policykb.ingest.pipeline import publish
 from policykb.language.safety import clean_text
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from policykb.backends.backend import Backend
     from policykb.backends.embedded.store import Store
 
@@ -21,6 +23,7 @@ class ItemModeration:
 
     backend: Backend
     store: Store
+    uploads: Path  # where contributed documents live, one folder per contribution
 
     def unpublish(self, item_id: str, reason: str, actor: str, publish_again: bool = False) -> dict[str, Any]:
         """Hide a published item from search (or show it again), recorded in the audit log."""
@@ -89,8 +92,8 @@ class ItemModeration:
                                                                "contributions": [c for c, _ in contributions]},
                              note=reason or None)
         for contribution_id, _ in contributions:  # (after the commit: a failed purge keeps its files)
-            folder = (self.backend.home / "uploads" / contribution_id).resolve()
-            if folder.parent == (self.backend.home / "uploads").resolve() and folder.is_dir():
+            folder = (self.uploads / contribution_id).resolve()
+            if folder.parent == self.uploads.resolve() and folder.is_dir():
                 shutil.rmtree(folder, ignore_errors=True)
         return {"id": item_id, "purged_versions": versions, "purged_contributions": len(contributions)}
 

@@ -14,7 +14,7 @@ import snowballstemmer
 
 from policykb.language.detect import NOT_ENGLISH
 from policykb.language.terms import query_terms, term, tokens, words
-from policykb.language.words import content_words, fold, function_words
+from policykb.language.words import content_words, fold, skipped_words
 
 K = TypeVar("K")
 MODES = ("hybrid", "semantic", "keyword")
@@ -49,7 +49,7 @@ def holds_phrase(text: str, phrase: tuple[str, ...], language: str | None = None
     "compressed air")."""
     if not phrase:
         return False
-    skip = function_words(None) | function_words(language)
+    skip = skipped_words(language)
     found = [term(w) for w in words(text) if fold(w) not in skip]
     return f" {' '.join(phrase)} " in f" {' '.join(t for t in found if t)} "
 

@@ -88,10 +88,10 @@ def answering(passages: list[tuple[int, Passage]], similarity: dict[int, float],
 
 def answering_order(passages: list[tuple[int, Passage]], similarity: dict[int, float], terms: set[str],
                     title: str, k: int = 60, held: Mapping[int, set[str]] | None = None,
-                    first: Container[int] = ()) -> Iterator[tuple[int, bool]]:
+                    leading: Container[int] = ()) -> Iterator[tuple[int, bool]]:
     """Passage ids as `answering` ranks them, best first, each with whether it may answer: the
     passages that are neither a cover nor a contents page (True), then those (False); read only as
-    far as the caller takes them. `first`: passages that come before the others (those holding a
+    far as the caller takes them. `leading`: passages that come before the others (those holding a
     short question's words as a phrase: "trade union" showed the conclusion, which speaks of the
     European Union and of trade, instead of the page naming the trade union)."""
     if len(passages) == 1:
@@ -108,7 +108,7 @@ def answering_order(passages: list[tuple[int, Passage]], similarity: dict[int, f
         orders.append(sorted(ids, key=lambda pid: (-by_spec[pid], -similarity.get(pid, -1.0))))
     fused = rrf(orders, k)
     by_spec = dict(zip(ids, spec))
-    ranked = sorted(ids, key=lambda pid: (pid not in first, -fused[pid], -by_spec[pid], -similarity.get(pid, -1.0), pid))
+    ranked = sorted(ids, key=lambda pid: (pid not in leading, -fused[pid], -by_spec[pid], -similarity.get(pid, -1.0), pid))
     headings = {p.section for _, p in passages if p.section and p.section != title}
     first = min(passages, key=lambda row: row[1].seq)[0]
     by_id = dict(passages)

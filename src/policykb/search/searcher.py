@@ -238,10 +238,10 @@ class Searcher(DenseMixin, KeywordMixin, LanguageMixin):
         held = self._held_terms(match, [row for item in alike if len(shown[item]) > 1 for row in shown[item]])
         phrase = phrase_of(query, self.language) if query and match else ()
         for item, passages in shown.items():  # (the question's words count only in its own language)
-            first = {pid for pid, p in passages if (held is None or pid not in held or set(phrase) <= held[pid])
-                     and holds_phrase(p.text, phrase, self.language)} if phrase and len(passages) > 1 else ()
+            leading = {pid for pid, p in passages if (held is None or pid not in held or set(phrase) <= held[pid])
+                       and holds_phrase(p.text, phrase, self.language)} if phrase and len(passages) > 1 else ()
             order = answering_order(passages, similarity, terms if item in alike else set(), items[item].title,
-                                    held=held, first=first)
+                                    held=held, leading=leading)
             chosen = next(order)[0]
             by_id = dict(passages)
             best[item] = by_id[chosen]
