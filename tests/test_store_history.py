@@ -72,11 +72,12 @@ def test_history_restore_and_purge_from_the_api_and_the_cli(settings, corpus, tm
         assert client.get("/items/eu-exchange/history").status_code == 401  # moderators only
         history = client.get("/items/eu-exchange/history", headers=auth).json()
         assert history["versions"][0]["replaced_by"] == "unpublish"
-        restored = client.post("/moderation/items/eu-exchange/restore", json={"version": 1}, headers=auth)
-        assert restored.status_code == 200 and restored.json()["status"] == "unpublished"  # content, not status
-        # version 1 is the content already (only the status changed): nothing restored, no identical
-        # version kept (a review: each such restore added one more)
-        assert len(restored.json()["versions"]) == 1
+        # version 1 is the content already (only the status changed): nothing to restore, and no identical
+        # version kept (a review: each such restore added one more, and answered "restored")
+        same = client.post("/moderation/items/eu-exchange/restore", json={"version": 1}, headers=auth)
+        assert same.status_code == 409 and same.json()["error"]["message"] == (
+            "version 1 of 'eu-exchange' is its content already: nothing to restore")
+        assert len(client.get("/items/eu-exchange/history", headers=auth).json()["versions"]) == 1
         for loose in (True, "1", 1.0):  # (read as version 1)
             assert client.post("/moderation/items/eu-exchange/restore", json={"version": loose},
                                headers=auth).status_code == 422

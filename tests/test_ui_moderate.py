@@ -6,6 +6,8 @@ from __future__ import annotations
 import httpx
 from streamlit.testing.v1 import AppTest
 
+from policykb.kb import KnowledgeBase
+
 from .test_ui import TOKEN, api_url, ok, scrolls, sign_in, ui_settings  # noqa: F401 - fixtures
 
 HEADERS = {"Authorization": f"Bearer {TOKEN}"}
@@ -151,7 +153,7 @@ def test_the_audit_log_reads_field_by_field_and_links_to_the_items_history(api_u
     assert f"({item_id.replace('-', chr(92) + '-')}) is published now" in " ".join(m.value for m in at.markdown)
 
 
-def test_moderators_see_an_items_history_with_who_and_restore_a_version(api_url):
+def test_moderators_see_an_items_history_with_who_and_restore_a_version(api_url, ui_settings, corpus):
     httpx.post(f"{api_url}/moderation/items/eu-exchange/unpublish", json={"reason": "x"}, headers=HEADERS)
     at = tab(ok(sign_in(TOKEN)), "Item history")
     at.text_input(key="mod-history-id").input("eu-exchange").run()
@@ -160,13 +162,28 @@ def test_moderators_see_an_items_history_with_who_and_restore_a_version(api_url)
     table = at.dataframe[0].value
     assert (list(table["change"]), list(table["by"]), list(table["title"])) == (
         ["unpublished"], ["tester"], ["Cluster staff exchange scheme"])  # the moderator, not "unpublish"
+    # version 1 holds the content it has now (only the status changed): nothing to restore, said so
     at.text_input(key="mod-history-reason").input("undo")
     at.button(key="mod-history-confirm").click().run()
-    assert ok(at).success[0].value == "Restored version 1 of eu\\-exchange."
+    assert ok(at).error[0].value == ("Could not restore: version 1 of 'eu\\-exchange' is its content already\\: "
+                                     "nothing to restore")
+    assert list(at.dataframe[0].value["by"]) == ["tester"]  # (it kept one more identical version)
+    # the file changes: the content the unpublished item had is version 2 now, and restoring it works
+    records = corpus / "examples" / "records.yaml"
+    records.write_text(records.read_text().replace("Short exchanges", "Week-long exchanges"))
+    with KnowledgeBase(ui_settings) as kb:
+        kb.ingest([corpus])
+    at = tab(ok(sign_in(TOKEN)), "Item history")  # (a new session: the page reads the history afresh)
+    at.text_input(key="mod-history-id").input("eu-exchange").run()
+    at.selectbox(key="mod-history-v").select(2).run()
+    at.text_input(key="mod-history-reason").input("undo")
+    at.button(key="mod-history-confirm").click().run()
+    assert ok(at).success[0].value == "Restored version 2 of eu\\-exchange."
     assert at.text_input(key="mod-history-reason").value == ""
-    assert list(at.dataframe[0].value["by"]) == ["tester", "tester"]
     versions = httpx.get(f"{api_url}/items/eu-exchange/history", headers=HEADERS).json()["versions"]
-    assert [(v["replaced_by"], v["by"]) for v in versions] == [("update", "tester"), ("unpublish", "tester")]
+    assert [v["replaced_by"] for v in versions] == ["update", "update", "unpublish"] and versions[0]["by"] == "tester"
+    httpx.post(f"{api_url}/moderation/items/eu-exchange/publish", json={}, headers=HEADERS).raise_for_status()
+    assert httpx.get(f"{api_url}/items/eu-exchange").json()["summary"].startswith("Short exchanges")  # restored
 
 
 def test_moderators_delete_an_item_for_good_only_after_typing_its_id(api_url):

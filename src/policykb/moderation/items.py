@@ -7,7 +7,7 @@ import shutil
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from policykb.errors import NotFound
+from policykb.errors import Conflict, NotFound
 from policykb.ingest.pipeline import publish
 from policykb.language.safety import clean_text
 
@@ -61,8 +61,10 @@ class ItemModeration:
             raise NotFound(f"item {item_id!r} has no version {version}", {"id": item_id, "version": version})
         item = found[0]
         current = self.store.item_sources([item_id]).get(item_id)
-        if current is not None and current[0] == item.content_hash():  # already the content: nothing to do
-            return self.history(item_id)  # (each such restore kept one more identical version)
+        if current is not None and current[0] == item.content_hash():  # (each such restore kept one more
+            # identical version, and said "restored")
+            raise Conflict(f"version {version} of {item_id!r} is its content already: nothing to restore",
+                           {"id": item_id, "version": version})
 
         def audit() -> None:
             self.store.audit(actor, "restore", item_id, after={"version": version}, note=reason or None)
