@@ -319,3 +319,31 @@ def test_contributions_and_moderator_texts_are_stored_without_unsafe_characters(
     client.post(f"/moderation/contributions/{receipt['id']}/reject", headers=TOKEN, json={"reason": "Dupli\u202ecate\u0000"})
     status = client.get(f"/contributions/{receipt['id']}", headers={"X-Contribution-Token": receipt["token"]}).json()
     assert (status["title"], status["reason"]) == ("Baltic export vouchers", "Duplicate")
+
+
+# -- the desk's rules for reasons and audit targets, as the CLI has them -------------------------------
+
+
+def test_reasons_and_audit_targets_are_refused_as_the_cli_refuses_them(client):
+    receipt = client.post("/contributions", json=RECORD).json()
+    long = {"reason": "x" * 2001}
+    answers = [client.post(f"/moderation/contributions/{receipt['id']}/reject", json=long, headers=TOKEN),
+               client.post("/moderation/items/de-vouchers/unpublish", json=long, headers=TOKEN),
+               client.post("/moderation/items/de-vouchers/restore", json={"version": 1, **long}, headers=TOKEN),
+               client.post("/moderation/items/de-vouchers/purge", json={"confirm": "de-vouchers", **long}, headers=TOKEN)]
+    assert [(a.status_code, a.json()["error"]["message"]) for a in answers] == [
+        (422, "a reason has at most 2000 characters (this one has 2001)")] * 4
+    unknown = client.get("/moderation/audit", params={"target": "nope"}, headers=TOKEN)
+    assert (unknown.status_code, unknown.json()["error"]["message"]) == (
+        404, "no contribution, item or audit entry has the id 'nope'")
+    assert client.get("/moderation/audit", params={"target": "x" * 201}, headers=TOKEN).status_code == 422
+    assert client.get("/moderation/audit", params={"target": "de-vouchers"}, headers=TOKEN).json() == []
+
+
+def test_a_moderator_name_the_desk_would_refuse_stops_the_api(built):
+    from policykb.errors import ConfigError
+
+    with pytest.raises(ConfigError) as refused:
+        create_app(built.model_copy(update={"moderator_tokens": ["a" * 101 + ":s3cret-moderator-token"]}))
+    assert refused.value.message == ("POLICYKB_MODERATOR_TOKENS: entry 1: the moderator's name (recorded in the "
+                                     "audit log) has 101 characters; at most 100")

@@ -252,3 +252,25 @@ def test_a_damaged_database_names_the_file_and_restore_mends_it(run, corpus, tmp
     assert "the damaged database was moved aside to" in restored.output
     assert run("check").exit_code == 0 and json.loads(run("stats", "--json").output)["items"] == 5
     assert len(list(path.parent.glob("kb.sqlite.damaged-*"))) >= 1
+
+
+@pytest.mark.parametrize("args, message", [
+    (["reject", "{id}", "--reason", "x" * 2001, "--as", "alice"],
+     "Error: a reason has at most 2000 characters (this one has 2001)\n"),
+    (["reject", "{id}", "--reason", "spam", "--as", ""], "Error: the moderator's name (recorded in the audit log) is empty\n"),
+    (["approve", "{id}", "--as", "a" * 101],
+     "Error: the moderator's name (recorded in the audit log) has 101 characters; at most 100\n"),
+    (["unpublish", "de-vouchers", "--as", "al\tice"],
+     "Error: the moderator's name (recorded in the audit log) holds a control character\n"),
+    (["audit", "--target", "nope"], "Error: no contribution, item or audit entry has the id 'nope'\n"),
+])
+def test_moderation_commands_refuse_what_the_api_refuses(run, corpus, tmp_path, args, message):
+    from policykb.config import Settings
+    from policykb.kb import KnowledgeBase
+
+    run("ingest", str(corpus))
+    with KnowledgeBase(Settings(home=tmp_path / "kb", model="hashing")) as kb:
+        pending = kb.contributions.submit({"title": "Baltic vouchers", "country": "LT"}, None, client="c")["id"]
+    result = run("moderate", *[a.format(id=pending) for a in args])
+    assert (result.exit_code, result.output) == (1, message)
+    assert json.loads(run("moderate", "queue", "--json").output)["items"][0]["status"] == "pending"

@@ -151,3 +151,51 @@ def test_failed_submissions_count_against_the_rate_limit(desk, kb):
         desk.submit({"title": "A fine record"}, None, client="10.0.0.9")
     assert 3590 <= refused.value.details["retry_after"] <= 3600
     assert desk.submit({"title": "Another client's record"}, None, client="10.0.0.10")["status"] == "pending"
+
+
+# -- one rule for moderators' names and reasons, whatever the interface --------------------------------
+
+
+@pytest.mark.parametrize("actor, message", [
+    ("", "the moderator's name (recorded in the audit log) is empty"),
+    ("  ", "the moderator's name (recorded in the audit log) is empty"),
+    ("a" * 101, "the moderator's name (recorded in the audit log) has 101 characters; at most 100"),
+    ("ali\x07ce", "the moderator's name (recorded in the audit log) holds a control character"),
+    ("ali\u202ece", "the moderator's name (recorded in the audit log) holds a control character"),
+])
+def test_every_moderator_action_refuses_a_bad_name(desk, actor, message):
+    receipt = desk.submit(dict(NEW), None, client="c")
+    actions = [lambda: desk.edit(receipt["id"], {"title": "Other title"}, actor),
+               lambda: desk.approve(receipt["id"], actor), lambda: desk.reject(receipt["id"], "spam", actor),
+               lambda: desk.unpublish("de-vouchers", "", actor), lambda: desk.restore("de-vouchers", 1, actor),
+               lambda: desk.purge("de-vouchers", actor)]
+    for action in actions:
+        with pytest.raises(InvalidRecord) as refused:
+            action()
+        assert refused.value.message == message
+    assert desk.view(receipt["id"])["status"] == "pending" and desk.history("de-vouchers")["status"] == "published"
+
+
+def test_a_moderators_name_is_kept_without_surrounding_spaces(desk):
+    desk.unpublish("de-vouchers", "", " Łucja Nowak ")
+    assert desk.audit_log("de-vouchers")[0]["actor"] == "Łucja Nowak"
+
+
+def test_every_reason_is_at_most_2000_characters(desk):
+    receipt = desk.submit(dict(NEW), None, client="c")
+    long = "x" * 2001
+    message = "a reason has at most 2000 characters (this one has 2001)"
+    for action in (lambda: desk.reject(receipt["id"], long, "alice"), lambda: desk.unpublish("de-vouchers", long, "alice"),
+                   lambda: desk.restore("de-vouchers", 1, "alice", long), lambda: desk.purge("de-vouchers", "alice", long)):
+        with pytest.raises(InvalidRecord) as refused:
+            action()
+        assert refused.value.message == message
+    assert desk.reject(receipt["id"], "y" * 2000, "alice")["reason"] == "y" * 2000
+
+
+def test_an_audit_target_unknown_everywhere_is_not_found(desk, kb):
+    with pytest.raises(NotFound, match="no contribution, item or audit entry has the id 'nope'"):
+        desk.audit_log("nope")
+    assert desk.audit_log("eu-exchange") == []  # an item nobody moderated: known, with no entries
+    desk.purge("de-vouchers", "alice", "spam")
+    assert [e["action"] for e in desk.audit_log("de-vouchers")] == ["purge"]  # purged, not unknown

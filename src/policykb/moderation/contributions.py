@@ -18,6 +18,7 @@ from policykb.ingest.loader import chunker_for, document_item
 from policykb.ingest.pipeline import publish
 from policykb.ingest.records import record_to_item, slugify
 from policykb.moderation.items import ItemModeration
+from policykb.moderation.rules import actor_name, reason_text
 from policykb.models import Item, embed_text
 from policykb.search.suggest import HIGH_CONFIDENCE, vote
 from policykb.language.text import normalise
@@ -265,6 +266,7 @@ class Contributions(ItemModeration):
         return Path(found["file_path"]), found["file_name"]
 
     def edit(self, contribution_id: str, changes: dict[str, Any], actor: str) -> dict[str, Any]:
+        actor = actor_name(actor)
         found = self._get(contribution_id, "pending")
         record = {**found["record"], **clean_record(changes)}
         record = {k: v for k, v in record.items() if v not in (None, "", [])}
@@ -282,6 +284,7 @@ class Contributions(ItemModeration):
 
     def approve(self, contribution_id: str, actor: str) -> dict[str, Any]:
         """Publish the contribution as an item: searchable at once, no rebuild."""
+        actor = actor_name(actor)
         found = self._get(contribution_id, "pending")
         record = found["record"]
         source = found["file_path"] or f"contribution:{contribution_id}"
@@ -303,7 +306,7 @@ class Contributions(ItemModeration):
         return self.view(contribution_id)
 
     def reject(self, contribution_id: str, reason: str, actor: str) -> dict[str, Any]:
-        reason = clean_text(reason)
+        actor, reason = actor_name(actor), clean_text(reason_text(reason))
         if not reason.strip():
             raise InvalidRecord("a rejection needs a reason the contributor can read")
         self._get(contribution_id, "pending")
@@ -315,8 +318,14 @@ class Contributions(ItemModeration):
         return self.view(contribution_id)
 
     def audit_log(self, target: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
-        """Who did what, newest first; each entry with the title of what it was done to."""
-        return self._titled(self.store.audit_log(target, limit))
+        """Who did what, newest first; each entry with the title of what it was done to. A target
+        that no contribution, item (kept versions and purged items included) or entry has is not
+        found (an empty answer looked like an item nobody moderated)."""
+        entries = self.store.audit_log(target, limit)
+        if target is not None and not entries and self.store.contribution(target) is None \
+                and self.store.item_status(target) is None and not self.store.item_history(target):
+            raise NotFound(f"no contribution, item or audit entry has the id {target!r}", {"id": target})
+        return self._titled(entries)
 
     def _titled(self, entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
         titles: dict[str, str] = {}

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from policykb.errors import Conflict, NotFound
 from policykb.ingest.pipeline import publish
 from policykb.language.safety import clean_text
+from policykb.moderation.rules import actor_name, reason_text
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -27,7 +28,7 @@ class ItemModeration:
 
     def unpublish(self, item_id: str, reason: str, actor: str, publish_again: bool = False) -> dict[str, Any]:
         """Hide a published item from search (or show it again), recorded in the audit log."""
-        reason = clean_text(reason)
+        actor, reason = actor_name(actor), clean_text(reason_text(reason))
         def audit(before: str, after: str) -> None:  # in the same transaction as the change
             self.store.audit(actor, "publish" if publish_again else "unpublish", item_id,
                              before={"status": before}, after={"status": after}, note=reason or None)
@@ -55,7 +56,7 @@ class ItemModeration:
     def restore(self, item_id: str, version: int, actor: str, reason: str = "") -> dict[str, Any]:
         """Make an earlier version the item's content again (the current one is kept as a version;
         the status stays, or is published for an item that was removed); audited."""
-        reason = clean_text(reason)
+        actor, reason = actor_name(actor), clean_text(reason_text(reason))
         found = self.store.item_version(item_id, version)
         if found is None:
             raise NotFound(f"item {item_id!r} has no version {version}", {"id": item_id, "version": version})
@@ -78,8 +79,8 @@ class ItemModeration:
         ingest skips its record (and says so) until the record changes. The contributions that made
         it lose their content too, and their uploaded documents are deleted (they stayed, served to
         moderators: for illegal or personal content, purging is the step that must remove it)."""
+        actor, reason = actor_name(actor), clean_text(reason_text(reason))
         history = self.history(item_id)  # raises NotFound
-        reason = clean_text(reason)
         with self.backend.writing() as change:
             if self.store.item_status(item_id) is not None:
                 content_hash, source = self.store.item_sources([item_id])[item_id]

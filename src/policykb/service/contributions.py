@@ -12,9 +12,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from policykb.service.limits import UploadGate
 from policykb.errors import InvalidRecord, ModerationDisabled, Unauthorized, UnsupportedMediaType
 from policykb.kb import KnowledgeBase
+from policykb.moderation.rules import MAX_REASON
 from policykb.service.security import client_address, document_response, find_moderator
 
 Text = Annotated[str, Field(max_length=500)]
+# Bounded by the moderation desk (the same message as the CLI's), documented here.
+ReasonText = Annotated[str, Field(json_schema_extra={"maxLength": MAX_REASON})]
 Values = Annotated[list[Annotated[str, Field(max_length=100)]], Field(max_length=30)] | Annotated[str, Field(max_length=500)]
 
 
@@ -56,19 +59,19 @@ class ContributionPatch(DraftIn):
 
 class Reason(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    reason: Annotated[str, Field(max_length=2000)] = ""
+    reason: ReasonText = ""
 
 
 class RestoreIn(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)  # (true and "1" were read as version 1)
     version: Annotated[int, Field(ge=1, le=1_000_000)]
-    reason: Annotated[str, Field(max_length=2000)] = ""
+    reason: ReasonText = ""
 
 
 class PurgeIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     confirm: Annotated[str, Field(max_length=200)]
-    reason: Annotated[str, Field(max_length=2000)] = ""
+    reason: ReasonText = ""
 
 
 class Checks(BaseModel):

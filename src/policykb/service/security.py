@@ -18,7 +18,8 @@ from urllib.parse import urlsplit
 from fastapi.responses import FileResponse, JSONResponse
 
 from policykb.ingest.active_content import file_has_active_content
-from policykb.errors import ConfigError
+from policykb.errors import ConfigError, InvalidRecord
+from policykb.moderation.rules import actor_name
 
 MIN_TOKEN_LENGTH = 16
 PRINTABLE_TOKEN = re.compile(r"[\x21-\x7e]+")  # what an Authorization header carries as it is
@@ -43,6 +44,11 @@ def moderator_tokens(entries: list[str]) -> dict[str, str]:
             name, token = "", entry
         name, token = name.strip(), token.strip()
         who = f"moderator {name!r}" if name else f"entry {number}"
+        try:  # the name every moderator action would refuse (the desk checks it for every interface)
+            name = actor_name(name) if name else name
+        except InvalidRecord as exc:
+            raise ConfigError(f"POLICYKB_MODERATOR_TOKENS: entry {number}: {exc.message}",
+                              {"setting": "POLICYKB_MODERATOR_TOKENS"}) from None
         if len(token) < MIN_TOKEN_LENGTH:
             raise ConfigError(
                 f"POLICYKB_MODERATOR_TOKENS: the token of {who} has {len(token)} characters; use at least "
