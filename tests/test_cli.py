@@ -189,6 +189,15 @@ def test_readme_mentions_every_command_and_its_policykb_lines_parse():
         assert result.exit_code == 0, (line, result.output)
 
 
+def test_readme_names_every_subcommand():
+    """`policykb moderate edit` was missing beside the API's PATCH: each group's line in the README
+    lists its subcommands."""
+    readme = (ROOT / "README.md").read_text()
+    for name, sub in SUBCOMMANDS:
+        listed = re.findall(rf"^policykb {name} \S+.*#\s*\w+: (.+)$", readme, re.M)
+        assert listed and sub in re.split(r",\s*", listed[0]), (name, sub)
+
+
 def test_readme_names_every_setting():
     from policykb.config import Settings
 
@@ -274,3 +283,51 @@ def test_moderation_commands_refuse_what_the_api_refuses(run, corpus, tmp_path, 
     result = run("moderate", *[a.format(id=pending) for a in args])
     assert (result.exit_code, result.output) == (1, message)
     assert json.loads(run("moderate", "queue", "--json").output)["items"][0]["status"] == "pending"
+
+
+def test_moderate_edit_changes_a_pending_contribution(run, corpus, tmp_path):
+    from policykb.config import Settings
+    from policykb.kb import KnowledgeBase
+
+    run("ingest", str(corpus))
+    with KnowledgeBase(Settings(home=tmp_path / "kb", model="hashing")) as kb:
+        pending = kb.contributions.submit({"title": "Baltic vouchers", "country": "LT", "region": "Kaunas"}, None,
+                                          client="c")["id"]
+    changes = tmp_path / "changes.json"
+    changes.write_text(json.dumps({"summary": "Vouchers for trade fairs.", "themes": ["tourism"]}))
+    result = run("moderate", "edit", pending, "--set", "title=Baltic export vouchers", "--set", "challenges=green",
+                 "--set", "challenges=digital", "--set", "support=vouchers; networking", "--set", "start_year=2021",
+                 "--set", "region=", "--json", str(changes), "--as", "alice")
+    assert (result.exit_code, result.output) == (0, f"edited {pending}: challenges, region, start_year, summary, "
+                                                    "support, themes, title\n")
+    record = json.loads(run("moderate", "show", pending, "--json").output)["record"]
+    assert {k: v for k, v in record.items() if k != "id"} == {
+        "title": "Baltic export vouchers", "country": "LT", "kind": "example", "summary": "Vouchers for trade fairs.",
+        "themes": ["tourism"], "challenges": ["green", "digital"], "support": ["vouchers", "networking"],
+        "start_year": 2021}
+    audit = json.loads(run("moderate", "audit", "--target", pending, "--json").output)
+    assert [(a["actor"], a["action"]) for a in audit] == [("alice", "edit"), ("contributor", "submit")]
+    stdin = run("moderate", "edit", pending, "--json", "-", "--as", "bob", input='{"level": "national"}')
+    assert stdin.exit_code == 0 and json.loads(run("moderate", "show", pending, "--json").output)["record"]["level"] \
+        == "national"
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--set", "colour=red"], "Error: unknown field 'colour'; a contribution's fields are title, kind, summary, "
+                              "description, country, region, level, challenges, themes, support, typology, "
+                              "organisation, start_year, end_year, links, language, id\n"),
+    (["--set", "title"], "Error: --set takes key=value, got 'title'\n"),
+    (["--set", "challenges=greem"], "Error: unknown value 'greem' for challenge; did you mean 'green'"),
+    (["--set", "start_year=soon"], "Error: start_year must be a year, got 'soon'\n"),
+    (["--json", "-"], "Error: --json: the changes must be a JSON object of fields, got list\n"),
+    ([], "Error: nothing to change: give --set key=value or --json FILE\n"),
+])
+def test_moderate_edit_errors_are_clean(run, corpus, tmp_path, args, message):
+    from policykb.config import Settings
+    from policykb.kb import KnowledgeBase
+
+    run("ingest", str(corpus))
+    with KnowledgeBase(Settings(home=tmp_path / "kb", model="hashing")) as kb:
+        pending = kb.contributions.submit({"title": "Baltic vouchers"}, None, client="c")["id"]
+    result = run("moderate", "edit", pending, *args, input="[1]")
+    assert result.exit_code == 1 and result.output.startswith(message) and "Traceback" not in result.output

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import getpass
+import json
 from typing import Any
 
 import click
 
 from policykb.cli.common import LazyKB, handle_errors, pass_kb, print_json
+from policykb.moderation.rules import LIST_FIELDS
 
 ACTOR = click.option("--as", "actor", default=lambda: getpass.getuser(), show_default="your user name",
                      help="Name recorded in the audit log.")
@@ -15,7 +17,7 @@ ACTOR = click.option("--as", "actor", default=lambda: getpass.getuser(), show_de
 
 @click.group()
 def moderate() -> None:
-    """Review contributions: queue, show, approve, reject; unpublish or publish items; audit log.
+    """Review contributions: queue, show, edit, approve, reject; unpublish or publish items; audit log.
 
     \b
     Example:
@@ -73,6 +75,60 @@ def show(lazy: LazyKB, contribution_id: str, as_json: bool) -> None:
     for d in view["checks"].get("duplicates", []):
         click.echo(f"  possible duplicate: {d['id']} ({d['similarity']:.2f}) {d['title']}")
     _print_audit(view["audit"])
+
+
+@moderate.command()
+@click.argument("contribution_id")
+@click.option("--set", "settings", metavar="KEY=VALUE", multiple=True,
+              help="A field's new value (repeatable); an empty value clears the field. A list field (country, "
+              "challenges, themes, support, links) takes its values from repeated --set or separated by ';'.")
+@click.option("--json", "changes_file", type=click.File("r", encoding="utf-8"),
+              help="The changes as a JSON object of fields (- reads standard input); --set wins over it.")
+@ACTOR
+@pass_kb
+@handle_errors
+def edit(lazy: LazyKB, contribution_id: str, settings: tuple[str, ...], changes_file: Any, actor: str) -> None:
+    """Change fields of a pending contribution before approving it (audited, before and after).
+
+    \b
+    Example:
+      policykb moderate edit c-1a2b3c4d5e6f --set title="Baltic export vouchers" --set challenges="green;digital"
+    """
+    changes = _read_changes(changes_file) if changes_file is not None else {}
+    changes.update(_set_changes(settings))
+    if not changes:
+        raise click.ClickException("nothing to change: give --set key=value or --json FILE")
+    lazy.kb.contributions.edit(contribution_id, changes, actor)
+    click.echo(f"edited {contribution_id}: {', '.join(sorted(changes))}")
+
+
+def _read_changes(stream: Any) -> dict[str, Any]:
+    try:
+        changes = json.load(stream)
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
+        raise click.ClickException(f"--json: not a JSON object of fields ({exc.__class__.__name__})") from None
+    if not isinstance(changes, dict):
+        raise click.ClickException(f"--json: the changes must be a JSON object of fields, got {type(changes).__name__}")
+    return changes
+
+
+def _set_changes(settings: tuple[str, ...]) -> dict[str, Any]:
+    """`--set key=value` options as record changes: a list field's values from repeated options or
+    separated by ';' (as in a CSV cell), a year as a number, an empty value clearing the field."""
+    changes: dict[str, Any] = {}
+    for setting in settings:
+        key, equals, value = setting.partition("=")
+        key, value = key.strip(), value.strip()
+        if not equals or not key:
+            raise click.ClickException(f"--set takes key=value, got {setting[:100]!r}")
+        if key in LIST_FIELDS:
+            values = [v.strip() for v in value.split(";") if v.strip()]
+            changes[key] = [*(changes.get(key) or []), *values] if key in changes else values
+        elif key in ("start_year", "end_year") and value.isdigit():
+            changes[key] = int(value)
+        else:
+            changes[key] = value
+    return changes
 
 
 @moderate.command()

@@ -18,7 +18,7 @@ from policykb.ingest.loader import chunker_for, document_item
 from policykb.ingest.pipeline import publish
 from policykb.ingest.records import record_to_item, slugify
 from policykb.moderation.items import ItemModeration
-from policykb.moderation.rules import actor_name, reason_text
+from policykb.moderation.rules import actor_name, reason_text, record_changes
 from policykb.models import Item, embed_text
 from policykb.search.suggest import HIGH_CONFIDENCE, vote
 from policykb.language.text import normalise
@@ -268,7 +268,7 @@ class Contributions(ItemModeration):
     def edit(self, contribution_id: str, changes: dict[str, Any], actor: str) -> dict[str, Any]:
         actor = actor_name(actor)
         found = self._get(contribution_id, "pending")
-        record = {**found["record"], **clean_record(changes)}
+        record = {**found["record"], **clean_record(record_changes(changes))}
         record = {k: v for k, v in record.items() if v not in (None, "", [])}
         if record.get("id") != found["record"].get("id"):
             record["id"] = self._free_id(record)

@@ -35,3 +35,19 @@ def reason_text(reason: str | None) -> str:
         raise InvalidRecord(f"a reason has at most {MAX_REASON} characters (this one has {len(reason)})",
                             {"length": len(reason)})
     return reason
+
+
+# The fields of a contribution's record (the record format), as a moderator may edit them.
+FIELDS = ("title", "kind", "summary", "description", "country", "region", "level", "challenges", "themes", "support",
+          "typology", "organisation", "start_year", "end_year", "links", "language", "id")
+LIST_FIELDS = ("country", "challenges", "themes", "support", "links")
+
+
+def record_changes(changes: dict[str, object]) -> dict[str, object]:
+    """A moderator's changes to a contribution, refused when they name a field the record format
+    does not have (it was kept in the record, unused)."""
+    unknown = [key for key in changes if key not in FIELDS]
+    if unknown:
+        raise InvalidRecord(f"unknown field {str(unknown[0])[:100]!r}; a contribution's fields are {', '.join(FIELDS)}",
+                            {"field": str(unknown[0])[:100]})
+    return changes
