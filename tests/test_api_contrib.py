@@ -64,7 +64,8 @@ def test_upload_answer_names_front_matter_keys_that_were_not_read(client):
                            files={"file": ("notes.md", text.encode(), "text/markdown")})
     assert response.status_code == 201, response.text
     assert response.json()["warnings"] == [
-        "front matter: ignored 1 key that is not a field of the record format: 'author'"]
+        "front matter: ignored 1 key that is not a field of the record format: 'author'",
+        "front matter: title 'Cluster exchange notes' not used; the record's title 'Exchange notes' is"]
     item = client.get(f"/moderation/contributions/{response.json()['id']}", headers=TOKEN).json()
     assert item["status"] == "pending"
     assert client.post("/contributions", json=RECORD).json()["warnings"] == []
@@ -347,3 +348,41 @@ def test_a_moderator_name_the_desk_would_refuse_stops_the_api(built):
         create_app(built.model_copy(update={"moderator_tokens": ["a" * 101 + ":s3cret-moderator-token"]}))
     assert refused.value.message == ("POLICYKB_MODERATOR_TOKENS: entry 1: the moderator's name (recorded in the "
                                      "audit log) has 101 characters; at most 100")
+
+
+# -- multipart parts that were passed over in silence ---------------------------------------------------
+
+META = json.dumps({"title": "Exchange notes"})
+
+
+@pytest.mark.parametrize("data, files, message", [
+    (None, [("metadata", (None, META)), ("file", (None, "Notes typed into a text field."))],
+     "the multipart part 'file' is a text field; send the document as a file (with a file name)"),
+    (None, [("metadata", (None, META)), ("metadata", (None, META)), ("file", ("n.txt", b"Notes.", "text/plain"))],
+     "the multipart part 'metadata' is given 2 times; send it once"),
+    ({"metadata": META, "comment": "hello"}, None,
+     "unknown multipart part 'comment'; a contribution has only 'metadata' and 'file'"),
+    ({"metadata": META}, {"attachment": ("a.txt", b"Cluster notes.", "text/plain")},
+     "unknown multipart part 'attachment'; a contribution has only 'metadata' and 'file'"),
+    (None, {"metadata": ("meta.json", META.encode(), "application/json")},
+     "the multipart part 'metadata' is a file; send the record as a text field"),
+])
+def test_multipart_oddities_are_refused_naming_the_part(client, data, files, message):
+    response = client.post("/contributions", data=data, files=files or {"file": ("n.txt", b"Notes.", "text/plain")})
+    assert (response.status_code, response.json()["error"]["code"], response.json()["error"]["message"]) == (
+        422, "invalid_record", message)
+    assert client.get("/moderation/contributions", headers=TOKEN).json()["total"] == 0
+
+
+def test_upload_answer_says_which_title_and_id_were_used(client):
+    text = "---\nid: my-notes\ntitle: Cluster exchange notes\n---\nNotes on cluster staff exchanges.\n"
+    response = client.post("/contributions", data={"metadata": META},
+                           files={"file": ("notes.md", text.encode(), "text/markdown")})
+    assert response.status_code == 201, response.text
+    item_id = client.get(f"/moderation/contributions/{response.json()['id']}", headers=TOKEN).json()["record"]["id"]
+    assert response.json()["warnings"] == [
+        "front matter: title 'Cluster exchange notes' not used; the record's title 'Exchange notes' is",
+        f"front matter: id 'my-notes' not used; the record's id {item_id!r} is"]
+    same = "---\ntitle: Exchange notes\n---\nNotes on cluster staff exchanges.\n"
+    assert client.post("/contributions", data={"metadata": META},
+                       files={"file": ("same.md", same.encode(), "text/markdown")}).json()["warnings"] == []

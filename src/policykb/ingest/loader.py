@@ -184,7 +184,13 @@ def document_item(path: Path, data: bytes, source: str, taxonomy: Taxonomy, chun
         origin = "sidecar" if path.suffix.lower() not in (".md", ".markdown") else \
             "front matter" if meta is not None else "front matter or sidecar"
         warnings.append(f"{origin}: " + ignored_message({k: [] for k in ignored}))
-    meta = {**found, **{k: v for k, v in (meta or {}).items() if v not in (None, "", [])}}
+    given = {k: v for k, v in (meta or {}).items() if v not in (None, "", [])}
+    for key in ("title", "id"):  # what the record overrides: the answer to an upload says which was used
+        if found.get(key) not in (None, "") and given.get(key) not in (None, "") and \
+                str(found[key]).strip() != str(given[key]).strip():
+            warnings.append(f"front matter: {key} {str(found[key])[:100]!r} not used; the record's {key} "
+                            f"{str(given[key])[:100]!r} is")
+    meta = {**found, **given}
     meta["title"] = meta.get("title") or doc.title or first_line(doc) or path.stem
     meta["id"] = meta.get("id") or slugify(path.stem)
     meta.setdefault("kind", "document")

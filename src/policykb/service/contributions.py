@@ -84,7 +84,8 @@ class Receipt(Checks):
     token: str = Field(description="Private: the only way to read this contribution's status.")
     status: str
     warnings: list[str] = Field(default_factory=list, description="What was read but not used: keys of an "
-                                "uploaded document's front matter that are not fields, a file that was not UTF-8.")
+                                "uploaded document's front matter that are not fields, its title or id where the record's "
+                                "were used, a file that was not UTF-8.")
 
 
 class Status(BaseModel):
@@ -158,6 +159,23 @@ async def utf8_json_body(request: Request) -> None:
             raise InvalidRecord("the body is not UTF-8 text") from None
 
 
+def _refuse_odd_parts(parts: list[tuple[str, Any]]) -> None:
+    """A contribution's multipart body has one text part `metadata` and at most one file part
+    `file`; anything else was passed over in silence (a document sent as a text field, a second
+    `metadata` of which one was read, parts nobody reads)."""
+    names = [name for name, _ in parts]
+    for name, value in parts:
+        if name not in ("metadata", "file"):
+            raise InvalidRecord(f"unknown multipart part {name[:50]!r}; a contribution has only 'metadata' and 'file'")
+        if names.count(name) > 1:
+            raise InvalidRecord(f"the multipart part {name!r} is given {names.count(name)} times; send it once")
+        if name == "file" and isinstance(value, str):
+            raise InvalidRecord("the multipart part 'file' is a text field; send the document as a file (with a "
+                                "file name)")
+        if name == "metadata" and not isinstance(value, str):
+            raise InvalidRecord("the multipart part 'metadata' is a file; send the record as a text field")
+
+
 async def _read_contribution(request: Request) -> tuple[dict[str, Any], tuple[str, bytes] | None]:
     """The record (validated) and the optional uploaded document of a JSON or multipart request.
     Any other content type is refused (415): a `text/plain` body is what a foreign web page can
@@ -174,6 +192,7 @@ async def _read_contribution(request: Request) -> tuple[dict[str, Any], tuple[st
         except MultiPartException as exc:
             raise InvalidRecord(f"malformed multipart body: {exc.message}") from None
         try:
+            _refuse_odd_parts(form.multi_items())
             raw = form.get("metadata")
             if not isinstance(raw, str):
                 raise InvalidRecord("the multipart field 'metadata' (the record as JSON) is missing")
