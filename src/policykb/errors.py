@@ -85,8 +85,14 @@ class Forbidden(PolicyKBError):
 
 
 class Unauthorized(PolicyKBError):
+    """No valid credentials; `challenge` is the answer's WWW-Authenticate header (RFC 7235, 6750)."""
+
     code = "unauthorized"
     status = 401
+
+    def __init__(self, message: str, details: dict[str, Any] | None = None, challenge: str = "Bearer") -> None:
+        super().__init__(message, details)
+        self.challenge = challenge
 
 
 class RateLimited(PolicyKBError):

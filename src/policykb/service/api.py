@@ -24,7 +24,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from policykb.config import Settings
 from policykb.service.contributions import contribution_router
 from policykb.service.limits import UploadGate
-from policykb.errors import InvalidQuery, InvalidRecord, NotFound, PayloadTooLarge, PolicyKBError, StoreDamaged
+from policykb.errors import (InvalidQuery, InvalidRecord, NotFound, PayloadTooLarge, PolicyKBError, StoreDamaged,
+                             Unauthorized)
 from policykb.ingest.export import write_records
 from policykb.backends.health import public as public_health
 from policykb.kb import KnowledgeBase
@@ -208,8 +209,10 @@ def create_app(settings: Settings | None = None, kb: KnowledgeBase | None = None
     @app.exception_handler(PolicyKBError)
     async def domain_error(request: Request, exc: PolicyKBError) -> JSONResponse:
         retry = exc.details.get("retry_after")
-        headers = {"Retry-After": str(int(retry))} if isinstance(retry, (int, float)) else None
-        return error_response(exc.status, exc.code, exc.message, exc.details, headers)
+        headers = {"Retry-After": str(int(retry))} if isinstance(retry, (int, float)) else {}
+        if isinstance(exc, Unauthorized):  # (RFC 6750: a 401 says how to authenticate)
+            headers["WWW-Authenticate"] = exc.challenge
+        return error_response(exc.status, exc.code, exc.message, exc.details, headers or None)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
