@@ -399,3 +399,13 @@ def test_a_401_says_how_to_authenticate(client, headers, challenge):
                      client.post("/moderation/items/de-vouchers/unpublish", json={}, headers=headers)):
         assert (response.status_code, response.headers.get("www-authenticate")) == (401, challenge)
     assert "www-authenticate" not in client.get("/moderation/contributions", headers=TOKEN).headers
+
+
+def test_checks_are_rate_limited_per_client(built):
+    with make_client(built, checks_per_minute=2) as client:
+        draft = {"title": "Cluster internationalisation vouchers"}
+        answers = [client.post("/contributions/check", json=draft) for _ in range(3)]
+        assert [a.status_code for a in answers] == [200, 200, 429]
+        assert answers[2].json()["error"]["code"] == "rate_limited"
+        assert 59 <= int(answers[2].headers["retry-after"]) <= 60
+        assert client.post("/contributions", json=RECORD).status_code == 201  # submissions count apart

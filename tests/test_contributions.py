@@ -199,3 +199,19 @@ def test_an_audit_target_unknown_everywhere_is_not_found(desk, kb):
     assert desk.audit_log("eu-exchange") == []  # an item nobody moderated: known, with no entries
     desk.purge("de-vouchers", "alice", "spam")
     assert [e["action"] for e in desk.audit_log("de-vouchers")] == ["purge"]  # purged, not unknown
+
+
+def test_checks_have_a_rate_limit_of_their_own(desk, kb):
+    kb.settings.checks_per_minute, kb.settings.contributions_per_hour = 2, 1
+    desk.reserve_check("10.0.0.7")
+    desk.reserve_check("10.0.0.7")
+    with pytest.raises(RateLimited, match="at most 2 checks per minute from one client") as refused:
+        desk.reserve_check("10.0.0.7")
+    assert 59 <= refused.value.details["retry_after"] <= 60
+    desk.reserve_check("10.0.0.8")  # another client
+    assert desk.submit({"title": "A fine record"}, None, client="10.0.0.7")["status"] == "pending"  # not a check
+    with pytest.raises(RateLimited, match="contributions per hour"):
+        desk.submit({"title": "Another record"}, None, client="10.0.0.7")
+    desk.reserve_check("10.0.0.8")  # (a submission forgot no check, a check no submission)
+    with pytest.raises(RateLimited):
+        desk.reserve_check("10.0.0.8")

@@ -110,6 +110,8 @@ class Settings(BaseSettings):
                                         "uploaded document before it is stopped and the upload refused.")
     contributions_per_hour: int = Field(20, ge=1, description="Contributions one client may submit per hour "
                                         "(every attempt counts, refused ones included).")
+    checks_per_minute: int = Field(30, ge=1, description="Drafts one client may have checked per minute "
+                                   "(POST /contributions/check: suggestions and duplicates, nothing saved).")
     upload_read_seconds: float = Field(60.0, gt=0, description="Time a contribution's request body gets to "
                                        "arrive (it holds a slot meanwhile); slower ones get 408.")
     max_uploads_in_flight: int = Field(4, ge=1, description="Contributions one API process reads and checks at "

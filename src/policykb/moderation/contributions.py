@@ -31,6 +31,8 @@ SUGGESTED_FACETS = ("challenge", "theme", "support", "typology", "level")
 DUPLICATE_SIMILARITY = 0.85  # chosen from bench/duplicates.py: best F1 (recall 0.94, precision 0.95)
 NEIGHBOURS = 10
 CONTRIBUTOR = "contributor"
+CHECK_PREFIX = "check:"  # checks are counted beside submissions, each client's under its own key
+KEPT_ATTEMPTS = timedelta(hours=1)  # the longest window of a rate limit
 
 
 def _hash_token(token: str) -> str:
@@ -117,17 +119,31 @@ class Contributions(ItemModeration):
         """Count a submission attempt against the client's hourly limit, before anything of it is
         read: counting and recording are one write, so parallel attempts cannot all pass the count,
         and an attempt that fails later (a hostile upload, an invalid record) still counts."""
-        now = datetime.now(timezone.utc)
-        since = (now - timedelta(hours=1)).isoformat(timespec="microseconds")
         limit = self.backend.settings.contributions_per_hour
+        self._count_attempt(client, limit, timedelta(hours=1), f"at most {limit} contributions per hour from one "
+                            "client (attempts that were refused count too); try again later")
+
+    def reserve_check(self, client: str) -> None:
+        """Count a check of a draft (it embeds text) against the client's limit per minute, as
+        `reserve` counts submissions (apart from them: a check never uses up a submission)."""
+        limit = self.backend.settings.checks_per_minute
+        self._count_attempt(CHECK_PREFIX + client, limit, timedelta(minutes=1),
+                            f"at most {limit} checks per minute from one client; try again in a moment")
+
+    def _count_attempt(self, key: str, limit: int, window: timedelta, message: str) -> None:
+        """Record an attempt under `key`, or raise RateLimited (with `retry_after`, the seconds
+        until the oldest attempt in the window expires) when `limit` were made within `window`.
+        Attempts are kept for an hour, the longest window."""
+        now = datetime.now(timezone.utc)
+        since = (now - window).isoformat(timespec="microseconds")
         with self.store.transaction():
-            count, oldest = self.store.submissions_since(client, since)
+            count, oldest = self.store.submissions_since(key, since)
             if count >= limit:
-                free_at = datetime.fromisoformat(oldest) + timedelta(hours=1) if oldest else now
+                free_at = datetime.fromisoformat(oldest) + window if oldest else now
                 retry = max(1, int((free_at - now).total_seconds()) + 1)
-                raise RateLimited(f"at most {limit} contributions per hour from one client (attempts that were "
-                                  "refused count too); try again later", {"retry_after": min(retry, 3600)})
-            self.store.add_submission(client, now.isoformat(timespec="microseconds"), forget_before=since)
+                raise RateLimited(message, {"retry_after": min(retry, int(window.total_seconds()))})
+            self.store.add_submission(key, now.isoformat(timespec="microseconds"),
+                                      forget_before=(now - KEPT_ATTEMPTS).isoformat(timespec="microseconds"))
 
     def submit(self, record: dict[str, Any], document: tuple[str, bytes] | None, client: str,
                reserved: bool = False) -> dict[str, Any]:

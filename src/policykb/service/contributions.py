@@ -251,8 +251,10 @@ def contribution_router(get_kb: Callable[..., KnowledgeBase], moderators: dict[s
 
     @router.post("/contributions/check", response_model=Checks, tags=["contributions"],
                  summary="Facet suggestions and possible duplicates for a draft (nothing is saved)")
-    def check(draft: DraftIn, kb: KB) -> dict[str, Any]:
-        return kb.contributions.check(draft.model_dump(exclude_none=True))
+    def check(request: Request, draft: DraftIn, kb: KB) -> dict[str, Any]:
+        desk = kb.contributions
+        desk.reserve_check(client_address(request.scope, proxies))  # counted before anything is embedded
+        return desk.check(draft.model_dump(exclude_none=True))
 
     @router.get("/contributions/{contribution_id}", response_model=Status, tags=["contributions"],
                 summary="Status of a contribution (needs its private token)")

@@ -196,9 +196,11 @@ class ApiClient:
 
     # -- contributors ---------------------------------------------------------------------------
 
-    def check(self, draft: Json) -> Json:
-        """Facet suggestions and possible duplicates for a draft; nothing is saved."""
-        return self._request("POST", "/contributions/check", json=draft).json()  # a read: the cache stays
+    def check(self, draft: Json, on_behalf_of: str | None = None) -> Json:
+        """Facet suggestions and possible duplicates for a draft; nothing is saved. `on_behalf_of`:
+        as for `submit` (checks have a rate limit per client too)."""
+        headers = {"X-Forwarded-For": on_behalf_of} if on_behalf_of else {}
+        return self._request("POST", "/contributions/check", json=draft, headers=headers).json()  # a read
 
     def submit(self, record: Json, document: tuple[str, bytes] | None = None, on_behalf_of: str | None = None) -> Json:
         """Submit a contribution (multipart when a document is attached); answers id, token, checks.

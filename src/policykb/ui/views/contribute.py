@@ -52,7 +52,9 @@ def live_checks(record: dict[str, Any]) -> None:
     cached = st.session_state.get(CHECK)
     if not cached or cached[0] != signature:
         try:
-            cached = st.session_state[CHECK] = (signature, api().check(draft))
+            visitor = st.context.ip_address  # (as for a submission: each visitor has their own limit)
+            visitor = visitor if isinstance(visitor, str) else None
+            cached = st.session_state[CHECK] = (signature, api().check(draft, visitor))
         except (ApiError, ApiUnavailable) as exc:
             st.caption(f"Live suggestions are unavailable: {exc}")
             return
