@@ -409,3 +409,12 @@ def test_checks_are_rate_limited_per_client(built):
         assert answers[2].json()["error"]["code"] == "rate_limited"
         assert 59 <= int(answers[2].headers["retry-after"]) <= 60
         assert client.post("/contributions", json=RECORD).status_code == 201  # submissions count apart
+
+
+def test_a_non_ascii_upload_name_comes_back_in_an_rfc_5987_header(client):
+    receipt = client.post("/contributions", data={"metadata": json.dumps({"title": "Klastrų politika"})},
+                          files={"file": ("Klastrų politika.md", "Klasterių politika.".encode(), "text/markdown")}).json()
+    answer = client.get(f"/moderation/contributions/{receipt['id']}/file", headers=TOKEN)
+    assert answer.headers["content-disposition"] == "attachment; filename*=utf-8''Klastr%C5%B3_politika.md"
+    assert client.get(f"/moderation/contributions/{receipt['id']}", headers=TOKEN).json()["file_name"] == \
+        "Klastrų_politika.md"

@@ -7,6 +7,7 @@ import re
 import pytest
 
 from policykb.errors import Conflict, InvalidRecord, NotFound, RateLimited, UnknownFacetValue
+from policykb.moderation.contributions import _safe_name
 
 NEW = {"title": "Cluster export vouchers for Baltic SMEs", "summary": "Vouchers pay for trade fair visits.",
        "country": "LT", "level": "national", "challenges": ["internationalisation"], "support": ["vouchers"]}
@@ -215,3 +216,27 @@ def test_checks_have_a_rate_limit_of_their_own(desk, kb):
     desk.reserve_check("10.0.0.8")  # (a submission forgot no check, a check no submission)
     with pytest.raises(RateLimited):
         desk.reserve_check("10.0.0.8")
+
+
+@pytest.mark.parametrize("given, stored", [
+    ("Strate\u0301gie re\u0301gionale \u2014 clusters.md", "Stratégie_régionale_clusters.md"),  # NFD in, NFC kept
+    ("Στρατηγική συστάδων.PDF", "Στρατηγική_συστάδων.pdf"),
+    ("Klastrų politika 2025.txt", "Klastrų_politika_2025.txt"),
+    ("C:\\Users\\ana\\Documents\\plan.pdf", "plan.pdf"),
+    ("../../etc/passwd.md", "passwd.md"),
+    ("invoice\u202efdp.md", "invoice_fdp.md"),  # a right-to-left override is not kept
+    ("tab\there\x00.md", "tab_here.md"),
+    ("...", "document"),
+    ("report.p d f", "report"),  # a suffix that is not one (refused later as an unsupported type)
+    ("ž" * 150 + ".pdf", "ž" * 100 + ".pdf"),
+    ("中" * 90 + ".pdf", "中" * 66 + ".pdf"),  # 200 bytes at most: 66 characters of 3 bytes
+])
+def test_uploaded_file_names_keep_their_letters_and_nothing_unsafe(given, stored):
+    assert _safe_name(given) == stored
+
+
+def test_a_non_ascii_upload_name_is_stored_and_offered_back(desk, tmp_path):
+    receipt = desk.submit({"title": "Regional strategy"}, ("Stratégie régionale.md", b"Cluster strategy."), client="c")
+    path, name = desk.document_path(receipt["id"])
+    assert (name, path.name, path.read_bytes()) == ("Stratégie_régionale.md", "Stratégie_régionale.md",
+                                                    b"Cluster strategy.")

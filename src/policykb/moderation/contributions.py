@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+import unicodedata
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -40,8 +41,15 @@ def _hash_token(token: str) -> str:
 
 
 def _safe_name(name: str) -> str:
+    """An uploaded file's name as it is stored and offered back: the last part of any path (either
+    slash), NFC, letters and digits of every script kept (a Czech or Greek name stays readable),
+    anything else (spaces, punctuation, control and bidi characters) one `_`; the stem at most 100
+    characters and 200 UTF-8 bytes (file systems count bytes); a suffix only of ASCII letters/digits."""
+    name = unicodedata.normalize("NFC", name.replace("\\", "/")).rsplit("/", 1)[-1]
     stem, suffix = Path(name).stem, Path(name).suffix.lower()
-    return (re.sub(r"[^A-Za-z0-9._-]+", "_", stem).strip("._") or "document")[:100] + suffix
+    stem = re.sub(r"[^\w.-]+|_+", "_", stem).strip("._") or "document"
+    stem = stem[:100].encode("utf-8")[:200].decode("utf-8", "ignore")
+    return stem + (suffix if re.fullmatch(r"\.[a-z0-9]{1,10}", suffix) else "")
 
 
 class Contributions(ItemModeration):
