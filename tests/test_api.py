@@ -35,6 +35,11 @@ ROADMAP = ["The regional hydrogen roadmap sets out how cluster firms build elect
            "Monitoring counts new hydrogen projects, jobs and patents of cluster firms every year."]
 
 
+def client_hits(settings, q: str, mode: str) -> list[dict]:
+    with TestClient(create_app(settings)) as client:
+        return client.get("/search", params={"q": q, "mode": mode}).json()["hits"]
+
+
 def test_a_document_result_names_its_other_pages(settings, corpus, make_pdf):
     make_pdf(corpus / "roadmap.pdf", ROADMAP, title="Hydrogen roadmap")
     with KnowledgeBase(settings) as kb:
@@ -49,6 +54,10 @@ def test_a_document_result_names_its_other_pages(settings, corpus, make_pdf):
     assert roadmap["page"] == 2 and len(roadmap["also"]) == 2 and {a["page"] for a in roadmap["also"]} < {1, 3, 4}
     assert all(a["section"] is None for a in roadmap["also"])
     assert all(h["also"] == [] for h in data["hits"] if h["id"] != "roadmap")  # (records and a guide of one page)
+    # a document hit links to its file, a PDF's at the page shown; a record's hit has no file
+    assert roadmap["file"] == "/items/roadmap/file#page=2"
+    files = {h["id"]: h["file"] for h in client_hits(settings, "cluster", "keyword")}
+    assert files["guide-abroad"] == "/items/guide-abroad/file" and files["de-vouchers"] is None
 
 
 def test_search_page_and_browse(client):
@@ -118,15 +127,29 @@ def test_every_parameter_a_route_declares_is_taken(client):
 def test_item_similar_and_file(client):
     item = client.get("/items/handbook").json()
     assert item["pages"] == 2 and [p["page"] for p in item["passages"]] == [1, 2]
+    assert item["file"] == "/items/handbook/file" and client.get("/items/de-vouchers").json()["file"] is None
     similar = client.get("/items/de-vouchers/similar", params={"k": 2}).json()
     assert len(similar) == 2 and "de-vouchers" not in {h["id"] for h in similar}
     pdf = client.get("/items/handbook/file")
     assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf" and pdf.content[:5] == b"%PDF-"
+    assert client.get(item["file"]).content == pdf.content
     missing = client.get("/items/de-vouchers/file")
     assert missing.status_code == 404 and missing.json()["error"]["code"] == "not_found"
     assert client.get("/items/nope").json() == {
         "error": {"code": "not_found", "message": "no item with id 'nope'", "details": {"id": "nope"}}
     }
+
+
+def test_a_text_document_is_served_and_linked(settings, corpus):
+    (corpus / "notes.text").write_text("Cluster vouchers pay for feasibility studies.", encoding="utf-8")
+    with KnowledgeBase(settings) as kb:
+        assert kb.ingest([corpus]).skipped == []
+    with TestClient(create_app(settings)) as client:
+        hit = next(h for h in client.get("/search", params={"q": "feasibility", "mode": "keyword"}).json()["hits"])
+        assert (hit["id"], hit["file"]) == ("notes", "/items/notes/file")
+        answer = client.get(hit["file"])
+    assert answer.status_code == 200 and answer.text == "Cluster vouchers pay for feasibility studies."
+    assert answer.headers["content-disposition"].startswith("attachment")  # (only PDFs are shown inline)
 
 
 def test_facets_stats_health(client):

@@ -15,7 +15,7 @@ from policykb.config import Settings
 from policykb.errors import PolicyKBError
 from policykb.ingest.export import write_records
 from policykb.kb import KnowledgeBase
-from policykb.models import public_source
+from policykb.models import document_link, public_source
 from policykb.search.relevance import Cutoff, cutoff
 
 # -- the cut-off itself ------------------------------------------------------------------------
@@ -230,6 +230,19 @@ def test_public_source_never_shows_an_absolute_server_path(source, shown):
 def test_public_source_is_relative_to_the_working_directory(monkeypatch, tmp_path):
     monkeypatch.chdir(tmp_path)
     assert public_source(str(tmp_path / "ingest" / "a.pdf"), tmp_path / "kb") == "ingest/a.pdf"
+
+
+@pytest.mark.parametrize("item_id, source, page, link", [
+    ("roadmap", "/srv/kb/ingest/roadmap.pdf", 3, "/items/roadmap/file#page=3"),
+    ("roadmap", "ingest/Roadmap.PDF", None, "/items/roadmap/file"),
+    ("notes", "ingest/notes.md", 2, "/items/notes/file"),  # (only a PDF viewer opens at a page)
+    ("a b/ć", "ingest/a.txt", None, "/items/a%20b%2F%C4%87/file"),
+    ("de-vouchers", "ingest/examples/de.yaml", 1, None),
+    ("contrib-1", "contribution", None, None),
+    ("x", "", None, None),
+])
+def test_document_link_names_the_file_route_of_documents_only(item_id, source, page, link):
+    assert document_link(item_id, source, page) == link
 
 
 def test_similar_items_clear_the_floor_or_there_are_none(kb, corpus):

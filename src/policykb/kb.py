@@ -19,7 +19,7 @@ from policykb.config import Settings
 from policykb.encoders.embed import Embedder
 from policykb.errors import NotFound, PolicyKBError
 from policykb.ingest.export import item_record
-from policykb.models import SearchResult
+from policykb.models import SearchResult, document_link
 from policykb.language.text import normalise
 from policykb.taxonomy import Taxonomy
 
@@ -145,6 +145,7 @@ class KnowledgeBase:
             raise NotFound(f"no item with id {item_id!r}", {"id": item_id})
         record = item_record(item, self.taxonomy, self.home)
         record["status"] = status
+        record["file"] = document_link(item.id, item.source)
         record["passages"] = [
             {"id": pid, "seq": p.seq, "page": p.page, "section": p.section, "text": p.text}
             for pid, p in self.store.get_passages(item_id)

@@ -9,6 +9,7 @@ from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 KINDS = ("example", "guide", "case_study", "document")
 
@@ -146,6 +147,7 @@ class Hit:
     end_year: int | None = None
     section: str | None = None
     also: list[dict[str, Any]] = field(default_factory=list)  # other pages that may answer: {page, section}
+    file: str | None = None  # the API route of the original document (a PDF's at the shown page): `document_link`
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -200,6 +202,20 @@ class SearchResult:
             "unknown_terms": self.unknown_terms,
             "total_without_filters": self.total_without_filters,
         }
+
+
+# The files an item can be made from and the API serves back (`/items/{id}/file`).
+DOCUMENT_SUFFIXES = frozenset({".pdf", ".md", ".markdown", ".txt", ".text", ".html", ".htm"})
+
+
+def document_link(item_id: str, source: str, page: int | None = None) -> str | None:
+    """The API route of an item's original document, a PDF's at `page` (`#page=N`, which browsers'
+    PDF viewers open at); None for an item made from a record or a contribution without a file."""
+    suffix = Path(source).suffix.lower() if source and not source.startswith("contribution") else ""
+    if suffix not in DOCUMENT_SUFFIXES:
+        return None
+    link = f"/items/{quote(item_id, safe='')}/file"
+    return f"{link}#page={page}" if page and suffix == ".pdf" else link
 
 
 def public_source(source: str, home: Path) -> str:

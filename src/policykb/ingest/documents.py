@@ -13,11 +13,9 @@ from typing import Any
 import yaml
 
 from policykb.errors import InvalidRecord
-from policykb.models import Section
+from policykb.models import DOCUMENT_SUFFIXES, Section
 from policykb.language.text import normalise
 from policykb.ingest.records import load_yaml, parse_front_matter
-
-DOCUMENT_SUFFIXES = {".pdf", ".md", ".markdown", ".txt", ".text", ".html", ".htm"}
 
 
 @dataclass(frozen=True)

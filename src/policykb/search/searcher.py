@@ -19,7 +19,7 @@ import numpy as np
 from policykb.errors import InvalidQuery, NotFound
 from policykb.language.detect import NAMES
 from policykb.language.text import english_word
-from policykb.models import Hit, Item, Passage, SearchResult, public_source
+from policykb.models import Hit, Item, Passage, SearchResult, document_link, public_source
 from policykb.search.passages import also_pages, answering_order
 from policykb.search.relevance import Cutoff, cutoff
 from policykb.topics import Topic
@@ -266,6 +266,7 @@ class Searcher(DenseMixin, KeywordMixin, LanguageMixin):
                 url=item.url, facets=item.facets, summary=item.summary, region=item.region,
                 start_year=item.start_year, end_year=item.end_year, section=passage.section if passage else None,
                 also=(also or {}).get(item_id, []),
+                file=document_link(item.id, item.source, passage.page if passage else None),
             ))
         return hits
 

@@ -30,7 +30,7 @@ from policykb.ingest.export import write_records
 from policykb.backends.health import public as public_health
 from policykb.kb import KnowledgeBase
 from policykb.search.searcher import MAX_QUERY_CHARS
-from policykb.models import FacetCount, Hit
+from policykb.models import DOCUMENT_SUFFIXES, FacetCount, Hit
 from policykb.warmup import WarmUp
 from policykb.backends.embedded.store import damaged, is_damage
 from policykb.service.security import (SameOriginWrites, SecurityHeaders, document_response, moderator_tokens,
@@ -275,7 +275,7 @@ def create_app(settings: Settings | None = None, kb: KnowledgeBase | None = None
              response_class=FileResponse)
     def item_file(kb: KB, item_id: str) -> FileResponse:
         path = kb.document_path(item_id)  # (NotFound, reason file_missing, for a file since moved or deleted)
-        if path is None or path.suffix.lower() not in {".pdf", ".md", ".txt", ".html", ".htm", ".markdown"}:
+        if path is None or path.suffix.lower() not in DOCUMENT_SUFFIXES:
             raise NotFound(f"item {item_id!r} has no original document file", {"id": item_id})
         return document_response(path, path.name)
 
