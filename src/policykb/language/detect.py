@@ -80,7 +80,7 @@ NAME_PARTICLES = frozenset("de del della di da du des van von der den y".split()
 # prepositions, conjunctions, question words).
 _MALTESE_MARKERS = frozenset("""tal tad tax fl ta' f' taċ taż tal- fis fid fil għal għall għat għas għan għar mill minn
     bil bl imma ġo fuq taħt bejn wara qabel lejn dwar kif kemm xiex fejn liema għaliex għala huwa hija huma aħna
-    intom dawk kien kienet kienu hemm hawn ukoll biss jkun ħafna""".split())
+    intom dawk kien kienet kienu hemm hawn ukoll biss jkun ħafna tat lil lill lin""".split())
 SURE = 0.55  # detector confidence from which a question is taken to be written in its language
 
 
@@ -106,6 +106,9 @@ def identify(text: str) -> tuple[str | None, float]:
     values = [v for v in values if v.value > 0]
     if values and values[0].language.iso_code_639_1.name == "EN" and share < SOME_ENGLISH:
         values = values[1:]  # a guess of English without English words: the next guess
+    if values and values[0].language.iso_code_639_1.name not in ELIDING and _elides(text):
+        # an elided article is French, Italian or Irish: "l'innovation ouverte en Europe" (read as German)
+        values = [v for v in values if v.language.iso_code_639_1.name in ELIDING] or values
     if not values:
         return None, 0.0
     code, confidence = values[0].language.iso_code_639_1.name.lower(), float(values[0].value)
@@ -114,7 +117,37 @@ def identify(text: str) -> tuple[str | None, float]:
         # competitivite", French, read as Latin 0.40) is in none surely, rather than sent to the
         # English model as placeholder text with a note about questions in "la"
         return None, 0.0
+    if code in UNSERVED and not _placeholder(text) and len(values) > 1:
+        # Latin by its letters but not in placeholder words: a short question in a served language
+        # ("Norges nationale program for innovationsklynger", Danish, read as Latin 0.74)
+        values = [v for v in values[1:] if v.language.iso_code_639_1.name.lower() not in UNSERVED]
+        if not values:
+            return None, 0.0
+        code, confidence = values[0].language.iso_code_639_1.name.lower(), float(values[0].value)
     return code, confidence
+
+
+# The words placeholder text ("lorem ipsum") is made of: the classic passage and the vocabulary
+# of the usual generators. Text the detector reads as Latin is taken as Latin only when at least
+# half of its words are among them (no policy question is written in Latin).
+PLACEHOLDER_WORDS = frozenset("""a ac accumsan ad adipiscing aenean aliqua aliquam aliquet aliquip amet anim ante arcu
+    at auctor augue aute bibendum blandit cillum commodo condimentum congue consectetur consequat convallis cras
+    culpa cupidatat cursus dapibus deserunt diam dictum dictumst dignissim do dolor dolore donec dui duis ea egestas
+    eget eiusmod eleifend elementum elit enim erat eros esse est et etiam eu euismod ex excepteur exercitation fames
+    faucibus felis fermentum feugiat fringilla fugiat fusce gravida habitant habitasse hac hendrerit iaculis id
+    imperdiet in incididunt integer interdum ipsum irure justo labore laboris laborum lacinia lacus laoreet lectus
+    leo libero ligula lobortis lorem luctus maecenas magna malesuada massa mattis mauris metus mi minim molestie
+    mollis morbi nam nec neque netus nibh nisi nisl non nostrud nulla nullam nunc occaecat odio officia orci ornare
+    pariatur pellentesque pharetra phasellus placerat platea porta porttitor posuere potenti praesent pretium proin
+    proident pulvinar purus quam qui quis quisque reprehenderit rhoncus risus rutrum sagittis sapien scelerisque sed
+    sem semper senectus sint sit sodales sollicitudin sunt suscipit suspendisse tellus tempor tempus tincidunt tortor
+    tristique turpis ullamco ullamcorper ultrices ultricies urna ut varius vel velit veniam venenatis vestibulum vitae
+    vivamus viverra voluptate volutpat vulputate""".split())
+
+
+def _placeholder(text: str) -> bool:
+    words = re.findall(r"[^\W\d_]+", text.lower())
+    return bool(words) and 2 * sum(w in PLACEHOLDER_WORDS for w in words) >= len(words)
 
 
 ENGLISH_WORDS = 0.7  # a question with this share of English words is English, whatever it names
@@ -127,7 +160,12 @@ SOME_ENGLISH = 0.3  # below this share the detector's English guess is not belie
 NOT_ENGLISH = frozenset("""de la le les des du au aux et ou est sont ont pour dans avec sur par que qui ce cette ces
     leur leurs nous vous ils elles el los las del della delle dei degli di il gli lo una uno che si ci sono
     como pero sus su muy der das dem den und ist sind mit von zu auf ein eine nicht auch het een och att som
-    og af ikke er""".split())
+    og af ikke er en""".split())
+# An elided article or pronoun joined to the next word by an apostrophe, as French, Italian and
+# Irish write it ("l'innovation", "d'impresa", "qu'il", "dell'Unione", "d'fhoireann"): English puts
+# its apostrophe the other way round ("what's", "don't", "we're"), and "o'clock" keeps its "o".
+_ELIDED = re.compile(r"(?<![^\W\d_])([^\W\d_]{1,5})['’](?!(?:s|t|re|ll|ve|d|m)\b)(?=[^\W\d_]{2})")
+ELIDING = frozenset({"FR", "IT", "GA"})  # (the detector's names of the languages that write `_ELIDED`)
 LATIN_IN_ENGLISH = frozenset({"minimis", "facto", "jure", "novo"})  # "de minimis aid" is English
 
 
@@ -139,7 +177,16 @@ def _english(text: str) -> float:
     that were read as Swedish; not "Observatório do Emprego", whose "do" is Portuguese too)."""
     from policykb.language.text import english_word
 
-    tokens = re.findall(r"[^\W\d_]+", without_names(text))
+    elided = 0
+
+    def elide(match: re.Match[str]) -> str:  # an elided word counts as a word that is not English
+        nonlocal elided
+        if match.group(1).lower() != "o":  # (not "o'clock", "O'Brien"; as `_elides`)
+            elided += 1
+            return " "
+        return match.group(0)
+
+    tokens = re.findall(r"[^\W\d_]+", _ELIDED.sub(elide, without_names(text)))
     words = [w.lower() for w in tokens]
     if len(tokens) > 1 and tokens[0] == re.findall(r"[^\W\d_]+", text)[0] and tokens[0][:1].isupper() \
             and tokens[1].islower() and english_word(words[1]) and not _function_word(words[1]) \
@@ -147,7 +194,11 @@ def _english(text: str) -> float:
         words = words[1:]  # (not "Estratégia Nacional para as Florestas": "para" is Portuguese too)
     english = [english_word(w) and (w not in NOT_ENGLISH or (w == "de" and i + 1 < len(words) and words[i + 1]
                                                              in LATIN_IN_ENGLISH)) for i, w in enumerate(words)]
-    return sum(english) / len(words) if words else 0.0
+    return sum(english) / (len(words) + elided) if words else 0.0
+
+
+def _elides(text: str) -> bool:
+    return any(m.group(1).lower() != "o" for m in _ELIDED.finditer(text))
 
 
 @lru_cache(maxsize=4096)
