@@ -15,6 +15,30 @@ def test_markdown_sections_and_front_matter(tmp_path):
     assert [(s.heading, s.text) for s in doc.sections] == [("The Title", "Intro bold link."), ("Part two", "item one")]
 
 
+
+@pytest.mark.parametrize("markdown, text", [
+    # a link's text was cut at a bracket, its address at a parenthesis
+    ("Read [Cluster (economics)](https://en.wikipedia.org/wiki/Cluster_(economics)) first.", "Read Cluster (economics) first."),
+    ('The [the [EU] call](https://x.eu "The call") closes.', "The the [EU] call closes."),
+    ("See ![logo of the cluster](logo.png) and [ECCP][1] or [ECCP][].", "See logo of the cluster and ECCP or ECCP."),
+    ("Partners.\n[1]: https://example.org/ref\n[eccp]: <https://eccp.eu> \"ECCP\"\n[Note]: keep this",
+     "Partners.\n[Note]: keep this"),
+    ("Write to <info@cluster.eu> or see <https://example.org/a>.", "Write to info@cluster.eu or see https://example.org/a."),
+    ("**Budget:** EUR 5m, *per* firm, ~~old~~ **bold _and italic_** ***both***", "Budget: EUR 5m, per firm, old bold and italic both"),
+    ("snake_case_name, 2 * 3 * 4 and a * b stay", "snake_case_name, 2 * 3 * 4 and a * b stay"),
+    ("- item *one*\n> quoted `code`", "item one\nquoted code"),
+])
+def test_markdown_reads_as_a_reader_sees_it(tmp_path, markdown, text):
+    assert load_document(tmp_path / "g.md", f"# T\n\n{markdown}\n".encode()).sections[0].text == text
+
+
+@pytest.mark.parametrize("line", ["*a " * 30000, "_a " * 30000, "~~a " * 20000, "[a](" * 20000, "[[a]" * 20000])
+def test_hostile_markdown_is_read_in_linear_time(tmp_path, line):
+    # "*a *a *a ..." took 69 s for 60,000 characters with an emphasis pattern that looked to the line's end
+    from policykb.ingest.documents import _strip_markdown
+
+    assert _strip_markdown(line) == line.strip()  # (nothing in these is Markdown syntax)
+
 def test_html_text_and_title(tmp_path):
     page = "<html><head><title>Policy page</title><style>p{}</style></head><body><h1>H</h1><p>First.</p>" \
            "<script>var x;</script><p>Second &amp; last.</p></body></html>"

@@ -349,13 +349,40 @@ def _markdown(text: str) -> Document:
     return Document(title, sections, meta=meta)
 
 
+# A link's text may hold one level of brackets ("[the [EU] call](...)"), its address one level of
+# parentheses ("https://en.wikipedia.org/wiki/Cluster_(economics)") and a title ("... \"Title\")").
+_LINK_TEXT = r"\[((?:[^\[\]\n]|\[[^\[\]\n]{0,500}\]){0,1000})\]"
+_INLINE_LINK = re.compile(r"!?" + _LINK_TEXT + r"\((?:[^()\s]|\([^()\s]*\))*(?:\s+(?:\"[^\"\n]*\"|'[^'\n]*'))?\s*\)")
+_REFERENCE_LINK = re.compile(r"!?" + _LINK_TEXT + r"\[[^\[\]\n]*\]")  # [text][ref], [text][]
+# [ref]: https://... "title" (an address, not "[Note]: words")
+_REFERENCE = re.compile(r"^ {0,3}\[[^\[\]\n]+\]:[ \t]+<?[^\s<>]*[/.:#][^\s<>]*>?"
+                        r"(?:[ \t]+(?:\"[^\"\n]*\"|'[^'\n]*'|\([^()\n]*\)))?[ \t]*$\n?", re.M)
+_AUTOLINK = re.compile(r"<((?:https?|ftp)://[^\s<>]+|[^\s<>@]+@[^\s<>@]+\.[^\s<>@]+)>")
+# Emphasis: a run of one to three marks, text that holds no such mark (so a line of hostile "*a *a
+# *a ..." costs linear time), the same run; not inside a word (snake_case_names stay).
+_EMPHASIS = tuple(re.compile(rf"(?<!\w)({m}{{1,3}})(?=[^\s{m}])([^{m}\n]{{1,300}}?)(?<=[^\s{m}])\1(?!\w)")
+                  for m in (r"\*", "_", "~"))
+
+
 def _strip_markdown(text: str) -> str:
-    text = re.sub(r"!\[([^\]]*)\]\([^)]*\)", r"\1", text)
-    text = re.sub(r"\[([^\]]+)\]\([^)]*\)", r"\1", text)
-    text = re.sub(r"(\*\*|__|`)", "", text)
+    """A Markdown passage's text as a reader sees it: links, images (their alt text), reference
+    definitions, autolinks, emphasis, code marks, list bullets and quote marks without their
+    syntax; words joined by underscores (snake_case) and lone asterisks kept."""
+    text = _REFERENCE.sub("", text)
+    text = _INLINE_LINK.sub(r"\1", text)
+    text = _REFERENCE_LINK.sub(r"\1", text)
+    text = _AUTOLINK.sub(r"\1", text)
+    text = text.replace("`", "")
+    for _ in range(3):  # nested: **bold _and italic_**, **a *b* c**
+        changed = 0
+        for emphasis in _EMPHASIS:
+            text, marks = emphasis.subn(r"\2", text)
+            changed += marks
+        if not changed:
+            break
     text = re.sub(r"^\s*[-*+]\s+", "", text, flags=re.M)
     text = re.sub(r"^\s*>\s?", "", text, flags=re.M)
-    return text
+    return text.strip()
 
 
 # -- HTML -----------------------------------------------------------------------------------------
