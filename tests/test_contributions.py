@@ -71,6 +71,16 @@ def test_suggestions_and_duplicates(desk):
     assert desk.check({"title": ""}) == {"suggestions": {}, "duplicates": []}
 
 
+
+def test_a_published_document_uploaded_again_is_named_the_same_document(desk, corpus):
+    guide = (corpus / "guide.md").read_bytes()
+    record = {"title": "Missions abroad for cluster firms", "summary": "How regions fund trade fair missions."}
+    checks = desk.check(record, ("my-copy.md", guide))
+    assert [(d["id"], d["why"], d["similarity"]) for d in checks["duplicates"]][:1] == [
+        ("guide-abroad", "the same document", 1.0)]
+    changed = desk.check(record, ("my-copy.md", guide.replace(b"Regions co-fund", b"Regions pay")))
+    assert "the same document" not in {d["why"] for d in changed["duplicates"]}  # (close in meaning at most)
+
 def test_a_draft_is_normalised_before_it_is_compared(desk):
     checks = desk.check({"title": "Cluster inter\u00adnationalisation vouchers", "summary": "Vouchers (\ufb01rst round)."})
     assert [(d["id"], d["why"]) for d in checks["duplicates"]][:1] == [("de-vouchers", "same title")]

@@ -87,22 +87,42 @@ class Contributions(ItemModeration):
         nearest = Searcher(self.backend).nearest_passages(embed_text(title, text or title), NEIGHBOURS)
         neighbours = [(i, s) for i, s, _ in nearest]
         same_title = {i for i, _ in self.store.items_with_title(title)} if title else set()
-        matched = {i: (s, p) for i, s, p in nearest if s >= DUPLICATE_SIMILARITY or i in same_title}
-        duplicates = {i: max(matched.get(i, (0.0, 0))[0], 1.0 if i in same_title else 0.0)
-                      for i in same_title | set(matched)}
+        same_file = self._published_copies(document[1], [i for i, _ in neighbours]) if document else set()
+        matched = {i: (s, p) for i, s, p in nearest if s >= DUPLICATE_SIMILARITY or i in same_title | same_file}
+        duplicates = {i: max(matched.get(i, (0.0, 0))[0], 1.0 if i in same_title | same_file else 0.0)
+                      for i in same_title | same_file | set(matched)}
         items = self.store.get_items([i for i, _ in neighbours] + list(duplicates))
         passages = self.store.passages_by_id([p for _, p in matched.values()])
         return {
             "suggestions": self._suggest(record, neighbours, items),
-            "duplicates": [self._duplicate(i, s, items[i], i in same_title, passages.get(matched.get(i, (0, -1))[1]))
+            "duplicates": [self._duplicate(i, s, items[i], "the same document" if i in same_file else
+                                           "same title" if i in same_title else None,
+                                           passages.get(matched.get(i, (0, -1))[1]))
                            for i, s in sorted(duplicates.items(), key=lambda kv: -kv[1]) if i in items],
         }
 
+    def _published_copies(self, data: bytes, item_ids: list[str]) -> set[str]:
+        """The items among `item_ids` (those nearest in meaning) ingested from a file holding exactly
+        these bytes: a document uploaded again is named as such, not only as a close passage."""
+        digest, copies = None, set()
+        for item_id, (_, source) in self.store.item_sources(item_ids).items():
+            path = Path(source) if source and not source.startswith("contribution") else None
+            try:
+                if path is None or not path.is_file() or path.stat().st_size != len(data):
+                    continue
+                digest = digest or hashlib.sha256(data).hexdigest()
+                if hashlib.sha256(path.read_bytes()).hexdigest() == digest:
+                    copies.add(item_id)
+            except OSError:  # (a file moved or unreadable since its ingest: not a copy anyone can tell)
+                continue
+        return copies
+
     @staticmethod
-    def _duplicate(item_id: str, similarity: float, item: Item, same_title: bool,
+    def _duplicate(item_id: str, similarity: float, item: Item, reason: str | None,
                    passage: tuple[str, Any] | None) -> dict[str, Any]:
-        """A possible duplicate with why it is one: the same title, or a passage close in meaning."""
-        why = "same title" if same_title else f"a passage {similarity:.0%} similar in meaning"
+        """A possible duplicate with why it is one: the same document or title, or a passage close
+        in meaning."""
+        why = reason or f"a passage {similarity:.0%} similar in meaning"
         match = passage[1] if passage else None
         return {"id": item_id, "title": item.title, "similarity": round(similarity, 3), "why": why,
                 "passage": match.text[:400] if match else None, "page": match.page if match else None}
