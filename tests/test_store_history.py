@@ -38,6 +38,9 @@ def test_every_change_keeps_the_version_it_replaced_and_a_restore_brings_it_back
     assert [h.id for h in kb.search("foreign", mode="keyword").hits] == ["de-vouchers"]
     assert kb.search("overseas", mode="keyword").total == 0
     assert desk.history("de-vouchers")["versions"][0]["replaced_by"] == "update"  # the restore kept one too
+    # each audit entry names one version: the ingest's update a second before the restore was "alice"'s too
+    assert [(v["version"], v["by"]) for v in desk.history("de-vouchers")["versions"]] == [
+        (4, "alice"), (3, ""), (2, ""), (1, "ingest")]
     assert [(a["actor"], a["action"], a["after"]) for a in desk.audit_log("de-vouchers")][0] == (
         "alice", "restore", {"version": 1})
     assert kb.check()["status"] == "ok"

@@ -44,13 +44,23 @@ class ItemModeration:
         if status is None and not versions:
             raise NotFound(f"no item with id {item_id!r}", {"id": item_id})
         log = self.store.audit_log(item_id, limit=10_000)
-        for version in versions:  # the audit entry written in the same transaction as the version
-            actions = {"update": ("restore",), "publish": ("publish",), "unpublish": ("unpublish",)}.get(
-                version["replaced_by"], ())
-            entry = next((e for e in log if e["action"] in actions and _seconds_apart(e["at"], version["replaced_at"])
-                          <= 2), None)
-            version["by"] = entry["actor"] if entry else "ingest" if version["replaced_by"] in ("update", "remove") \
-                else ""
+        # The audit entry written in the same transaction as a version (time stamps to the second):
+        # each entry names one version at most, the closest pairs first, so that an ingest's update a
+        # second before a restore is not the restorer's too.
+        at_second: dict[int, list[int]] = {}
+        for m, entry in enumerate(log):
+            at_second.setdefault(_epoch(entry["at"]), []).append(m)
+        pairs = sorted((abs(_epoch(log[m]["at"]) - t), n, m) for n, v in enumerate(versions)
+                       for t in [_epoch(v["replaced_at"])] for second in range(t - 2, t + 3)
+                       for m in at_second.get(second, ()) if log[m]["action"] in ACTIONS.get(v["replaced_by"], ()))
+        actor: dict[int, str] = {}
+        used: set[int] = set()
+        for _, n, m in pairs:
+            if n not in actor and m not in used:
+                actor[n] = log[m]["actor"]
+                used.add(m)
+        for n, version in enumerate(versions):
+            version["by"] = actor.get(n) or ("ingest" if version["replaced_by"] in ("update", "remove") else "")
         return {"id": item_id, "status": status or "removed", "versions": versions}
 
     def restore(self, item_id: str, version: int, actor: str, reason: str = "") -> dict[str, Any]:
@@ -101,5 +111,9 @@ class ItemModeration:
         return {"id": item_id, "purged_versions": versions, "purged_contributions": len(contributions)}
 
 
-def _seconds_apart(a: str, b: str) -> float:
-    return abs((datetime.fromisoformat(a) - datetime.fromisoformat(b)).total_seconds())
+# What the audit calls the change that kept a version, by the version's `replaced_by`.
+ACTIONS = {"update": ("restore",), "publish": ("publish",), "unpublish": ("unpublish",)}
+
+
+def _epoch(stamp: str) -> int:
+    return int(datetime.fromisoformat(stamp).timestamp())
