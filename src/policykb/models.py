@@ -211,11 +211,10 @@ DOCUMENT_SUFFIXES = frozenset({".pdf", ".md", ".markdown", ".txt", ".text", ".ht
 def document_link(item_id: str, source: str, page: int | None = None) -> str | None:
     """The API route of an item's original document, a PDF's at `page` (`#page=N`, which browsers'
     PDF viewers open at); None for an item made from a record or a contribution without a file."""
-    suffix = Path(source).suffix.lower() if source and not source.startswith("contribution") else ""
-    if suffix not in DOCUMENT_SUFFIXES:
+    if not source or source.startswith("contribution") or os.path.splitext(source)[1].lower() not in DOCUMENT_SUFFIXES:
         return None
     link = f"/items/{quote(item_id, safe='')}/file"
-    return f"{link}#page={page}" if page and suffix == ".pdf" else link
+    return f"{link}#page={page}" if page and source[-4:].lower() == ".pdf" else link
 
 
 def public_source(source: str, home: Path) -> str:

@@ -41,6 +41,8 @@ _QUOTED = re.compile(r'"([^"]+)"')
 
 def fold(word: str) -> str:
     """Lower case without accents (for comparing with function-word lists written either way)."""
+    if word.isascii():  # (most words a question's passages hold: 3x quicker)
+        return word.lower()
     decomposed = unicodedata.normalize("NFD", word.lower())
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 
