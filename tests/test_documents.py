@@ -35,9 +35,9 @@ def test_markdown_reads_as_a_reader_sees_it(tmp_path, markdown, text):
 @pytest.mark.parametrize("line", ["*a " * 30000, "_a " * 30000, "~~a " * 20000, "[a](" * 20000, "[[a]" * 20000])
 def test_hostile_markdown_is_read_in_linear_time(tmp_path, line):
     # "*a *a *a ..." took 69 s for 60,000 characters with an emphasis pattern that looked to the line's end
-    from policykb.ingest.documents import _strip_markdown
+    from policykb.ingest.markdown import strip_markdown
 
-    assert _strip_markdown(line) == line.strip()  # (nothing in these is Markdown syntax)
+    assert strip_markdown(line) == line.strip()  # (nothing in these is Markdown syntax)
 
 def test_html_text_and_title(tmp_path):
     page = "<html><head><title>Policy page</title><style>p{}</style></head><body><h1>H</h1><p>First.</p>" \
