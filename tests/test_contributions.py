@@ -7,7 +7,7 @@ import re
 import pytest
 
 from policykb.errors import Conflict, InvalidRecord, NotFound, RateLimited, UnknownFacetValue
-from policykb.moderation.contributions import _safe_name
+from policykb.moderation.files import safe_name
 
 NEW = {"title": "Cluster export vouchers for Baltic SMEs", "summary": "Vouchers pay for trade fair visits.",
        "country": "LT", "level": "national", "challenges": ["internationalisation"], "support": ["vouchers"]}
@@ -242,7 +242,7 @@ def test_checks_have_a_rate_limit_of_their_own(desk, kb):
     ("中" * 90 + ".pdf", "中" * 66 + ".pdf"),  # 200 bytes at most: 66 characters of 3 bytes
 ])
 def test_uploaded_file_names_keep_their_letters_and_nothing_unsafe(given, stored):
-    assert _safe_name(given) == stored
+    assert safe_name(given) == stored
 
 
 def test_a_non_ascii_upload_name_is_stored_and_offered_back(desk, tmp_path):

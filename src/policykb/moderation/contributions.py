@@ -5,9 +5,7 @@ on published items (unpublish, history, restore, purge) are in `moderation/items
 from __future__ import annotations
 
 import hashlib
-import re
 import secrets
-import unicodedata
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -18,6 +16,7 @@ from policykb.ingest.sandbox import UploadLimits, parse_upload
 from policykb.ingest.loader import chunker_for, document_item
 from policykb.ingest.pipeline import publish
 from policykb.ingest.records import record_to_item, slugify
+from policykb.moderation.files import published_copies, safe_name
 from policykb.moderation.items import ItemModeration
 from policykb.moderation.rules import actor_name, reason_text, record_changes
 from policykb.models import Item, embed_text
@@ -40,18 +39,6 @@ def _hash_token(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
-def _safe_name(name: str) -> str:
-    """An uploaded file's name as it is stored and offered back: the last part of any path (either
-    slash), NFC, letters and digits of every script kept (a Czech or Greek name stays readable),
-    anything else (spaces, punctuation, control and bidi characters) one `_`; the stem at most 100
-    characters and 200 UTF-8 bytes (file systems count bytes); a suffix only of ASCII letters/digits."""
-    name = unicodedata.normalize("NFC", name.replace("\\", "/")).rsplit("/", 1)[-1]
-    stem, suffix = Path(name).stem, Path(name).suffix.lower()
-    stem = re.sub(r"[^\w.-]+|_+", "_", stem).strip("._") or "document"
-    stem = stem[:100].encode("utf-8")[:200].decode("utf-8", "ignore")
-    return stem + (suffix if re.fullmatch(r"\.[a-z0-9]{1,10}", suffix) else "")
-
-
 class Contributions(ItemModeration):
     """The contribution desk of one knowledge base (uploads live under `<home>/uploads/`)."""
 
@@ -64,11 +51,11 @@ class Contributions(ItemModeration):
     def _parse(self, document: tuple[str, bytes]) -> Document:
         """An uploaded document, read in a bounded child process (the file is hostile until read),
         once per desk even when checks and the item both need it."""
-        key = hashlib.sha256(document[1]).hexdigest() + _safe_name(document[0])
+        key = hashlib.sha256(document[1]).hexdigest() + safe_name(document[0])
         if key not in self._parsed:
             settings = self.backend.settings
             limits = UploadLimits(settings.max_upload_pages, settings.max_upload_chars, settings.upload_parse_seconds)
-            self._parsed[key] = parse_upload(_safe_name(document[0]), document[1], limits)
+            self._parsed[key] = parse_upload(safe_name(document[0]), document[1], limits)
         return self._parsed[key]
 
     # -- contributors -------------------------------------------------------------------------
@@ -87,7 +74,7 @@ class Contributions(ItemModeration):
         nearest = Searcher(self.backend).nearest_passages(embed_text(title, text or title), NEIGHBOURS)
         neighbours = [(i, s) for i, s, _ in nearest]
         same_title = {i for i, _ in self.store.items_with_title(title)} if title else set()
-        same_file = self._published_copies(document[1], [i for i, _ in neighbours]) if document else set()
+        same_file = published_copies(self.store, document[1], [i for i, _ in neighbours]) if document else set()
         matched = {i: (s, p) for i, s, p in nearest if s >= DUPLICATE_SIMILARITY or i in same_title | same_file}
         duplicates = {i: max(matched.get(i, (0.0, 0))[0], 1.0 if i in same_title | same_file else 0.0)
                       for i in same_title | same_file | set(matched)}
@@ -100,22 +87,6 @@ class Contributions(ItemModeration):
                                            passages.get(matched.get(i, (0, -1))[1]))
                            for i, s in sorted(duplicates.items(), key=lambda kv: -kv[1]) if i in items],
         }
-
-    def _published_copies(self, data: bytes, item_ids: list[str]) -> set[str]:
-        """The items among `item_ids` (those nearest in meaning) ingested from a file holding exactly
-        these bytes: a document uploaded again is named as such, not only as a close passage."""
-        digest, copies = None, set()
-        for item_id, (_, source) in self.store.item_sources(item_ids).items():
-            path = Path(source) if source and not source.startswith("contribution") else None
-            try:
-                if path is None or not path.is_file() or path.stat().st_size != len(data):
-                    continue
-                digest = digest or hashlib.sha256(data).hexdigest()
-                if hashlib.sha256(path.read_bytes()).hexdigest() == digest:
-                    copies.add(item_id)
-            except OSError:  # (a file moved or unreadable since its ingest: not a copy anyone can tell)
-                continue
-        return copies
 
     @staticmethod
     def _duplicate(item_id: str, similarity: float, item: Item, reason: str | None,
@@ -190,7 +161,7 @@ class Contributions(ItemModeration):
         token = secrets.token_urlsafe(24)
         file_name = file_path = None
         if document is not None:
-            file_name = _safe_name(document[0])
+            file_name = safe_name(document[0])
             folder = self.uploads / contribution_id
             folder.mkdir(parents=True, exist_ok=True)
             (folder / file_name).write_bytes(document[1])
@@ -228,7 +199,7 @@ class Contributions(ItemModeration):
             body = "\n\n".join(t for t in (item.summary, item.description) if t) or item.title
             item.passages = chunker_for(self.backend.embedder, self.backend.settings).passages(item.title, [Section(body)])
             return item
-        name = _safe_name(document[0])
+        name = safe_name(document[0])
         if Path(name).suffix not in DOCUMENT_SUFFIXES:
             raise InvalidRecord(f"unsupported file type {Path(name).suffix or '(none)'}; send PDF, Markdown, "
                                 "text or HTML", {"file": name})
