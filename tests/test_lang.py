@@ -45,6 +45,9 @@ from .conftest import ROOT
     ("the clusters' members don't export", "en"), ("clusters en route to net zero", "en"),
     # Latin only in placeholder words: a short Danish question was read as Latin (0.74)
     ("Norges nationale program for innovationsklynger", "de"),
+    # English with Latin-rooted terms (SciFact claims) was read as Latin: placeholder text
+    ("Ubiquitin ligase UBC13 generates a K63-linked polyubiquitin moiety at PCNA K164.", "en"),
+    ("Hypocretin neurones induce panicprone state in rats.", "en"),
     ("Pellentesque habitant morbi tristique senectus et netus", "la"),
     ("Quisque sit amet est et sapien ullamcorper pharetra", "la"),
     ("ċentri tat-teknoloġija u l-innovazzjoni li jgħinu lin-negozji", "mt"),  # (was Polish)

@@ -117,9 +117,12 @@ def identify(text: str) -> tuple[str | None, float]:
         # competitivite", French, read as Latin 0.40) is in none surely, rather than sent to the
         # English model as placeholder text with a note about questions in "la"
         return None, 0.0
-    if code in UNSERVED and not _placeholder(text) and len(values) > 1:
-        # Latin by its letters but not in placeholder words: a short question in a served language
-        # ("Norges nationale program for innovationsklynger", Danish, read as Latin 0.74)
+    if code in UNSERVED and not _placeholder(text):
+        # Latin by its letters but not in placeholder words: English with Latin-rooted terms when half
+        # its words are English ("Hypocretin neurones induce panicprone state in rats."), else a short
+        # question in a served language ("Norges nationale program for innovationsklynger", Danish)
+        if share >= LATINATE_ENGLISH:
+            return "en", share
         values = [v for v in values[1:] if v.language.iso_code_639_1.name.lower() not in UNSERVED]
         if not values:
             return None, 0.0
@@ -152,6 +155,7 @@ def _placeholder(text: str) -> bool:
 
 ENGLISH_WORDS = 0.7  # a question with this share of English words is English, whatever it names
 SOME_ENGLISH = 0.3  # below this share the detector's English guess is not believed
+LATINATE_ENGLISH = 0.5  # from this share, text the detector reads as (non-placeholder) Latin is English
 
 
 # Function words of other EU languages that an English word list holds only through names and
