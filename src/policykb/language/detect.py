@@ -80,7 +80,10 @@ NAME_PARTICLES = frozenset("de del della di da du des van von der den y".split()
 # prepositions, conjunctions, question words).
 _MALTESE_MARKERS = frozenset("""tal tad tax fl ta' f' taċ taż tal- fis fid fil għal għall għat għas għan għar mill minn
     bil bl imma ġo fuq taħt bejn wara qabel lejn dwar kif kemm xiex fejn liema għaliex għala huwa hija huma aħna
-    intom dawk kien kienet kienu hemm hawn ukoll biss jkun ħafna tat lil lill lin""".split())
+    intom dawk kien kienet kienu hemm hawn ukoll biss jkun ħafna""".split())
+# Maltese articles joined to their noun by a hyphen ("tat-teknoloġija", "lin-negozji", "fil-qasam"):
+# counted only so ("tat", "Lin" alone are English words and names).
+_MALTESE_JOINED = re.compile(r"(?<![\w-])(?:ta[tlsdrnxżċ]|lil|lill|lin|bil|fil|mill|għall|għat|għal)-[^\W\d_]")
 SURE = 0.55  # detector confidence from which a question is taken to be written in its language
 
 
@@ -123,15 +126,16 @@ def identify(text: str) -> tuple[str | None, float]:
         # question in a served language ("Norges nationale program for innovationsklynger", Danish)
         if share >= LATINATE_ENGLISH:
             return "en", share
-        values = [v for v in values[1:] if v.language.iso_code_639_1.name.lower() not in UNSERVED]
-        if not values:
-            return None, 0.0
+        values = [v for v in values[1:] if v.language.iso_code_639_1.name.lower() not in UNSERVED
+                  and not (v.language.iso_code_639_1.name == "EN" and share < SOME_ENGLISH)]
+        if not values or values[0].value < NEXT_GUESS:
+            return None, 0.0  # (in no language surely: the multilingual model reads it)
         code, confidence = values[0].language.iso_code_639_1.name.lower(), float(values[0].value)
     return code, confidence
 
 
-# The words placeholder text ("lorem ipsum") is made of: the classic passage and the vocabulary
-# of the usual generators. Text the detector reads as Latin is taken as Latin only when at least
+# The words placeholder text ("lorem ipsum") is made of: the classic passages (Cicero's "Sed ut
+# perspiciatis..." and "At vero eos..." too) and the vocabulary of the usual generators. Text the detector reads as Latin is taken as Latin only when at least
 # half of its words are among them (no policy question is written in Latin).
 PLACEHOLDER_WORDS = frozenset("""a ac accumsan ad adipiscing aenean aliqua aliquam aliquet aliquip amet anim ante arcu
     at auctor augue aute bibendum blandit cillum commodo condimentum congue consectetur consequat convallis cras
@@ -145,7 +149,16 @@ PLACEHOLDER_WORDS = frozenset("""a ac accumsan ad adipiscing aenean aliqua aliqu
     proident pulvinar purus quam qui quis quisque reprehenderit rhoncus risus rutrum sagittis sapien scelerisque sed
     sem semper senectus sint sit sodales sollicitudin sunt suscipit suspendisse tellus tempor tempus tincidunt tortor
     tristique turpis ullamco ullamcorper ultrices ultricies urna ut varius vel velit veniam venenatis vestibulum vitae
-    vivamus viverra voluptate volutpat vulputate""".split())
+    vivamus viverra voluptate volutpat vulputate ab accusamus accusantium adipisci alias animi aperiam architecto
+    asperiores aspernatur assumenda atque aut autem beatae blanditiis consequatur consequuntur corrupti cum cumque
+    debitis delectus deleniti dicta dignissimos distinctio dolorem doloremque dolores doloribus dolorum ducimus eaque
+    earum eius eligendi eos error eum eveniet excepturi expedita explicabo facere facilis fuga fugit harum hic iste
+    itaque iusto illo impedit incidunt inventore ipsa ipsam laudantium magnam magni maiores maxime minima minus
+    modi molestiae molestias mollitia natus necessitatibus nemo nesciunt nihil nobis numquam obcaecati occaecati
+    odit officiis omnis optio perferendis perspiciatis placeat porro possimus praesentium provident quae quaerat
+    quam quas quasi quia quibusdam quidem quis quisquam quo quod quos ratione recusandae reiciendis rem repellat
+    repellendus reprehenderit repudiandae rerum saepe sapiente sequi similique soluta tempora temporibus tenetur
+    totam ullam unde vero veritatis voluptas voluptatem voluptates voluptatibus voluptatum""".split())
 
 
 def _placeholder(text: str) -> bool:
@@ -156,6 +169,7 @@ def _placeholder(text: str) -> bool:
 ENGLISH_WORDS = 0.7  # a question with this share of English words is English, whatever it names
 SOME_ENGLISH = 0.3  # below this share the detector's English guess is not believed
 LATINATE_ENGLISH = 0.5  # from this share, text the detector reads as (non-placeholder) Latin is English
+NEXT_GUESS = 0.05  # the least confidence of the detector's next guess after a Latin one is set aside
 
 
 # Function words of other EU languages that an English word list holds only through names and
@@ -167,8 +181,9 @@ NOT_ENGLISH = frozenset("""de la le les des du au aux et ou est sont ont pour da
     og af ikke er en""".split())
 # An elided article or pronoun joined to the next word by an apostrophe, as French, Italian and
 # Irish write it ("l'innovation", "d'impresa", "qu'il", "dell'Unione", "d'fhoireann"): English puts
-# its apostrophe the other way round ("what's", "don't", "we're"), and "o'clock" keeps its "o".
-_ELIDED = re.compile(r"(?<![^\W\d_])([^\W\d_]{1,5})['’](?!(?:s|t|re|ll|ve|d|m)\b)(?=[^\W\d_]{2})")
+# its apostrophe the other way round ("what's", "don't", "we're"), and "o'clock" keeps its "o". Only
+# before a lower-case word: "Côte d'Ivoire", "Valle d'Aosta", "D'Arcy" are names in an English question.
+_ELIDED = re.compile(r"(?<![^\W\d_])([^\W\d_]{1,5})['’](?!(?i:s|t|re|ll|ve|d|m)\b)(?=[^\W\d_]{2})")
 ELIDING = frozenset({"FR", "IT", "GA"})  # (the detector's names of the languages that write `_ELIDED`)
 LATIN_IN_ENGLISH = frozenset({"minimis", "facto", "jure", "novo"})  # "de minimis aid" is English
 
@@ -185,7 +200,7 @@ def _english(text: str) -> float:
 
     def elide(match: re.Match[str]) -> str:  # an elided word counts as a word that is not English
         nonlocal elided
-        if match.group(1).lower() != "o":  # (not "o'clock", "O'Brien"; as `_elides`)
+        if _is_elision(match):
             elided += 1
             return " "
         return match.group(0)
@@ -202,7 +217,12 @@ def _english(text: str) -> float:
 
 
 def _elides(text: str) -> bool:
-    return any(m.group(1).lower() != "o" for m in _ELIDED.finditer(text))
+    return any(_is_elision(m) for m in _ELIDED.finditer(text))
+
+
+def _is_elision(match: re.Match[str]) -> bool:
+    """Not "o'clock" or "O'Brien"; not before a name ("Côte d'Ivoire")."""
+    return match.group(1).lower() != "o" and match.string[match.end()].islower()
 
 
 @lru_cache(maxsize=4096)
@@ -216,8 +236,9 @@ def _function_word(word: str) -> bool:
 def _maltese(text: str) -> bool:
     """Maltese, which the detector does not know: a letter only Maltese writes (ċ ġ ħ) with one of
     its function words, or two of its function words."""
-    words = re.findall(r"[\w']+", text.lower().replace("-", " "))
-    known = sum(w in _MALTESE_MARKERS for w in words)
+    lower = text.lower()
+    words = re.findall(r"[\w']+", lower.replace("-", " "))
+    known = sum(w in _MALTESE_MARKERS for w in words) + len(_MALTESE_JOINED.findall(lower))
     return known >= 2 or (known >= 1 and any(c in text.lower() for c in "ċġħ"))
 
 
