@@ -19,7 +19,7 @@ from policykb.config import Settings
 from policykb.encoders.embed import Embedder
 from policykb.errors import NotFound, PolicyKBError
 from policykb.ingest.export import item_record
-from policykb.models import SearchResult, document_link
+from policykb.models import SearchResult, document_link, from_file
 from policykb.language.text import normalise
 from policykb.taxonomy import Taxonomy
 
@@ -186,7 +186,7 @@ class KnowledgeBase:
         text is still searchable; no server path is named)."""
         self.get(item_id)  # raises NotFound for unknown and unpublished items
         source = self.store.item_sources([item_id])[item_id][1]
-        path = Path(source) if source and not source.startswith("contribution") else None
+        path = Path(source) if from_file(source) else None
         if path is not None and not path.is_file():
             raise NotFound(f"the original document of item {item_id!r} is no longer where it was ingested from; "
                            "ingest it again from where it is now", {"id": item_id, "reason": "file_missing"})

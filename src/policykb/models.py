@@ -208,10 +208,16 @@ class SearchResult:
 DOCUMENT_SUFFIXES = frozenset({".pdf", ".md", ".markdown", ".txt", ".text", ".html", ".htm"})
 
 
+def from_file(source: str) -> bool:
+    """Whether an item's source is the path of a file it was ingested from (not "contribution", a
+    record contributed through the API, nor empty)."""
+    return bool(source) and not source.startswith("contribution")
+
+
 def document_link(item_id: str, source: str, page: int | None = None) -> str | None:
     """The API route of an item's original document, a PDF's at `page` (`#page=N`, which browsers'
     PDF viewers open at); None for an item made from a record or a contribution without a file."""
-    if not source or source.startswith("contribution") or os.path.splitext(source)[1].lower() not in DOCUMENT_SUFFIXES:
+    if not from_file(source) or os.path.splitext(source)[1].lower() not in DOCUMENT_SUFFIXES:
         return None
     link = f"/items/{quote(item_id, safe='')}/file"
     return f"{link}#page={page}" if page and source[-4:].lower() == ".pdf" else link
@@ -222,7 +228,7 @@ def public_source(source: str, home: Path) -> str:
     (`ingest/examples/eu.yaml`), an uploaded document's file name, "contribution" for a record
     contributed through the API; an absolute path becomes relative to the working directory, or
     its last folder and file name."""
-    if not source or source.startswith("contribution"):
+    if not from_file(source):
         return "contribution" if source else ""
     if not os.path.isabs(source):
         return source

@@ -135,8 +135,9 @@ def identify(text: str) -> tuple[str | None, float]:
 
 
 # The words placeholder text ("lorem ipsum") is made of: the classic passages (Cicero's "Sed ut
-# perspiciatis..." and "At vero eos..." too) and the vocabulary of the usual generators. Text the detector reads as Latin is taken as Latin only when at least
-# half of its words are among them (no policy question is written in Latin).
+# perspiciatis..." and "At vero eos..." too) and the vocabulary of the usual generators. Text the
+# detector reads as Latin is taken as Latin only when at least half of its words are among them (no
+# policy question is written in Latin).
 PLACEHOLDER_WORDS = frozenset("""a ac accumsan ad adipiscing aenean aliqua aliquam aliquet aliquip amet anim ante arcu
     at auctor augue aute bibendum blandit cillum commodo condimentum congue consectetur consequat convallis cras
     culpa cupidatat cursus dapibus deserunt diam dictum dictumst dignissim do dolor dolore donec dui duis ea egestas
@@ -239,7 +240,7 @@ def _maltese(text: str) -> bool:
     lower = text.lower()
     words = re.findall(r"[\w']+", lower.replace("-", " "))
     known = sum(w in _MALTESE_MARKERS for w in words) + len(_MALTESE_JOINED.findall(lower))
-    return known >= 2 or (known >= 1 and any(c in text.lower() for c in "ċġħ"))
+    return known >= 2 or (known >= 1 and any(c in lower for c in "ċġħ"))
 
 
 def detect(text: str) -> str | None:

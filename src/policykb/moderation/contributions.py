@@ -75,9 +75,9 @@ class Contributions(ItemModeration):
         neighbours = [(i, s) for i, s, _ in nearest]
         same_title = {i for i, _ in self.store.items_with_title(title)} if title else set()
         same_file = published_copies(self.store, document[1], [i for i, _ in neighbours]) if document else set()
-        matched = {i: (s, p) for i, s, p in nearest if s >= DUPLICATE_SIMILARITY or i in same_title | same_file}
-        duplicates = {i: max(matched.get(i, (0.0, 0))[0], 1.0 if i in same_title | same_file else 0.0)
-                      for i in same_title | same_file | set(matched)}
+        exact = same_title | same_file  # (duplicates whatever their passages' similarity)
+        matched = {i: (s, p) for i, s, p in nearest if s >= DUPLICATE_SIMILARITY or i in exact}
+        duplicates = {i: max(matched.get(i, (0.0, 0))[0], 1.0 if i in exact else 0.0) for i in exact | set(matched)}
         items = self.store.get_items([i for i, _ in neighbours] + list(duplicates))
         passages = self.store.passages_by_id([p for _, p in matched.values()])
         return {

@@ -9,6 +9,8 @@ import unicodedata
 from pathlib import Path
 from typing import Any
 
+from policykb.models import from_file
+
 
 def safe_name(name: str) -> str:
     """An uploaded file's name as it is stored and offered back: the last part of any path (either
@@ -28,7 +30,7 @@ def published_copies(store: Any, data: bytes, item_ids: list[str]) -> set[str]:
     a close passage. `store`: the knowledge base's store (`item_sources`)."""
     digest, copies = None, set()
     for item_id, (_, source) in store.item_sources(item_ids).items():
-        path = Path(source) if source and not source.startswith("contribution") else None
+        path = Path(source) if from_file(source) else None
         try:
             if path is None or not path.is_file() or path.stat().st_size != len(data):
                 continue

@@ -50,7 +50,7 @@ class ItemModeration:
         at_second: dict[int, list[int]] = {}
         for m, entry in enumerate(log):
             at_second.setdefault(_epoch(entry["at"]), []).append(m)
-        pairs = sorted((abs(_epoch(log[m]["at"]) - t), n, m) for n, v in enumerate(versions)
+        pairs = sorted((abs(second - t), n, m) for n, v in enumerate(versions)
                        for t in [_epoch(v["replaced_at"])] for second in range(t - 2, t + 3)
                        for m in at_second.get(second, ()) if log[m]["action"] in ACTIONS.get(v["replaced_by"], ()))
         actor: dict[int, str] = {}
