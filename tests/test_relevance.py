@@ -219,6 +219,7 @@ def test_export_carries_rank_score_and_labels_in_every_format(kb, corpus):
     ("contribution:c-12ab", "contribution"),
     ("/srv/kb/uploads/c-12ab/report.pdf", "report.pdf"),
     ("/elsewhere/guides/guide.pdf", "guides/guide.pdf"),
+    ("contributions/guide.pdf", "contributions/guide.pdf"),  # (a folder of that name holds files)
     ("", ""),
 ])
 def test_public_source_never_shows_an_absolute_server_path(source, shown):
@@ -239,6 +240,8 @@ def test_public_source_is_relative_to_the_working_directory(monkeypatch, tmp_pat
     ("a b/ć", "ingest/a.txt", None, "/items/a%20b%2F%C4%87/file"),
     ("de-vouchers", "ingest/examples/de.yaml", 1, None),
     ("contrib-1", "contribution", None, None),
+    ("contrib-2", "contribution:c-12ab", None, None),
+    ("guide", "/srv/contributions-2025/guide.pdf", 4, "/items/guide/file#page=4"),
     ("x", "", None, None),
 ])
 def test_document_link_names_the_file_route_of_documents_only(item_id, source, page, link):

@@ -209,9 +209,10 @@ DOCUMENT_SUFFIXES = frozenset({".pdf", ".md", ".markdown", ".txt", ".text", ".ht
 
 
 def from_file(source: str) -> bool:
-    """Whether an item's source is the path of a file it was ingested from (not "contribution", a
-    record contributed through the API, nor empty)."""
-    return bool(source) and not source.startswith("contribution")
+    """Whether an item's source is the path of a file it was ingested from (not "contribution" or
+    "contribution:<id>", a record contributed through the API, nor empty): a file of a folder
+    named "contributions" is a file."""
+    return bool(source) and source != "contribution" and not source.startswith("contribution:")
 
 
 def document_link(item_id: str, source: str, page: int | None = None) -> str | None:

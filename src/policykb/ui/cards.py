@@ -62,13 +62,13 @@ def hit_card(hit: dict[str, Any], rank: int) -> None:
             st.html(f'<div class="pk-snippet">{hit["snippet"]}</div>')  # the API escapes it and adds <mark>
         links = [f"§ {md_escape(hit['section'])}"] if hit.get("section") else []
         source = hit.get("source")
-        if hit.get("page") and has_document(source) and not shown_as_page(source):
+        if hit.get("page") and has_document(hit) and not shown_as_page(source):
             links.append(f"[p. {hit['page']}]({document_href(hit['id'], hit['page'])})")
         elif hit.get("page"):
             links.append(f"p. {hit['page']}")
         if hit.get("page") and hit.get("also"):
-            links.append(also_pages(hit, has_document(source) and not shown_as_page(source)))
-        if not hit.get("page") and has_document(source):
+            links.append(also_pages(hit, has_document(hit) and not shown_as_page(source)))
+        if not hit.get("page") and has_document(hit):
             links.append(f"[Open the document]({open_href(hit['id'], source)})")
         if hit.get("url") and is_web_link(hit["url"]):
             links.append(web_link(hit["url"], "Source ↗"))

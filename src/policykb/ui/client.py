@@ -19,7 +19,6 @@ Json = dict[str, Any]
 FACETS = ("territory", "level", "challenge", "theme", "support", "typology", "kind", "language",
           "stip_theme", "stip_instrument")
 OPTIONAL_FACETS = ("stip_theme", "stip_instrument")  # only shown when the knowledge base holds STIP data
-DOCUMENT_SUFFIXES = (".pdf", ".md", ".markdown", ".txt", ".text", ".html", ".htm")  # as policykb.models'
 SLOW = 300.0  # seconds for calls that embed a whole document (submit, edit, approve)
 MAX_CACHED = 200  # answers kept per client before expired ones are dropped
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -11,7 +11,7 @@ import streamlit as st
 
 from policykb.config import Settings
 from policykb.ingest.records import is_web_link
-from policykb.ui.client import DOCUMENT_SUFFIXES, ApiClient, ApiError, ApiUnavailable
+from policykb.ui.client import ApiClient, ApiError, ApiUnavailable
 
 TAXONOMY_KEY = "pk_taxonomy"
 DEVELOPER_KEY = "pk_developer"
@@ -104,9 +104,10 @@ def years(start: int | None, end: int | None) -> str:
     return f"until {end}" if end else ""
 
 
-def has_document(source: str | None) -> bool:
-    """Whether the API can serve the item's original document (`/items/{id}/file`)."""
-    return bool(source) and str(source).lower().endswith(DOCUMENT_SUFFIXES)
+def has_document(record: Mapping[str, Any]) -> bool:
+    """Whether the API can serve a hit's or an item's original document: it names the route
+    (`file`, "/items/{id}/file"), so the app and the API agree on which files those are."""
+    return bool(record.get("file"))
 
 
 def badges(values: list[tuple[str, str]]) -> str:

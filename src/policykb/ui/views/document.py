@@ -46,7 +46,7 @@ def render() -> None:
         return
     tab_title(record["title"], "Document")
     st.title(md_escape(record["title"]), anchor=False)
-    if not has_document(source):
+    if not has_document(record):
         st.warning("This item has no document to read here: its text is on the item's page.",
                    icon=":material/search_off:")
         return

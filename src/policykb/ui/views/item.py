@@ -66,7 +66,7 @@ def passages(record: dict[str, Any]) -> None:
     """The item's passages: the first few, the rest behind an expander."""
     items = record.get("passages") or []
     st.header(f"Passages ({len(items)})", anchor=False)
-    document = has_document(record.get("source")) and not shown_as_page(record.get("source"))
+    document = has_document(record) and not shown_as_page(record.get("source"))
     for passage in items[:SHOWN_PASSAGES]:
         passage_box(record["id"], passage, document)
     if len(items) > SHOWN_PASSAGES:
@@ -135,10 +135,10 @@ def render() -> None:
         with st.container(horizontal=True):
             if record.get("url") and is_web_link(record["url"]):
                 st.link_button("Source", record["url"], icon=":material/open_in_new:")
-            if has_document(record.get("source")):
+            if has_document(record):
                 st.link_button("Open the document", open_href(item_id, record.get("source")),
                                icon=":material/description:")
-        if has_document(record.get("source")):  # a record's passages are its summary and description again
+        if has_document(record):  # a record's passages are its summary and description again
             passages(record)
     with side:
         st.header("Facets", anchor=False)
