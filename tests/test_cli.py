@@ -331,3 +331,17 @@ def test_moderate_edit_errors_are_clean(run, corpus, tmp_path, args, message):
         pending = kb.contributions.submit({"title": "Baltic vouchers"}, None, client="c")["id"]
     result = run("moderate", "edit", pending, *args, input="[1]")
     assert result.exit_code == 1 and result.output.startswith(message) and "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("command", [["search", "innovation vouchers"], ["stats"], ["show", "x"], ["facets"],
+                                     ["moderate", "queue"], ["export"], ["check"]])
+def test_a_folder_without_a_knowledge_base_is_an_error_not_an_empty_one(run, tmp_path, command):
+    result = run(*command)
+    assert result.exit_code == 1
+    assert result.output.startswith(f"Error: no knowledge base in {tmp_path / 'kb'}: build one with `policykb --home")
+    assert not (tmp_path / "kb").exists()  # (nothing made there)
+
+
+def test_ingest_makes_the_knowledge_base_where_there_is_none(run, corpus, tmp_path):
+    assert run("ingest", str(corpus)).exit_code == 0
+    assert run("stats").exit_code == 0 and (tmp_path / "kb" / "kb.sqlite").is_file()

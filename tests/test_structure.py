@@ -12,7 +12,7 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 
 # Bottom to top. A module may import its own layer and any layer listed before it.
 LAYERS = [
-    ("policykb.errors", "policykb.config", "policykb.models", "policykb.language"),
+    ("policykb.errors", "policykb.config", "policykb.models", "policykb.language", "policykb.progress"),
     ("policykb.taxonomy", "policykb.topics", "policykb.encoders"),
     ("policykb.backends",),
     ("policykb.ingest",),

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import logging
-import sys
 import threading
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -274,20 +273,19 @@ class Backend:
     def _embed_for(self, space: VectorSpace, texts: dict[str, str], progress: bool) -> int:
         if not texts:
             return 0
-        from tqdm import tqdm
+        from policykb.progress import bar
 
         cached = self.store.cached_vectors(space.key, list(texts))
         missing = [h for h in texts if h not in cached]
         batch = max(self.settings.batch_size * 8, 256)
         label = "embedding" if space is self.main else f"embedding ({space.key})"
-        bar = tqdm(total=len(missing), disable=not (progress and sys.stderr.isatty()), desc=label,
-                   unit="passage", leave=False)
+        shown = bar(len(missing), label, "passage", progress)
         for start in range(0, len(missing), batch):
             chunk = missing[start:start + batch]
             vectors = space.embedder.encode([texts[h] for h in chunk])
             self.store.cache_vectors(space.key, dict(zip(chunk, vectors)))
-            bar.update(len(chunk))
-        bar.close()
+            shown.update(len(chunk))
+        shown.close()
         return len(missing)
 
     def build_database_indexes(self) -> int:

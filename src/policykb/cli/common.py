@@ -38,8 +38,15 @@ def handle_errors(fn: Callable) -> Callable:
     return wrapper
 
 
+CREATING = frozenset({"ingest", "restore"})  # the commands that may make a knowledge base in an empty folder
+KEPT = ("kb.sqlite", "manifest.json")  # what a knowledge base's folder holds (a PostgreSQL one: the manifest)
+
+
 class LazyKB:
-    """Opens the knowledge base only for commands that need it (`--help` and `taxonomy` do not)."""
+    """Opens the knowledge base only for commands that need it (`--help` and `taxonomy` do not).
+    Only `ingest` and `restore` make one where there is none: any other command given a folder
+    without one (a typo in --home, the wrong working directory) stops with that message instead of
+    answering from a new, empty knowledge base ("No item contains: ...")."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -55,6 +62,15 @@ class LazyKB:
     @property
     def kb(self) -> KnowledgeBase:
         if self._kb is None:
+            home = Path(self.settings.home)
+            context = click.get_current_context(silent=True)
+            command = context.info_name if context is not None else None
+            if (self.settings.database_url is None and command not in CREATING
+                    and not any((home / name).is_file() for name in KEPT)):
+                raise PolicyKBError(
+                    f"no knowledge base in {home}: build one with `policykb --home {home} ingest <files or "
+                    "folders>`, or point --home (POLICYKB_HOME) at the folder that holds kb.sqlite",
+                    {"setting": "POLICYKB_HOME", "home": str(home)})
             self._kb = KnowledgeBase(self.settings)
         return self._kb
 

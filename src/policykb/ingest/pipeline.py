@@ -9,17 +9,15 @@ cached vectors, so the store and the index never stay out of step.
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterable
-
-from tqdm import tqdm
+from typing import TYPE_CHECKING, Callable
 
 from policykb.models import IngestReport, Item, Problem, passage_texts, sha256
 from policykb.errors import PolicyKBError
 from policykb.ingest.importers import FORMATS
 from policykb.ingest.loader import Chunker, chunker_for, extra_inputs, load_file, scan
+from policykb.progress import iterate
 
 if TYPE_CHECKING:
     from policykb.backends.backend import Backend
@@ -38,9 +36,6 @@ class FilePlan:
     old_ids: list[str] = field(default_factory=list)
     kept: list[str] = field(default_factory=list)
 
-
-def _bar(iterable: Iterable, progress: bool, **kwargs) -> Iterable:
-    return tqdm(iterable, disable=not (progress and sys.stderr.isatty()), leave=False, **kwargs)
 
 
 def ingest(backend: Backend, paths: list[Path], prune: bool = False, progress: bool = False,
@@ -65,7 +60,7 @@ def _ingest(backend: Backend, paths: list[Path], prune: bool, progress: bool, fm
     gone = _gone_files(backend, paths, files) if prune else []
     freed = {i for key in gone for i in backend.store.file_record(key)["item_ids"]}  # ids a moved file may take
 
-    for path in _bar(files, progress, desc="reading", unit="file"):
+    for path in iterate(files, "reading", "file", progress):
         key = str(path)
         size = path.stat().st_size
         if size > max_bytes:
