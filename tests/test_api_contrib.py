@@ -388,16 +388,19 @@ def test_upload_answer_says_which_title_and_id_were_used(client):
                        files={"file": ("same.md", same.encode(), "text/markdown")}).json()["warnings"] == []
 
 
-@pytest.mark.parametrize("headers, challenge", [
-    ({}, 'Bearer realm="policykb moderation"'),
-    ({"Authorization": "Bearer wrong-token-of-some-length"}, 'Bearer realm="policykb moderation", error="invalid_token"'),
-    ({"Authorization": "Basic YWxpY2U6cHc="}, 'Bearer realm="policykb moderation"'),
+@pytest.mark.parametrize("headers, challenge, says", [
+    ({}, 'Bearer realm="policykb moderation"', "a moderator bearer token is required"),
+    ({"Authorization": "Bearer wrong-token-of-some-length"}, 'Bearer realm="policykb moderation", error="invalid_token"',
+     "this moderator token is not accepted"),
+    ({"Authorization": "Basic YWxpY2U6cHc="}, 'Bearer realm="policykb moderation"', "a moderator bearer token is required"),
 ])
-def test_a_401_says_how_to_authenticate(client, headers, challenge):
-    """RFC 6750, 3: a 401 carries the WWW-Authenticate challenge (invalid_token for a token that is not one)."""
+def test_a_401_says_how_to_authenticate(client, headers, challenge, says):
+    """RFC 6750, 3: a 401 carries the WWW-Authenticate challenge (invalid_token for a token that is not one),
+    and its message says which of the two it is."""
     for response in (client.get("/moderation/contributions", headers=headers),
                      client.post("/moderation/items/de-vouchers/unpublish", json={}, headers=headers)):
         assert (response.status_code, response.headers.get("www-authenticate")) == (401, challenge)
+        assert response.json()["error"]["message"].startswith(says)
     assert "www-authenticate" not in client.get("/moderation/contributions", headers=TOKEN).headers
 
 

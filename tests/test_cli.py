@@ -86,7 +86,8 @@ def test_batch_search(run, corpus, tmp_path):
         + "\n" + json.dumps({"id": "q6", "query": "Innovationsgutscheine für kleine Firmen", "lang": "de"})
         + "\n" + json.dumps({"id": "q7", "query": "cluster", "lang": "xx"})
         + "\n" + json.dumps({"id": "q8", "q": "vouchers"})  # (read as no query: every item, as if asked)
-        + "\n" + json.dumps({"id": "q9", "query": "vouchers", "k": 100000}) + "\n"
+        + "\n" + json.dumps({"id": "q9", "query": "vouchers", "k": 100000})
+        + "\n" + "{not json" + "\n" + json.dumps({"id": ["odd"], "k": -1}) + "\n"
     )
     result = run("search", "--batch", str(batch))
     assert result.exit_code == 0
@@ -102,6 +103,8 @@ def test_batch_search(run, corpus, tmp_path):
     assert lines[7]["error"] == ("line 8: unknown key 'q'; a line takes id, query, filters, k, mode, lang, "
                                  "year_from, year_to")
     assert lines[8]["error"] == "line 9: k must be between 1 and 1000"  # (it named the facade's "size")
+    # an error answers with the line's own id, so that answers can be matched to questions (else its number)
+    assert [line["id"] for line in lines] == ["q1", "q2", "q3", "q4", "q5", "q6", "q7", "q8", "q9", 10, 11]
 
 
 def test_show_similar_facets_stats_taxonomy_export(run, corpus):

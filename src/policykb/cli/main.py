@@ -167,6 +167,7 @@ def _run_batch(kb: KnowledgeBase, lines: io.TextIOBase) -> None:
     for number, line in enumerate(lines, 1):
         if not line.strip():
             continue
+        spec: Any = None
         try:
             spec = json.loads(line)
             if not isinstance(spec, dict):
@@ -187,7 +188,9 @@ def _run_batch(kb: KnowledgeBase, lines: io.TextIOBase) -> None:
                                    "hits": [h.to_dict() for h in result.hits]}
         except (PolicyKBError, ValueError, TypeError) as exc:
             message = exc.message if isinstance(exc, PolicyKBError) else str(exc)
-            out = {"id": number, "error": f"line {number}: {message}"}
+            own = spec.get("id") if isinstance(spec, dict) else None  # (the caller's id, to match the answer)
+            out = {"id": own if isinstance(own, (str, int)) and not isinstance(own, bool) else number,
+                   "error": f"line {number}: {message}"}
             click.echo(out["error"], err=True)
         click.echo(json.dumps(out, ensure_ascii=False))
 

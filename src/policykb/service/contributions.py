@@ -231,8 +231,9 @@ def contribution_router(get_kb: Callable[..., KnowledgeBase], moderators: dict[s
         name = find_moderator(moderators, credentials.credentials if credentials else "")
         if name is None:
             error = ', error="invalid_token"' if credentials else ""  # (RFC 6750, 3.1: none for no token)
-            raise Unauthorized("a moderator bearer token is required (Authorization: Bearer <token>)",
-                               challenge=f'Bearer realm="policykb moderation"{error}')
+            message = ("this moderator token is not accepted (it is not one of POLICYKB_MODERATOR_TOKENS)" if credentials
+                       else "a moderator bearer token is required (Authorization: Bearer <token>)")
+            raise Unauthorized(message, challenge=f'Bearer realm="policykb moderation"{error}')
         return name
 
     Actor = Annotated[str, Depends(moderator)]
