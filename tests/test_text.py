@@ -54,6 +54,10 @@ def test_fold_transliterates_whole_texts():
     ("Café des Ærø-Øresund", "cafe-des-aero-oresund"),
     ("  Cluster  (ES) – 2020!  ", "cluster-es-2020"),
     ("a" * 40 + " " + "b" * 50, "a" * 40),  # cut at a word boundary, at most 80 characters
+    # markup is not words of a title (a contribution's id was "b-export-b-vouchers-...-script-alert-1-script-...")
+    ("<b>Export</b> **vouchers** for <script>alert(1)</script> clusters", "export-vouchers-for-alert-1-clusters"),
+    ('Open <img src="x" onerror="y"> data <br/>', "open-data"),
+    ("Firms with <10 employees > 2020", "firms-with-10-employees-2020"),  # (not a tag)
 ])
 def test_slug_transliterates(title, expected):
     assert slug(title) == expected

@@ -147,12 +147,16 @@ def fold(text: str) -> str:
     return anyascii(text).lower() if not text.isascii() else text.lower()
 
 
+TAG = re.compile(r"</?[A-Za-z][A-Za-z0-9-]{0,30}(?:\s[^<>]{0,300})?/?>")  # an HTML tag, <b> to <img src=...>
+
+
 def slug(text: str, length: int = 80) -> str:
     """An id made from a title or a file name: transliterated to ASCII, lower case, words joined by
     "-" ("Łódź textile cluster" -> "lodz-textile-cluster", "Кластер ІТ-компаній Львова" ->
     "klaster-it-kompaniy-lvova"), cut at a word boundary; when nothing transliterates, a short
-    hash of the text ("item-" and 10 hex digits), never one constant for every such title."""
-    ascii_form = anyascii(normalise(text)).lower().replace("'", "").replace("`", "")
+    hash of the text ("item-" and 10 hex digits), never one constant for every such title. Markup
+    tags are not words of it ("<b>Export</b> vouchers" -> "export-vouchers", not "b-export-b-...")."""
+    ascii_form = anyascii(normalise(TAG.sub(" ", text))).lower().replace("'", "").replace("`", "")
     out = re.sub(r"[^a-z0-9]+", "-", ascii_form).strip("-")
     if len(out) > length:
         cut = out[:length + 1]
