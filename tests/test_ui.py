@@ -186,6 +186,7 @@ def test_paging_and_pdf_page_links(ui_settings, corpus, make_pdf, monkeypatch):
 def test_item_page_shows_record_facets_passages_and_similar(api_url):
     at = ok(open_page("item", id="de-vouchers"))
     assert at.title[0].value == "Cluster internationalisation vouchers"
+    assert at.markdown[0].value == ":blue-badge[Policy example] · Germany · National · since 2015"  # as its card
     table = next(m.value for m in at.markdown if m.value.startswith("| Facet"))
     for row in ("| Territory | Germany |", "| Strategic challenge | Internationalisation, SME growth and scale\\-up |",
                 "| Typology | National programme |", "| Years | since 2015 |"):
@@ -206,9 +207,12 @@ def test_no_close_match_says_so_and_sets_the_nearest_items_apart(api_url):
     assert len(titles(at)) == 3 and not [b for b in at.get("download_button")]  # nothing to download
 
 
-def test_item_page_for_an_unknown_id(api_url):
-    at = ok(open_page("item", id="nope"))
-    assert "no published item with id “nope”" in at.warning[0].value
+@pytest.mark.parametrize("view", ["item", "document"])
+def test_item_and_document_pages_for_an_unknown_id(api_url, view):
+    at = ok(open_page(view, id="nope"))  # (the document page said "This item has no document", with a link back)
+    assert [w.value for w in at.warning] == ["There is no published item with id “nope”. It may have been unpublished "
+                                             "or the link may be mistyped."]
+    assert "Back to the item" not in [link.proto.label for link in at.page_link]
 
 
 # -- Insights -------------------------------------------------------------------------------------

@@ -110,6 +110,12 @@ def has_document(record: Mapping[str, Any]) -> bool:
     return bool(record.get("file"))
 
 
+def no_such_item(item_id: str) -> None:
+    """What the item and document pages say for an id the API does not know (or does not show)."""
+    st.warning(f"There is no published item with id “{md_escape(item_id)}”. It may have been unpublished or the "
+               "link may be mistyped.", icon=":material/search_off:")
+
+
 def badges(values: list[tuple[str, str]]) -> str:
     """Markdown badges (`:color-badge[text]`) for (text, color) pairs, safe for arbitrary text."""
     return " ".join(f":{color}-badge[{_escape_badge(text)}]" for text, color in values if text)

@@ -8,7 +8,7 @@ import re
 import streamlit as st
 
 from policykb.ui.client import ApiError, ApiUnavailable
-from policykb.ui.common import api, has_document, md_escape, show_unavailable, tab_title
+from policykb.ui.common import api, has_document, md_escape, no_such_item, show_unavailable, tab_title
 from policykb.ui.documents import document_href, shown_as_page
 from policykb.ui.nav import page
 from policykb.ui.url import keep_in_url
@@ -31,11 +31,18 @@ def render() -> None:
     if not item_id:
         st.info("Open a document from an item's page to read it here.", icon=":material/info:")
         return
-    st.page_link(page("item"), label="Back to the item", icon=":material/arrow_back:", query_params={"id": item_id})
     client = api()
     try:
         record = client.item(item_id)
-        source = str(record.get("source") or "")
+    except ApiUnavailable as exc:
+        show_unavailable(exc)
+        return
+    except ApiError as exc:  # (no such item: not "this item has no document", nor a link back to it)
+        no_such_item(item_id) if exc.status == 404 else st.error(f"The API refused this request: {md_escape(exc.message)}")
+        return
+    st.page_link(page("item"), label="Back to the item", icon=":material/arrow_back:", query_params={"id": item_id})
+    source = str(record.get("source") or "")
+    try:
         data = client.document(item_id) if shown_as_page(source) else None
     except ApiUnavailable as exc:
         show_unavailable(exc)

@@ -10,8 +10,8 @@ from policykb.ingest.records import is_web_link
 from policykb.ui import resets
 from policykb.ui.cards import tags, where
 from policykb.ui.client import ApiError, ApiUnavailable
-from policykb.ui.common import (KIND_COLORS, api, badges, bold_text, developer_mode, has_document, label, md_escape, show_unavailable,
-                      tab_title, web_link, years)
+from policykb.ui.common import (KIND_COLORS, api, badges, bold_text, developer_mode, has_document, label, md_escape,
+                                no_such_item, show_unavailable, tab_title, web_link, years)
 from policykb.ui.documents import document_href, open_href, shown_as_page
 from policykb.ui.nav import page
 from policykb.ui.state import STATE_KEY, SearchState
@@ -111,8 +111,7 @@ def render() -> None:
         return
     except ApiError as exc:
         if exc.status == 404:
-            st.warning(f"There is no published item with id “{md_escape(item_id)}”. It may have been unpublished or the "
-                       "link may be mistyped.", icon=":material/search_off:")
+            no_such_item(item_id)
         else:
             st.error(f"The API refused this request: {md_escape(exc.message)}")
         return
@@ -124,7 +123,8 @@ def render() -> None:
         ("territory", record.get("country")), ("level", record.get("level")), ("challenge", record.get("challenges")),
         ("theme", record.get("themes")), ("support", record.get("support")), ("typology", record.get("typology")))}
     st.markdown(" · ".join(p for p in (badges([(label("kind", kind), KIND_COLORS.get(kind, "gray"))]),
-                                       md_escape(where(facets, record.get("region")))) if p))
+                                       md_escape(where(facets, record.get("region"))),
+                                       years(record.get("start_year"), record.get("end_year"))) if p))  # (as its card)
     st.markdown(tags(facets, limit=30))
     main, side = st.columns([7, 5], gap="large")
     with main:
