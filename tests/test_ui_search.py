@@ -40,14 +40,19 @@ def test_a_language_the_api_does_not_know_in_a_link_is_ignored(api_url):
     assert not at.error and at.selectbox(key="pk_lang").value is None and "lang" not in at.query_params
 
 
-def test_a_long_question_is_said_to_be_cut_and_shown_short(api_url):
-    """Issue 19, 12: 2,000 characters were cut to 1,000 silently and echoed in full in the count line."""
+def test_a_question_over_the_limit_is_refused_as_by_the_api(api_url):
+    """Issue 19, 12: 2,000 characters were cut to 1,000 silently; then cut and said so, while the API and
+    the CLI refuse such a question (the README: "refused by every interface"). Typed or in a link."""
     question = ("cluster vouchers for trade missions " * 60)[:2000]
     at = ok(open_page("search"))
     at.text_input(key="q").input(question).run()
-    assert "Your question has 2,000 characters; the search reads the first 1,000." in [c.value for c in at.caption]
-    assert len(summary(ok(at))) < 200
+    refused = ("Your question has 2,000 characters; a question may have 1,000 at most. Shorten it to search.")
+    assert [e.value for e in at.error] == [refused] and not titles(at)
     assert at.text_input(key="q").proto.max_chars == 0  # no counter over the question (phones)
+    linked = open_page("search", q="a" * 1200)
+    assert [e.value for e in linked.error] == [refused.replace("2,000", "1,200")] and not titles(linked)
+    at.text_input(key="q").input(question[:1000]).run()
+    assert not at.error and titles(at) and len(summary(ok(at))) < 200  # (echoed short)
 
 
 def test_back_to_search_is_an_address_of_its_own(api_url):

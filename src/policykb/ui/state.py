@@ -21,7 +21,7 @@ from policykb.ui.client import FACETS, SearchQuery
 from policykb.ui.resets import LANG_KEY
 
 MODES = ("hybrid", "semantic", "keyword")
-MAX_QUESTION = 1000  # characters the API reads of a question
+MAX_QUESTION = 1000  # characters a question may have (the API's limit: a longer one is refused)
 MAX_PAGES = 1000  # the API's page limit
 STATE_KEY = "pk_search"
 URL_KEY = "pk_url"
@@ -82,7 +82,7 @@ class SearchState(SearchQuery):
             return None
         mode = query_params.get("mode") or "hybrid"
         return cls(
-            q=(query_params.get("q") or "")[:MAX_QUESTION],
+            q=query_params.get("q") or "",  # (one over MAX_QUESTION is refused, not cut)
             mode=mode if mode in MODES else "hybrid",
             filters={name: _unique(query_params.get_all(name)) for name in FACETS if query_params.get_all(name)},
             year_from=_year(query_params.get("year_from")),
@@ -146,7 +146,7 @@ def load_state() -> SearchState:
         ss.setdefault(key, value)
     for name in FACETS:
         ss.setdefault(facet_key(name), list(stored.filters.get(name, [])))
-    q = question_text()[:MAX_QUESTION]
+    q = question_text()
     resets.begin("question", q)  # another question than in the last run: detected afresh
     state = SearchState(
         q=q,

@@ -13,8 +13,8 @@ from policykb.ui.common import EXAMPLE_QUESTION, api, developer_mode, label, md_
 from policykb.ui.filters import active_chips, canonical_filters, sidebar_filters
 from policykb.ui.language import language_box, language_chip, note, read_as
 from policykb.ui.nav import page
-from policykb.ui.state import (MAX_PAGES, MAX_QUESTION, MODES, SearchState, clear_all, load_state, page_key, question_text,
-                     remove_filter, save_state, set_filters)
+from policykb.ui.state import (MAX_PAGES, MAX_QUESTION, MODES, SearchState, clear_all, load_state, page_key,
+                               remove_filter, save_state, set_filters)
 from policykb.ui.url import scroll_to_top
 
 PAGE_SIZE = 10
@@ -46,16 +46,14 @@ def run_search(client: ApiClient, state: SearchState) -> dict[str, Any]:
 
 def search_box() -> None:
     """The query box and the mode toggle (their values live in session state under `q` and `mode`).
-    No character counter: on a phone it covered the question; a question over the limit is said."""
+    No character counter: on a phone it covered the question; a question over the limit is said
+    (`render`)."""
     left, right = st.columns([5, 2], vertical_alignment="center")
     left.text_input("Search", key="q", placeholder=EXAMPLE_QUESTION, label_visibility="collapsed",
                     icon=":material/search:")
     right.segmented_control("Mode", MODES, key="mode", required=True, format_func=str.capitalize,
                             label_visibility="collapsed",
                             help="Hybrid blends meaning and keywords; semantic matches meaning; keyword matches words.")
-    typed = len(question_text())
-    if typed > MAX_QUESTION:
-        st.caption(f"Your question has {typed:,} characters; the search reads the first {MAX_QUESTION:,}.")
 
 
 def summary_line(result: dict[str, Any], state: SearchState) -> str:
@@ -140,6 +138,11 @@ def render() -> None:
         st.caption("Cluster and innovation policy examples, smart guides and case studies — ask a question or "
                    "browse.")
     search_box()
+    if len(state.q) > MAX_QUESTION:  # refused, as by the API and the CLI (it was cut, and searched)
+        st.error(f"Your question has {len(state.q):,} characters; a question may have {MAX_QUESTION:,} at most. "
+                 "Shorten it to search.", icon=":material/error:")
+        save_state(state)
+        return
     try:
         with st.spinner("Searching…"):
             result = run_search(client, state)
