@@ -32,8 +32,10 @@ def filter_options(fn: Callable) -> Callable:
     for name in reversed(FILTER_OPTIONS):
         fn = click.option(f"--{name.replace('_', '-')}", name, multiple=True, metavar="VALUE",
                           help=f"Only items with this {name} (id, label or synonym); repeat for OR.")(fn)
-    fn = click.option("--year-to", type=int, help="Only items active in or before this year.")(fn)
-    fn = click.option("--year-from", type=int, help="Only items active in or after this year.")(fn)
+    fn = click.option("--year-to", type=int, help="Only items active in or before this year (items without any "
+                      "year are left out).")(fn)
+    fn = click.option("--year-from", type=int, help="Only items active in or after this year (one with a start year "
+                      "and no end year is still running; items without any year are left out).")(fn)
     return fn
 
 

@@ -81,6 +81,8 @@ def sidebar_filters(facets: dict[str, Any], state: SearchState) -> None:
                               placeholder="any")
             right.number_input("To", min_value=YEAR_MIN, max_value=YEAR_MAX, step=1, key="year_to",
                                placeholder="any")
+            if state.year_from is not None or state.year_to is not None:
+                st.caption("Items active in these years; items without any year are left out.")
             if state.year_from is not None and state.year_to is not None and state.year_from > state.year_to:
                 st.warning(f"“From” ({state.year_from}) is after “To” ({state.year_to}): the years are not "
                            "applied until one of them changes.", icon=":material/event_busy:")

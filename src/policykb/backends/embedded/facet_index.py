@@ -149,7 +149,9 @@ class FacetIndex:
     def mask(self, filters: dict[str, list[str]], year_from: int | None = None, year_to: int | None = None,
              ids: Iterable[str] | None = None, base: np.ndarray | None = None) -> np.ndarray:
         """Items passing every filter (values OR-ed within a facet) and the years, among `base` (a mask)
-        or `ids` if given, else among all."""
+        or `ids` if given, else among all. Years: an item is active from its start year (none: since
+        ever) to its end year (none: still running); an item with neither is not known to be active in
+        any year, and a year filter leaves it out (it passed every one, so "2015-2020" held them all)."""
         if base is not None:
             keep = base.copy()
         elif ids is not None:
@@ -162,6 +164,8 @@ class FacetIndex:
             keep &= self.end >= year_from
         if year_to is not None:
             keep &= self.start <= year_to
+        if year_from is not None or year_to is not None:
+            keep &= np.isfinite(self.start) | np.isfinite(self.end)
         return keep
 
     def _passing(self, name: str, wanted: tuple[str, ...]) -> np.ndarray:
