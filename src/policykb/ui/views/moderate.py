@@ -14,7 +14,7 @@ import streamlit as st
 
 from policykb.ui import resets
 from policykb.ui.client import ApiError, ApiUnavailable
-from policykb.ui.common import api, md_escape, shorten, show_unavailable, tab_title
+from policykb.ui.common import api, bold_text, md_escape, shorten, show_unavailable, tab_title
 from policykb.ui.moderation_log import FLASH, TAB_KEY, TABS, done, entries_view, history_tab, open_history
 from policykb.ui.nav import page
 from policykb.ui.record_form import labelled, read_record, record_fields, set_record, validate
@@ -69,13 +69,24 @@ def flash() -> None:
         scroll_to_top()
 
 
+SHOWN_AS_TEXT = ("summary", "description")  # below the table, as the published item's page shows them
+
+
 def record_table(record: dict[str, Any]) -> None:
-    """The submitted record, field by field, facet values with their labels."""
+    """The submitted record, field by field, facet values with their labels; then the summary and
+    the description as the item's page will show them, line breaks and all (in a table cell they
+    were one line: the moderator did not see what would be published)."""
     rows = ["| Field | Value |", "|---|---|"]
     # One line per cell: a line break inside a Markdown table cell would end the table there.
-    rows += [f"| {name} | {md_escape(' '.join(text[:600].split()))} |" for name, text in labelled(record)]
+    rows += [f"| {name} | {md_escape(' '.join(text[:600].split()))} |"
+             for name, text in labelled({k: v for k, v in record.items() if k not in SHOWN_AS_TEXT})]
     with st.container(key="facets"):
         st.markdown("\n".join(rows))
+    with st.container(key="mod-text", border=True):
+        if record.get("summary"):
+            st.markdown(bold_text(str(record["summary"])))
+        if record.get("description"):
+            st.markdown(md_escape(str(record["description"])))
 
 
 def publication(token: str, contribution: dict[str, Any]) -> None:
