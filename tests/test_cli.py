@@ -114,6 +114,8 @@ def test_show_similar_facets_stats_taxonomy_export(run, corpus):
     similar = json.loads(run("similar", "de-vouchers", "--json", "--k", "2").output)
     assert len(similar) == 2 and "de-vouchers" not in {h["id"] for h in similar}
     facets = json.loads(run("facets", "--json", "--level", "national").output)
+    printed = run("facets", "--level", "national").output
+    assert "Strategic challenge [challenge]: " in printed and "[stip_theme]" not in printed  # (no STIP data: no line)
     assert {v["value"]: v["count"] for v in facets["challenge"]["values"]} == {"internationalisation": 1, "sme-growth": 1}
     stats = json.loads(run("stats", "--json").output)
     assert (stats["items"], stats["by_kind"]) == (5, {"example": 4, "guide": 1})

@@ -125,7 +125,10 @@ def display_path(source: str) -> str:
 
 
 def print_facets(facets: dict[str, Any]) -> None:
+    """Each facet's values with their counts; a facet no item uses (STIP's without STIP data) is left out."""
     for name, facet in facets.items():
+        if not facet["values"]:
+            continue
         values = ", ".join(f"{'*' if v['selected'] else ''}{v['label']} ({v['count']})" for v in facet["values"])
         more = " …" if facet["truncated"] else ""
         click.echo(f"\n{facet['label']} [{name}]: {values or '-'}{more}")
