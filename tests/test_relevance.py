@@ -334,6 +334,14 @@ def test_questions_in_other_languages_about_everyday_life_find_nothing_and_about
 
 
 @pytest.mark.integration
+@pytest.mark.parametrize("question, language", [("k", "de"), ("é", "de"), ("x", "fr"), ("ab", "de")])
+def test_a_question_with_no_word_to_mean_finds_nothing_in_any_language(real_sample, question, language):
+    """Asked in German or French (the multilingual model), "k" found 49 of 78 items, "x" 52."""
+    for mode in ("hybrid", "semantic"):
+        assert real_sample.search(question, mode=mode, language=language, facets=False).total == 0
+
+
+@pytest.mark.integration
 def test_on_topic_questions_find_their_item_in_every_mode(real_sample):
     for question, expected in ON_TOPIC:
         for mode in ("hybrid", "semantic", "keyword"):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from policykb.language.words import content_words, function_words, literal_words
+from policykb.language.words import content_words, function_words, has_content, literal_words
 
 
 @pytest.mark.parametrize("query, language, words", [
@@ -22,6 +22,14 @@ from policykb.language.words import content_words, function_words, literal_words
 ])
 def test_function_words_of_the_question_language_are_left_out(query, language, words):
     assert content_words(query, language) == words
+
+
+@pytest.mark.parametrize("query, language, content", [
+    ("k", "de", False), ("é", "de", False), ("ab", "de", False), ("x y z", None, False), ("what is it", "en", False),
+    ("AI", "de", True), ("5G", None, True), ("ab", None, True), ("Gutscheine", "de", True), ("灯塔计划", "zh", True),
+])
+def test_a_question_of_single_characters_and_function_words_has_nothing_to_mean(query, language, content):
+    assert has_content(query, language) is content
 
 
 def test_every_eu_language_has_function_words():

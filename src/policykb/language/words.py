@@ -77,6 +77,13 @@ def content_words(query: str, language: str | None = None) -> list[str]:
     return list(dict.fromkeys(w for w in words if fold(w) not in skip))
 
 
+def has_content(query: str, language: str | None = None) -> bool:
+    """Whether a question holds a word to search for by meaning: one of two characters or more that
+    is not a function word ("k", "é", "ab" asked in German, "what is it" hold none). The multilingual
+    model finds some passages near anything, and such a question found 27-52 of 78 items."""
+    return any(len(w) > 1 for w in content_words(query, language))
+
+
 def literal_words(query: str) -> list[str]:
     """The spans of a query meant letter for letter: acronyms and codes, and quoted phrases."""
     spans = [m.group(1) for m in _QUOTED.finditer(query)]

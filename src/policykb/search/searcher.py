@@ -19,6 +19,7 @@ import numpy as np
 from policykb.errors import InvalidQuery, NotFound
 from policykb.language.detect import NAMES
 from policykb.language.text import english_word
+from policykb.language.words import has_content
 from policykb.models import Hit, Item, Passage, SearchResult, document_link, public_source
 from policykb.search.passages import also_pages, answering_order
 from policykb.search.relevance import Cutoff, cutoff
@@ -83,7 +84,7 @@ class Searcher(DenseMixin, KeywordMixin, LanguageMixin):
         relevant = np.zeros(len(self.facets), dtype=bool)
         if match:
             relevant = self._keyword_set(match, query if mode == "hybrid" else None)
-        if mode != "keyword":
+        if mode != "keyword" and has_content(query, self.language):  # ("k", "ab": nothing to mean)
             relevant |= self._semantic_set(query)
             if across := self._foreign():
                 foreign, reader = across
