@@ -226,6 +226,17 @@ def test_keyword_result_set_drives_counts_and_total(kb, corpus):
     assert {v["value"]: v["count"] for v in result.facets["territory"]["values"]} == {"ES": 1, "FR": 1}
 
 
+@pytest.mark.parametrize("mode", ["hybrid", "keyword", "semantic"])
+def test_a_question_with_nothing_to_search_for_finds_nothing(kb, tmp_path, mode):
+    """A lone digit or letter is in many passages: "' OR 1=1 --" found the items holding "1"."""
+    (tmp_path / "steps.yaml").write_text("- {id: steps, title: Application steps, summary: 'Step 1: apply. Step 2: "
+                                         "report the results in form x.'}\n", encoding="utf-8")
+    kb.ingest([tmp_path / "steps.yaml"])
+    for question in ("1", "' OR 1=1 --", "x", "what is it"):
+        assert kb.search(question, mode=mode).total == 0, question
+    assert [h.id for h in kb.search("step 1 report", mode=mode).hits] == ["steps"]
+
+
 def test_year_range(kb, corpus):
     kb.ingest([corpus])
     ids = lambda **kw: sorted(h.id for h in kb.search("", size=50, **kw).hits)  # noqa: E731

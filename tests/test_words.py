@@ -27,6 +27,7 @@ def test_function_words_of_the_question_language_are_left_out(query, language, w
 @pytest.mark.parametrize("query, language, content", [
     ("k", "de", False), ("é", "de", False), ("ab", "de", False), ("x y z", None, False), ("what is it", "en", False),
     ("AI", "de", True), ("5G", None, True), ("ab", None, True), ("Gutscheine", "de", True), ("灯塔计划", "zh", True),
+    ("R&D", "en", True), ("Industry 4.0", "en", True), ("1", "en", False), ("' OR 1=1 --", "en", False),
 ])
 def test_a_question_of_single_characters_and_function_words_has_nothing_to_mean(query, language, content):
     assert has_content(query, language) is content

@@ -78,10 +78,14 @@ def content_words(query: str, language: str | None = None) -> list[str]:
 
 
 def has_content(query: str, language: str | None = None) -> bool:
-    """Whether a question holds a word to search for by meaning: one of two characters or more that
-    is not a function word ("k", "é", "ab" asked in German, "what is it" hold none). The multilingual
-    model finds some passages near anything, and such a question found 27-52 of 78 items."""
-    return any(len(w) > 1 for w in content_words(query, language))
+    """Whether a question holds a word to search for: one of two characters or more that is not a
+    function word, or an acronym or code ("R&D", "5G"; not "OR"). "k", "é", "ab" asked in German,
+    "what is it" and "' OR 1=1 --" hold none: the multilingual model finds some passages near
+    anything (such a question found 27-52 of 78 items), and a lone digit is in many passages."""
+    if any(len(w) > 1 for w in content_words(query, language)):
+        return True
+    skip = skipped_words(language)
+    return any(len(span) > 1 and fold(span) not in skip for span in literal_words(query))
 
 
 def literal_words(query: str) -> list[str]:

@@ -80,11 +80,14 @@ class Searcher(DenseMixin, KeywordMixin, LanguageMixin):
     def relevant(self, query: str, mode: str) -> np.ndarray:
         """The items relevant to a query in a mode (a mask over the facet index's items, whatever
         the filters)."""
-        match = self._match(query) if mode != "semantic" else None
         relevant = np.zeros(len(self.facets), dtype=bool)
+        if not has_content(query, self.language):  # ("k", "ab" in German, "' OR 1=1 --": nothing to search for)
+            relevant.setflags(write=False)
+            return relevant
+        match = self._match(query) if mode != "semantic" else None
         if match:
             relevant = self._keyword_set(match, query if mode == "hybrid" else None)
-        if mode != "keyword" and has_content(query, self.language):  # ("k", "ab": nothing to mean)
+        if mode != "keyword":
             relevant |= self._semantic_set(query)
             if across := self._foreign():
                 foreign, reader = across
