@@ -16,6 +16,8 @@ import click
 from policykb.config import Settings
 from policykb.errors import PolicyKBError
 from policykb.kb import KnowledgeBase
+from policykb.backends import DATABASE
+from policykb.backends.embedded.index import MANIFEST
 from policykb.backends.embedded.store import damaged, is_damage
 
 
@@ -39,7 +41,7 @@ def handle_errors(fn: Callable) -> Callable:
 
 
 CREATING = frozenset({"ingest", "restore"})  # the commands that may make a knowledge base in an empty folder
-KEPT = ("kb.sqlite", "manifest.json")  # what a knowledge base's folder holds (a PostgreSQL one: the manifest)
+KEPT = (DATABASE, MANIFEST)  # what a knowledge base's folder holds (a PostgreSQL one: the manifest)
 
 
 class LazyKB:

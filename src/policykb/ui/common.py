@@ -110,6 +110,15 @@ def has_document(record: Mapping[str, Any]) -> bool:
     return bool(record.get("file"))
 
 
+def record_text(record: Mapping[str, Any]) -> None:
+    """A record's summary (bold) and description as literal text, line breaks kept: on the item's
+    page and in the moderator's preview of what will be published."""
+    if record.get("summary"):
+        st.markdown(bold_text(str(record["summary"])))
+    if record.get("description"):
+        st.markdown(md_escape(str(record["description"])))
+
+
 def no_such_item(item_id: str) -> None:
     """What the item and document pages say for an id the API does not know (or does not show)."""
     st.warning(f"There is no published item with id “{md_escape(item_id)}”. It may have been unpublished or the "

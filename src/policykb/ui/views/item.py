@@ -10,8 +10,8 @@ from policykb.ingest.records import is_web_link
 from policykb.ui import resets
 from policykb.ui.cards import tags, where
 from policykb.ui.client import ApiError, ApiUnavailable
-from policykb.ui.common import (KIND_COLORS, api, badges, bold_text, developer_mode, has_document, label, md_escape,
-                                no_such_item, show_unavailable, tab_title, web_link, years)
+from policykb.ui.common import (KIND_COLORS, api, badges, developer_mode, has_document, label, md_escape, no_such_item,
+                                record_text, show_unavailable, tab_title, web_link, years)
 from policykb.ui.documents import document_href, open_href, shown_as_page
 from policykb.ui.nav import page
 from policykb.ui.state import STATE_KEY, SearchState
@@ -128,10 +128,7 @@ def render() -> None:
     st.markdown(tags(facets, limit=30))
     main, side = st.columns([7, 5], gap="large")
     with main:
-        if record.get("summary"):
-            st.markdown(bold_text(record["summary"]))
-        if record.get("description"):
-            st.markdown(md_escape(record["description"]))
+        record_text(record)
         with st.container(horizontal=True):
             if record.get("url") and is_web_link(record["url"]):
                 st.link_button("Source", record["url"], icon=":material/open_in_new:")

@@ -14,7 +14,7 @@ import streamlit as st
 
 from policykb.ui import resets
 from policykb.ui.client import ApiError, ApiUnavailable
-from policykb.ui.common import api, bold_text, md_escape, shorten, show_unavailable, tab_title
+from policykb.ui.common import api, md_escape, record_text, shorten, show_unavailable, tab_title
 from policykb.ui.moderation_log import FLASH, TAB_KEY, TABS, done, entries_view, history_tab, open_history
 from policykb.ui.nav import page
 from policykb.ui.record_form import labelled, read_record, record_fields, set_record, validate
@@ -83,10 +83,7 @@ def record_table(record: dict[str, Any]) -> None:
     with st.container(key="facets"):
         st.markdown("\n".join(rows))
     with st.container(key="mod-text", border=True):
-        if record.get("summary"):
-            st.markdown(bold_text(str(record["summary"])))
-        if record.get("description"):
-            st.markdown(md_escape(str(record["description"])))
+        record_text(record)
 
 
 def publication(token: str, contribution: dict[str, Any]) -> None:
