@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import json
 import logging
 import sys
 from pathlib import Path
@@ -13,13 +12,12 @@ import click
 from pydantic import ValidationError
 
 from policykb.config import Settings
-from policykb.errors import PolicyKBError
 from policykb.ingest.export import write_records
 from policykb.cli.common import LazyKB, handle_errors, pass_kb, print_facets, print_hit, print_json, print_no_match
 from policykb.cli.admin import ADMIN_COMMANDS
+from policykb.cli.batch import run_batch
 from policykb.cli.eval import evaluate
 from policykb.cli.moderation import history, moderate, purge
-from policykb.kb import KnowledgeBase
 from policykb.language.detect import language_name
 from policykb.search.parts import MODES
 
@@ -137,7 +135,7 @@ def search(lazy: LazyKB, query: str, mode: str, size: int, page: int, show_facet
     """
     filters = collect_filters(kwargs)
     if batch is not None:
-        _run_batch(lazy.kb, batch)
+        run_batch(lazy.kb, batch)
         return
     result = lazy.kb.search(query, mode=mode, filters=filters, year_from=year_from, year_to=year_to,
                             page=page, size=size, facets=show_facets or as_json, language=lang)
@@ -158,43 +156,6 @@ def search(lazy: LazyKB, query: str, mode: str, size: int, page: int, show_facet
         print_no_match(result.to_dict())
     if show_facets:
         print_facets(result.facets)
-
-
-BATCH_KEYS = ("id", "query", "filters", "k", "mode", "lang", "year_from", "year_to")
-
-
-def _run_batch(kb: KnowledgeBase, lines: io.TextIOBase) -> None:
-    from policykb.search.searcher import MAX_PAGE_SIZE
-
-    for number, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        spec: Any = None
-        try:
-            spec = json.loads(line)
-            if not isinstance(spec, dict):
-                raise ValueError("each line must be a JSON object")
-            if unknown := [key for key in spec if key not in BATCH_KEYS]:  # ("q" for "query" searched nothing)
-                raise ValueError(f"unknown key {str(unknown[0])[:50]!r}; a line takes {', '.join(BATCH_KEYS)}")
-            size = int(spec.get("k") or 10)
-            if not 1 <= size <= MAX_PAGE_SIZE:  # (the facade's message names its "size")
-                raise ValueError(f"k must be between 1 and {MAX_PAGE_SIZE}")
-            filters = spec.get("filters") or {}
-            if not isinstance(filters, dict):
-                raise ValueError('"filters" must be an object like {"territory": ["DE"]}')
-            years = {k: int(spec[k]) if spec.get(k) is not None else None for k in ("year_from", "year_to")}
-            result = kb.search(str(spec.get("query") or ""), mode=str(spec.get("mode") or "hybrid"),
-                               filters=filters, size=size, facets=False,
-                               language=str(spec["lang"]) if spec.get("lang") else None, **years)
-            out: dict[str, Any] = {"id": spec.get("id", number), "total": result.total, "language": result.language,
-                                   "hits": [h.to_dict() for h in result.hits]}
-        except (PolicyKBError, ValueError, TypeError) as exc:
-            message = exc.message if isinstance(exc, PolicyKBError) else str(exc)
-            own = spec.get("id") if isinstance(spec, dict) else None  # (the caller's id, to match the answer)
-            out = {"id": own if isinstance(own, (str, int)) and not isinstance(own, bool) else number,
-                   "error": f"line {number}: {message}"}
-            click.echo(out["error"], err=True)
-        click.echo(json.dumps(out, ensure_ascii=False))
 
 
 @cli.command()
