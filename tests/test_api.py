@@ -117,11 +117,35 @@ def test_an_unknown_lang_is_refused_with_the_codes(client, lang):
     assert "or leave it out to have it detected" in error["message"]
 
 
+@pytest.mark.integration
+def test_a_forced_language_is_the_same_set_in_search_counts_and_export(settings, corpus):
+    """`lang` was taken by /search only: /counts and /export refused it as an unknown parameter, so
+    the UI's download and charts described the detected language's set (31 items) while the page
+    showed the forced one's (8)."""
+    settings = settings.model_copy(update={"multilingual_model": "use-multilingual"})
+    with KnowledgeBase(settings) as kb:
+        assert kb.ingest([corpus]).skipped == []
+    question = "Förderung für Cluster beim Export"
+    with TestClient(create_app(settings)) as client:
+        totals = {}
+        for lang in ("en", ""):
+            params = {"q": question, "lang": lang}
+            search = client.get("/search", params={**params, "size": 100})
+            counts = client.get("/counts", params=params)
+            export = client.get("/export", params={**params, "format": "json"})
+            assert (search.status_code, counts.status_code, export.status_code) == (200, 200, 200)
+            ids = [h["id"] for h in search.json()["hits"]]
+            assert counts.json()["total"] == search.json()["total"] == len(ids)
+            assert [r["id"] for r in export.json()] == ids
+            totals[lang] = ids
+        assert totals["en"] != totals[""]  # (else the test shows nothing: the language must change the set)
+
+
 def test_every_parameter_a_route_declares_is_taken(client):
     params = {"q": "cluster", "mode": "hybrid", "territory": "AT", "year_from": 2000, "year_to": 2030}
     assert client.get("/search", params={**params, "page": 1, "size": 5, "lang": "en"}).status_code == 200
-    assert client.get("/counts", params=params).status_code == 200
-    assert client.get("/export", params={**params, "format": "json"}).status_code == 200
+    assert client.get("/counts", params={**params, "lang": "en"}).status_code == 200
+    assert client.get("/export", params={**params, "format": "json", "lang": "en"}).status_code == 200
 
 
 def test_item_similar_and_file(client):

@@ -124,6 +124,30 @@ def test_show_similar_facets_stats_taxonomy_export(run, corpus):
     assert csv_out.splitlines()[1].startswith("1,,at-upper-austria,example,Upper Austria cluster programme")
 
 
+@pytest.mark.integration
+def test_search_facets_and_export_take_the_same_forced_language(tmp_path, corpus):
+    """--lang was a search option only: `export --lang` failed ("No such option '--lang'. Did you
+    mean '--language'?", the items' language filter) and `facets` counted the detected language's set."""
+    runner = CliRunner()
+    env = {"POLICYKB_MULTILINGUAL_MODEL": "use-multilingual"}
+
+    def run(*args: str):
+        out = runner.invoke(cli, ["--home", str(tmp_path / "kb"), "--model", "hashing", *args], env=env)
+        assert out.exit_code == 0, out.output
+        return out.output
+
+    run("ingest", str(corpus))
+    question = "Förderung für Cluster beim Export"
+    found = {}
+    for lang in (["--lang", "en"], []):
+        searched = json.loads(run("search", question, "--k", "100", "--json", *lang))
+        ids = [h["id"] for h in searched["hits"]]
+        assert [r["id"] for r in json.loads(run("export", "--query", question, "--format", "json", *lang))] == ids
+        assert run("facets", question, *lang).splitlines()[0] == f"{len(ids)} item(s)" and searched["total"] == len(ids)
+        found[bool(lang)] = ids
+    assert found[True] != found[False]
+
+
 @pytest.mark.parametrize(
     "args, message",
     [

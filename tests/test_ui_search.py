@@ -99,3 +99,27 @@ def test_a_closed_filter_group_keeps_its_filter(api_url):
     at.run()  # and again, once Streamlit has forgotten the undrawn widget
     assert ok(at).query_params == {"territory": "EU"} and titles(at) == ["Cluster staff exchange scheme",
                                                                           "Going abroad guide"]
+
+
+def test_the_download_and_the_charts_ask_for_the_language_set_by_hand():
+    """The page's results were searched with `lang`, but the download (/export) and Insights
+    (/counts) were asked without it: they described the detected language's set."""
+    import httpx
+
+    from policykb.ui.client import ApiClient
+    from policykb.ui.state import SearchState
+
+    asked: list[httpx.URL] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        asked.append(request.url)
+        return httpx.Response(200, json={"total": 0, "hits": []}) if request.url.path != "/export" \
+            else httpx.Response(200, content=b"[]")
+
+    state = SearchState(q="Klusteripolitiikka", filters={"territory": ["FI"]}, lang="en")
+    with ApiClient("http://api", transport=httpx.MockTransport(answer)) as client:
+        client.search(state.query())
+        client.counts(state.query())
+        client.export(state.query(), "json")
+    assert [(url.path, url.params.get("lang"), url.params.get("territory")) for url in asked] == [
+        ("/search", "en", "FI"), ("/counts", "en", "FI"), ("/export", "en", "FI")]

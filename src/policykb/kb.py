@@ -118,15 +118,18 @@ class KnowledgeBase:
                                                  facet_size=facet_size, language=language)
 
     def counts(self, query: str = "", *, mode: str = "hybrid", filters: dict[str, Any] | None = None,
-               year_from: int | None = None, year_to: int | None = None) -> dict[str, Any]:
+               year_from: int | None = None, year_to: int | None = None, language: str | None = None
+               ) -> dict[str, Any]:
         """What a result set holds, counted: the total, `facets` (disjunctive, for filters: each facet
         without its own filter), `values` (each facet over the result set itself, for charts) and
-        items per start year; as fast as a search, whatever the size of the set."""
+        items per start year; as fast as a search, whatever the size of the set. `language`: as for
+        `search` (the same set as the search with that language)."""
         from policykb.search.searcher import Searcher
 
         with self.backend.searching():
             result = Searcher(self.backend).search(_question(query), mode=mode, filters=filters, year_from=year_from,
-                                                   year_to=year_to, size=1, facet_size=100_000, with_years=True)
+                                                   year_to=year_to, size=1, facet_size=100_000, with_years=True,
+                                                   language=language)
         return {"query": result.query, "mode": result.mode, "total": result.total, "facets": result.facets,
                 "values": result.values, "start_years": result.start_years, "undated": result.undated}
 
@@ -156,17 +159,19 @@ class KnowledgeBase:
         return record
 
     def export(self, query: str = "", *, mode: str = "hybrid", filters: dict[str, Any] | None = None,
-               year_from: int | None = None, year_to: int | None = None) -> list[dict[str, Any]]:
+               year_from: int | None = None, year_to: int | None = None, language: str | None = None
+               ) -> list[dict[str, Any]]:
         """Every item of a search's result set, in rank order, as records (the fields the record
         loaders read, which ignore the rest) with `rank`, `score` (none when browsing) and each
-        facet's labels beside its ids; a facet no item of the knowledge base uses is left out."""
+        facet's labels beside its ids; a facet no item of the knowledge base uses is left out.
+        `language`: as for `search` (the same set as the search with that language)."""
         from policykb.search.searcher import MAX_PAGE_SIZE
 
         ranked: list[tuple[str, float | None]] = []
         page = 1
         while True:
             result = self.search(query, mode=mode, filters=filters, year_from=year_from, year_to=year_to,
-                                 page=page, size=MAX_PAGE_SIZE, facets=False)
+                                 page=page, size=MAX_PAGE_SIZE, facets=False, language=language)
             ranked += [(h.id, h.score if query.strip() else None) for h in result.hits]
             if len(result.hits) < MAX_PAGE_SIZE or len(ranked) >= result.total:
                 break

@@ -41,6 +41,11 @@ def collect_filters(kwargs: dict[str, Any]) -> dict[str, list[str]]:
     return {name: list(kwargs.pop(name)) for name in FILTER_OPTIONS if kwargs.get(name)}
 
 
+# the question's language, for every command that runs a search (search, facets, export: one set)
+lang_option = click.option("--lang", metavar="CODE", help="The question's language (ISO 639-1, e.g. de); detected when "
+                           "absent. Not the --language filter, which is the items' language.")
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.option("--home", type=click.Path(file_okay=False, path_type=Path), envvar="POLICYKB_HOME",
               help="Knowledge-base directory [default: $POLICYKB_HOME, then ./index].")
@@ -117,7 +122,7 @@ def ingest(lazy: LazyKB, paths: tuple[Path, ...], prune: bool, keep_going: bool,
 @filter_options
 @click.option("--facets", "show_facets", is_flag=True, help="Also print facet counts.")
 @click.option("--json", "as_json", is_flag=True, help="Print results as JSON.")
-@click.option("--lang", metavar="CODE", help="The question's language (ISO 639-1, e.g. de); detected when absent.")
+@lang_option
 @click.option("--batch", type=click.File("r"), metavar="FILE.jsonl",
               help='Run one search per line: {"id", "query", "filters": {facet: [values]}, "k", "mode", "lang"}; '
                    'prints one line each: {"id", "total", "language", "hits"} or {"id", "error"}.')
@@ -218,10 +223,11 @@ def similar(lazy: LazyKB, item_id: str, k: int, as_json: bool, year_from: int | 
 @click.option("--mode", type=click.Choice(MODES), default="hybrid", show_default=True, help="Ranking.")
 @filter_options
 @click.option("--json", "as_json", is_flag=True, help="Print counts as JSON.")
+@lang_option
 @pass_kb
 @handle_errors
-def facets(lazy: LazyKB, query: str, mode: str, as_json: bool, year_from: int | None, year_to: int | None,
-           **kwargs: Any) -> None:
+def facets(lazy: LazyKB, query: str, mode: str, as_json: bool, lang: str | None, year_from: int | None,
+           year_to: int | None, **kwargs: Any) -> None:
     """Facet value counts, for everything or for a QUERY and filters.
 
     \b
@@ -229,7 +235,7 @@ def facets(lazy: LazyKB, query: str, mode: str, as_json: bool, year_from: int | 
       policykb facets --territory DE
     """
     result = lazy.kb.search(query, mode=mode, filters=collect_filters(kwargs), year_from=year_from,
-                            year_to=year_to, size=1, facet_size=300)
+                            year_to=year_to, size=1, facet_size=300, language=lang)
     if as_json:
         print_json(result.facets)
     else:
@@ -294,17 +300,19 @@ def stats(lazy: LazyKB, as_json: bool) -> None:
 @click.option("--query", default="", help="Only items matching this search.")
 @click.option("--mode", type=click.Choice(MODES), default="hybrid", show_default=True)
 @filter_options
+@lang_option
 @pass_kb
 @handle_errors
-def export(lazy: LazyKB, fmt: str, output: io.TextIOBase, query: str, mode: str, year_from: int | None,
-           year_to: int | None, **kwargs: Any) -> None:
+def export(lazy: LazyKB, fmt: str, output: io.TextIOBase, query: str, mode: str, lang: str | None,
+           year_from: int | None, year_to: int | None, **kwargs: Any) -> None:
     """Export items as CSV, JSON or JSONL, in the same record format `ingest` reads.
 
     \b
     Example:
       policykb export --format csv --challenge green -o green.csv
     """
-    records = lazy.kb.export(query, mode=mode, filters=collect_filters(kwargs), year_from=year_from, year_to=year_to)
+    records = lazy.kb.export(query, mode=mode, filters=collect_filters(kwargs), year_from=year_from, year_to=year_to,
+                             language=lang)
     write_records(records, fmt, output)
 
 

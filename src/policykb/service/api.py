@@ -100,7 +100,8 @@ def error_response(status: int, code: str, message: str, details: dict[str, Any]
 
 
 class SearchParams:
-    """Query and filters shared by /search and /export (facet filters are repeatable parameters)."""
+    """Query, filters and the question's language, shared by /search, /counts and /export, so that
+    the three describe one result set (facet filters are repeatable parameters)."""
 
     def __init__(
         self,
@@ -118,8 +119,11 @@ class SearchParams:
         stip_instrument: Annotated[list[str], Query(max_length=50)] = [],  # noqa: B006
         year_from: Annotated[int | None, Query(ge=1800, le=2100)] = None,
         year_to: Annotated[int | None, Query(ge=1800, le=2100)] = None,
+        lang: Annotated[str | None, Query(max_length=50, description="Force the question's language (ISO 639-1, "
+                                          "any case); detected when absent or empty.")] = None,
     ) -> None:
         self.q, self.mode, self.year_from, self.year_to = q, mode, year_from, year_to
+        self.lang = lang or None  # (the code is checked by the facade, as for the CLI)
         self.filters = {name: values for name, values in {
             "territory": territory, "level": level, "challenge": challenge, "theme": theme,
             "support": support, "typology": typology, "kind": kind, "language": language,
@@ -247,21 +251,17 @@ def create_app(settings: Settings | None = None, kb: KnowledgeBase | None = None
         return error_response(500, "internal_error", "internal error; see the server log")
 
     @app.get("/search", response_model=SearchResponse, summary="Search with filters and facet counts",
-             dependencies=[taking("page", "size", "lang")])
+             dependencies=[taking("page", "size")])
     def search(kb: KB, params: Params, page: Annotated[int, Query(ge=1, le=1000)] = 1,
-               size: Annotated[int, Query(ge=1, le=100)] = 10,
-               lang: Annotated[str | None, Query(max_length=50, description="Force the question's "
-                                                 "language (ISO 639-1, any case); detected when absent or empty.")] = None
-               ) -> dict[str, Any]:
-        # (the code is checked by the facade, as for the CLI: an unknown one is refused with the list of codes)
+               size: Annotated[int, Query(ge=1, le=100)] = 10) -> dict[str, Any]:
         return kb.search(params.q, mode=params.mode, filters=params.filters, year_from=params.year_from,
-                         year_to=params.year_to, page=page, size=size, language=lang or None).to_dict()
+                         year_to=params.year_to, page=page, size=size, language=params.lang).to_dict()
 
     @app.get("/counts", summary="Counts over a search's result set: total, every facet value, start years",
              dependencies=[taking()])
     def counts(kb: KB, params: Params) -> dict[str, Any]:
         return kb.counts(params.q, mode=params.mode, filters=params.filters, year_from=params.year_from,
-                         year_to=params.year_to)
+                         year_to=params.year_to, language=params.lang)
 
     @app.get("/items/{item_id}", summary="One item with facets, passages and pages")
     def item(kb: KB, item_id: str) -> dict[str, Any]:
@@ -320,7 +320,7 @@ def create_app(settings: Settings | None = None, kb: KnowledgeBase | None = None
              dependencies=[taking("format")])
     def export(kb: KB, params: Params, format: Literal["csv", "json", "jsonl"] = "csv") -> Response:
         records = kb.export(params.q, mode=params.mode, filters=params.filters, year_from=params.year_from,
-                            year_to=params.year_to)
+                            year_to=params.year_to, language=params.lang)
         records = [{k: v for k, v in r.items() if k not in PRIVATE_FIELDS} for r in records]
         out = io.StringIO()
         if format == "csv":

@@ -60,13 +60,15 @@ class ApiError(Exception):
 
 @dataclass
 class SearchQuery:
-    """A query with its filters, as `/search` and `/export` take it."""
+    """A query with its filters and the question's language when set by hand (else detected), as
+    `/search`, `/counts` and `/export` take it: the three describe one result set."""
 
     q: str = ""
     mode: str = "hybrid"
     filters: dict[str, list[str]] = field(default_factory=dict)
     year_from: int | None = None
     year_to: int | None = None
+    lang: str | None = None
 
     def params(self) -> list[tuple[str, str]]:
         """Query-string pairs; facet values repeat (OR within a facet)."""
@@ -77,6 +79,8 @@ class SearchQuery:
             pairs.append(("year_from", str(self.year_from)))
         if self.year_to is not None:
             pairs.append(("year_to", str(self.year_to)))
+        if self.lang:
+            pairs.append(("lang", self.lang))
         return pairs
 
 
@@ -166,9 +170,9 @@ class ApiClient:
     def stats(self) -> Json:
         return self._json("GET", "/stats")
 
-    def search(self, query: SearchQuery, page: int = 1, size: int = 10, lang: str | None = None) -> Json:
-        """One page of results; `lang` forces the question's language (else the API detects it)."""
-        params = query.params() + [("page", str(page)), ("size", str(size))] + ([("lang", lang)] if lang else [])
+    def search(self, query: SearchQuery, page: int = 1, size: int = 10) -> Json:
+        """One page of results."""
+        params = query.params() + [("page", str(page)), ("size", str(size))]
         return self._read("/search", params=params)
 
     def counts(self, query: SearchQuery) -> Json:

@@ -43,11 +43,10 @@ class SearchState(SearchQuery):
     """A search query, the page shown and the question's language when set by hand (else detected)."""
 
     page: int = 1
-    lang: str | None = None
 
     def query(self) -> SearchQuery:
         return SearchQuery(self.q, self.mode, {k: list(v) for k, v in self.filters.items() if v},
-                           self.year_from, self.year_to)
+                           self.year_from, self.year_to, self.lang)
 
     def signature(self) -> tuple[Any, ...]:
         """Everything but the page: when it changes, paging starts again at page 1."""

@@ -33,7 +33,7 @@ def run_search(client: ApiClient, state: SearchState) -> dict[str, Any]:
     """Search, dropping filter values the API does not know (with a warning) instead of failing."""
     for _ in range(10):
         try:
-            return client.search(effective_query(state), page=state.page, size=PAGE_SIZE, lang=state.lang)
+            return client.search(effective_query(state), page=state.page, size=PAGE_SIZE)
         except ApiError as exc:
             facet, value = exc.details.get("facet"), exc.details.get("value")
             if exc.code != "unknown_facet_value" or value not in state.filters.get(facet, []):
@@ -95,7 +95,7 @@ def no_results(client: ApiClient, state: SearchState, result: dict[str, Any]) ->
             without = SearchState(**{**state.__dict__, "filters": {**state.filters, name: [
                 v for v in values if v != value]}, "page": 1})
             try:
-                count = client.search(without.query(), size=1, lang=state.lang)["total"]
+                count = client.search(without.query(), size=1)["total"]
             except (ApiError, ApiUnavailable):
                 continue
             if count:
