@@ -380,3 +380,19 @@ def test_hybrid_keeps_keyword_matches_the_model_does_not_find_unrelated(tmp_path
     assert sets[-1.0] == semantic | keyword and len(keyword - semantic) > 10
     assert sets[0.99] == semantic  # no keyword match is that close in meaning
     assert sets[0.1] == semantic | supported and semantic < sets[0.1] < sets[-1.0]
+
+
+@pytest.mark.parametrize("question, found", [
+    ("Skills and talent", ["eu-exchange"]),  # a challenge's label: no word of it in the item
+    ("staff mobility & exchange", ["eu-exchange"]),  # a type of support's, written otherwise
+    ("HEALTH", ["at-upper-austria"]),  # a theme's
+])
+def test_a_question_that_is_a_label_of_the_taxonomy_finds_the_items_labelled_with_it(kb, corpus, question, found):
+    """'skills and talent', the label of a strategic challenge, found 0 of the 15 items labelled
+    with it on the sample corpus (their wording is far from its three words); keyword mode stays
+    literal."""
+    assert kb.ingest([corpus]).skipped == []
+    for mode in ("hybrid", "semantic"):
+        result = kb.search(question, mode=mode, size=20)
+        assert set(found) <= {h.id for h in result.hits} and result.total == len(result.hits)
+    assert "eu-exchange" not in {h.id for h in kb.search("Skills and talent", mode="keyword").hits}

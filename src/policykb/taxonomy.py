@@ -172,6 +172,17 @@ class Taxonomy:
     def label(self, facet: str, value_id: str) -> str:
         return self.facet(facet).label_of(value_id)
 
+    def named(self, text: str, facets: Iterable[str]) -> list[tuple[str, str]]:
+        """The (facet, value id) pairs among `facets` whose label `text` is, case, accents,
+        punctuation and UK/US spelling aside ("skills and talent", "Innovation Vouchers"): a question
+        that names a value of the taxonomy. Labels only: a synonym is often narrower or wider than
+        its value ("circular economy", "growth")."""
+        key = fold(text)
+        if not key:
+            return []
+        return [(name, value.id) for name in facets if name in self.facets
+                for value in self.facets[name].values.values() if fold(value.label) == key]
+
     def describe(self, facet: str | None = None) -> list[dict[str, Any]]:
         """A plain description (for `policykb taxonomy` and `GET /facets`)."""
         names = [facet] if facet else self.names

@@ -23,7 +23,7 @@ from policykb.language.words import has_content
 from policykb.models import Hit, Item, Passage, SearchResult, document_link, public_source
 from policykb.search.passages import also_pages, answering_order
 from policykb.search.relevance import Cutoff, cutoff
-from policykb.topics import Topic
+from policykb.topics import TOPIC_FACETS, Topic
 from policykb.search.parts import MODES, convex, first_scores as _first_scores, items_of as _items, \
     holds_phrase, phrase_of, rrf, snippet
 from policykb.backends.embedded.maxscore import QueryScorer
@@ -92,6 +92,10 @@ class Searcher(DenseMixin, KeywordMixin, LanguageMixin):
             if across := self._foreign():
                 foreign, reader = across
                 relevant |= reader._semantic_set(query) & foreign
+            # a question that is a thematic value's label ("skills and talent") is about the items
+            # labelled with it, however far their wording is from its few words (it found 0 of 15)
+            for facet, value in self.backend.taxonomy.named(query, TOPIC_FACETS):
+                relevant |= self._mask({facet: [value]}, None, None, None)
         relevant.setflags(write=False)
         return relevant
 
