@@ -86,6 +86,17 @@ def test_a_draft_is_normalised_before_it_is_compared(desk):
     assert [(d["id"], d["why"]) for d in checks["duplicates"]][:1] == [("de-vouchers", "same title")]
 
 
+@pytest.mark.parametrize("title", ["Cluster  internationalisation vouchers", "CLUSTER internationalisation\tvouchers ",
+                                   "Ｃｌｕｓｔｅｒ INTERNATIONALISATION vouchers"])
+def test_a_title_in_another_case_spacing_or_width_is_the_same_title(desk, title):
+    """Published items and pending contributions alike (SQL's lower() and trim() missed what casefold did)."""
+    assert [(d["id"], d["why"]) for d in desk.check({"title": title})["duplicates"]][:1] == [("de-vouchers", "same title")]
+    mine = desk.submit({"title": title}, None, client="c")["id"]
+    other = desk.submit({"title": "Cluster internationalisation vouchers"}, None, client="c")["id"]
+    assert {(d["id"], d["why"]) for d in desk.view(mine)["checks"]["duplicates"]} == {
+        ("de-vouchers", "same title"), (other, "same title")}
+
+
 def test_edit_reject_and_lifecycle_rules(desk):
     receipt = desk.submit(dict(NEW), None, client="c")
     edited = desk.edit(receipt["id"], {"themes": ["agri-food"], "title": "Baltic export vouchers"}, actor="alice")

@@ -254,6 +254,27 @@ def test_a_file_that_is_not_a_database_is_named_with_the_way_out(tmp_path):
                                             "restore BACKUP_FOLDER")
 
 
+VINNVAXT, VOUCHERS = [("se-vinnvaxt", "Vinnväxt")], [("nl-vouchers", "Dutch innovation vouchers")]
+
+
+@pytest.mark.parametrize("asked, expected", [
+    ("Vinnväxt", VINNVAXT), ("VINNVÄXT", VINNVAXT), (" vinnväxt\t", VINNVAXT),
+    ("Ｖｉｎｎｖäｘｔ", VINNVAXT),  # full-width letters (NFKC)
+    ("Vinnva\u0308xt", VINNVAXT),  # a combining diaeresis (NFKC composes it)
+    ("Dutch  innovation vouchers", VOUCHERS), ("DUTCH innovation\nvouchers ", VOUCHERS),
+    ("Dutch innovation voucher", []), ("Vinnvaxt", []),
+])
+def test_a_title_is_the_same_whatever_its_case_spacing_or_unicode_form(store, asked, expected):
+    """SQL's lower() folds A-Z only and trim() keeps inner spaces: "VINNVÄXT" was not "Vinnväxt". An
+    unpublished item with the title is not one."""
+    _write(store, _item("se-vinnvaxt", "Vinnväxt", "Growth."), _item("nl-vouchers", "Dutch innovation vouchers", "V."),
+           _item("hidden", "VINNVÄXT", "Hidden."))
+    with store.transaction():
+        store.set_status("hidden", "unpublished")
+        store.bump_generation()
+    assert store.items_with_title(asked) == expected
+
+
 @pytest.mark.parametrize("changes, since, until, expected", [
     ({1: ([], [1, 2, 3])}, 0, 1, ([1, 2, 3], [1, 2, 3])),
     ({1: ([], [1, 2]), 2: ([2], []), 3: ([], [2])}, 0, 3, ([1, 2], [1, 2])),  # hidden, then shown again

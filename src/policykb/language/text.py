@@ -69,6 +69,16 @@ def normalise(text: str) -> str:
     return text if text.isascii() or not _DASH_OR_QUOTE.search(text) else text.translate(DASHES_AND_QUOTES)
 
 
+def title_key(title: str) -> str:
+    """A title as titles are compared (a duplicate's "same title", published or pending): `normalise`d,
+    case-folded ("VINNVÄXT" -> "vinnväxt", "Straße" -> "strasse"), NFKC again (case folding can undo
+    it), white space collapsed to single spaces and trimmed."""
+    key = normalise(title or "").casefold()
+    if not key.isascii() and not unicodedata.is_normalized("NFKC", key):
+        key = unicodedata.normalize("NFKC", key)
+    return " ".join(key.split())
+
+
 def _join(match: re.Match[str]) -> str:
     """A word broken by a hyphen at a line end: one word again ("digitali-/sation"), unless the
     hyphen belongs there: a one-letter part ("e-/commerce"), digits ("COVID-/19"), a capital after

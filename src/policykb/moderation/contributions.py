@@ -21,7 +21,7 @@ from policykb.moderation.items import ItemModeration
 from policykb.moderation.rules import actor_name, reason_text, record_changes
 from policykb.models import Item, embed_text
 from policykb.search.suggest import HIGH_CONFIDENCE, vote
-from policykb.language.text import normalise
+from policykb.language.text import normalise, title_key
 from policykb.language.safety import clean_record, clean_text
 
 if TYPE_CHECKING:
@@ -241,8 +241,8 @@ class Contributions(ItemModeration):
     def _pending_duplicates(self, found: dict[str, Any]) -> list[dict[str, Any]]:
         """Other pending contributions that look like the same thing: the same document, the same
         title, or a record as close in meaning as a duplicate of a published item must be."""
-        def title_of(record: dict[str, Any]) -> str:
-            return " ".join(str(record.get("title") or "").casefold().split())
+        def title_of(record: dict[str, Any]) -> str:  # (as the store compares published items' titles)
+            return title_key(str(record.get("title") or ""))
 
         def vector(record: dict[str, Any]) -> Any:
             title = str(record.get("title") or "")

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Iterator
 
 
 from policykb.backends.meta import GenerationMixin
+from policykb.backends.titles import PublishedTitles
 from policykb.backends.rows import facet_values, item_from_row, item_values, now, passage_values
 from policykb.errors import StoreDamaged
 from policykb.models import Item, Passage
@@ -82,6 +83,7 @@ class Store(GenerationMixin, QueryMixin, IndexReadsMixin, PostingsMixin, Moderat
         self._connections: list[sqlite3.Connection] = []
         self._connections_lock = threading.Lock()
         self.lock = threading.RLock()  # one writer per process at a time (SQLite enforces it across processes)
+        self._published_titles = PublishedTitles()  # (for items_with_title)
         self._reset_postings()
         try:
             self._create_schema()

@@ -6,12 +6,15 @@ import json
 import sqlite3
 from typing import Any
 
+from policykb.backends.titles import PublishedTitles
 from policykb.backends.rows import (AUDIT_READ, CONTRIBUTION_COLUMNS, audit_from_row, audit_values, contribution_changes,
                                     contribution_from_row, now, PURGED_RECORD)
 
 
 class ModerationMixin:
     conn: sqlite3.Connection
+    generation: int
+    _published_titles: PublishedTitles
 
     def _create_moderation_schema(self) -> None:
         self.conn.execute(
@@ -126,7 +129,9 @@ class ModerationMixin:
         return [audit_from_row(r) for r in rows]
 
     def items_with_title(self, title: str) -> list[tuple[str, str]]:
-        rows = self.conn.execute(
-            "SELECT id, title FROM items WHERE lower(trim(title)) = lower(trim(?)) AND status = 'published'", [title]
-        )
-        return [(r[0], r[1]) for r in rows]
+        """The published items titled `title` as duplicate checks compare titles (`title_key`: any
+        case, spacing, Unicode form), by id."""
+        keep = not self.conn.in_transaction
+        with self.reading():
+            return self._published_titles.find(title, self.generation, lambda: self.conn.execute(
+                "SELECT id, title FROM items WHERE status = 'published'"), keep)

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from policykb.backends.rows import (AUDIT_READ, CONTRIBUTION_COLUMNS, audit_from_row, audit_values, contribution_changes,
                                     contribution_from_row, now, PURGED_RECORD)
+from policykb.backends.titles import PublishedTitles
 
 if TYPE_CHECKING:
     import psycopg
@@ -16,6 +17,8 @@ RECORD_ID = "(record::jsonb ->> 'id')"
 
 class ModerationMixin:
     _db: psycopg.Connection
+    generation: int
+    _published_titles: PublishedTitles
 
     def add_contribution(self, contribution_id: str, token_hash: str, record: dict[str, Any], file_name: str | None,
                          file_path: str | None, client: str, checks: dict[str, Any]) -> None:
@@ -103,7 +106,9 @@ class ModerationMixin:
         return [audit_from_row(r) for r in rows]
 
     def items_with_title(self, title: str) -> list[tuple[str, str]]:
-        # lower() of a "C" text folds A-Z only, as SQLite's lower() does
-        rows = self._db.execute("SELECT id, title FROM items WHERE lower(trim(title)) = lower(trim(%s::text COLLATE \"C\")) "
-                                "AND status = 'published' ORDER BY id", [title])
-        return [(r[0], r[1]) for r in rows]
+        """The published items titled `title` as duplicate checks compare titles (`title_key`: any
+        case, spacing, Unicode form), by id."""
+        keep = self._db.info.transaction_status.name == "IDLE"  # (as store.in_transaction)
+        with self.reading():
+            return self._published_titles.find(title, self.generation, lambda: self._db.execute(
+                "SELECT id, title FROM items WHERE status = 'published'").fetchall(), keep)

@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Iterator
 
 from policykb.backends.meta import GenerationMixin
+from policykb.backends.titles import PublishedTitles
 from policykb.backends.postgres.ann import AnnMixin
 from policykb.backends.postgres.connection import READ_SETTING, Connections, connect, describe, rollback
 from policykb.errors import StoreUnavailable
@@ -69,6 +70,7 @@ class PgStore(GenerationMixin, ReadsMixin, VectorsMixin, AnnMixin, PostingsMixin
         self._replicas = Connections(read_url, READ_SETTING) if read_url else None
         self._route = threading.local()  # .replica: this thread's reads go to the replica (see reading())
         self.lock = threading.RLock()  # one writing thread per process (the advisory lock: one writer in all)
+        self._published_titles = PublishedTitles()  # (for items_with_title)
         self._reset_postings()
         try:
             self.migrated = migrate(self._db, WRITE_LOCK, self.where)  # the versions this open applied
