@@ -71,6 +71,13 @@ def test_suggestions_and_duplicates(desk):
     assert desk.check({"title": ""}) == {"suggestions": {}, "duplicates": []}
 
 
+@pytest.mark.parametrize("draft", [{"title": "Valid title here"}, {"title": "Zebra quagga", "summary": "Okapi giraffe."}])
+def test_a_draft_close_to_nothing_published_gets_no_suggestions(desk, draft):
+    """The votes of its nearest items, however far, were shared out as confidences: a draft
+    titled "Valid title here" got two values "high" (pre-selected in the form) from items 0.14 away."""
+    assert desk.check(draft) == {"suggestions": {}, "duplicates": []}
+
+
 
 def test_a_published_document_uploaded_again_is_named_the_same_document(desk, corpus):
     guide = (corpus / "guide.md").read_bytes()

@@ -71,8 +71,12 @@ class Contributions(ItemModeration):
             return {"suggestions": {}, "duplicates": []}
         from policykb.search.searcher import Searcher
 
-        nearest = Searcher(self.backend).nearest_passages(embed_text(title, text or title), NEIGHBOURS)
+        searcher = Searcher(self.backend)
+        nearest = searcher.nearest_passages(embed_text(title, text or title), NEIGHBOURS)
         neighbours = [(i, s) for i, s, _ in nearest]
+        # a draft close to nothing published gets no suggestions: the shares of its neighbours'
+        # votes said "high" for values of items 0.14 away ("Valid title here")
+        near = max((s for _, s in neighbours), default=-1.0) >= searcher.cutoff.floor
         same_title = {i for i, _ in self.store.items_with_title(title)} if title else set()
         same_file = published_copies(self.store, document[1], [i for i, _ in neighbours]) if document else set()
         exact = same_title | same_file  # (duplicates whatever their passages' similarity)
@@ -81,7 +85,7 @@ class Contributions(ItemModeration):
         items = self.store.get_items([i for i, _ in neighbours] + list(duplicates))
         passages = self.store.passages_by_id([p for _, p in matched.values()])
         return {
-            "suggestions": self._suggest(record, neighbours, items),
+            "suggestions": self._suggest(record, neighbours, items) if near else {},
             "duplicates": [self._duplicate(i, s, items[i], "the same document" if i in same_file else
                                            "same title" if i in same_title else None,
                                            passages.get(matched.get(i, (0, -1))[1]))
