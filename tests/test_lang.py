@@ -55,6 +55,8 @@ from .conftest import ROOT
     ("Pellentesque habitant morbi tristique senectus et netus", "la"),
     ("Quisque sit amet est et sapien ullamcorper pharetra", "la"),
     ("ċentri tat-teknoloġija u l-innovazzjoni li jgħinu lin-negozji", "mt"),  # (was Polish)
+    # a language unlike any the detector knows is in none surely (Swahili was Finnish at 0.05)
+    ("Jinsi ya kusaidia makampuni madogo kuuza nje", None),
     # ... but "tat", "Lin", "tax" and "IL-6" alone are English
     ("tit for tat tax policy", "en"), ("tax incentives proposed by Lin", "en"), ("tax credits for Lil Ventures", "en"),
     ("Tumor necrosis factor alpha (TNF-α) and interleukin-1 (IL-1) are pro-inflammatory cytokines that inhibit IL-6 "

@@ -85,6 +85,7 @@ _MALTESE_MARKERS = frozenset("""tal tad tax fl ta' f' taċ taż tal- fis fid fil
 # counted only so ("tat", "Lin" alone are English words and names).
 _MALTESE_JOINED = re.compile(r"(?<![\w-])(?:ta[tlsdrnxżċ]|lil|lill|lin|bil|fil|mill|għall|għat|għal)-[^\W\d_]")
 SURE = 0.55  # detector confidence from which a question is taken to be written in its language
+ANY = 0.2  # ... under which it is taken to be in none of the detector's languages (1 of 391 translated questions)
 
 
 @lru_cache(maxsize=1024)  # a filter click or the next page asks the same question again
@@ -109,6 +110,11 @@ def identify(text: str) -> tuple[str | None, float]:
     values = [v for v in values if v.value > 0]
     if values and values[0].language.iso_code_639_1.name == "EN" and share < SOME_ENGLISH:
         values = values[1:]  # a guess of English without English words: the next guess
+    if values and values[0].value < ANY:
+        # the detector's best guess among languages that are all unlike the text: a Swahili question
+        # was "Finnish" (0.05) and answered as such; in no language surely, the multilingual model
+        # reads it (a guess after a set-aside Latin one has its own bar, NEXT_GUESS)
+        return None, 0.0
     if values and values[0].language.iso_code_639_1.name not in ELIDING and _elides(text):
         # an elided article is French, Italian or Irish: "l'innovation ouverte en Europe" (read as German)
         values = [v for v in values if v.language.iso_code_639_1.name in ELIDING] or values
