@@ -29,6 +29,14 @@ def test_search_with_repeatable_filters_and_facets(client):
     assert territory["FR"] == (1, True) and territory["DE"] == (1, False)
 
 
+@pytest.mark.parametrize("raw, expected", [("EL", "GR"), ("UK", "GB"), ("Holland", "NL")])
+def test_search_takes_the_eus_country_codes_and_alternative_names(client, raw, expected):
+    response = client.get("/search", params={"q": "", "territory": raw})
+    assert response.status_code == 200
+    selected = [v["value"] for v in response.json()["facets"]["territory"]["values"] if v["selected"]]
+    assert selected == [expected]
+
+
 ROADMAP = ["The regional hydrogen roadmap sets out how cluster firms build electrolysers and refuelling stations.",
            "Vouchers for cluster firms pay for hydrogen feasibility studies with universities and institutes.",
            "Training for cluster staff covers hydrogen safety, maintenance and permits for refuelling stations.",

@@ -26,12 +26,43 @@ def taxonomy() -> Taxonomy:
         ("territory", "UK", "GB"),
         ("territory", "European Union", "EU"),
         ("territory", "Czechia", "CZ"),
+        # The EU's own codes (Interinstitutional Style Guide) and common alternative names.
+        ("territory", "EL", "GR"),
+        ("territory", "el", "GR"),
+        ("territory", "Hellas", "GR"),
+        ("territory", "Ελλάδα", "GR"),
+        ("territory", "XK", "XK"),
+        ("territory", "Kosovo", "XK"),
+        ("territory", "Holland", "NL"),
+        ("territory", "the Netherlands", "NL"),
+        ("territory", "Deutschland", "DE"),
+        ("territory", "Österreich", "AT"),
+        ("territory", "España", "ES"),
+        ("territory", "Suomi", "FI"),
+        ("territory", "Norge", "NO"),
+        ("territory", "Macedonia", "MK"),
+        ("territory", "Ivory Coast", "CI"),
+        ("territory", "EU-28", "EU"),
         ("kind", "case study", "case_study"),
         ("language", "French", "fr"),
     ],
 )
 def test_normalise_through_ids_labels_and_synonyms(taxonomy, facet, raw, expected):
     assert taxonomy.normalise(facet, raw) == expected
+
+
+def test_every_declared_territory_synonym_reaches_its_own_id(taxonomy):
+    """A synonym shadowed by another country's id, label or synonym would silently mean another country."""
+    import yaml
+    from importlib import resources
+
+    spec = yaml.safe_load(resources.files("policykb").joinpath("taxonomy.yaml").read_text(encoding="utf-8"))
+    extra = spec["facets"]["territory"]["extra"]
+    wrong = {(synonym, entry["id"], taxonomy.normalise("territory", synonym))
+             for entry in extra for synonym in entry.get("synonyms", [])
+             if taxonomy.normalise("territory", synonym) != entry["id"]}
+    assert wrong == set()
+    assert all(isinstance(entry["id"], str) for entry in extra)  # (YAML reads a bare NO as false)
 
 
 def test_unknown_value_names_facet_value_and_closest(taxonomy):
