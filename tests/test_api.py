@@ -37,6 +37,17 @@ def test_search_takes_the_eus_country_codes_and_alternative_names(client, raw, e
     assert selected == [expected]
 
 
+@pytest.mark.parametrize("path", ["/search", "/counts", "/export"])
+@pytest.mark.parametrize("params, message", [
+    ({"year_from": 99999}, "year_from 99999 is not a year between 1800 and 2100"),
+    ({"year_to": 1799}, "year_to 1799 is not a year between 1800 and 2100"),
+])
+def test_years_outside_the_range_are_refused_as_the_cli_refuses_them(client, path, params, message):
+    response = client.get(path, params=params)
+    assert response.status_code == 422
+    assert response.json()["error"] == {"code": "invalid_query", "message": message, "details": params}
+
+
 ROADMAP = ["The regional hydrogen roadmap sets out how cluster firms build electrolysers and refuelling stations.",
            "Vouchers for cluster firms pay for hydrogen feasibility studies with universities and institutes.",
            "Training for cluster staff covers hydrogen safety, maintenance and permits for refuelling stations.",
@@ -80,6 +91,8 @@ def test_search_page_and_browse(client):
         ({"mode": "magic"}, 422, "invalid_request"),
         ({"size": 0}, 422, "invalid_request"),
         ({"year_from": 2020, "year_to": 2000}, 422, "invalid_query"),
+        ({"year_from": 99999}, 422, "invalid_query"),
+        ({"year_to": 1799}, 422, "invalid_query"),
         ({"q": "cluster", "lang": "xx"}, 422, "invalid_query"),  # (two letters, but no language served)
     ],
 )

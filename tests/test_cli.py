@@ -165,6 +165,18 @@ def test_errors_are_clean_messages(run, corpus, args, message):
     assert result.exit_code == 1 and message in result.output and "Traceback" not in result.output
 
 
+@pytest.mark.parametrize("command", [["search", "cluster"], ["facets", "cluster"], ["export", "--format", "json"],
+                                     ["similar", "de-vouchers"]])
+@pytest.mark.parametrize("option, year, message", [
+    ("--year-from", "99999", "Error: year_from 99999 is not a year between 1800 and 2100"),
+    ("--year-to", "1799", "Error: year_to 1799 is not a year between 1800 and 2100"),
+])
+def test_every_year_option_is_bounded_as_the_api_bounds_it(run, corpus, command, option, year, message):
+    run("ingest", str(corpus))
+    result = run(*command, option, year)
+    assert result.exit_code == 1 and message in result.output and "Traceback" not in result.output
+
+
 def test_missing_model_names_the_setting(tmp_path, corpus):
     result = CliRunner().invoke(cli, ["--home", str(tmp_path / "kb"), "--model", "no-such-model", "ingest", str(corpus)])
     assert result.exit_code == 1

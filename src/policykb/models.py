@@ -12,6 +12,9 @@ from typing import Any
 from urllib.parse import quote
 
 KINDS = ("example", "guide", "case_study", "document")
+# The years an item may start or end in, and a search may be bounded by: one range for records,
+# contributions, the API's, the CLI's and the UI's year filters.
+YEAR_MIN, YEAR_MAX = 1800, 2100
 
 
 def sha256(text: str | bytes) -> str:

@@ -13,7 +13,7 @@ import yaml
 from policykb.errors import InvalidRecord, PolicyKBError
 from policykb.ingest.export import restore_cell
 from policykb.language.safety import clean_record
-from policykb.models import Item
+from policykb.models import YEAR_MAX, YEAR_MIN, Item
 from policykb.taxonomy import Taxonomy
 from policykb.language.text import normalise, slug
 from policykb.ingest.fields import ALIASES, field_key, record_fields
@@ -115,7 +115,7 @@ def _year(record: dict[str, Any], key: str) -> int | None:
         raise InvalidRecord(f"{key} must be a year, got {value!r}") from None
     if number != year:
         raise InvalidRecord(f"{key} must be a whole year, got {value!r}")
-    if not 1800 <= year <= 2100:
+    if not YEAR_MIN <= year <= YEAR_MAX:
         raise InvalidRecord(f"{key} {year} is not a plausible year")
     return year
 

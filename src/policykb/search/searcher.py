@@ -20,7 +20,7 @@ from policykb.errors import InvalidQuery, NotFound
 from policykb.language.detect import NAMES
 from policykb.language.text import english_word
 from policykb.language.words import has_content
-from policykb.models import Hit, Item, Passage, SearchResult, document_link, public_source
+from policykb.models import YEAR_MAX, YEAR_MIN, Hit, Item, Passage, SearchResult, document_link, public_source
 from policykb.search.passages import also_pages, answering_order
 from policykb.search.relevance import Cutoff, cutoff
 from policykb.topics import TOPIC_FACETS, Topic
@@ -39,6 +39,16 @@ if TYPE_CHECKING:
 MAX_PAGE_SIZE = 1000
 MAX_QUERY_CHARS = 1000  # a question longer than this is refused (the API's bound too, so every interface agrees)
 NEAREST = 3  # nearest items offered (as not matches) when nothing is relevant
+
+
+def check_years(year_from: int | None, year_to: int | None) -> None:
+    """`InvalidQuery` for a year bound outside YEAR_MIN..YEAR_MAX or a range that ends before it starts
+    (checked here, so the API, the CLI and the UI refuse the same years with the same message)."""
+    for name, year in (("year_from", year_from), ("year_to", year_to)):
+        if year is not None and not YEAR_MIN <= year <= YEAR_MAX:
+            raise InvalidQuery(f"{name} {year} is not a year between {YEAR_MIN} and {YEAR_MAX}", {name: year})
+    if year_from is not None and year_to is not None and year_from > year_to:
+        raise InvalidQuery(f"year_from {year_from} is after year_to {year_to}")
 
 
 class Searcher(DenseMixin, KeywordMixin, LanguageMixin):
@@ -122,8 +132,7 @@ class Searcher(DenseMixin, KeywordMixin, LanguageMixin):
             raise InvalidQuery(f"unknown mode {mode!r}; use one of {', '.join(MODES)}", {"mode": mode})
         if page < 1 or not 1 <= size <= MAX_PAGE_SIZE:
             raise InvalidQuery(f"page must be >= 1 and size between 1 and {MAX_PAGE_SIZE}")
-        if year_from is not None and year_to is not None and year_from > year_to:
-            raise InvalidQuery(f"year_from {year_from} is after year_to {year_to}")
+        check_years(year_from, year_to)
         if len(query) > MAX_QUERY_CHARS:
             raise InvalidQuery(f"the query is {len(query):,} characters long; the limit is {MAX_QUERY_CHARS:,}",
                                {"length": len(query)})
@@ -319,6 +328,7 @@ class Searcher(DenseMixin, KeywordMixin, LanguageMixin):
         item = self.store.get_items([item_id]).get(item_id)
         if item is None or self.store.item_status(item_id) != "published":
             raise NotFound(f"no item with id {item_id!r}", {"id": item_id})
+        check_years(year_from, year_to)
         self._use_space(self.backend.space_for((item.facets.get("language") or [None])[0]))
         passages = self.store.passage_ids(item_id)
         keep = self.facets.mask(self.backend.taxonomy.normalise_filters(filters), year_from, year_to)

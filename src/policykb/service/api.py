@@ -30,7 +30,7 @@ from policykb.ingest.export import write_records
 from policykb.backends.health import public as public_health
 from policykb.kb import KnowledgeBase
 from policykb.search.searcher import MAX_QUERY_CHARS
-from policykb.models import DOCUMENT_SUFFIXES, FacetCount, Hit
+from policykb.models import DOCUMENT_SUFFIXES, YEAR_MAX, YEAR_MIN, FacetCount, Hit
 from policykb.warmup import WarmUp
 from policykb.backends.embedded.store import damaged, is_damage
 from policykb.service.security import (SameOriginWrites, SecurityHeaders, document_response, moderator_tokens,
@@ -99,6 +99,11 @@ def error_response(status: int, code: str, message: str, details: dict[str, Any]
     return JSONResponse({"error": body}, status_code=status, headers=headers)
 
 
+# Documented here, checked by the search itself (`searcher.check_years`), so the API refuses a year
+# outside the range with the message the CLI and the UI give.
+YEAR_BOUNDS = {"minimum": YEAR_MIN, "maximum": YEAR_MAX}
+
+
 class SearchParams:
     """Query, filters and the question's language, shared by /search, /counts and /export, so that
     the three describe one result set (facet filters are repeatable parameters)."""
@@ -117,8 +122,8 @@ class SearchParams:
         language: Annotated[list[str], Query(max_length=50)] = [],  # noqa: B006
         stip_theme: Annotated[list[str], Query(max_length=50)] = [],  # noqa: B006
         stip_instrument: Annotated[list[str], Query(max_length=50)] = [],  # noqa: B006
-        year_from: Annotated[int | None, Query(ge=1800, le=2100)] = None,
-        year_to: Annotated[int | None, Query(ge=1800, le=2100)] = None,
+        year_from: Annotated[int | None, Query(json_schema_extra=YEAR_BOUNDS)] = None,
+        year_to: Annotated[int | None, Query(json_schema_extra=YEAR_BOUNDS)] = None,
         lang: Annotated[str | None, Query(max_length=50, description="Force the question's language (ISO 639-1, "
                                           "any case); detected when absent or empty.")] = None,
     ) -> None:

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from policykb.service.limits import UploadGate
 from policykb.errors import InvalidRecord, ModerationDisabled, Unauthorized, UnsupportedMediaType
 from policykb.kb import KnowledgeBase
+from policykb.models import YEAR_MAX, YEAR_MIN
 from policykb.moderation.rules import MAX_REASON
 from policykb.service.security import client_address, document_response, find_moderator
 
@@ -39,8 +40,8 @@ class ContributionIn(BaseModel):
     support: Values | None = None
     typology: Text | None = None
     organisation: Text | None = None
-    start_year: Annotated[int, Field(ge=1800, le=2100)] | None = None
-    end_year: Annotated[int, Field(ge=1800, le=2100)] | None = None
+    start_year: Annotated[int, Field(ge=YEAR_MIN, le=YEAR_MAX)] | None = None
+    end_year: Annotated[int, Field(ge=YEAR_MIN, le=YEAR_MAX)] | None = None
     links: Annotated[list[Annotated[str, Field(max_length=2000)]], Field(max_length=20)] | None = None
     language: Annotated[str, Field(max_length=40)] | None = None
 

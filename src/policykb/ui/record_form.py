@@ -8,6 +8,7 @@ from typing import Any
 import streamlit as st
 
 from policykb.ingest.records import is_web_link
+from policykb.models import YEAR_MAX, YEAR_MIN
 from policykb.ui.common import md_escape, taxonomy
 
 # record key -> facet name, for the fields whose values come from the taxonomy
@@ -88,8 +89,8 @@ def validate(record: dict[str, Any]) -> dict[str, str]:
         errors["title"] = "A title is required."
     start, end = record.get("start_year"), record.get("end_year")
     for field, year in (("start_year", start), ("end_year", end)):
-        if year is not None and not 1800 <= year <= 2100:
-            errors[field] = f"{LABELS[field]} {year} is not a year between 1800 and 2100."
+        if year is not None and not YEAR_MIN <= year <= YEAR_MAX:
+            errors[field] = f"{LABELS[field]} {year} is not a year between {YEAR_MIN} and {YEAR_MAX}."
     if start and end and end < start and not ({"start_year", "end_year"} & set(errors)):
         errors["end_year"] = "The end year is before the start year."
     bad = [link for link in record.get("links", []) if not is_web_link(link)]

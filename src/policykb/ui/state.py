@@ -16,6 +16,7 @@ from typing import Any
 import streamlit as st
 
 from policykb.language.detect import NAMES
+from policykb.models import YEAR_MAX, YEAR_MIN
 from policykb.ui import resets
 from policykb.ui.client import FACETS, SearchQuery
 from policykb.ui.resets import LANG_KEY
@@ -25,7 +26,6 @@ MAX_QUESTION = 1000  # characters a question may have (the API's limit: a longer
 MAX_PAGES = 1000  # the API's page limit
 STATE_KEY = "pk_search"
 URL_KEY = "pk_url"
-YEAR_MIN, YEAR_MAX = 1800, 2100
 
 
 def facet_key(name: str) -> str:
