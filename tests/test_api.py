@@ -185,6 +185,17 @@ def test_item_similar_and_file(client):
     }
 
 
+@pytest.mark.parametrize("path, status", [("/items/handbook/file", 200), ("/items/de-vouchers/file", 404),
+                                          ("/items/nope/file", 404)])
+def test_head_of_a_file_answers_as_get_without_the_body(client, path, status):
+    """Link checkers ask with HEAD: the same status and headers as GET, no body."""
+    got, head = client.get(path), client.head(path)
+    assert (got.status_code, head.status_code) == (status, status) and head.content == b""
+    for name in ("content-type", "content-length", "content-disposition"):
+        assert head.headers.get(name) == got.headers.get(name)
+    assert head.headers["content-length"] == str(len(got.content))
+
+
 def test_a_text_document_is_served_and_linked(settings, corpus):
     (corpus / "notes.text").write_text("Cluster vouchers pay for feasibility studies.", encoding="utf-8")
     with KnowledgeBase(settings) as kb:

@@ -284,6 +284,11 @@ def create_app(settings: Settings | None = None, kb: KnowledgeBase | None = None
             raise NotFound(f"item {item_id!r} has no original document file", {"id": item_id})
         return document_response(path, path.name)
 
+    # HEAD (link checkers use it) answers as GET does, headers without the body (FileResponse and the
+    # server leave the body out); kept out of the schema, which describes the GET.
+    app.add_api_route("/items/{item_id}/file", item_file, methods=["HEAD"], include_in_schema=False,
+                      response_class=FileResponse)
+
     @app.get("/facets", summary="The taxonomy with labels, synonyms and counts")
     def facets(kb: KB) -> list[dict[str, Any]]:
         counts = kb.facet_overview(facet_size=300)
