@@ -113,10 +113,13 @@ def _latin1(text: str) -> str:
 
 @pytest.fixture
 def make_pdf() -> Callable[..., Path]:
-    """Write a real multi-page PDF: one string per page (None = a page with no text at all)."""
+    """Write a real multi-page PDF: one string per page (None = a page with no text at all: a
+    drawing, or with `scanned` an image, as a scanner makes)."""
 
-    def make(path: Path, pages: list[str | None], title: str | None = None, password: str | None = None) -> Path:
+    def make(path: Path, pages: list[str | None], title: str | None = None, password: str | None = None,
+             scanned: bool = False) -> Path:
         from fpdf import FPDF
+        from PIL import Image
 
         pdf = FPDF()
         pdf.set_font("Helvetica", size=11)
@@ -124,7 +127,9 @@ def make_pdf() -> Callable[..., Path]:
             pdf.set_title(title)
         for text in pages:
             pdf.add_page()
-            if text is None:
+            if text is None and scanned:
+                pdf.image(Image.new("L", (60, 80), 200), x=20, y=20, w=150)  # an image, no text
+            elif text is None:
                 pdf.rect(20, 20, 100, 60, style="F")  # a drawing, no text
             else:
                 pdf.multi_cell(0, 6, _latin1(text))

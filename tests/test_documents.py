@@ -101,7 +101,9 @@ def test_pdf_pages_and_metadata_title(tmp_path, make_pdf):
     [
         ("corrupt", "corrupt or unreadable PDF"),
         ("truncated", "corrupt or unreadable PDF"),
-        ("image-only", "no extractable text in 2 page(s)"),
+        ("image-only", "PDF has no extractable text in 2 page(s), only images (image-only or scanned? run OCR first)"),
+        ("drawing-only", "PDF has no text (empty): its 2 page(s) hold neither text nor images"),
+        ("blank-page", "PDF has no text (empty): its 1 page(s) hold neither text nor images"),
         ("encrypted", "encrypted PDF"),
         ("blank", "no text in the document"),
     ],
@@ -114,13 +116,21 @@ def test_bad_documents_raise_clear_errors(tmp_path, make_pdf, kind, message):
         full = make_pdf(tmp_path / "full.pdf", ["Some text"]).read_bytes()
         path.write_bytes(full[: len(full) // 3])
     elif kind == "image-only":
+        make_pdf(path, [None, None], scanned=True)
+    elif kind == "drawing-only":
         make_pdf(path, [None, None])
+    elif kind == "blank-page":
+        from fpdf import FPDF
+
+        blank = FPDF()
+        blank.add_page()
+        blank.output(str(path))
     elif kind == "encrypted":
         make_pdf(path, ["Secret text"], password="pw")
     else:
         path = tmp_path / "blank.txt"
         path.write_bytes(b"   \n\n")
-    with pytest.raises(InvalidRecord, match=message.replace("(", r"\(").replace(")", r"\)")):
+    with pytest.raises(InvalidRecord, match=re.escape(message)):
         load_document(Path(path), path.read_bytes())
 
 

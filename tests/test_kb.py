@@ -95,7 +95,7 @@ def test_duplicate_id_in_another_file_is_skipped(kb, corpus):
 def test_bad_inputs_are_skipped_and_the_rest_ingested(kb, corpus, make_pdf):
     (corpus / "broken.pdf").write_bytes(b"%PDF-1.4 garbage")
     (corpus / "empty.md").write_text("")
-    make_pdf(corpus / "scan.pdf", [None])
+    make_pdf(corpus / "scan.pdf", [None], scanned=True)
     (corpus / "rows.csv").write_text("id,title,challenges\nok-row,Fine row,green\nbad-row,Bad row,greem\n")
     (corpus / "notes.docx").write_bytes(b"x")
     report = kb.ingest([corpus])

@@ -211,8 +211,23 @@ def _pdf(data: bytes, limits: Limits = Limits(), name: str | None = None) -> Doc
     if count == 0:
         raise InvalidRecord("PDF has no pages")
     if not sections:
-        raise InvalidRecord(f"PDF has no extractable text in {count} page(s) (image-only or scanned? run OCR first)")
+        if not _has_images(reader.pages):
+            raise InvalidRecord(f"PDF has no text (empty): its {count} page(s) hold neither text nor images")
+        raise InvalidRecord(f"PDF has no extractable text in {count} page(s), only images (image-only or scanned? "
+                            "run OCR first)")
     return Document(title, sections, pages=count)
+
+
+def _has_images(pages: Any) -> bool:
+    """Whether any page draws an image (an image XObject, in a form too, or an inline image); a page
+    pypdf cannot list the images of counts as holding some (the OCR hint is then the safer one)."""
+    for page in pages:
+        try:
+            if len(page.images):
+                return True
+        except Exception:  # pypdf raises many types on damaged resources
+            return True
+    return False
 
 
 def _sections(texts: list[str], sized_pages: list[list[tuple[str, float]]], running: set[str]) -> list[Section]:
