@@ -366,6 +366,15 @@ META = json.dumps({"title": "Exchange notes"})
      "unknown multipart part 'attachment'; a contribution has only 'metadata' and 'file'"),
     (None, {"metadata": ("meta.json", META.encode(), "application/json")},
      "the multipart part 'metadata' is a file; send the record as a text field"),
+    # A second file part is named too, not refused by the one-file limit as "Too many files".
+    (None, [("metadata", ("meta.json", META.encode(), "application/json")), ("file", ("n.md", b"Notes.", "text/markdown"))],
+     "the multipart part 'metadata' is a file; send the record as a text field"),
+    (None, [("file", ("n.md", b"Notes.", "text/markdown")), ("metadata", ("meta.json", META.encode(), "application/json"))],
+     "the multipart part 'metadata' is a file; send the record as a text field"),
+    ({"metadata": META}, [("file", ("a.md", b"Notes.", "text/markdown")), ("file", ("b.md", b"More.", "text/markdown"))],
+     "the multipart part 'file' is given more than once; send it once"),
+    ({"metadata": META}, [("file", ("a.md", b"Notes.", "text/markdown")), ("attachment", ("b.md", b"More.", "text/markdown"))],
+     "unknown multipart part 'attachment'; a contribution has only 'metadata' and 'file'"),
 ])
 def test_multipart_oddities_are_refused_naming_the_part(client, data, files, message):
     response = client.post("/contributions", data=data, files=files or {"file": ("n.txt", b"Notes.", "text/plain")})

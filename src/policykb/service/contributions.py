@@ -6,7 +6,7 @@ from typing import Annotated, Any, Callable, Literal
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import FileResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from starlette.formparsers import MultiPartException, MultiPartParser
+from starlette.formparsers import MultiPartException, MultiPartParser, parse_options_header
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from policykb.service.limits import UploadGate
@@ -121,7 +121,20 @@ UPLOAD_SCHEMA = {
 
 class _StrictMultiPartParser(MultiPartParser):
     """Starlette's multipart parser, except that a field whose bytes are not UTF-8 is refused
-    (Starlette reads such a field as Latin-1, silently, whatever charset the request declares)."""
+    (Starlette reads such a field as Latin-1, silently, whatever charset the request declares), and
+    that a file part other than the one `file` is refused naming the part as it starts (Starlette's
+    one-file limit would otherwise answer first, with "Too many files", naming none)."""
+
+    def on_headers_finished(self) -> None:
+        _, options = parse_options_header(self._current_part.content_disposition)
+        if b"filename" in options:
+            name = options.get(b"name", b"").decode("utf-8", "replace")
+            problem = _odd_part(name, is_file=True, times=None if name == "file" and self._current_files else 1)
+            if problem:
+                for file in self._files_to_close_on_error:
+                    file.close()
+                raise InvalidRecord(problem)
+        super().on_headers_finished()
 
     def on_part_end(self) -> None:
         part = self._current_part
@@ -160,21 +173,31 @@ async def utf8_json_body(request: Request) -> None:
             raise InvalidRecord("the body is not UTF-8 text") from None
 
 
+def _odd_part(name: str, is_file: bool, times: int | None) -> str | None:
+    """What is wrong with a multipart part (None: nothing), given how many times its name was sent
+    (None: more than once, the count not yet known)."""
+    if name not in ("metadata", "file"):
+        return f"unknown multipart part {name[:50]!r}; a contribution has only 'metadata' and 'file'"
+    if times is None:
+        return f"the multipart part {name!r} is given more than once; send it once"
+    if times > 1:
+        return f"the multipart part {name!r} is given {times} times; send it once"
+    if name == "file" and not is_file:
+        return "the multipart part 'file' is a text field; send the document as a file (with a file name)"
+    if name == "metadata" and is_file:
+        return "the multipart part 'metadata' is a file; send the record as a text field"
+    return None
+
+
 def _refuse_odd_parts(parts: list[tuple[str, Any]]) -> None:
     """A contribution's multipart body has one text part `metadata` and at most one file part
     `file`; anything else was passed over in silence (a document sent as a text field, a second
     `metadata` of which one was read, parts nobody reads)."""
     names = [name for name, _ in parts]
     for name, value in parts:
-        if name not in ("metadata", "file"):
-            raise InvalidRecord(f"unknown multipart part {name[:50]!r}; a contribution has only 'metadata' and 'file'")
-        if names.count(name) > 1:
-            raise InvalidRecord(f"the multipart part {name!r} is given {names.count(name)} times; send it once")
-        if name == "file" and isinstance(value, str):
-            raise InvalidRecord("the multipart part 'file' is a text field; send the document as a file (with a "
-                                "file name)")
-        if name == "metadata" and not isinstance(value, str):
-            raise InvalidRecord("the multipart part 'metadata' is a file; send the record as a text field")
+        problem = _odd_part(name, is_file=not isinstance(value, str), times=names.count(name))
+        if problem:
+            raise InvalidRecord(problem)
 
 
 async def _read_contribution(request: Request) -> tuple[dict[str, Any], tuple[str, bytes] | None]:
