@@ -48,6 +48,12 @@ def test_years_outside_the_range_are_refused_as_the_cli_refuses_them(client, pat
     assert response.json()["error"] == {"code": "invalid_query", "message": message, "details": params}
 
 
+def test_a_query_of_ligatures_under_the_limit_as_sent_is_searched(client):
+    """600 "ﬁ" (U+FB01) passed the route's check, then were refused as "1,200 characters long"."""
+    response = client.get("/search", params={"q": "\ufb01" * 600, "mode": "keyword"})
+    assert response.status_code == 200 and response.json()["query"] == "fi" * 600
+
+
 ROADMAP = ["The regional hydrogen roadmap sets out how cluster firms build electrolysers and refuelling stations.",
            "Vouchers for cluster firms pay for hydrogen feasibility studies with universities and institutes.",
            "Training for cluster staff covers hydrogen safety, maintenance and permits for refuelling stations.",

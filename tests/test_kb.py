@@ -282,6 +282,25 @@ def test_a_query_longer_than_the_limit_is_refused_by_every_interface(kb, corpus)
     assert kb.search("vouchers " + "x" * 991).query.startswith("vouchers")  # (1,000: read)
 
 
+@pytest.mark.parametrize("query, normalised_length", [("\ufb01" * 1000, 2000), ("\ufb03" * 1000, 3000),
+                                                      ("vouchers \ufb01" + "\ufb01" * 990, 1991)])
+def test_a_query_is_measured_as_sent_not_as_normalised(kb, corpus, query, normalised_length):
+    """A review found 600 "ﬁ" (U+FB01) refused as "1,200 characters long": the length was counted after
+    normalising (a ligature is two letters then); the user sent 600, under the limit."""
+    kb.ingest([corpus])
+    assert len(query) <= 1000 and len(kb.search(query, mode="keyword").query) == normalised_length
+    with pytest.raises(InvalidQuery, match="the query is 1,001 characters long; the limit is 1,000"):
+        kb.search("\ufb01" * 1001)
+
+
+def test_a_query_far_longer_once_normalised_is_refused_saying_so(kb, corpus):
+    kb.ingest([corpus])
+    with pytest.raises(InvalidQuery) as refused:
+        kb.search("\ufdfa" * 300)  # (one character, 18 letters once normalised)
+    assert refused.value.message == ("the query is 5,400 characters long once normalised (ligatures and other "
+                                     "compatibility characters written out); the limit is 4,000")
+
+
 @pytest.mark.parametrize("language", ["xx", "EN ", "english", "la"])
 def test_a_language_that_is_no_language_served_is_refused(kb, corpus, language):
     kb.ingest([corpus])

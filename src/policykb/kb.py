@@ -279,6 +279,10 @@ class KnowledgeBase:
 def _question(query: str) -> str:
     """The query normalised as stored text is; a query of invisible characters alone (zero-width
     spaces and joiners, which normalising removes) is kept as it came, so that it finds nothing, as
-    punctuation alone does: normalised to nothing, it was an empty query and browsed every item."""
+    punctuation alone does: normalised to nothing, it was an empty query and browsed every item. Its
+    length is checked as it came (normalising may lengthen it: "ﬁ" is two letters then)."""
+    from policykb.search.searcher import check_query_length
+
+    check_query_length(query)
     normalised = normalise(query)
     return normalised if normalised.strip() or not query.strip() else query.strip()

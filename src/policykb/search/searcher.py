@@ -37,8 +37,18 @@ if TYPE_CHECKING:
     from policykb.backends.embedded.spaces import VectorSpace
 
 MAX_PAGE_SIZE = 1000
-MAX_QUERY_CHARS = 1000  # a question longer than this is refused (the API's bound too, so every interface agrees)
+MAX_QUERY_CHARS = 1000  # a question longer than this as sent is refused (the API's bound too, so every interface agrees)
+# ... and one longer than this once normalised (a ligature such as "ﬁ" is then two letters): generous
+MAX_NORMALISED_CHARS = 4 * MAX_QUERY_CHARS
 NEAREST = 3  # nearest items offered (as not matches) when nothing is relevant
+
+
+def check_query_length(sent: str) -> None:
+    """`InvalidQuery` for a question longer than MAX_QUERY_CHARS as the user sent it: counted before
+    normalising, which may lengthen it (the facade checks, then normalises)."""
+    if len(sent) > MAX_QUERY_CHARS:
+        raise InvalidQuery(f"the query is {len(sent):,} characters long; the limit is {MAX_QUERY_CHARS:,}",
+                           {"length": len(sent)})
 
 
 def check_years(year_from: int | None, year_to: int | None) -> None:
@@ -133,9 +143,10 @@ class Searcher(DenseMixin, KeywordMixin, LanguageMixin):
         if page < 1 or not 1 <= size <= MAX_PAGE_SIZE:
             raise InvalidQuery(f"page must be >= 1 and size between 1 and {MAX_PAGE_SIZE}")
         check_years(year_from, year_to)
-        if len(query) > MAX_QUERY_CHARS:
-            raise InvalidQuery(f"the query is {len(query):,} characters long; the limit is {MAX_QUERY_CHARS:,}",
-                               {"length": len(query)})
+        if len(query) > MAX_NORMALISED_CHARS:  # (normalised: its length as sent was checked by the facade)
+            raise InvalidQuery(f"the query is {len(query):,} characters long once normalised (ligatures and other "
+                               f"compatibility characters written out); the limit is {MAX_NORMALISED_CHARS:,}",
+                               {"normalised_length": len(query)})
         if language is not None and language.lower() not in NAMES:
             raise InvalidQuery(f"unknown language {language!r}: give one of {', '.join(sorted(NAMES))} (ISO 639-1), "
                                "or leave it out to have it detected", {"language": language})
