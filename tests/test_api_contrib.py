@@ -116,6 +116,18 @@ def test_invalid_contributions(client, body, status, code, fragment):
     assert fragment in response.json()["error"]["message"]
 
 
+def test_the_queue_names_pending_duplicates_as_the_view_does(client):
+    first = client.post("/contributions", json=RECORD).json()["id"]
+    second = client.post("/contributions", json={**RECORD, "title": RECORD["title"].upper()}).json()["id"]
+    queue = client.get("/moderation/contributions", headers=TOKEN).json()["items"]
+    pending = {c["id"]: [(d["id"], d["why"]) for d in c["checks"]["duplicates"] if d.get("kind") == "contribution"]
+               for c in queue}
+    assert pending == {first: [(second, "same title")], second: [(first, "same title")]}
+    view = client.get(f"/moderation/contributions/{second}", headers=TOKEN).json()
+    assert [d["id"] for d in view["checks"]["duplicates"]] == [d["id"] for c in queue if c["id"] == second
+                                                              for d in c["checks"]["duplicates"]]
+
+
 def test_unpublish_and_publish(client):
     assert client.post("/moderation/items/de-vouchers/unpublish", json={"reason": "outdated"}, headers=TOKEN
                        ).json()["status"] == "unpublished"

@@ -220,6 +220,22 @@ def test_moderation_from_the_cli(run, corpus, settings, tmp_path):
     assert missing.exit_code == 1 and "Error: no contribution 'c-nope'" in missing.output
 
 
+def test_moderate_queue_marks_duplicates_of_pending_contributions(run, corpus, tmp_path):
+    """As `moderate show` lists them (the queue marked only duplicates of published items)."""
+    from policykb.config import Settings
+    from policykb.kb import KnowledgeBase
+
+    run("ingest", str(corpus))
+    with KnowledgeBase(Settings(home=tmp_path / "kb", model="hashing")) as kb:
+        first = kb.contributions.submit({"title": "Baltic vouchers"}, None, client="c")["id"]
+        second = kb.contributions.submit({"title": "baltic  Vouchers", "summary": "Trade fairs."}, None, client="c")["id"]
+        third = kb.contributions.submit({"title": "Seaweed farming pilot"}, None, client="c")["id"]
+    lines = run("moderate", "queue").output.splitlines()
+    assert {line.split()[0]: line.endswith("(1 possible duplicate(s))") for line in lines[1:]} == {
+        first: True, second: True, third: False}
+    assert f"possible duplicate: {first} (1.00) Baltic vouchers" in run("moderate", "show", second).output
+
+
 def test_readme_mentions_every_command_and_its_policykb_lines_parse():
     readme = (ROOT / "README.md").read_text()
     for command in COMMANDS:

@@ -104,6 +104,24 @@ def test_a_title_in_another_case_spacing_or_width_is_the_same_title(desk, title)
         ("de-vouchers", "same title"), (other, "same title")}
 
 
+@pytest.mark.parametrize(("second", "document", "why"), [
+    ({"title": "BALTIC export  vouchers", "summary": "Grants for visits to trade fairs."}, False, "same title"),
+    ({"title": "Roadmap of a valley", "summary": "Pipelines and electrolysers."}, True, "the same document"),
+])
+def test_the_queue_names_pending_duplicates_as_the_view_does(desk, make_pdf, tmp_path, second, document, why):
+    """The queue named only the duplicates of published items saved at submission; the view named
+    the other pending contributions too."""
+    pdf = ("r.pdf", make_pdf(tmp_path / "r.pdf", ["Hydrogen valleys for cluster firms."]).read_bytes()) if document else None
+    first = desk.submit({"title": "Baltic export vouchers"}, pdf, client="c")["id"]
+    copy = desk.submit(second, pdf, client="c")["id"]
+    other = desk.submit({"title": "Seaweed farming pilot", "summary": "Kelp lines off the coast."}, None, client="c")["id"]
+    queued = {c["id"]: [(d["id"], d["why"]) for d in c["checks"]["duplicates"]] for c in desk.queue()["items"]}
+    assert queued == {first: [(copy, why)], copy: [(first, why)], other: []}
+    assert {i: [(d["id"], d["why"]) for d in desk.view(i)["checks"]["duplicates"]] for i in queued} == queued
+    pages = [desk.queue(limit=1, offset=n)["items"][0] for n in range(3)]  # (each with every pending one)
+    assert {c["id"]: [(d["id"], d["why"]) for d in c["checks"]["duplicates"]] for c in pages} == queued
+
+
 def test_edit_reject_and_lifecycle_rules(desk):
     receipt = desk.submit(dict(NEW), None, client="c")
     edited = desk.edit(receipt["id"], {"themes": ["agri-food"], "title": "Baltic export vouchers"}, actor="alice")

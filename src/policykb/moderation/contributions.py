@@ -16,19 +16,19 @@ from policykb.ingest.sandbox import UploadLimits, parse_upload
 from policykb.ingest.loader import chunker_for, document_item
 from policykb.ingest.pipeline import publish
 from policykb.ingest.records import record_to_item, slugify
+from policykb.moderation.duplicates import DUPLICATE_SIMILARITY, pending_duplicates
 from policykb.moderation.files import published_copies, safe_name
 from policykb.moderation.items import ItemModeration
 from policykb.moderation.rules import actor_name, reason_text, record_changes
 from policykb.models import Item, embed_text
 from policykb.search.suggest import HIGH_CONFIDENCE, vote
-from policykb.language.text import normalise, title_key
+from policykb.language.text import normalise
 from policykb.language.safety import clean_record, clean_text
 
 if TYPE_CHECKING:
     from policykb.backends.backend import Backend
 
 SUGGESTED_FACETS = ("challenge", "theme", "support", "typology", "level")
-DUPLICATE_SIMILARITY = 0.85  # chosen from bench/duplicates.py: best F1 (recall 0.94, precision 0.95)
 NEIGHBOURS = 10
 CONTRIBUTOR = "contributor"
 CHECK_PREFIX = "check:"  # checks are counted beside submissions, each client's under its own key
@@ -226,8 +226,16 @@ class Contributions(ItemModeration):
     # -- moderators ---------------------------------------------------------------------------
 
     def queue(self, status: str | None = "pending", limit: int = 50, offset: int = 0) -> dict[str, Any]:
+        """Contributions, oldest first. A pending one's duplicates are those of its submission (of
+        published items) and the other pending contributions it may duplicate now, as its view
+        names them (made for the whole page at once)."""
         total, rows = self.store.contributions(status, limit, offset)
-        return {"total": total, "items": [self._public(c) for c in rows]}
+        pending = pending_duplicates(self.backend, [c for c in rows if c["status"] == "pending"])
+        items = [self._public(c) for c in rows]
+        for c in items:
+            if c["id"] in pending:
+                c["checks"] = {**c["checks"], "duplicates": [*c["checks"].get("duplicates", []), *pending[c["id"]]]}
+        return {"total": total, "items": items}
 
     def view(self, contribution_id: str) -> dict[str, Any]:
         """A contribution for moderators: its record, checks, history, and (once approved) whether
@@ -238,44 +246,10 @@ class Contributions(ItemModeration):
         found = self._public(stored)
         if found["status"] == "pending":
             checks = self.check(found["record"], self._document(stored))
-            found["checks"] = {**checks, "duplicates": checks["duplicates"] + self._pending_duplicates(stored)}
+            pending = pending_duplicates(self.backend, [stored])[contribution_id]
+            found["checks"] = {**checks, "duplicates": checks["duplicates"] + pending}
         item_status = self.store.item_status(found["item_id"]) if found.get("item_id") else None
         return {**found, "item_status": item_status, "audit": self._titled(self.store.audit_log(contribution_id))}
-
-    def _pending_duplicates(self, found: dict[str, Any]) -> list[dict[str, Any]]:
-        """Other pending contributions that look like the same thing: the same document, the same
-        title, or a record as close in meaning as a duplicate of a published item must be."""
-        def title_of(record: dict[str, Any]) -> str:  # (as the store compares published items' titles)
-            return title_key(str(record.get("title") or ""))
-
-        def vector(record: dict[str, Any]) -> Any:
-            title = str(record.get("title") or "")
-            body = " ".join(str(record.get(k) or "") for k in ("summary", "description")).strip()
-            return self.backend.embed_query(embed_text(title, body or title))
-
-        def file_of(contribution: dict[str, Any]) -> Path | None:
-            path = Path(contribution["file_path"]) if contribution["file_path"] else None
-            return path if path is not None and path.is_file() else None
-
-        mine, my_file, my_digest = vector(found["record"]), file_of(found), None
-        out = []
-        for other in self.store.contributions("pending", limit=500)[1]:
-            if other["id"] == found["id"]:
-                continue
-            similarity, why, their_file = float(mine @ vector(other["record"])), None, file_of(other)
-            if my_file and their_file and my_file.stat().st_size == their_file.stat().st_size:
-                my_digest = my_digest or hashlib.sha256(my_file.read_bytes()).hexdigest()
-                if hashlib.sha256(their_file.read_bytes()).hexdigest() == my_digest:
-                    why = "the same document"
-            if why is None and title_of(other["record"]) and title_of(other["record"]) == title_of(found["record"]):
-                why = "same title"
-            if why is None and similarity >= DUPLICATE_SIMILARITY:
-                why = f"{similarity:.0%} similar in meaning"
-            if why:
-                out.append({"id": other["id"], "kind": "contribution", "title": str(other["record"].get("title") or ""),
-                            "similarity": round(1.0 if why.startswith(("the same", "same")) else similarity, 3),
-                            "why": why, "passage": None, "page": None})
-        return out
 
     def document_path(self, contribution_id: str) -> tuple[Path, str]:
         """Where a contribution's uploaded document is, and its file name."""
