@@ -137,6 +137,17 @@ def test_unpublish_and_publish(client):
     assert client.get("/search", params={"q": "vouchers", "mode": "keyword"}).json()["total"] == 1
 
 
+@pytest.mark.parametrize(("route", "status"), [("unpublish", "unpublished"), ("publish", "published")])
+def test_a_status_the_item_has_already_is_a_409_and_not_audited(client, route, status):
+    if route == "unpublish":
+        client.post("/moderation/items/de-vouchers/unpublish", json={"reason": "outdated"}, headers=TOKEN)
+    before = client.get("/moderation/audit", params={"target": "de-vouchers"}, headers=TOKEN).json()
+    again = client.post(f"/moderation/items/de-vouchers/{route}", json={"reason": "again"}, headers=TOKEN)
+    assert (again.status_code, again.json()["error"]["code"], again.json()["error"]["message"]) == (
+        409, "conflict", f"item 'de-vouchers' is already {status}: nothing to {route}")
+    assert client.get("/moderation/audit", params={"target": "de-vouchers"}, headers=TOKEN).json() == before
+
+
 def test_moderation_without_configured_tokens_is_closed(built):
     with make_client(built) as client:
         response = client.get("/moderation/contributions", headers=TOKEN)

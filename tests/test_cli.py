@@ -236,6 +236,17 @@ def test_moderate_queue_marks_duplicates_of_pending_contributions(run, corpus, t
     assert f"possible duplicate: {first} (1.00) Baltic vouchers" in run("moderate", "show", second).output
 
 
+@pytest.mark.parametrize(("command", "status"), [("unpublish", "unpublished"), ("publish", "published")])
+def test_moderate_unpublish_or_publish_again_is_a_clean_error(run, corpus, command, status):
+    run("ingest", str(corpus))
+    if command == "unpublish":
+        assert run("moderate", "unpublish", "de-vouchers", "--as", "alice").exit_code == 0
+    before = run("moderate", "audit", "--json").output
+    again = run("moderate", command, "de-vouchers", "--reason", "again", "--as", "bob")
+    assert (again.exit_code, again.output) == (1, f"Error: item 'de-vouchers' is already {status}: nothing to {command}\n")
+    assert run("moderate", "audit", "--json").output == before
+
+
 def test_readme_mentions_every_command_and_its_policykb_lines_parse():
     readme = (ROOT / "README.md").read_text()
     for command in COMMANDS:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import threading
 
 import pytest
 
@@ -148,6 +149,43 @@ def test_unpublish_and_publish_again_are_audited(desk, kb):
     log = desk.audit_log("de-vouchers")
     assert [(a["actor"], a["action"], a["after"]) for a in log] == [
         ("bob", "publish", {"status": "published"}), ("alice", "unpublish", {"status": "unpublished"})]
+
+
+@pytest.mark.parametrize(("publish_again", "message", "actions"), [
+    (False, "item 'de-vouchers' is already unpublished: nothing to unpublish", ["unpublish"]),
+    (True, "item 'de-vouchers' is already published: nothing to publish", ["publish", "unpublish"]),
+])
+def test_a_status_the_item_has_already_is_refused_and_not_audited(desk, kb, publish_again, message, actions):
+    """Each repeat answered as done and wrote one more audit entry (restore refuses such a no-op)."""
+    desk.unpublish("de-vouchers", "outdated", actor="alice")
+    if publish_again:
+        desk.unpublish("de-vouchers", "", actor="alice", publish_again=True)
+    generation = kb.backend.store.generation
+    with pytest.raises(Conflict, match=f"^{re.escape(message)}$"):
+        desk.unpublish("de-vouchers", "again", actor="bob", publish_again=publish_again)
+    assert [a["action"] for a in desk.audit_log("de-vouchers")] == actions
+    assert kb.backend.store.generation == generation and kb.check()["status"] == "ok"
+
+
+def test_two_moderators_unpublishing_at_once_make_one_change(desk):
+    """The status is read in the write that changes it: one wins, the other is refused."""
+    outcomes: list[str] = []
+    start = threading.Barrier(2)
+
+    def unpublish(actor: str) -> None:
+        start.wait()
+        try:
+            outcomes.append(desk.unpublish("de-vouchers", "", actor=actor)["status"])
+        except Conflict as exc:
+            outcomes.append(str(exc))
+
+    threads = [threading.Thread(target=unpublish, args=(actor,)) for actor in ("alice", "bob")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == ["item 'de-vouchers' is already unpublished: nothing to unpublish", "unpublished"]
+    assert [a["action"] for a in desk.audit_log("de-vouchers")] == ["unpublish"]
 
 
 def test_rate_limit_per_client(kb, corpus, settings):

@@ -27,13 +27,23 @@ class ItemModeration:
     uploads: Path  # where contributed documents live, one folder per contribution
 
     def unpublish(self, item_id: str, reason: str, actor: str, publish_again: bool = False) -> dict[str, Any]:
-        """Hide a published item from search (or show it again), recorded in the audit log."""
+        """Hide a published item from search (or show it again), recorded in the audit log. An item
+        that has the status already is refused (409), nothing written (each repeat wrote one more
+        audit entry); the status is read in the write that would change it, so a race cannot pass."""
         actor, reason = actor_name(actor), clean_text(reason_text(reason))
+        unchanged: list[str] = []
+
         def audit(before: str, after: str) -> None:  # in the same transaction as the change
+            if before == after:
+                unchanged.append(after)
+                return
             self.store.audit(actor, "publish" if publish_again else "unpublish", item_id,
                              before={"status": before}, after={"status": after}, note=reason or None)
 
         self.backend.set_published(item_id, publish_again, then=audit)
+        if unchanged:  # (raised once the write is over: it wrote nothing, and the indexes stay loaded)
+            raise Conflict(f"item {item_id!r} is already {unchanged[0]}: nothing to "
+                           f"{'publish' if publish_again else 'unpublish'}", {"id": item_id, "status": unchanged[0]})
         return {"id": item_id, "status": self.store.item_status(item_id)}
 
     def history(self, item_id: str) -> dict[str, Any]:
