@@ -148,6 +148,29 @@ def test_a_status_the_item_has_already_is_a_409_and_not_audited(client, route, s
     assert client.get("/moderation/audit", params={"target": "de-vouchers"}, headers=TOKEN).json() == before
 
 
+@pytest.mark.parametrize("request_body", [{}, {"content": b""}, {"content": b"", "headers": {"Content-Type": "application/json"}},
+                                          {"json": {}}])
+def test_unpublish_and_publish_need_no_body(client, request_body):
+    """Their one field (the reason) is optional: a POST without a body was refused, "body: Field required"."""
+    sent = {k: v for k, v in request_body.items() if k != "headers"}  # (the parameter is shared by both stores)
+    headers = {**TOKEN, **request_body.get("headers", {})}
+    for route, status in (("unpublish", "unpublished"), ("publish", "published")):
+        done = client.post(f"/moderation/items/de-vouchers/{route}", headers=headers, **sent)
+        assert (done.status_code, done.json()) == (200, {"id": "de-vouchers", "status": status})
+    audit = client.get("/moderation/audit", params={"target": "de-vouchers"}, headers=TOKEN).json()
+    assert [(a["action"], a["note"]) for a in audit] == [("publish", None), ("unpublish", None)]
+
+
+def test_a_route_with_a_required_field_still_needs_its_body(client):
+    pending = client.post("/contributions", json=RECORD).json()["id"]
+    refused = client.post(f"/moderation/contributions/{pending}/reject", headers=TOKEN)
+    assert refused.status_code == 422 and "Field required" in refused.json()["error"]["message"]
+    bodies = {path: client.get("/openapi.json").json()["paths"][path]["post"]["requestBody"].get("required", False)
+              for path in ("/moderation/items/{item_id}/unpublish", "/moderation/items/{item_id}/publish",
+                           "/moderation/contributions/{contribution_id}/reject", "/moderation/items/{item_id}/restore")}
+    assert list(bodies.values()) == [False, False, True, True]
+
+
 def test_moderation_without_configured_tokens_is_closed(built):
     with make_client(built) as client:
         response = client.get("/moderation/contributions", headers=TOKEN)

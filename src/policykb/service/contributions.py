@@ -318,13 +318,14 @@ def contribution_router(get_kb: Callable[..., KnowledgeBase], moderators: dict[s
     def reject(contribution_id: str, body: Reason, kb: KB, actor: Actor) -> dict[str, Any]:
         return kb.contributions.reject(contribution_id, body.reason, actor)
 
+    # (Their body is optional, as its one field is: a POST without one was refused, "body: Field required".)
     @router.post("/moderation/items/{item_id}/unpublish", tags=["moderation"], summary="Hide an item from search")
-    def unpublish(item_id: str, body: Reason, kb: KB, actor: Actor) -> dict[str, Any]:
-        return kb.contributions.unpublish(item_id, body.reason, actor)
+    def unpublish(item_id: str, kb: KB, actor: Actor, body: Reason | None = None) -> dict[str, Any]:
+        return kb.contributions.unpublish(item_id, body.reason if body else "", actor)
 
     @router.post("/moderation/items/{item_id}/publish", tags=["moderation"], summary="Show a hidden item again")
-    def publish_again(item_id: str, body: Reason, kb: KB, actor: Actor) -> dict[str, Any]:
-        return kb.contributions.unpublish(item_id, body.reason, actor, publish_again=True)
+    def publish_again(item_id: str, kb: KB, actor: Actor, body: Reason | None = None) -> dict[str, Any]:
+        return kb.contributions.unpublish(item_id, body.reason if body else "", actor, publish_again=True)
 
     @router.get("/items/{item_id}/history", tags=["moderation"],
                 summary="The item's status and the earlier versions its changes replaced (moderators)")
