@@ -123,6 +123,25 @@ def test_the_queue_names_pending_duplicates_as_the_view_does(desk, make_pdf, tmp
     assert {c["id"]: [(d["id"], d["why"]) for d in c["checks"]["duplicates"]] for c in pages} == queued
 
 
+def test_the_queue_reads_no_model(desk, kb, monkeypatch):
+    """The queue embedded every pending record (up to 500) at each call, ~2.5 s for 200 with MiniLM,
+    and `policykb moderate queue` loaded the model to list rows: it names pending contributions
+    with the same title or document only; their view names those close in meaning as well."""
+    summary = "Vouchers pay for trade fair stands, market studies and partner searches of Baltic cluster firms abroad."
+    first = desk.submit({"title": "Baltic export vouchers", "summary": summary}, None, client="c")["id"]
+    near = desk.submit({"title": "The Baltic export vouchers", "summary": summary}, None, client="c")["id"]
+    same = desk.submit({"title": "BALTIC  export vouchers"}, None, client="c")["id"]
+    assert [(d["id"], d["why"].endswith("% similar in meaning")) for d in desk.view(near)["checks"]["duplicates"]
+            if d.get("kind") == "contribution"] == [(first, True)]
+
+    def no_model(text: str) -> None:
+        raise AssertionError("the queue asked the model")
+
+    monkeypatch.setattr(kb.backend, "embed_query", no_model)
+    queued = {c["id"]: [d["id"] for d in c["checks"]["duplicates"]] for c in desk.queue()["items"]}
+    assert queued == {first: [same], near: [], same: [first]}  # (near: by meaning, in its view only)
+
+
 def test_edit_reject_and_lifecycle_rules(desk):
     receipt = desk.submit(dict(NEW), None, client="c")
     edited = desk.edit(receipt["id"], {"themes": ["agri-food"], "title": "Baltic export vouchers"}, actor="alice")

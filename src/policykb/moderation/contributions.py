@@ -227,10 +227,10 @@ class Contributions(ItemModeration):
 
     def queue(self, status: str | None = "pending", limit: int = 50, offset: int = 0) -> dict[str, Any]:
         """Contributions, oldest first. A pending one's duplicates are those of its submission (of
-        published items) and the other pending contributions it may duplicate now, as its view
-        names them (made for the whole page at once)."""
+        published items) and the other pending contributions with the same document or title (made
+        for the whole page at once, without the model: its view also names those close in meaning)."""
         total, rows = self.store.contributions(status, limit, offset)
-        pending = pending_duplicates(self.backend, [c for c in rows if c["status"] == "pending"])
+        pending = pending_duplicates(self.backend, [c for c in rows if c["status"] == "pending"], meaning=False)
         items = [self._public(c) for c in rows]
         for c in items:
             if c["id"] in pending:

@@ -22,17 +22,20 @@ DUPLICATE_SIMILARITY = 0.85  # chosen from bench/duplicates.py: best F1 (recall 
 COMPARED = 500  # the pending contributions (the oldest) each one is compared with
 
 
-def pending_duplicates(backend: Backend, contributions: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+def pending_duplicates(backend: Backend, contributions: list[dict[str, Any]], meaning: bool = True
+                       ) -> dict[str, list[dict[str, Any]]]:
     """For each of `contributions` (stored pending contributions), the other pending contributions
     it may duplicate, oldest first, in the form of `Contributions.check`'s duplicates (`kind`:
     "contribution"). Each record is embedded once and each document read once, whatever the number
-    of pairs."""
+    of pairs. Without `meaning`, only the same document or the same title (the queue: no model is
+    loaded and nothing embedded, where each of up to COMPARED records took ~12 ms of the model)."""
     if not contributions:
         return {}
     others = backend.store.contributions("pending", limit=COMPARED)[1]
     known = {c["id"] for c in others}
     everyone = others + [c for c in contributions if c["id"] not in known]
-    vectors = np.stack([backend.embed_query(_text(c["record"])) for c in everyone])
+    vectors = (np.stack([backend.embed_query(_text(c["record"])) for c in everyone]) if meaning
+               else np.zeros((len(everyone), 1), dtype=np.float32))
     position = {c["id"]: n for n, c in enumerate(everyone)}
     titles = [title_key(str(c["record"].get("title") or "")) for c in everyone]
     digests = _digests(everyone)
