@@ -170,6 +170,29 @@ def test_unpublish_and_publish_again_are_audited(desk, kb):
         ("bob", "publish", {"status": "published"}), ("alice", "unpublish", {"status": "unpublished"})]
 
 
+def test_the_same_title_check_follows_every_write(desk, kb, corpus):
+    """Published titles are kept per generation of the knowledge base (SQL cannot fold titles as the
+    check does): each write that publishes, hides, adds or removes an item must be seen at once."""
+    def same(title: str) -> list[str]:
+        return [i for i, _ in kb.backend.store.items_with_title(title)]
+
+    assert same("CLUSTER internationalisation  vouchers") == ["de-vouchers"]
+    desk.unpublish("de-vouchers", "outdated", actor="alice")
+    assert same("Cluster internationalisation vouchers") == []
+    desk.unpublish("de-vouchers", "", actor="alice", publish_again=True)
+    assert same("Cluster internationalisation vouchers") == ["de-vouchers"]
+    receipt = desk.submit({"title": "Seaweed farming pilot", "country": "IE"}, None, client="c")
+    assert same("seaweed farming pilot") == []  # (pending: not published)
+    item = desk.approve(receipt["id"], actor="alice")["item_id"]
+    assert same("seaweed farming pilot") == [item]
+    desk.purge(item, actor="alice")
+    assert same("seaweed farming pilot") == []
+    (corpus / "guide.md").unlink()
+    assert same("Going abroad guide") == ["guide-abroad"]
+    kb.ingest([corpus], prune=True)
+    assert same("Going abroad guide") == []
+
+
 @pytest.mark.parametrize(("publish_again", "message", "actions"), [
     (False, "item 'de-vouchers' is already unpublished: nothing to unpublish", ["unpublish"]),
     (True, "item 'de-vouchers' is already published: nothing to publish", ["publish", "unpublish"]),

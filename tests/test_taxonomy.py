@@ -40,7 +40,7 @@ def taxonomy() -> Taxonomy:
         ("territory", "España", "ES"),
         ("territory", "Suomi", "FI"),
         ("territory", "Norge", "NO"),
-        ("territory", "Macedonia", "MK"),
+        ("territory", "FYROM", "MK"),  # (not "Macedonia": also three Greek regions)
         ("territory", "Ivory Coast", "CI"),
         ("territory", "EU-28", "EU"),
         ("kind", "case study", "case_study"),

@@ -22,8 +22,9 @@ class PublishedTitles:
              keep: bool = True) -> list[tuple[str, str]]:
         """The published items titled `title` (by `title_key`), by id. `generation` and `rows` (the
         published items' `(id, title)`) are read from one committed state. Not `keep`: read inside a
-        write transaction (which may have changed titles before it moves the generation), so the
-        rows are compared without being kept, and without what is kept."""
+        transaction (the stores cannot tell a write from a read one here; a write may have changed
+        titles before it moves the generation), so the rows are compared without being kept, and
+        without what is kept."""
         made = self._made
         if not keep or made is None or made[0] != generation:
             by_key: dict[str, list[tuple[str, str]]] = {}

@@ -212,7 +212,8 @@ def _pdf(data: bytes, limits: Limits = Limits(), name: str | None = None) -> Doc
         raise InvalidRecord("PDF has no pages")
     if not sections:
         if not _has_images(reader.pages):
-            raise InvalidRecord(f"PDF has no text (empty): its {count} page(s) hold neither text nor images")
+            raise InvalidRecord(f"PDF has no text: its {count} page(s) hold no text layer and no images (blank, or "
+                                "text drawn as shapes: run OCR on a rendering of it)")
         raise InvalidRecord(f"PDF has no extractable text in {count} page(s), only images (image-only or scanned? "
                             "run OCR first)")
     return Document(title, sections, pages=count)

@@ -113,7 +113,8 @@ def identify(text: str) -> tuple[str | None, float]:
     if values and values[0].value < ANY:
         # the detector's best guess among languages that are all unlike the text: a Swahili question
         # was "Finnish" (0.05) and answered as such; in no language surely, the multilingual model
-        # reads it (a guess after a set-aside Latin one has its own bar, NEXT_GUESS)
+        # reads it (a guess after a set-aside Latin one has its own bar, NEXT_GUESS; an elided article's
+        # language chosen below among the others may be a weaker guess: "l'innovation ..." is French)
         return None, 0.0
     if values and values[0].language.iso_code_639_1.name not in ELIDING and _elides(text):
         # an elided article is French, Italian or Irish: "l'innovation ouverte en Europe" (read as German)

@@ -76,7 +76,8 @@ class Contributions(ItemModeration):
         neighbours = [(i, s) for i, s, _ in nearest]
         # a draft close to nothing published gets no suggestions: the shares of its neighbours'
         # votes said "high" for values of items 0.14 away ("Valid title here")
-        near = max((s for _, s in neighbours), default=-1.0) >= searcher.cutoff.floor
+        cut = searcher.cutoff
+        near = max((s for _, s in neighbours), default=-1.0) >= min(cut.floor, cut.cross_floor or cut.floor)
         same_title = {i for i, _ in self.store.items_with_title(title)} if title else set()
         same_file = published_copies(self.store, document[1], [i for i, _ in neighbours]) if document else set()
         exact = same_title | same_file  # (duplicates whatever their passages' similarity)
