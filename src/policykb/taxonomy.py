@@ -47,6 +47,7 @@ class Facet:
     multi: bool
     values: dict[str, FacetValue]
     _lookup: dict[str, str] = field(default_factory=dict, repr=False)
+    _labels: dict[str, str] = field(default_factory=dict, repr=False)  # folded label -> id (`Taxonomy.named`)
 
     def __post_init__(self) -> None:
         # Ids and labels win over synonyms when the same key appears twice.
@@ -54,7 +55,8 @@ class Facet:
             for key in value.synonyms:
                 self._lookup.setdefault(fold(key), value.id)
         for value in self.values.values():
-            self._lookup[fold(value.label)] = value.id
+            self._labels[fold(value.label)] = value.id
+        self._lookup.update(self._labels)
         for value in self.values.values():
             self._lookup[fold(value.id)] = value.id
 
@@ -178,10 +180,8 @@ class Taxonomy:
         that names a value of the taxonomy. Labels only: a synonym is often narrower or wider than
         its value ("circular economy", "growth")."""
         key = fold(text)
-        if not key:
-            return []
-        return [(name, value.id) for name in facets if name in self.facets
-                for value in self.facets[name].values.values() if fold(value.label) == key]
+        return [(name, self.facets[name]._labels[key]) for name in facets
+                if name in self.facets and key in self.facets[name]._labels]
 
     def describe(self, facet: str | None = None) -> list[dict[str, Any]]:
         """A plain description (for `policykb taxonomy` and `GET /facets`)."""

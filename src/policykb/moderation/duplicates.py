@@ -34,15 +34,14 @@ def pending_duplicates(backend: Backend, contributions: list[dict[str, Any]], me
     others = backend.store.contributions("pending", limit=COMPARED)[1]
     known = {c["id"] for c in others}
     everyone = others + [c for c in contributions if c["id"] not in known]
-    vectors = (np.stack([backend.embed_query(_text(c["record"])) for c in everyone]) if meaning
-               else np.zeros((len(everyone), 1), dtype=np.float32))
+    vectors = np.stack([backend.embed_query(_text(c["record"])) for c in everyone]) if meaning else None
     position = {c["id"]: n for n, c in enumerate(everyone)}
     titles = [title_key(str(c["record"].get("title") or "")) for c in everyone]
     digests = _digests(everyone)
     out: dict[str, list[dict[str, Any]]] = {}
     for mine in contributions:
         me = position[mine["id"]]
-        similarities = vectors[: len(others)] @ vectors[me]
+        similarities = vectors[: len(others)] @ vectors[me] if vectors is not None else np.zeros(len(others))
         found = []
         for n, other in enumerate(others):
             if n == me:
